@@ -1,0 +1,143 @@
+"""The `ml-monitoring-exporter` command: run, check-config, demo and reference load."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import redis
+
+from exporter import __version__
+from exporter.config import ConfigError, load_config
+from exporter.config.model import Config
+from exporter.evaluate.fit import fit_reference
+from exporter.evaluate.reference import (
+    ReferenceError,
+    format_of,
+    parse_reference,
+    read_reference_file,
+    store_in_redis,
+)
+from exporter.ingest.window import Window
+from exporter.logs import setup_logging
+
+EXIT_CONFIG = 2
+COMMANDS = ("run", "check-config", "demo", "reference")
+
+log = logging.getLogger("exporter.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ml-monitoring-exporter",
+        description="Prometheus exporter for drift, data quality and performance of ML models.")
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run the exporter (the default command)")
+    _config_arg(run)
+    run.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT",
+                     help="override web.listen_address from the config")
+    _log_args(run)
+    check = sub.add_parser("check-config", help="validate a config file and its references")
+    _config_arg(check)
+    demo = sub.add_parser("demo", help="run on an embedded Redis with simulated models")
+    demo.add_argument("--web.listen-address", dest="listen_address",
+                      default="127.0.0.1:10135", metavar="HOST:PORT")
+    demo.add_argument("--redis.port", dest="redis_port", type=int, default=0,
+                      help="port of the embedded Redis (0 picks a free one)")
+    demo.add_argument("--drift-after", dest="drift_after", type=float, default=60.0,
+                      metavar="SECONDS", help="when the simulated fraud model starts drifting")
+    _log_args(demo, default_format="text")
+    ref = sub.add_parser("reference", help="manage reference data sets")
+    ref_sub = ref.add_subparsers(dest="action", required=True)
+    load = ref_sub.add_parser("load", help="write a reference file into the model's Redis key")
+    _config_arg(load)
+    load.add_argument("--model", required=True, help="model name from the config")
+    load.add_argument("--file", required=True, help="CSV or JSON Lines reference file")
+    return parser
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config.file", dest="config_file", required=True, metavar="PATH",
+                   help="path of the YAML config file")
+
+
+def _log_args(p: argparse.ArgumentParser, default_format: str = "json") -> None:
+    p.add_argument("--log.format", dest="log_format", choices=("json", "text"),
+                   default=default_format)
+    p.add_argument("--log.level", dest="log_level", default=None,
+                   choices=("debug", "info", "warning", "error"))
+
+
+def _check_references(config: Config) -> None:
+    """Parse and fit every file reference, so check-config catches a broken CSV too."""
+    for model in config.models:
+        if model.reference.file is not None:
+            data = read_reference_file(model, model.reference.file)
+            fit_reference(model, data, Window(model))
+
+
+def _load(path: str) -> Config:
+    config = load_config(path)
+    _check_references(config)
+    return config
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = _load(args.config_file)
+    setup_logging(args.log_format, args.log_level or config.log_level)
+    from exporter.daemon import Daemon
+
+    return Daemon(config, listen_address=args.listen_address).run_until_signalled()
+
+
+def _reference_load(args: argparse.Namespace) -> int:
+    config = load_config(args.config_file)
+    model = next((m for m in config.models if m.name == args.model), None)
+    if model is None:
+        raise ConfigError(f"--model: no model named {args.model!r} in {args.config_file}")
+    key = model.reference.redis_key
+    if key is None:
+        raise ConfigError(f"models[{args.model}].reference: not a redis_key reference")
+    content = Path(args.file).read_bytes()
+    fmt = format_of(args.file)
+    data = parse_reference(model, content, fmt, args.file)
+    fit_reference(model, data, Window(model))
+    from exporter.ingest.reader import make_client
+
+    store_in_redis(make_client(config.redis), key, content, fmt)
+    print(f"loaded {data.rows} rows for model {model.name} into {key}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; exits 2 on a bad config or reference, with the culprit in the message."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] not in COMMANDS and args_list[0].startswith("--config"):
+        args_list.insert(0, "run")
+    args = _parser().parse_args(args_list)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "check-config":
+            _load(args.config_file)
+            print(f"{args.config_file}: ok")
+            return 0
+        if args.command == "demo":
+            from exporter.demo.runner import run_demo
+
+            setup_logging(args.log_format, args.log_level or "info")
+            return run_demo(args.listen_address, args.redis_port, args.drift_after)
+        if args.command == "reference":
+            return _reference_load(args)
+    except (ConfigError, ReferenceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (OSError, redis.RedisError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _parser().print_help()
+    return EXIT_CONFIG

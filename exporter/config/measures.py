@@ -1,0 +1,198 @@
+"""Parsers for what gets measured: drift methods with thresholds, and performance metric bounds."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from exporter.config.model import Bounds, DriftSpec, FeatureType, Task
+from exporter.config.values import (
+    ConfigError,
+    join,
+    mapping,
+    number,
+    optional,
+    positive_number,
+)
+
+DRIFT_SPEC_KEYS = ("method", "threshold")
+DRIFT_TYPE_KEYS = tuple(t.value for t in FeatureType)
+BOUNDS_KEYS = ("min", "max")
+
+@dataclass(frozen=True)
+class Metric:
+    """Which models a performance metric is computed for, so bounds on it can ever fire."""
+
+    tasks: frozenset[Task]
+    needs_positive_class: bool = False
+
+
+_BINARY = frozenset({Task.BINARY})
+# Every performance metric the evaluator computes; add one here and the loader accepts it.
+PERFORMANCE_METRICS: Mapping[str, Metric] = {
+    "accuracy": Metric(frozenset({Task.BINARY, Task.MULTICLASS})),
+    "precision": Metric(_BINARY, needs_positive_class=True),
+    "recall": Metric(_BINARY, needs_positive_class=True),
+    "f1": Metric(_BINARY, needs_positive_class=True),
+    "mae": Metric(frozenset({Task.REGRESSION})),
+    "rmse": Metric(frozenset({Task.REGRESSION})),
+    "r2": Metric(frozenset({Task.REGRESSION})),
+}
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What the loader needs to know about a drift method to validate its config."""
+
+    feature_types: frozenset[FeatureType]
+    is_test: bool  # the threshold is a p-value, so it cannot exceed 1
+
+
+# Used only when exporter.stats (the real method registry) cannot be imported.
+_FALLBACK_METHODS: Mapping[str, MethodInfo] = {
+    "ks": MethodInfo(frozenset({FeatureType.NUMERIC}), is_test=True),
+    "psi": MethodInfo(frozenset({FeatureType.NUMERIC, FeatureType.CATEGORICAL}), is_test=False),
+    "chisquare": MethodInfo(frozenset({FeatureType.CATEGORICAL}), is_test=True),
+}
+
+
+def _method_info(entry: object) -> MethodInfo:
+    """Read one registry entry: a {feature type: class} mapping, or a class with feature_types."""
+    if isinstance(entry, Mapping):
+        types, classes = list(entry), list(entry.values())
+    else:
+        types, classes = list(getattr(entry, "feature_types", ())), [entry]
+    is_test = any(getattr(c, "is_test", False) is True for c in classes)
+    return MethodInfo(frozenset(FeatureType(t) for t in types), is_test)
+
+
+def drift_methods() -> Mapping[str, MethodInfo]:
+    """The drift method table: exporter.stats.METHODS when importable, else a fixed fallback."""
+    try:
+        stats = importlib.import_module("exporter.stats")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("exporter", "exporter.stats"):
+            raise
+        return _FALLBACK_METHODS
+    methods = getattr(stats, "METHODS", None)
+    if not isinstance(methods, Mapping):
+        return _FALLBACK_METHODS
+    return {str(name): _method_info(entry) for name, entry in methods.items()}
+
+
+def drift_method(value: object, path: str) -> str:
+    """The name of a known drift method."""
+    known = ", ".join(sorted(drift_methods()))
+    if not isinstance(value, str) or value not in drift_methods():
+        raise ConfigError(path, f"unknown drift method {value!r} (expected one of: {known})")
+    return value
+
+
+def check_method(
+    method: str | None, path: str, types: frozenset[FeatureType], subject: str
+) -> None:
+    """Reject a method that can compare none of types; subject says where it was set."""
+    known = drift_methods()
+    if method is None or known[method].feature_types & types:
+        return
+    usable = sorted(name for name, info in known.items() if info.feature_types & types)
+    hint = f"use one of: {', '.join(usable)}" if usable else "no known method applies"
+    raise ConfigError(path, f"{method!r} does not apply to {subject} ({hint})")
+
+
+def resolve_drift(own: DriftSpec, fallback: DriftSpec) -> DriftSpec:
+    """own over fallback; a different method drops fallback's threshold, meant for another scale."""
+    if own.method is not None and own.method != fallback.method:
+        return own
+    threshold = own.threshold if own.threshold is not None else fallback.threshold
+    return DriftSpec(method=own.method or fallback.method, threshold=threshold)
+
+
+def drift_spec(
+    raw: Mapping[str, object],
+    path: str,
+    feature_type: FeatureType | None,
+    subject: str,
+    fallback: DriftSpec,
+) -> DriftSpec:
+    """raw's method/threshold over fallback; the method is checked if the feature type is known."""
+    own = DriftSpec(
+        method=optional(raw, path, "method", drift_method, None),
+        threshold=optional(raw, path, "threshold", positive_number, None),
+    )
+    if feature_type is not None:
+        check_method(own.method, join(path, "method"), frozenset({feature_type}), subject)
+    spec = resolve_drift(own, fallback)
+    info = drift_methods().get(spec.method or "")
+    if own.threshold is not None and info is not None and info.is_test and own.threshold > 1:
+        raise ConfigError(
+            join(path, "threshold"),
+            f"is a p-value for {spec.method!r}, so it must be at most 1, got {own.threshold}",
+        )
+    return spec
+
+
+def parse_drift_spec(
+    value: object, path: str, feature_type: FeatureType | None, subject: str, fallback: DriftSpec
+) -> DriftSpec:
+    """A {method, threshold} mapping layered over fallback."""
+    return drift_spec(mapping(value, path, DRIFT_SPEC_KEYS), path, feature_type, subject, fallback)
+
+
+def parse_drift_by_type(
+    value: object, path: str, base: Mapping[FeatureType, DriftSpec]
+) -> dict[FeatureType, DriftSpec]:
+    """A drift section ({numeric: spec, categorical: spec}) layered over base."""
+    raw = mapping(value, path, DRIFT_TYPE_KEYS)
+    result = dict(base)
+    for key, item in raw.items():
+        kind = FeatureType(key)
+        fallback = base.get(kind, DriftSpec())
+        result[kind] = parse_drift_spec(item, join(path, key), kind, f"{key} features", fallback)
+    return result
+
+
+def parse_bounds(value: object, path: str) -> Bounds:
+    """A {min, max} mapping with at least one side, and min <= max."""
+    raw = mapping(value, path, BOUNDS_KEYS)
+    low = optional(raw, path, "min", number, None)
+    high = optional(raw, path, "max", number, None)
+    if low is None and high is None:
+        raise ConfigError(path, "must set at least one of: min, max")
+    if low is not None and high is not None and low > high:
+        raise ConfigError(path, f"min ({low}) must not exceed max ({high})")
+    return Bounds(min=low, max=high)
+
+
+def parse_performance(value: object, path: str) -> tuple[tuple[str, Bounds], ...]:
+    """A performance section as (metric, bounds) pairs sorted by metric name."""
+    raw = mapping(value, path, PERFORMANCE_METRICS)
+    pairs = ((metric, parse_bounds(item, join(path, metric))) for metric, item in raw.items())
+    return tuple(sorted(pairs, key=lambda pair: pair[0]))
+
+
+def applies(metric: str, task: Task, positive_class: str | None) -> bool:
+    """Whether the evaluator computes metric for such a model."""
+    info = PERFORMANCE_METRICS[metric]
+    return task in info.tasks and (positive_class is not None or not info.needs_positive_class)
+
+
+def metrics_for_task(
+    performance: tuple[tuple[str, Bounds], ...],
+    path: str,
+    task: Task,
+    positive_class: str | None,
+    from_defaults: bool,
+) -> tuple[tuple[str, Bounds], ...]:
+    """Metrics the model gets: defaults may mix tasks and are filtered; a model's own must apply."""
+    kept = tuple(pair for pair in performance if applies(pair[0], task, positive_class))
+    if from_defaults or len(kept) == len(performance):
+        return kept
+    metric = next(m for m, _ in performance if not applies(m, task, positive_class))
+    if task in PERFORMANCE_METRICS[metric].tasks:
+        raise ConfigError(join(path, metric), "needs positive_class to be set")
+    usable = ", ".join(sorted(m for m, info in PERFORMANCE_METRICS.items() if task in info.tasks))
+    raise ConfigError(
+        join(path, metric), f"does not apply to {task.value} models (use one of: {usable})"
+    )

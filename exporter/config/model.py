@@ -1,0 +1,171 @@
+"""The validated configuration: frozen dataclasses the rest of the daemon reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Task(str, Enum):  # noqa: UP042 - StrEnum would change str() for callers
+    """What a model predicts; decides which performance metrics apply."""
+
+    BINARY = "binary_classification"
+    MULTICLASS = "multiclass_classification"
+    REGRESSION = "regression"
+
+    @property
+    def is_classification(self) -> bool:
+        """True for both classification tasks."""
+        return self is not Task.REGRESSION
+
+
+class FeatureType(str, Enum):  # noqa: UP042 - see Task
+    """How a feature's values are stored and compared."""
+
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """Files for a TLS connection to Redis; all optional."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    """Where the streams and references live."""
+
+    url: str = "redis://localhost:6379/0"
+    password: str | None = None
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    socket_timeout_seconds: float = 5.0
+    read_count: int = 1000
+    block_ms: int = 1000
+    backoff_max_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The HTTP listener for /metrics and the health endpoints."""
+
+    listen_address: str = "0.0.0.0:10135"
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """Bounds of the in-memory window: whichever is hit first wins."""
+
+    duration_seconds: float = 3600.0
+    max_samples: int = 10000
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When a model is evaluated: a fixed interval or a crontab line."""
+
+    interval_seconds: float | None = 60.0
+    cron: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    """A drift method and its threshold; None means the method's default."""
+
+    method: str | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """One model input as the producer names it."""
+
+    name: str
+    type: FeatureType
+    drift: DriftSpec = field(default_factory=DriftSpec)
+    range: tuple[float, float] | None = None
+    allowed: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    """Where the reference data set comes from: a file, or a Redis key."""
+
+    file: str | None = None
+    redis_key: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamsConfig:
+    """The model's Redis stream keys."""
+
+    predictions: str
+    labels: str
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """An acceptable range for one performance metric; either side optional."""
+
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class SLOConfig:
+    """The latency objective: share of predictions faster than a target."""
+
+    latency_target_seconds: float | None = None
+    objective: float = 0.99
+
+
+@dataclass(frozen=True)
+class LabelsConfig:
+    """How long predictions wait for their labels, and how many may wait."""
+
+    horizon_seconds: float = 86400.0
+    max_pending: int = 200000
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything the exporter knows about one model, defaults applied."""
+
+    name: str
+    task: Task
+    features: tuple[FeatureConfig, ...]
+    streams: StreamsConfig
+    reference: ReferenceConfig
+    positive_class: str | None = None
+    window: WindowConfig = field(default_factory=WindowConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    prediction_drift: DriftSpec = field(default_factory=DriftSpec)
+    performance: tuple[tuple[str, Bounds], ...] = ()
+    slo: SLOConfig = field(default_factory=SLOConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    min_samples: int = 100
+    drift_share: float = 0.5
+    max_new_categories: int = 50
+    max_versions: int = 20
+    max_entry_bytes: int = 512 * 1024
+    histogram_bins: int = 10
+
+    def feature(self, name: str) -> FeatureConfig:
+        """The feature called name; KeyError names it when absent."""
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(f"model {self.name!r} has no feature {name!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated config file."""
+
+    redis: RedisConfig
+    web: WebConfig
+    models: tuple[ModelConfig, ...]
+    log_level: str = "info"

@@ -1,0 +1,1 @@
+"""Demo: an embedded Redis and a simulated producer to try the exporter in one command."""

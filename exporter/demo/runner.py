@@ -1,0 +1,156 @@
+"""`ml-monitoring-exporter demo`: embedded Redis, simulated producers, the real exporter."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+
+import fakeredis
+import numpy as np
+import orjson
+import redis
+
+from exporter.config.model import (
+    Bounds,
+    Config,
+    FeatureConfig,
+    FeatureType,
+    ModelConfig,
+    RedisConfig,
+    ReferenceConfig,
+    ScheduleConfig,
+    SLOConfig,
+    StreamsConfig,
+    Task,
+    WebConfig,
+    WindowConfig,
+)
+from exporter.demo.simulate import SIMS, reference_csv
+from exporter.evaluate.reference import store_in_redis
+from exporter.ingest.reader import make_client
+
+DRIFT_AFTER_SECONDS = 60.0
+RECORDS_PER_TICK = 25
+TICK_SECONDS = 0.25
+STREAM_MAXLEN = 50000
+
+
+def _model(name: str, task: Task, features: list[tuple[str, FeatureType]],
+           performance: tuple[tuple[str, Bounds], ...]) -> ModelConfig:
+    return ModelConfig(
+        name=name, task=task, positive_class="1" if task is Task.BINARY else None,
+        features=tuple(FeatureConfig(n, t) for n, t in features),
+        streams=StreamsConfig(f"mlmon:{{{name}}}:predictions", f"mlmon:{{{name}}}:labels"),
+        reference=ReferenceConfig(redis_key=f"mlmon:{{{name}}}:reference"),
+        window=WindowConfig(duration_seconds=120.0, max_samples=5000),
+        schedule=ScheduleConfig(interval_seconds=10.0), performance=performance,
+        slo=SLOConfig(latency_target_seconds=0.1, objective=0.99))
+
+
+def demo_config(redis_url: str, listen_address: str) -> Config:
+    """The config the demo runs with: what a user would write in config.yaml."""
+    num, cat = FeatureType.NUMERIC, FeatureType.CATEGORICAL
+    fraud = _model("fraud", Task.BINARY,
+                   [("amount", num), ("age", num), ("country", cat), ("channel", cat)],
+                   (("accuracy", Bounds(min=0.8)),))
+    eta = _model("eta", Task.REGRESSION,
+                 [("distance_km", num), ("hour", num), ("vehicle", cat)],
+                 (("mae", Bounds(max=4.0)),))
+    return Config(redis=RedisConfig(url=redis_url), web=WebConfig(listen_address),
+                  models=(fraud, eta))
+
+
+class Producer:
+    """Writes batches of predictions and, a few seconds later, their labels."""
+
+    def __init__(self, client: redis.Redis, config: Config, drift_after: float,
+                 seed: int = 7) -> None:
+        self._client = client
+        self._models = config.models
+        self._rng = np.random.default_rng(seed)
+        self._ids = itertools.count()
+        self._labels: list[tuple[float, int, str, bytes]] = []
+        self._stop = threading.Event()
+        self._started = time.time()
+        self._drift_after = drift_after
+        self._thread = threading.Thread(target=self._loop, name="demo-producer", daemon=True)
+
+    def start(self) -> None:
+        """Begin producing in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current tick."""
+        self._stop.set()
+        self._thread.join(5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                self._tick(time.time())
+            except redis.RedisError:
+                continue
+
+    def _tick(self, now: float) -> None:
+        drifting = now - self._started > self._drift_after
+        pipe = self._client.pipeline(transaction=False)
+        for model in self._models:
+            batch = [self._record(model, now, drifting and model.name == "fraud")
+                     for _ in range(RECORDS_PER_TICK)]
+            pipe.xadd(model.streams.predictions, {"batch": orjson.dumps(batch)},
+                      maxlen=STREAM_MAXLEN, approximate=True)
+        due: dict[str, list[bytes]] = {}
+        while self._labels and self._labels[0][0] <= now:
+            _, _, stream, payload = heapq.heappop(self._labels)
+            due.setdefault(stream, []).append(payload)
+        for stream, payloads in due.items():
+            pipe.xadd(stream, {"batch": b"[" + b",".join(payloads) + b"]"},
+                      maxlen=STREAM_MAXLEN, approximate=True)
+        pipe.execute()
+
+    def _record(self, model: ModelConfig, now: float, drifting: bool) -> dict[str, object]:
+        row = SIMS[model.name].row(self._rng, drifting)
+        n = next(self._ids)
+        record_id = f"{model.name}-{n}"
+        label = row.pop("label")
+        delay = float(self._rng.uniform(5, 20))
+        heapq.heappush(self._labels, (now + delay, n, model.streams.labels,
+                                      orjson.dumps({"id": record_id, "label": label})))
+        version = "v2" if self._rng.random() < 0.1 else "v1"
+        latency = float(self._rng.lognormal(3.0, 0.5))
+        status = "error" if self._rng.random() < 0.005 else "ok"
+        return {"id": record_id, "ts": now, "version": version, "latency_ms": round(latency, 2),
+                "status": status, **row}
+
+
+def run_demo(listen_address: str, redis_port: int = 0,
+             drift_after: float = DRIFT_AFTER_SECONDS) -> int:
+    """Run until Ctrl-C; prints where to look."""
+    from exporter.daemon import Daemon
+
+    server = fakeredis.TcpFakeServer(("127.0.0.1", redis_port), server_type="redis")
+    threading.Thread(target=server.serve_forever, name="fakeredis", daemon=True).start()
+    port = server.server_address[1]
+    config = demo_config(f"redis://127.0.0.1:{port}/0", listen_address)
+    client = make_client(config.redis)
+    for i, model in enumerate(config.models):
+        assert model.reference.redis_key is not None
+        store_in_redis(client, model.reference.redis_key,
+                       reference_csv(model.name, 5000, seed=i), "csv")
+    producer = Producer(client, config, drift_after)
+    producer.start()
+    daemon = Daemon(config, client=client)
+    host = listen_address.rpartition(":")[0] or "127.0.0.1"
+    print(f"embedded Redis:  redis-cli -h 127.0.0.1 -p {port}", flush=True)
+    print(f"metrics:         http://{host}:{daemon.http.port}/metrics", flush=True)
+    print(f"readiness:       http://{host}:{daemon.http.port}/readyz", flush=True)
+    print(f"model 'fraud' starts drifting after {drift_after:.0f}s; Ctrl-C stops",
+          flush=True)
+    try:
+        return daemon.run_until_signalled()
+    finally:
+        producer.stop()
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,1 @@
+"""Evaluate: fit references and turn windows into frozen snapshots."""

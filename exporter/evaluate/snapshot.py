@@ -1,0 +1,67 @@
+"""Frozen results of evaluations, swapped in atomically so scrapes never see half a run."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class DriftValue:
+    """One drift method's verdict on one column."""
+
+    method: str
+    score: float
+    p_value: float | None
+    threshold: float
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class FeatureSnapshot:
+    """A feature's drift and data quality over the window; None where not computable."""
+
+    name: str
+    drift: DriftValue | None
+    missing_ratio: float | None
+    out_of_range_ratio: float | None = None
+    unseen_category_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """Everything one evaluation of one model found."""
+
+    model: str
+    evaluated_at: float
+    duration_seconds: float
+    window_samples: int
+    reference_samples: int
+    features: tuple[FeatureSnapshot, ...]
+    drift_share: float | None
+    dataset_drift: bool | None
+    prediction_drift: DriftValue | None
+    performance: tuple[tuple[str, float], ...]
+    reference_performance: tuple[tuple[str, float], ...]
+
+
+class SnapshotStore:
+    """Holds the latest snapshot per model; readers take `models` without locking."""
+
+    def __init__(self) -> None:
+        self._models: Mapping[str, ModelSnapshot] = MappingProxyType({})
+        self._write = threading.Lock()
+
+    @property
+    def models(self) -> Mapping[str, ModelSnapshot]:
+        """An immutable mapping that later publishes never modify."""
+        return self._models
+
+    def publish(self, snapshot: ModelSnapshot) -> None:
+        """Swap in a new mapping with this model's snapshot replaced."""
+        with self._write:
+            updated = dict(self._models)
+            updated[snapshot.model] = snapshot
+            self._models = MappingProxyType(updated)

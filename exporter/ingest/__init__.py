@@ -1,0 +1,1 @@
+"""Ingest: decode stream entries and keep bounded windows of them."""

@@ -1,0 +1,131 @@
+"""The single reader thread: rebuild windows from stream tails, then XREAD BLOCK forever."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import redis
+
+from exporter.config.model import RedisConfig
+from exporter.pipeline import Entry, ModelPipeline
+
+log = logging.getLogger("exporter.reader")
+
+PREDICTIONS, LABELS = "predictions", "labels"
+BACKOFF_START = 0.1
+PAGE = 1000
+
+
+def make_client(cfg: RedisConfig) -> redis.Redis:
+    """A RESP2 client returning bytes: the cheapest replies for redis-py to post-process."""
+    extra: dict[str, Any] = {}
+    if cfg.tls.ca_file or cfg.tls.cert_file:
+        extra = {"ssl_ca_certs": cfg.tls.ca_file, "ssl_certfile": cfg.tls.cert_file,
+                 "ssl_keyfile": cfg.tls.key_file}
+    return redis.Redis.from_url(
+        cfg.url, password=cfg.password, socket_timeout=cfg.socket_timeout_seconds,
+        socket_connect_timeout=cfg.socket_timeout_seconds, protocol=2,
+        decode_responses=False, **extra)
+
+
+class StreamReader:
+    """Reads every configured stream, remembering the last ID so a reconnect resumes exactly."""
+
+    def __init__(self, client: redis.Redis, pipelines: Sequence[ModelPipeline], cfg: RedisConfig,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._client = client
+        self._cfg = cfg
+        self._clock = clock
+        self._routes: dict[bytes, tuple[ModelPipeline, str]] = {}
+        for p in pipelines:
+            self._routes[p.model.streams.predictions.encode()] = (p, PREDICTIONS)
+            self._routes[p.model.streams.labels.encode()] = (p, LABELS)
+        self.last_ids: dict[bytes, bytes] = {}
+        self.redis_up = False
+        self.backfilled = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Run in a daemon thread until stop()."""
+        self._thread = threading.Thread(target=self.run, name="stream-reader", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the loop to end after the current XREAD and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        """Backfill once, then read; on Redis errors back off exponentially up to the cap."""
+        backoff = BACKOFF_START
+        while not self._stop.is_set():
+            try:
+                if len(self.last_ids) < len(self._routes):
+                    self.backfill()
+                self.read_once()
+                self.redis_up = True
+                backoff = BACKOFF_START
+            except redis.RedisError as exc:
+                if self.redis_up or backoff == BACKOFF_START:
+                    log.warning("redis unavailable, retrying: %s", exc)
+                self.redis_up = False
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self._cfg.backoff_max_seconds)
+
+    def backfill(self) -> None:
+        """Rebuild each window from its stream's tail, so a restart serves the same values."""
+        for key, (pipeline, kind) in self._routes.items():
+            if key in self.last_ids:
+                continue
+            window = pipeline.model.window
+            since = int((self._clock() - window.duration_seconds) * 1000)
+            entries = self._tail(key, since, window.max_samples)
+            self._deliver(pipeline, kind, entries)
+            self.last_ids[key] = entries[-1][0] if entries else self._newest_id(key)
+        self.redis_up = True
+        self.backfilled.set()
+
+    def _tail(self, key: bytes, since_ms: int, limit: int) -> list[Entry]:
+        """Newest entries no older than since_ms, at most limit, oldest first."""
+        out: list[Entry] = []
+        upper: bytes | str = "+"
+        while len(out) < limit:
+            page = cast(list[Entry], self._client.xrevrange(
+                key, max=upper, min=since_ms, count=min(PAGE, limit - len(out))))
+            if not page:
+                break
+            out.extend(page)
+            upper = b"(" + page[-1][0]
+        out.reverse()
+        return out
+
+    def _newest_id(self, key: bytes) -> bytes:
+        newest = cast(list[Entry], self._client.xrevrange(key, count=1))
+        return newest[0][0] if newest else b"0-0"
+
+    def read_once(self) -> None:
+        """One XREAD over all streams; advances the last IDs before handing entries on."""
+        streams = cast("dict[Any, Any]", self.last_ids)
+        reply = cast(list[tuple[bytes, list[Entry]]], self._client.xread(
+            streams, count=self._cfg.read_count, block=self._cfg.block_ms))
+        for key, entries in reply or ():
+            if entries:
+                self.last_ids[key] = entries[-1][0]
+                pipeline, kind = self._routes[key]
+                self._deliver(pipeline, kind, entries)
+
+    @staticmethod
+    def _deliver(pipeline: ModelPipeline, kind: str, entries: Sequence[Entry]) -> None:
+        try:
+            if kind == PREDICTIONS:
+                pipeline.ingest_predictions(entries)
+            else:
+                pipeline.ingest_labels(entries)
+        except Exception:
+            log.exception("ingest failed", extra={"model": pipeline.model.name})

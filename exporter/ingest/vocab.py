@@ -1,0 +1,68 @@
+"""Bounded string-to-code vocabularies, so a buggy producer cannot grow memory or series."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import numpy as np
+
+OTHER = "__other__"
+
+
+class Vocabulary:
+    """Codes for a categorical column: known values plus a capped number of new ones."""
+
+    def __init__(self, max_new: int) -> None:
+        self._codes: dict[str, int] = {}
+        self._values: list[str] = []
+        self._known: set[str] = set()
+        self._max_new = max_new
+        self._new = 0
+        self._other: int | None = None
+        self._lock = threading.Lock()
+
+    def seed(self, values: Iterable[str]) -> None:
+        """Add reference categories; they never count against the cap on new values."""
+        with self._lock:
+            for value in values:
+                self._known.add(value)
+                if value not in self._codes:
+                    self._add(value)
+
+    def code(self, value: str) -> int:
+        """The value's code; past the cap every new value shares the `__other__` code."""
+        code = self._codes.get(value)
+        if code is not None:
+            return code
+        with self._lock:
+            code = self._codes.get(value)
+            if code is not None:
+                return code
+            if value in self._known or self._new < self._max_new:
+                if value not in self._known:
+                    self._new += 1
+                return self._add(value)
+            if self._other is None:
+                self._other = self._add(OTHER)
+            return self._other
+
+    def _add(self, value: str) -> int:
+        code = len(self._values)
+        self._values.append(value)
+        self._codes[value] = code
+        return code
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """Every value with a code, in code order."""
+        with self._lock:
+            return tuple(self._values)
+
+    def translate(self, reference: dict[str, int], unseen: int) -> np.ndarray:
+        """Map our codes to a reference's codes; values the reference lacks map to `unseen`."""
+        values = self.values
+        return np.array([reference.get(v, unseen) for v in values] or [unseen], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._values)

@@ -1,0 +1,283 @@
+"""Decode stream entries of the wire format into typed records, or a bounded rejection reason."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from exporter.config.model import FeatureType, ModelConfig
+
+FeatureValue = float | str | None
+Scores = float | Mapping[str, float] | None
+
+MAX_BATCH_RECORDS = 10000
+
+
+class Reason(StrEnum):
+    """Why an entry or record was rejected; the closed set keeps label values bounded."""
+
+    NO_DATA_FIELD = "no_data_field"
+    TOO_LARGE = "too_large"
+    INVALID_JSON = "invalid_json"
+    NON_FINITE = "non_finite"
+    NOT_AN_OBJECT = "not_an_object"
+    BAD_BATCH = "bad_batch"
+    BAD_ID = "bad_id"
+    BAD_TIMESTAMP = "bad_timestamp"
+    BAD_VERSION = "bad_version"
+    MISSING_FEATURES = "missing_features"
+    BAD_FEATURE_VALUE = "bad_feature_value"
+    BAD_PREDICTION = "bad_prediction"
+    BAD_SCORES = "bad_scores"
+    BAD_LATENCY = "bad_latency"
+    BAD_STATUS = "bad_status"
+    BAD_SAMPLE_RATE = "bad_sample_rate"
+    BAD_LABEL = "bad_label"
+
+
+class Invalid(Exception):
+    """A record the exporter cannot use; carries the bounded reason."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One prediction record as the producer sent it, validated."""
+
+    id: str | None
+    ts: float
+    version: str | None
+    features: Mapping[str, FeatureValue]
+    prediction: float | str | None
+    scores: Scores
+    latency_seconds: float | None
+    ok: bool
+    sample_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """The ground truth for one earlier prediction, joined by id."""
+
+    id: str
+    label: float | str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """What one stream entry yielded: records and the reasons of the rejected ones."""
+
+    records: list[Any]
+    rejected: list[Reason]
+
+
+def entry_time(entry_id: bytes | str) -> float:
+    """The epoch seconds encoded in a stream entry ID, the default record time."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.split("-", 1)[0]) / 1000.0
+
+
+def class_key(value: Any) -> str:
+    """Canonical text of a class so that 1, 1.0, "1" and True/"true" compare as producers mean."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _parse(payload: bytes, limit: int) -> Any:
+    """Parse JSON with orjson; the slow stdlib path only runs to name why orjson refused."""
+    if len(payload) > limit:
+        raise Invalid(Reason.TOO_LARGE)
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        value = json.loads(payload, parse_constant=_reject_constant)
+    except _NonFinite:
+        raise Invalid(Reason.NON_FINITE) from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise Invalid(Reason.INVALID_JSON) from None
+    if not _finite(value):
+        raise Invalid(Reason.NON_FINITE)  # 1e999 overflows to inf without a constant
+    return value  # e.g. integers beyond 64 bits, which orjson refuses
+
+
+class _NonFinite(Exception):
+    """Raised by the fallback parser when it meets NaN or Infinity."""
+
+
+def _reject_constant(_: str) -> Any:
+    raise _NonFinite()
+
+
+def _finite(value: Any) -> bool:
+    """False when any float inside is infinite or NaN."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def _number(value: Any, reason: Reason) -> float:
+    """A finite real number; bools are not numbers on the wire."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Invalid(reason)
+    try:
+        out = float(value)
+    except OverflowError:  # an integer beyond the float range
+        raise Invalid(Reason.NON_FINITE) from None
+    if not math.isfinite(out):
+        raise Invalid(Reason.NON_FINITE)
+    return out
+
+
+def _optional_number(obj: Mapping[str, Any], key: str, reason: Reason) -> float | None:
+    value = obj.get(key)
+    return None if value is None else _number(value, reason)
+
+
+def _scalar_text(value: Any, reason: Reason) -> str:
+    """A string, number or bool as its canonical text."""
+    if isinstance(value, (str, bool, int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise Invalid(Reason.NON_FINITE)
+        return class_key(value)
+    raise Invalid(reason)
+
+
+class Decoder:
+    """Turns one model's stream entries into records; knows its features' types."""
+
+    def __init__(self, model: ModelConfig) -> None:
+        self._limit = model.max_entry_bytes
+        self._classification = model.task.is_classification
+        self._features = tuple((f.name, f.type is FeatureType.NUMERIC) for f in model.features)
+
+    def predictions(self, entry_id: bytes, fields: Mapping[bytes, bytes]) -> Decoded:
+        """Decode a predictions-stream entry (single `data` or `batch`)."""
+        return self._entry(entry_id, fields, self._prediction)
+
+    def labels(self, entry_id: bytes, fields: Mapping[bytes, bytes]) -> Decoded:
+        """Decode a labels-stream entry (single `data` or `batch`)."""
+        return self._entry(entry_id, fields, self._label)
+
+    def _entry(self, entry_id: bytes, fields: Mapping[bytes, bytes], one: Any) -> Decoded:
+        default_ts = entry_time(entry_id)
+        try:
+            if b"data" in fields:
+                objs = [_parse(fields[b"data"], self._limit)]
+            elif b"batch" in fields:
+                objs = _parse(fields[b"batch"], self._limit)
+                if not isinstance(objs, list) or len(objs) > MAX_BATCH_RECORDS:
+                    raise Invalid(Reason.BAD_BATCH)
+            else:
+                raise Invalid(Reason.NO_DATA_FIELD)
+        except Invalid as exc:
+            return Decoded([], [exc.reason])
+        records: list[Any] = []
+        rejected: list[Reason] = []
+        for obj in objs:
+            try:
+                if not isinstance(obj, dict):
+                    raise Invalid(Reason.NOT_AN_OBJECT)
+                records.append(one(obj, default_ts))
+            except Invalid as exc:
+                rejected.append(exc.reason)
+        return Decoded(records, rejected)
+
+    def _prediction(self, obj: dict[str, Any], default_ts: float) -> Prediction:
+        raw_id = obj.get("id")
+        if (raw_id is not None and not isinstance(raw_id, (str, int))) or isinstance(raw_id, bool):
+            raise Invalid(Reason.BAD_ID)
+        ts = _optional_number(obj, "ts", Reason.BAD_TIMESTAMP)
+        version = obj.get("version")
+        if version is not None:
+            version = _scalar_text(version, Reason.BAD_VERSION)
+        status = obj.get("status", "ok")
+        if status not in ("ok", "error"):
+            raise Invalid(Reason.BAD_STATUS)
+        rate = _optional_number(obj, "sample_rate", Reason.BAD_SAMPLE_RATE)
+        if rate is not None and not 0.0 < rate <= 1.0:
+            raise Invalid(Reason.BAD_SAMPLE_RATE)
+        latency = _optional_number(obj, "latency_ms", Reason.BAD_LATENCY)
+        if latency is not None and latency < 0:
+            raise Invalid(Reason.BAD_LATENCY)
+        return Prediction(
+            id=None if raw_id is None else str(raw_id),
+            ts=default_ts if ts is None else ts,
+            version=version,
+            features=self._feature_values(obj.get("features")),
+            prediction=self._prediction_value(obj.get("prediction"), status == "error"),
+            scores=_scores(obj.get("scores")),
+            latency_seconds=None if latency is None else latency / 1000.0,
+            ok=status == "ok",
+            sample_rate=1.0 if rate is None else rate,
+        )
+
+    def _feature_values(self, raw: Any) -> dict[str, FeatureValue]:
+        """Typed values for the configured features; absent or null means missing."""
+        if not isinstance(raw, dict):
+            raise Invalid(Reason.MISSING_FEATURES)
+        out: dict[str, FeatureValue] = {}
+        for name, numeric in self._features:
+            value = raw.get(name)
+            if value is None:
+                out[name] = None
+            elif numeric:
+                out[name] = float(value) if isinstance(value, bool) else _number(
+                    value, Reason.BAD_FEATURE_VALUE)
+            else:
+                out[name] = _scalar_text(value, Reason.BAD_FEATURE_VALUE)
+        return out
+
+    def _prediction_value(self, value: Any, errored: bool) -> float | str | None:
+        if value is None:
+            if errored:
+                return None
+            raise Invalid(Reason.BAD_PREDICTION)
+        if self._classification:
+            return _scalar_text(value, Reason.BAD_PREDICTION)
+        return _number(value, Reason.BAD_PREDICTION)
+
+    def _label(self, obj: dict[str, Any], default_ts: float) -> Label:
+        raw_id = obj.get("id")
+        if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+            raise Invalid(Reason.BAD_ID)
+        value = obj.get("label")
+        if value is None:
+            raise Invalid(Reason.BAD_LABEL)
+        label: float | str = (_scalar_text(value, Reason.BAD_LABEL) if self._classification
+                              else _number(value, Reason.BAD_LABEL))
+        ts = _optional_number(obj, "ts", Reason.BAD_TIMESTAMP)
+        return Label(id=str(raw_id), label=label, ts=default_ts if ts is None else ts)
+
+
+def _scores(value: Any) -> Scores:
+    """A positive-class probability, or a class-to-probability object."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        out = {class_key(k): _number(v, Reason.BAD_SCORES) for k, v in value.items()}
+        if any(not 0.0 <= p <= 1.0 for p in out.values()):
+            raise Invalid(Reason.BAD_SCORES)
+        return out
+    prob = _number(value, Reason.BAD_SCORES)
+    if not 0.0 <= prob <= 1.0:
+        raise Invalid(Reason.BAD_SCORES)
+    return prob

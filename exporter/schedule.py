@@ -1,0 +1,34 @@
+"""APScheduler jobs: one per model, never overlapping, missed runs coalesced into one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from exporter.config.model import ScheduleConfig
+from exporter.pipeline import ModelPipeline
+
+
+def trigger_for(schedule: ScheduleConfig) -> BaseTrigger:
+    """An interval or crontab trigger, in UTC so that cron lines mean the same everywhere."""
+    if schedule.cron is not None:
+        return CronTrigger.from_crontab(schedule.cron, timezone="UTC")
+    assert schedule.interval_seconds is not None
+    return IntervalTrigger(seconds=schedule.interval_seconds, timezone="UTC")
+
+
+def build_scheduler(pipelines: Sequence[ModelPipeline],
+                    run: Callable[[ModelPipeline], object]) -> BackgroundScheduler:
+    """A scheduler whose interval jobs also run once as soon as it starts."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for p in pipelines:
+        first = {} if p.model.schedule.cron is not None else {"next_run_time": datetime.now(UTC)}
+        scheduler.add_job(run, trigger_for(p.model.schedule), args=[p], id=p.model.name,
+                          name=f"evaluate {p.model.name}", max_instances=1, coalesce=True,
+                          misfire_grace_time=None, **first)
+    return scheduler

@@ -1,0 +1,1 @@
+"""Serve: the metric catalog, the collector and the HTTP endpoints."""

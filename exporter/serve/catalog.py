@@ -1,0 +1,103 @@
+"""Every metric the exporter serves, declared once: the contract for alerts and dashboards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["counter", "gauge", "histogram"]
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric's exposition name (counters with `_total`), type, help, labels and unit."""
+
+    name: str
+    kind: Kind
+    help: str
+    labels: tuple[str, ...]
+    unit: str = ""
+
+    @property
+    def base_name(self) -> str:
+        """The name client_python wants: counters without their `_total` suffix."""
+        return self.name.removesuffix("_total") if self.kind == "counter" else self.name
+
+
+M = ("model",)
+MF = ("model", "feature")
+MFM = ("model", "feature", "method")
+
+CATALOG: tuple[MetricSpec, ...] = (
+    MetricSpec("mlmon_build_info", "gauge", "Always 1; the exporter's version.", ("version",)),
+    MetricSpec("mlmon_redis_up", "gauge", "1 when the last Redis command succeeded, else 0.", ()),
+    MetricSpec("mlmon_records_read_total", "counter",
+               "Valid records read from the streams into windows.", ("model", "kind")),
+    MetricSpec("mlmon_records_invalid_total", "counter",
+               "Records rejected while decoding, by bounded reason.", ("model", "reason")),
+    MetricSpec("mlmon_evaluation_duration_seconds", "gauge",
+               "Wall time of the last successful evaluation.", M, "seconds"),
+    MetricSpec("mlmon_evaluation_last_success_timestamp_seconds", "gauge",
+               "Unix time when the last evaluation succeeded.", M, "seconds"),
+    MetricSpec("mlmon_evaluation_failures_total", "counter",
+               "Evaluations that raised; the previous values keep being served.", M),
+    MetricSpec("mlmon_window_samples", "gauge",
+               "Records in the drift window at the last evaluation.", M),
+    MetricSpec("mlmon_reference_samples", "gauge", "Rows in the fitted reference data set.", M),
+    MetricSpec("mlmon_predictions_total", "counter",
+               "Prediction records received (sampled), by model version.", ("model", "version")),
+    MetricSpec("mlmon_prediction_errors_total", "counter",
+               "Prediction records with status error, by model version.", ("model", "version")),
+    MetricSpec("mlmon_prediction_latency_seconds", "histogram",
+               "Prediction latency reported by the producer.", ("model", "version"), "seconds"),
+    MetricSpec("mlmon_labels_total", "counter", "Label records received.", M),
+    MetricSpec("mlmon_labels_unmatched_total", "counter",
+               "Labels whose prediction was unknown or had expired.", M),
+    MetricSpec("mlmon_feature_drift_score", "gauge",
+               "Drift score of a feature's window against its reference.", MFM),
+    MetricSpec("mlmon_feature_drift_p_value", "gauge",
+               "p-value of a feature's drift test (test methods only).", MFM),
+    MetricSpec("mlmon_feature_drift_threshold", "gauge",
+               "Threshold the feature's drift score or p-value is compared with.", MFM),
+    MetricSpec("mlmon_feature_drift_detected", "gauge", "1 when the feature has drifted.", MF),
+    MetricSpec("mlmon_dataset_drift_share_ratio", "gauge",
+               "Share of evaluated features that have drifted.", M, "ratio"),
+    MetricSpec("mlmon_dataset_drift_detected", "gauge",
+               "1 when the drifted share reaches the model's drift_share.", M),
+    MetricSpec("mlmon_prediction_drift_score", "gauge",
+               "Drift score of the predictions (or positive-class scores).", ("model", "method")),
+    MetricSpec("mlmon_prediction_drift_p_value", "gauge",
+               "p-value of the prediction drift test (test methods only).", ("model", "method")),
+    MetricSpec("mlmon_prediction_drift_threshold", "gauge",
+               "Threshold of the prediction drift method.", ("model", "method")),
+    MetricSpec("mlmon_prediction_drift_detected", "gauge", "1 when the predictions drifted.", M),
+    MetricSpec("mlmon_feature_missing_ratio", "gauge",
+               "Share of window records where the feature is null or absent.", MF, "ratio"),
+    MetricSpec("mlmon_feature_out_of_range_ratio", "gauge",
+               "Share of present numeric values outside the configured or reference range.",
+               MF, "ratio"),
+    MetricSpec("mlmon_feature_unseen_category_ratio", "gauge",
+               "Share of present categorical values not in the allowed or reference set.",
+               MF, "ratio"),
+    MetricSpec("mlmon_model_performance", "gauge",
+               "Realised performance over labelled predictions in the window.",
+               ("model", "metric")),
+    MetricSpec("mlmon_model_performance_reference", "gauge",
+               "The same metric computed on the reference data set.", ("model", "metric")),
+    MetricSpec("mlmon_model_performance_min", "gauge",
+               "Configured lower bound of a performance metric.", ("model", "metric")),
+    MetricSpec("mlmon_model_performance_max", "gauge",
+               "Configured upper bound of a performance metric.", ("model", "metric")),
+)
+
+BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in CATALOG}
+
+
+def spec(name: str) -> MetricSpec:
+    """The declared metric; KeyError names an undeclared one."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"metric {name!r} is not declared in the catalog") from None

@@ -1,0 +1,107 @@
+"""The custom collector: turns the current snapshots into metric families, without any I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from exporter import __version__
+from exporter.config.model import ModelConfig
+from exporter.evaluate.snapshot import DriftValue, ModelSnapshot, SnapshotStore
+from exporter.serve.catalog import spec
+
+
+def _family(name: str) -> GaugeMetricFamily:
+    s = spec(name)
+    return GaugeMetricFamily(s.name, s.help, labels=s.labels, unit=s.unit)
+
+
+class SnapshotCollector(Collector):
+    """Reads the snapshot mapping once per scrape, so every series comes from one evaluation."""
+
+    def __init__(self, store: SnapshotStore, models: Sequence[ModelConfig],
+                 redis_up: Callable[[], bool]) -> None:
+        self._store = store
+        self._models = tuple(models)
+        self._redis_up = redis_up
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing: describing would need a collect, and registration must not evaluate."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """Emit build info, Redis state, configured thresholds and every snapshot value."""
+        info = _family("mlmon_build_info")
+        info.add_metric([__version__], 1.0)
+        up = _family("mlmon_redis_up")
+        up.add_metric([], 1.0 if self._redis_up() else 0.0)
+        yield info
+        yield up
+        yield from self._thresholds()
+        yield from self._snapshots(self._store.models.values())
+
+    def _thresholds(self) -> Iterator[Metric]:
+        low, high = _family("mlmon_model_performance_min"), _family("mlmon_model_performance_max")
+        for model in self._models:
+            for metric, bounds in model.performance:
+                if bounds.min is not None:
+                    low.add_metric([model.name, metric], bounds.min)
+                if bounds.max is not None:
+                    high.add_metric([model.name, metric], bounds.max)
+        yield low
+        yield high
+
+    def _snapshots(self, snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
+        names = ("mlmon_evaluation_duration_seconds",
+                 "mlmon_evaluation_last_success_timestamp_seconds", "mlmon_window_samples",
+                 "mlmon_reference_samples", "mlmon_feature_drift_score",
+                 "mlmon_feature_drift_p_value", "mlmon_feature_drift_threshold",
+                 "mlmon_feature_drift_detected", "mlmon_dataset_drift_share_ratio",
+                 "mlmon_dataset_drift_detected", "mlmon_prediction_drift_score",
+                 "mlmon_prediction_drift_p_value", "mlmon_prediction_drift_threshold",
+                 "mlmon_prediction_drift_detected", "mlmon_feature_missing_ratio",
+                 "mlmon_feature_out_of_range_ratio", "mlmon_feature_unseen_category_ratio",
+                 "mlmon_model_performance", "mlmon_model_performance_reference")
+        f = {n: _family(n) for n in names}
+        for s in snapshots:
+            m = s.model
+            f["mlmon_evaluation_duration_seconds"].add_metric([m], s.duration_seconds)
+            f["mlmon_evaluation_last_success_timestamp_seconds"].add_metric([m], s.evaluated_at)
+            f["mlmon_window_samples"].add_metric([m], s.window_samples)
+            f["mlmon_reference_samples"].add_metric([m], s.reference_samples)
+            for feat in s.features:
+                _add_drift(f, "mlmon_feature_drift", [m, feat.name], feat.drift)
+                if feat.drift is not None:
+                    f["mlmon_feature_drift_detected"].add_metric([m, feat.name],
+                                                                 float(feat.drift.drifted))
+                for ratio, value in (("missing", feat.missing_ratio),
+                                     ("out_of_range", feat.out_of_range_ratio),
+                                     ("unseen_category", feat.unseen_category_ratio)):
+                    if value is not None:
+                        f[f"mlmon_feature_{ratio}_ratio"].add_metric([m, feat.name], value)
+            if s.drift_share is not None:
+                f["mlmon_dataset_drift_share_ratio"].add_metric([m], s.drift_share)
+                f["mlmon_dataset_drift_detected"].add_metric([m], float(bool(s.dataset_drift)))
+            _add_drift(f, "mlmon_prediction_drift", [m], s.prediction_drift)
+            if s.prediction_drift is not None:
+                f["mlmon_prediction_drift_detected"].add_metric(
+                    [m], float(s.prediction_drift.drifted))
+            for metric, value in s.performance:
+                f["mlmon_model_performance"].add_metric([m, metric], value)
+            for metric, value in s.reference_performance:
+                f["mlmon_model_performance_reference"].add_metric([m, metric], value)
+        yield from f.values()
+
+
+def _add_drift(f: dict[str, GaugeMetricFamily], prefix: str, labels: list[str],
+               drift: DriftValue | None) -> None:
+    """Score, threshold and (for tests) p-value, all labelled with the method."""
+    if drift is None:
+        return
+    with_method = [*labels, drift.method]
+    f[f"{prefix}_score"].add_metric(with_method, drift.score)
+    f[f"{prefix}_threshold"].add_metric(with_method, drift.threshold)
+    if drift.p_value is not None:
+        f[f"{prefix}_p_value"].add_metric(with_method, drift.p_value)

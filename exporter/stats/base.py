@@ -1,0 +1,135 @@
+"""The contract every drift method follows: fit once on the reference, score many windows."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from exporter.config.model import FeatureType
+
+FloatArray = npt.NDArray[np.float64]
+CodeArray = npt.NDArray[np.int64]
+
+# Proportions are clipped (PSI) or smoothed (chi-square) by this much so that a bucket
+# that is empty on one side yields a large but finite score instead of inf.
+EPS = 1e-4
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """One window's verdict, kept together so the exporter can publish all four numbers."""
+
+    score: float
+    p_value: float | None
+    threshold: float
+    drifted: bool
+
+
+class DriftMethod(ABC):
+    """A drift statistic that fits reference state once so each window is scored cheaply."""
+
+    name: ClassVar[str]
+    feature_types: ClassVar[frozenset[FeatureType]]
+    is_test: ClassVar[bool]
+    default_threshold: ClassVar[float]
+
+    def __init__(self, threshold: float | None = None, bins: int = 10) -> None:
+        """Validate settings up front so a bad config fails at startup, not at first score."""
+        value = self.default_threshold if threshold is None else float(threshold)
+        if not math.isfinite(value) or value < 0 or (self.is_test and value > 1):
+            limit = "in [0, 1]" if self.is_test else ">= 0"
+            raise ValueError(
+                f"{self.name}: threshold must be {limit}, got {threshold!r}"
+            )
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+            raise ValueError(
+                f"{self.name}: bins must be a positive integer, got {bins!r}"
+            )
+        self._threshold = value
+        self._bins = bins
+        self._fitted = False
+
+    @property
+    def threshold(self) -> float:
+        """The cut-off in effect, so callers can publish it next to the score."""
+        return self._threshold
+
+    @property
+    def bins(self) -> int:
+        """The requested bin count (only binning methods use it)."""
+        return self._bins
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether score() may be called yet."""
+        return self._fitted
+
+    def fit(self, reference: npt.NDArray[Any], n_categories: int | None = None) -> Self:
+        """Compute the reference state once; n_categories matters only to categorical methods."""
+        if np.size(reference) == 0:
+            raise ValueError(f"{self.name}: cannot fit on an empty reference")
+        self._fit(reference, n_categories)
+        self._fitted = True
+        return self
+
+    def score(self, window: npt.NDArray[Any]) -> DriftResult:
+        """Compare one window with the fitted reference and decide whether it drifted."""
+        if not self._fitted:
+            raise RuntimeError(f"{self.name}: score() called before fit()")
+        if np.size(window) == 0:
+            raise ValueError(f"{self.name}: cannot score an empty window")
+        score, p_value = self._score(window)
+        return DriftResult(
+            score=score,
+            p_value=p_value,
+            threshold=self._threshold,
+            drifted=self._is_drift(score, p_value),
+        )
+
+    def _is_drift(self, score: float, p_value: float | None) -> bool:
+        """Tests flag small p-values; distances flag large scores."""
+        if self.is_test:
+            return p_value is not None and p_value < self._threshold
+        return score >= self._threshold
+
+    def _as_float(self, values: npt.NDArray[Any], what: str) -> FloatArray:
+        """Coerce to a finite 1-D float64 array so numeric methods share one contract."""
+        array = np.asarray(values, dtype=np.float64)
+        if array.ndim != 1:
+            raise ValueError(
+                f"{self.name}: {what} must be 1-D, got shape {array.shape}"
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(
+                f"{self.name}: {what} must be finite (strip missing values first)"
+            )
+        return array
+
+    def _as_codes(self, values: npt.NDArray[Any], what: str) -> CodeArray:
+        """Coerce to non-negative 1-D int64 codes so categorical methods share one contract."""
+        array = np.asarray(values)
+        if array.ndim != 1:
+            raise ValueError(
+                f"{self.name}: {what} must be 1-D, got shape {array.shape}"
+            )
+        if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(
+                f"{self.name}: {what} must be integer codes, got {array.dtype}"
+            )
+        codes = array.astype(np.int64, copy=False)
+        if codes.size and codes.min() < 0:
+            raise ValueError(f"{self.name}: {what} codes must be >= 0")
+        return codes
+
+    @abstractmethod
+    def _fit(self, reference: npt.NDArray[Any], n_categories: int | None) -> None:
+        """Store whatever reference state score() needs."""
+
+    @abstractmethod
+    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
+        """Return (score, p_value or None) for a non-empty window."""

@@ -1,0 +1,60 @@
+"""The command line as an operator uses it: exit codes and messages that name the culprit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tests.conftest import RedisServer, wait_for
+from tests.helpers import model_yaml, sample, write_reference
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "exporter", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def _write_config(tmp: Path, redis_url: str, body: str | None = None) -> Path:
+    path = tmp / "config.yaml"
+    path.write_text(body or f"redis: {{url: '{redis_url}'}}\nmodels:{model_yaml('m')}")
+    return path
+
+
+def test_check_config_accepts_the_shipped_example() -> None:
+    result = _cli("check-config", f"--config.file={ROOT / 'config' / 'example.yaml'}")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_broken_config_fails_check_config_and_run_with_the_key_path(tmp_path: Path) -> None:
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 200))
+    good = _write_config(tmp_path, "redis://127.0.0.1:1/0").read_text()
+    _write_config(tmp_path, "", good.replace("type: categorical}", "type: categorial}", 1))
+    for command in (["check-config"], ["run"], []):
+        result = _cli(*command, f"--config.file={tmp_path / 'config.yaml'}")
+        assert result.returncode == 2
+        assert "models[0].features[3].type" in result.stderr
+
+
+def test_a_missing_reference_file_fails_check_config_naming_it(tmp_path: Path) -> None:
+    path = _write_config(tmp_path, "redis://127.0.0.1:1/0")
+    result = _cli("check-config", f"--config.file={path}")
+    assert result.returncode == 2
+    assert "ref.csv" in result.stderr and "'m'" in result.stderr
+
+
+def test_reference_load_writes_a_reference_the_exporter_fits(redis_server: RedisServer,
+                                                             tmp_path: Path) -> None:
+    write_reference(tmp_path / "fraud.csv", sample(np.random.default_rng(2), 300))
+    config = _write_config(tmp_path, redis_server.url).read_text()
+    config = config.replace("reference: {file: ref.csv}", "reference: {redis_key: 'ref:m'}")
+    (tmp_path / "config.yaml").write_text(config)
+    result = _cli("reference", "load", f"--config.file={tmp_path / 'config.yaml'}",
+                  "--model", "m", "--file", str(tmp_path / "fraud.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "300 rows" in result.stdout
+    assert wait_for(lambda: redis_server.client().hget("ref:m", "sha256"), 5)

@@ -1,0 +1,63 @@
+"""A scrape reads the last snapshot only: no Redis command, and it survives a dead Redis."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import redis
+from prometheus_client import CollectorRegistry, generate_latest
+
+from exporter.daemon import Daemon
+from tests.helpers import make_config, records, sample, write_reference
+
+
+class NoCommands(redis.Redis):
+    """A client that fails the test on any Redis command."""
+
+    calls = 0
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        NoCommands.calls += 1
+        raise AssertionError(f"unexpected Redis command {args[0]!r}")
+
+
+def test_scraping_performs_no_redis_command(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    write_reference(tmp_path / "ref.csv", sample(rng, 2000))
+    config = make_config(tmp_path, "redis://127.0.0.1:1/0")
+    registry = CollectorRegistry()
+    daemon = Daemon(config, client=NoCommands(port=1), registry=registry)
+    pipeline = daemon.pipelines[0]
+    now_ms = int(time.time() * 1000)
+    pipeline.ingest_predictions([(f"{now_ms + i}-0".encode(), {b"data": p})
+                                 for i, p in enumerate(records(sample(rng, 500)))])
+    assert pipeline.evaluate(None)
+    daemon.http.start()
+    try:
+        url = f"http://127.0.0.1:{daemon.http.port}/metrics"
+        for accept in ("text/plain", "application/openmetrics-text; version=1.0.0"):
+            req = urllib.request.Request(url, headers={"Accept": accept})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                body = resp.read().decode()
+            assert 'mlmon_feature_drift_score{feature="x1",method="ks",model="m"}' in body
+        assert registry.get_sample_value("mlmon_window_samples", {"model": "m"}) == 500
+        assert b"mlmon_redis_up 0.0" in generate_latest(registry)
+    finally:
+        daemon.http.stop()
+    assert NoCommands.calls == 0
+
+
+def test_readiness_waits_for_redis_and_references(tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    write_reference(tmp_path / "ref.csv", sample(rng, 500))
+    daemon = Daemon(make_config(tmp_path, "redis://127.0.0.1:1/0"), client=NoCommands(port=1),
+                    registry=CollectorRegistry())
+    assert daemon.readiness() == (False, "redis unreachable")
+    daemon.reader.redis_up = True
+    assert daemon.readiness() == (False, "reference not loaded: m")
+    daemon.pipelines[0].refresh_reference(None)
+    assert daemon.readiness() == (True, "ready")
