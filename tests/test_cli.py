@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import RedisServer, wait_for
-from tests.helpers import model_yaml, sample, write_reference
+from tests.conftest import RedisServer, free_port, wait_for
+from exporter.config import load_config
+from tests.helpers import model_yaml, running, sample, value, write_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +22,9 @@ def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 def _write_config(tmp: Path, redis_url: str, body: str | None = None) -> Path:
     path = tmp / "config.yaml"
-    path.write_text(body or f"redis: {{url: '{redis_url}'}}\nmodels:{model_yaml('m')}")
+    path.write_text(body or f"redis: {{url: '{redis_url}'}}\n"
+                    f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\n"
+                    f"models:{model_yaml('m')}")
     return path
 
 
@@ -47,14 +50,25 @@ def test_a_missing_reference_file_fails_check_config_naming_it(tmp_path: Path) -
     assert "ref.csv" in result.stderr and "'m'" in result.stderr
 
 
-def test_reference_load_writes_a_reference_the_exporter_fits(redis_server: RedisServer,
-                                                             tmp_path: Path) -> None:
-    write_reference(tmp_path / "fraud.csv", sample(np.random.default_rng(2), 300))
+def test_a_reference_loaded_into_redis_is_fitted_and_a_new_one_replaces_it_without_restart(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
     config = _write_config(tmp_path, redis_server.url).read_text()
     config = config.replace("reference: {file: ref.csv}", "reference: {redis_key: 'ref:m'}")
     (tmp_path / "config.yaml").write_text(config)
-    result = _cli("reference", "load", f"--config.file={tmp_path / 'config.yaml'}",
-                  "--model", "m", "--file", str(tmp_path / "fraud.csv"))
-    assert result.returncode == 0, result.stderr
-    assert "300 rows" in result.stdout
-    assert wait_for(lambda: redis_server.client().hget("ref:m", "sha256"), 5)
+
+    def load(rows: int) -> None:
+        write_reference(tmp_path / "new.csv", sample(rng, rows))
+        result = _cli("reference", "load", f"--config.file={tmp_path / 'config.yaml'}",
+                      "--model", "m", "--file", str(tmp_path / "new.csv"))
+        assert result.returncode == 0, result.stderr
+        assert f"{rows} rows" in result.stdout
+
+    load(300)
+    with running(load_config(str(tmp_path / "config.yaml"))) as daemon:
+        wait_for(lambda: value(daemon, "mlmon_reference_samples", model="m") == 300,
+                 what="the first reference fitted")
+        load(400)
+        wait_for(lambda: value(daemon, "mlmon_reference_samples", model="m") == 400,
+                 what="the new reference fitted")
+        assert daemon.readiness() == (True, "ready")
