@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import RedisServer, free_port, wait_for
 from exporter.config import load_config
+from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import model_yaml, running, sample, value, write_reference
 
 ROOT = Path(__file__).resolve().parent.parent
