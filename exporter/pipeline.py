@@ -49,31 +49,40 @@ class ModelPipeline:
         """True once a reference has been fitted; /readyz waits for it."""
         return self.fitted is not None
 
-    def ingest_predictions(self, entries: Sequence[Entry]) -> None:
-        """Decode, count and append a batch of prediction entries."""
+    def ingest_predictions(self, entries: Sequence[Entry], count: bool = True) -> None:
+        """Decode, count and append a batch of prediction entries (count=False: a replay)."""
         records: list[Prediction] = []
         rejected: list[Reason] = []
         for entry_id, fields in entries:
             decoded = self._decoder.predictions(entry_id, fields)
             records.extend(decoded.records)
             rejected.extend(decoded.rejected)
-        self._live.observe_invalid(self.model.name, rejected)
+        if count:
+            self._live.observe_invalid(self.model.name, rejected)
         if records:
             self.window.extend(records)
             self.join.remember(records)
-            self._live.observe_predictions(self.model.name, records)
+            if count:
+                self._live.observe_predictions(self.model.name, records)
 
-    def ingest_labels(self, entries: Sequence[Entry]) -> None:
-        """Decode, count and join a batch of label entries."""
+    def ingest_labels(self, entries: Sequence[Entry], count: bool = True) -> None:
+        """Decode, count and join a batch of label entries (count=False: a replay)."""
         labels: list[Label] = []
         rejected: list[Reason] = []
         for entry_id, fields in entries:
             decoded = self._decoder.labels(entry_id, fields)
             labels.extend(decoded.records)
             rejected.extend(decoded.rejected)
-        self._live.observe_invalid(self.model.name, rejected)
+        if count:
+            self._live.observe_invalid(self.model.name, rejected)
         if labels:
-            self._live.observe_labels(self.model.name, len(labels), self.join.join(labels))
+            unmatched = self.join.join(labels)
+            if count:
+                self._live.observe_labels(self.model.name, len(labels), unmatched)
+
+    def count_skipped(self, kind: str, entries: int) -> None:
+        """Entries the stream lost before the reader got to them."""
+        self._live.skipped.labels(self.model.name, kind).inc(entries)
 
     def refresh_reference(self, client: redis.Redis | None) -> None:
         """Fit the reference if it is new: a file once, a Redis key whenever its digest changes."""

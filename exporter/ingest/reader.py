@@ -11,6 +11,7 @@ from typing import Any, cast
 import redis
 
 from exporter.config.model import RedisConfig
+from exporter.ingest.gaps import GapTracker
 from exporter.pipeline import Entry, ModelPipeline
 
 log = logging.getLogger("exporter.reader")
@@ -18,6 +19,7 @@ log = logging.getLogger("exporter.reader")
 PREDICTIONS, LABELS = "predictions", "labels"
 BACKOFF_START = 0.1
 PAGE = 1000
+GAP_CHECK_SECONDS = 30.0
 
 
 def make_client(cfg: RedisConfig) -> redis.Redis:
@@ -47,6 +49,8 @@ class StreamReader:
         self.last_ids: dict[bytes, bytes] = {}
         self.redis_up = False
         self.backfilled = threading.Event()
+        self._gaps = GapTracker()
+        self._next_gap_check = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -68,6 +72,8 @@ class StreamReader:
             try:
                 if len(self.last_ids) < len(self._routes):
                     self.backfill()
+                if not self.redis_up or self._clock() >= self._next_gap_check:
+                    self.check_gaps()
                 self.read_once()
                 self.redis_up = True
                 backoff = BACKOFF_START
@@ -86,10 +92,30 @@ class StreamReader:
             window = pipeline.model.window
             since = int((self._clock() - window.duration_seconds) * 1000)
             entries = self._tail(key, since, window.max_samples)
-            self._deliver(pipeline, kind, entries)
+            self._deliver(pipeline, kind, entries, replay=True)
             self.last_ids[key] = entries[-1][0] if entries else self._newest_id(key)
+            self._gaps.baseline(key, self._info(key))
         self.redis_up = True
         self.backfilled.set()
+
+    def check_gaps(self) -> None:
+        """Count entries trimmed past our cursors; runs after reconnects and periodically."""
+        for key, cursor in self.last_ids.items():
+            lost = self._gaps.skipped(key, self._info(key), cursor)
+            if lost:
+                pipeline, kind = self._routes[key]
+                pipeline.count_skipped(kind, lost)
+                log.warning("stream trimmed past the reader's position; entries skipped",
+                            extra={"model": pipeline.model.name, "stream": key.decode(),
+                                   "skipped": lost})
+        self._next_gap_check = self._clock() + GAP_CHECK_SECONDS
+
+    def _info(self, key: bytes) -> dict[str, Any] | None:
+        try:
+            info: dict[str, Any] = self._client.xinfo_stream(key)
+            return info
+        except redis.ResponseError:  # no such key yet
+            return None
 
     def _tail(self, key: bytes, since_ms: int, limit: int) -> list[Entry]:
         """Newest entries no older than since_ms, at most limit, oldest first."""
@@ -117,15 +143,18 @@ class StreamReader:
         for key, entries in reply or ():
             if entries:
                 self.last_ids[key] = entries[-1][0]
+                self._gaps.read(key, len(entries))
                 pipeline, kind = self._routes[key]
                 self._deliver(pipeline, kind, entries)
 
     @staticmethod
-    def _deliver(pipeline: ModelPipeline, kind: str, entries: Sequence[Entry]) -> None:
+    def _deliver(pipeline: ModelPipeline, kind: str, entries: Sequence[Entry],
+                 replay: bool = False) -> None:
+        """Hand entries on; a replay rebuilds windows without counting the records again."""
         try:
             if kind == PREDICTIONS:
-                pipeline.ingest_predictions(entries)
+                pipeline.ingest_predictions(entries, count=not replay)
             else:
-                pipeline.ingest_labels(entries)
+                pipeline.ingest_labels(entries, count=not replay)
         except Exception:
             log.exception("ingest failed", extra={"model": pipeline.model.name})

@@ -32,6 +32,7 @@ class LiveMetrics:
         self.errors = _counter("mlmon_prediction_errors_total", registry)
         self.labels = _counter("mlmon_labels_total", registry)
         self.unmatched = _counter("mlmon_labels_unmatched_total", registry)
+        self.skipped = _counter("mlmon_records_skipped_total", registry)
         lat = spec("mlmon_prediction_latency_seconds")
         self.latency = Histogram(lat.base_name, lat.help, lat.labels, registry=registry,
                                  unit=lat.unit, buckets=LATENCY_BUCKETS)
