@@ -91,7 +91,8 @@ def _run(args: argparse.Namespace) -> int:
     setup_logging(args.log_format, args.log_level or config.log_level)
     from exporter.daemon import Daemon
 
-    return Daemon(config, listen_address=args.listen_address).run_until_signalled()
+    return Daemon(config, listen_address=args.listen_address,
+                  config_path=args.config_file).run_until_signalled()
 
 
 def _reference_load(args: argparse.Namespace) -> int:

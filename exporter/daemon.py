@@ -6,16 +6,21 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import redis
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
 
+from exporter.config import ConfigError, load_config
 from exporter.config.model import Config
+from exporter.evaluate.reference import ReferenceError
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.ingest.reader import StreamReader, make_client
 from exporter.pipeline import ModelPipeline
 from exporter.schedule import build_scheduler
+from exporter.serve.catalog import spec
 from exporter.serve.collector import SnapshotCollector
 from exporter.serve.http import MetricsServer
 from exporter.serve.live import LiveMetrics
@@ -23,6 +28,18 @@ from exporter.serve.live import LiveMetrics
 log = logging.getLogger("exporter.daemon")
 
 BACKFILL_WAIT_SECONDS = 30.0
+WATCH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a config builds: replaced whole on reload, so nothing mixes two configs."""
+
+    config: Config
+    client: redis.Redis
+    pipelines: tuple[ModelPipeline, ...]
+    reader: StreamReader
+    scheduler: BackgroundScheduler
 
 
 class Daemon:
@@ -31,25 +48,58 @@ class Daemon:
     def __init__(self, config: Config, *, client: redis.Redis | None = None,
                  registry: CollectorRegistry | None = None,
                  clock: Callable[[], float] = time.time,
-                 listen_address: str | None = None) -> None:
-        self.config = config
-        disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series double the payload and no rule reads them
+                 listen_address: str | None = None, config_path: str | None = None) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no rule reads `_created`
         self.registry = registry if registry is not None else CollectorRegistry()
         self.store = SnapshotStore()
-        self.client = client if client is not None else make_client(config.redis)
-        live = LiveMetrics(self.registry, config.models)
-        self.pipelines = [ModelPipeline(m, live, self.store, clock) for m in config.models]
-        self.reader = StreamReader(self.client, self.pipelines, config.redis, clock)
-        self.registry.register(
-            SnapshotCollector(self.store, config.models, lambda: self.reader.redis_up))
+        self._clock = clock
+        self._client = client
+        self._config_path = config_path
+        self._seen = None if config_path is None else _read_bytes(config_path)
+        self._live = LiveMetrics(self.registry, config.models)
+        reloads = spec("mlmon_config_reloads_total")
+        self._reloads = Counter(reloads.base_name, reloads.help, reloads.labels,
+                                registry=self.registry)
+        self._reload_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self.runtime = self._build(config, {})
+        self._collector = SnapshotCollector(self.store, config.models,
+                                            lambda: self.runtime.reader.redis_up)
+        self.registry.register(self._collector)
         self.http = MetricsServer(listen_address or config.web.listen_address, self.registry,
                                   self.readiness)
-        self.scheduler = build_scheduler(self.pipelines, self._evaluate)
 
-    def _evaluate(self, pipeline: ModelPipeline) -> None:
-        """A scheduled run; skipped until the windows hold what the streams' tails hold."""
-        if self.reader.backfilled.is_set():
-            pipeline.evaluate(self.client)
+    @property
+    def config(self) -> Config:
+        """The config in force."""
+        return self.runtime.config
+
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis client of the config in force."""
+        return self.runtime.client
+
+    @property
+    def pipelines(self) -> tuple[ModelPipeline, ...]:
+        """One pipeline per configured model."""
+        return self.runtime.pipelines
+
+    @property
+    def reader(self) -> StreamReader:
+        """The stream reader of the config in force."""
+        return self.runtime.reader
+
+    def _build(self, config: Config, resume: Mapping[bytes, bytes]) -> Runtime:
+        client = self._client if self._client is not None else make_client(config.redis)
+        pipelines = tuple(ModelPipeline(m, self._live, self.store, self._clock)
+                          for m in config.models)
+        reader = StreamReader(client, pipelines, config.redis, self._clock, resume)
+
+        def run(pipeline: ModelPipeline) -> None:
+            if reader.backfilled.is_set():  # evaluate only once the windows are rebuilt
+                pipeline.evaluate(client)
+
+        return Runtime(config, client, pipelines, reader, build_scheduler(pipelines, run))
 
     def readiness(self) -> tuple[bool, str]:
         """Ready when Redis answers the reader and every model has a fitted reference."""
@@ -60,29 +110,95 @@ class Daemon:
             return False, "reference not loaded: " + ", ".join(missing)
         return True, "ready"
 
+    def _start_runtime(self, runtime: Runtime) -> None:
+        runtime.reader.start()
+        if not runtime.reader.backfilled.wait(BACKFILL_WAIT_SECONDS):
+            log.warning("windows not rebuilt yet; evaluations wait for Redis")
+        runtime.scheduler.start()
+
+    def _stop_runtime(self, runtime: Runtime) -> None:
+        runtime.scheduler.shutdown(wait=True)  # the running evaluations finish first
+        runtime.reader.stop()
+
     def start(self) -> None:
         """Start serving at once; evaluations begin when the windows are rebuilt."""
         self.http.start()
-        self.reader.start()
-        if not self.reader.backfilled.wait(BACKFILL_WAIT_SECONDS):
-            log.warning("windows not rebuilt yet; evaluations wait for Redis")
-        self.scheduler.start()
+        self._start_runtime(self.runtime)
         log.info("exporter started", extra={"port": self.http.port,
                                              "models": [m.name for m in self.config.models]})
 
     def stop(self) -> None:
         """Finish the running evaluations, stop reading, close the listener."""
-        self.scheduler.shutdown(wait=True)
-        self.reader.stop()
+        self._stopped.set()
+        with self._reload_lock:
+            self._stop_runtime(self.runtime)
         self.http.stop()
         log.info("exporter stopped")
 
+    def reload(self) -> bool:
+        """Swap in the config file's current contents, only if it is valid."""
+        if self._config_path is None:
+            return False
+        with self._reload_lock:
+            self._seen = _read_bytes(self._config_path)
+            try:
+                config = load_config(self._config_path)
+                self._check(config)
+            except (ConfigError, ReferenceError, OSError) as exc:
+                self._reloads.labels("failure").inc()
+                log.error("config reload rejected; keeping the running config: %s", exc)
+                return False
+            if config.web != self.config.web:
+                log.warning("web.listen_address changes take effect after a restart")
+            old = self.runtime
+            self._stop_runtime(old)
+            self._live.configure(config.models)
+            self.store.retain({m.name for m in config.models})
+            self.runtime = self._build(config, old.reader.last_ids)
+            self._collector.set_models(config.models)
+            self._start_runtime(self.runtime)
+            self._reloads.labels("success").inc()
+            log.info("config reloaded", extra={"models": [m.name for m in config.models]})
+            return True
+
+    @staticmethod
+    def _check(config: Config) -> None:
+        """Fail before swapping when a file reference cannot be read."""
+        from exporter.evaluate.reference import read_reference_file
+
+        for model in config.models:
+            if model.reference.file is not None:
+                read_reference_file(model, model.reference.file)
+
+    def _watch(self) -> None:
+        """Reload when the config file's contents change (a ConfigMap update, an edit)."""
+        assert self._config_path is not None
+        while not self._stopped.wait(WATCH_SECONDS):
+            current = _read_bytes(self._config_path)
+            if current is not None and current != self._seen:
+                self.reload()
+
     def run_until_signalled(self) -> int:
-        """Run until SIGTERM or SIGINT, then stop cleanly and return the exit code."""
+        """Run until SIGTERM or SIGINT (SIGHUP reloads), then stop cleanly; returns 0."""
         done = threading.Event()
+        hup = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: done.set())
+        signal.signal(signal.SIGHUP, lambda *_: hup.set())
         self.start()
-        done.wait()
+        if self._config_path is not None:
+            threading.Thread(target=self._watch, name="config-watch", daemon=True).start()
+        while not done.wait(0.2):
+            if hup.is_set():
+                hup.clear()
+                self.reload()
         self.stop()
         return 0
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None

@@ -59,6 +59,12 @@ class SnapshotStore:
         """An immutable mapping that later publishes never modify."""
         return self._models
 
+    def retain(self, names: set[str]) -> None:
+        """Forget models that are no longer configured, so their series disappear."""
+        with self._write:
+            self._models = MappingProxyType(
+                {k: v for k, v in self._models.items() if k in names})
+
     def publish(self, snapshot: ModelSnapshot) -> None:
         """Swap in a new mapping with this model's snapshot replaced."""
         with self._write:

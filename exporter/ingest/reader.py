@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import redis
@@ -38,7 +38,8 @@ class StreamReader:
     """Reads every configured stream, remembering the last ID so a reconnect resumes exactly."""
 
     def __init__(self, client: redis.Redis, pipelines: Sequence[ModelPipeline], cfg: RedisConfig,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 resume: Mapping[bytes, bytes] | None = None) -> None:
         self._client = client
         self._cfg = cfg
         self._clock = clock
@@ -47,6 +48,7 @@ class StreamReader:
             self._routes[p.model.streams.predictions.encode()] = (p, PREDICTIONS)
             self._routes[p.model.streams.labels.encode()] = (p, LABELS)
         self.last_ids: dict[bytes, bytes] = {}
+        self._resume = dict(resume or {})
         self.redis_up = False
         self.backfilled = threading.Event()
         self._gaps = GapTracker()
@@ -91,9 +93,13 @@ class StreamReader:
                 continue
             window = pipeline.model.window
             since = int((self._clock() - window.duration_seconds) * 1000)
-            entries = self._tail(key, since, window.max_samples)
+            resume = self._resume.get(key)
+            entries = self._tail(key, since, window.max_samples, b"+" if resume is None else resume)
             self._deliver(pipeline, kind, entries, replay=True)
-            self.last_ids[key] = entries[-1][0] if entries else self._newest_id(key)
+            if resume is not None:
+                self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
+            else:
+                self.last_ids[key] = entries[-1][0] if entries else self._newest_id(key)
             self._gaps.baseline(key, self._info(key))
         self.redis_up = True
         self.backfilled.set()
@@ -117,10 +123,9 @@ class StreamReader:
         except redis.ResponseError:  # no such key yet
             return None
 
-    def _tail(self, key: bytes, since_ms: int, limit: int) -> list[Entry]:
-        """Newest entries no older than since_ms, at most limit, oldest first."""
+    def _tail(self, key: bytes, since_ms: int, limit: int, upper: bytes) -> list[Entry]:
+        """Newest entries up to `upper` and no older than since_ms, at most limit, oldest first."""
         out: list[Entry] = []
-        upper: bytes | str = "+"
         while len(out) < limit:
             page = cast(list[Entry], self._client.xrevrange(
                 key, max=upper, min=since_ms, count=min(PAGE, limit - len(out))))

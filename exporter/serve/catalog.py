@@ -32,6 +32,9 @@ MFM = ("model", "feature", "method")
 
 CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec("mlmon_build_info", "gauge", "Always 1; the exporter's version.", ("version",)),
+    MetricSpec("mlmon_config_reloads_total", "counter",
+               "Config reloads (SIGHUP or a changed file), by outcome: success or failure.",
+               ("outcome",)),
     MetricSpec("mlmon_redis_up", "gauge", "1 when the last Redis command succeeded, else 0.", ()),
     MetricSpec("mlmon_records_read_total", "counter",
                "Valid records read from the streams into windows.", ("model", "kind")),

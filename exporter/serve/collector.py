@@ -27,6 +27,10 @@ class SnapshotCollector(Collector):
         self._models = tuple(models)
         self._redis_up = redis_up
 
+    def set_models(self, models: Sequence[ModelConfig]) -> None:
+        """Serve the thresholds of a reloaded config."""
+        self._models = tuple(models)
+
     def describe(self) -> Iterable[Metric]:
         """Nothing: describing would need a collect, and registration must not evaluate."""
         return []

@@ -36,15 +36,21 @@ class LiveMetrics:
         lat = spec("mlmon_prediction_latency_seconds")
         self.latency = Histogram(lat.base_name, lat.help, lat.labels, registry=registry,
                                  unit=lat.unit, buckets=LATENCY_BUCKETS)
-        self._max_versions = {m.name: m.max_versions for m in models}
-        self._versions: dict[str, set[str]] = {m: set() for m in self._max_versions}
+        self._max_versions: dict[str, int] = {}
+        self._versions: dict[str, set[str]] = {}
         self._lock = threading.Lock()
-        for model in self._max_versions:
+        self.configure(models)
+
+    def configure(self, models: Iterable[ModelConfig]) -> None:
+        """Start the series of (newly) configured models at 0; a reload keeps counts going."""
+        for m in models:
+            self._max_versions[m.name] = m.max_versions
+            self._versions.setdefault(m.name, set())
             for kind in ("predictions", "labels"):
-                self.read.labels(model, kind)
-            self.failures.labels(model)
-            self.labels.labels(model)
-            self.unmatched.labels(model)
+                self.read.labels(m.name, kind)
+            self.failures.labels(m.name)
+            self.labels.labels(m.name)
+            self.unmatched.labels(m.name)
 
     def version(self, model: str, version: str | None) -> str:
         """A bounded version label: the first `max_versions` seen, then `__other__`."""

@@ -1,0 +1,129 @@
+"""The exporter as a process: SIGTERM, SIGKILL and restart, SIGHUP and config-file reloads."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from tests.conftest import RedisServer, free_port, wait_for
+from tests.helpers import model_yaml, records, sample, write_reference, xadd_all
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config(redis_url: str, port: int, models: tuple[str, ...], extra: str = "") -> str:
+    return (f"redis: {{url: '{redis_url}', backoff_max: 1s}}\n"
+            f"web: {{listen_address: '127.0.0.1:{port}'}}\n{extra}models:"
+            + "".join(model_yaml(m) for m in models))
+
+
+@contextmanager
+def exporter(config: Path) -> Iterator[subprocess.Popen[str]]:
+    """`ml-monitoring-exporter run` in a child process, killed by its PID if still alive."""
+    proc = subprocess.Popen([sys.executable, "-m", "exporter", f"--config.file={config}",
+                             "--log.format=json"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def _sample(port: int, series: str) -> float | None:
+    """A sample's value from /metrics, by its exact series text."""
+    match = re.search(re.escape(series) + r" ([0-9.e+-]+)\n", _get(port, "/metrics")[1])
+    return float(match.group(1)) if match else None
+
+
+def _setup(tmp: Path, redis_server: RedisServer, models: tuple[str, ...]) -> tuple[Path, int]:
+    write_reference(tmp / "ref.csv", sample(np.random.default_rng(21), 2000))
+    port = free_port()
+    path = tmp / "config.yaml"
+    path.write_text(_config(redis_server.url, port, models))
+    return path, port
+
+
+READ_M = 'mlmon_records_read_total{kind="predictions",model="m"}'
+
+
+def test_sigterm_stops_reading_and_exits_zero_promptly(redis_server: RedisServer,
+                                                       tmp_path: Path) -> None:
+    path, port = _setup(tmp_path, redis_server, ("m",))
+    with exporter(path) as proc:
+        wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, 0.2, "readiness")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        assert "exporter stopped" in (proc.stderr.read() if proc.stderr else "")
+
+
+def test_sigkill_and_restart_rebuild_the_same_window_and_drift_values(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    path, port = _setup(tmp_path, redis_server, ("m",))
+    xadd_all(redis_server.client(), "mlmon:{m}:predictions",
+             records(sample(np.random.default_rng(4), 2500, shift=True)))
+    seen = []
+    for _ in range(2):
+        with exporter(path) as proc:
+            wait_for(lambda: _sample(port, 'mlmon_window_samples{model="m"}') == 2500, 30, 0.2,
+                     "an evaluation")
+            body = _get(port, "/metrics")[1]
+            seen.append(sorted(line for line in body.splitlines()
+                               if line.startswith(("mlmon_feature_drift_score{",
+                                                   "mlmon_window_samples{"))))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+    assert seen[0] == seen[1]
+    assert len(seen[0]) == 6
+
+
+def test_sighup_and_file_changes_reload_only_valid_configs_without_recounting(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    path, port = _setup(tmp_path, redis_server, ("m",))
+    rng = np.random.default_rng(8)
+    client = redis_server.client()
+    with exporter(path) as proc:
+        wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, 0.2, "readiness")
+        xadd_all(client, "mlmon:{m}:predictions", records(sample(rng, 100)))
+        wait_for(lambda: _sample(port, READ_M) == 100, 30, 0.2, "100 records read")
+
+        path.write_text(_config(redis_server.url, port, ("m", "m2")))
+        proc.send_signal(signal.SIGHUP)
+        ok = 'mlmon_config_reloads_total{outcome="success"}'
+        wait_for(lambda: _sample(port, ok) == 1, 30, 0.2, "the valid reload")
+        wait_for(lambda: _sample(port, 'mlmon_window_samples{model="m2"}') == 0, 30, 0.2,
+                 "the new model evaluated")
+        xadd_all(client, "mlmon:{m}:predictions", records(sample(rng, 50), start=100))
+        wait_for(lambda: _sample(port, READ_M) == 150, 30, 0.2, "150 records read")
+
+        path.write_text(_config(redis_server.url, port, ("m", "m2")).replace("task:", "tsk:"))
+        proc.send_signal(signal.SIGHUP)
+        failed = 'mlmon_config_reloads_total{outcome="failure"}'
+        wait_for(lambda: _sample(port, failed) is not None and _sample(port, failed) >= 1, 30,
+                 0.2, "the invalid config rejected")
+        assert _sample(port, 'mlmon_window_samples{model="m2"}') == 0
+
+        path.write_text(_config(redis_server.url, port, ("m",)))  # no signal: the file watch
+        wait_for(lambda: _sample(port, ok) == 2, 30, 0.2, "the file change reloaded")
+        wait_for(lambda: _sample(port, 'mlmon_window_samples{model="m2"}') is None, 30, 0.2,
+                 "the removed model's series gone")
+        assert _sample(port, READ_M) == 150
+        assert _get(port, "/readyz")[0] == 200
