@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -74,6 +75,14 @@ class RedisServer:
              "--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: self.client().ping(), 15, what=f"redis-server on port {self.port}")
+
+    def shutdown_saving(self) -> None:
+        """Stop keeping the data on disk, so a start() on the same directory brings it back."""
+        with contextlib.suppress(redis.ConnectionError):  # it hangs up as it exits
+            self.client().shutdown(save=True)
+        if self.process is not None:
+            self.process.wait(10)
+        self.process = None
 
     def stop(self) -> None:
         """Terminate the process we started, by its PID."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import orjson
+import redis
 
 from tests.conftest import RedisServer, wait_for
 from tests.helpers import (
@@ -105,3 +109,91 @@ def test_malformed_entries_are_counted_by_reason_and_valid_ones_all_arrive(
         assert len(vocab) <= 4 + config.models[0].max_new_categories + 1
         unseen = value(daemon, "mlmon_feature_unseen_category_ratio", model="m", feature="c1")
         assert unseen is not None and unseen > 0.9
+
+
+def _setup(tmp_path: Path, redis_server: RedisServer, seed: int):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    write_reference(tmp_path / "ref.csv", sample(rng, 1000))
+    return rng, make_config(tmp_path, redis_server.url)
+
+
+def test_a_paused_redis_is_waited_out_and_reading_resumes_exactly(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    rng, config = _setup(tmp_path, redis_server, 31)
+    stream = "mlmon:{m}:predictions"
+    with running(config) as daemon:
+        xadd_all(redis_server.client(), stream, records(sample(rng, 200)))
+        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 200,
+                 what="200 records read")
+        assert redis_server.process is not None
+        redis_server.process.send_signal(signal.SIGSTOP)
+        try:
+            wait_for(lambda: value(daemon, "mlmon_redis_up") == 0, 20,
+                     what="the stalled Redis noticed (socket timeout)")
+            assert "mlmon_redis_up 0.0" in scrape(daemon)
+        finally:
+            redis_server.process.send_signal(signal.SIGCONT)
+        xadd_all(redis_server.client(), stream, records(sample(rng, 100), start=200))
+        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 300,
+                 what="all 300 records read")
+        wait_for(lambda: value(daemon, "mlmon_redis_up") == 1, what="redis_up back to 1")
+        assert value(daemon, READ, model="m", kind="predictions") == 300
+
+
+def test_redis_killed_and_back_after_30_seconds_loses_nothing_still_in_the_stream(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    rng, config = _setup(tmp_path, redis_server, 32)
+    stream = "mlmon:{m}:predictions"
+    with running(config) as daemon:
+        xadd_all(redis_server.client(), stream, records(sample(rng, 300)))
+        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 300,
+                 what="300 records read")
+        assert redis_server.process is not None
+        redis_server.process.kill()
+        redis_server.process.wait(10)
+        redis_server.process = None
+        down_since = time.monotonic()
+        wait_for(lambda: value(daemon, "mlmon_redis_up") == 0, what="the outage noticed")
+        wait_for(lambda: time.monotonic() - down_since >= 30 and scrape(daemon), 40, 0.5,
+                 "30 seconds of outage while still serving /metrics")
+        redis_server.start()
+        xadd_all(redis_server.client(), stream, records(sample(rng, 200), start=300))
+        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 500, 30,
+                 what="the 200 new records read after the backoff")
+        assert value(daemon, "mlmon_evaluation_failures_total", model="m") == 0
+
+
+def test_redis_restarted_during_ingest_loses_and_doubles_nothing(
+        redis_server: RedisServer, tmp_path: Path) -> None:
+    rng, config = _setup(tmp_path, redis_server, 33)
+    payloads = records(sample(rng, 3000))
+    written = 0
+    stop = threading.Event()
+
+    def produce() -> None:
+        nonlocal written
+        while written < len(payloads) and not stop.is_set():
+            try:
+                client = redis.Redis(port=redis_server.port, protocol=2, socket_timeout=2)
+                pipe = client.pipeline(transaction=False)
+                for p in payloads[written:written + 50]:
+                    pipe.xadd("mlmon:{m}:predictions", {"data": p})
+                pipe.execute()
+                written = min(written + 50, len(payloads))
+            except redis.RedisError:
+                stop.wait(0.05)
+            stop.wait(0.01)
+
+    with running(config) as daemon:
+        producer = threading.Thread(target=produce, daemon=True)
+        producer.start()
+        wait_for(lambda: written >= 1000, what="a third written")
+        redis_server.shutdown_saving()
+        redis_server.start()  # same port and data directory: the saved stream comes back
+        wait_for(lambda: written == len(payloads), 60, what="every record written")
+        stop.set()
+        producer.join(10)
+        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == len(payloads),
+                 30, what="every written record read exactly once")
+        assert value(daemon, "mlmon_records_skipped_total", model="m",
+                     kind="predictions") in (None, 0)

@@ -5,24 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import redis
 
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import make_config, records, running, sample, value, write_reference, xadd_all
 
 STREAM = "mlmon:{m}:predictions"
 READ = "mlmon_records_read_total"
-
-
-def _shutdown_saving(server: RedisServer) -> None:
-    """Stop redis-server keeping its data on disk, as a real restart would."""
-    try:
-        server.client().shutdown(save=True)
-    except redis.ConnectionError:
-        pass  # the server closes the connection as it exits
-    assert server.process is not None
-    server.process.wait(10)
-    server.process = None
 
 
 def test_entries_trimmed_while_disconnected_are_counted_as_skipped_and_reading_moves_on(
@@ -34,7 +22,7 @@ def test_entries_trimmed_while_disconnected_are_counted_as_skipped_and_reading_m
         xadd_all(redis_server.client(), STREAM, records(sample(rng, 100)))
         wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 100,
                  what="the first 100 records read")
-        _shutdown_saving(redis_server)
+        redis_server.shutdown_saving()
         wait_for(lambda: value(daemon, "mlmon_redis_up") == 0, what="the outage noticed")
 
         # While the exporter cannot reach it, the same data set is served elsewhere and trimmed.
@@ -42,7 +30,7 @@ def test_entries_trimmed_while_disconnected_are_counted_as_skipped_and_reading_m
         aside.start()
         xadd_all(aside.client(), STREAM, records(sample(rng, 500), start=100))
         aside.client().xtrim(STREAM, maxlen=10, approximate=False)
-        _shutdown_saving(aside)
+        aside.shutdown_saving()
 
         redis_server.start()
         wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 110,
