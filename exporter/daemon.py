@@ -111,6 +111,12 @@ class Daemon:
         return True, "ready"
 
     def _start_runtime(self, runtime: Runtime) -> None:
+        for pipeline in runtime.pipelines:  # fit first, so vocabularies start from the reference
+            try:
+                pipeline.refresh_reference(runtime.client)
+            except (ReferenceError, redis.RedisError) as exc:
+                log.warning("reference not loaded yet: %s", exc,
+                            extra={"model": pipeline.model.name})
         runtime.reader.start()
         if not runtime.reader.backfilled.wait(BACKFILL_WAIT_SECONDS):
             log.warning("windows not rebuilt yet; evaluations wait for Redis")

@@ -40,7 +40,7 @@ class ModelPipeline:
         self._store = store
         self._clock = clock
         self._decoder = Decoder(model)
-        self.window = Window(model)
+        self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
         self.join = LabelJoin(model, clock)
         self.fitted: FittedReference | None = None
 

@@ -109,6 +109,8 @@ def test_malformed_entries_are_counted_by_reason_and_valid_ones_all_arrive(
         assert len(vocab) <= 4 + config.models[0].max_new_categories + 1
         unseen = value(daemon, "mlmon_feature_unseen_category_ratio", model="m", feature="c1")
         assert unseen is not None and unseen > 0.9
+        folded = value(daemon, "mlmon_series_limited_total", model="m", kind="category")
+        assert folded == 100_000 - config.models[0].max_new_categories
 
 
 def _setup(tmp_path: Path, redis_server: RedisServer, seed: int):  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -13,21 +13,26 @@ OTHER = "__other__"
 class Vocabulary:
     """Codes for a categorical column: known values plus a capped number of new ones."""
 
-    def __init__(self, max_new: int) -> None:
+    def __init__(self, max_new: int, on_fold: Callable[[], object] | None = None) -> None:
         self._codes: dict[str, int] = {}
         self._values: list[str] = []
         self._known: set[str] = set()
         self._max_new = max_new
         self._new = 0
         self._other: int | None = None
+        self._on_fold = on_fold
         self._lock = threading.Lock()
 
     def seed(self, values: Iterable[str]) -> None:
         """Add reference categories; they never count against the cap on new values."""
         with self._lock:
             for value in values:
+                if value in self._known:
+                    continue
                 self._known.add(value)
-                if value not in self._codes:
+                if value in self._codes:
+                    self._new -= 1  # it came before its reference: give its slot back
+                else:
                     self._add(value)
 
     def code(self, value: str) -> int:
@@ -45,7 +50,9 @@ class Vocabulary:
                 return self._add(value)
             if self._other is None:
                 self._other = self._add(OTHER)
-            return self._other
+        if self._on_fold is not None:
+            self._on_fold()  # counted per folded value, so a storm shows its size
+        return self._other
 
     def _add(self, value: str) -> int:
         code = len(self._values)

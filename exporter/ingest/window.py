@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,14 +30,17 @@ class WindowView:
 class Window:
     """Holds the newest `max_samples` records; evaluation trims by `duration` when it copies."""
 
-    def __init__(self, model: ModelConfig) -> None:
+    def __init__(self, model: ModelConfig,
+                 on_fold: Callable[[str], object] | None = None) -> None:
         cap = model.window.max_samples
         self._cap = cap
         self._duration = model.window.duration_seconds
         self._numeric = [f.name for f in model.features if f.type is FeatureType.NUMERIC]
         self._categorical = [f.name for f in model.features if f.type is FeatureType.CATEGORICAL]
-        self.vocabularies = {n: Vocabulary(model.max_new_categories) for n in self._categorical}
-        self.classes = Vocabulary(model.max_new_categories)
+        fold = on_fold or (lambda kind: None)
+        self.vocabularies = {n: Vocabulary(model.max_new_categories, lambda: fold("category"))
+                             for n in self._categorical}
+        self.classes = Vocabulary(model.max_new_categories, lambda: fold("class"))
         self._classification = model.task.is_classification
         self._positive = model.positive_class if model.task is Task.BINARY else None
         self._ts = np.zeros(cap)

@@ -41,6 +41,9 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec("mlmon_records_skipped_total", "counter",
                "Stream entries trimmed away before the reader could read them.",
                ("model", "kind")),
+    MetricSpec("mlmon_series_limited_total", "counter",
+               "Values folded into __other__ by the per-model caps, by kind: category, class, "
+               "version.", ("model", "kind")),
     MetricSpec("mlmon_records_invalid_total", "counter",
                "Records rejected while decoding, by bounded reason.", ("model", "reason")),
     MetricSpec("mlmon_evaluation_duration_seconds", "gauge",

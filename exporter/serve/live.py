@@ -33,6 +33,7 @@ class LiveMetrics:
         self.labels = _counter("mlmon_labels_total", registry)
         self.unmatched = _counter("mlmon_labels_unmatched_total", registry)
         self.skipped = _counter("mlmon_records_skipped_total", registry)
+        self.limited = _counter("mlmon_series_limited_total", registry)
         lat = spec("mlmon_prediction_latency_seconds")
         self.latency = Histogram(lat.base_name, lat.help, lat.labels, registry=registry,
                                  unit=lat.unit, buckets=LATENCY_BUCKETS)
@@ -62,6 +63,7 @@ class LiveMetrics:
             if len(seen) < self._max_versions[model]:
                 seen.add(label)
                 return label
+        self.limited.labels(model, "version").inc()
         return OTHER
 
     def observe_predictions(self, model: str, records: Sequence[Prediction]) -> None:

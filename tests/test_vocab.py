@@ -1,0 +1,30 @@
+"""Bounded vocabularies: reference values are free, new ones are capped, the rest fold."""
+
+from __future__ import annotations
+
+from exporter.ingest.vocab import OTHER, Vocabulary
+
+
+def test_new_values_past_the_cap_share_the_other_code_and_each_fold_is_counted() -> None:
+    folds: list[int] = []
+    vocab = Vocabulary(max_new=2, on_fold=lambda: folds.append(1))
+    vocab.seed(["a", "b"])
+    codes = [vocab.code(v) for v in ["a", "x", "y", "z", "w", "b", "z"]]
+    assert codes[:3] == [0, 2, 3]
+    assert codes[3] == codes[4] == codes[6] == vocab.values.index(OTHER)
+    assert len(folds) == 3
+
+
+def test_a_value_seen_before_its_reference_was_loaded_gives_its_slot_back() -> None:
+    vocab = Vocabulary(max_new=1)
+    vocab.code("a")
+    vocab.seed(["a"])
+    assert vocab.code("new") != vocab.code("a")
+    assert OTHER not in vocab.values
+
+
+def test_translation_maps_unknown_values_to_the_unseen_code() -> None:
+    vocab = Vocabulary(max_new=5)
+    for v in ["b", "zz", "a"]:
+        vocab.code(v)
+    assert list(vocab.translate({"a": 0, "b": 1}, unseen=2)) == [1, 2, 0]
