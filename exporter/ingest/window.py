@@ -61,8 +61,8 @@ class Window:
             return
         records = records[-self._cap:]
         ts = np.fromiter((r.ts for r in records), float, len(records))
-        num = np.array([[_num(r.features.get(n)) for r in records] for n in self._numeric],
-                       dtype=float).reshape(len(self._numeric), len(records))
+        num = np.array([[r.features.get(n) for r in records] for n in self._numeric],
+                       dtype=float).reshape(len(self._numeric), len(records))  # None -> NaN
         cat = np.array([[self._code(n, r.features.get(n)) for r in records]
                         for n in self._categorical],
                        dtype=np.int32).reshape(len(self._categorical), len(records))
@@ -113,6 +113,3 @@ class Window:
             return float(scores[self._positive])
         return float("nan")
 
-
-def _num(value: object) -> float:
-    return float("nan") if value is None else float(value)  # type: ignore[arg-type]

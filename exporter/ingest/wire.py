@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -49,9 +49,8 @@ class Invalid(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """One prediction record as the producer sent it, validated."""
+class Prediction(NamedTuple):
+    """One prediction record as the producer sent it, validated (a tuple: cheap to build)."""
 
     id: str | None
     ts: float
@@ -64,8 +63,7 @@ class Prediction:
     sample_rate: float
 
 
-@dataclass(frozen=True, slots=True)
-class Label:
+class Label(NamedTuple):
     """The ground truth for one earlier prediction, joined by id."""
 
     id: str
@@ -149,7 +147,9 @@ def _number(value: Any, reason: Reason) -> float:
 
 def _optional_number(obj: Mapping[str, Any], key: str, reason: Reason) -> float | None:
     value = obj.get(key)
-    return None if value is None else _number(value, reason)
+    if value is None or type(value) is float:  # the common cases, without the checks
+        return value
+    return _number(value, reason)
 
 
 def _scalar_text(value: Any, reason: Reason) -> str:
@@ -237,13 +237,18 @@ class Decoder:
         out: dict[str, FeatureValue] = {}
         for name, numeric in self._features:
             value = raw.get(name)
+            kind = type(value)
             if value is None:
                 out[name] = None
-            elif numeric:
-                out[name] = float(value) if isinstance(value, bool) else _number(
-                    value, Reason.BAD_FEATURE_VALUE)
+            elif numeric:  # orjson never yields NaN or inf; the fallback parser rejects them
+                if kind is float:
+                    out[name] = value
+                elif kind is int or kind is bool:
+                    out[name] = _number(int(value), Reason.BAD_FEATURE_VALUE)
+                else:
+                    raise Invalid(Reason.BAD_FEATURE_VALUE)
             else:
-                out[name] = _scalar_text(value, Reason.BAD_FEATURE_VALUE)
+                out[name] = value if kind is str else _scalar_text(value, Reason.BAD_FEATURE_VALUE)
         return out
 
     def _prediction_value(self, value: Any, errored: bool) -> float | str | None:
