@@ -27,8 +27,9 @@ ENTRIES = 100_000
 BATCH = 100
 COUNT = 1000
 
-FEATURES = tuple(FeatureConfig(f"n{i}", FeatureType.NUMERIC) for i in range(10)) + (
-    FeatureConfig("c0", FeatureType.CATEGORICAL), FeatureConfig("c1", FeatureType.CATEGORICAL))
+FEATURES = (*(FeatureConfig(f"n{i}", FeatureType.NUMERIC) for i in range(10)),
+            FeatureConfig("c0", FeatureType.CATEGORICAL),
+            FeatureConfig("c1", FeatureType.CATEGORICAL))
 MODEL = ModelConfig(name="bench", task=Task.REGRESSION, features=FEATURES,
                     streams=StreamsConfig("bench:single", "bench:labels"),
                     reference=ReferenceConfig(file="unused.csv"),

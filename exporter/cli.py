@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the exporter (the default command)")
     _config_arg(run)
+    run.add_argument("--shard", metavar="INDEX/COUNT",
+                     help="export only this replica's share of the models; INDEX may be `auto` "
+                          "(the ordinal at the end of a StatefulSet pod's hostname)")
     run.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT",
                      help="override web.listen_address from the config")
     _log_args(run)
@@ -90,9 +93,14 @@ def _run(args: argparse.Namespace) -> int:
     config = _load(args.config_file)
     setup_logging(args.log_format, args.log_level or config.log_level)
     from exporter.daemon import Daemon
+    from exporter.shard import Shard, parse_shard
 
-    return Daemon(config, listen_address=args.listen_address,
-                  config_path=args.config_file).run_until_signalled()
+    try:
+        shard = parse_shard(args.shard) if args.shard else Shard()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return Daemon(config, listen_address=args.listen_address, config_path=args.config_file,
+                  shard=shard).run_until_signalled()
 
 
 def _reference_load(args: argparse.Namespace) -> int:

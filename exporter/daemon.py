@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 
 from exporter.config import ConfigError, load_config
 from exporter.config.model import Config
@@ -24,6 +24,7 @@ from exporter.serve.catalog import spec
 from exporter.serve.collector import SnapshotCollector
 from exporter.serve.http import MetricsServer
 from exporter.serve.live import LiveMetrics
+from exporter.shard import Shard
 
 log = logging.getLogger("exporter.daemon")
 
@@ -48,7 +49,8 @@ class Daemon:
     def __init__(self, config: Config, *, client: redis.Redis | None = None,
                  registry: CollectorRegistry | None = None,
                  clock: Callable[[], float] = time.time,
-                 listen_address: str | None = None, config_path: str | None = None) -> None:
+                 listen_address: str | None = None, config_path: str | None = None,
+                 shard: Shard | None = None) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no rule reads `_created`
         self.registry = registry if registry is not None else CollectorRegistry()
         self.store = SnapshotStore()
@@ -56,14 +58,18 @@ class Daemon:
         self._client = client
         self._config_path = config_path
         self._seen = None if config_path is None else _read_bytes(config_path)
-        self._live = LiveMetrics(self.registry, config.models)
+        self._shard = shard or Shard()
+        self._live = LiveMetrics(self.registry, self._shard.filter(config).models)
         reloads = spec("mlmon_config_reloads_total")
         self._reloads = Counter(reloads.base_name, reloads.help, reloads.labels,
                                 registry=self.registry)
+        info = spec("mlmon_shard_info")
+        Gauge(info.name, info.help, info.labels, registry=self.registry).labels(
+            str(self._shard.index), str(self._shard.count)).set(1)
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
         self.runtime = self._build(config, {})
-        self._collector = SnapshotCollector(self.store, config.models,
+        self._collector = SnapshotCollector(self.store, self.config.models,
                                             lambda: self.runtime.reader.redis_up)
         self.registry.register(self._collector)
         self.http = MetricsServer(listen_address or config.web.listen_address, self.registry,
@@ -90,6 +96,7 @@ class Daemon:
         return self.runtime.reader
 
     def _build(self, config: Config, resume: Mapping[bytes, bytes]) -> Runtime:
+        config = self._shard.filter(config)
         client = self._client if self._client is not None else make_client(config.redis)
         pipelines = tuple(ModelPipeline(m, self._live, self.store, self._clock)
                           for m in config.models)
@@ -158,13 +165,13 @@ class Daemon:
                 log.warning("web.listen_address changes take effect after a restart")
             old = self.runtime
             self._stop_runtime(old)
-            self._live.configure(config.models)
-            self.store.retain({m.name for m in config.models})
             self.runtime = self._build(config, old.reader.last_ids)
-            self._collector.set_models(config.models)
+            self._live.configure(self.config.models)
+            self.store.retain({m.name for m in self.config.models})
+            self._collector.set_models(self.config.models)
             self._start_runtime(self.runtime)
             self._reloads.labels("success").inc()
-            log.info("config reloaded", extra={"models": [m.name for m in config.models]})
+            log.info("config reloaded", extra={"models": [m.name for m in self.config.models]})
             return True
 
     @staticmethod

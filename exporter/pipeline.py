@@ -11,8 +11,10 @@ from typing import cast
 import redis
 
 from exporter.config.model import ModelConfig
+from exporter.evaluate.estimate import Calibration, fit_calibration
 from exporter.evaluate.evaluator import evaluate
 from exporter.evaluate.fit import FittedReference, fit_reference
+from exporter.evaluate.performance import performance
 from exporter.evaluate.reference import (
     ReferenceData,
     ReferenceError,
@@ -43,6 +45,7 @@ class ModelPipeline:
         self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
         self.join = LabelJoin(model, clock)
         self.fitted: FittedReference | None = None
+        self.calibration: Calibration | None = None
 
     @property
     def reference_loaded(self) -> bool:
@@ -104,7 +107,14 @@ class ModelPipeline:
         self._fit(decode_from_redis(self.model, ref.redis_key, fields))
 
     def _fit(self, data: ReferenceData) -> None:
-        self.fitted = fit_reference(self.model, data, self.window)
+        fitted = fit_reference(self.model, data, self.window)
+        if data.prediction is not None and data.label is not None:  # baseline with scores too
+            scores = () if data.score is None else [None if v != v else float(v)
+                                                     for v in data.score]
+            fitted = replace(fitted, performance=performance(
+                self.model, data.prediction, data.label, scores))
+        self.calibration = fit_calibration(self.model, data)
+        self.fitted = fitted
         log.info("reference fitted", extra={"model": self.model.name, "rows": data.rows})
 
     def evaluate(self, client: redis.Redis | None) -> bool:
@@ -121,7 +131,7 @@ class ModelPipeline:
                 raise ReferenceError(f"model {self.model.name!r}: no reference loaded")
             now = self._clock()
             snapshot = evaluate(self.model, self.fitted, self.window, self.window.view(now),
-                                self.join.pairs(now), now, 0.0)
+                                self.join.pairs(now), now, 0.0, self.calibration)
             snapshot = replace(snapshot, duration_seconds=time.perf_counter() - started)
         except Exception as exc:
             self._live.failures.labels(self.model.name).inc()

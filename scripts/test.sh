@@ -13,9 +13,31 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# The alert tests run prometheus, promtool, alertmanager and amtool themselves on free
+# loopback ports: install Debian's packages, but keep their services from starting.
+if ! { command -v prometheus && command -v promtool && command -v amtool &&
+       { command -v prometheus-alertmanager || command -v alertmanager; }; } >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing prometheus and prometheus-alertmanager (Debian packages)" >&2
+    policy=/usr/sbin/policy-rc.d own_policy=""
+    if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1; fi
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends prometheus prometheus-alertmanager >/dev/null
+    if [ -n "$own_policy" ]; then rm -f "$policy"; fi
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
+    fi
+  else
+    echo "prometheus/alertmanager are missing: apt-get install prometheus prometheus-alertmanager" >&2
+  fi
+fi
+
 venv=${VENV:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# The chart tests need helm; fetch one into .cache/ when it is not on the PATH.
+bash scripts/fetch-helm.sh >/dev/null || echo "could not fetch helm: the chart tests will skip" >&2
 
 "$venv/bin/ruff" check exporter tests
 "$venv/bin/mypy"

@@ -54,6 +54,7 @@ def model_yaml(name: str, interval: str = "1s") -> str:
     window: {{duration: 1d, max_samples: 10000}}
     schedule: {{interval: {interval}}}
     performance: {{mae: {{max: 2.0}}}}
+    drift: {{numeric: {{method: psi}}, categorical: {{method: psi}}}}
     features:
       - {{name: x1, type: numeric, method: ks}}
       - {{name: x2, type: numeric}}

@@ -31,6 +31,10 @@ from exporter.config.values import parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "example.yaml"
+_NUMERIC_METHODS = ", ".join(sorted(n for n, i in drift_methods().items()
+                                    if FeatureType.NUMERIC in i.feature_types))
+_CATEGORICAL_METHODS = ", ".join(sorted(n for n, i in drift_methods().items()
+                                        if FeatureType.CATEGORICAL in i.feature_types))
 SCHEMA = ROOT / "config" / "schema.json"
 
 
@@ -494,7 +498,7 @@ def test_a_model_metric_for_another_task_is_an_error() -> None:
     message = _model_error(task="regression", performance={"accuracy": {"min": 0.8}})
     assert message == (
         "models[0].performance.accuracy: does not apply to regression models "
-        "(use one of: mae, r2, rmse)"
+        "(use one of: mae, mape, r2, rmse)"
     )
 
 
@@ -563,9 +567,9 @@ def test_range_and_allowed_are_stored_with_allowed_values_stringified() -> None:
         ({"type": "numeric", "threshold": 0}, "models[0].features[0].threshold: must be positive"),
         ({"type": "numeric", "method": "ks", "threshold": 5},
          "models[0].features[0].threshold: is a p-value for 'ks', so it must be at most 1"),
-        ({"type": "numeric", "method": "wasserstein"},
-         "models[0].features[0].method: unknown drift method 'wasserstein' "
-         "(expected one of: chisquare, ks, psi)"),
+        ({"type": "numeric", "method": "wasserstain"},
+         "models[0].features[0].method: unknown drift method 'wasserstain' "
+         f"(expected one of: {', '.join(sorted(drift_methods()))})"),
     ],
 )
 def test_invalid_feature_settings_name_the_feature_path(
@@ -579,7 +583,7 @@ def test_a_method_on_the_wrong_feature_type_names_the_feature() -> None:
                 {"name": "country", "type": "categorical", "method": "ks"}]
     assert _model_error(features=features) == (
         "models[0].features[1].method: 'ks' does not apply to categorical feature 'country' "
-        "(use one of: chisquare, psi)"
+        f"(use one of: {_CATEGORICAL_METHODS})"
     )
 
 
@@ -588,7 +592,7 @@ def test_a_default_drift_method_on_the_wrong_type_names_the_defaults_path() -> N
                       "models": [_model()]})
     assert message == (
         "defaults.drift.numeric.method: 'chisquare' does not apply to numeric features "
-        "(use one of: ks, psi)"
+        f"(use one of: {_NUMERIC_METHODS})"
     )
 
 
@@ -597,10 +601,10 @@ def test_a_default_drift_method_on_the_wrong_type_names_the_defaults_path() -> N
     [
         ("regression", "chisquare",
          "models[0].prediction_drift.method: 'chisquare' does not apply to numeric predictions "
-         "of regression model 'fraud' (use one of: ks, psi)"),
+         f"of regression model 'fraud' (use one of: {_NUMERIC_METHODS})"),
         ("multiclass_classification", "ks",
          "models[0].prediction_drift.method: 'ks' does not apply to categorical predictions "
-         "of multiclass_classification model 'fraud' (use one of: chisquare, psi)"),
+         f"of multiclass_classification model 'fraud' (use one of: {_CATEGORICAL_METHODS})"),
     ],
 )
 def test_prediction_drift_method_must_fit_the_task(task: str, method: str, message: str) -> None:

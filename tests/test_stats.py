@@ -150,7 +150,7 @@ def test_unseen_categories_raise_categorical_psi() -> None:
 def test_categorical_fit_honours_n_categories_beyond_the_observed_codes() -> None:
     method = CategoricalPSI().fit(np.array([0, 1, 1]), n_categories=4)
     assert method.n_categories == 4
-    assert method.reference_proportions.size == 5
+    assert method.reference_proportions.size == 6  # 4 categories, __other__, missing
     with pytest.raises(ValueError, match="psi"):
         CategoricalPSI().fit(np.array([0, 3]), n_categories=2)
 
@@ -174,8 +174,8 @@ def test_make_method_rejects_a_method_that_does_not_apply_to_the_type() -> None:
 
 
 def test_make_method_rejects_an_unknown_name_listing_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="'wasserstein'") as err:
-        make_method("wasserstein", NUMERIC)
+    with pytest.raises(ValueError, match="'wasserstain'") as err:
+        make_method("wasserstain", NUMERIC)
     assert all(name in str(err.value) for name in METHODS)
 
 
@@ -190,8 +190,10 @@ def test_every_table_entry_is_named_and_typed_consistently() -> None:
         for feature_type, method_class in by_type.items():
             assert method_class.name == name
             assert feature_type in method_class.feature_types
-    assert methods_for(NUMERIC) == ["ks", "psi"]
-    assert methods_for(CATEGORICAL) == ["chisquare", "psi"]
+    assert methods_for(NUMERIC) == ["anderson", "auto", "cramervonmises", "energy", "hellinger",
+                                    "jensenshannon", "kl_div", "ks", "psi", "wasserstein"]
+    assert methods_for(CATEGORICAL) == ["auto", "chisquare", "g_test", "hellinger",
+                                        "jensenshannon", "kl_div", "psi", "z"]
     assert all(DEFAULT_METHOD[t] in methods_for(t) for t in FeatureType)
 
 

@@ -15,12 +15,13 @@ from exporter.config.values import (
     mapping,
     number,
     optional,
+    positive_number,
     required,
     scalar_string,
     string,
 )
 
-FEATURE_KEYS = ("name", "type", "method", "threshold", "range", "allowed")
+FEATURE_KEYS = ("name", "type", "method", "threshold", "range", "allowed", "importance")
 
 
 def value_range(value: object, path: str) -> tuple[float, float]:
@@ -71,6 +72,7 @@ def parse_feature(
         drift=drift_spec(raw, path, kind, subject, type_drift.get(kind, DriftSpec())),
         range=optional(raw, path, "range", value_range, None),
         allowed=optional(raw, path, "allowed", allowed_values, None),
+        importance=optional(raw, path, "importance", positive_number, 1.0),
     )
 
 

@@ -10,8 +10,9 @@ import yaml
 from exporter.config.features import FEATURE_KEYS
 from exporter.config.measures import (
     BOUNDS_KEYS,
+    DRIFT_KEYS,
     DRIFT_SPEC_KEYS,
-    DRIFT_TYPE_KEYS,
+    MULTIVARIATE_KEYS,
     PERFORMANCE_METRICS,
 )
 from exporter.config.model import Config, RedisConfig
@@ -58,7 +59,8 @@ SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
     "schedule": SCHEDULE_KEYS,
     "slo": SLO_KEYS,
     "labels": LABELS_KEYS,
-    "drift": DRIFT_TYPE_KEYS,
+    "drift": DRIFT_KEYS,
+    "multivariate": MULTIVARIATE_KEYS,
     "drift_spec": DRIFT_SPEC_KEYS,
     "performance": tuple(PERFORMANCE_METRICS),
     "bounds": BOUNDS_KEYS,

@@ -6,9 +6,12 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from exporter.config.model import Bounds, DriftSpec, FeatureType, Task
+from exporter.config.model import Bounds, DriftSpec, FeatureType, MultivariateConfig, Task
 from exporter.config.values import (
     ConfigError,
+    choice,
+    describe,
+    fraction,
     join,
     mapping,
     number,
@@ -18,6 +21,11 @@ from exporter.config.values import (
 
 DRIFT_SPEC_KEYS = ("method", "threshold")
 DRIFT_TYPE_KEYS = tuple(t.value for t in FeatureType)
+DRIFT_OPTION_KEYS = ("correction", "learned_k")
+DRIFT_KEYS = DRIFT_TYPE_KEYS + DRIFT_OPTION_KEYS
+CORRECTIONS = ("fdr_bh", "bonferroni", "none")
+LEARNED = "learned"
+MULTIVARIATE_KEYS = ("enabled", "variance")
 BOUNDS_KEYS = ("min", "max")
 
 @dataclass(frozen=True)
@@ -29,15 +37,24 @@ class Metric:
 
 
 _BINARY = frozenset({Task.BINARY})
+_CLASSIFIERS = frozenset({Task.BINARY, Task.MULTICLASS})
+_REGRESSION = frozenset({Task.REGRESSION})
 # Every performance metric the evaluator computes; add one here and the loader accepts it.
 PERFORMANCE_METRICS: Mapping[str, Metric] = {
-    "accuracy": Metric(frozenset({Task.BINARY, Task.MULTICLASS})),
+    "accuracy": Metric(_CLASSIFIERS),
     "precision": Metric(_BINARY, needs_positive_class=True),
     "recall": Metric(_BINARY, needs_positive_class=True),
     "f1": Metric(_BINARY, needs_positive_class=True),
-    "mae": Metric(frozenset({Task.REGRESSION})),
-    "rmse": Metric(frozenset({Task.REGRESSION})),
-    "r2": Metric(frozenset({Task.REGRESSION})),
+    **{f"{m}_{avg}": Metric(_CLASSIFIERS)
+       for m in ("precision", "recall", "f1") for avg in ("macro", "weighted")},
+    "roc_auc": Metric(_CLASSIFIERS),
+    "log_loss": Metric(_CLASSIFIERS),
+    "brier": Metric(_CLASSIFIERS),
+    "ece": Metric(_CLASSIFIERS),
+    "mae": Metric(_REGRESSION),
+    "rmse": Metric(_REGRESSION),
+    "r2": Metric(_REGRESSION),
+    "mape": Metric(_REGRESSION),
 }
 
 
@@ -105,8 +122,16 @@ def resolve_drift(own: DriftSpec, fallback: DriftSpec) -> DriftSpec:
     """own over fallback; a different method drops fallback's threshold, meant for another scale."""
     if own.method is not None and own.method != fallback.method:
         return own
-    threshold = own.threshold if own.threshold is not None else fallback.threshold
-    return DriftSpec(method=own.method or fallback.method, threshold=threshold)
+    if own.threshold is not None or own.learned:
+        return DriftSpec(own.method or fallback.method, own.threshold, own.learned)
+    return DriftSpec(own.method or fallback.method, fallback.threshold, fallback.learned)
+
+
+def drift_threshold(value: object, path: str) -> float | str:
+    """A positive number, or `learned` (mean + k sd of the score over reference chunks)."""
+    if value == LEARNED:
+        return LEARNED
+    return positive_number(value, path)
 
 
 def drift_spec(
@@ -117,9 +142,11 @@ def drift_spec(
     fallback: DriftSpec,
 ) -> DriftSpec:
     """raw's method/threshold over fallback; the method is checked if the feature type is known."""
+    threshold = optional(raw, path, "threshold", drift_threshold, None)
     own = DriftSpec(
         method=optional(raw, path, "method", drift_method, None),
-        threshold=optional(raw, path, "threshold", positive_number, None),
+        threshold=threshold if isinstance(threshold, float) else None,
+        learned=threshold == LEARNED,
     )
     if feature_type is not None:
         check_method(own.method, join(path, "method"), frozenset({feature_type}), subject)
@@ -144,13 +171,32 @@ def parse_drift_by_type(
     value: object, path: str, base: Mapping[FeatureType, DriftSpec]
 ) -> dict[FeatureType, DriftSpec]:
     """A drift section ({numeric: spec, categorical: spec}) layered over base."""
-    raw = mapping(value, path, DRIFT_TYPE_KEYS)
+    raw = mapping(value, path, DRIFT_KEYS)
     result = dict(base)
     for key, item in raw.items():
+        if key in DRIFT_OPTION_KEYS:
+            continue  # parse_drift_options reads these
         kind = FeatureType(key)
         fallback = base.get(kind, DriftSpec())
         result[kind] = parse_drift_spec(item, join(path, key), kind, f"{key} features", fallback)
     return result
+
+
+def parse_drift_options(value: object, path: str, correction: str,
+                        learned_k: float) -> tuple[str, float]:
+    """The drift section's model-wide keys: p-value correction and the k of learned thresholds."""
+    raw = mapping(value, path, DRIFT_KEYS)
+    return (optional(raw, path, "correction", choice(CORRECTIONS), correction),
+            optional(raw, path, "learned_k", positive_number, learned_k))
+
+
+def parse_multivariate(value: object, path: str, base: MultivariateConfig) -> MultivariateConfig:
+    """PCA reconstruction drift: enabled (bool) and the share of variance kept, in (0, 1)."""
+    raw = mapping(value, path, MULTIVARIATE_KEYS)
+    enabled = raw.get("enabled", base.enabled)
+    if not isinstance(enabled, bool):
+        raise ConfigError(join(path, "enabled"), f"must be true or false, got {describe(enabled)}")
+    return MultivariateConfig(enabled, optional(raw, path, "variance", fraction, base.variance))
 
 
 def parse_bounds(value: object, path: str) -> Bounds:

@@ -77,6 +77,7 @@ class DriftSpec:
 
     method: str | None = None
     threshold: float | None = None
+    learned: bool = False  # threshold: learned -> mean + k sd over reference chunks
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class FeatureConfig:
     drift: DriftSpec = field(default_factory=DriftSpec)
     range: tuple[float, float] | None = None
     allowed: tuple[str, ...] | None = None
+    importance: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class SLOConfig:
 
     latency_target_seconds: float | None = None
     objective: float = 0.99
+    availability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,14 @@ class LabelsConfig:
 
     horizon_seconds: float = 86400.0
     max_pending: int = 200000
+
+
+@dataclass(frozen=True)
+class MultivariateConfig:
+    """PCA reconstruction drift over the numeric features."""
+
+    enabled: bool = True
+    variance: float = 0.65
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,7 @@ class ModelConfig:
     streams: StreamsConfig
     reference: ReferenceConfig
     positive_class: str | None = None
+    classes: tuple[str, ...] | None = None
     window: WindowConfig = field(default_factory=WindowConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     prediction_drift: DriftSpec = field(default_factory=DriftSpec)
@@ -152,6 +164,9 @@ class ModelConfig:
     max_versions: int = 20
     max_entry_bytes: int = 512 * 1024
     histogram_bins: int = 10
+    drift_correction: str = "fdr_bh"
+    learned_k: float = 3.0
+    multivariate: MultivariateConfig = field(default_factory=MultivariateConfig)
 
     def feature(self, name: str) -> FeatureConfig:
         """The feature called name; KeyError names it when absent."""

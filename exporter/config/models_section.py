@@ -6,12 +6,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from exporter.config.features import parse_features, unique_names
+from exporter.config.features import allowed_values, parse_features, unique_names
 from exporter.config.measures import (
     check_method,
     metrics_for_task,
     parse_drift_by_type,
+    parse_drift_options,
     parse_drift_spec,
+    parse_multivariate,
     parse_performance,
 )
 from exporter.config.model import (
@@ -20,6 +22,7 @@ from exporter.config.model import (
     FeatureType,
     LabelsConfig,
     ModelConfig,
+    MultivariateConfig,
     ReferenceConfig,
     ScheduleConfig,
     SLOConfig,
@@ -53,7 +56,9 @@ from exporter.config.values import (
 )
 
 # Keys only a model may set; every other model key may also appear under defaults.
-MODEL_ONLY_KEYS = ("name", "task", "positive_class", "streams", "reference", "features")
+MODEL_ONLY_KEYS = (
+    "name", "task", "positive_class", "classes", "streams", "reference", "features"
+)
 DEFAULTS_KEYS = (
     "window",
     "schedule",
@@ -63,6 +68,7 @@ DEFAULTS_KEYS = (
     "max_versions",
     "max_entry_bytes",
     "histogram_bins",
+    "multivariate",
     "labels",
     "slo",
     "drift",
@@ -77,6 +83,7 @@ _MODEL_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 _TASKS = tuple(t.value for t in Task)
 _NON_NEGATIVE: Reader[int] = integer_at_least(0)
 _AT_LEAST_TWO: Reader[int] = integer_at_least(2)
+MAX_CLASSES = 50
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,9 @@ class Layer:
     max_versions: int = ModelConfig.max_versions
     max_entry_bytes: int = ModelConfig.max_entry_bytes
     histogram_bins: int = ModelConfig.histogram_bins
+    drift_correction: str = ModelConfig.drift_correction
+    learned_k: float = ModelConfig.learned_k
+    multivariate: MultivariateConfig = field(default_factory=MultivariateConfig)
 
 
 def _prediction_drift(raw: Mapping[str, object], path: str, base: Layer) -> tuple[DriftSpec, str]:
@@ -117,6 +127,10 @@ def apply_layer(raw: Mapping[str, object], path: str, base: Layer) -> Layer:
         return optional(raw, path, key, read, fallback)
 
     prediction, method_path = _prediction_drift(raw, path, base)
+    correction, learned_k = base.drift_correction, base.learned_k
+    if "drift" in raw:
+        correction, learned_k = parse_drift_options(raw["drift"], join(path, "drift"),
+                                                    correction, learned_k)
     performance, performance_path = base.performance, base.performance_path
     if "performance" in raw:
         performance_path = join(path, "performance")
@@ -137,6 +151,10 @@ def apply_layer(raw: Mapping[str, object], path: str, base: Layer) -> Layer:
         max_versions=get("max_versions", positive_int, base.max_versions),
         max_entry_bytes=get("max_entry_bytes", positive_int, base.max_entry_bytes),
         histogram_bins=get("histogram_bins", _AT_LEAST_TWO, base.histogram_bins),
+        drift_correction=correction,
+        learned_k=learned_k,
+        multivariate=get("multivariate", lambda v, p: parse_multivariate(v, p, base.multivariate),
+                         base.multivariate),
     )
 
 
@@ -200,6 +218,16 @@ def positive_label(value: object, path: str, task: Task) -> str | None:
     return scalar_string(value, path)
 
 
+def class_list(value: object, path: str, task: Task) -> tuple[str, ...]:
+    """The classes that get their own per-class series: 2 to MAX_CLASSES distinct labels."""
+    if not task.is_classification:
+        raise ConfigError(path, f"only applies to classification models, not {task.value}")
+    classes = allowed_values(value, path)
+    if not 2 <= len(classes) <= MAX_CLASSES:
+        raise ConfigError(path, f"must list 2 to {MAX_CLASSES} classes, got {len(classes)}")
+    return classes
+
+
 def prediction_types(task: Task, positive_class: str | None) -> frozenset[FeatureType]:
     """What prediction drift compares; a binary model with positive_class may use its score."""
     if task is Task.REGRESSION:
@@ -238,6 +266,7 @@ def parse_model(value: object, path: str, defaults: Layer, base_dir: str) -> Mod
             ReferenceConfig(redis_key=f"mlmon:{{{name}}}:reference"),
         ),
         positive_class=positive,
+        classes=optional(raw, path, "classes", lambda v, p: class_list(v, p, task), None),
         window=layer.window,
         schedule=layer.schedule,
         prediction_drift=prediction_drift_for(layer, task, positive, name),
@@ -252,6 +281,9 @@ def parse_model(value: object, path: str, defaults: Layer, base_dir: str) -> Mod
         max_versions=layer.max_versions,
         max_entry_bytes=layer.max_entry_bytes,
         histogram_bins=layer.histogram_bins,
+        drift_correction=layer.drift_correction,
+        learned_k=layer.learned_k,
+        multivariate=layer.multivariate,
     )
 
 

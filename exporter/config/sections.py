@@ -35,7 +35,7 @@ TLS_KEYS = ("ca_file", "cert_file", "key_file")
 WEB_KEYS = ("listen_address",)
 WINDOW_KEYS = ("duration", "max_samples")
 SCHEDULE_KEYS = ("interval", "cron")
-SLO_KEYS = ("latency_target", "objective")
+SLO_KEYS = ("latency_target", "objective", "availability")
 LABELS_KEYS = ("horizon", "max_pending")
 
 _PORT = re.compile(r"[0-9]{1,5}")
@@ -158,6 +158,7 @@ def parse_slo(value: object, path: str, base: SLOConfig) -> SLOConfig:
     return SLOConfig(
         latency_target_seconds=target,
         objective=optional(raw, path, "objective", fraction, base.objective),
+        availability=optional(raw, path, "availability", fraction, base.availability),
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from exporter.config.model import FeatureType, ModelConfig
+from exporter.evaluate.drift import score_column, summarise
+from exporter.evaluate.estimate import Calibration
 from exporter.evaluate.fit import FittedColumn, FittedReference
-from exporter.evaluate.performance import performance
+from exporter.evaluate.outcomes import assess
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot
 from exporter.ingest.labels import JoinedPairs
 from exporter.ingest.vocab import Vocabulary
@@ -15,11 +17,7 @@ from exporter.ingest.window import Window, WindowView
 
 def _drift(column: FittedColumn, values: np.ndarray, min_samples: int) -> DriftValue | None:
     """Score only windows big enough to say something; small ones export nothing."""
-    if column.method is None or values.size < min_samples:
-        return None
-    result = column.method.score(values)
-    return DriftValue(column.method.name, result.score, result.p_value, result.threshold,
-                      result.drifted)
+    return score_column(column, values, min_samples)
 
 
 def _ratio(mask: np.ndarray) -> float | None:
@@ -32,7 +30,7 @@ def _numeric(column: FittedColumn, values: np.ndarray, min_samples: int) -> Feat
     out_of_range = None
     if column.low is not None and column.high is not None:
         out_of_range = _ratio((present < column.low) | (present > column.high))
-    return FeatureSnapshot(column.name, _drift(column, present, min_samples), _ratio(missing),
+    return FeatureSnapshot(column.name, _drift(column, values, min_samples), _ratio(missing),
                            out_of_range_ratio=out_of_range)
 
 
@@ -51,7 +49,8 @@ def _categorical(column: FittedColumn, vocab: Vocabulary, codes: np.ndarray,
     allowed = column.allowed or frozenset()
     known = np.array([v in allowed for v in vocab.values] or [False])
     unseen = _ratio(~known[present])
-    drift = _drift(column, _reference_codes(column, vocab, present), min_samples)
+    with_missing = np.where(missing, -1, _reference_codes(column, vocab, np.maximum(codes, 0)))
+    drift = _drift(column, with_missing.astype(np.int64), min_samples)
     return FeatureSnapshot(column.name, drift, _ratio(missing), unseen_category_ratio=unseen)
 
 
@@ -68,7 +67,8 @@ def _prediction_drift(model: ModelConfig, fitted: FittedReference, window: Windo
 
 
 def evaluate(model: ModelConfig, fitted: FittedReference, window: Window, view: WindowView,
-             pairs: JoinedPairs, now: float, duration: float) -> ModelSnapshot:
+             pairs: JoinedPairs, now: float, duration: float,
+             calibration: Calibration | None = None) -> ModelSnapshot:
     """Compute every per-model value the collector serves."""
     features = []
     for column in fitted.features:
@@ -77,20 +77,24 @@ def evaluate(model: ModelConfig, fitted: FittedReference, window: Window, view: 
         else:
             features.append(_categorical(column, window.vocabularies[column.name],
                                          view.categorical[column.name], model.min_samples))
-    scored = [f.drift for f in features if f.drift is not None]
-    share = sum(d.drifted for d in scored) / len(scored) if scored else None
-    realised = (performance(model, pairs.predicted, pairs.actual)
-                if len(pairs) >= model.min_samples else ())
+    summary = summarise(model, fitted, features, view, pairs)
+    outcome = assess(model, pairs, calibration)
     return ModelSnapshot(
         model=model.name,
         evaluated_at=now,
         duration_seconds=duration,
         window_samples=len(view),
         reference_samples=fitted.rows,
-        features=tuple(features),
-        drift_share=share,
-        dataset_drift=None if share is None else share >= model.drift_share,
+        features=summary.features,
+        drift_share=summary.share,
+        dataset_drift=summary.detected,
         prediction_drift=_prediction_drift(model, fitted, window, view),
-        performance=realised,
+        performance=outcome.performance,
         reference_performance=fitted.performance,
+        class_performance=outcome.class_performance,
+        estimated_performance=outcome.estimated,
+        estimation_error=outcome.estimation_error,
+        label_coverage=outcome.label_coverage,
+        multivariate_drift=summary.multivariate,
+        target_drift=summary.target,
     )

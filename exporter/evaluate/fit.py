@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,9 @@ from exporter.config.model import DriftSpec, FeatureConfig, FeatureType, ModelCo
 from exporter.evaluate.performance import performance
 from exporter.evaluate.reference import ReferenceData, ReferenceError, categories
 from exporter.ingest.window import Window
-from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method
+from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method, resolve
+from exporter.stats.multivariate import PCAReconstruction
+from exporter.stats.thresholds import LearnedThreshold
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class FittedColumn:
     high: float | None = None
     codes: Mapping[str, int] | None = None
     allowed: frozenset[str] | None = None
+    learned: LearnedThreshold | None = None
+    importance: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -37,57 +42,104 @@ class FittedReference:
     prediction: FittedColumn | None
     prediction_from_score: bool
     performance: tuple[tuple[str, float], ...]
+    target: FittedColumn | None = None
+    multivariate: PCAReconstruction | None = None
+    multivariate_features: tuple[str, ...] = ()
 
 
-def _method(spec: DriftSpec, ftype: FeatureType, bins: int, where: str) -> DriftMethod:
+@dataclass(frozen=True)
+class _Fit:
+    """What a column's fit needs besides its values."""
+
+    spec: DriftSpec
+    bins: int
+    k: float
+    where: str
+
+
+def _fitted_method(fit: _Fit, ftype: FeatureType, values: np.ndarray,
+                   n_categories: int | None) -> tuple[DriftMethod, LearnedThreshold | None]:
+    """Build, fit and resolve `auto`; errors name the model and column."""
     try:
-        return make_method(spec.method or DEFAULT_METHOD[ftype], ftype, spec.threshold, bins)
+        method = make_method(fit.spec.method or DEFAULT_METHOD[ftype], ftype,
+                             fit.spec.threshold, fit.bins)
+        fitted = resolve(method.fit(values, n_categories))
     except ValueError as exc:
-        raise ReferenceError(f"{where}: {exc}") from None
+        raise ReferenceError(f"{fit.where}: {exc}") from None
+    learned = None
+    if fit.spec.learned:
+        def scorer(chunk: np.ndarray[Any, Any]) -> float:
+            return fitted.score(chunk).score if fitted.usable(chunk).size else 0.0
+        learned = LearnedThreshold(values, scorer, fit.k)
+    return fitted, learned
 
 
-def _numeric_column(name: str, values: np.ndarray, spec: DriftSpec, bins: int,
-                    configured: tuple[float, float] | None, where: str) -> FittedColumn:
+def _numeric_column(name: str, values: np.ndarray, fit: _Fit,
+                    configured: tuple[float, float] | None, importance: float = 1.0
+                    ) -> FittedColumn:
     present = values[~np.isnan(values)]
-    method = _method(spec, FeatureType.NUMERIC, bins, where)
     if present.size == 0:
         return FittedColumn(name, FeatureType.NUMERIC, None, *(configured or (None, None)))
     low, high = configured or (float(present.min()), float(present.max()))
-    return FittedColumn(name, FeatureType.NUMERIC, method.fit(present), low, high)
+    method, learned = _fitted_method(fit, FeatureType.NUMERIC, values, None)
+    return FittedColumn(name, FeatureType.NUMERIC, method, low, high, learned=learned,
+                        importance=importance)
 
 
-def _categorical_column(name: str, values: tuple[str | None, ...], spec: DriftSpec, bins: int,
-                        allowed: tuple[str, ...] | None, where: str) -> FittedColumn:
+def _categorical_column(name: str, values: tuple[str | None, ...], fit: _Fit,
+                        allowed: tuple[str, ...] | None, importance: float = 1.0
+                        ) -> FittedColumn:
     cats = categories(values)
     codes = {c: i for i, c in enumerate(cats)}
-    ref = np.array([codes[v] for v in values if v is not None], dtype=np.int64)
-    method = _method(spec, FeatureType.CATEGORICAL, bins, where)
-    fitted = method.fit(ref, len(cats)) if ref.size else None
-    return FittedColumn(name, FeatureType.CATEGORICAL, fitted, codes=codes,
-                        allowed=frozenset(allowed if allowed is not None else cats))
+    ref = np.array([-1 if v is None else codes[v] for v in values], dtype=np.int64)
+    method, learned = (_fitted_method(fit, FeatureType.CATEGORICAL, ref, len(cats))
+                       if cats else (None, None))
+    return FittedColumn(name, FeatureType.CATEGORICAL, method, codes=codes,
+                        allowed=frozenset(allowed if allowed is not None else cats),
+                        learned=learned, importance=importance)
 
 
 def _feature(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> FittedColumn:
-    where = f"model {model.name!r} feature {f.name!r}"
+    fit = _Fit(f.drift, model.histogram_bins, model.learned_k,
+               f"model {model.name!r} feature {f.name!r}")
     if f.type is FeatureType.NUMERIC:
-        return _numeric_column(f.name, data.numeric[f.name], f.drift, model.histogram_bins,
-                               f.range, where)
-    return _categorical_column(f.name, data.categorical[f.name], f.drift, model.histogram_bins,
-                               f.allowed, where)
+        return _numeric_column(f.name, data.numeric[f.name], fit, f.range, f.importance)
+    return _categorical_column(f.name, data.categorical[f.name], fit, f.allowed, f.importance)
 
 
 def _prediction(model: ModelConfig, data: ReferenceData) -> tuple[FittedColumn | None, bool]:
     """Drift on the positive-class score when both sides can have it, else on the prediction."""
-    where = f"model {model.name!r} prediction"
-    spec, bins = model.prediction_drift, model.histogram_bins
+    fit = _Fit(model.prediction_drift, model.histogram_bins, model.learned_k,
+               f"model {model.name!r} prediction")
     if model.task is Task.BINARY and data.score is not None and model.positive_class:
-        return _numeric_column("score", data.score, spec, bins, None, where), True
+        return _numeric_column("score", data.score, fit, None), True
     if data.prediction is None:
         return None, False
     if model.task.is_classification:
-        return _categorical_column("prediction", data.prediction, spec, bins, None, where), False
-    values = np.array(data.prediction, dtype=float)
-    return _numeric_column("prediction", values, spec, bins, None, where), False
+        return _categorical_column("prediction", data.prediction, fit, None), False
+    return _numeric_column("prediction", np.array(data.prediction, dtype=float), fit, None), False
+
+
+def _target(model: ModelConfig, data: ReferenceData) -> FittedColumn | None:
+    """Label drift against the reference `label` column, with `auto` and fixed thresholds."""
+    if data.label is None:
+        return None
+    fit = _Fit(DriftSpec(), model.histogram_bins, model.learned_k, f"model {model.name!r} label")
+    if model.task.is_classification:
+        return _categorical_column("label", data.label, fit, None)
+    return _numeric_column("label", np.array(data.label, dtype=float), fit, None)
+
+
+def _multivariate(model: ModelConfig, data: ReferenceData
+                  ) -> tuple[PCAReconstruction | None, tuple[str, ...]]:
+    """PCA over the numeric features when enabled and there are at least two of them."""
+    names = tuple(f.name for f in model.features if f.type is FeatureType.NUMERIC)
+    if not model.multivariate.enabled or len(names) < 2:
+        return None, ()
+    matrix = np.column_stack([data.numeric[n] for n in names])
+    if np.isnan(matrix).all(axis=0).any():
+        return None, ()
+    return PCAReconstruction.fit(matrix, model.multivariate.variance), names
 
 
 def fit_reference(model: ModelConfig, data: ReferenceData, window: Window) -> FittedReference:
@@ -102,4 +154,6 @@ def fit_reference(model: ModelConfig, data: ReferenceData, window: Window) -> Fi
     baseline: tuple[tuple[str, float], ...] = ()
     if data.prediction is not None and data.label is not None:
         baseline = performance(model, data.prediction, data.label)
-    return FittedReference(data.rows, data.digest, features, prediction, from_score, baseline)
+    pca, pca_names = _multivariate(model, data)
+    return FittedReference(data.rows, data.digest, features, prediction, from_score, baseline,
+                           _target(model, data), pca, pca_names)

@@ -1,58 +1,152 @@
-"""Realised model performance over predictions joined to their labels."""
+"""Realised model performance over predictions joined to their labels.
+
+Undefined values (a ratio over nothing, AUC with one class) are left out, never NaN or 0; in
+averages over classes they are skipped, as scikit-learn does with `zero_division=np.nan`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from exporter.config.model import ModelConfig, Task
+from exporter.evaluate.probabilities import (
+    binary_score_metrics,
+    multiclass_score_metrics,
+    positive_scores,
+    score_matrix,
+)
+from exporter.ingest.labels import Compact
 
-METRICS_BY_TASK: dict[Task, tuple[str, ...]] = {
-    Task.BINARY: ("accuracy", "precision", "recall", "f1"),
-    Task.MULTICLASS: ("accuracy",),
-    Task.REGRESSION: ("mae", "rmse", "r2"),
-}
+Pairs = tuple[tuple[str, float], ...]
 
 
-def performance(model: ModelConfig, predicted: Sequence[object],
-                actual: Sequence[object]) -> tuple[tuple[str, float], ...]:
-    """Metrics for the model's task; empty when there is nothing to compare."""
-    pairs = [(p, a) for p, a in zip(predicted, actual, strict=True)
-             if p is not None and a is not None]
-    if not pairs:
-        return ()
+@dataclass(frozen=True)
+class Realised:
+    """Model-level metrics and (class, metric, value) triples for the bounded class list."""
+
+    metrics: Pairs
+    per_class: tuple[tuple[str, str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassCounts:
+    """Per-class confusion counts over the sorted union of actual and predicted classes."""
+
+    classes: tuple[str, ...]
+    tp: np.ndarray
+    predicted: np.ndarray
+    support: np.ndarray
+
+    @classmethod
+    def of(cls, actual: np.ndarray, predicted: np.ndarray) -> ClassCounts:
+        """Count true positives, predictions and support of every class seen."""
+        classes = tuple(sorted(set(actual.tolist()) | set(predicted.tolist())))
+        names = np.asarray(classes)
+        hits = actual == predicted
+        tp = np.array([np.sum(hits & (actual == c)) for c in names], dtype=float)
+        pred = np.array([np.sum(predicted == c) for c in names], dtype=float)
+        sup = np.array([np.sum(actual == c) for c in names], dtype=float)
+        return cls(classes, tp, pred, sup)
+
+    def ratios(self) -> dict[str, np.ndarray]:
+        """Per-class precision, recall and F1, NaN where the denominator is zero."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fp, fn = self.predicted - self.tp, self.support - self.tp
+            return {"precision": np.where(self.predicted > 0, self.tp / self.predicted, np.nan),
+                    "recall": np.where(self.support > 0, self.tp / self.support, np.nan),
+                    "f1": np.where(2 * self.tp + fp + fn > 0,
+                                   2 * self.tp / (2 * self.tp + fp + fn), np.nan)}
+
+
+def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float | None:
+    """Average over the defined values; None when none is defined or weights sum to zero."""
+    keep = ~np.isnan(values)
+    if not keep.any():
+        return None
+    if weights is None:
+        return float(np.mean(values[keep]))
+    total = float(weights[keep].sum())
+    return float(np.sum(values[keep] * weights[keep]) / total) if total > 0 else None
+
+
+def _present(pairs: Sequence[tuple[str, float | None]]) -> list[tuple[str, float]]:
+    return [(name, v) for name, v in pairs if v is not None and np.isfinite(v)]
+
+
+def classification(model: ModelConfig, actual: np.ndarray, predicted: np.ndarray,
+                   scores: Sequence[Compact], classes: Sequence[str] = ()) -> Realised:
+    """Accuracy, averaged and per-class ratios, and score metrics where scores exist."""
+    counts = ClassCounts.of(actual, predicted)
+    ratios = counts.ratios()
+    out: list[tuple[str, float | None]] = [("accuracy", float(np.mean(actual == predicted)))]
+    positive = model.positive_class if model.task is Task.BINARY else None
+    if positive is not None:
+        at = counts.classes.index(positive) if positive in counts.classes else None
+        for name in ("precision", "recall", "f1"):
+            out.append((name, None if at is None else float(ratios[name][at])))
+    for name, values in ratios.items():
+        out.append((f"{name}_macro", _mean(values)))
+        out.append((f"{name}_weighted", _mean(values, counts.support)))
+    out += _score_metrics(actual, predicted, scores, positive)
+    per_class = [(c, name, float(ratios[name][counts.classes.index(c)]))
+                 for c in classes if c in counts.classes for name in ratios]
+    return Realised(tuple(_present(out)),
+                    tuple(t for t in per_class if np.isfinite(t[2])))
+
+
+def _score_metrics(actual: np.ndarray, predicted: np.ndarray, scores: Sequence[Compact],
+                   positive: str | None) -> list[tuple[str, float | None]]:
+    """Score-based metrics over the rows that carry scores."""
+    if not scores or all(s is None for s in scores):
+        return []
+    if positive is not None:
+        p = positive_scores(scores, positive)
+        keep = ~np.isnan(p)
+        if not keep.any():
+            return []
+        return list(binary_score_metrics(actual[keep] == positive, p[keep]))
+    keys = {k for s in scores if s is not None and not isinstance(s, float) for k in s[0]}
+    classes = sorted(keys | set(actual.tolist()) | set(predicted.tolist()))
+    matrix = score_matrix(scores, classes)
+    keep = ~np.isnan(matrix).any(axis=1)
+    if not keep.any():
+        return []
+    return list(multiclass_score_metrics(actual[keep], predicted[keep], matrix[keep], classes))
+
+
+def regression(predicted: np.ndarray, actual: np.ndarray) -> Realised:
+    """MAE, RMSE, R2 (absent for a constant target) and MAPE."""
+    err = predicted - actual
+    out: list[tuple[str, float | None]] = [
+        ("mae", float(np.mean(np.abs(err)))), ("rmse", float(np.sqrt(np.mean(err ** 2))))]
+    variance = float(np.sum((actual - actual.mean()) ** 2))
+    out.append(("r2", 1.0 - float(np.sum(err ** 2)) / variance if variance > 0 else None))
+    denominator = np.maximum(np.abs(actual), np.finfo(np.float64).eps)
+    out.append(("mape", float(np.mean(np.abs(err) / denominator))))
+    return Realised(tuple(_present(out)))
+
+
+def realised(model: ModelConfig, predicted: Sequence[object], actual: Sequence[object],
+             scores: Sequence[Compact] = (), classes: Sequence[str] = ()) -> Realised:
+    """Every realised metric for the model's task; empty when there is nothing to compare."""
+    rows = [i for i, (p, a) in enumerate(zip(predicted, actual, strict=True))
+            if p is not None and a is not None]
+    if not rows:
+        return Realised(())
     if model.task is Task.REGRESSION:
-        pred = np.array([float(p) for p, _ in pairs])  # type: ignore[arg-type]
-        true = np.array([float(a) for _, a in pairs])  # type: ignore[arg-type]
-        return _regression(pred, true)
-    pred_s = np.array([str(p) for p, _ in pairs])
-    true_s = np.array([str(a) for _, a in pairs])
-    out = [("accuracy", float(np.mean(pred_s == true_s)))]
-    if model.task is Task.BINARY and model.positive_class is not None:
-        out.extend(_binary(pred_s == model.positive_class, true_s == model.positive_class))
-    return tuple(out)
+        pred = np.array([float(predicted[i]) for i in rows])  # type: ignore[arg-type]
+        true = np.array([float(actual[i]) for i in rows])  # type: ignore[arg-type]
+        return regression(pred, true)
+    kept = [scores[i] for i in rows] if scores else []
+    return classification(model, np.array([str(actual[i]) for i in rows]),
+                          np.array([str(predicted[i]) for i in rows]), kept,
+                          classes or model.classes or ())
 
 
-def _binary(pred: np.ndarray, true: np.ndarray) -> list[tuple[str, float]]:
-    """Precision, recall and F1 of the positive class; undefined ratios are left out."""
-    tp = float(np.sum(pred & true))
-    out = []
-    precision = tp / float(np.sum(pred)) if pred.any() else None
-    recall = tp / float(np.sum(true)) if true.any() else None
-    if precision is not None:
-        out.append(("precision", precision))
-    if recall is not None:
-        out.append(("recall", recall))
-    if precision is not None and recall is not None:
-        out.append(("f1", 0.0 if tp == 0 else 2 * precision * recall / (precision + recall)))
-    return out
-
-
-def _regression(pred: np.ndarray, true: np.ndarray) -> tuple[tuple[str, float], ...]:
-    err = pred - true
-    out = [("mae", float(np.mean(np.abs(err)))), ("rmse", float(np.sqrt(np.mean(err ** 2))))]
-    variance = float(np.sum((true - true.mean()) ** 2))
-    if variance > 0:
-        out.append(("r2", 1.0 - float(np.sum(err ** 2)) / variance))
-    return tuple(out)
+def performance(model: ModelConfig, predicted: Sequence[object], actual: Sequence[object],
+                scores: Sequence[Compact] = ()) -> Pairs:
+    """The model-level metrics only, as the reference baseline needs them."""
+    return realised(model, predicted, actual, scores).metrics

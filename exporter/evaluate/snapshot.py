@@ -17,6 +17,7 @@ class DriftValue:
     p_value: float | None
     threshold: float
     drifted: bool
+    learned: bool = False  # threshold learned from reference chunks (no p-value correction)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ class ModelSnapshot:
     prediction_drift: DriftValue | None
     performance: tuple[tuple[str, float], ...]
     reference_performance: tuple[tuple[str, float], ...]
+    class_performance: tuple[tuple[str, str, float], ...] = ()
+    estimated_performance: tuple[tuple[str, float], ...] = ()
+    estimation_error: tuple[tuple[str, float], ...] = ()
+    label_coverage: float | None = None
+    multivariate_drift: DriftValue | None = None
+    target_drift: DriftValue | None = None
 
 
 class SnapshotStore:

@@ -4,69 +4,153 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from exporter.config.model import ModelConfig
+from exporter.config.model import ModelConfig, Task
+from exporter.ingest.vocab import OTHER
 from exporter.ingest.wire import Label, Prediction
+
+# A prediction's scores kept compactly: the positive-class probability, or interned class
+# names with their probabilities, or None.
+Compact = float | tuple[tuple[str, ...], tuple[float, ...]] | None
+Target = float | str
+MAX_KEYSETS = 256
 
 
 @dataclass(frozen=True)
 class JoinedPairs:
-    """Predictions and their labels joined inside the performance window, oldest first."""
+    """Labelled predictions of the performance window, and the window's unlabelled scores."""
 
-    predicted: tuple[float | str, ...]
-    actual: tuple[float | str, ...]
+    predicted: tuple[Target, ...]
+    actual: tuple[Target, ...]
+    scores: tuple[Compact, ...] = ()
+    coverage: float | None = None
+    classes: tuple[str, ...] = ()
+    window_predicted: tuple[Target, ...] = ()
+    window_scores: tuple[Compact, ...] = ()
 
     def __len__(self) -> int:
         return len(self.predicted)
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """What one batch of labels did: counts for the ingest-side counters."""
+
+    unmatched: int
+    delays: tuple[float, ...] = ()
+    classes: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[float, float], ...] = ()
 
 
 class LabelJoin:
     """Remembers predictions for the label horizon and pairs each arriving label with its one."""
 
     def __init__(self, model: ModelConfig, clock: Callable[[], float]) -> None:
+        self._model = model
         self._horizon = model.labels.horizon_seconds
         self._max_pending = model.labels.max_pending
         self._duration = model.window.duration_seconds
         self._clock = clock
-        self._pending: OrderedDict[str, tuple[float, float | str]] = OrderedDict()
-        self._pairs: deque[tuple[float, float | str, float | str]] = deque(
+        self._classification = model.task.is_classification
+        self._pending: OrderedDict[str, tuple[float, Target, Compact]] = OrderedDict()
+        self._pairs: deque[tuple[float, float, Target, Target, Compact]] = deque(
             maxlen=model.window.max_samples)
+        self._recent: deque[tuple[float, Target, Compact]] = deque(
+            maxlen=model.window.max_samples if self._classification else 0)
+        self._keysets: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._classes: list[str] = list(model.classes or ())
+        if not self._classes and model.task is Task.BINARY and model.positive_class:
+            self._classes.append(model.positive_class)
         self._lock = threading.Lock()
 
     def remember(self, records: Sequence[Prediction]) -> None:
-        """Keep the id and prediction of each record that has both, dropping the oldest first."""
+        """Keep id, time, prediction and scores of each record, dropping the oldest first."""
         with self._lock:
             for r in records:
-                if r.id is not None and r.prediction is not None:
-                    self._pending[r.id] = (r.ts, r.prediction)
+                if r.prediction is None:
+                    continue
+                kept = (r.ts, r.prediction, self._compact(r.scores))
+                if self._classification:
+                    self._recent.append(kept)
+                if r.id is not None:
+                    self._pending[r.id] = kept
                     self._pending.move_to_end(r.id)
             while len(self._pending) > self._max_pending:
                 self._pending.popitem(last=False)
-            oldest = self._clock() - self._horizon
-            while self._pending and next(iter(self._pending.values()))[0] < oldest:
-                self._pending.popitem(last=False)
+            self._expire()
 
-    def join(self, labels: Sequence[Label]) -> int:
-        """Pair labels with remembered predictions; returns how many found none."""
-        unmatched = 0
+    def join(self, labels: Sequence[Label]) -> JoinResult:
+        """Pair labels with remembered predictions; expired or unknown ones are unmatched."""
+        unmatched, delays = 0, []
+        classes: list[tuple[str, str]] = []
+        values: list[tuple[float, float]] = []
         with self._lock:
+            self._expire()
             for label in labels:
                 found = self._pending.pop(label.id, None)
-                if found is None:
+                if found is None or label.ts - found[0] > self._horizon:
                     unmatched += 1
+                    continue
+                ts, predicted, scores = found
+                delays.append(max(0.0, label.ts - ts))
+                self._pairs.append((label.ts, ts, predicted, label.label, scores))
+                if self._classification:
+                    classes.append((self._bounded(str(label.label)), self._bounded(str(predicted))))
                 else:
-                    self._pairs.append((label.ts, found[1], label.label))
-        return unmatched
+                    values.append((float(predicted), float(label.label)))
+        return JoinResult(unmatched, tuple(delays), tuple(classes), tuple(values))
 
     def pairs(self, now: float) -> JoinedPairs:
-        """The joined pairs whose label arrived within the window duration."""
+        """The pairs whose label arrived within the window, with coverage and recent scores."""
+        cutoff = now - self._duration
         with self._lock:
-            recent = [p for p in self._pairs if p[0] >= now - self._duration]
-        return JoinedPairs(tuple(p[1] for p in recent), tuple(p[2] for p in recent))
+            recent = [p for p in self._pairs if p[0] >= cutoff]
+            labelled = sum(1 for p in self._pairs if p[1] >= cutoff)
+            waiting = 0
+            for ts, _, _ in reversed(self._pending.values()):
+                if ts < cutoff:
+                    break
+                waiting += 1
+            window = [r for r in self._recent if r[0] >= cutoff]
+            classes = tuple(self._classes)
+        total = labelled + waiting
+        return JoinedPairs(
+            predicted=tuple(p[2] for p in recent), actual=tuple(p[3] for p in recent),
+            scores=tuple(p[4] for p in recent),
+            coverage=labelled / total if total else None, classes=classes,
+            window_predicted=tuple(r[1] for r in window),
+            window_scores=tuple(r[2] for r in window))
 
     @property
     def pending(self) -> int:
         """Predictions still waiting for a label."""
         return len(self._pending)
+
+    def _expire(self) -> None:
+        """Drop predictions older than the horizon; the dict is in arrival order."""
+        oldest = self._clock() - self._horizon
+        while self._pending and next(iter(self._pending.values()))[0] < oldest:
+            self._pending.popitem(last=False)
+
+    def _bounded(self, cls: str) -> str:
+        """The class itself when configured or among the first seen, else `__other__`."""
+        if cls in self._classes:
+            return cls
+        if self._model.classes is None and len(self._classes) < self._model.max_new_categories:
+            self._classes.append(cls)
+            return cls
+        return OTHER
+
+    def _compact(self, scores: float | Mapping[str, float] | None) -> Compact:
+        """Scores with the class names interned, so a million of them share one key tuple."""
+        if scores is None or isinstance(scores, float):
+            return scores
+        keys = tuple(scores)
+        interned = self._keysets.get(keys)
+        if interned is None:
+            if len(self._keysets) >= MAX_KEYSETS:
+                return None
+            interned = self._keysets.setdefault(keys, keys)
+        return interned, tuple(scores[k] for k in interned)

@@ -44,7 +44,10 @@ class SnapshotCollector(Collector):
         yield info
         yield up
         yield from self._thresholds()
+        yield from self._slo()
         yield from self._snapshots(self._store.models.values())
+        yield from _performance(self._store.models.values())
+        yield from _model_drift(self._store.models.values())
 
     def _thresholds(self) -> Iterator[Metric]:
         low, high = _family("mlmon_model_performance_min"), _family("mlmon_model_performance_max")
@@ -56,6 +59,20 @@ class SnapshotCollector(Collector):
                     high.add_metric([model.name, metric], bounds.max)
         yield low
         yield high
+
+    def _slo(self) -> Iterator[Metric]:
+        """The configured SLOs, so burn-rate alerts need no per-model constants."""
+        objective = _family("mlmon_slo_objective_ratio")
+        target = _family("mlmon_slo_latency_target_seconds")
+        for model in self._models:
+            slo = model.slo
+            if slo.latency_target_seconds is not None:
+                objective.add_metric([model.name, "latency"], slo.objective)
+                target.add_metric([model.name], slo.latency_target_seconds)
+            if slo.availability is not None:
+                objective.add_metric([model.name, "availability"], slo.availability)
+        yield objective
+        yield target
 
     def _snapshots(self, snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
         names = ("mlmon_evaluation_duration_seconds",
@@ -97,6 +114,39 @@ class SnapshotCollector(Collector):
             for metric, value in s.reference_performance:
                 f["mlmon_model_performance_reference"].add_metric([m, metric], value)
         yield from f.values()
+
+
+def _performance(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
+    """Per-class, estimated and coverage values; absent parts export no series."""
+    per_class = _family("mlmon_class_performance")
+    estimated = _family("mlmon_model_performance_estimated")
+    error = _family("mlmon_model_performance_estimation_error")
+    coverage = _family("mlmon_label_coverage_ratio")
+    for s in snapshots:
+        for cls, metric, value in s.class_performance:
+            per_class.add_metric([s.model, cls, metric], value)
+        for family, pairs in ((estimated, s.estimated_performance), (error, s.estimation_error)):
+            for metric, value in pairs:
+                family.add_metric([s.model, metric], value)
+        if s.label_coverage is not None:
+            coverage.add_metric([s.model], s.label_coverage)
+    yield from (per_class, estimated, error, coverage)
+
+
+def _model_drift(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
+    """Multivariate (PCA reconstruction) and target (label) drift; absent parts export nothing."""
+    names = ("mlmon_multivariate_drift_score", "mlmon_multivariate_drift_threshold",
+             "mlmon_multivariate_drift_detected", "mlmon_target_drift_score",
+             "mlmon_target_drift_p_value", "mlmon_target_drift_threshold",
+             "mlmon_target_drift_detected")
+    f = {n: _family(n) for n in names}
+    for s in snapshots:
+        for prefix, drift in (("mlmon_multivariate_drift", s.multivariate_drift),
+                              ("mlmon_target_drift", s.target_drift)):
+            _add_drift(f, prefix, [s.model], drift)
+            if drift is not None:
+                f[f"{prefix}_detected"].add_metric([s.model], float(drift.drifted))
+    yield from f.values()  # PCA has no p-value, so _add_drift never asks for one
 
 
 def _add_drift(f: dict[str, GaugeMetricFamily], prefix: str, labels: list[str],

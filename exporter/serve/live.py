@@ -8,12 +8,18 @@ from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from exporter.config.model import ModelConfig
+from exporter.config.model import ModelConfig, Task
+from exporter.ingest.labels import JoinResult
 from exporter.ingest.vocab import OTHER
 from exporter.ingest.wire import Prediction, Reason
 from exporter.serve.catalog import LATENCY_BUCKETS, spec
 
 UNVERSIONED = "unknown"
+LABEL_DELAY_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0,
+                       86400.0, 172800.0, 604800.0)
+REGRESSION_SUMS = ("mlmon_regression_labeled_total", "mlmon_regression_absolute_error_total",
+                   "mlmon_regression_squared_error_total", "mlmon_regression_target_total",
+                   "mlmon_regression_target_squared_total")
 
 
 def _counter(name: str, registry: CollectorRegistry) -> Counter:
@@ -34,6 +40,14 @@ class LiveMetrics:
         self.unmatched = _counter("mlmon_labels_unmatched_total", registry)
         self.skipped = _counter("mlmon_records_skipped_total", registry)
         self.limited = _counter("mlmon_series_limited_total", registry)
+        self.slow = _counter("mlmon_slow_predictions_total", registry)
+        self.estimated = _counter("mlmon_predictions_estimated_total", registry)
+        self.labeled = _counter("mlmon_labeled_predictions_total", registry)
+        self.regression = [_counter(name, registry) for name in REGRESSION_SUMS]
+        delay = spec("mlmon_label_delay_seconds")
+        self.delay = Histogram(delay.base_name, delay.help, delay.labels, registry=registry,
+                               unit=delay.unit, buckets=LABEL_DELAY_BUCKETS)
+        self._slo_target: dict[str, float | None] = {}
         lat = spec("mlmon_prediction_latency_seconds")
         self.latency = Histogram(lat.base_name, lat.help, lat.labels, registry=registry,
                                  unit=lat.unit, buckets=LATENCY_BUCKETS)
@@ -46,6 +60,14 @@ class LiveMetrics:
         """Start the series of (newly) configured models at 0; a reload keeps counts going."""
         for m in models:
             self._max_versions[m.name] = m.max_versions
+            self._slo_target[m.name] = m.slo.latency_target_seconds
+            self.delay.labels(m.name)
+            for counter in self.regression if m.task is Task.REGRESSION else ():
+                counter.labels(m.name)
+            classes = (*m.classes, OTHER) if m.classes else ()
+            for actual in classes:  # so increase() sees every pair start from 0
+                for predicted in classes:
+                    self.labeled.labels(m.name, actual, predicted)
             self._versions.setdefault(m.name, set())
             for kind in ("predictions", "labels"):
                 self.read.labels(m.name, kind)
@@ -71,23 +93,52 @@ class LiveMetrics:
         self.read.labels(model, "predictions").inc(len(records))
         totals: Tally[str] = Tally()
         errors: Tally[str] = Tally()
+        slow: Tally[str] = Tally()
+        served: dict[str, float] = {}
+        latency: dict[str, list[float]] = {}
+        target = self._slo_target.get(model)
         for r in records:
             version = self.version(model, r.version)
             totals[version] += 1
+            served[version] = served.get(version, 0.0) + 1.0 / r.sample_rate
             if not r.ok:
                 errors[version] += 1
             if r.latency_seconds is not None:
-                self.latency.labels(model, version).observe(r.latency_seconds)
+                latency.setdefault(version, []).append(r.latency_seconds)
+                if target is not None and r.latency_seconds > target:
+                    slow[version] += 1
+        for version, seconds in latency.items():
+            child = self.latency.labels(model, version)  # one label lookup per batch
+            for s in seconds:
+                child.observe(s)
         for version, n in totals.items():
             self.predictions.labels(model, version).inc(n)
             self.errors.labels(model, version).inc(errors[version])
+            self.estimated.labels(model, version).inc(served[version])
+            if target is not None:
+                self.slow.labels(model, version).inc(slow[version])
 
-    def observe_labels(self, model: str, count: int, unmatched: int) -> None:
-        """Count valid labels and those that found no prediction."""
+    def observe_labels(self, model: str, count: int, joined: JoinResult) -> None:
+        """Count valid labels, unmatched ones, delays, and the joined outcomes for PromQL."""
         self.read.labels(model, "labels").inc(count)
         self.labels.labels(model).inc(count)
-        if unmatched:
-            self.unmatched.labels(model).inc(unmatched)
+        if joined.unmatched:
+            self.unmatched.labels(model).inc(joined.unmatched)
+        histogram = self.delay.labels(model)
+        for seconds in joined.delays:
+            histogram.observe(seconds)
+        for (actual, predicted), n in Tally(joined.classes).items():
+            self.labeled.labels(model, actual, predicted).inc(n)
+        if joined.values:
+            self._observe_regression(model, joined.values)
+
+    def _observe_regression(self, model: str, values: Sequence[tuple[float, float]]) -> None:
+        """Add the sums from which PromQL derives MAE, RMSE and R2 over any range."""
+        sums = (float(len(values)), sum(abs(p - a) for p, a in values),
+                sum((p - a) ** 2 for p, a in values), sum(a for _, a in values),
+                sum(a * a for _, a in values))
+        for counter, amount in zip(self.regression, sums, strict=True):
+            counter.labels(model).inc(amount)
 
     def observe_invalid(self, model: str, reasons: Sequence[Reason]) -> None:
         """Count rejected records under their bounded reasons."""

@@ -3,9 +3,32 @@
 from __future__ import annotations
 
 from exporter.config.model import FeatureType
-from exporter.stats.base import EPS, DriftMethod, DriftResult
-from exporter.stats.categorical import CategoricalPSI, ChiSquare
-from exporter.stats.numeric import KolmogorovSmirnov, NumericPSI, psi_from_proportions
+from exporter.stats.auto import (
+    AutoCategorical,
+    AutoNumeric,
+    DiscreteNumeric,
+    choose_method,
+    resolve,
+)
+from exporter.stats.base import EPS, DriftMethod, DriftResult, present
+from exporter.stats.categorical import (
+    CategoricalHellinger,
+    CategoricalJensenShannon,
+    CategoricalKL,
+    CategoricalPSI,
+    ChiSquare,
+    GTest,
+    ZTest,
+)
+from exporter.stats.continuous import AndersonDarling, CramerVonMises, Energy, Wasserstein
+from exporter.stats.distances import psi_from_proportions
+from exporter.stats.numeric import (
+    KolmogorovSmirnov,
+    NumericHellinger,
+    NumericJensenShannon,
+    NumericKL,
+    NumericPSI,
+)
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -13,27 +36,40 @@ __all__ = [
     "METHODS",
     "CategoricalPSI",
     "ChiSquare",
+    "DiscreteNumeric",
     "DriftMethod",
     "DriftResult",
     "KolmogorovSmirnov",
     "NumericPSI",
+    "choose_method",
     "make_method",
     "methods_for",
+    "present",
     "psi_from_proportions",
+    "resolve",
 ]
 
-# The single registry: add a method here (one line per feature type it supports).
+NUMERIC, CATEGORICAL = FeatureType.NUMERIC, FeatureType.CATEGORICAL
+
+# The single registry: add a method here (one entry per feature type it supports).
 METHODS: dict[str, dict[FeatureType, type[DriftMethod]]] = {
-    "psi": {FeatureType.NUMERIC: NumericPSI, FeatureType.CATEGORICAL: CategoricalPSI},
-    "ks": {FeatureType.NUMERIC: KolmogorovSmirnov},
-    "chisquare": {FeatureType.CATEGORICAL: ChiSquare},
+    "auto": {NUMERIC: AutoNumeric, CATEGORICAL: AutoCategorical},
+    "psi": {NUMERIC: NumericPSI, CATEGORICAL: CategoricalPSI},
+    "jensenshannon": {NUMERIC: NumericJensenShannon, CATEGORICAL: CategoricalJensenShannon},
+    "hellinger": {NUMERIC: NumericHellinger, CATEGORICAL: CategoricalHellinger},
+    "kl_div": {NUMERIC: NumericKL, CATEGORICAL: CategoricalKL},
+    "ks": {NUMERIC: KolmogorovSmirnov},
+    "wasserstein": {NUMERIC: Wasserstein},
+    "cramervonmises": {NUMERIC: CramerVonMises},
+    "anderson": {NUMERIC: AndersonDarling},
+    "energy": {NUMERIC: Energy},
+    "chisquare": {CATEGORICAL: ChiSquare},
+    "z": {CATEGORICAL: ZTest},
+    "g_test": {CATEGORICAL: GTest},
 }
 
-# PSI is a distance, so it does not flag trivial differences just because windows are large.
-DEFAULT_METHOD: dict[FeatureType, str] = {
-    FeatureType.NUMERIC: "psi",
-    FeatureType.CATEGORICAL: "psi",
-}
+# Evidently's rule (exporter.stats.auto.choose_method), decided once per reference.
+DEFAULT_METHOD: dict[FeatureType, str] = {NUMERIC: "auto", CATEGORICAL: "auto"}
 
 
 def methods_for(feature_type: FeatureType) -> list[str]:

@@ -30,6 +30,17 @@ class DriftResult:
     drifted: bool
 
 
+def present(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Drop missing values: NaN in float arrays, negative codes in integer arrays."""
+    array = np.asarray(values)
+    kept: npt.NDArray[Any] = array
+    if array.dtype.kind == "f":
+        kept = array[~np.isnan(array)]
+    elif array.dtype.kind in "iu":
+        kept = array[array >= 0]
+    return kept
+
+
 class DriftMethod(ABC):
     """A drift statistic that fits reference state once so each window is scored cheaply."""
 
@@ -37,6 +48,9 @@ class DriftMethod(ABC):
     feature_types: ClassVar[frozenset[FeatureType]]
     is_test: ClassVar[bool]
     default_threshold: ClassVar[float]
+    # Binned distances count missing values (NaN, or a negative code) in a bucket of their own;
+    # every other method sees only the present values.
+    handles_missing: ClassVar[bool] = False
 
     def __init__(self, threshold: float | None = None, bins: int = 10) -> None:
         """Validate settings up front so a bad config fails at startup, not at first score."""
@@ -65,15 +79,28 @@ class DriftMethod(ABC):
         return self._bins
 
     @property
+    def label(self) -> str:
+        """The method name exported in the `method` label (wrappers report what they wrap)."""
+        return self.name
+
+    def usable(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """The values this method scores: all of them for binned distances, else the present."""
+        array = np.asarray(values)
+        if self.handles_missing:
+            return array
+        return present(array)
+
+    @property
     def is_fitted(self) -> bool:
         """Whether score() may be called yet."""
         return self._fitted
 
     def fit(self, reference: npt.NDArray[Any], n_categories: int | None = None) -> Self:
         """Compute the reference state once; n_categories matters only to categorical methods."""
-        if np.size(reference) == 0:
+        values = self.usable(reference)
+        if np.size(values) == 0:
             raise ValueError(f"{self.name}: cannot fit on an empty reference")
-        self._fit(reference, n_categories)
+        self._fit(values, n_categories)
         self._fitted = True
         return self
 
@@ -81,9 +108,10 @@ class DriftMethod(ABC):
         """Compare one window with the fitted reference and decide whether it drifted."""
         if not self._fitted:
             raise RuntimeError(f"{self.name}: score() called before fit()")
-        if np.size(window) == 0:
+        values = self.usable(window)
+        if np.size(values) == 0:
             raise ValueError(f"{self.name}: cannot score an empty window")
-        score, p_value = self._score(window)
+        score, p_value = self._score(values)
         return DriftResult(
             score=score,
             p_value=p_value,
@@ -104,7 +132,8 @@ class DriftMethod(ABC):
             raise ValueError(
                 f"{self.name}: {what} must be 1-D, got shape {array.shape}"
             )
-        if not np.isfinite(array).all():
+        bad = np.isinf(array) if self.handles_missing else ~np.isfinite(array)
+        if bad.any():
             raise ValueError(
                 f"{self.name}: {what} must be finite (strip missing values first)"
             )
@@ -123,7 +152,9 @@ class DriftMethod(ABC):
             )
         codes = array.astype(np.int64, copy=False)
         if codes.size and codes.min() < 0:
-            raise ValueError(f"{self.name}: {what} codes must be >= 0")
+            if not self.handles_missing:
+                raise ValueError(f"{self.name}: {what} codes must be >= 0")
+            codes = np.where(codes < 0, -1, codes)
         return codes
 
     @abstractmethod

@@ -1,4 +1,4 @@
-"""Drift methods for categorical features, over reference categories plus one unseen bucket."""
+"""Categorical drift over reference categories, one `__other__` bucket and a missing bucket."""
 
 from __future__ import annotations
 
@@ -10,11 +10,18 @@ from scipy import stats  # type: ignore[import-untyped]
 
 from exporter.config.model import FeatureType
 from exporter.stats.base import EPS, CodeArray, DriftMethod, FloatArray
-from exporter.stats.numeric import psi_from_proportions
+from exporter.stats.distances import (
+    hellinger_from_proportions,
+    js_from_proportions,
+    kl_from_proportions,
+    psi_from_proportions,
+)
 
 
 class _CategoricalMethod(DriftMethod):
-    """Shared bookkeeping: k reference categories, codes >= k pooled as one unseen bucket."""
+    """k reference categories; codes >= k pool in `__other__`; binned ones add a missing bucket."""
+
+    feature_types: ClassVar[frozenset[FeatureType]] = frozenset({FeatureType.CATEGORICAL})
 
     def __init__(self, threshold: float | None = None, bins: int = 10) -> None:
         """Start unfitted; k and the reference shares come from fit()."""
@@ -24,17 +31,19 @@ class _CategoricalMethod(DriftMethod):
 
     @property
     def n_categories(self) -> int:
-        """Number of reference categories k (the unseen bucket is extra)."""
+        """Number of reference categories k (the other and missing buckets are extra)."""
         return self._n_categories
 
     @property
     def reference_proportions(self) -> FloatArray:
-        """Reference share per category, with the unseen bucket (always 0) last."""
+        """Reference share per category, then `__other__` (always 0), then missing if binned."""
         if not self.is_fitted:
-            raise RuntimeError(
-                f"{self.name}: reference_proportions requested before fit()"
-            )
+            raise RuntimeError(f"{self.name}: reference_proportions requested before fit()")
         return self._ref_prop.copy()
+
+    def window_proportions(self, window: npt.NDArray[Any]) -> FloatArray:
+        """A window's shares over the same buckets."""
+        return self._proportions(self._as_codes(window, "window"))
 
     def _fit(self, reference: npt.NDArray[Any], n_categories: int | None) -> None:
         """Count reference categories once; codes must lie in [0, k)."""
@@ -42,58 +51,88 @@ class _CategoricalMethod(DriftMethod):
         seen = int(codes.max()) + 1
         k = seen if n_categories is None else int(n_categories)
         if k < seen:
-            raise ValueError(
-                f"{self.name}: reference has code {seen - 1} but n_categories is {k}"
-            )
+            raise ValueError(f"{self.name}: reference has code {seen - 1} but n_categories is {k}")
+        if seen == 0:
+            raise ValueError(f"{self.name}: reference has no present values")
         self._n_categories = k
         self._ref_prop = self._proportions(codes)
 
     def _counts(self, codes: CodeArray) -> npt.NDArray[np.int64]:
-        """Counts per reference category plus one pooled bucket for codes >= k."""
-        pooled = np.minimum(codes, self._n_categories)
-        return np.bincount(pooled, minlength=self._n_categories + 1).astype(np.int64)
+        """Counts per reference category, `__other__`, and (binned methods) missing."""
+        k = self._n_categories
+        pooled = np.minimum(codes, k)
+        if self.handles_missing:
+            pooled = np.where(codes < 0, k + 1, pooled)
+        size = k + 2 if self.handles_missing else k + 1
+        return np.bincount(pooled, minlength=size).astype(np.int64)
 
     def _proportions(self, codes: CodeArray) -> FloatArray:
         """Shares per bucket, as _counts but normalised."""
         return (self._counts(codes) / codes.size).astype(np.float64)
 
 
-class CategoricalPSI(_CategoricalMethod):
+class _CategoricalBinned(_CategoricalMethod):
+    """A distance between bucket shares; missing values count in their own bucket."""
+
+    is_test: ClassVar[bool] = False
+    default_threshold: ClassVar[float] = 0.1
+    handles_missing: ClassVar[bool] = True
+
+    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
+        return self._distance(self._ref_prop, self.window_proportions(window)), None
+
+    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
+        raise NotImplementedError
+
+
+class CategoricalPSI(_CategoricalBinned):
     """Population Stability Index over category shares: the same scale as numeric PSI."""
 
     name: ClassVar[str] = "psi"
-    feature_types: ClassVar[frozenset[FeatureType]] = frozenset(
-        {FeatureType.CATEGORICAL}
-    )
-    is_test: ClassVar[bool] = False
-    default_threshold: ClassVar[float] = 0.1
 
-    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
-        """PSI of window shares against reference shares; unseen share is clipped at eps."""
-        win_prop = self._proportions(self._as_codes(window, "window"))
-        return psi_from_proportions(self._ref_prop, win_prop, EPS), None
+    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
+        return psi_from_proportions(ref, win, EPS)
+
+
+class CategoricalJensenShannon(_CategoricalBinned):
+    """Jensen-Shannon distance over category shares."""
+
+    name: ClassVar[str] = "jensenshannon"
+
+    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
+        return js_from_proportions(ref, win, EPS)
+
+
+class CategoricalHellinger(_CategoricalBinned):
+    """Hellinger distance over category shares."""
+
+    name: ClassVar[str] = "hellinger"
+
+    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
+        return hellinger_from_proportions(ref, win)
+
+
+class CategoricalKL(_CategoricalBinned):
+    """KL(reference || window) over category shares."""
+
+    name: ClassVar[str] = "kl_div"
+
+    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
+        return kl_from_proportions(ref, win, EPS)
 
 
 def smoothed_proportions(proportions: FloatArray, eps: float = EPS) -> FloatArray:
-    """Add eps to every bucket and renormalise so no expected count is zero.
-
-    Without it a category absent from the reference (always the unseen bucket) has an
-    expected count of 0 and any window observation makes the statistic infinite.
-    """
+    """Add eps to every bucket and renormalise so no expected count is zero."""
     smoothed: FloatArray = np.asarray(proportions, dtype=np.float64) + eps
-    total = float(smoothed.sum())
-    return smoothed / total
+    return smoothed / float(smoothed.sum())
 
 
-class ChiSquare(_CategoricalMethod):
-    """Pearson chi-square goodness of fit of window counts against reference shares."""
+class _GoodnessOfFit(_CategoricalMethod):
+    """Window counts against smoothed reference shares over k + 1 buckets (k dof)."""
 
-    name: ClassVar[str] = "chisquare"
-    feature_types: ClassVar[frozenset[FeatureType]] = frozenset(
-        {FeatureType.CATEGORICAL}
-    )
     is_test: ClassVar[bool] = True
     default_threshold: ClassVar[float] = 0.05
+    lambda_: ClassVar[str] = "pearson"
 
     def __init__(self, threshold: float | None = None, bins: int = 10) -> None:
         """Start unfitted; the smoothed expected shares come from fit()."""
@@ -106,9 +145,53 @@ class ChiSquare(_CategoricalMethod):
         self._expected_prop = smoothed_proportions(self._ref_prop, EPS)
 
     def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
-        """Statistic over k + 1 buckets with k degrees of freedom; p-value from chi2.sf."""
         observed = self._counts(self._as_codes(window, "window")).astype(np.float64)
         expected = self._expected_prop * observed.sum()
-        statistic = float(np.sum((observed - expected) ** 2 / expected))
-        dof = observed.size - 1
-        return statistic, float(stats.chi2.sf(statistic, dof))
+        if self.lambda_ == "pearson":
+            statistic = float(np.sum((observed - expected) ** 2 / expected))
+        else:
+            seen = observed > 0
+            statistic = 2.0 * float(np.sum(observed[seen] * np.log(observed[seen]
+                                                                    / expected[seen])))
+        return statistic, float(stats.chi2.sf(statistic, observed.size - 1))
+
+
+class ChiSquare(_GoodnessOfFit):
+    """Pearson chi-square goodness of fit of window counts against reference shares."""
+
+    name: ClassVar[str] = "chisquare"
+
+
+class GTest(_GoodnessOfFit):
+    """Likelihood-ratio (G) goodness of fit: G = 2 sum O ln(O / E), chi-square with k dof."""
+
+    name: ClassVar[str] = "g_test"
+    lambda_: ClassVar[str] = "log-likelihood"
+
+
+class ZTest(_CategoricalMethod):
+    """Two-proportion z-test on the share of the first category, for binary features."""
+
+    name: ClassVar[str] = "z"
+    is_test: ClassVar[bool] = True
+    default_threshold: ClassVar[float] = 0.05
+
+    def _fit(self, reference: npt.NDArray[Any], n_categories: int | None) -> None:
+        super()._fit(reference, n_categories)
+        if self.n_categories > 2:
+            raise ValueError(f"{self.name}: applies to binary features only, the reference "
+                             f"has {self.n_categories} categories")
+        self._ref_n = reference.size
+        self._ref_share = float(self._ref_prop[0])
+
+    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
+        """|z| with the pooled standard error; p = 2 * (1 - Phi(|z|))."""
+        codes = self._as_codes(window, "window")
+        n1, n2 = self._ref_n, codes.size
+        p1, p2 = self._ref_share, float(np.mean(codes == 0))
+        pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+        se = float(np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)))
+        if se == 0.0:
+            return 0.0, 1.0
+        z = abs(p1 - p2) / se
+        return z, float(2.0 * stats.norm.sf(z))

@@ -1,4 +1,4 @@
-"""Drift methods for numeric features: binned PSI and the two-sample KS test."""
+"""Numeric drift over bins fixed at fit (PSI, JS, KL, Hellinger) and the two-sample KS test."""
 
 from __future__ import annotations
 
@@ -10,23 +10,19 @@ from scipy import stats  # type: ignore[import-untyped]
 
 from exporter.config.model import FeatureType
 from exporter.stats.base import EPS, DriftMethod, FloatArray
+from exporter.stats.distances import (
+    hellinger_from_proportions,
+    js_from_proportions,
+    kl_from_proportions,
+    psi_from_proportions,
+)
 
+__all__ = ["EPS", "KolmogorovSmirnov", "NumericHellinger", "NumericJensenShannon",
+           "NumericKL", "NumericPSI", "bin_proportions", "psi_from_proportions",
+           "quantile_edges"]
 
-def psi_from_proportions(
-    ref_prop: npt.NDArray[np.float64],
-    win_prop: npt.NDArray[np.float64],
-    eps: float = EPS,
-) -> float:
-    """One PSI formula for every variant so numeric and categorical scores are comparable.
-
-    Proportions are clipped below at eps (no renormalisation) so an empty bucket on either
-    side contributes a large but finite term instead of inf.
-    """
-    ref = np.clip(np.asarray(ref_prop, dtype=np.float64), eps, None)
-    win = np.clip(np.asarray(win_prop, dtype=np.float64), eps, None)
-    if ref.shape != win.shape:
-        raise ValueError(f"psi: proportion shapes differ: {ref.shape} vs {win.shape}")
-    return float(np.sum((win - ref) * np.log(win / ref)))
+# scipy's ks_2samp computes exact p-values up to this many values per side, asymptotic above.
+KS_EXACT_MAX = 10_000
 
 
 def quantile_edges(reference: FloatArray, bins: int) -> FloatArray:
@@ -45,19 +41,20 @@ def quantile_edges(reference: FloatArray, bins: int) -> FloatArray:
 
 
 def bin_proportions(values: FloatArray, edges: FloatArray) -> FloatArray:
-    """Share of values in each bin defined by quantile_edges (underflow and overflow included)."""
+    """Shares over underflow, inner bins, overflow and (last) the missing bucket for NaN."""
     index = np.searchsorted(edges, values, side="right")
-    counts = np.bincount(index, minlength=edges.size + 1)
+    index[np.isnan(values)] = edges.size + 1
+    counts = np.bincount(index, minlength=edges.size + 2)
     return (counts / values.size).astype(np.float64)
 
 
-class NumericPSI(DriftMethod):
-    """Population Stability Index over reference-quantile bins: a sample-size-stable distance."""
+class _NumericBinned(DriftMethod):
+    """Shared fit/score of distances over reference-quantile bins plus a missing bucket."""
 
-    name: ClassVar[str] = "psi"
     feature_types: ClassVar[frozenset[FeatureType]] = frozenset({FeatureType.NUMERIC})
     is_test: ClassVar[bool] = False
     default_threshold: ClassVar[float] = 0.1
+    handles_missing: ClassVar[bool] = True
 
     def __init__(self, threshold: float | None = None, bins: int = 10) -> None:
         """Start unfitted; edges and reference proportions come from fit()."""
@@ -74,23 +71,66 @@ class NumericPSI(DriftMethod):
 
     @property
     def reference_proportions(self) -> FloatArray:
-        """Reference share per bin, underflow first and overflow last."""
+        """Reference share per bucket: underflow, inner bins, overflow, missing."""
         if not self.is_fitted:
-            raise RuntimeError(
-                f"{self.name}: reference_proportions requested before fit()"
-            )
+            raise RuntimeError(f"{self.name}: reference_proportions requested before fit()")
         return self._ref_prop.copy()
+
+    def window_proportions(self, window: npt.NDArray[Any]) -> FloatArray:
+        """A window's shares over the fitted buckets."""
+        return bin_proportions(self._as_float(window, "window"), self._edges)
 
     def _fit(self, reference: npt.NDArray[Any], n_categories: int | None) -> None:
         """Freeze the bins so every window is measured against the same grid."""
         values = self._as_float(reference, "reference")
-        self._edges = quantile_edges(values, self.bins)
+        present = values[~np.isnan(values)]
+        if present.size == 0:
+            raise ValueError(f"{self.name}: reference has no present values")
+        self._edges = quantile_edges(present, self.bins)
         self._ref_prop = bin_proportions(values, self._edges)
 
     def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
-        """PSI of the window's bin shares against the reference's; no p-value."""
-        win_prop = bin_proportions(self._as_float(window, "window"), self._edges)
-        return psi_from_proportions(self._ref_prop, win_prop, EPS), None
+        """The distance between the window's bucket shares and the reference's; no p-value."""
+        return self._distance(self._ref_prop, self.window_proportions(window)), None
+
+    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
+        raise NotImplementedError
+
+
+class NumericPSI(_NumericBinned):
+    """Population Stability Index over reference-quantile bins: a sample-size-stable distance."""
+
+    name: ClassVar[str] = "psi"
+
+    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
+        return psi_from_proportions(ref, win, EPS)
+
+
+class NumericJensenShannon(_NumericBinned):
+    """Jensen-Shannon distance over the fixed bins: bounded by sqrt(ln 2), symmetric."""
+
+    name: ClassVar[str] = "jensenshannon"
+
+    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
+        return js_from_proportions(ref, win, EPS)
+
+
+class NumericHellinger(_NumericBinned):
+    """Hellinger distance over the fixed bins: bounded by 1, symmetric."""
+
+    name: ClassVar[str] = "hellinger"
+
+    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
+        return hellinger_from_proportions(ref, win)
+
+
+class NumericKL(_NumericBinned):
+    """Kullback-Leibler divergence KL(reference || window) over the fixed bins."""
+
+    name: ClassVar[str] = "kl_div"
+
+    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
+        return kl_from_proportions(ref, win, EPS)
 
 
 class KolmogorovSmirnov(DriftMethod):
@@ -102,17 +142,30 @@ class KolmogorovSmirnov(DriftMethod):
     default_threshold: ClassVar[float] = 0.05
 
     def __init__(self, threshold: float | None = None, bins: int = 10) -> None:
-        """Start unfitted; the sorted reference comes from fit()."""
+        """Start unfitted; the sorted reference and its own CDF come from fit()."""
         super().__init__(threshold, bins)
         self._sorted_reference: FloatArray = np.empty(0, dtype=np.float64)
+        self._reference_cdf: FloatArray = np.empty(0, dtype=np.float64)
 
     def _fit(self, reference: npt.NDArray[Any], n_categories: int | None) -> None:
-        """Keep a sorted copy; sorting already-sorted data inside scipy is cheap."""
-        self._sorted_reference = np.sort(self._as_float(reference, "reference"))
+        """Sort once and keep F_ref at the reference points, the half scoring never changes."""
+        ordered = np.sort(self._as_float(reference, "reference"))
+        self._sorted_reference = ordered
+        self._reference_cdf = np.searchsorted(ordered, ordered, side="right") / ordered.size
 
     def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
-        """Delegate to scipy so statistic and p-value match ks_2samp exactly (method='auto')."""
-        result = stats.ks_2samp(
-            self._sorted_reference, self._as_float(window, "window")
-        )
-        return float(result.statistic), float(result.pvalue)
+        """Same statistic and p-value as scipy's ks_2samp (method='auto'), without a re-sort."""
+        ref, win = self._sorted_reference, np.sort(self._as_float(window, "window"))
+        n1, n2 = ref.size, win.size
+        if max(n1, n2) <= KS_EXACT_MAX:
+            result = stats.ks_2samp(ref, win)
+            return float(result.statistic), float(result.pvalue)
+        cdf1 = np.concatenate([self._reference_cdf, np.searchsorted(ref, win, side="right") / n1])
+        cdf2 = np.concatenate([np.searchsorted(win, ref, side="right") / n2,
+                               np.searchsorted(win, win, side="right") / n2])
+        diffs = cdf1 - cdf2
+        low, high = float(np.clip(-diffs.min(), 0, 1)), float(diffs.max())
+        d = low if low > high else high
+        m, n = sorted([float(n1), float(n2)], reverse=True)
+        p = float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+        return d, p

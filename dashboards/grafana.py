@@ -1,0 +1,219 @@
+"""Builders for Grafana dashboard JSON, so the three dashboards share one set of conventions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DS: dict[str, str] = {"type": "prometheus", "uid": "${datasource}"}
+BASE_THRESHOLDS: dict[str, Any] = {"mode": "absolute", "steps": [{"color": "green", "value": None}]}
+REFERENCE_LINES = "^(threshold|min|max|reference|SLO target) .*"
+TAGS = ["ml-monitoring"]
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Query:
+    """One PromQL target; instant queries feed tables and stats."""
+
+    expr: str
+    legend: str = ""
+    instant: bool = False
+
+
+@dataclass(frozen=True)
+class Selectors:
+    """Builds selectors that always carry the namespace matcher, and the model one when asked."""
+
+    model_op: str = "="
+
+    def __call__(self, metric: str, *, model: bool = True, feature: bool = False,
+                 extra: str = "") -> str:
+        """`metric{namespace=~"$namespace", model="$model", ...}`."""
+        parts = ['namespace=~"$namespace"']
+        if model:
+            parts.append(f'model{self.model_op}"$model"')
+        if feature:
+            parts.append('feature=~"$feature"')
+        if extra:
+            parts.append(extra)
+        return f"{metric}{{{', '.join(parts)}}}"
+
+
+def rate(selector: str) -> str:
+    """A per-second rate over Grafana's scrape-aware interval."""
+    return f"rate({selector}[$__rate_interval])"
+
+
+def target(q: Query, ref: str) -> Json:
+    """A Prometheus target on the dashboard's data-source variable."""
+    out: Json = {"datasource": DS, "refId": ref, "expr": q.expr, "legendFormat": q.legend,
+                 "editorMode": "code", "range": not q.instant, "instant": q.instant}
+    if q.instant:
+        out["format"] = "table"
+    return out
+
+
+def field_config(unit: str, *, mappings: list[Json] | None = None,
+                 overrides: list[Json] | None = None, custom: Json | None = None,
+                 color: str = "palette-classic", **extra: Any) -> Json:
+    """Defaults with a unit and only the base threshold step: lines come from exported metrics."""
+    defaults: Json = {"unit": unit, "color": {"mode": color}, "mappings": mappings or [],
+                      "thresholds": BASE_THRESHOLDS, **extra}
+    if custom is not None:
+        defaults["custom"] = custom
+    return {"defaults": defaults, "overrides": overrides or []}
+
+
+def dashed_reference_lines() -> Json:
+    """Series named threshold/min/max/reference/SLO target are drawn dashed, without fill."""
+    return {"matcher": {"id": "byRegexp", "options": REFERENCE_LINES},
+            "properties": [{"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+                           {"id": "custom.lineWidth", "value": 2}]}
+
+
+def state_mappings(ok: str, bad: str) -> list[Json]:
+    """0 and 1 of a `*_detected` gauge as words and colours (states, not thresholds)."""
+    return [{"type": "value", "options": {
+        "0": {"text": ok, "color": "green", "index": 0},
+        "1": {"text": bad, "color": "red", "index": 1}}}]
+
+
+def timeseries(title: str, description: str, unit: str, queries: list[Query], *,
+               log: bool = False, overrides: list[Json] | None = None) -> Json:
+    """A line chart whose reference series (thresholds, bounds, targets) are dashed."""
+    custom: Json = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 0, "showPoints": "never",
+                    "spanNulls": False, "thresholdsStyle": {"mode": "off"}}
+    if log:
+        custom["scaleDistribution"] = {"type": "log", "log": 10}
+    return {"type": "timeseries", "title": title, "description": description,
+            "fieldConfig": field_config(unit, custom=custom,
+                                        overrides=[dashed_reference_lines(), *(overrides or [])]),
+            "options": {"legend": {"displayMode": "table", "placement": "bottom",
+                                   "showLegend": True, "calcs": ["lastNotNull", "max"]},
+                        "tooltip": {"mode": "multi", "sort": "desc"}},
+            "targets": queries}
+
+
+def stat(title: str, description: str, unit: str, query: Query,
+         mappings: list[Json] | None = None) -> Json:
+    """A single current value, coloured by value mappings only."""
+    return {"type": "stat", "title": title, "description": description,
+            "fieldConfig": field_config(unit, mappings=mappings, color="fixed",
+                                        fixedColor="blue"),
+            "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "",
+                                          "values": False},
+                        "colorMode": "background", "graphMode": "none", "textMode": "auto",
+                        "justifyMode": "auto", "orientation": "auto"},
+            "targets": [query]}
+
+
+def state_timeline(title: str, description: str, unit: str, query: Query,
+                   lo: float, hi: float) -> Json:
+    """Rows over time coloured on a continuous scale: a heatmap of one value per series."""
+    return {"type": "state-timeline", "title": title, "description": description,
+            "fieldConfig": field_config(unit, color="continuous-GrYlRd", min=lo, max=hi,
+                                        custom={"fillOpacity": 80, "lineWidth": 0}),
+            "options": {"showValue": "never", "mergeValues": False, "rowHeight": 0.9,
+                        "legend": {"showLegend": False, "displayMode": "list",
+                                   "placement": "bottom"},
+                        "tooltip": {"mode": "single", "sort": "none"}},
+            "targets": [query]}
+
+
+def column(ref: str, name: str, unit: str, extra: list[Json] | None = None) -> Json:
+    """A table override naming and formatting the value column of one instant query."""
+    return {"matcher": {"id": "byName", "options": f"Value #{ref}"},
+            "properties": [{"id": "displayName", "value": name}, {"id": "unit", "value": unit},
+                           *(extra or [])]}
+
+
+def table(title: str, description: str, queries: list[Query], columns: list[Json],
+          keys: list[str]) -> Json:
+    """Instant queries merged into one row per key; `keys` are the label columns shown."""
+    hidden = {name: True for name in ("Time", "job", "instance")}
+    return {"type": "table", "title": title, "description": description,
+            "fieldConfig": field_config("none", color="thresholds", overrides=columns,
+                                        custom={"align": "auto",
+                                                "cellOptions": {"type": "color-text"}}),
+            "options": {"showHeader": True, "cellHeight": "sm",
+                        "sortBy": [{"displayName": keys[-1], "desc": False}]},
+            "transformations": [{"id": "merge", "options": {}},
+                                {"id": "organize", "options": {"excludeByName": hidden}}],
+            "targets": queries}
+
+
+def row(title: str) -> Json:
+    """A row header; it holds no query."""
+    return {"type": "row", "title": title, "collapsed": False, "panels": []}
+
+
+def datasource_variable() -> Json:
+    """The data-source picker every panel and target refers to as ${datasource}."""
+    return {"name": "datasource", "label": "Data source", "type": "datasource",
+            "query": "prometheus", "current": {}, "hide": 0, "refresh": 1, "regex": "",
+            "includeAll": False, "multi": False, "options": []}
+
+
+def query_variable(name: str, label: str, query: str, *, all_value: str | None = None,
+                   multi: bool = False, include_all: bool = True) -> Json:
+    """A label_values variable; `.*` as the all value also matches series without the label."""
+    out: Json = {"name": name, "label": label, "type": "query", "datasource": DS,
+                 "definition": query, "query": {"query": query, "refId": f"{name}-values"},
+                 "refresh": 2, "sort": 1, "includeAll": include_all, "multi": multi,
+                 "current": {}, "hide": 0, "options": [], "regex": ""}
+    if all_value is not None:
+        out["allValue"] = all_value
+    if include_all:
+        out["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
+    return out
+
+
+@dataclass
+class Layout:
+    """Places panels left to right on Grafana's 24-column grid and numbers them."""
+
+    panels: list[Json] = field(default_factory=list)
+    x: int = 0
+    y: int = 0
+    row_height: int = 0
+
+    def add(self, panel: Json, w: int = 12, h: int = 8) -> None:
+        """Append `panel`, wrapping to a new line when it does not fit."""
+        if panel["type"] == "row":
+            w, h = 24, 1
+        if self.x + w > 24 or panel["type"] == "row":
+            self.newline()
+        panel = {"id": len(self.panels) + 1, "gridPos": {"x": self.x, "y": self.y, "w": w, "h": h},
+                 **panel}
+        if panel["type"] != "row":
+            panel["datasource"] = DS
+            panel["targets"] = [target(q, chr(ord("A") + i))
+                                for i, q in enumerate(panel["targets"])]
+        self.panels.append(panel)
+        self.x += w
+        self.row_height = max(self.row_height, h)
+        if panel["type"] == "row":
+            self.newline()
+
+    def newline(self) -> None:
+        """Start the next line below the tallest panel of this one."""
+        self.y += self.row_height
+        self.x = 0
+        self.row_height = 0
+
+
+def dashboard(uid: str, title: str, description: str, variables: list[Json],
+              layout: Layout, links: list[Json] | None = None) -> Json:
+    """The dashboard envelope: stable uid, no __inputs, variables and cross-links."""
+    nav = {"type": "dashboards", "tags": TAGS, "asDropdown": True, "title": "ML monitoring",
+           "includeVars": True, "keepTime": True, "icon": "external link", "targetBlank": False,
+           "tooltip": "", "url": ""}
+    return {"uid": uid, "title": title, "description": description, "id": None,
+            "tags": TAGS, "editable": True, "graphTooltip": 1, "timezone": "",
+            "refresh": "1m", "schemaVersion": 39, "version": 1, "liveNow": False,
+            "time": {"from": "now-6h", "to": "now"}, "timepicker": {}, "fiscalYearStartMonth": 0,
+            "annotations": {"list": []}, "links": [nav, *(links or [])],
+            "templating": {"list": [datasource_variable(), *variables]},
+            "panels": layout.panels}

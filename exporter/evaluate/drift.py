@@ -1,0 +1,101 @@
+"""Per-model drift decisions: learned thresholds, p-value correction, dataset, PCA and labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from exporter.config.model import FeatureType, ModelConfig
+from exporter.evaluate.fit import FittedColumn, FittedReference
+from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot
+from exporter.ingest.labels import JoinedPairs
+from exporter.ingest.window import WindowView
+from exporter.ingest.wire import class_key
+from exporter.stats.correction import adjust_p_values
+from exporter.stats.multivariate import METHOD as PCA_METHOD
+
+
+@dataclass(frozen=True)
+class DriftSummary:
+    """Corrected feature verdicts and the model-level drift values built on them."""
+
+    features: tuple[FeatureSnapshot, ...]
+    share: float | None
+    detected: bool | None
+    multivariate: DriftValue | None
+    target: DriftValue | None
+
+
+def score_column(column: FittedColumn, values: np.ndarray, min_samples: int) -> DriftValue | None:
+    """Score a column (missing values included); too few usable values export nothing."""
+    method = column.method
+    if method is None or method.usable(values).size < max(min_samples, 1):
+        return None
+    try:
+        result = method.score(values)
+    except ValueError:
+        return None
+    cut = column.learned.for_size(int(np.size(values))) if column.learned else None
+    if cut is not None:
+        return DriftValue(method.label, result.score, result.p_value, cut, result.score > cut,
+                          learned=True)
+    return DriftValue(method.label, result.score, result.p_value, result.threshold,
+                      result.drifted)
+
+
+def correct(features: tuple[FeatureSnapshot, ...], how: str) -> tuple[FeatureSnapshot, ...]:
+    """Re-decide p-value tests on adjusted p-values; the raw p-value stays what is exported."""
+    tested = [i for i, f in enumerate(features)
+              if f.drift is not None and f.drift.p_value is not None and not f.drift.learned]
+    raw = [features[i].drift.p_value for i in tested]  # type: ignore[union-attr]
+    adjusted = adjust_p_values(np.array(raw, dtype=float), how)
+    out = list(features)
+    for i, p in zip(tested, adjusted, strict=True):
+        drift = features[i].drift
+        assert drift is not None
+        out[i] = replace(features[i], drift=replace(drift, drifted=bool(p < drift.threshold)))
+    return tuple(out)
+
+
+def dataset_share(columns: tuple[FittedColumn, ...],
+                  features: tuple[FeatureSnapshot, ...]) -> float | None:
+    """Importance-weighted share of drifted features among those scored."""
+    pairs = [(c.importance, f.drift.drifted) for c, f in zip(columns, features, strict=True)
+             if f.drift is not None]
+    total = sum(w for w, _ in pairs)
+    return sum(w for w, d in pairs if d) / total if pairs and total > 0 else None
+
+
+def multivariate(model: ModelConfig, fitted: FittedReference,
+                 view: WindowView) -> DriftValue | None:
+    """PCA reconstruction error of the window against its reference-learned threshold."""
+    pca = fitted.multivariate
+    if pca is None or len(view) < max(model.min_samples, 1):
+        return None
+    rows = np.column_stack([view.numeric[n] for n in fitted.multivariate_features])
+    score, cut = pca.score(rows), pca.threshold(len(view), model.learned_k)
+    return DriftValue(PCA_METHOD, score, None, cut, score > cut, learned=True)
+
+
+def target(model: ModelConfig, fitted: FittedReference, pairs: JoinedPairs) -> DriftValue | None:
+    """Joined labels against the reference label column."""
+    column = fitted.target
+    if column is None or len(pairs) < max(model.min_samples, 1):
+        return None
+    if column.type is FeatureType.CATEGORICAL:
+        codes = column.codes or {}
+        values = np.array([codes.get(class_key(v), len(codes)) for v in pairs.actual],
+                          dtype=np.int64)
+    else:
+        values = np.array(pairs.actual, dtype=np.float64)
+    return score_column(column, values, model.min_samples)
+
+
+def summarise(model: ModelConfig, fitted: FittedReference, features: list[FeatureSnapshot],
+              view: WindowView, pairs: JoinedPairs) -> DriftSummary:
+    """Everything drift-related the snapshot needs beyond each feature's raw verdict."""
+    corrected = correct(tuple(features), model.drift_correction)
+    share = dataset_share(fitted.features, corrected)
+    return DriftSummary(corrected, share, None if share is None else share >= model.drift_share,
+                        multivariate(model, fitted, view), target(model, fitted, pairs))

@@ -1,0 +1,149 @@
+"""Performance estimated without labels from calibrated scores (confidence-based, as CBPE).
+
+With calibrated probabilities p, the expected confusion matrix of a window is the sum of p over
+the rows predicted positive (TP) and so on; ratios of these expectations estimate the metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from exporter.config.model import ModelConfig, Task
+from exporter.evaluate.probabilities import ece, positive_scores, score_matrix
+from exporter.evaluate.reference import ReferenceData
+from exporter.ingest.labels import Compact, Target
+
+MIN_CALIBRATION_ROWS = 100
+# Out-of-fold ECE must drop by more than this, so sampling noise does not buy a calibration.
+CALIBRATION_MARGIN = 0.01
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """An isotonic map of positive-class scores: knots joined linearly, clipped at the ends."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def apply(self, p: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities."""
+        out: np.ndarray = np.interp(p, self.x, self.y)
+        return out
+
+
+def isotonic(score: np.ndarray, truth: np.ndarray) -> Calibration:
+    """Fit a non-decreasing map from score to outcome rate by pooling adjacent violators."""
+    xs, inverse = np.unique(score, return_inverse=True)
+    sums = np.bincount(inverse, weights=truth.astype(float))
+    weights = np.bincount(inverse).astype(float)
+    means: list[float] = []
+    counts: list[float] = []
+    sizes: list[int] = []
+    for s, w in zip(sums, weights, strict=True):
+        means.append(s / w)
+        counts.append(w)
+        sizes.append(1)
+        while len(means) > 1 and means[-2] >= means[-1]:
+            w2, w1 = counts.pop(), counts.pop()
+            m2, m1 = means.pop(), means.pop()
+            n2, n1 = sizes.pop(), sizes.pop()
+            means.append((m1 * w1 + m2 * w2) / (w1 + w2))
+            counts.append(w1 + w2)
+            sizes.append(n1 + n2)
+    ys = np.repeat(means, sizes)
+    return Calibration(xs.astype(float), ys)
+
+
+def fit_calibration(model: ModelConfig, data: ReferenceData) -> Calibration | None:
+    """Isotonic calibration on the reference, kept only when it clearly lowers out-of-fold ECE."""
+    if (model.task is not Task.BINARY or model.positive_class is None or data.score is None
+            or data.label is None):
+        return None
+    labels = np.array([str(v) for v in data.label])
+    keep = ~np.isnan(data.score) & (labels != "None")
+    score, truth = data.score[keep], labels[keep] == model.positive_class
+    if score.size < MIN_CALIBRATION_ROWS or truth.all() or not truth.any():
+        return None
+    folds = np.arange(score.size) % 2 == 0
+    raw = calibrated = 0.0
+    for train in (folds, ~folds):
+        test = ~train
+        raw += ece(truth[test], score[test])
+        calibrated += ece(truth[test], isotonic(score[train], truth[train]).apply(score[test]))
+    return isotonic(score, truth) if (calibrated - raw) / 2 < -CALIBRATION_MARGIN else None
+
+
+def expected_auc(p: np.ndarray) -> float | None:
+    """The ROC AUC expected when each row is positive with probability p."""
+    order = np.argsort(-p, kind="stable")
+    sorted_p = p[order]
+    positives, negatives = float(sorted_p.sum()), float((1 - sorted_p).sum())
+    if positives <= 0 or negatives <= 0:
+        return None
+    last = np.r_[np.flatnonzero(np.diff(sorted_p)), sorted_p.size - 1]  # end of each tie group
+    tpr = np.r_[0.0, np.cumsum(sorted_p)[last] / positives]
+    fpr = np.r_[0.0, np.cumsum(1 - sorted_p)[last] / negatives]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+
+def _ratios(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> dict[str, np.ndarray]:
+    """Expected precision, recall and F1 per class; NaN where the expectation is zero."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"precision": np.where(tp + fp > 0, tp / (tp + fp), np.nan),
+                "recall": np.where(tp + fn > 0, tp / (tp + fn), np.nan),
+                "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)}
+
+
+def _binary(p: np.ndarray, hit: np.ndarray) -> list[tuple[str, float | None]]:
+    tp, fp = np.sum(p[hit]), np.sum(1 - p[hit])
+    fn, tn = np.sum(p[~hit]), np.sum(1 - p[~hit])
+    ratios = _ratios(np.array([tp]), np.array([fp]), np.array([fn]))
+    out: list[tuple[str, float | None]] = [("accuracy", float((tp + tn) / p.size))]
+    out += [(name, float(v[0])) for name, v in ratios.items()]
+    out.append(("roc_auc", expected_auc(p)))
+    return out
+
+
+def _multiclass(matrix: np.ndarray, predicted: np.ndarray,
+                classes: Sequence[str]) -> list[tuple[str, float | None]]:
+    matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1e-12)
+    chosen = predicted[:, None] == np.asarray(classes)[None, :]
+    tp = np.sum(matrix * chosen, axis=0)
+    fp = np.sum((1 - matrix) * chosen, axis=0)
+    fn = np.sum(matrix * ~chosen, axis=0)
+    out: list[tuple[str, float | None]] = [("accuracy", float(tp.sum() / len(predicted)))]
+    for name, values in _ratios(tp, fp, fn).items():
+        defined = values[~np.isnan(values)]
+        out.append((f"{name}_macro", float(defined.mean()) if defined.size else None))
+    aucs = [expected_auc(matrix[:, i]) for i in range(len(classes))]
+    defined_auc = [a for a in aucs if a is not None]
+    out.append(("roc_auc", float(np.mean(defined_auc)) if defined_auc else None))
+    return out
+
+
+def estimate(model: ModelConfig, calibration: Calibration | None, predicted: Sequence[Target],
+             scores: Sequence[Compact]) -> tuple[tuple[str, float], ...]:
+    """Estimated metrics over the rows with scores; empty below min_samples of them."""
+    if not model.task.is_classification or not scores:
+        return ()
+    pred = np.array([str(v) for v in predicted])
+    out: list[tuple[str, float | None]]
+    if model.task is Task.BINARY and model.positive_class is not None:
+        p = positive_scores(scores, model.positive_class)
+        keep = ~np.isnan(p)
+        if keep.sum() < model.min_samples:
+            return ()
+        p = p[keep] if calibration is None else calibration.apply(p[keep])
+        out = _binary(p, pred[keep] == model.positive_class)
+    else:
+        keys = {k for s in scores if s is not None and not isinstance(s, float) for k in s[0]}
+        classes = sorted(keys | set(pred.tolist()))
+        matrix = score_matrix(scores, classes)
+        keep = ~np.isnan(matrix).any(axis=1)
+        if keep.sum() < model.min_samples:
+            return ()
+        out = _multiclass(matrix[keep], pred[keep], classes)
+    return tuple((name, v) for name, v in out if v is not None and np.isfinite(v))

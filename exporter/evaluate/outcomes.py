@@ -1,0 +1,38 @@
+"""A window's performance: realised over joined labels, estimated over scores, and their gap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exporter.config.model import ModelConfig
+from exporter.evaluate.estimate import Calibration, estimate
+from exporter.evaluate.performance import Pairs, realised
+from exporter.ingest.labels import JoinedPairs
+
+
+@dataclass(frozen=True)
+class PerformanceOutcome:
+    """What the snapshot needs about performance; empty parts export no series."""
+
+    performance: Pairs = ()
+    class_performance: tuple[tuple[str, str, float], ...] = ()
+    estimated: Pairs = ()
+    estimation_error: Pairs = ()
+    label_coverage: float | None = None
+
+
+def assess(model: ModelConfig, pairs: JoinedPairs,
+           calibration: Calibration | None) -> PerformanceOutcome:
+    """Realised metrics once min_samples labels joined; estimates from the window's scores.
+
+    The estimation error compares the estimate on the labelled rows with the realised value on
+    the same rows, so it measures the estimator rather than the label delay.
+    """
+    estimated = estimate(model, calibration, pairs.window_predicted, pairs.window_scores)
+    if len(pairs) < model.min_samples:
+        return PerformanceOutcome(estimated=estimated, label_coverage=pairs.coverage)
+    result = realised(model, pairs.predicted, pairs.actual, pairs.scores, pairs.classes)
+    on_labelled = dict(estimate(model, calibration, pairs.predicted, pairs.scores))
+    error = tuple((name, abs(on_labelled[name] - value)) for name, value in result.metrics
+                  if name in on_labelled)
+    return PerformanceOutcome(result.metrics, result.per_class, estimated, error, pairs.coverage)

@@ -1,0 +1,108 @@
+"""Numeric drift on the raw values: Wasserstein, Cramér-von Mises, Anderson-Darling, energy."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats  # type: ignore[import-untyped]
+
+from exporter.config.model import FeatureType
+from exporter.stats.base import DriftMethod, FloatArray
+
+IndexArray = npt.NDArray[np.int64]
+
+
+@functools.lru_cache(maxsize=32)
+def _quantile_grid(n: int, m: int) -> tuple[FloatArray, IndexArray, IndexArray]:
+    """Steps of the two quantile functions on one grid, cached because (n, m) rarely change."""
+    points = np.union1d(np.arange(n, dtype=np.int64) * m, np.arange(m, dtype=np.int64) * n)
+    widths = (np.append(points[1:], n * m) - points) / float(n * m)
+    left, right = points // m, points // n
+    for array in (widths, left, right):
+        array.flags.writeable = False
+    return widths, left, right
+
+
+def wasserstein_sorted(ref: FloatArray, win: FloatArray) -> float:
+    """W1 = integral over u of |Q_ref(u) - Q_win(u)|, for two sorted samples, with no merge sort."""
+    widths, left, right = _quantile_grid(ref.size, win.size)
+    return float(np.dot(widths, np.abs(ref[left] - win[right])))
+
+
+class _RawNumeric(DriftMethod):
+    """Shared state: the sorted present reference."""
+
+    feature_types: ClassVar[frozenset[FeatureType]] = frozenset({FeatureType.NUMERIC})
+
+    def __init__(self, threshold: float | None = None, bins: int = 10) -> None:
+        """Start unfitted; the sorted reference comes from fit()."""
+        super().__init__(threshold, bins)
+        self._ref: FloatArray = np.empty(0, dtype=np.float64)
+
+    def _fit(self, reference: npt.NDArray[Any], n_categories: int | None) -> None:
+        self._ref = np.sort(self._as_float(reference, "reference"))
+
+
+class Wasserstein(_RawNumeric):
+    """Earth mover's distance divided by the reference standard deviation: shift in sd units."""
+
+    name: ClassVar[str] = "wasserstein"
+    is_test: ClassVar[bool] = False
+    default_threshold: ClassVar[float] = 0.1
+
+    def _fit(self, reference: npt.NDArray[Any], n_categories: int | None) -> None:
+        super()._fit(reference, n_categories)
+        std = float(np.std(self._ref))
+        self._scale = std if std > 0 else 1.0
+
+    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
+        win = np.sort(self._as_float(window, "window"))
+        return wasserstein_sorted(self._ref, win) / self._scale, None
+
+
+class CramerVonMises(_RawNumeric):
+    """Two-sample Cramér-von Mises test: weighs the whole CDF, not just its largest gap."""
+
+    name: ClassVar[str] = "cramervonmises"
+    is_test: ClassVar[bool] = True
+    default_threshold: ClassVar[float] = 0.05
+
+    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
+        win = self._as_float(window, "window")
+        if self._ref.size < 2 or win.size < 2:
+            raise ValueError(f"{self.name}: needs at least two values on each side")
+        result = stats.cramervonmises_2samp(self._ref, win)
+        return float(result.statistic), float(result.pvalue)
+
+
+class AndersonDarling(_RawNumeric):
+    """k-sample Anderson-Darling test: like CvM with more weight on the tails."""
+
+    name: ClassVar[str] = "anderson"
+    is_test: ClassVar[bool] = True
+    default_threshold: ClassVar[float] = 0.05
+
+    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
+        """scipy's statistic and p-value (floored at 0.001, capped at 0.25 by scipy)."""
+        win = self._as_float(window, "window")
+        if np.unique(np.concatenate([self._ref[:1], self._ref[-1:], win])).size < 2:
+            return 0.0, 1.0  # every value equal: scipy refuses, and nothing has drifted
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = stats.anderson_ksamp([self._ref, win])
+        return float(result.statistic), float(result.pvalue)
+
+
+class Energy(_RawNumeric):
+    """Energy distance between the two samples (scipy.stats.energy_distance)."""
+
+    name: ClassVar[str] = "energy"
+    is_test: ClassVar[bool] = False
+    default_threshold: ClassVar[float] = 0.1
+
+    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
+        return float(stats.energy_distance(self._ref, self._as_float(window, "window"))), None

@@ -1,0 +1,54 @@
+"""Multivariate drift: PCA reconstruction error of standardised numeric features (NannyML)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from exporter.stats.thresholds import chunk_threshold
+
+Matrix = npt.NDArray[np.float64]
+METHOD = "pca_reconstruction"
+
+
+@dataclass(frozen=True)
+class PCAReconstruction:
+    """Reference means, scales and components, and the reference rows' own errors."""
+
+    mean: Matrix
+    scale: Matrix
+    components: Matrix
+    reference_errors: Matrix
+
+    @classmethod
+    def fit(cls, reference: Matrix, variance: float = 0.65, seed: int = 0) -> PCAReconstruction:
+        """Standardise, keep the components explaining `variance`, score the reference rows."""
+        x = np.asarray(reference, dtype=np.float64)
+        mean = np.nanmean(x, axis=0)
+        std = np.nanstd(x, axis=0)
+        scale = np.where(std > 0, std, 1.0)
+        z = np.nan_to_num((x - mean) / scale, nan=0.0)
+        _, singular, vt = np.linalg.svd(z, full_matrices=False)
+        explained = np.cumsum(singular**2) / max(float(np.sum(singular**2)), 1e-300)
+        keep = int(np.searchsorted(explained, variance - 1e-12) + 1)
+        model = cls(mean, scale, vt[:keep], np.empty(0))
+        errors = model.row_errors(x)
+        shuffled = np.random.default_rng(seed).permutation(errors)
+        return cls(mean, scale, vt[:keep], shuffled)
+
+    def row_errors(self, rows: Matrix) -> Matrix:
+        """Euclidean distance of each standardised row to its projection (missing -> the mean)."""
+        z = np.nan_to_num((np.asarray(rows, dtype=np.float64) - self.mean) / self.scale, nan=0.0)
+        rebuilt = (z @ self.components.T) @ self.components
+        errors: Matrix = np.sqrt(np.sum((z - rebuilt) ** 2, axis=1))
+        return errors
+
+    def score(self, rows: Matrix) -> float:
+        """Mean reconstruction error of a window."""
+        return float(np.mean(self.row_errors(rows)))
+
+    def threshold(self, window_size: int, k: float = 3.0) -> float:
+        """Mean + k sd of the score over reference chunks of the window's size."""
+        return chunk_threshold(self.reference_errors, window_size, k)

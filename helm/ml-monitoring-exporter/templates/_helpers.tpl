@@ -1,0 +1,69 @@
+{{/* Chart name, truncated to the 63 characters Kubernetes names allow. */}}
+{{- define "mlmon.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release-chart unless the release name already holds the chart name. */}}
+{{- define "mlmon.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Labels every object carries. */}}
+{{- define "mlmon.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "mlmon.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Labels the Service, ServiceMonitor, NetworkPolicy and PDB select the pod by. */}}
+{{- define "mlmon.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "mlmon.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The ServiceAccount the pod runs as. */}}
+{{- define "mlmon.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "mlmon.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The ConfigMap holding config.yaml: the user's existing one or the chart's. */}}
+{{- define "mlmon.configMapName" -}}
+{{- default (include "mlmon.fullname" .) .Values.existingConfigMap }}
+{{- end }}
+
+{{/* The Secret holding the Redis password, empty when there is none. */}}
+{{- define "mlmon.secretName" -}}
+{{- if .Values.redis.existingSecret }}
+{{- .Values.redis.existingSecret }}
+{{- else if .Values.redis.password }}
+{{- include "mlmon.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference: the digest when given, else the tag (default: appVersion). */}}
+{{- define "mlmon.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Where the chart mounts config.yaml; the image's ENTRYPOINT reads it from here. */}}
+{{- define "mlmon.configDir" -}}
+/etc/ml-monitoring-exporter
+{{- end }}

@@ -1,0 +1,139 @@
+"""The alert rules, their promtool tests, runbooks and the example Alertmanager routing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exporter.serve.catalog import BY_NAME
+from tests.conftest import require_tool
+
+ROOT = Path(__file__).resolve().parent.parent
+ALERTS = ROOT / "alerts"
+RULES = ALERTS / "ml-monitoring.rules.yml"
+RULE_TESTS = sorted((ALERTS / "tests").glob("*.yml"))
+AM_EXAMPLE = ALERTS / "alertmanager.example.yml"
+RUNBOOKS = ROOT / "docs" / "runbooks"
+RUNBOOK_BASE = "https://github.com/ml-monitoring-exporter/ml-monitoring-exporter/blob/main/"
+SECTIONS = ("## Meaning", "## Impact", "## Diagnosis", "## Mitigation")
+METRIC = re.compile(r"(?<![\w:])(mlmon_\w+)(?![\w:(])")
+RECORDED = re.compile(r"(?<![\w:])([a-z_]+:\w+:\w+)")
+GROUPING = re.compile(r"\b(by|on)\s*\(([^)]*)\)")
+
+
+def rules() -> list[dict[str, Any]]:
+    """Every rule of every group."""
+    doc = yaml.safe_load(RULES.read_text())
+    return [rule for group in doc["groups"] for rule in group["rules"]]
+
+
+def alerts() -> list[dict[str, Any]]:
+    """The alerting rules."""
+    return [r for r in rules() if "alert" in r]
+
+
+def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a tool and keep its output for the assertion message."""
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_promtool_accepts_the_rules_file() -> None:
+    result = run([require_tool("promtool"), "check", "rules", str(RULES)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_promtool_unit_tests_of_the_rules_pass() -> None:
+    assert RULE_TESTS, "alerts/tests holds no promtool test files"
+    result = run([require_tool("promtool"), "test", "rules", *map(str, RULE_TESTS)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_case_that_fires_and_one_that_stays_silent() -> None:
+    fires: set[str] = set()
+    silent: set[str] = set()
+    for path in RULE_TESTS:
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (fires if check.get("exp_alerts") else silent).add(check["alertname"])
+    names = {a["alert"] for a in alerts()}
+    assert names - fires == set(), "alerts without a firing test case"
+    assert names - silent == set(), "alerts without a silent test case"
+    assert (fires | silent) - names == set(), "test cases of alerts that do not exist"
+
+
+def test_every_metric_a_rule_reads_is_in_the_exporters_catalog() -> None:
+    histograms = {n for n, s in BY_NAME.items() if s.kind == "histogram"}
+    recorded = {r["record"] for r in rules() if "record" in r}
+    assert len({n for r in rules() for n in METRIC.findall(r["expr"])}) > 20
+    for rule in rules():
+        for name in METRIC.findall(rule["expr"]):
+            base = re.sub(r"_(bucket|count|sum)$", "", name)
+            assert name in BY_NAME or base in histograms, f"{name} in {rule}"
+        for name in RECORDED.findall(rule["expr"]):
+            assert name in recorded, f"recording rule {name} is used but not defined"
+
+
+def test_every_aggregation_and_match_keeps_the_namespace_label() -> None:
+    for rule in rules():
+        for keyword, labels in GROUPING.findall(rule["expr"]):
+            assert "namespace" in [lbl.strip() for lbl in labels.split(",")], \
+                f"{keyword} ({labels}) in {rule.get('alert') or rule.get('record')}"
+
+
+def test_recording_rules_are_named_level_metric_operations() -> None:
+    for rule in rules():
+        if "record" in rule:
+            assert re.fullmatch(r"[a-z_]+:mlmon_[a-z0-9_]+:[a-z0-9_]+", rule["record"]), rule
+
+
+def test_every_alert_has_a_severity_annotations_and_a_runbook_with_its_sections() -> None:
+    for alert in alerts():
+        name = alert["alert"]
+        assert re.fullmatch(r"MLMon[A-Z][A-Za-z]+", name)
+        assert alert["labels"]["severity"] in ("critical", "warning", "info"), name
+        notes = alert["annotations"]
+        assert notes["summary"], name
+        assert re.search(r"\{\{ \$labels\.(model|instance) \}\}", notes["description"]), name
+        assert "$value" in notes["description"], f"{name}: the description names no value"
+        assert notes["runbook_url"] == f"{RUNBOOK_BASE}docs/runbooks/{name}.md"
+        text = (RUNBOOKS / f"{name}.md").read_text()
+        assert text.startswith(f"# {name}\n"), name
+        for section in SECTIONS:
+            assert section in text, f"{name}.md has no {section}"
+
+
+def test_every_runbook_belongs_to_an_alert() -> None:
+    names = {a["alert"] for a in alerts()}
+    assert {p.stem for p in RUNBOOKS.glob("*.md")} - names == set()
+
+
+def test_amtool_accepts_the_example_alertmanager_config() -> None:
+    amtool = require_tool("amtool")
+    result = run([amtool, "check-config", str(AM_EXAMPLE)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("severity", "receiver"),
+                         [("critical", "pager"), ("warning", "chat"), ("info", "silent")])
+def test_the_example_routing_sends_each_severity_to_its_receiver(severity: str,
+                                                                  receiver: str) -> None:
+    amtool = require_tool("amtool")
+    result = run([amtool, "config", "routes", "test", f"--config.file={AM_EXAMPLE}",
+                  "alertname=MLMonFeatureDrift", "model=fraud", f"severity={severity}"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == receiver
+
+
+def test_dataset_drift_and_a_broken_exporter_inhibit_the_alerts_they_explain() -> None:
+    inhibit = yaml.safe_load(AM_EXAMPLE.read_text())["inhibit_rules"]
+    pairs = {(tuple(r["source_matchers"]), tuple(r["target_matchers"]), tuple(r["equal"]))
+             for r in inhibit}
+    assert (('alertname="MLMonDatasetDrift"',), ('alertname="MLMonFeatureDrift"',),
+            ("namespace", "model")) in pairs
+    assert (('alertname=~"MLMonExporterDown|MLMonRedisUnreachable"',), ('model=~".+"',),
+            ("namespace",)) in pairs

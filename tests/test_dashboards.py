@@ -1,0 +1,183 @@
+"""The Grafana dashboards import cleanly, follow our conventions and read only declared metrics."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dashboards.build import DASHBOARDS, render
+from dashboards.lint import breaches, metric_names, panels, queries, selectors, variable_metrics
+from exporter.serve.catalog import BY_NAME
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "alerts" / "ml-monitoring.rules.yml"
+UIDS = {"ml-fleet-overview.json": "mlmon-fleet-overview",
+        "ml-model-detail.json": "mlmon-model-detail",
+        "ml-monitoring-exporter.json": "mlmon-exporter"}
+# Series Prometheus itself writes for every target or alert: not in the exporter's catalog.
+PROMETHEUS_SERIES = frozenset({"up", "ALERTS", "scrape_duration_seconds",
+                               "scrape_samples_scraped"})
+# Labels Prometheus or Kubernetes service discovery add to every series of a target.
+TARGET_LABELS = frozenset({"namespace", "job", "instance"})
+ALERT_LABELS = frozenset({"alertname", "alertstate", "severity"})
+
+
+def load(name: str) -> dict[str, Any]:
+    """A committed dashboard file."""
+    return dict(json.loads((ROOT / "dashboards" / name).read_text()))
+
+
+def recording_rules() -> set[str]:
+    """Names recorded by the alerts/ rules file, when it exists."""
+    if not RULES.exists():
+        return set()
+    doc = yaml.safe_load(RULES.read_text()) or {}
+    return {r["record"] for g in doc.get("groups", []) for r in g.get("rules", []) if "record" in r}
+
+
+def declared(name: str, recorded: set[str]) -> bool:
+    """In the catalog (histograms with their series suffixes), Prometheus's own, or recorded."""
+    if name in BY_NAME or name in PROMETHEUS_SERIES or name in recorded:
+        return True
+    base = re.sub(r"_(bucket|sum|count)$", "", name)
+    return base in BY_NAME and BY_NAME[base].kind == "histogram"
+
+
+def known_labels(name: str) -> frozenset[str]:
+    """Labels a selector of `name` may match on."""
+    if name == "ALERTS":
+        return ALERT_LABELS | {"model"} | TARGET_LABELS
+    if ":" in name:  # a recording rule: its level names the labels it keeps
+        return TARGET_LABELS | frozenset(name.split(":")[0].split("_"))
+    spec = BY_NAME.get(re.sub(r"_(bucket|sum|count)$", "", name))
+    extra = {"le"} if name.endswith("_bucket") else set()
+    return TARGET_LABELS | frozenset(spec.labels if spec else ()) | extra
+
+
+FILES = sorted(DASHBOARDS)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_committed_dashboard_is_what_the_generator_writes(name: str) -> None:
+    assert (ROOT / "dashboards" / name).read_text() == render(DASHBOARDS[name]), (
+        f"{name} is out of date: run python -m dashboards.build")
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_dashboard_follows_every_convention(name: str) -> None:
+    assert breaches(load(name)) == []
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_dashboard_has_its_stable_uid_and_no_numeric_id(name: str) -> None:
+    d = load(name)
+    assert d["uid"] == UIDS[name]
+    assert d["id"] is None
+    assert all(isinstance(p["id"], int) for p in panels(d))
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_metric_name_in_every_query_is_declared(name: str) -> None:
+    recorded = recording_rules()
+    d = load(name)
+    used = {n for q in queries(d) for n in metric_names(q.expr)}
+    used |= {metric for _, metric in variable_metrics(d)}
+    assert used, "no query found"
+    assert sorted(n for n in used if not declared(n, recorded)) == []
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_label_matcher_names_a_label_the_metric_has(name: str) -> None:
+    unknown = []
+    for q in queries(load(name)):
+        for metric in metric_names(q.expr):
+            for matchers in selectors(q.expr, metric):
+                labels = set(re.findall(r"(\w+)\s*[=!]~?\s*\"", matchers))
+                unknown += [f"{q.panel}: {metric}{{{label}}}"
+                            for label in labels - known_labels(metric)]
+    assert unknown == []
+
+
+def test_model_dashboard_offers_datasource_namespace_model_and_feature() -> None:
+    names = [v["name"] for v in load("ml-model-detail.json")["templating"]["list"]]
+    assert names == ["datasource", "namespace", "model", "feature"]
+
+
+def test_fleet_table_links_each_model_to_the_model_dashboard() -> None:
+    d = load("ml-fleet-overview.json")
+    urls = [v for _, key, v in _links(d) if key == "url"]
+    assert urls and all(u.startswith(f"/d/{UIDS['ml-model-detail.json']}/") for u in urls)
+    assert all("var-model=${__value.raw}" in u and "${datasource:queryparam}" in u for u in urls)
+
+
+def _links(d: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """Keys of every data link in the dashboard's overrides."""
+    out = []
+    for p in panels(d):
+        for o in p.get("fieldConfig", {}).get("overrides", []):
+            for prop in o["properties"]:
+                if prop["id"] == "links":
+                    out += [(p["title"], k, v) for link in prop["value"] for k, v in link.items()]
+    return out
+
+
+def _first(d: dict[str, Any], kind: str = "timeseries") -> dict[str, Any]:
+    return next(p for p in d["panels"] if p["type"] == kind)
+
+
+def _mutations() -> list[tuple[str, Any]]:
+    """One breach of each convention, applied to a copy of the model dashboard."""
+    def hard_uid(d: dict[str, Any]) -> None:
+        _first(d)["targets"][0]["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
+
+    def inputs(d: dict[str, Any]) -> None:
+        d["__inputs"] = [{"name": "DS_PROMETHEUS", "type": "datasource"}]
+
+    def no_unit(d: dict[str, Any]) -> None:
+        del _first(d)["fieldConfig"]["defaults"]["unit"]
+
+    def no_description(d: dict[str, Any]) -> None:
+        _first(d)["description"] = ""
+
+    def fixed_rate(d: dict[str, Any]) -> None:
+        t = next(t for p in panels(d) for t in p.get("targets", []) if "rate(" in t["expr"])
+        t["expr"] = t["expr"].replace("$__rate_interval", "5m")
+
+    def typed_threshold(d: dict[str, Any]) -> None:
+        _first(d)["fieldConfig"]["defaults"]["thresholds"]["steps"].append(
+            {"color": "red", "value": 0.2})
+
+    def literal_comparison(d: dict[str, Any]) -> None:
+        _first(d)["targets"][0]["expr"] += " > 0.2"
+
+    def no_namespace(d: dict[str, Any]) -> None:
+        t = _first(d)["targets"][0]
+        t["expr"] = t["expr"].replace('namespace=~"$namespace", ', "")
+
+    def no_all_value(d: dict[str, Any]) -> None:
+        next(v for v in d["templating"]["list"] if v["name"] == "namespace").pop("allValue")
+
+    return [("hard-coded uid", hard_uid), ("__inputs", inputs), ("no unit", no_unit),
+            ("no description", no_description), ("fixed rate range", fixed_rate),
+            ("typed-in threshold", typed_threshold), ("literal comparison", literal_comparison),
+            ("namespace matcher dropped", no_namespace), ("namespace all value", no_all_value)]
+
+
+@pytest.mark.parametrize(("breach", "mutate"), _mutations(), ids=[m[0] for m in _mutations()])
+def test_lint_reports_each_kind_of_breach(breach: str, mutate: Any) -> None:
+    d = copy.deepcopy(load("ml-model-detail.json"))
+    mutate(d)
+    assert len(breaches(d)) >= 1, breach
+
+
+def test_undeclared_metric_name_is_caught() -> None:
+    expr = ('sum by (model) '
+            '(rate(mlmon_predictons_total{namespace=~"$namespace"}[$__rate_interval]))')
+    assert metric_names(expr) == {"mlmon_predictons_total"}
+    assert not declared("mlmon_predictons_total", set())

@@ -1,0 +1,163 @@
+"""Every panel query returns data from a real Prometheus scraping a real exporter fed via Redis."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+import redis
+
+from dashboards.build import DASHBOARDS
+from dashboards.lint import queries
+from exporter.config import load_config_text
+from exporter.config.model import Config
+from tests.conftest import RedisServer, free_port, wait_for
+from tests.helpers import running, xadd_all
+from tests.promstack import PrometheusProcess, start_prometheus
+from tests.test_dashboards import RULES, load
+
+pytestmark = pytest.mark.integration
+
+# What the dashboards' variables are set to: All for namespace and feature (series outside
+# Kubernetes carry no namespace, `.*` matches them), the test's model and scrape job, and a rate
+# window that holds every increment the test feeds.
+VARIABLES = {"namespace": ".*", "model": "fraud", "feature": ".*", "job": "mlmon",
+             "__rate_interval": "1m"}
+
+ROUNDS = 6
+PER_ROUND = 250
+
+
+def config(tmp: Path, redis_url: str) -> Config:
+    """A binary classifier with versions, scores, labels, an SLO and performance bounds."""
+    return load_config_text(f"""
+redis: {{url: '{redis_url}', backoff_max: 1s}}
+web: {{listen_address: '127.0.0.1:{free_port()}'}}
+models:
+  - name: fraud
+    task: binary_classification
+    positive_class: "1"
+    reference: {{file: ref.csv}}
+    window: {{duration: 1d, max_samples: 10000}}
+    schedule: {{interval: 1s}}
+    min_samples: 50
+    slo: {{latency_target: 50ms, objective: 0.99, availability: 0.99}}
+    performance: {{accuracy: {{min: 0.5}}, f1: {{min: 0.3, max: 1.0}}}}
+    features:
+      - {{name: x1, type: numeric, method: ks}}
+      - {{name: x2, type: numeric, method: psi, threshold: 0.1, range: [0, 9]}}
+      - {{name: c1, type: categorical, allowed: [a, b, c]}}
+""", base_dir=str(tmp))
+
+
+def rows(rng: np.random.Generator, n: int) -> Iterator[dict[str, Any]]:
+    """Feature rows with a score, the prediction it implies and a mostly agreeing label."""
+    for _ in range(n):
+        score = float(rng.uniform())
+        prediction = int(score > 0.5)
+        yield {"features": {"x1": float(rng.normal()), "x2": float(rng.normal(5, 2)),
+                            "c1": str(rng.choice(["a", "b", "c", "d"], p=[.4, .3, .2, .1]))},
+               "score": score, "prediction": prediction,
+               "label": prediction if rng.uniform() < 0.85 else 1 - prediction}
+
+
+def write_reference(path: Path, rng: np.random.Generator) -> None:
+    """A CSV reference with prediction, score and label columns."""
+    lines = ["x1,x2,c1,prediction,score,label"]
+    for r in rows(rng, 1000):
+        f = r["features"]
+        lines.append(f"{f['x1']!r},{f['x2']!r},{f['c1']},{r['prediction']},{r['score']!r},"
+                     f"{r['label']}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def feed_round(client: redis.Redis, rng: np.random.Generator, start: int) -> list[bytes]:
+    """Predictions of two versions (some slow, some errors), plus one undecodable entry."""
+    preds, labels = [], []
+    for i, r in enumerate(rows(rng, PER_ROUND), start):
+        preds.append(orjson.dumps({
+            "id": f"p{i}", "version": "v2" if i % 5 == 0 else "v1", "features": r["features"],
+            "prediction": r["prediction"], "scores": r["score"],
+            "latency_ms": float(rng.gamma(2.0, 15.0)), "sample_rate": 0.5,
+            "status": "error" if i % 25 == 0 else "ok"}))
+        labels.append(orjson.dumps({"id": f"p{i}", "label": r["label"]}))
+    xadd_all(client, "mlmon:{fraud}:predictions", preds)
+    client.xadd("mlmon:{fraud}:predictions", {"data": b"{not json"})
+    return labels
+
+
+def substitute(expr: str) -> str:
+    """The query as Grafana sends it with the test's variable values."""
+    out = re.sub(r"\$\{?(\w+)\}?", lambda m: VARIABLES[m.group(1)], expr)
+    assert "$" not in out, out
+    return out
+
+
+def has_data(prom: PrometheusProcess, expr: str) -> bool:
+    """True when the instant query returns at least one finite sample."""
+    return any(math.isfinite(float(s["value"][1])) for s in prom.query(substitute(expr)))
+
+
+def feed_while_scraped(prom: PrometheusProcess, client: redis.Redis) -> None:
+    """Feed in rounds, each after Prometheus scraped the last, so every rate sees increments."""
+    rng = np.random.default_rng(42)
+    pending_labels: list[bytes] = []
+    read = 'mlmon_records_read_total{job="mlmon", kind="predictions"}'
+    for n in range(ROUNDS):
+        labels = feed_round(client, rng, n * PER_ROUND)
+        xadd_all(client, "mlmon:{fraud}:labels", pending_labels)
+        pending_labels = labels
+        total = (n + 1) * PER_ROUND
+        wait_for(lambda t=total: [s for s in prom.query(read) if float(s["value"][1]) >= t],
+                 30, what=f"Prometheus to scrape {total} predictions read")
+
+
+def test_every_panel_query_returns_data_from_prometheus(redis_server: RedisServer,
+                                                        tmp_path: Path) -> None:
+    write_reference(tmp_path / "ref.csv", np.random.default_rng(7))
+    rules = [RULES] if RULES.exists() else []
+    with running(config(tmp_path, redis_server.url)) as daemon:
+        prom = start_prometheus(tmp_path, [f"127.0.0.1:{daemon.http.port}"], rule_files=rules)
+        try:
+            wait_for(lambda: prom.query('up{job="mlmon"} == 1'), 30, what="the scrape to be up")
+            feed_while_scraped(prom, redis_server.client())
+            all_queries = [q for name in DASHBOARDS for q in queries(load(name))]
+            empty: list[str] = []
+
+            def every_query_has_data() -> bool:
+                empty[:] = [f"{q.panel} [{q.ref}]: {substitute(q.expr)}" for q in all_queries
+                            if not has_data(prom, q.expr)]
+                return not empty
+
+            try:
+                wait_for(every_query_has_data, 45, interval=1.0, what="panel queries' data")
+            except AssertionError:
+                pytest.fail("queries without data:\n" + "\n".join(empty))
+        finally:
+            prom.stop()
+
+
+def test_every_variable_query_offers_values(redis_server: RedisServer, tmp_path: Path) -> None:
+    write_reference(tmp_path / "ref.csv", np.random.default_rng(8))
+    with running(config(tmp_path, redis_server.url)) as daemon:
+        prom = start_prometheus(tmp_path, [f"127.0.0.1:{daemon.http.port}"])
+        try:
+            feed_while_scraped(prom, redis_server.client())
+            for name in DASHBOARDS:
+                for var in load(name)["templating"]["list"]:
+                    m = re.fullmatch(r"label_values\((.+), (\w+)\)", var.get("definition", ""))
+                    if m is None or m.group(2) == "namespace":  # absent outside Kubernetes
+                        continue
+                    label = m.group(2)
+                    expr = f"count by ({label}) ({substitute(m.group(1))})"
+                    wait_for(lambda e=expr, lb=label: [
+                        s for s in prom.query(e) if s["metric"].get(lb)], 30,
+                        what=f"{name} variable {var['name']} to offer values")
+        finally:
+            prom.stop()

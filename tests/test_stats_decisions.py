@@ -1,0 +1,126 @@
+"""Decisions on top of scores: auto choice, correction, learned thresholds, dataset share, PCA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats  # type: ignore[import-untyped]
+
+from bench.stats_false_alarms import any_alarm_share
+from exporter.config.model import FeatureType
+from exporter.evaluate.drift import correct, dataset_share
+from exporter.evaluate.fit import FittedColumn
+from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot
+from exporter.stats import DEFAULT_METHOD, choose_method, make_method, resolve
+from exporter.stats.correction import adjust_p_values
+from exporter.stats.multivariate import PCAReconstruction
+from exporter.stats.thresholds import LearnedThreshold
+
+NUMERIC, CATEGORICAL = FeatureType.NUMERIC, FeatureType.CATEGORICAL
+
+
+@pytest.mark.parametrize(
+    ("ftype", "rows", "unique", "expected"),
+    [(NUMERIC, 1000, 50, "ks"), (NUMERIC, 1000, 5, "chisquare"), (NUMERIC, 800, 2, "z"),
+     (CATEGORICAL, 500, 7, "chisquare"), (CATEGORICAL, 500, 2, "z"),
+     (NUMERIC, 1001, 6, "wasserstein"), (NUMERIC, 5000, 4, "jensenshannon"),
+     (CATEGORICAL, 5000, 2, "jensenshannon")],
+)
+def test_auto_follows_evidentlys_rule(ftype: FeatureType, rows: int, unique: int,
+                                      expected: str) -> None:
+    assert choose_method(ftype, rows, unique) == expected
+
+
+def test_auto_is_the_default_and_exports_the_method_it_chose() -> None:
+    rng = np.random.default_rng(3)
+    assert DEFAULT_METHOD == {NUMERIC: "auto", CATEGORICAL: "auto"}
+    big = resolve(make_method("auto", NUMERIC).fit(rng.normal(0, 1, 5000)))
+    small = resolve(make_method("auto", NUMERIC).fit(rng.normal(0, 1, 500)))
+    flags = resolve(make_method("auto", NUMERIC).fit(rng.choice([0.0, 1.0], 500)))
+    assert (big.label, small.label, flags.label) == ("wasserstein", "ks", "z")
+    shifted = flags.score(rng.choice([0.0, 1.0], 500, p=[0.2, 0.8]))
+    assert shifted.drifted and shifted.p_value is not None
+
+
+def test_auto_on_a_few_valued_numeric_column_counts_values_it_never_saw_as_other() -> None:
+    rng = np.random.default_rng(4)
+    method = resolve(make_method("auto", NUMERIC).fit(rng.choice([1.0, 2.0, 3.0], 5000)))
+    assert method.label == "jensenshannon"
+    assert method.score(rng.choice([1.0, 2.0, 3.0], 2000)).score < 0.05
+    assert method.score(np.full(1000, 7.0)).drifted
+
+
+def test_bh_and_bonferroni_adjusted_p_values_equal_scipy_and_the_formula() -> None:
+    p = np.random.default_rng(1).uniform(0, 0.2, 40) ** 2
+    np.testing.assert_allclose(adjust_p_values(p, "fdr_bh"),
+                               stats.false_discovery_control(p, method="bh"), atol=1e-12)
+    np.testing.assert_allclose(adjust_p_values(p, "bonferroni"), np.minimum(p * 40, 1))
+    np.testing.assert_array_equal(adjust_p_values(p, "none"), p)
+
+
+def test_correction_changes_the_decision_but_not_the_exported_p_value() -> None:
+    def feature(name: str, p: float | None, score: float = 1.0) -> FeatureSnapshot:
+        return FeatureSnapshot(name, DriftValue("ks", score, p, 0.05 if p else 0.1,
+                                                p is None or p < 0.05), 0.0)
+
+    features = (feature("a", 0.001), feature("b", 0.04), feature("c", 0.5), feature("d", None))
+    decided = correct(features, "fdr_bh")
+    assert [f.drift.drifted for f in decided if f.drift] == [True, False, False, True]
+    assert [f.drift.p_value for f in decided if f.drift] == [0.001, 0.04, 0.5, None]
+    uncorrected = correct(features, "none")
+    assert [f.drift.drifted for f in uncorrected if f.drift] == [True, True, False, True]
+
+
+def test_fdr_bh_keeps_false_alarms_of_50_features_within_alpha_plus_two_standard_errors(
+        ) -> None:
+    bound = 0.05 + 2 * np.sqrt(0.05 * 0.95 / 200)
+    assert any_alarm_share(correction="fdr_bh") <= bound
+
+
+def test_without_correction_a_50_feature_model_alarms_on_most_no_drift_windows() -> None:
+    assert any_alarm_share(evaluations=40, correction="none") > 0.5
+
+
+def test_learned_threshold_is_mean_plus_k_sd_of_reference_chunk_scores() -> None:
+    rng = np.random.default_rng(9)
+    reference = rng.normal(0, 1, 20_000)
+    method = make_method("psi", NUMERIC).fit(reference)
+    learned = LearnedThreshold(reference, lambda x: method.score(x).score, k=3.0)
+    shuffled = np.random.default_rng(0).permutation(reference)
+    scores = [method.score(chunk).score for chunk in np.split(shuffled, 20)]
+    assert learned.for_size(1000) == pytest.approx(np.mean(scores) + 3 * np.std(scores, ddof=1))
+    assert learned.for_size(5000) is None  # four chunks are too few: the fixed one applies
+    assert method.score(rng.normal(0, 1, 1000)).score < learned.for_size(1000)  # type: ignore
+    assert method.score(rng.normal(0.3, 1, 1000)).score > learned.for_size(1000)  # type: ignore
+
+
+def test_dataset_share_is_weighted_by_feature_importance() -> None:
+    columns = tuple(FittedColumn(n, NUMERIC, None, importance=w)
+                    for n, w in (("a", 3.0), ("b", 1.0), ("c", 1.0)))
+    features = tuple(FeatureSnapshot(n, DriftValue("ks", 0, 0.5, 0.05, d), 0.0)
+                     for n, d in (("a", True), ("b", False), ("c", False)))
+    assert dataset_share(columns, features) == pytest.approx(3 / 5)
+
+
+def _correlated(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
+    a = rng.normal(0, 1, n)
+    b = rho * a + np.sqrt(1 - rho**2) * rng.normal(0, 1, n)
+    return np.column_stack([a, b, rng.normal(0, 1, n)])
+
+
+def test_pca_reconstruction_error_equals_sklearn_and_flags_a_broken_correlation() -> None:
+    decomposition = pytest.importorskip("sklearn.decomposition")
+    rng = np.random.default_rng(11)
+    reference = _correlated(rng, 20_000, 0.9)
+    pca = PCAReconstruction.fit(reference, variance=0.65)
+    window = _correlated(rng, 1000, -0.9)
+    z = (reference - reference.mean(0)) / reference.std(0)
+    sk = decomposition.PCA(n_components=0.65, svd_solver="full").fit(z)
+    zw = (window - reference.mean(0)) / reference.std(0)
+    expected = np.mean(np.linalg.norm(zw - sk.inverse_transform(sk.transform(zw)), axis=1))
+    assert pca.score(window) == pytest.approx(expected, rel=1e-6)
+    steady = pca.score(_correlated(rng, 1000, 0.9))
+    assert steady < pca.threshold(1000) < pca.score(window)
+    for column in range(3):  # each marginal is still N(0, 1): univariate KS sees nothing
+        p = stats.ks_2samp(reference[:, column], window[:, column]).pvalue
+        assert p > 0.001
