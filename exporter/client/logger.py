@@ -1,0 +1,233 @@
+"""PredictionLogger: log() samples, serialises and enqueues; a background thread writes."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import random
+import time
+import weakref
+import zlib
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import orjson
+import redis
+from prometheus_client import CollectorRegistry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from exporter.client.metrics import LABELS, PREDICTIONS, ClientStats, DropReason, attach
+from exporter.client.sender import WIRE_MAX_BATCH, FlushMarker, Sender, SendSettings
+
+JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+DEFAULT_MAXLEN = 1_000_000
+_STATUSES = ("ok", "error")
+_live: weakref.WeakSet[PredictionLogger] = weakref.WeakSet()
+
+
+def _client(url: str, timeout: float) -> redis.Redis:
+    """A client that fails fast: the sender retries on its own schedule, never redis-py's."""
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                retry=Retry(NoBackoff(), 0), protocol=2)
+
+
+class PredictionLogger:
+    """Feeds one model's streams; safe on a serving hot path: it never blocks and never raises."""
+
+    def __init__(self, redis_url_or_client: str | redis.Redis, model: str, *,
+                 sample_rate: float = 1.0, batch_size: int = 500, flush_interval: float = 0.1,
+                 max_queue: int = 10_000, stream_maxlen: int | None = None,
+                 retention: float | None = None, version: str | None = None,
+                 registry: CollectorRegistry | None = None,
+                 predictions_stream: str | None = None, labels_stream: str | None = None,
+                 max_batch_bytes: int = 256 * 1024, socket_timeout: float = 1.0,
+                 clock: Callable[[], float] = time.time,
+                 rand: Callable[[], float] = random.random) -> None:
+        _check(sample_rate, batch_size, flush_interval, max_queue, max_batch_bytes)
+        if stream_maxlen is not None and retention is not None:
+            raise ValueError("give stream_maxlen or retention, not both")
+        if (stream_maxlen is not None and stream_maxlen < 1) or (
+                retention is not None and retention <= 0):
+            raise ValueError("stream_maxlen and retention must be positive")
+        self._url = redis_url_or_client if isinstance(redis_url_or_client, str) else None
+        self._timeout = socket_timeout
+        client = _client(self._url, socket_timeout) if self._url else redis_url_or_client
+        assert isinstance(client, redis.Redis)
+        self._model = model
+        self._rate = sample_rate
+        self._max_queue = max_queue
+        self._max_record = max_batch_bytes - 2
+        self._version = version
+        self._clock = clock
+        self._rand = rand
+        self._closed = False
+        self._settings = SendSettings(
+            predictions_stream or f"mlmon:{{{model}}}:predictions",
+            labels_stream or f"mlmon:{{{model}}}:labels", batch_size, max_batch_bytes,
+            flush_interval, DEFAULT_MAXLEN if retention is None and stream_maxlen is None
+            else stream_maxlen, retention)
+        self._stats = ClientStats()
+        self._sender = Sender(self._settings, client, self._stats, clock)
+        _live.add(self)
+        if registry is not None:
+            attach(registry, self)
+
+    @property
+    def model(self) -> str:
+        """The model whose streams this logger feeds."""
+        return self._model
+
+    @property
+    def stats(self) -> ClientStats:
+        """Sent, dropped and sampled-out counts of this process."""
+        return self._stats
+
+    @property
+    def queue_depth(self) -> int:
+        """Records waiting for the sender thread."""
+        return sum(1 for item in list(self._sender.queue) if not isinstance(item, FlushMarker))
+
+    @property
+    def streams(self) -> tuple[str, str]:
+        """The predictions and labels stream keys."""
+        return self._settings.predictions_stream, self._settings.labels_stream
+
+    def sampled(self, id: Any = None) -> bool:
+        """Whether a record is kept; by a hash of its id, so its label gets the same answer."""
+        if self._rate >= 1.0:
+            return True
+        if id is None:
+            return self._rand() < self._rate
+        return zlib.crc32(str(id).encode()) < self._rate * 4294967296.0
+
+    def log(self, features: Mapping[str, Any], prediction: Any, *, scores: Any = None,
+            latency_ms: float | None = None, id: Any = None, status: str = "ok",
+            version: str | None = None) -> None:
+        """Sample, serialise and enqueue one prediction; drops and counts instead of raising."""
+        try:
+            if not self.sampled(id):
+                self._stats.sample_out()
+                return
+            if status not in _STATUSES or not isinstance(features, Mapping):
+                self._stats.drop(DropReason.INVALID)
+                return
+            record: dict[str, Any] = {"features": features, "prediction": prediction,
+                                      "ts": self._clock()}
+            if id is not None:
+                record["id"] = id
+            if scores is not None:
+                record["scores"] = scores
+            if latency_ms is not None:
+                record["latency_ms"] = latency_ms
+            if status != "ok":
+                record["status"] = status
+            if (version := version or self._version) is not None:
+                record["version"] = version
+            if self._rate < 1.0:
+                record["sample_rate"] = self._rate
+            self._put(PREDICTIONS, record)
+        except Exception:
+            self._stats.drop(DropReason.INTERNAL)
+
+    def log_label(self, id: Any, label: Any) -> None:
+        """Enqueue the ground truth of an earlier prediction, sampled like that prediction."""
+        try:
+            if id is None or label is None:
+                self._stats.drop(DropReason.INVALID)
+            elif not self.sampled(id):
+                self._stats.sample_out()
+            else:
+                self._put(LABELS, {"id": id, "label": label, "ts": self._clock()})
+        except Exception:
+            self._stats.drop(DropReason.INTERNAL)
+
+    def _put(self, kind: str, record: dict[str, Any]) -> None:
+        """Serialise now (later mutation by the caller cannot change it) and enqueue or drop."""
+        if self._closed:
+            self._stats.drop(DropReason.CLOSED)
+            return
+        try:
+            payload = orjson.dumps(record, option=JSON_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError: unknown types, huge ints, circular data
+            self._stats.drop(DropReason.UNSERIALISABLE)
+            return
+        if len(payload) > self._max_record:
+            self._stats.drop(DropReason.TOO_LARGE)
+            return
+        sender = self._sender
+        queue = sender.queue
+        if len(queue) >= self._max_queue:
+            self._stats.drop(DropReason.QUEUE_FULL)
+            return
+        queue.append((kind, payload))
+        if sender.thread is None:
+            sender.ensure_started()
+        if len(queue) >= self._settings.batch_size:
+            sender.wake.set()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until what was queued before the call is handled; True if all of it was sent."""
+        sender = self._sender
+        if sender.stopping:
+            return not sender.queue
+        marker = FlushMarker(self._stats.send_failures)
+        sender.queue.append(marker)
+        sender.ensure_started()
+        sender.wake.set()
+        return marker.done.wait(timeout) and marker.delivered
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Flush, stop the thread and refuse further records; True if everything was sent."""
+        if self._closed:
+            return True
+        flushed = self.flush(timeout)
+        self._closed = True
+        stopped = self._sender.stop(timeout)
+        if self._url is not None:
+            self._sender.client.close()
+        return flushed and stopped
+
+    def __enter__(self) -> PredictionLogger:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _after_fork(self) -> None:
+        """In a forked child: a fresh queue, thread, counters and connections of its own."""
+        client = _client(self._url, self._timeout) if self._url else self._sender.client
+        self._stats = ClientStats()
+        self._sender = Sender(self._settings, client, self._stats, self._clock)
+        if self._closed:
+            self._sender.stopping = True
+
+
+def _check(sample_rate: float, batch_size: int, flush_interval: float, max_queue: int,
+           max_batch_bytes: int) -> None:
+    """Reject settings that cannot work, at construction time rather than on the hot path."""
+    if not 0.0 < sample_rate <= 1.0:
+        raise ValueError("sample_rate must be in (0, 1]")
+    if not 1 <= batch_size <= WIRE_MAX_BATCH:
+        raise ValueError(f"batch_size must be in [1, {WIRE_MAX_BATCH}]")
+    if flush_interval <= 0 or max_queue < 1 or max_batch_bytes < 1024:
+        raise ValueError("flush_interval and max_queue must be positive, "
+                         "max_batch_bytes at least 1024")
+
+
+def _reset_in_child() -> None:
+    for logger in list(_live):
+        logger._after_fork()
+
+
+def _flush_at_exit() -> None:
+    """Give queued records a short chance to leave before the interpreter stops the thread."""
+    for logger in list(_live):
+        if not logger._closed and logger._sender.thread is not None:
+            logger.flush(1.0)
+
+
+os.register_at_fork(after_in_child=_reset_in_child)
+atexit.register(_flush_at_exit)

@@ -1,0 +1,129 @@
+"""monitor(): wrap any model with predict / predict_proba so every row it scores is logged."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from exporter.client.logger import PredictionLogger
+from exporter.client.metrics import DropReason
+
+M = TypeVar("M")
+
+
+class Monitored(Generic[M]):
+    """A drop-in proxy: calls are timed and logged, every other attribute is the model's own."""
+
+    def __init__(self, model: M, logger: PredictionLogger,
+                 feature_names: Sequence[str] | None = None) -> None:
+        self.model = model
+        self.logger = logger
+        names = feature_names if feature_names is not None else getattr(
+            model, "feature_names_in_", None)
+        self._names = None if names is None else [str(n) for n in _as_list(names)]
+
+    def predict(self, x: Any, *args: Any, ids: Sequence[Any] | None = None,
+                **kwargs: Any) -> Any:
+        """The model's predict; each row is logged with the call's latency."""
+        started = time.perf_counter()
+        try:
+            out = self.model.predict(x, *args, **kwargs)  # type: ignore[attr-defined]
+        except Exception:
+            self._log(x, None, None, started, ids)
+            raise
+        self._log(x, out, None, started, ids)
+        return out
+
+    def predict_proba(self, x: Any, *args: Any, ids: Sequence[Any] | None = None,
+                      **kwargs: Any) -> Any:
+        """The model's predict_proba; each row is logged with its class and probabilities."""
+        started = time.perf_counter()
+        try:
+            out = self.model.predict_proba(x, *args, **kwargs)  # type: ignore[attr-defined]
+        except Exception:
+            self._log(x, None, None, started, ids)
+            raise
+        self._log(x, None, out, started, ids)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    def _log(self, x: Any, predicted: Any, proba: Any, started: float,
+             ids: Sequence[Any] | None) -> None:
+        """Log one record per row; a failure here is counted, never raised."""
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        try:
+            rows = feature_rows(x, self._names)
+            errored = predicted is None and proba is None
+            if proba is not None:
+                classes = getattr(self.model, "classes_", None)
+                pairs = [_from_proba(p, classes) for p in _as_list(proba)]
+            else:
+                pairs = [(_scalar(p), None) for p in _as_list(predicted)] if not errored \
+                    else [(None, None)] * len(rows)
+            id_list = list(ids) if ids is not None else [None] * len(rows)
+            for row, (pred, scores), rid in zip(rows, pairs, id_list, strict=False):
+                self.logger.log(row, pred, scores=scores, latency_ms=latency_ms, id=rid,
+                                status="error" if errored else "ok")
+        except Exception:
+            self.logger.stats.drop(DropReason.INVALID)
+
+
+def monitor(model: M, logger: PredictionLogger, *,
+            feature_names: Sequence[str] | None = None) -> Monitored[M]:
+    """Wrap a model (scikit-learn, XGBoost, a torch module wrapper) to log what it predicts."""
+    return Monitored(model, logger, feature_names)
+
+
+def feature_rows(x: Any, names: Sequence[str] | None) -> list[Mapping[str, Any]]:
+    """One feature mapping per row of a DataFrame, array, tensor or list of rows or dicts."""
+    if isinstance(x, Mapping):
+        return [x]
+    if hasattr(x, "columns") and callable(getattr(x, "to_dict", None)):
+        return list(x.to_dict(orient="records"))
+    out: list[Mapping[str, Any]] = []
+    for row in _as_list(x):
+        if isinstance(row, Mapping):
+            out.append(row)
+            continue
+        values = row if isinstance(row, list | tuple) else [row]
+        keys = names if names is not None else [f"x{i}" for i in range(len(values))]
+        out.append(dict(zip(keys, values, strict=False)))
+    return out
+
+
+def class_text(value: Any) -> str:
+    """A class as the exporter compares it: 1, 1.0 and "1" are one class."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _as_list(values: Any) -> list[Any]:
+    """Plain Python values of an array, tensor, Series or sequence, without importing numpy."""
+    detach = getattr(values, "detach", None)
+    if callable(detach):  # a torch tensor
+        values = detach().cpu()
+    if callable(getattr(values, "tolist", None)):
+        return list(values.tolist())
+    return list(values)
+
+
+def _scalar(value: Any) -> Any:
+    """Unwrap a one-element row, as a regressor or network with one output returns."""
+    if isinstance(value, list | tuple) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def _from_proba(row: Any, classes: Any) -> tuple[Any, Any]:
+    """The predicted class and the scores of one predict_proba row."""
+    if not isinstance(row, list | tuple):  # one positive-class probability
+        return int(row >= 0.5), float(row)
+    labels = _as_list(classes) if classes is not None else list(range(len(row)))
+    best = max(range(len(row)), key=row.__getitem__)
+    return labels[best], {class_text(c): float(p) for c, p in zip(labels, row, strict=False)}

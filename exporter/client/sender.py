@@ -1,0 +1,173 @@
+"""The logger's one background thread: drains the queue into pipelined, trimmed XADDs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from exporter.client.metrics import LABELS, PREDICTIONS, ClientStats
+
+log = logging.getLogger("exporter.client")
+
+MAX_BACKOFF_SECONDS = 2.0
+WIRE_MAX_BATCH = 10000  # records per `batch` entry the exporter accepts
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """Where and how the sender writes; fixed when the logger is built."""
+
+    predictions_stream: str
+    labels_stream: str
+    batch_size: int
+    max_batch_bytes: int
+    flush_interval: float
+    stream_maxlen: int | None
+    retention_seconds: float | None
+
+
+class FlushMarker:
+    """Put in the queue by flush(); set once every record queued before it was handled."""
+
+    def __init__(self, failures_before: int) -> None:
+        self.failures_before = failures_before
+        self.done = threading.Event()
+        self.delivered = False
+
+
+Item = tuple[str, bytes] | FlushMarker
+
+
+def chunks(payloads: list[bytes], max_records: int, max_bytes: int) -> Iterator[list[bytes]]:
+    """Split serialised records into batches under both the record and the byte bound."""
+    chunk: list[bytes] = []
+    size = 2  # the brackets
+    for p in payloads:
+        if chunk and (len(chunk) >= max_records or size + len(p) + 1 > max_bytes):
+            yield chunk
+            chunk, size = [], 2
+        chunk.append(p)
+        size += len(p) + 1
+    if chunk:
+        yield chunk
+
+
+class Sender:
+    """Owns the queue and the thread; records are sent at most once, failures are counted."""
+
+    def __init__(self, settings: SendSettings, client: redis.Redis, stats: ClientStats,
+                 clock: Callable[[], float]) -> None:
+        self.settings = settings
+        self.client = client
+        self.stats = stats
+        self.clock = clock
+        self.queue: deque[Item] = deque()
+        self.wake = threading.Event()
+        self.stopping = False
+        self.thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._down = False
+
+    def ensure_started(self) -> None:
+        """Start the thread on first use, so a process that forks before logging has none."""
+        with self._start_lock:
+            if self.thread is None and not self.stopping:
+                self.thread = threading.Thread(target=self.run, name="mlmon-client",
+                                               daemon=True)
+                self.thread.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Send what is queued (one attempt), end the thread; False if it did not end in time."""
+        self.stopping = True
+        self.wake.set()
+        thread = self.thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def run(self) -> None:
+        """Drain every flush interval or when woken; back off while Redis fails."""
+        backoff = 0.0
+        while True:
+            self.wake.wait(backoff or self.settings.flush_interval)
+            self.wake.clear()
+            stopping = self.stopping
+            try:
+                ok = self.drain()
+            except Exception:  # never let the thread die: count on, and try again later
+                log.exception("mlmon client sender failed")
+                ok = False
+            if stopping:
+                return
+            backoff = 0.0 if ok else min(max(backoff * 2, self.settings.flush_interval),
+                                         MAX_BACKOFF_SECONDS)
+
+    def drain(self) -> bool:
+        """Send everything queued now, batch by batch; False at the first failed round trip."""
+        while True:
+            records, markers = self._take()
+            ok = self._send(records) if records else True
+            for marker in markers:  # every failure since flush() hit a record queued before it
+                marker.delivered = self.stats.send_failures == marker.failures_before
+                marker.done.set()
+            if not ok:
+                return False
+            if not records and not markers:
+                return True
+
+    def _take(self) -> tuple[list[tuple[str, bytes]], list[FlushMarker]]:
+        """Pop up to one batch of records, stopping after a flush marker."""
+        records: list[tuple[str, bytes]] = []
+        markers: list[FlushMarker] = []
+        while len(records) < self.settings.batch_size:
+            try:
+                item = self.queue.popleft()
+            except IndexError:
+                break
+            if isinstance(item, FlushMarker):
+                markers.append(item)
+                break
+            records.append(item)
+        return records, markers
+
+    def _send(self, records: list[tuple[str, bytes]]) -> bool:
+        """One pipelined round trip with a trimmed XADD per batch; drops and counts on error."""
+        s = self.settings
+        by_kind: dict[str, list[bytes]] = {PREDICTIONS: [], LABELS: []}
+        for kind, payload in records:
+            by_kind[kind].append(payload)
+        pipe = self.client.pipeline(transaction=False)
+        for kind, stream in ((PREDICTIONS, s.predictions_stream), (LABELS, s.labels_stream)):
+            for chunk in chunks(by_kind[kind], min(s.batch_size, WIRE_MAX_BATCH),
+                                s.max_batch_bytes):
+                pipe.xadd(stream, {"batch": b"[" + b",".join(chunk) + b"]"}, **self._trim())
+        try:
+            pipe.execute()
+        except Exception as exc:  # redis errors, and anything else the client may raise
+            self.stats.failed(len(records))
+            if not self._down:
+                log.warning("mlmon client cannot write to redis, dropping records: %s", exc)
+            self._down = True
+            return False
+        if self._down:
+            log.warning("mlmon client writes to redis again")
+        self._down = False
+        for kind, payloads in by_kind.items():
+            if payloads:
+                self.stats.delivered(kind, len(payloads))
+        return True
+
+    def _trim(self) -> dict[str, Any]:
+        """MAXLEN ~ or MINID ~ arguments, so the streams never grow without bound."""
+        s = self.settings
+        if s.retention_seconds is not None:
+            return {"minid": int((self.clock() - s.retention_seconds) * 1000),
+                    "approximate": True}
+        return {"maxlen": s.stream_maxlen, "approximate": True}
