@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "ml-monitoring-exporter"
 RULES = ROOT / "alerts" / "ml-monitoring.rules.yml"
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
-CORE_KINDS = {"Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret",
+CORE_KINDS = {"Deployment", "StatefulSet", "Service", "ServiceAccount", "ConfigMap",
+              "Secret",
               "NetworkPolicy", "PodDisruptionBudget"}
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 
@@ -86,8 +87,9 @@ def render(chart: Path, *args: str) -> list[Doc]:
 
 
 def one(docs: list[Doc], kind: str) -> Doc:
-    """The single rendered object of a kind."""
-    found = [d for d in docs if d["kind"] == kind]
+    """The single rendered object of a kind ("Deployment" also finds the sharded StatefulSet)."""
+    kinds = {kind, "StatefulSet"} if kind == "Deployment" else {kind}
+    found = [d for d in docs if d["kind"] in kinds]
     assert len(found) == 1, f"expected one {kind}, got {len(found)}"
     return found[0]
 
@@ -108,7 +110,7 @@ def test_rendered_core_objects_validate_against_the_kubernetes_schemas(
         chart: Path, values: Path | None) -> None:
     docs = render(chart, *values_args(values))
     core = [d for d in docs if d["kind"] in CORE_KINDS]
-    assert any(d["kind"] == "Deployment" for d in core)
+    assert any(d["kind"] in ("Deployment", "StatefulSet") for d in core)
     for doc in core:
         for version in KUBERNETES_VERSIONS:
             kubernetes_validate.validate(doc, version, strict=True)
@@ -209,3 +211,17 @@ def test_a_config_change_rolls_the_pod_through_its_checksum(chart: Path) -> None
 
 def test_the_chart_app_version_is_the_exporter_version() -> None:
     assert yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"] == __version__
+
+
+def test_shards_render_a_statefulset_whose_pods_take_their_ordinal_as_shard(chart: Path) -> None:
+    docs = render(chart, "--set", "shards=3")
+    sts = one(docs, "Deployment")
+    assert sts["kind"] == "StatefulSet"
+    assert not [d for d in docs if d.get("kind") == "Deployment"]
+    assert sts["spec"]["replicas"] == 3
+    args = sts["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--shard=auto/3" in args
+    from exporter.shard import parse_shard
+
+    pods = [f"{sts['metadata']['name']}-{i}" for i in range(3)]
+    assert sorted(parse_shard("auto/3", hostname=p).index for p in pods) == [0, 1, 2]
