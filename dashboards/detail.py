@@ -236,7 +236,15 @@ def build() -> Json:
         query_variable("feature", "Feature", 'label_values(mlmon_feature_missing_ratio'
                        '{namespace=~"$namespace", model="$model"}, feature)',
                        all_value=".*", multi=True),
+        {**query_variable("external_url", "Exporter URL", 'label_values(mlmon_build_info'
+                          '{namespace=~"$namespace"}, external_url)', include_all=False),
+         "hide": 2},  # set by web.external_url; feeds the drill-down link
     ]
+    drilldown = {"type": "link", "title": "Drill-down page (reference vs window)",
+                 "url": "${external_url}/models/${model}", "targetBlank": True,
+                 "icon": "external link", "tooltip": "The exporter's page for this model: "
+                 "every feature's histograms against the reference", "asDropdown": False,
+                 "includeVars": False, "keepTime": False, "tags": []}
     return dashboard(UID, "ML model detail", "One model: which feature drifted since when, "
                      "output and target drift, data quality, performance, latency and SLO, "
-                     "labels, and versions side by side.", variables, lay)
+                     "labels, and versions side by side.", variables, lay, [drilldown])

@@ -23,6 +23,7 @@ from exporter.evaluate.reference import (
 )
 from exporter.ingest.window import Window
 from exporter.logs import setup_logging
+from exporter.serve.webconfig import WebSecurity, load_web_config, ssl_context
 
 EXIT_CONFIG = 2
 COMMANDS = ("run", "check-config", "demo", "reference")
@@ -43,9 +44,11 @@ def _parser() -> argparse.ArgumentParser:
                           "(the ordinal at the end of a StatefulSet pod's hostname)")
     run.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT",
                      help="override web.listen_address from the config")
+    _web_config_arg(run)
     _log_args(run)
     check = sub.add_parser("check-config", help="validate a config file and its references")
     _config_arg(check)
+    _web_config_arg(check)
     demo = sub.add_parser("demo", help="run on an embedded Redis with simulated models")
     demo.add_argument("--web.listen-address", dest="listen_address",
                       default="127.0.0.1:10135", metavar="HOST:PORT")
@@ -66,6 +69,21 @@ def _parser() -> argparse.ArgumentParser:
 def _config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config.file", dest="config_file", required=True, metavar="PATH",
                    help="path of the YAML config file")
+
+
+def _web_config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--web.config.file", dest="web_config_file", metavar="PATH", default=None,
+                   help="exporter-toolkit web config: TLS and basic auth of the listener")
+
+
+def _web_security(path: str | None) -> WebSecurity | None:
+    """The web config, with its certificates loaded once so check-config catches bad ones."""
+    if path is None:
+        return None
+    web = load_web_config(path)
+    if web.tls is not None:
+        ssl_context(web.tls)
+    return web
 
 
 def _log_args(p: argparse.ArgumentParser, default_format: str = "json") -> None:
@@ -100,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return Daemon(config, listen_address=args.listen_address, config_path=args.config_file,
-                  shard=shard).run_until_signalled()
+                  shard=shard, web=_web_security(args.web_config_file)).run_until_signalled()
 
 
 def _reference_load(args: argparse.Namespace) -> int:
@@ -133,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "check-config":
             _load(args.config_file)
+            _web_security(args.web_config_file)
             print(f"{args.config_file}: ok")
             return 0
         if args.command == "demo":

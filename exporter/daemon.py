@@ -19,11 +19,14 @@ from exporter.evaluate.reference import ReferenceError
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.ingest.reader import StreamReader, make_client
 from exporter.pipeline import ModelPipeline
+from exporter.redis_types import RedisClient
 from exporter.schedule import build_scheduler
+from exporter.serve import pages
 from exporter.serve.catalog import spec
 from exporter.serve.collector import SnapshotCollector
 from exporter.serve.http import MetricsServer
 from exporter.serve.live import LiveMetrics
+from exporter.serve.webconfig import WebSecurity
 from exporter.shard import Shard
 
 log = logging.getLogger("exporter.daemon")
@@ -37,7 +40,7 @@ class Runtime:
     """What a config builds: replaced whole on reload, so nothing mixes two configs."""
 
     config: Config
-    client: redis.Redis
+    client: RedisClient
     pipelines: tuple[ModelPipeline, ...]
     reader: StreamReader
     scheduler: BackgroundScheduler
@@ -46,11 +49,11 @@ class Runtime:
 class Daemon:
     """The running exporter; the Redis client, clock and registry are passed in for tests."""
 
-    def __init__(self, config: Config, *, client: redis.Redis | None = None,
+    def __init__(self, config: Config, *, client: RedisClient | None = None,
                  registry: CollectorRegistry | None = None,
                  clock: Callable[[], float] = time.time,
                  listen_address: str | None = None, config_path: str | None = None,
-                 shard: Shard | None = None) -> None:
+                 shard: Shard | None = None, web: WebSecurity | None = None) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no rule reads `_created`
         self.registry = registry if registry is not None else CollectorRegistry()
         self.store = SnapshotStore()
@@ -70,10 +73,11 @@ class Daemon:
         self._stopped = threading.Event()
         self.runtime = self._build(config, {})
         self._collector = SnapshotCollector(self.store, self.config.models,
-                                            lambda: self.runtime.reader.redis_up)
+                                            lambda: self.runtime.reader.redis_up,
+                                            config.web.external_url)
         self.registry.register(self._collector)
         self.http = MetricsServer(listen_address or config.web.listen_address, self.registry,
-                                  self.readiness)
+                                  self.readiness, web, self._page)
 
     @property
     def config(self) -> Config:
@@ -81,7 +85,7 @@ class Daemon:
         return self.runtime.config
 
     @property
-    def client(self) -> redis.Redis:
+    def client(self) -> RedisClient:
         """The Redis client of the config in force."""
         return self.runtime.client
 
@@ -108,6 +112,10 @@ class Daemon:
 
         return Runtime(config, client, pipelines, reader, build_scheduler(pipelines, run))
 
+    def _page(self, path: str, accept: str) -> tuple[int, str, bytes] | None:
+        """A drill-down page from the current snapshot; never touches Redis."""
+        return pages.render(path, accept, self.store, [m.name for m in self.config.models])
+
     def readiness(self) -> tuple[bool, str]:
         """Ready when Redis answers the reader and every model has a fitted reference."""
         if not self.reader.redis_up:
@@ -125,8 +133,11 @@ class Daemon:
                 log.warning("reference not loaded yet: %s", exc,
                             extra={"model": pipeline.model.name})
         runtime.reader.start()
-        if not runtime.reader.backfilled.wait(BACKFILL_WAIT_SECONDS):
-            log.warning("windows not rebuilt yet; evaluations wait for Redis")
+        deadline = time.monotonic() + BACKFILL_WAIT_SECONDS
+        while not runtime.reader.backfilled.wait(0.2):  # a SIGTERM meanwhile ends the wait
+            if self._stopped.is_set() or time.monotonic() > deadline:
+                log.warning("windows not rebuilt yet; evaluations wait for Redis")
+                break
         runtime.scheduler.start()
 
     def _stop_runtime(self, runtime: Runtime) -> None:
@@ -195,8 +206,12 @@ class Daemon:
         """Run until SIGTERM or SIGINT (SIGHUP reloads), then stop cleanly; returns 0."""
         done = threading.Event()
         hup = threading.Event()
+        def finish(*_: object) -> None:
+            done.set()
+            self._stopped.set()  # also ends a start-up still waiting for Redis
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: done.set())
+            signal.signal(sig, finish)
         signal.signal(signal.SIGHUP, lambda *_: hup.set())
         self.start()
         if self._config_path is not None:

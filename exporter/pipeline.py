@@ -25,6 +25,7 @@ from exporter.evaluate.snapshot import SnapshotStore
 from exporter.ingest.labels import LabelJoin
 from exporter.ingest.window import Window
 from exporter.ingest.wire import Decoder, Label, Prediction, Reason
+from exporter.redis_types import RedisClient
 from exporter.serve.live import LiveMetrics
 
 log = logging.getLogger("exporter.pipeline")
@@ -87,7 +88,7 @@ class ModelPipeline:
         """Entries the stream lost before the reader got to them."""
         self._live.skipped.labels(self.model.name, kind).inc(entries)
 
-    def refresh_reference(self, client: redis.Redis | None) -> None:
+    def refresh_reference(self, client: RedisClient | None) -> None:
         """Fit the reference if it is new: a file once, a Redis key whenever its digest changes."""
         ref = self.model.reference
         if ref.file is not None:
@@ -117,7 +118,7 @@ class ModelPipeline:
         self.fitted = fitted
         log.info("reference fitted", extra={"model": self.model.name, "rows": data.rows})
 
-    def evaluate(self, client: redis.Redis | None) -> bool:
+    def evaluate(self, client: RedisClient | None) -> bool:
         """One scheduled run; a failure keeps the last snapshot, is counted and logged once."""
         started = time.perf_counter()
         try:

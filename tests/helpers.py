@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from exporter.config import load_config_text
 from exporter.config.model import Config
 from exporter.daemon import Daemon
+from exporter.shard import Shard
 from tests.conftest import free_port, wait_for
 
 CATEGORIES = ("a", "b", "c", "d")
@@ -105,9 +106,9 @@ def scrape(daemon: Daemon) -> str:
 
 
 @contextmanager
-def running(config: Config) -> Iterator[Daemon]:
+def running(config: Config, shard: Shard | None = None) -> Iterator[Daemon]:
     """A started daemon with a fresh registry, stopped afterwards."""
-    daemon = Daemon(config, registry=CollectorRegistry())
+    daemon = Daemon(config, registry=CollectorRegistry(), shard=shard)
     daemon.start()
     try:
         yield daemon

@@ -105,8 +105,17 @@ def test_every_label_matcher_names_a_label_the_metric_has(name: str) -> None:
 
 
 def test_model_dashboard_offers_datasource_namespace_model_and_feature() -> None:
-    names = [v["name"] for v in load("ml-model-detail.json")["templating"]["list"]]
-    assert names == ["datasource", "namespace", "model", "feature"]
+    variables = load("ml-model-detail.json")["templating"]["list"]
+    assert [v["name"] for v in variables if v.get("hide") != 2] == [
+        "datasource", "namespace", "model", "feature"]
+
+
+def test_model_dashboard_links_to_the_exporters_drill_down_page_for_the_model() -> None:
+    dashboard = load("ml-model-detail.json")
+    hidden = {v["name"]: v for v in dashboard["templating"]["list"] if v.get("hide") == 2}
+    assert "mlmon_build_info" in hidden["external_url"]["definition"]
+    assert any(link.get("url") == "${external_url}/models/${model}"
+               for link in dashboard["links"])
 
 
 def test_fleet_table_links_each_model_to_the_model_dashboard() -> None:

@@ -38,7 +38,7 @@ def config(tmp: Path, redis_url: str) -> Config:
     """A binary classifier with versions, scores, labels, an SLO and performance bounds."""
     return load_config_text(f"""
 redis: {{url: '{redis_url}', backoff_max: 1s}}
-web: {{listen_address: '127.0.0.1:{free_port()}'}}
+web: {{listen_address: '127.0.0.1:{free_port()}', external_url: 'https://mlmon.example.com'}}
 models:
   - name: fraud
     task: binary_classification

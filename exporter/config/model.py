@@ -40,7 +40,9 @@ class RedisConfig:
     """Where the streams and references live."""
 
     url: str = "redis://localhost:6379/0"
-    password: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a logged repr
+    password_file: str | None = None
     tls: TLSConfig = field(default_factory=TLSConfig)
     socket_timeout_seconds: float = 5.0
     read_count: int = 1000
@@ -53,6 +55,7 @@ class WebConfig:
     """The HTTP listener for /metrics and the health endpoints."""
 
     listen_address: str = "0.0.0.0:10135"
+    external_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,10 @@ from exporter.config.values import (
     string,
 )
 
-REDIS_KEYS = ("url", "password", "tls", "socket_timeout", "read_count", "block", "backoff_max")
+REDIS_KEYS = ("url", "username", "password", "password_file", "tls", "socket_timeout",
+              "read_count", "block", "backoff_max")
 TLS_KEYS = ("ca_file", "cert_file", "key_file")
-WEB_KEYS = ("listen_address",)
+WEB_KEYS = ("listen_address", "external_url")
 WINDOW_KEYS = ("duration", "max_samples")
 SCHEDULE_KEYS = ("interval", "cron")
 SLO_KEYS = ("latency_target", "objective", "availability")
@@ -45,8 +46,9 @@ def redis_url(value: object, path: str) -> str:
     """A redis:// or rediss:// URL; errors never echo it since it may hold a password."""
     text = string(value, path)
     parts = urlsplit(text)
-    if parts.scheme not in ("redis", "rediss"):
-        raise ConfigError(path, "must start with redis:// or rediss://")
+    if parts.scheme not in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
+        raise ConfigError(path, "must start with redis://, rediss:// or (for a Redis Cluster) "
+                                "redis+cluster:// or rediss+cluster://")
     try:
         _ = parts.port
     except ValueError as exc:
@@ -63,6 +65,23 @@ def file_path(base_dir: str, value: object, path: str) -> str | None:
         return None
     text = os.path.expanduser(text)
     return text if os.path.isabs(text) else os.path.normpath(os.path.join(base_dir, text))
+
+
+def secret(value: object, path: str) -> str | None:
+    """An optional secret string; unlike other readers, errors never echo the value."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(path, "must be a string (quote it in YAML)")
+    return value
+
+
+def secret_file(base_dir: str, value: object, path: str) -> str | None:
+    """An optional path of a file holding a secret (a mounted Secret); it must exist."""
+    found = file_path(base_dir, value, path)
+    if found is not None and not os.path.isfile(found):
+        raise ConfigError(path, f"no such file: {found}")
+    return found
 
 
 def parse_tls(value: object, path: str, base_dir: str) -> TLSConfig:
@@ -89,9 +108,16 @@ def parse_redis(value: object, path: str, base_dir: str) -> RedisConfig:
     if block < 0.001:
         raise ConfigError(join(path, "block"), f"must be at least 1ms, got {block}s")
     timeout = optional(raw, path, "socket_timeout", duration, base.socket_timeout_seconds)
+    password = optional(raw, path, "password", secret, base.password)
+    password_file = optional(raw, path, "password_file",
+                             lambda v, p: secret_file(base_dir, v, p), base.password_file)
+    if password is not None and password_file is not None:
+        raise ConfigError(join(path, "password_file"), "and redis.password are both set")
     return RedisConfig(
         url=url,
-        password=optional(raw, path, "password", optional_string, base.password),
+        username=optional(raw, path, "username", optional_string, base.username),
+        password=password,
+        password_file=password_file,
         tls=tls,
         socket_timeout_seconds=timeout,
         read_count=optional(raw, path, "read_count", positive_int, base.read_count),
@@ -116,8 +142,20 @@ def parse_web(value: object, path: str) -> WebConfig:
     raw = mapping(value, path, WEB_KEYS)
     base = WebConfig()
     return WebConfig(
-        listen_address=optional(raw, path, "listen_address", listen_address, base.listen_address)
+        listen_address=optional(raw, path, "listen_address", listen_address, base.listen_address),
+        external_url=optional(raw, path, "external_url", external_url, base.external_url),
     )
+
+
+def external_url(value: object, path: str) -> str:
+    """Where users reach the exporter (behind an ingress); links in alerts start with it."""
+    if value == "":
+        return ""
+    text = string(value, path).rstrip("/")
+    parts = urlsplit(text)
+    if text and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise ConfigError(path, f"must be an http:// or https:// URL, got {text!r}")
+    return text
 
 
 def parse_window(value: object, path: str, base: WindowConfig) -> WindowConfig:

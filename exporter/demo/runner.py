@@ -30,6 +30,7 @@ from exporter.config.model import (
 from exporter.demo.simulate import SIMS, reference_csv
 from exporter.evaluate.reference import store_in_redis
 from exporter.ingest.reader import make_client
+from exporter.redis_types import RedisClient
 
 DRIFT_AFTER_SECONDS = 60.0
 RECORDS_PER_TICK = 25
@@ -65,7 +66,7 @@ def demo_config(redis_url: str, listen_address: str) -> Config:
 class Producer:
     """Writes batches of predictions and, a few seconds later, their labels."""
 
-    def __init__(self, client: redis.Redis, config: Config, drift_after: float,
+    def __init__(self, client: RedisClient, config: Config, drift_after: float,
                  seed: int = 7) -> None:
         self._client = client
         self._models = config.models

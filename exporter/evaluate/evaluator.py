@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from exporter.config.model import FeatureType, ModelConfig
 from exporter.evaluate.drift import score_column, summarise
 from exporter.evaluate.estimate import Calibration
 from exporter.evaluate.fit import FittedColumn, FittedReference
+from exporter.evaluate.histograms import ReferenceHistogram, categorical_window, numeric_window
 from exporter.evaluate.outcomes import assess
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot
 from exporter.ingest.labels import JoinedPairs
@@ -66,6 +69,17 @@ def _prediction_drift(model: ModelConfig, fitted: FittedReference, window: Windo
     return _drift(column, present, model.min_samples)
 
 
+def _with_histogram(feature: FeatureSnapshot, ref: ReferenceHistogram, window: Window,
+                    view: WindowView) -> FeatureSnapshot:
+    """Attach the reference-versus-window picture the drill-down page draws."""
+    if ref.numeric:
+        histogram = numeric_window(ref, view.numeric[feature.name])
+    else:
+        histogram = categorical_window(ref, window.vocabularies[feature.name],
+                                       view.categorical[feature.name])
+    return replace(feature, histogram=histogram)
+
+
 def evaluate(model: ModelConfig, fitted: FittedReference, window: Window, view: WindowView,
              pairs: JoinedPairs, now: float, duration: float,
              calibration: Calibration | None = None) -> ModelSnapshot:
@@ -79,13 +93,15 @@ def evaluate(model: ModelConfig, fitted: FittedReference, window: Window, view: 
                                          view.categorical[column.name], model.min_samples))
     summary = summarise(model, fitted, features, view, pairs)
     outcome = assess(model, pairs, calibration)
+    with_histograms = tuple(_with_histogram(f, h, window, view)
+                            for f, h in zip(summary.features, fitted.histograms, strict=False))
     return ModelSnapshot(
         model=model.name,
         evaluated_at=now,
         duration_seconds=duration,
         window_samples=len(view),
         reference_samples=fitted.rows,
-        features=summary.features,
+        features=with_histograms or summary.features,
         drift_share=summary.share,
         dataset_drift=summary.detected,
         prediction_drift=_prediction_drift(model, fitted, window, view),

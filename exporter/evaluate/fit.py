@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from exporter.config.model import DriftSpec, FeatureConfig, FeatureType, ModelConfig, Task
+from exporter.evaluate.histograms import ReferenceHistogram, fit_histograms
 from exporter.evaluate.performance import performance
 from exporter.evaluate.reference import ReferenceData, ReferenceError, categories
 from exporter.ingest.window import Window
@@ -45,6 +46,7 @@ class FittedReference:
     target: FittedColumn | None = None
     multivariate: PCAReconstruction | None = None
     multivariate_features: tuple[str, ...] = ()
+    histograms: tuple[ReferenceHistogram, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,4 +158,4 @@ def fit_reference(model: ModelConfig, data: ReferenceData, window: Window) -> Fi
         baseline = performance(model, data.prediction, data.label)
     pca, pca_names = _multivariate(model, data)
     return FittedReference(data.rows, data.digest, features, prediction, from_score, baseline,
-                           _target(model, data), pca, pca_names)
+                           _target(model, data), pca, pca_names, fit_histograms(model, data))

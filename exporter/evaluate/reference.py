@@ -14,10 +14,10 @@ from typing import Any, cast
 
 import numpy as np
 import orjson
-import redis
 
 from exporter.config.model import FeatureType, ModelConfig
 from exporter.ingest.wire import class_key
+from exporter.redis_types import RedisClient
 
 OPTIONAL_COLUMNS = ("prediction", "score", "label")
 
@@ -134,7 +134,7 @@ def encode_for_redis(content: bytes, fmt: str) -> dict[str, bytes]:
             "sha256": hashlib.sha256(content).hexdigest().encode()}
 
 
-def store_in_redis(client: redis.Redis, key: str, content: bytes, fmt: str) -> None:
+def store_in_redis(client: RedisClient, key: str, content: bytes, fmt: str) -> None:
     """Write a reference where `redis_key` references are read from."""
     client.hset(key, mapping=cast(Any, encode_for_redis(content, fmt)))
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+
+from exporter.evaluate.histograms import FeatureHistogram
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class FeatureSnapshot:
     missing_ratio: float | None
     out_of_range_ratio: float | None = None
     unseen_category_ratio: float | None = None
+    histogram: FeatureHistogram | None = None
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,24 @@ class ModelSnapshot:
     target_drift: DriftValue | None = None
 
 
+HISTORY = 120
+
+
+@dataclass(frozen=True)
+class ScorePoint:
+    """One evaluation's drift values per feature, for the history charts."""
+
+    at: float
+    drift: Mapping[str, DriftValue]
+
+
 class SnapshotStore:
     """Holds the latest snapshot per model; readers take `models` without locking."""
 
-    def __init__(self) -> None:
+    def __init__(self, history: int = HISTORY) -> None:
         self._models: Mapping[str, ModelSnapshot] = MappingProxyType({})
+        self._history: dict[str, deque[ScorePoint]] = {}
+        self._keep = history
         self._write = threading.Lock()
 
     @property
@@ -72,9 +89,17 @@ class SnapshotStore:
             self._models = MappingProxyType(
                 {k: v for k, v in self._models.items() if k in names})
 
-    def publish(self, snapshot: ModelSnapshot) -> None:
-        """Swap in a new mapping with this model's snapshot replaced."""
+    def history(self, model: str) -> tuple[ScorePoint, ...]:
+        """The model's recent evaluations, oldest first (kept in memory only)."""
         with self._write:
+            return tuple(self._history.get(model, ()))
+
+    def publish(self, snapshot: ModelSnapshot) -> None:
+        """Swap in a new mapping with this model's snapshot replaced; remember its scores."""
+        point = ScorePoint(snapshot.evaluated_at, {f.name: f.drift for f in snapshot.features
+                                                   if f.drift is not None})
+        with self._write:
+            self._history.setdefault(snapshot.model, deque(maxlen=self._keep)).append(point)
             updated = dict(self._models)
             updated[snapshot.model] = snapshot
             self._models = MappingProxyType(updated)

@@ -9,10 +9,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import redis
+from redis.cluster import RedisCluster
+from redis.credentials import CredentialProvider
 
 from exporter.config.model import RedisConfig
 from exporter.ingest.gaps import GapTracker
 from exporter.pipeline import Entry, ModelPipeline
+from exporter.redis_types import CLUSTER_SCHEMES, RedisClient
 
 log = logging.getLogger("exporter.reader")
 
@@ -20,16 +23,74 @@ PREDICTIONS, LABELS = "predictions", "labels"
 BACKOFF_START = 0.1
 PAGE = 1000
 GAP_CHECK_SECONDS = 30.0
+CLUSTER_IDLE_SECONDS = 0.05
+Reply = tuple[bytes, list[Entry]]
 
 
-def make_client(cfg: RedisConfig) -> redis.Redis:
+class PasswordFile(CredentialProvider):
+    """Reads the password at each new connection, so a rotated mounted Secret is picked up."""
+
+    def __init__(self, username: str | None, path: str) -> None:
+        self._username = username
+        self._path = path
+
+    def get_credentials(self) -> tuple[str] | tuple[str, str]:
+        """(password,) or (username, password); the file's trailing newline is not part of it."""
+        try:
+            with open(self._path, encoding="utf-8") as fh:
+                password = fh.read().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise redis.AuthenticationError(
+                f"cannot read redis.password_file {self._path}: {exc}") from None
+        return (password,) if self._username is None else (self._username, password)
+
+
+class TLSConnection(redis.SSLConnection):
+    """Says what to check when the server drops a TLS session, instead of a bare OpenSSL EOF."""
+
+    def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
+        """Send as usual; explain a refused TLS session."""
+        try:
+            super().send_packed_command(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except redis.ConnectionError as exc:
+            raise _explained(exc) from None
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        """Read as usual; explain a refused TLS session."""
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.ConnectionError as exc:
+            raise _explained(exc) from None
+
+
+def _explained(exc: redis.ConnectionError) -> redis.ConnectionError:
+    if "ssl" not in str(exc).lower():
+        return exc
+    return redis.ConnectionError(
+        f"{exc} - the server refused the TLS session: does it require a client certificate "
+        "(redis.tls.cert_file, key_file), or not trust ours?")
+
+
+def make_client(cfg: RedisConfig) -> RedisClient:
     """A RESP2 client returning bytes: the cheapest replies for redis-py to post-process."""
     extra: dict[str, Any] = {}
     if cfg.tls.ca_file or cfg.tls.cert_file:
         extra = {"ssl_ca_certs": cfg.tls.ca_file, "ssl_certfile": cfg.tls.cert_file,
                  "ssl_keyfile": cfg.tls.key_file}
+    if cfg.password_file is not None:
+        extra["credential_provider"] = PasswordFile(cfg.username, cfg.password_file)
+    else:
+        extra.update(username=cfg.username, password=cfg.password)
+    scheme, sep, rest = cfg.url.partition("://")
+    if scheme in CLUSTER_SCHEMES:  # every key of a model shares its hash tag, so one node serves it
+        return RedisCluster.from_url(
+            f"{CLUSTER_SCHEMES[scheme]}{sep}{rest}", socket_timeout=cfg.socket_timeout_seconds,
+            socket_connect_timeout=cfg.socket_timeout_seconds, protocol=2,
+            decode_responses=False, **extra)
+    if scheme == "rediss":
+        extra["connection_class"] = TLSConnection
     return redis.Redis.from_url(
-        cfg.url, password=cfg.password, socket_timeout=cfg.socket_timeout_seconds,
+        cfg.url, socket_timeout=cfg.socket_timeout_seconds,
         socket_connect_timeout=cfg.socket_timeout_seconds, protocol=2,
         decode_responses=False, **extra)
 
@@ -37,7 +98,7 @@ def make_client(cfg: RedisConfig) -> redis.Redis:
 class StreamReader:
     """Reads every configured stream, remembering the last ID so a reconnect resumes exactly."""
 
-    def __init__(self, client: redis.Redis, pipelines: Sequence[ModelPipeline], cfg: RedisConfig,
+    def __init__(self, client: RedisClient, pipelines: Sequence[ModelPipeline], cfg: RedisConfig,
                  clock: Callable[[], float] = time.time,
                  resume: Mapping[bytes, bytes] | None = None) -> None:
         self._client = client
@@ -49,6 +110,8 @@ class StreamReader:
             self._routes[p.model.streams.labels.encode()] = (p, LABELS)
         self.last_ids: dict[bytes, bytes] = {}
         self._resume = dict(resume or {})
+        self._by_model = [(p.model.streams.predictions.encode(), p.model.streams.labels.encode())
+                          for p in pipelines]
         self.redis_up = False
         self.backfilled = threading.Event()
         self._gaps = GapTracker()
@@ -141,16 +204,32 @@ class StreamReader:
         return newest[0][0] if newest else b"0-0"
 
     def read_once(self) -> None:
-        """One XREAD over all streams; advances the last IDs before handing entries on."""
-        streams = cast("dict[Any, Any]", self.last_ids)
-        reply = cast(list[tuple[bytes, list[Entry]]], self._client.xread(
-            streams, count=self._cfg.read_count, block=self._cfg.block_ms))
-        for key, entries in reply or ():
+        """One blocking XREAD over all streams, or in a cluster one quick XREAD per model."""
+        if not isinstance(self._client, RedisCluster):
+            self._deliver_reply(self._xread(self.last_ids, self._cfg.block_ms))
+            return
+        got = False
+        for keys in self._by_model:  # a model's streams share a hash tag, so one node answers
+            got = self._deliver_reply(self._xread({k: self.last_ids[k] for k in keys}, None)) or got
+        if not got:
+            self._stop.wait(CLUSTER_IDLE_SECONDS)
+
+    def _xread(self, ids: Mapping[bytes, bytes], block: int | None) -> list[Reply]:
+        streams: dict[Any, Any] = dict(ids)
+        return cast(list[Reply], self._client.xread(
+            streams, count=self._cfg.read_count, block=block) or [])
+
+    def _deliver_reply(self, reply: list[Reply]) -> bool:
+        """Advance the last IDs, then hand entries on; True when anything arrived."""
+        got = False
+        for key, entries in reply:
             if entries:
+                got = True
                 self.last_ids[key] = entries[-1][0]
                 self._gaps.read(key, len(entries))
                 pipeline, kind = self._routes[key]
                 self._deliver(pipeline, kind, entries)
+        return got
 
     @staticmethod
     def _deliver(pipeline: ModelPipeline, kind: str, entries: Sequence[Entry],

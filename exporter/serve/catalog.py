@@ -31,7 +31,9 @@ MF = ("model", "feature")
 MFM = ("model", "feature", "method")
 
 CATALOG: tuple[MetricSpec, ...] = (
-    MetricSpec("mlmon_build_info", "gauge", "Always 1; the exporter's version.", ("version",)),
+    MetricSpec("mlmon_build_info", "gauge",
+               "Always 1; the exporter's version and the external URL of its drill-down pages.",
+               ("version", "external_url")),
     MetricSpec("mlmon_config_reloads_total", "counter",
                "Config reloads (SIGHUP or a changed file), by outcome: success or failure.",
                ("outcome",)),

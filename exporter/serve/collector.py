@@ -22,10 +22,11 @@ class SnapshotCollector(Collector):
     """Reads the snapshot mapping once per scrape, so every series comes from one evaluation."""
 
     def __init__(self, store: SnapshotStore, models: Sequence[ModelConfig],
-                 redis_up: Callable[[], bool]) -> None:
+                 redis_up: Callable[[], bool], external_url: str = "") -> None:
         self._store = store
         self._models = tuple(models)
         self._redis_up = redis_up
+        self._external_url = external_url
 
     def set_models(self, models: Sequence[ModelConfig]) -> None:
         """Serve the thresholds of a reloaded config."""
@@ -38,7 +39,7 @@ class SnapshotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Emit build info, Redis state, configured thresholds and every snapshot value."""
         info = _family("mlmon_build_info")
-        info.add_metric([__version__], 1.0)
+        info.add_metric([__version__, self._external_url], 1.0)
         up = _family("mlmon_redis_up")
         up.add_metric([], 1.0 if self._redis_up() else 0.0)
         yield info

@@ -10,12 +10,7 @@ from scipy import stats  # type: ignore[import-untyped]
 
 from exporter.config.model import FeatureType
 from exporter.stats.base import EPS, CodeArray, DriftMethod, FloatArray
-from exporter.stats.distances import (
-    hellinger_from_proportions,
-    js_from_proportions,
-    kl_from_proportions,
-    psi_from_proportions,
-)
+from exporter.stats.distances import BINNED_DISTANCES
 
 
 class _CategoricalMethod(DriftMethod):
@@ -82,7 +77,7 @@ class _CategoricalBinned(_CategoricalMethod):
         return self._distance(self._ref_prop, self.window_proportions(window)), None
 
     def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        raise NotImplementedError
+        return BINNED_DISTANCES[self.name](ref, win)
 
 
 class CategoricalPSI(_CategoricalBinned):
@@ -90,17 +85,11 @@ class CategoricalPSI(_CategoricalBinned):
 
     name: ClassVar[str] = "psi"
 
-    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        return psi_from_proportions(ref, win, EPS)
-
 
 class CategoricalJensenShannon(_CategoricalBinned):
     """Jensen-Shannon distance over category shares."""
 
     name: ClassVar[str] = "jensenshannon"
-
-    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        return js_from_proportions(ref, win, EPS)
 
 
 class CategoricalHellinger(_CategoricalBinned):
@@ -108,17 +97,11 @@ class CategoricalHellinger(_CategoricalBinned):
 
     name: ClassVar[str] = "hellinger"
 
-    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        return hellinger_from_proportions(ref, win)
-
 
 class CategoricalKL(_CategoricalBinned):
     """KL(reference || window) over category shares."""
 
     name: ClassVar[str] = "kl_div"
-
-    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        return kl_from_proportions(ref, win, EPS)
 
 
 def smoothed_proportions(proportions: FloatArray, eps: float = EPS) -> FloatArray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -57,3 +59,21 @@ def hellinger_from_proportions(ref_prop: npt.NDArray[np.float64],
     ref, win = _pair(ref_prop, win_prop, "hellinger")
     total = float(np.sum((np.sqrt(ref) - np.sqrt(win)) ** 2))
     return min(1.0, float(np.sqrt(total / 2.0)))
+
+
+def _psi(ref: FloatArray, win: FloatArray) -> float:
+    return psi_from_proportions(ref, win, EPS)
+
+
+def _kl(ref: FloatArray, win: FloatArray) -> float:
+    return kl_from_proportions(ref, win, EPS)
+
+
+def _js(ref: FloatArray, win: FloatArray) -> float:
+    return js_from_proportions(ref, win, EPS)
+
+
+# One formula per binned method name, shared by its numeric and categorical variants.
+BINNED_DISTANCES: dict[str, Callable[[FloatArray, FloatArray], float]] = {
+    "psi": _psi, "kl_div": _kl, "jensenshannon": _js, "hellinger": hellinger_from_proportions,
+}

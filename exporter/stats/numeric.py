@@ -11,9 +11,7 @@ from scipy import stats  # type: ignore[import-untyped]
 from exporter.config.model import FeatureType
 from exporter.stats.base import EPS, DriftMethod, FloatArray
 from exporter.stats.distances import (
-    hellinger_from_proportions,
-    js_from_proportions,
-    kl_from_proportions,
+    BINNED_DISTANCES,
     psi_from_proportions,
 )
 
@@ -94,7 +92,7 @@ class _NumericBinned(DriftMethod):
         return self._distance(self._ref_prop, self.window_proportions(window)), None
 
     def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        raise NotImplementedError
+        return BINNED_DISTANCES[self.name](ref, win)
 
 
 class NumericPSI(_NumericBinned):
@@ -102,17 +100,11 @@ class NumericPSI(_NumericBinned):
 
     name: ClassVar[str] = "psi"
 
-    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        return psi_from_proportions(ref, win, EPS)
-
 
 class NumericJensenShannon(_NumericBinned):
     """Jensen-Shannon distance over the fixed bins: bounded by sqrt(ln 2), symmetric."""
 
     name: ClassVar[str] = "jensenshannon"
-
-    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        return js_from_proportions(ref, win, EPS)
 
 
 class NumericHellinger(_NumericBinned):
@@ -120,17 +112,11 @@ class NumericHellinger(_NumericBinned):
 
     name: ClassVar[str] = "hellinger"
 
-    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        return hellinger_from_proportions(ref, win)
-
 
 class NumericKL(_NumericBinned):
     """Kullback-Leibler divergence KL(reference || window) over the fixed bins."""
 
     name: ClassVar[str] = "kl_div"
-
-    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        return kl_from_proportions(ref, win, EPS)
 
 
 class KolmogorovSmirnov(DriftMethod):

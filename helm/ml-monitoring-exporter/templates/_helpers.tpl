@@ -67,3 +67,54 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "mlmon.configDir" -}}
 /etc/ml-monitoring-exporter
 {{- end }}
+
+{{/* Where the chart mounts Secrets: web-config/, web-tls/, redis-tls/, redis-password/. */}}
+{{- define "mlmon.secretsDir" -}}
+/var/run/secrets/ml-monitoring-exporter
+{{- end }}
+
+{{/* The Secret holding web-config.yml: the user's existing one or the chart's, else empty. */}}
+{{- define "mlmon.webConfigSecretName" -}}
+{{- if .Values.webConfig.existingSecret }}
+{{- .Values.webConfig.existingSecret }}
+{{- else if .Values.webConfig.config }}
+{{- printf "%s-web-config" (include "mlmon.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* "https" when the listener serves TLS, else "http". */}}
+{{- define "mlmon.scheme" -}}
+{{- if or .Values.webConfig.tlsSecret (hasKey .Values.webConfig.config "tls_server_config") -}}
+https
+{{- else -}}
+http
+{{- end }}
+{{- end }}
+
+{{/* A probe from values, switched to HTTPS when the listener serves TLS. Takes (list $ probe). */}}
+{{- define "mlmon.probe" -}}
+{{- $probe := deepCopy (index . 1) }}
+{{- if and (hasKey $probe "httpGet") (eq (include "mlmon.scheme" (index . 0)) "https") }}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" }}
+{{- end }}
+{{- toYaml $probe }}
+{{- end }}
+
+{{/* Secret volumes by mount name, as YAML: {name: {name: <secret>, items: [...]}}. */}}
+{{- define "mlmon.secretMounts" -}}
+{{- $mounts := dict }}
+{{- with include "mlmon.webConfigSecretName" . }}
+{{- $_ := set $mounts "web-config" (dict "name" . "items" (list (dict "key" (ternary $.Values.webConfig.existingSecretKey "web-config.yml" (not (empty $.Values.webConfig.existingSecret))) "path" "web-config.yml"))) }}
+{{- end }}
+{{- with .Values.webConfig.tlsSecret }}
+{{- $_ := set $mounts "web-tls" (dict "name" .) }}
+{{- end }}
+{{- with .Values.redis.tlsSecret }}
+{{- $_ := set $mounts "redis-tls" (dict "name" .) }}
+{{- end }}
+{{- if and (include "mlmon.secretName" .) .Values.redis.passwordAsFile }}
+{{- $key := ternary .Values.redis.existingSecretKey "redis-password" (not (empty .Values.redis.existingSecret)) }}
+{{- $_ := set $mounts "redis-password" (dict "name" (include "mlmon.secretName" .) "items" (list (dict "key" $key "path" "password"))) }}
+{{- end }}
+{{- toYaml $mounts }}
+{{- end }}

@@ -1,0 +1,113 @@
+"""Redis Cluster and sharded replicas: every model on exactly one replica, values restored."""
+
+from __future__ import annotations
+
+import random
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from exporter.shard import Shard, owner
+from tests.conftest import RedisServer, require_tool, wait_for
+from tests.helpers import make_config, records, running, sample, value, write_reference
+
+MODELS = tuple(f"model{i}" for i in range(10))
+
+
+class ClusterNode(RedisServer):
+    """A redis-server started in cluster mode."""
+
+    def start(self) -> None:
+        binary = require_tool("redis-server")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir), "--cluster-enabled", "yes",
+             "--cluster-config-file", f"nodes-{self.port}.conf", "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.client().ping(), 15, what=f"cluster node on port {self.port}")
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    for _ in range(200):
+        port = random.randint(20000, 55000)
+        if all(_free(p) for p in (port, port + 10000)):
+            return port
+    raise AssertionError("no free port pair for a cluster node")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _state(node: RedisServer) -> str:
+    info = node.client().execute_command("CLUSTER INFO")
+    if isinstance(info, dict):
+        return str(info.get("cluster_state"))
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    return "ok" if "cluster_state:ok" in text else "fail"
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[str]:
+    """A three-master Redis Cluster on loopback; yields its redis+cluster:// URL."""
+    cli = require_tool("redis-cli")
+    nodes = []
+    for i in range(3):
+        workdir = tmp_path / f"node{i}"
+        workdir.mkdir()
+        node = ClusterNode(_cluster_port(), workdir)
+        node.start()
+        nodes.append(node)
+    try:
+        subprocess.run([cli, "--cluster", "create", *[f"127.0.0.1:{n.port}" for n in nodes],
+                        "--cluster-replicas", "0", "--cluster-yes"], check=True,
+                       capture_output=True, timeout=60)
+        wait_for(lambda: all(_state(n) == "ok" for n in nodes), 30, 0.2, "the cluster to be ok")
+        yield f"redis+cluster://127.0.0.1:{nodes[0].port}/0"
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def test_two_shards_over_a_cluster_export_every_model_exactly_once_and_recover(
+        cluster: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(40)
+    write_reference(tmp_path / "ref.csv", sample(rng, 1000))
+    configs = [make_config(tmp_path, cluster, MODELS) for _ in range(2)]  # own listen ports
+    client = RedisCluster.from_url(cluster.replace("redis+cluster://", "redis://"))
+    sizes = {m: 150 + 10 * i for i, m in enumerate(MODELS)}
+    for m in MODELS:
+        for p in records(sample(rng, sizes[m])):
+            client.xadd(f"mlmon:{{{m}}}:predictions", {"data": p})
+
+    def exported(daemon: object, model: str) -> float | None:
+        return value(daemon, "mlmon_window_samples", model=model)  # type: ignore[arg-type]
+
+    shards = [Shard(0, 2), Shard(1, 2)]
+    with running(configs[0], shard=shards[0]) as first:
+        with running(configs[1], shard=shards[1]) as second:
+            replicas = (first, second)
+            for m in MODELS:
+                mine = replicas[owner(m, 2)]
+                wait_for(lambda m=m, mine=mine: exported(mine, m) == sizes[m], 60,
+                         what=f"{m} on its replica")
+                assert exported(replicas[1 - owner(m, 2)], m) is None
+            assert value(first, "mlmon_shard_info", shard="0", shards="2") == 1
+        # the second replica is gone; start it again: its models come back from the streams
+        with running(configs[1], shard=shards[1]) as again:
+            for m in (m for m in MODELS if owner(m, 2) == 1):
+                wait_for(lambda m=m: exported(again, m) == sizes[m], 60,
+                         what=f"{m} restored after the restart")
+    assert isinstance(client, redis.RedisCluster)
