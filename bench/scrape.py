@@ -28,6 +28,7 @@ from exporter.config.model import (
 )
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot, SnapshotStore
 from exporter.serve.collector import SnapshotCollector
+from exporter.serve.exposition import Combined, Exposition
 from exporter.serve.http import MetricsServer
 from exporter.serve.live import LiveMetrics
 
@@ -43,8 +44,8 @@ def _models(count: int) -> list[ModelConfig]:
                         ReferenceConfig(file="unused.csv")) for m in range(count)]
 
 
-def _registry(models: list[ModelConfig]) -> CollectorRegistry:
-    """Our registry: snapshots with drift, p-value and quality per feature, plus live counters."""
+def _registry(models: list[ModelConfig]) -> tuple[CollectorRegistry, Exposition]:
+    """As the daemon wires it: live counters apart, snapshots rendered once per evaluation."""
     rng = np.random.default_rng(5)
     store = SnapshotStore()
     for model in models:
@@ -53,12 +54,13 @@ def _registry(models: list[ModelConfig]) -> CollectorRegistry:
                                       0.01, 0.0) for f in model.features)
         store.publish(ModelSnapshot(model.name, time.time(), 0.1, 10_000, 100_000, feats, 0.1,
                                     False, None, (("mae", 0.5),), (("mae", 0.4),)))
-    registry = CollectorRegistry()
-    live = LiveMetrics(registry, models)
+    live_registry, registry = CollectorRegistry(), CollectorRegistry()
+    live = LiveMetrics(live_registry, models)
     for model in models:
         live.read.labels(model.name, "predictions").inc(1000)
-    registry.register(SnapshotCollector(store, models, lambda: True))
-    return registry
+    collector = SnapshotCollector(store, models, lambda: True)
+    registry.register(Combined(live_registry, collector))
+    return registry, Exposition(live_registry, collector)
 
 
 def _series(body: bytes) -> int:
@@ -83,8 +85,9 @@ def _get(url: str) -> bytes:
 def measure(target: int) -> tuple[int, float, float, float]:
     """(series served, ours over HTTP, ours generate_latest, baseline generate_latest) seconds."""
     models = _models(max(1, round(target / (FEATURES * 6 + 8))))
-    registry = _registry(models)
-    server = MetricsServer("127.0.0.1:0", registry, lambda: (True, "ready"))
+    registry, exposition = _registry(models)
+    server = MetricsServer("127.0.0.1:0", registry, lambda: (True, "ready"),
+                           render=exposition.render)
     server.start()
     try:
         url = f"http://127.0.0.1:{server.port}/metrics"

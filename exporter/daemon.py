@@ -24,6 +24,7 @@ from exporter.schedule import build_scheduler
 from exporter.serve import pages
 from exporter.serve.catalog import spec
 from exporter.serve.collector import SnapshotCollector
+from exporter.serve.exposition import Combined, Exposition
 from exporter.serve.http import MetricsServer
 from exporter.serve.live import LiveMetrics
 from exporter.serve.webconfig import WebSecurity
@@ -62,12 +63,12 @@ class Daemon:
         self._config_path = config_path
         self._seen = None if config_path is None else _read_bytes(config_path)
         self._shard = shard or Shard()
-        self._live = LiveMetrics(self.registry, self._shard.filter(config).models)
+        live = CollectorRegistry()  # counters; the snapshot's families are rendered apart
+        self._live = LiveMetrics(live, self._shard.filter(config).models)
         reloads = spec("mlmon_config_reloads_total")
-        self._reloads = Counter(reloads.base_name, reloads.help, reloads.labels,
-                                registry=self.registry)
+        self._reloads = Counter(reloads.base_name, reloads.help, reloads.labels, registry=live)
         info = spec("mlmon_shard_info")
-        Gauge(info.name, info.help, info.labels, registry=self.registry).labels(
+        Gauge(info.name, info.help, info.labels, registry=live).labels(
             str(self._shard.index), str(self._shard.count)).set(1)
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
@@ -75,9 +76,10 @@ class Daemon:
         self._collector = SnapshotCollector(self.store, self.config.models,
                                             lambda: self.runtime.reader.redis_up,
                                             config.web.external_url)
-        self.registry.register(self._collector)
+        self.registry.register(Combined(live, self._collector))
         self.http = MetricsServer(listen_address or config.web.listen_address, self.registry,
-                                  self.readiness, web, self._page)
+                                  self.readiness, web, self._page,
+                                  Exposition(live, self._collector).render)
 
     @property
     def config(self) -> Config:

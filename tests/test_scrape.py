@@ -61,3 +61,45 @@ def test_readiness_waits_for_redis_and_references(tmp_path: Path) -> None:
     assert daemon.readiness() == (False, "reference not loaded: m")
     daemon.pipelines[0].refresh_reference(None)
     assert daemon.readiness() == (True, "ready")
+
+
+def _families(body: str, openmetrics: bool) -> dict[str, list[Any]]:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as om
+    from prometheus_client.parser import text_string_to_metric_families as text
+
+    parse = om if openmetrics else text
+    return {f.name: f.samples for f in parse(body)}
+
+
+def test_both_formats_parse_and_a_new_evaluation_replaces_the_cached_snapshot_text(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    write_reference(tmp_path / "ref.csv", sample(rng, 2000))
+    daemon = Daemon(make_config(tmp_path, "redis://127.0.0.1:1/0"), client=NoCommands(port=1),
+                    registry=CollectorRegistry())
+    pipeline = daemon.pipelines[0]
+    now_ms = int(time.time() * 1000)
+
+    def feed(n: int, start: int) -> None:
+        pipeline.ingest_predictions([(f"{now_ms + start + i}-0".encode(), {b"data": p})
+                                     for i, p in enumerate(records(sample(rng, n), start))])
+        assert pipeline.evaluate(None)
+
+    daemon.http.start()
+    try:
+        url = f"http://127.0.0.1:{daemon.http.port}/metrics"
+        for window in (300, 800):
+            feed(window - (300 if window == 800 else 0), 0 if window == 300 else 300)
+            for accept, om in (("text/plain", False),
+                               ("application/openmetrics-text; version=1.0.0", True)):
+                req = urllib.request.Request(url, headers={"Accept": accept})
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    body = resp.read().decode()
+                assert body.count("# EOF") == (1 if om else 0)
+                families = _families(body, om)
+                windows = [s.value for s in families["mlmon_window_samples"]]
+                assert windows == [window]
+                assert any(s.value == window for s in families["mlmon_records_read"])
+    finally:
+        daemon.http.stop()
+    assert daemon.registry.get_sample_value("mlmon_window_samples", {"model": "m"}) == 800

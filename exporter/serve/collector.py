@@ -38,12 +38,25 @@ class SnapshotCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Emit build info, Redis state, configured thresholds and every snapshot value."""
+        yield from self.status()
+        yield from self.derived()
+
+    def status(self) -> Iterator[Metric]:
+        """What may change between evaluations: build info and whether Redis answers."""
         info = _family("mlmon_build_info")
         info.add_metric([__version__, self._external_url], 1.0)
         up = _family("mlmon_redis_up")
         up.add_metric([], 1.0 if self._redis_up() else 0.0)
         yield info
         yield up
+
+    @property
+    def version(self) -> tuple[object, object]:
+        """The objects derived() reads; both are replaced, never changed, so `is` compares."""
+        return self._store.models, self._models
+
+    def derived(self) -> Iterator[Metric]:
+        """Everything computed from the config and the snapshots: fixed between evaluations."""
         yield from self._thresholds()
         yield from self._slo()
         yield from self._snapshots(self._store.models.values())

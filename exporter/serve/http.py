@@ -32,6 +32,8 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 REQUEST_TIMEOUT_SECONDS = 30.0
 # (path, Accept) -> (status, content type, body), or None when the path is not a page
 Pages = Callable[[str, str], "tuple[int, str, bytes] | None"]
+# Accept header -> (body, content type) of /metrics
+Render = Callable[[str], "tuple[bytes, str]"]
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -47,9 +49,10 @@ class MetricsServer:
 
     def __init__(self, address: str, registry: CollectorRegistry,
                  ready: Callable[[], tuple[bool, str]],
-                 security: WebSecurity | None = None, pages: Pages | None = None) -> None:
+                 security: WebSecurity | None = None, pages: Pages | None = None,
+                 render: Render | None = None) -> None:
         security = security or WebSecurity()
-        handler = _handler(registry, ready, BasicAuth(security.users), pages)
+        handler = _handler(render or _plain(registry), ready, BasicAuth(security.users), pages)
         context = None if security.tls is None else ssl_context(security.tls)
         self._server = _Server(parse_listen_address(address), handler, context)
         self.scheme = "http" if context is None else "https"
@@ -94,7 +97,15 @@ class _Server(ThreadingHTTPServer):
         log.debug("connection from %s dropped: %s", client_address, sys.exc_info()[1])
 
 
-def _handler(registry: CollectorRegistry, ready: Callable[[], tuple[bool, str]],
+def _plain(registry: CollectorRegistry) -> Render:
+    """Render a whole registry per scrape, as client_python does."""
+    def render(accept: str) -> tuple[bytes, str]:
+        encoder, content_type = choose_encoder(accept)
+        return encoder(registry), content_type
+    return render
+
+
+def _handler(render: Render, ready: Callable[[], tuple[bool, str]],
              auth: BasicAuth, pages: Pages | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "ml-monitoring-exporter"
@@ -111,8 +122,8 @@ def _handler(registry: CollectorRegistry, ready: Callable[[], tuple[bool, str]],
                 self._send(401, "text/plain; charset=utf-8", b"unauthorized\n",
                            {"WWW-Authenticate": 'Basic realm="ml-monitoring-exporter"'})
             elif path == "/metrics":
-                encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-                self._send(200, content_type, encoder(registry))
+                body, content_type = render(self.headers.get("Accept", ""))
+                self._send(200, content_type, body)
             elif path == "/healthz":
                 self._send(200, "text/plain; charset=utf-8", b"ok\n")
             elif path == "/readyz":
