@@ -14,7 +14,6 @@ from exporter.config.model import ModelConfig
 from exporter.evaluate.estimate import Calibration, fit_calibration
 from exporter.evaluate.evaluator import evaluate
 from exporter.evaluate.fit import FittedReference, fit_reference
-from exporter.evaluate.performance import performance
 from exporter.evaluate.reference import (
     ReferenceData,
     ReferenceError,
@@ -109,11 +108,6 @@ class ModelPipeline:
 
     def _fit(self, data: ReferenceData) -> None:
         fitted = fit_reference(self.model, data, self.window)
-        if data.prediction is not None and data.label is not None:  # baseline with scores too
-            scores = () if data.score is None else [None if v != v else float(v)
-                                                     for v in data.score]
-            fitted = replace(fitted, performance=performance(
-                self.model, data.prediction, data.label, scores))
         self.calibration = fit_calibration(self.model, data)
         self.fitted = fitted
         log.info("reference fitted", extra={"model": self.model.name, "rows": data.rows})

@@ -154,8 +154,10 @@ def fit_reference(model: ModelConfig, data: ReferenceData, window: Window) -> Fi
     if prediction is not None and prediction.codes is not None:
         window.classes.seed(prediction.codes)
     baseline: tuple[tuple[str, float], ...] = ()
-    if data.prediction is not None and data.label is not None:
-        baseline = performance(model, data.prediction, data.label)
+    if data.prediction is not None and data.label is not None:  # scores too, for roc_auc etc.
+        scores = () if data.score is None else [None if v != v else float(v)
+                                                 for v in data.score]
+        baseline = performance(model, data.prediction, data.label, scores)
     pca, pca_names = _multivariate(model, data)
     return FittedReference(data.rows, data.digest, features, prediction, from_score, baseline,
                            _target(model, data), pca, pca_names, fit_histograms(model, data))
