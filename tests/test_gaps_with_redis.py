@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import RedisServer, free_port, wait_for
+from tests.conftest import RedisServer, free_port, settles_at, wait_for
 from tests.helpers import make_config, records, running, sample, value, write_reference, xadd_all
 
 STREAM = "mlmon:{m}:predictions"
@@ -38,6 +38,6 @@ def test_entries_trimmed_while_disconnected_are_counted_as_skipped_and_reading_m
         wait_for(lambda: value(daemon, "mlmon_records_skipped_total", model="m",
                                kind="predictions") == 490, what="490 trimmed entries counted")
         xadd_all(redis_server.client(), STREAM, records(sample(rng, 5), start=600))
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 115,
-                 what="reading to go on after the gap")
+        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), 115,
+                   what="records read, going on after the gap")
         assert value(daemon, "mlmon_records_skipped_total", model="m", kind="predictions") == 490

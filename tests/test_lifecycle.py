@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import RedisServer, free_port, wait_for
+from tests.conftest import RedisServer, free_port, settles_at, wait_for
 from tests.helpers import model_yaml, records, sample, write_reference, xadd_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def test_sighup_and_file_changes_reload_only_valid_configs_without_recounting(
     with exporter(path) as proc:
         wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, 0.2, "readiness")
         xadd_all(client, "mlmon:{m}:predictions", records(sample(rng, 100)))
-        wait_for(lambda: _sample(port, READ_M) == 100, 30, 0.2, "100 records read")
+        settles_at(lambda: _sample(port, READ_M), 100, interval=0.2, what="records read")
 
         path.write_text(_config(redis_server.url, port, ("m", "m2")))
         proc.send_signal(signal.SIGHUP)
@@ -112,18 +112,20 @@ def test_sighup_and_file_changes_reload_only_valid_configs_without_recounting(
         wait_for(lambda: _sample(port, 'mlmon_window_samples{model="m2"}') == 0, 30, 0.2,
                  "the new model evaluated")
         xadd_all(client, "mlmon:{m}:predictions", records(sample(rng, 50), start=100))
-        wait_for(lambda: _sample(port, READ_M) == 150, 30, 0.2, "150 records read")
+        settles_at(lambda: _sample(port, READ_M), 150, interval=0.2,
+                   what="records read across the reload")
 
         path.write_text(_config(redis_server.url, port, ("m", "m2")).replace("task:", "tsk:"))
         proc.send_signal(signal.SIGHUP)
         failed = 'mlmon_config_reloads_total{outcome="failure"}'
-        wait_for(lambda: _sample(port, failed) is not None and _sample(port, failed) >= 1, 30,
-                 0.2, "the invalid config rejected")
+        wait_for(lambda: (_sample(port, failed) or 0) >= 1, 30, 0.2,
+                 "the invalid config rejected")
         assert _sample(port, 'mlmon_window_samples{model="m2"}') == 0
 
         path.write_text(_config(redis_server.url, port, ("m",)))  # no signal: the file watch
         wait_for(lambda: _sample(port, ok) == 2, 30, 0.2, "the file change reloaded")
         wait_for(lambda: _sample(port, 'mlmon_window_samples{model="m2"}') is None, 30, 0.2,
                  "the removed model's series gone")
-        assert _sample(port, READ_M) == 150
+        settles_at(lambda: _sample(port, READ_M), 150, interval=0.2,
+                   what="records read after the second reload")
         assert _get(port, "/readyz")[0] == 200

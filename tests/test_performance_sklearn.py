@@ -7,13 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sklearn import calibration  # type: ignore[import-untyped]
+from sklearn import metrics as sk
 
 from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig, Task
 from exporter.evaluate.performance import performance, realised
 from exporter.ingest.labels import Compact
-
-sk = pytest.importorskip("sklearn.metrics", reason="scikit-learn is in the test extra")
-calibration = pytest.importorskip("sklearn.calibration")
 
 
 def _model(task: Task, positive: str | None = None,

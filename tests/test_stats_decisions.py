@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats  # type: ignore[import-untyped]
+from sklearn import decomposition  # type: ignore[import-untyped]
 
 from bench.stats_false_alarms import any_alarm_share
 from exporter.config.model import FeatureType
@@ -109,7 +110,6 @@ def _correlated(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
 
 
 def test_pca_reconstruction_error_equals_sklearn_and_flags_a_broken_correlation() -> None:
-    decomposition = pytest.importorskip("sklearn.decomposition")
     rng = np.random.default_rng(11)
     reference = _correlated(rng, 20_000, 0.9)
     pca = PCAReconstruction.fit(reference, variance=0.65)
