@@ -12,17 +12,16 @@ import redis
 
 from exporter import __version__
 from exporter.config import ConfigError, load_config
-from exporter.config.model import Config
 from exporter.evaluate.fit import fit_reference
 from exporter.evaluate.reference import (
     ReferenceError,
     format_of,
     parse_reference,
-    read_reference_file,
     store_in_redis,
 )
 from exporter.ingest.window import Window
 from exporter.logs import setup_logging
+from exporter.serve.http import ListenError
 from exporter.serve.webconfig import WebSecurity, load_web_config, ssl_context
 
 EXIT_CONFIG = 2
@@ -49,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and its references")
     _config_arg(check)
     _web_config_arg(check)
+    check.add_argument("--redis.connect", dest="redis_connect", action="store_true",
+                       help="also connect and authenticate to Redis, and fit every reference "
+                            "kept in a Redis key")
     demo = sub.add_parser("demo", help="run on an embedded Redis with simulated models")
     demo.add_argument("--web.listen-address", dest="listen_address",
                       default="127.0.0.1:10135", metavar="HOST:PORT")
@@ -93,22 +95,22 @@ def _log_args(p: argparse.ArgumentParser, default_format: str = "json") -> None:
                    choices=("debug", "info", "warning", "error"))
 
 
-def _check_references(config: Config) -> None:
-    """Parse and fit every file reference, so check-config catches a broken CSV too."""
-    for model in config.models:
-        if model.reference.file is not None:
-            data = read_reference_file(model, model.reference.file)
-            fit_reference(model, data, Window(model))
+def _check(args: argparse.Namespace) -> int:
+    """The validation start-up and reload use, plus Redis when asked (--redis.connect)."""
+    from exporter.ingest.reader import make_client
+    from exporter.validate import check_config
 
-
-def _load(path: str) -> Config:
-    config = load_config(path)
-    _check_references(config)
-    return config
+    config = load_config(args.config_file)
+    check_config(config, make_client(config.redis) if args.redis_connect else None)
+    _web_security(args.web_config_file)
+    print(f"{args.config_file}: ok" + (" (redis reachable, references fitted)"
+                                        if args.redis_connect else
+                                        " (redis not contacted: --redis.connect checks it)"))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = _load(args.config_file)
+    config = load_config(args.config_file)
     setup_logging(args.log_format, args.log_level or config.log_level)
     from exporter.daemon import Daemon
     from exporter.shard import Shard, parse_shard
@@ -135,7 +137,13 @@ def _reference_load(args: argparse.Namespace) -> int:
     fit_reference(model, data, Window(model))
     from exporter.ingest.reader import make_client
 
-    store_in_redis(make_client(config.redis), key, content, fmt)
+    try:
+        store_in_redis(make_client(config.redis), key, content, fmt)
+    except redis.RedisError as exc:
+        from exporter.ingest.connect import describe
+
+        raise ReferenceError(f"models[{model.name}].reference.redis_key: "
+                             f"{describe(exc, config.redis, key)}") from None
     print(f"loaded {data.rows} rows for model {model.name} into {key}")
     return 0
 
@@ -150,10 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(args)
         if args.command == "check-config":
-            _load(args.config_file)
-            _web_security(args.web_config_file)
-            print(f"{args.config_file}: ok")
-            return 0
+            return _check(args)
         if args.command == "demo":
             from exporter.demo.runner import run_demo
 
@@ -164,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ReferenceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except (OSError, redis.RedisError) as exc:
+    except (OSError, redis.RedisError, ListenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     _parser().print_help()

@@ -6,17 +6,18 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
+from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 
 from exporter.config import ConfigError, load_config
 from exporter.config.model import Config
 from exporter.evaluate.reference import ReferenceError
 from exporter.evaluate.snapshot import SnapshotStore
+from exporter.ingest.connect import describe
 from exporter.ingest.reader import StreamReader, make_client
 from exporter.pipeline import ModelPipeline
 from exporter.redis_types import RedisClient
@@ -29,6 +30,7 @@ from exporter.serve.http import MetricsServer
 from exporter.serve.live import LiveMetrics
 from exporter.serve.webconfig import WebSecurity
 from exporter.shard import Shard
+from exporter.validate import build_pipelines
 
 log = logging.getLogger("exporter.daemon")
 
@@ -64,15 +66,13 @@ class Daemon:
         self._seen = None if config_path is None else _read_bytes(config_path)
         self._shard = shard or Shard()
         live = CollectorRegistry()  # counters; the snapshot's families are rendered apart
-        self._live = LiveMetrics(live, self._shard.filter(config).models)
-        reloads = spec("mlmon_config_reloads_total")
-        self._reloads = Counter(reloads.base_name, reloads.help, reloads.labels, registry=live)
+        self._live = LiveMetrics(live, self._shard.filter(config).models, clock)
         info = spec("mlmon_shard_info")
         Gauge(info.name, info.help, info.labels, registry=live).labels(
             str(self._shard.index), str(self._shard.count)).set(1)
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
-        self.runtime = self._build(config, {})
+        self.runtime = self._build(self._shard.filter(config), None)
         self._collector = SnapshotCollector(self.store, self.config.models,
                                             lambda: self.runtime.reader.redis_up,
                                             config.web.external_url)
@@ -101,12 +101,23 @@ class Daemon:
         """The stream reader of the config in force."""
         return self.runtime.reader
 
-    def _build(self, config: Config, resume: Mapping[bytes, bytes]) -> Runtime:
-        config = self._shard.filter(config)
-        client = self._client if self._client is not None else make_client(config.redis)
-        pipelines = tuple(ModelPipeline(m, self._live, self.store, self._clock)
-                          for m in config.models)
-        reader = StreamReader(client, pipelines, config.redis, self._clock, resume)
+    def _build(self, config: Config, old: Runtime | None) -> Runtime:
+        """Build and fit everything a config needs; a reload keeps unchanged models' windows.
+
+        Raises ReferenceError before anything runs when a reference cannot be fitted.
+        """
+        same_redis = old is not None and old.config.redis == config.redis
+        client = (self._client if self._client is not None
+                  else old.client if old is not None and same_redis
+                  else make_client(config.redis))
+        keep = {p.model.name: p for p in old.pipelines} if old is not None and same_redis else {}
+        pipelines = build_pipelines(config, self._live, self.store, self._clock, keep=keep,
+                                    client=None if old is None else client)
+        kept = frozenset(key for p in pipelines if keep.get(p.model.name) is p
+                         for key in (p.model.streams.predictions.encode(),
+                                     p.model.streams.labels.encode()))
+        reader = StreamReader(client, pipelines, config.redis, self._live, self._clock,
+                              kept=kept)
 
         def run(pipeline: ModelPipeline) -> None:
             if reader.backfilled.is_set():  # evaluate only once the windows are rebuilt
@@ -119,9 +130,11 @@ class Daemon:
         return pages.render(path, accept, self.store, [m.name for m in self.config.models])
 
     def readiness(self) -> tuple[bool, str]:
-        """Ready when Redis answers the reader and every model has a fitted reference."""
+        """Ready when the reader runs, Redis answers it and every model has a fitted reference."""
         if not self.reader.redis_up:
             return False, "redis unreachable"
+        if not self.reader.running:
+            return False, "stream reader not running (restarting after a crash)"
         missing = [p.model.name for p in self.pipelines if not p.reference_loaded]
         if missing:
             return False, "reference not loaded: " + ", ".join(missing)
@@ -129,9 +142,15 @@ class Daemon:
 
     def _start_runtime(self, runtime: Runtime) -> None:
         for pipeline in runtime.pipelines:  # fit first, so vocabularies start from the reference
+            if pipeline.reference_loaded:
+                continue
             try:
                 pipeline.refresh_reference(runtime.client)
-            except (ReferenceError, redis.RedisError) as exc:
+            except redis.RedisError as exc:
+                log.warning("reference not loaded yet: %s",
+                            describe(exc, runtime.config.redis, pipeline.model.reference.redis_key),
+                            extra={"model": pipeline.model.name})
+            except ReferenceError as exc:
                 log.warning("reference not loaded yet: %s", exc,
                             extra={"model": pipeline.model.name})
         runtime.reader.start()
@@ -162,47 +181,49 @@ class Daemon:
         log.info("exporter stopped")
 
     def reload(self) -> bool:
-        """Swap in the config file's current contents, only if it is valid."""
+        """Swap in the config file's current contents, only once it is valid and fitted."""
         if self._config_path is None:
             return False
         with self._reload_lock:
             self._seen = _read_bytes(self._config_path)
+            old = self.runtime
             try:
-                config = load_config(self._config_path)
-                self._check(config)
+                config = self._shard.filter(load_config(self._config_path))
+                runtime = self._build(config, old)
             except (ConfigError, ReferenceError, OSError) as exc:
-                self._reloads.labels("failure").inc()
+                self._live.reloaded(False)
                 log.error("config reload rejected; keeping the running config: %s", exc)
                 return False
-            if config.web != self.config.web:
+            if config.web != old.config.web:
                 log.warning("web.listen_address changes take effect after a restart")
-            old = self.runtime
+            changed = {m.name for m in config.models} - {
+                p.model.name for p in old.pipelines if p in runtime.pipelines}
             self._stop_runtime(old)
-            self.runtime = self._build(config, old.reader.last_ids)
-            self._live.configure(self.config.models)
-            self.store.retain({m.name for m in self.config.models})
-            self._collector.set_models(self.config.models)
-            self._start_runtime(self.runtime)
-            self._reloads.labels("success").inc()
-            log.info("config reloaded", extra={"models": [m.name for m in self.config.models]})
+            if old.config.redis == config.redis:  # go on exactly where the old reader stopped
+                runtime.reader.resume_from(old.reader.last_ids)
+            self.runtime = runtime
+            self._live.configure(config.models, changed)
+            self.store.retain({m.name for m in config.models})
+            self._collector.set_models(config.models)
+            self._start_runtime(runtime)
+            self._live.reloaded(True)
+            log.info("config reloaded", extra={"models": [m.name for m in config.models],
+                                               "changed": sorted(changed)})
             return True
 
-    @staticmethod
-    def _check(config: Config) -> None:
-        """Fail before swapping when a file reference cannot be read."""
-        from exporter.evaluate.reference import read_reference_file
-
-        for model in config.models:
-            if model.reference.file is not None:
-                read_reference_file(model, model.reference.file)
-
     def _watch(self) -> None:
-        """Reload when the config file's contents change (a ConfigMap update, an edit)."""
+        """Reload when the config file's contents change (a ConfigMap update, an edit).
+
+        An unexpected error is logged and the watch goes on, so later edits still apply.
+        """
         assert self._config_path is not None
         while not self._stopped.wait(WATCH_SECONDS):
-            current = _read_bytes(self._config_path)
-            if current is not None and current != self._seen:
-                self.reload()
+            try:
+                current = _read_bytes(self._config_path)
+                if current is not None and current != self._seen:
+                    self.reload()
+            except Exception:
+                log.exception("config watch failed; watching on")
 
     def run_until_signalled(self) -> int:
         """Run until SIGTERM or SIGINT (SIGHUP reloads), then stop cleanly; returns 0."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,16 +21,18 @@ from exporter.evaluate.reference import (
     decode_from_redis,
     read_reference_file,
 )
-from exporter.evaluate.snapshot import SnapshotStore
+from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
 from exporter.ingest.labels import LabelJoin
 from exporter.ingest.window import Window
-from exporter.ingest.wire import Decoder, Label, Prediction, Reason
+from exporter.ingest.wire import LABEL_KEYS, PREDICTION_KEYS, Decoded, Decoder, Label, Prediction
 from exporter.redis_types import RedisClient
 from exporter.serve.live import LiveMetrics
 
 log = logging.getLogger("exporter.pipeline")
 
 Entry = tuple[bytes, Mapping[bytes, bytes]]
+PREDICTIONS, LABELS = "predictions", "labels"
+MAX_LOGGED_KEYS = 100  # a producer sending random keys must not flood the log
 
 
 class ModelPipeline:
@@ -46,6 +49,7 @@ class ModelPipeline:
         self.join = LabelJoin(model, clock)
         self.fitted: FittedReference | None = None
         self.calibration: Calibration | None = None
+        self._logged_keys: set[tuple[str, str]] = set()
 
     @property
     def reference_loaded(self) -> bool:
@@ -54,14 +58,8 @@ class ModelPipeline:
 
     def ingest_predictions(self, entries: Sequence[Entry], count: bool = True) -> None:
         """Decode, count and append a batch of prediction entries (count=False: a replay)."""
-        records: list[Prediction] = []
-        rejected: list[Reason] = []
-        for entry_id, fields in entries:
-            decoded = self._decoder.predictions(entry_id, fields)
-            records.extend(decoded.records)
-            rejected.extend(decoded.rejected)
-        if count:
-            self._live.observe_invalid(self.model.name, rejected)
+        got = self._decode(entries, self._decoder.predictions, PREDICTIONS, count)
+        records = cast(list[Prediction], got.records)
         if records:
             self.window.extend(records)
             self.join.remember(records)
@@ -70,18 +68,51 @@ class ModelPipeline:
 
     def ingest_labels(self, entries: Sequence[Entry], count: bool = True) -> None:
         """Decode, count and join a batch of label entries (count=False: a replay)."""
-        labels: list[Label] = []
-        rejected: list[Reason] = []
-        for entry_id, fields in entries:
-            decoded = self._decoder.labels(entry_id, fields)
-            labels.extend(decoded.records)
-            rejected.extend(decoded.rejected)
-        if count:
-            self._live.observe_invalid(self.model.name, rejected)
+        got = self._decode(entries, self._decoder.labels, LABELS, count)
+        labels = cast(list[Label], got.records)
         if labels:
             unmatched = self.join.join(labels)
             if count:
                 self._live.observe_labels(self.model.name, len(labels), unmatched)
+
+    def _decode(self, entries: Sequence[Entry], decode: Callable[..., Decoded], kind: str,
+                count: bool) -> Decoded:
+        """Decode entry by entry, so one that breaks the decoder loses only itself (counted)."""
+        out = Decoded([], [], [])
+        lost = 0
+        for entry_id, fields in entries:
+            try:
+                decoded = decode(entry_id, fields)
+            except Exception:
+                lost += 1
+                log.exception("decoding an entry failed; entry lost", extra={
+                    "model": self.model.name, "stream_kind": kind, "entry": repr(entry_id)})
+                continue
+            out.records.extend(decoded.records)
+            out.rejected.extend(decoded.rejected)
+            out.unknown.extend(decoded.unknown)
+        if count:
+            self._live.observe_invalid(self.model.name, out.rejected)
+            if lost:
+                self._live.lost.labels(self.model.name, kind).inc(lost)
+            if out.unknown:
+                self._live.unknown_field.labels(self.model.name, kind).inc(len(out.unknown))
+                self._log_unknown(kind, out.unknown)
+        return out
+
+    def _log_unknown(self, kind: str, unknown: Sequence[tuple[str, ...]]) -> None:
+        """Name each unknown key once per model, with the known key it most likely meant."""
+        known = sorted(PREDICTION_KEYS if kind == PREDICTIONS else LABEL_KEYS)
+        for keys in unknown:
+            for key in keys:
+                if (kind, key) in self._logged_keys or len(self._logged_keys) >= MAX_LOGGED_KEYS:
+                    continue
+                self._logged_keys.add((kind, key))
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                log.warning("model %s: %s record key %r is not part of the wire format and is "
+                            "ignored%s", self.model.name, kind, key[:100], hint,
+                            extra={"model": self.model.name, "stream_kind": kind})
 
     def count_skipped(self, kind: str, entries: int) -> None:
         """Entries the stream lost before the reader got to them."""
@@ -132,5 +163,33 @@ class ModelPipeline:
             self._live.failures.labels(self.model.name).inc()
             log.error("evaluation failed: %s", exc, extra={"model": self.model.name})
             return False
+        _log_changes(self._store.models.get(self.model.name), snapshot)
         self._store.publish(snapshot)
         return True
+
+
+def _drift_states(snapshot: ModelSnapshot | None) -> dict[str, bool]:
+    """What an on-call engineer sees flip: dataset, prediction and each feature's drift."""
+    if snapshot is None:
+        return {}
+    out = {f"feature {f.name}": f.drift.drifted for f in snapshot.features
+           if f.drift is not None}
+    if snapshot.dataset_drift is not None:
+        out["dataset"] = snapshot.dataset_drift
+    if snapshot.prediction_drift is not None:
+        out["prediction"] = snapshot.prediction_drift.drifted
+    for name, value in (("multivariate", snapshot.multivariate_drift),
+                        ("target", snapshot.target_drift)):
+        if value is not None:
+            out[name] = value.drifted
+    return out
+
+
+def _log_changes(old: ModelSnapshot | None, new: ModelSnapshot) -> None:
+    """One line per drift decision that changed, so the log tells when drift began and ended."""
+    before = _drift_states(old)
+    for what, drifted in _drift_states(new).items():
+        if before.get(what, False) != drifted:
+            log.info("model %s: %s drift %s", new.model, what,
+                     "detected" if drifted else "cleared",
+                     extra={"model": new.model, "drift": what, "drifted": drifted})

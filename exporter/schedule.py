@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -11,7 +12,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from exporter.config.model import ScheduleConfig
-from exporter.pipeline import ModelPipeline
+
+if TYPE_CHECKING:
+    from exporter.pipeline import ModelPipeline
 
 
 def trigger_for(schedule: ScheduleConfig) -> BaseTrigger:
@@ -20,6 +23,19 @@ def trigger_for(schedule: ScheduleConfig) -> BaseTrigger:
         return CronTrigger.from_crontab(schedule.cron, timezone="UTC")
     assert schedule.interval_seconds is not None
     return IntervalTrigger(seconds=schedule.interval_seconds, timezone="UTC")
+
+
+def interval_seconds(schedule: ScheduleConfig, now: datetime | None = None) -> float:
+    """Seconds between runs; for a cron line, between its next two runs after now."""
+    if schedule.cron is None:
+        assert schedule.interval_seconds is not None
+        return schedule.interval_seconds
+    trigger = CronTrigger.from_crontab(schedule.cron, timezone="UTC")
+    first = trigger.get_next_fire_time(None, now or datetime.now(UTC))
+    second = trigger.get_next_fire_time(first, first)
+    if first is None or second is None:
+        return 0.0
+    return float((second - first).total_seconds())
 
 
 def build_scheduler(pipelines: Sequence[ModelPipeline],

@@ -51,16 +51,18 @@ def test_scraping_performs_no_redis_command(tmp_path: Path) -> None:
     assert NoCommands.calls == 0
 
 
-def test_readiness_waits_for_redis_and_references(tmp_path: Path) -> None:
+def test_readiness_waits_for_redis_a_running_reader_and_references(tmp_path: Path) -> None:
     rng = np.random.default_rng(12)
     write_reference(tmp_path / "ref.csv", sample(rng, 500))
     daemon = Daemon(make_config(tmp_path, "redis://127.0.0.1:1/0"), client=NoCommands(port=1),
                     registry=CollectorRegistry())
     assert daemon.readiness() == (False, "redis unreachable")
     daemon.reader.redis_up = True
+    assert daemon.readiness() == (False, "stream reader not running (restarting after a crash)")
+    daemon.reader.running = True
+    assert daemon.readiness() == (True, "ready")  # a file reference is fitted before start-up
+    daemon.pipelines[0].fitted = None
     assert daemon.readiness() == (False, "reference not loaded: m")
-    daemon.pipelines[0].refresh_reference(None)
-    assert daemon.readiness() == (True, "ready")
 
 
 def _families(body: str, openmetrics: bool) -> dict[str, list[Any]]:

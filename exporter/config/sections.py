@@ -102,8 +102,9 @@ def parse_redis(value: object, path: str, base_dir: str) -> RedisConfig:
     base = RedisConfig()
     url = optional(raw, path, "url", redis_url, base.url)
     tls = optional(raw, path, "tls", lambda v, p: parse_tls(v, p, base_dir), base.tls)
-    if tls != TLSConfig() and not url.startswith("rediss://"):
-        raise ConfigError(join(path, "tls"), "is set, but redis.url does not use rediss://")
+    if tls != TLSConfig() and not url.startswith(("rediss://", "rediss+cluster://")):
+        raise ConfigError(join(path, "tls"),
+                          "is set, but redis.url does not use rediss:// or rediss+cluster://")
     block = optional(raw, path, "block", duration, base.block_ms / 1000)
     if block < 0.001:
         raise ConfigError(join(path, "block"), f"must be at least 1ms, got {block}s")

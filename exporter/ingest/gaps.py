@@ -1,8 +1,9 @@
-"""Notice entries trimmed away before the reader got to them, from XINFO STREAM counters."""
+"""Account for every stream entry: read, still unread (lag), or trimmed before it was read."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -12,45 +13,80 @@ def parse_id(entry_id: bytes) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+@dataclass(frozen=True)
+class StreamState:
+    """One XINFO STREAM reply, reduced to what accounting needs; `added` is None before 7.0."""
+
+    added: int | None
+    length: int
+    first: tuple[int, int]
+    last_generated: tuple[int, int]
+
+    @classmethod
+    def of(cls, info: Mapping[str, Any]) -> StreamState:
+        """Read the reply of redis-py's xinfo_stream."""
+        added = info.get("entries-added")
+        first = info.get("first-entry")
+        last = info.get("last-generated-id")
+        return cls(added=None if added is None else int(added), length=int(info["length"]),
+                   first=parse_id(first[0]) if first else (0, 0),
+                   last_generated=parse_id(last) if last else (0, 0))
+
+
 class GapTracker:
-    """Counts, per stream, the entries added after our cursor that vanished before we read them.
+    """Counts, per stream, entries added after our cursor that vanished before we read them.
 
     Redis keeps `entries-added` (every entry ever added) and `length`. At the backfill the
     cursor is the newest entry, so everything added so far is at or before it; from then on we
     count what we read. When the oldest entry left is newer than our cursor, whatever was
-    added but neither read by us nor still in the stream was trimmed away unread.
+    added but neither read by us nor still in the stream was trimmed away unread. Redis
+    before 7.0 has no `entries-added`: a trim past the cursor is then seen but not counted.
     """
 
     def __init__(self) -> None:
         self._accounted: dict[bytes, int] = {}
 
-    def baseline(self, key: bytes, info: Mapping[str, Any] | None) -> None:
+    def baseline(self, key: bytes, state: StreamState | None) -> None:
         """Everything added so far is at or before the cursor."""
-        self._accounted[key] = 0 if info is None else int(info["entries-added"])
+        self._accounted[key] = 0 if state is None or state.added is None else state.added
 
     def read(self, key: bytes, entries: int) -> None:
         """Entries the reader consumed past its cursor."""
         self._accounted[key] = self._accounted.get(key, 0) + entries
 
-    def skipped(self, key: bytes, info: Mapping[str, Any] | None, cursor: bytes) -> int:
-        """Entries lost since the last check; re-baselines when the stream was recreated."""
-        if info is None:
+    def skipped(self, key: bytes, state: StreamState | None, cursor: bytes) -> int | None:
+        """Entries lost since the last check; None when some were lost but Redis cannot say
+        how many. Re-baselines when the stream was recreated."""
+        if state is None or state.length == 0 or state.first <= parse_id(cursor):
+            if state is not None and state.added is not None:
+                self._recreated(key, state, cursor)
             return 0
-        added, length = int(info["entries-added"]), int(info["length"])
+        if state.added is None:
+            return None
+        if self._recreated(key, state, cursor):
+            return 0
         accounted = self._accounted.get(key, 0)
-        if added < accounted:  # the stream was deleted and recreated (e.g. Redis lost its data)
-            self._accounted[key] = added - length if parse_id(cursor) < _first(info) else added
-            return 0
-        first = _first(info)
-        if length == 0 or first <= parse_id(cursor):
-            return 0
-        lost = added - accounted - length
+        lost = state.added - accounted - state.length
         if lost <= 0:
             return 0
         self._accounted[key] = accounted + lost
         return lost
 
+    def _recreated(self, key: bytes, state: StreamState, cursor: bytes) -> bool:
+        """The stream was deleted and recreated (e.g. Redis lost its data): start over."""
+        assert state.added is not None
+        if state.added >= self._accounted.get(key, 0):
+            return False
+        trimmed_all = parse_id(cursor) < state.first
+        self._accounted[key] = state.added - state.length if trimmed_all else state.added
+        return True
 
-def _first(info: Mapping[str, Any]) -> tuple[int, int]:
-    entry = info.get("first-entry")
-    return parse_id(entry[0]) if entry else (0, 0)
+    def unread(self, key: bytes, state: StreamState | None, cursor: bytes) -> int | None:
+        """Entries added but not read yet; None before Redis 7.0."""
+        if state is None:
+            return 0
+        if state.added is None:
+            return None
+        if state.last_generated <= parse_id(cursor):
+            return 0
+        return max(0, state.added - self._accounted.get(key, 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -10,99 +11,42 @@ from typing import Any, cast
 
 import redis
 from redis.cluster import RedisCluster
-from redis.credentials import CredentialProvider
 
 from exporter.config.model import RedisConfig
-from exporter.ingest.gaps import GapTracker
+from exporter.ingest.connect import describe, make_client
+from exporter.ingest.gaps import GapTracker, StreamState, parse_id
 from exporter.pipeline import Entry, ModelPipeline
-from exporter.redis_types import CLUSTER_SCHEMES, RedisClient
+from exporter.redis_types import RedisClient
+from exporter.serve.live import LiveMetrics
+
+__all__ = ["StreamReader", "make_client"]
 
 log = logging.getLogger("exporter.reader")
 
 PREDICTIONS, LABELS = "predictions", "labels"
 BACKOFF_START = 0.1
 PAGE = 1000
-GAP_CHECK_SECONDS = 30.0
+CHECK_SECONDS = 5.0
+HEALTHY_RUN_SECONDS = 60.0
 CLUSTER_IDLE_SECONDS = 0.05
+MIN_REDIS_VERSION = (6, 2)
 Reply = tuple[bytes, list[Entry]]
 
 
-class PasswordFile(CredentialProvider):
-    """Reads the password at each new connection, so a rotated mounted Secret is picked up."""
-
-    def __init__(self, username: str | None, path: str) -> None:
-        self._username = username
-        self._path = path
-
-    def get_credentials(self) -> tuple[str] | tuple[str, str]:
-        """(password,) or (username, password); the file's trailing newline is not part of it."""
-        try:
-            with open(self._path, encoding="utf-8") as fh:
-                password = fh.read().rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise redis.AuthenticationError(
-                f"cannot read redis.password_file {self._path}: {exc}") from None
-        return (password,) if self._username is None else (self._username, password)
-
-
-class TLSConnection(redis.SSLConnection):
-    """Says what to check when the server drops a TLS session, instead of a bare OpenSSL EOF."""
-
-    def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
-        """Send as usual; explain a refused TLS session."""
-        try:
-            super().send_packed_command(*args, **kwargs)  # type: ignore[no-untyped-call]
-        except redis.ConnectionError as exc:
-            raise _explained(exc) from None
-
-    def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        """Read as usual; explain a refused TLS session."""
-        try:
-            return super().read_response(*args, **kwargs)
-        except redis.ConnectionError as exc:
-            raise _explained(exc) from None
-
-
-def _explained(exc: redis.ConnectionError) -> redis.ConnectionError:
-    if "ssl" not in str(exc).lower():
-        return exc
-    return redis.ConnectionError(
-        f"{exc} - the server refused the TLS session: does it require a client certificate "
-        "(redis.tls.cert_file, key_file), or not trust ours?")
-
-
-def make_client(cfg: RedisConfig) -> RedisClient:
-    """A RESP2 client returning bytes: the cheapest replies for redis-py to post-process."""
-    extra: dict[str, Any] = {}
-    if cfg.tls.ca_file or cfg.tls.cert_file:
-        extra = {"ssl_ca_certs": cfg.tls.ca_file, "ssl_certfile": cfg.tls.cert_file,
-                 "ssl_keyfile": cfg.tls.key_file}
-    if cfg.password_file is not None:
-        extra["credential_provider"] = PasswordFile(cfg.username, cfg.password_file)
-    else:
-        extra.update(username=cfg.username, password=cfg.password)
-    scheme, sep, rest = cfg.url.partition("://")
-    if scheme in CLUSTER_SCHEMES:  # every key of a model shares its hash tag, so one node serves it
-        return RedisCluster.from_url(
-            f"{CLUSTER_SCHEMES[scheme]}{sep}{rest}", socket_timeout=cfg.socket_timeout_seconds,
-            socket_connect_timeout=cfg.socket_timeout_seconds, protocol=2,
-            decode_responses=False, **extra)
-    if scheme == "rediss":
-        extra["connection_class"] = TLSConnection
-    return redis.Redis.from_url(
-        cfg.url, socket_timeout=cfg.socket_timeout_seconds,
-        socket_connect_timeout=cfg.socket_timeout_seconds, protocol=2,
-        decode_responses=False, **extra)
-
-
 class StreamReader:
-    """Reads every configured stream, remembering the last ID so a reconnect resumes exactly."""
+    """Reads every configured stream, remembering the last ID so a reconnect resumes exactly.
+
+    `kept` names streams whose pipelines survived a reload with their windows: they go on
+    from `resume` without rebuilding from Redis.
+    """
 
     def __init__(self, client: RedisClient, pipelines: Sequence[ModelPipeline], cfg: RedisConfig,
-                 clock: Callable[[], float] = time.time,
-                 resume: Mapping[bytes, bytes] | None = None) -> None:
+                 live: LiveMetrics, clock: Callable[[], float] = time.time,
+                 resume: Mapping[bytes, bytes] | None = None,
+                 kept: frozenset[bytes] = frozenset()) -> None:
         self._client = client
         self._cfg = cfg
+        self._live = live
         self._clock = clock
         self._routes: dict[bytes, tuple[ModelPipeline, str]] = {}
         for p in pipelines:
@@ -110,14 +54,22 @@ class StreamReader:
             self._routes[p.model.streams.labels.encode()] = (p, LABELS)
         self.last_ids: dict[bytes, bytes] = {}
         self._resume = dict(resume or {})
+        self._kept = kept
         self._by_model = [(p.model.streams.predictions.encode(), p.model.streams.labels.encode())
                           for p in pipelines]
         self.redis_up = False
+        self.running = False
         self.backfilled = threading.Event()
         self._gaps = GapTracker()
-        self._next_gap_check = 0.0
+        self._next_check = 0.0
+        self._warned_old_redis: set[bytes] = set()
+        self._no_entries_added = False  # Redis before 7.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def resume_from(self, last_ids: Mapping[bytes, bytes]) -> None:
+        """Continue from a stopped reader's cursors (a reload); call before start()."""
+        self._resume = {k: v for k, v in last_ids.items() if k in self._routes}
 
     def start(self) -> None:
         """Run in a daemon thread until stop()."""
@@ -131,58 +83,135 @@ class StreamReader:
             self._thread.join(timeout)
 
     def run(self) -> None:
+        """Supervise the read loop: any unexpected exception restarts it after a jittered wait.
+
+        The cursors survive a restart, so entries after the crash are read exactly once.
+        """
+        backoff = BACKOFF_START
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self._set_running(True)
+            try:
+                self._loop()
+            except Exception:
+                log.exception("stream reader crashed; restarting it")
+                self._live.reader_restarts.inc()
+                self._set_running(False)
+                if time.monotonic() - started > HEALTHY_RUN_SECONDS:
+                    backoff = BACKOFF_START
+                self._stop.wait(backoff * random.uniform(0.5, 1.5))
+                backoff = min(backoff * 2, self._cfg.backoff_max_seconds)
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self._live.reader_up.set(1.0 if running else 0.0)
+
+    def _loop(self) -> None:
         """Backfill once, then read; on Redis errors back off exponentially up to the cap."""
         backoff = BACKOFF_START
+        self._next_check = 0.0  # a (re)started loop looks for trims before it reads on
         while not self._stop.is_set():
             try:
                 if len(self.last_ids) < len(self._routes):
                     self.backfill()
-                if not self.redis_up or self._clock() >= self._next_gap_check:
-                    self.check_gaps()
+                if not self.redis_up or time.monotonic() >= self._next_check:
+                    self.check_streams()
                 self.read_once()
                 self.redis_up = True
                 backoff = BACKOFF_START
             except redis.RedisError as exc:
                 if self.redis_up or backoff == BACKOFF_START:
-                    log.warning("redis unavailable, retrying: %s", exc)
+                    log.warning("redis unavailable, retrying: %s", describe(exc, self._cfg))
                 self.redis_up = False
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._cfg.backoff_max_seconds)
 
     def backfill(self) -> None:
         """Rebuild each window from its stream's tail, so a restart serves the same values."""
+        self.check_version()
         for key, (pipeline, kind) in self._routes.items():
             if key in self.last_ids:
                 continue
+            resume = self._resume.get(key)
+            if resume is not None and key in self._kept:
+                self.last_ids[key] = resume  # the window was kept: nothing to rebuild
+                self._gaps.baseline(key, self._state(key))
+                continue
             window = pipeline.model.window
             since = int((self._clock() - window.duration_seconds) * 1000)
-            resume = self._resume.get(key)
             entries = self._tail(key, since, window.max_samples, b"+" if resume is None else resume)
             self._deliver(pipeline, kind, entries, replay=True)
+            log.info("window rebuilt from redis", extra={
+                "model": pipeline.model.name, "stream": key.decode(), "entries": len(entries)})
             if resume is not None:
                 self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
             else:
                 self.last_ids[key] = entries[-1][0] if entries else self._newest_id(key)
-            self._gaps.baseline(key, self._info(key))
+            self._gaps.baseline(key, self._state(key))
         self.redis_up = True
         self.backfilled.set()
 
-    def check_gaps(self) -> None:
-        """Count entries trimmed past our cursors; runs after reconnects and periodically."""
+    def check_version(self) -> None:
+        """Expose whether the server is a supported Redis; older ones are warned about once."""
+        try:
+            info: dict[str, Any] = self._client.info("server")
+        except redis.ResponseError as exc:  # INFO renamed or denied by an ACL: carry on unknown
+            log.debug("redis version unknown: %s", exc)
+            return
+        text = info.get("redis_version")
+        if text is None:  # a cluster answers per node: the oldest decides
+            versions = [v.get("redis_version") for v in info.values() if isinstance(v, dict)]
+            text = min((v for v in versions if v), key=_version, default=None)
+        if text is None:
+            return
+        supported = _version(str(text)) >= MIN_REDIS_VERSION
+        self._no_entries_added = _version(str(text)) < (7, 0)
+        self._live.redis_version(supported)
+        if not supported:
+            log.error("redis %s is older than the supported minimum 6.2; reading may fail", text)
+        elif _version(str(text)) < (7, 0):
+            log.warning("redis %s has no entries-added counter: trimmed entries are noticed but "
+                        "not counted, and mlmon_stream_lag_entries is not exported", text)
+
+    def check_streams(self) -> None:
+        """Count entries trimmed past our cursors and measure the lag, every few seconds."""
         for key, cursor in self.last_ids.items():
-            lost = self._gaps.skipped(key, self._info(key), cursor)
-            if lost:
-                pipeline, kind = self._routes[key]
+            state = self._state(key)
+            pipeline, kind = self._routes[key]
+            lost = self._gaps.skipped(key, state, cursor)
+            extra = {"model": pipeline.model.name, "stream": key.decode()}
+            if lost is None:
+                if key not in self._warned_old_redis:
+                    self._warned_old_redis.add(key)
+                    log.warning("stream trimmed past the reader's position: entries may have "
+                                "been skipped, and redis before 7.0 cannot say how many",
+                                extra=extra)
+            elif lost:
                 pipeline.count_skipped(kind, lost)
                 log.warning("stream trimmed past the reader's position; entries skipped",
-                            extra={"model": pipeline.model.name, "stream": key.decode(),
-                                   "skipped": lost})
-        self._next_gap_check = self._clock() + GAP_CHECK_SECONDS
+                            extra={**extra, "skipped": lost})
+            self._measure_lag(key, pipeline.model.name, kind, state, self.last_ids[key])
+        self._next_check = time.monotonic() + CHECK_SECONDS
 
-    def _info(self, key: bytes) -> dict[str, Any] | None:
+    def _measure_lag(self, key: bytes, model: str, kind: str, state: StreamState | None,
+                     cursor: bytes) -> None:
+        """Unread entries, and the time they span: one XRANGE only when something is unread."""
+        unread = None if self._no_entries_added else self._gaps.unread(key, state, cursor)
+        if unread is None:  # Redis before 7.0 cannot say: no series rather than a false 0
+            self._live.lag_entries.remove_by_labels({"model": model, "kind": kind})
+        else:
+            self._live.lag_entries.labels(model, kind).set(unread)
+        seconds = 0.0
+        if state is not None and state.last_generated > parse_id(cursor):
+            oldest = cast(list[Entry], self._client.xrange(key, min=b"(" + cursor, count=1))
+            if oldest:
+                seconds = max(0.0, (state.last_generated[0] - parse_id(oldest[0][0])[0]) / 1000)
+        self._live.lag_seconds.labels(model, kind).set(seconds)
+
+    def _state(self, key: bytes) -> StreamState | None:
         try:
-            info: dict[str, Any] = self._client.xinfo_stream(key)
-            return info
+            return StreamState.of(self._client.xinfo_stream(key))
         except redis.ResponseError:  # no such key yet
             return None
 
@@ -220,25 +249,41 @@ class StreamReader:
             streams, count=self._cfg.read_count, block=block) or [])
 
     def _deliver_reply(self, reply: list[Reply]) -> bool:
-        """Advance the last IDs, then hand entries on; True when anything arrived."""
+        """Hand entries on, then advance the cursors; True when anything arrived."""
         got = False
         for key, entries in reply:
             if entries:
                 got = True
-                self.last_ids[key] = entries[-1][0]
-                self._gaps.read(key, len(entries))
                 pipeline, kind = self._routes[key]
                 self._deliver(pipeline, kind, entries)
+                self.last_ids[key] = entries[-1][0]
+                self._gaps.read(key, len(entries))
         return got
 
-    @staticmethod
-    def _deliver(pipeline: ModelPipeline, kind: str, entries: Sequence[Entry],
+    def _deliver(self, pipeline: ModelPipeline, kind: str, entries: Sequence[Entry],
                  replay: bool = False) -> None:
-        """Hand entries on; a replay rebuilds windows without counting the records again."""
+        """Hand entries on; a replay rebuilds windows without counting the records again.
+
+        The pipeline isolates a bad entry itself; anything that still escapes loses the
+        whole batch, which is counted rather than silent.
+        """
         try:
             if kind == PREDICTIONS:
                 pipeline.ingest_predictions(entries, count=not replay)
             else:
                 pipeline.ingest_labels(entries, count=not replay)
         except Exception:
-            log.exception("ingest failed", extra={"model": pipeline.model.name})
+            log.exception("ingest failed; entries lost", extra={
+                "model": pipeline.model.name, "stream_kind": kind, "entries": len(entries)})
+            if not replay:
+                self._live.lost.labels(pipeline.model.name, kind).inc(len(entries))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """`7.2.4` as (7, 2, 4); parts that are not numbers end the tuple."""
+    out: list[int] = []
+    for part in text.split("."):
+        if not part.isdigit():
+            break
+        out.append(int(part))
+    return tuple(out)

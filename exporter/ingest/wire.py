@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -17,6 +17,12 @@ FeatureValue = float | str | None
 Scores = float | Mapping[str, float] | None
 
 MAX_BATCH_RECORDS = 10000
+# How far a record's `ts` may lie ahead of the time Redis gave its entry: producers' clocks
+# drift a little; minutes ahead is a wrong clock or a wrong unit.
+MAX_FUTURE_SKEW_SECONDS = 300.0
+PREDICTION_KEYS = frozenset({"id", "ts", "version", "features", "prediction", "scores",
+                             "latency_ms", "status", "sample_rate"})
+LABEL_KEYS = frozenset({"id", "label", "ts"})
 
 
 class Reason(StrEnum):
@@ -30,6 +36,9 @@ class Reason(StrEnum):
     BAD_BATCH = "bad_batch"
     BAD_ID = "bad_id"
     BAD_TIMESTAMP = "bad_timestamp"
+    TS_IN_FUTURE = "ts_in_future"
+    TS_TOO_OLD = "ts_too_old"
+    TS_IN_MILLISECONDS = "ts_in_milliseconds"
     BAD_VERSION = "bad_version"
     MISSING_FEATURES = "missing_features"
     BAD_FEATURE_VALUE = "bad_feature_value"
@@ -73,10 +82,15 @@ class Label(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """What one stream entry yielded: records and the reasons of the rejected ones."""
+    """What one stream entry yielded: records, rejection reasons and keys nobody reads.
+
+    `unknown` has one entry per record that carried keys outside the wire format (the record
+    is still used): a typo such as `score` for `scores` would otherwise lose a field silently.
+    """
 
     records: list[Any]
     rejected: list[Reason]
+    unknown: list[tuple[str, ...]] = field(default_factory=list)
 
 
 def entry_time(entry_id: bytes | str) -> float:
@@ -92,6 +106,21 @@ def class_key(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def check_ts(ts: float, entry_ts: float, max_age: float) -> float:
+    """`ts` if it is plausible for an entry Redis stamped at entry_ts, else a bounded reason.
+
+    A record outside these bounds would sit in a window forever (milliseconds read as
+    seconds) or never enter one (a clock hours behind) while still counted as read.
+    """
+    if ts > entry_ts + MAX_FUTURE_SKEW_SECONDS:
+        if entry_ts - max_age <= ts / 1000.0 <= entry_ts + MAX_FUTURE_SKEW_SECONDS:
+            raise Invalid(Reason.TS_IN_MILLISECONDS)
+        raise Invalid(Reason.TS_IN_FUTURE)
+    if ts < entry_ts - max_age:
+        raise Invalid(Reason.TS_TOO_OLD)
+    return ts
 
 
 def _parse(payload: bytes, limit: int) -> Any:
@@ -168,16 +197,19 @@ class Decoder:
         self._limit = model.max_entry_bytes
         self._classification = model.task.is_classification
         self._features = tuple((f.name, f.type is FeatureType.NUMERIC) for f in model.features)
+        self._window_seconds = model.window.duration_seconds
+        self._horizon_seconds = model.labels.horizon_seconds
 
     def predictions(self, entry_id: bytes, fields: Mapping[bytes, bytes]) -> Decoded:
         """Decode a predictions-stream entry (single `data` or `batch`)."""
-        return self._entry(entry_id, fields, self._prediction)
+        return self._entry(entry_id, fields, self._prediction, PREDICTION_KEYS)
 
     def labels(self, entry_id: bytes, fields: Mapping[bytes, bytes]) -> Decoded:
         """Decode a labels-stream entry (single `data` or `batch`)."""
-        return self._entry(entry_id, fields, self._label)
+        return self._entry(entry_id, fields, self._label, LABEL_KEYS)
 
-    def _entry(self, entry_id: bytes, fields: Mapping[bytes, bytes], one: Any) -> Decoded:
+    def _entry(self, entry_id: bytes, fields: Mapping[bytes, bytes], one: Any,
+               known: frozenset[str]) -> Decoded:
         default_ts = entry_time(entry_id)
         try:
             if b"data" in fields:
@@ -192,6 +224,7 @@ class Decoder:
             return Decoded([], [exc.reason])
         records: list[Any] = []
         rejected: list[Reason] = []
+        unknown: list[tuple[str, ...]] = []
         for obj in objs:
             try:
                 if not isinstance(obj, dict):
@@ -199,7 +232,10 @@ class Decoder:
                 records.append(one(obj, default_ts))
             except Invalid as exc:
                 rejected.append(exc.reason)
-        return Decoded(records, rejected)
+                continue
+            if not known.issuperset(obj):
+                unknown.append(tuple(sorted(str(k) for k in obj if k not in known)))
+        return Decoded(records, rejected, unknown)
 
     def _prediction(self, obj: dict[str, Any], default_ts: float) -> Prediction:
         raw_id = obj.get("id")
@@ -220,7 +256,7 @@ class Decoder:
             raise Invalid(Reason.BAD_LATENCY)
         return Prediction(
             id=None if raw_id is None else str(raw_id),
-            ts=default_ts if ts is None else ts,
+            ts=default_ts if ts is None else check_ts(ts, default_ts, self._window_seconds),
             version=version,
             features=self._feature_values(obj.get("features")),
             prediction=self._prediction_value(obj.get("prediction"), status == "error"),
@@ -270,7 +306,8 @@ class Decoder:
         label: float | str = (_scalar_text(value, Reason.BAD_LABEL) if self._classification
                               else _number(value, Reason.BAD_LABEL))
         ts = _optional_number(obj, "ts", Reason.BAD_TIMESTAMP)
-        return Label(id=str(raw_id), label=label, ts=default_ts if ts is None else ts)
+        return Label(id=str(raw_id), label=label, ts=default_ts if ts is None
+                     else check_ts(ts, default_ts, self._horizon_seconds))
 
 
 def _scores(value: Any) -> Scores:

@@ -37,6 +37,18 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec("mlmon_config_reloads_total", "counter",
                "Config reloads (SIGHUP or a changed file), by outcome: success or failure.",
                ("outcome",)),
+    MetricSpec("mlmon_config_last_reload_successful", "gauge",
+               "1 when the last config reload (or the start-up load) succeeded, else 0.", ()),
+    MetricSpec("mlmon_config_last_reload_success_timestamp_seconds", "gauge",
+               "Unix time of the last successful config load (start-up or reload).", (),
+               "seconds"),
+    MetricSpec("mlmon_reader_up", "gauge",
+               "1 while the stream reader runs, 0 while it is restarting after a crash.", ()),
+    MetricSpec("mlmon_reader_restarts_total", "counter",
+               "Restarts of the stream reader after an unexpected exception (see the log).", ()),
+    MetricSpec("mlmon_redis_version_supported", "gauge",
+               "1 when the Redis server is at least the supported minimum (6.2), else 0; "
+               "absent until the version is known.", ()),
     MetricSpec("mlmon_shard_info", "gauge",
                "Always 1; which shard of how many this replica is (models are split among them).",
                ("shard", "shards")),
@@ -46,6 +58,18 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec("mlmon_records_skipped_total", "counter",
                "Stream entries trimmed away before the reader could read them.",
                ("model", "kind")),
+    MetricSpec("mlmon_records_unknown_field_total", "counter",
+               "Records with a top-level key the wire format does not define; the record is "
+               "still used. The log names the key and the closest known one.", ("model", "kind")),
+    MetricSpec("mlmon_stream_entries_lost_total", "counter",
+               "Stream entries read but lost because ingesting them raised (see the log).",
+               ("model", "kind")),
+    MetricSpec("mlmon_stream_lag_entries", "gauge",
+               "Entries added to the stream that the reader has not read yet (Redis 7.0 and "
+               "later).", ("model", "kind")),
+    MetricSpec("mlmon_stream_lag_seconds", "gauge",
+               "Time from the oldest entry the reader has not read yet to the newest entry in "
+               "the stream; 0 when it has read everything.", ("model", "kind"), "seconds"),
     MetricSpec("mlmon_series_limited_total", "counter",
                "Values folded into __other__ by the per-model caps, by kind: category, class, "
                "version.", ("model", "kind")),
@@ -55,6 +79,12 @@ CATALOG: tuple[MetricSpec, ...] = (
                "Wall time of the last successful evaluation.", M, "seconds"),
     MetricSpec("mlmon_evaluation_last_success_timestamp_seconds", "gauge",
                "Unix time when the last evaluation succeeded.", M, "seconds"),
+    MetricSpec("mlmon_evaluation_interval_seconds", "gauge",
+               "Configured time between evaluations (for a cron schedule, between its next two "
+               "runs).", M, "seconds"),
+    MetricSpec("mlmon_model_configured_timestamp_seconds", "gauge",
+               "Unix time when the model's current config section took effect (start-up or "
+               "the reload that changed it).", M, "seconds"),
     MetricSpec("mlmon_evaluation_failures_total", "counter",
                "Evaluations that raised; the previous values keep being served.", M),
     MetricSpec("mlmon_window_samples", "gauge",
@@ -101,9 +131,11 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec("mlmon_model_performance_reference", "gauge",
                "The same metric computed on the reference data set.", ("model", "metric")),
     MetricSpec("mlmon_model_performance_min", "gauge",
-               "Configured lower bound of a performance metric.", ("model", "metric")),
+               "Lower bound of a performance metric: min, or the reference value less max_drop, "
+               "whichever is stricter.", ("model", "metric")),
     MetricSpec("mlmon_model_performance_max", "gauge",
-               "Configured upper bound of a performance metric.", ("model", "metric")),
+               "Upper bound of a performance metric: max, or the reference value plus max_drop, "
+               "whichever is stricter.", ("model", "metric")),
     MetricSpec("mlmon_multivariate_drift_score", "gauge",
                "Multivariate drift score of the window against the reference.",
                ("model", "method")),

@@ -36,6 +36,26 @@ Pages = Callable[[str, str], "tuple[int, str, bytes] | None"]
 Render = Callable[[str], "tuple[bytes, str]"]
 
 
+class ListenError(Exception):
+    """The listener cannot bind; the message names the address and the flag that changes it."""
+
+
+def _describe(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def bind(address: str, handler: type[BaseHTTPRequestHandler],
+         context: ssl.SSLContext | None) -> _Server:
+    """Bind and listen, turning the bare OSError (`[Errno 98] ...`) into one a user can act on."""
+    host, port = parse_listen_address(address)
+    try:
+        return _Server((host, port), handler, context)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ListenError(f"cannot listen on {_describe(host, port)}: {reason}; "
+                          "choose another with --web.listen-address") from None
+
+
 def parse_listen_address(address: str) -> tuple[str, int]:
     """Split HOST:PORT (IPv6 hosts in brackets); an empty host means every interface."""
     host, sep, port = address.rpartition(":")
@@ -54,7 +74,7 @@ class MetricsServer:
         security = security or WebSecurity()
         handler = _handler(render or _plain(registry), ready, BasicAuth(security.users), pages)
         context = None if security.tls is None else ssl_context(security.tls)
-        self._server = _Server(parse_listen_address(address), handler, context)
+        self._server = bind(address, handler, context)
         self.scheme = "http" if context is None else "https"
         self._thread = threading.Thread(target=self._server.serve_forever, name="http",
                                         daemon=True)
@@ -82,6 +102,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
                  context: ssl.SSLContext | None) -> None:
         self.context = context
+        if ":" in address[0]:  # an IPv6 host such as [::1]
+            self.address_family = socket.AF_INET6
         super().__init__(address, handler)
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:

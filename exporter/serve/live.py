@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter as Tally
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from exporter.config.model import ModelConfig, Task
 from exporter.ingest.labels import JoinResult
 from exporter.ingest.vocab import OTHER
 from exporter.ingest.wire import Prediction, Reason
+from exporter.schedule import interval_seconds
 from exporter.serve.catalog import LATENCY_BUCKETS, spec
 
 UNVERSIONED = "unknown"
 LABEL_DELAY_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0,
                        86400.0, 172800.0, 604800.0)
+KINDS = ("predictions", "labels")
+LIMITED_KINDS = ("category", "class", "version")
 REGRESSION_SUMS = ("mlmon_regression_labeled_total", "mlmon_regression_absolute_error_total",
                    "mlmon_regression_squared_error_total", "mlmon_regression_target_total",
                    "mlmon_regression_target_squared_total")
@@ -27,10 +31,17 @@ def _counter(name: str, registry: CollectorRegistry) -> Counter:
     return Counter(s.base_name, s.help, s.labels, registry=registry)
 
 
+def _gauge(name: str, registry: CollectorRegistry) -> Gauge:
+    s = spec(name)
+    return Gauge(s.name, s.help, s.labels, registry=registry)
+
+
 class LiveMetrics:
     """The ingest-side metrics; one instance per daemon, shared by reader and scheduler."""
 
-    def __init__(self, registry: CollectorRegistry, models: Iterable[ModelConfig]) -> None:
+    def __init__(self, registry: CollectorRegistry, models: Iterable[ModelConfig],
+                 clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self.read = _counter("mlmon_records_read_total", registry)
         self.invalid = _counter("mlmon_records_invalid_total", registry)
         self.failures = _counter("mlmon_evaluation_failures_total", registry)
@@ -44,6 +55,24 @@ class LiveMetrics:
         self.estimated = _counter("mlmon_predictions_estimated_total", registry)
         self.labeled = _counter("mlmon_labeled_predictions_total", registry)
         self.regression = [_counter(name, registry) for name in REGRESSION_SUMS]
+        self.unknown_field = _counter("mlmon_records_unknown_field_total", registry)
+        self.lost = _counter("mlmon_stream_entries_lost_total", registry)
+        self.lag_entries = _gauge("mlmon_stream_lag_entries", registry)
+        self.lag_seconds = _gauge("mlmon_stream_lag_seconds", registry)
+        self.interval = _gauge("mlmon_evaluation_interval_seconds", registry)
+        self.configured_at = _gauge("mlmon_model_configured_timestamp_seconds", registry)
+        self.reader_up = _gauge("mlmon_reader_up", registry)
+        self.reader_restarts = _counter("mlmon_reader_restarts_total", registry)
+        self.reloads = _counter("mlmon_config_reloads_total", registry)
+        for outcome in ("success", "failure"):
+            self.reloads.labels(outcome)
+        self.last_reload_ok = _gauge("mlmon_config_last_reload_successful", registry)
+        self.last_reload_at = _gauge("mlmon_config_last_reload_success_timestamp_seconds",
+                                     registry)
+        self.last_reload_ok.set(1.0)  # the config this daemon started with loaded fine
+        self.last_reload_at.set(clock())
+        self._registry = registry
+        self._version_supported: Gauge | None = None
         delay = spec("mlmon_label_delay_seconds")
         self.delay = Histogram(delay.base_name, delay.help, delay.labels, registry=registry,
                                unit=delay.unit, buckets=LABEL_DELAY_BUCKETS)
@@ -56,9 +85,29 @@ class LiveMetrics:
         self._lock = threading.Lock()
         self.configure(models)
 
-    def configure(self, models: Iterable[ModelConfig]) -> None:
-        """Start the series of (newly) configured models at 0; a reload keeps counts going."""
+    def configure(self, models: Iterable[ModelConfig],
+                  changed: Iterable[str] | None = None) -> None:
+        """Start every bounded series of each model at 0, so the first event is an increase.
+
+        A reload keeps the counts going; `changed` names the models whose section took effect
+        now (None: all of them), the others keep their configured timestamp.
+        """
+        models = tuple(models)
+        for name in set(self._versions) - {m.name for m in models}:
+            self.forget(name)
         for m in models:
+            if changed is None or m.name in changed or m.name not in self._versions:
+                self.configured_at.labels(m.name).set(self._clock())
+            self.interval.labels(m.name).set(interval_seconds(m.schedule))
+            for reason in Reason:
+                self.invalid.labels(m.name, reason.value)
+            for kind in KINDS:
+                for family in (self.read, self.skipped, self.unknown_field, self.lost):
+                    family.labels(m.name, kind)
+                self.lag_entries.labels(m.name, kind)
+                self.lag_seconds.labels(m.name, kind)
+            for kind in LIMITED_KINDS:
+                self.limited.labels(m.name, kind)
             self._max_versions[m.name] = m.max_versions
             self._slo_target[m.name] = m.slo.latency_target_seconds
             self.delay.labels(m.name)
@@ -69,11 +118,36 @@ class LiveMetrics:
                 for predicted in classes:
                     self.labeled.labels(m.name, actual, predicted)
             self._versions.setdefault(m.name, set())
-            for kind in ("predictions", "labels"):
-                self.read.labels(m.name, kind)
             self.failures.labels(m.name)
             self.labels.labels(m.name)
             self.unmatched.labels(m.name)
+
+    def reloaded(self, ok: bool) -> None:
+        """Record a reload's outcome the way Prometheus and Alertmanager expose theirs."""
+        self.reloads.labels("success" if ok else "failure").inc()
+        self.last_reload_ok.set(1.0 if ok else 0.0)
+        if ok:
+            self.last_reload_at.set(self._clock())
+
+    def redis_version(self, supported: bool) -> None:
+        """Whether the server is new enough; the series appears once the version is known."""
+        if self._version_supported is None:
+            s = spec("mlmon_redis_version_supported")
+            self._version_supported = Gauge(s.name, s.help, registry=self._registry)
+        self._version_supported.set(1.0 if supported else 0.0)
+
+    def forget(self, model: str) -> None:
+        """Drop every series of a model that left the config, so no stale value is served."""
+        families = (self.read, self.invalid, self.failures, self.predictions, self.errors,
+                    self.labels, self.unmatched, self.skipped, self.limited, self.slow,
+                    self.estimated, self.labeled, *self.regression, self.unknown_field,
+                    self.lost, self.lag_entries, self.lag_seconds, self.interval,
+                    self.configured_at, self.delay, self.latency)
+        for family in families:
+            family.remove_by_labels({"model": model})
+        self._versions.pop(model, None)
+        self._max_versions.pop(model, None)
+        self._slo_target.pop(model, None)
 
     def version(self, model: str, version: str | None) -> str:
         """A bounded version label: the first `max_versions` seen, then `__other__`."""

@@ -1,0 +1,116 @@
+"""Redis clients for the configured URL, and error messages that name what to fix."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.cluster import RedisCluster
+from redis.credentials import CredentialProvider
+
+from exporter.config.model import RedisConfig
+from exporter.redis_types import CLUSTER_SCHEMES, RedisClient
+
+AUTH_HINTS = ("noauth", "wrongpass", "invalid password", "unauthenticated", "invalid username",
+              "authentication")
+
+
+class PasswordFile(CredentialProvider):
+    """Reads the password at each new connection, so a rotated mounted Secret is picked up."""
+
+    def __init__(self, username: str | None, path: str) -> None:
+        self._username = username
+        self._path = path
+
+    def get_credentials(self) -> tuple[str] | tuple[str, str]:
+        """(password,) or (username, password); the file's trailing newline is not part of it."""
+        try:
+            with open(self._path, encoding="utf-8") as fh:
+                password = fh.read().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise redis.AuthenticationError(
+                f"cannot read redis.password_file {self._path}: {exc}") from None
+        return (password,) if self._username is None else (self._username, password)
+
+
+class TLSConnection(redis.SSLConnection):
+    """Says what to check when the server drops a TLS session, instead of a bare OpenSSL EOF."""
+
+    def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
+        """Send as usual; explain a refused TLS session."""
+        try:
+            super().send_packed_command(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except redis.ConnectionError as exc:
+            raise _explained(exc) from None
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        """Read as usual; explain a refused TLS session."""
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.ConnectionError as exc:
+            raise _explained(exc) from None
+
+
+def _explained(exc: redis.ConnectionError) -> redis.ConnectionError:
+    if "ssl" not in str(exc).lower():
+        return exc
+    return redis.ConnectionError(
+        f"{exc} - the server refused the TLS session: does it require a client certificate "
+        "(redis.tls.cert_file, key_file), or not trust ours?")
+
+
+def make_client(cfg: RedisConfig) -> RedisClient:
+    """A RESP2 client returning bytes: the cheapest replies for redis-py to post-process."""
+    extra: dict[str, Any] = {}
+    if cfg.tls.ca_file or cfg.tls.cert_file:
+        extra = {"ssl_ca_certs": cfg.tls.ca_file, "ssl_certfile": cfg.tls.cert_file,
+                 "ssl_keyfile": cfg.tls.key_file}
+    if cfg.password_file is not None:
+        extra["credential_provider"] = PasswordFile(cfg.username, cfg.password_file)
+    else:
+        extra.update(username=cfg.username, password=cfg.password)
+    scheme, sep, rest = cfg.url.partition("://")
+    if scheme in CLUSTER_SCHEMES:  # every key of a model shares its hash tag, so one node serves it
+        return RedisCluster.from_url(
+            f"{CLUSTER_SCHEMES[scheme]}{sep}{rest}", socket_timeout=cfg.socket_timeout_seconds,
+            socket_connect_timeout=cfg.socket_timeout_seconds, protocol=2,
+            decode_responses=False, **extra)
+    if scheme == "rediss":
+        extra["connection_class"] = TLSConnection
+    return redis.Redis.from_url(
+        cfg.url, socket_timeout=cfg.socket_timeout_seconds,
+        socket_connect_timeout=cfg.socket_timeout_seconds, protocol=2,
+        decode_responses=False, **extra)
+
+
+def redacted_url(url: str) -> str:
+    """The URL without its password, fit for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    if ":" in (parts.hostname or ""):
+        host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def is_auth_error(exc: BaseException) -> bool:
+    """True when Redis refused our credentials, whatever words the server or client chose."""
+    if isinstance(exc, redis.AuthenticationError):
+        return True
+    return isinstance(exc, redis.RedisError) and any(h in str(exc).lower() for h in AUTH_HINTS)
+
+
+def describe(exc: BaseException, cfg: RedisConfig, key: str | None = None) -> str:
+    """A Redis failure as one line naming the URL (password redacted) and the config key."""
+    where = f"redis at {redacted_url(cfg.url)}"
+    if key is not None:
+        where += f" (key {key})"
+    if is_auth_error(exc):
+        how = "redis.password_file" if cfg.password_file else "redis.username / redis.password"
+        return f"{where}: authentication failed: check {how} ({exc})"
+    return f"{where}: {exc}"

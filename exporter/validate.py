@@ -1,0 +1,80 @@
+"""The one meaning of a valid config: every model's pipeline built and its reference fitted.
+
+`check-config`, start-up and reload all call `build_pipelines`, so a config that one of them
+accepts is never refused, or left unfitted, by another.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+import redis
+from prometheus_client import CollectorRegistry
+
+from exporter.config.model import Config
+from exporter.evaluate.reference import ReferenceError
+from exporter.evaluate.snapshot import SnapshotStore
+from exporter.ingest.connect import describe
+from exporter.pipeline import ModelPipeline
+from exporter.redis_types import RedisClient
+from exporter.serve.live import LiveMetrics
+
+log = logging.getLogger("exporter.validate")
+
+
+def build_pipelines(config: Config, live: LiveMetrics, store: SnapshotStore,
+                    clock: Callable[[], float] = time.time, *,
+                    keep: Mapping[str, ModelPipeline] | None = None,
+                    client: RedisClient | None = None,
+                    strict_redis: bool = False) -> tuple[ModelPipeline, ...]:
+    """A fitted pipeline per model; raises ReferenceError naming the model otherwise.
+
+    A pipeline in `keep` whose model section is unchanged is reused with its window. File
+    references must fit. A Redis-key reference is fitted when a client is given; when it is
+    missing or Redis is down the model waits for it (logged), unless `strict_redis`.
+    """
+    out = []
+    for model in config.models:
+        kept = (keep or {}).get(model.name)
+        if kept is not None and kept.model == model:
+            out.append(kept)
+            continue
+        pipeline = ModelPipeline(model, live, store, clock)
+        if model.reference.file is not None:
+            pipeline.refresh_reference(None)
+        elif client is not None:
+            _fit_from_redis(pipeline, client, config, strict_redis)
+        out.append(pipeline)
+    return tuple(out)
+
+
+def _fit_from_redis(pipeline: ModelPipeline, client: RedisClient, config: Config,
+                    strict: bool) -> None:
+    key = pipeline.model.reference.redis_key
+    where = f"models[{pipeline.model.name}].reference.redis_key"
+    try:
+        pipeline.refresh_reference(client)
+    except redis.RedisError as exc:
+        message = f"{where}: {describe(exc, config.redis, key)}"
+        if strict:
+            raise ReferenceError(message) from None
+        log.warning("reference not loaded yet: %s", message,
+                    extra={"model": pipeline.model.name})
+    except ReferenceError as exc:
+        if strict:
+            raise ReferenceError(f"{where}: {exc}") from None
+        log.warning("reference not loaded yet: %s", exc, extra={"model": pipeline.model.name})
+
+
+def check_config(config: Config, client: RedisClient | None = None) -> None:
+    """Everything start-up checks; with a client also connect, authenticate and fit every
+    Redis reference. Raises ReferenceError (or ConfigError) naming the culprit."""
+    if client is not None:
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise ReferenceError(f"redis.url: {describe(exc, config.redis)}") from None
+    live = LiveMetrics(CollectorRegistry(), config.models)
+    build_pipelines(config, live, SnapshotStore(), client=client, strict_redis=True)
