@@ -84,7 +84,7 @@ def test_the_example_loads_with_paths_resolved_against_its_directory() -> None:
 
 
 def test_the_example_validates_against_the_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema  # type: ignore[import-untyped]
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(yaml.safe_load(EXAMPLE.read_text()), schema)
@@ -206,7 +206,13 @@ def test_a_bad_feature_type_names_the_model_and_feature_index() -> None:
         ({"task": "regression", "positive_class": 1},
          "models[0].positive_class: only applies to binary_classification models"),
         ({"performance": {"accuracy": {}}},
-         "models[0].performance.accuracy: must set at least one of: min, max"),
+         "models[0].performance.accuracy: must set at least one of: min, max, max_drop"),
+        ({"performance": {"accuracy": {"max_drop": -0.1}}},
+         "models[0].performance.accuracy.max_drop: must be at least 0, got -0.1"),
+        ({"performance": {"accuracy": {"max_drop": "5%"}}},
+         "models[0].performance.accuracy.max_drop: must be a number"),
+        ({"performance": {"accuracy": {"drop": 0.1}}},
+         "models[0].performance.accuracy.drop: unknown key"),
         ({"performance": {"accuracy": {"min": 0.9, "max": 0.8}}},
          "models[0].performance.accuracy: min (0.9) must not exceed max (0.8)"),
         ({"performance": {"auc": {"min": 0.9}}}, "models[0].performance.auc: unknown key"),
@@ -476,6 +482,13 @@ def test_a_model_performance_replaces_the_default_performance() -> None:
     doc = {"defaults": {"performance": {"accuracy": {"min": 0.8}, "recall": {"min": 0.5}}},
            "models": [_model(performance={"accuracy": {"min": 0.95}})]}
     assert _load(doc).models[0].performance == (("accuracy", Bounds(min=0.95)),)
+
+
+def test_max_drop_is_read_next_to_min_and_max() -> None:
+    model = _one(task="regression", performance={"mae": {"max_drop": 0.5},
+                                                 "r2": {"min": 0.5, "max_drop": 0.1}})
+    assert model.performance == (("mae", Bounds(max_drop=0.5)),
+                                 ("r2", Bounds(min=0.5, max_drop=0.1)))
 
 
 def test_default_performance_keeps_only_metrics_each_model_gets() -> None:

@@ -47,6 +47,7 @@ models:
     window: {{duration: 1d, max_samples: 10000}}
     schedule: {{interval: 1s}}
     min_samples: 50
+    multivariate: {{variance: 0.4}}  # one of two components: the multivariate panels have data
     slo: {{latency_target: 50ms, objective: 0.99, availability: 0.99}}
     performance: {{accuracy: {{min: 0.5}}, f1: {{min: 0.3, max: 1.0}}}}
     features:

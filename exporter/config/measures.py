@@ -26,7 +26,7 @@ DRIFT_KEYS = DRIFT_TYPE_KEYS + DRIFT_OPTION_KEYS
 CORRECTIONS = ("fdr_bh", "bonferroni", "none")
 LEARNED = "learned"
 MULTIVARIATE_KEYS = ("enabled", "variance")
-BOUNDS_KEYS = ("min", "max")
+BOUNDS_KEYS = ("min", "max", "max_drop")
 
 @dataclass(frozen=True)
 class Metric:
@@ -200,15 +200,24 @@ def parse_multivariate(value: object, path: str, base: MultivariateConfig) -> Mu
 
 
 def parse_bounds(value: object, path: str) -> Bounds:
-    """A {min, max} mapping with at least one side, and min <= max."""
+    """A {min, max, max_drop} mapping with at least one key, min <= max and max_drop >= 0."""
     raw = mapping(value, path, BOUNDS_KEYS)
     low = optional(raw, path, "min", number, None)
     high = optional(raw, path, "max", number, None)
-    if low is None and high is None:
-        raise ConfigError(path, "must set at least one of: min, max")
+    drop = optional(raw, path, "max_drop", non_negative_number, None)
+    if low is None and high is None and drop is None:
+        raise ConfigError(path, "must set at least one of: min, max, max_drop")
     if low is not None and high is not None and low > high:
         raise ConfigError(path, f"min ({low}) must not exceed max ({high})")
-    return Bounds(min=low, max=high)
+    return Bounds(min=low, max=high, max_drop=drop)
+
+
+def non_negative_number(value: object, path: str) -> float:
+    """A number of at least 0: how much worse than on the reference a metric may get."""
+    result = number(value, path)
+    if result < 0:
+        raise ConfigError(path, f"must be at least 0, got {value!r}")
+    return result
 
 
 def parse_performance(value: object, path: str) -> tuple[tuple[str, Bounds], ...]:

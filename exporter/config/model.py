@@ -111,12 +111,35 @@ class StreamsConfig:
     labels: str
 
 
+# Performance metrics that get worse as they grow (errors, losses, calibration error); every
+# other metric (accuracy, precision, recall, f1 and their averages, roc_auc, r2) is better high.
+LOWER_IS_BETTER = frozenset({"mae", "rmse", "mape", "log_loss", "brier", "ece"})
+
+
 @dataclass(frozen=True)
 class Bounds:
-    """An acceptable range for one performance metric; either side optional."""
+    """An acceptable range for one performance metric; any side optional.
+
+    max_drop bounds the metric relative to its value on the reference data, so a config stays
+    right when the reference changes: it tightens the side where the metric gets worse.
+    """
 
     min: float | None = None
     max: float | None = None
+    max_drop: float | None = None
+
+    def resolve(self, metric: str, reference: float | None) -> tuple[float | None, float | None]:
+        """The effective (min, max); the stricter of a fixed side and reference -/+ max_drop.
+
+        Without a reference value the relative side is unknown and left out.
+        """
+        if self.max_drop is None or reference is None:
+            return self.min, self.max
+        if metric in LOWER_IS_BETTER:
+            limit = reference + self.max_drop
+            return self.min, limit if self.max is None else min(self.max, limit)
+        limit = reference - self.max_drop
+        return (limit if self.min is None else max(self.min, limit)), self.max
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import heapq
 import itertools
 import threading
 import time
+from collections.abc import Callable
 
 import fakeredis
 import numpy as np
@@ -27,12 +28,15 @@ from exporter.config.model import (
     WebConfig,
     WindowConfig,
 )
+from exporter.demo.guide import base_url, drift_started, introduction, say
 from exporter.demo.simulate import SIMS, reference_csv
 from exporter.evaluate.reference import store_in_redis
 from exporter.ingest.reader import make_client
 from exporter.redis_types import RedisClient
+from exporter.serve.http import ListenError
 
 DRIFT_AFTER_SECONDS = 60.0
+EVALUATION_SECONDS = 10.0
 RECORDS_PER_TICK = 25
 TICK_SECONDS = 0.25
 STREAM_MAXLEN = 50000
@@ -46,19 +50,23 @@ def _model(name: str, task: Task, features: list[tuple[str, FeatureType]],
         streams=StreamsConfig(f"mlmon:{{{name}}}:predictions", f"mlmon:{{{name}}}:labels"),
         reference=ReferenceConfig(redis_key=f"mlmon:{{{name}}}:reference"),
         window=WindowConfig(duration_seconds=120.0, max_samples=5000),
-        schedule=ScheduleConfig(interval_seconds=10.0), performance=performance,
+        schedule=ScheduleConfig(interval_seconds=EVALUATION_SECONDS), performance=performance,
         slo=SLOConfig(latency_target_seconds=0.1, objective=0.99))
 
 
 def demo_config(redis_url: str, listen_address: str) -> Config:
-    """The config the demo runs with: what a user would write in config.yaml."""
+    """The config the demo runs with: what a user would write in config.yaml.
+
+    Performance bounds are relative to the reference (max_drop), so healthy traffic is quiet
+    and a model that gets clearly worse than on its reference raises the alert.
+    """
     num, cat = FeatureType.NUMERIC, FeatureType.CATEGORICAL
     fraud = _model("fraud", Task.BINARY,
                    [("amount", num), ("age", num), ("country", cat), ("channel", cat)],
-                   (("accuracy", Bounds(min=0.8)),))
+                   (("accuracy", Bounds(max_drop=0.05)),))
     eta = _model("eta", Task.REGRESSION,
                  [("distance_km", num), ("hour", num), ("vehicle", cat)],
-                 (("mae", Bounds(max=4.0)),))
+                 (("mae", Bounds(max_drop=0.5)),))
     return Config(redis=RedisConfig(url=redis_url), web=WebConfig(listen_address),
                   models=(fraud, eta))
 
@@ -67,8 +75,10 @@ class Producer:
     """Writes batches of predictions and, a few seconds later, their labels."""
 
     def __init__(self, client: RedisClient, config: Config, drift_after: float,
-                 seed: int = 7) -> None:
+                 seed: int = 7, on_drift: Callable[[], object] = lambda: None) -> None:
         self._client = client
+        self._on_drift = on_drift
+        self._drifting = False
         self._models = config.models
         self._rng = np.random.default_rng(seed)
         self._ids = itertools.count()
@@ -79,13 +89,15 @@ class Producer:
         self._thread = threading.Thread(target=self._loop, name="demo-producer", daemon=True)
 
     def start(self) -> None:
-        """Begin producing in the background."""
+        """Begin producing in the background; the drift clock starts now."""
+        self._started = time.time()
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after the current tick."""
+        """Stop after the current tick (a producer never started just stays stopped)."""
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
 
     def _loop(self) -> None:
         while not self._stop.wait(TICK_SECONDS):
@@ -96,6 +108,9 @@ class Producer:
 
     def _tick(self, now: float) -> None:
         drifting = now - self._started > self._drift_after
+        if drifting and not self._drifting:
+            self._drifting = True
+            self._on_drift()  # once, at the moment the first drifted records are written
         pipe = self._client.pipeline(transaction=False)
         for model in self._models:
             batch = [self._record(model, now, drifting and model.name == "fraud")
@@ -126,30 +141,46 @@ class Producer:
                 "status": status, **row}
 
 
+def _embedded_redis(port: int) -> fakeredis.TcpFakeServer:
+    """Bind the embedded Redis (not yet serving); a taken port names the flag to change."""
+    try:
+        server = fakeredis.TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ListenError(f"cannot listen on 127.0.0.1:{port} for the embedded Redis: "
+                          f"{reason}; choose another with --redis.port") from None
+    server.daemon_threads = True  # a connection left open must not keep the process alive
+    return server
+
+
 def run_demo(listen_address: str, redis_port: int = 0,
              drift_after: float = DRIFT_AFTER_SECONDS) -> int:
-    """Run until Ctrl-C; prints where to look."""
+    """Run until Ctrl-C; prints where to look and when the drift starts.
+
+    Both listeners are bound before any thread starts, so a taken port (ListenError) leaves
+    nothing running behind.
+    """
     from exporter.daemon import Daemon
 
-    server = fakeredis.TcpFakeServer(("127.0.0.1", redis_port), server_type="redis")
-    threading.Thread(target=server.serve_forever, name="fakeredis", daemon=True).start()
+    server = _embedded_redis(redis_port)
     port = server.server_address[1]
     config = demo_config(f"redis://127.0.0.1:{port}/0", listen_address)
     client = make_client(config.redis)
-    for i, model in enumerate(config.models):
-        assert model.reference.redis_key is not None
-        store_in_redis(client, model.reference.redis_key,
-                       reference_csv(model.name, 5000, seed=i), "csv")
-    producer = Producer(client, config, drift_after)
-    producer.start()
-    daemon = Daemon(config, client=client)
-    host = listen_address.rpartition(":")[0] or "127.0.0.1"
-    print(f"embedded Redis:  redis-cli -h 127.0.0.1 -p {port}", flush=True)
-    print(f"metrics:         http://{host}:{daemon.http.port}/metrics", flush=True)
-    print(f"readiness:       http://{host}:{daemon.http.port}/readyz", flush=True)
-    print(f"model 'fraud' starts drifting after {drift_after:.0f}s; Ctrl-C stops",
-          flush=True)
     try:
+        daemon = Daemon(config, client=client)
+    except BaseException:
+        server.server_close()
+        raise
+    threading.Thread(target=server.serve_forever, name="fakeredis", daemon=True).start()
+    base = base_url(listen_address, daemon.http.port)
+    producer = Producer(client, config, drift_after, on_drift=lambda: say(drift_started(base)))
+    try:
+        for i, model in enumerate(config.models):
+            assert model.reference.redis_key is not None
+            store_in_redis(client, model.reference.redis_key,
+                           reference_csv(model.name, 5000, seed=i), "csv")
+        say(introduction(base, port, drift_after, EVALUATION_SECONDS))
+        producer.start()
         return daemon.run_until_signalled()
     finally:
         producer.stop()

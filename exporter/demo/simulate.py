@@ -21,7 +21,7 @@ class FraudSim:
     """Transactions whose amounts and countries shift once `drifting` is set."""
 
     def row(self, rng: np.random.Generator, drifting: bool) -> dict[str, Any]:
-        """One transaction with the model's prediction, score and true label."""
+        """One transaction as the wire format has it (`scores`), plus its true label."""
         amount = float(rng.lognormal(4.0 + (0.8 if drifting else 0.0), 0.6))
         age = float(rng.normal(40, 12))
         country = str(rng.choice(COUNTRIES, p=DRIFT_MIX if drifting else BASE_MIX))
@@ -31,7 +31,7 @@ class FraudSim:
         score = float(np.clip(risk + rng.normal(0, 0.05), 0.0, 1.0))
         return {"features": {"amount": round(amount, 2), "age": round(age, 1),
                              "country": country, "channel": channel},
-                "prediction": int(score >= 0.08), "score": round(score, 4), "label": label}
+                "prediction": int(score >= 0.08), "scores": round(score, 4), "label": label}
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,12 @@ def reference_csv(name: str, rows: int, seed: int) -> bytes:
     rng = np.random.default_rng(seed)
     sample = [SIMS[name].row(rng, drifting=False) for _ in range(rows)]
     columns = [*sample[0]["features"], "prediction", "label"]
-    if "score" in sample[0]:
-        columns.append("score")
+    if "scores" in sample[0]:
+        columns.append("score")  # records say `scores`; the reference column is `score`
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
     for r in sample:
         writer.writerow({**r["features"], "prediction": r["prediction"], "label": r["label"],
-                         **({"score": r["score"]} if "score" in r else {})})
+                         **({"score": r["scores"]} if "scores" in r else {})})
     return out.getvalue().encode()

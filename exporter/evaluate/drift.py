@@ -75,7 +75,7 @@ def multivariate(model: ModelConfig, fitted: FittedReference,
         return None
     rows = np.column_stack([view.numeric[n] for n in fitted.multivariate_features])
     score, cut = pca.score(rows), pca.threshold(len(view), model.learned_k)
-    return DriftValue(PCA_METHOD, score, None, cut, score > cut, learned=True)
+    return DriftValue(PCA_METHOD, score, None, cut, pca.drifted(score, cut), learned=True)
 
 
 def target(model: ModelConfig, fitted: FittedReference, pairs: JoinedPairs) -> DriftValue | None:

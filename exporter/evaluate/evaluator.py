@@ -113,4 +113,5 @@ def evaluate(model: ModelConfig, fitted: FittedReference, window: Window, view: 
         label_coverage=outcome.label_coverage,
         multivariate_drift=summary.multivariate,
         target_drift=summary.target,
+        multivariate_note=fitted.multivariate_note,
     )

@@ -47,6 +47,7 @@ class FittedReference:
     multivariate: PCAReconstruction | None = None
     multivariate_features: tuple[str, ...] = ()
     histograms: tuple[ReferenceHistogram, ...] = ()
+    multivariate_note: str = ""  # why there is no multivariate drift, for the model page
 
 
 @dataclass(frozen=True)
@@ -133,15 +134,23 @@ def _target(model: ModelConfig, data: ReferenceData) -> FittedColumn | None:
 
 
 def _multivariate(model: ModelConfig, data: ReferenceData
-                  ) -> tuple[PCAReconstruction | None, tuple[str, ...]]:
-    """PCA over the numeric features when enabled and there are at least two of them."""
+                  ) -> tuple[PCAReconstruction | None, tuple[str, ...], str]:
+    """PCA over the numeric features where rebuilding a row can fail, else why it cannot."""
     names = tuple(f.name for f in model.features if f.type is FeatureType.NUMERIC)
-    if not model.multivariate.enabled or len(names) < 2:
-        return None, ()
+    if not model.multivariate.enabled:
+        return None, (), "disabled (multivariate.enabled: false)"
+    if len(names) < 2:
+        return None, (), f"not applicable: needs at least 2 numeric features, has {len(names)}"
     matrix = np.column_stack([data.numeric[n] for n in names])
-    if np.isnan(matrix).all(axis=0).any():
-        return None, ()
-    return PCAReconstruction.fit(matrix, model.multivariate.variance), names
+    empty = [n for n, blank in zip(names, np.isnan(matrix).all(axis=0), strict=True) if blank]
+    if empty:
+        return None, (), f"not applicable: the reference has no values of {', '.join(empty)}"
+    pca = PCAReconstruction.fit(matrix, model.multivariate.variance)
+    if not pca.applicable:
+        return None, (), (f"not applicable: variance {model.multivariate.variance:g} keeps all "
+                          f"{pca.kept} components of {len(names)} numeric features, so every "
+                          "row is rebuilt exactly (lower multivariate.variance to use it)")
+    return pca, names, ""
 
 
 def fit_reference(model: ModelConfig, data: ReferenceData, window: Window) -> FittedReference:
@@ -158,6 +167,7 @@ def fit_reference(model: ModelConfig, data: ReferenceData, window: Window) -> Fi
         scores = () if data.score is None else [None if v != v else float(v)
                                                  for v in data.score]
         baseline = performance(model, data.prediction, data.label, scores)
-    pca, pca_names = _multivariate(model, data)
+    pca, pca_names, pca_note = _multivariate(model, data)
     return FittedReference(data.rows, data.digest, features, prediction, from_score, baseline,
-                           _target(model, data), pca, pca_names, fit_histograms(model, data))
+                           _target(model, data), pca, pca_names, fit_histograms(model, data),
+                           pca_note)

@@ -56,6 +56,7 @@ class ModelSnapshot:
     label_coverage: float | None = None
     multivariate_drift: DriftValue | None = None
     target_drift: DriftValue | None = None
+    multivariate_note: str = ""  # why multivariate drift is not computed, when it is not
 
 
 HISTORY = 120

@@ -64,13 +64,18 @@ class SnapshotCollector(Collector):
         yield from _model_drift(self._store.models.values())
 
     def _thresholds(self) -> Iterator[Metric]:
+        """Resolved bounds: max_drop needs the reference value, so it waits for an evaluation."""
         low, high = _family("mlmon_model_performance_min"), _family("mlmon_model_performance_max")
+        snapshots = self._store.models
         for model in self._models:
+            snapshot = snapshots.get(model.name)
+            reference = dict(snapshot.reference_performance) if snapshot is not None else {}
             for metric, bounds in model.performance:
-                if bounds.min is not None:
-                    low.add_metric([model.name, metric], bounds.min)
-                if bounds.max is not None:
-                    high.add_metric([model.name, metric], bounds.max)
+                bottom, top = bounds.resolve(metric, reference.get(metric))
+                if bottom is not None:
+                    low.add_metric([model.name, metric], bottom)
+                if top is not None:
+                    high.add_metric([model.name, metric], top)
         yield low
         yield high
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, unquote
 
-from exporter.evaluate.snapshot import SnapshotStore
+from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
 from exporter.serve.views import feature_view, model_view, models_view
 
 Response = tuple[int, str, bytes]
@@ -102,6 +102,24 @@ def _models_html(view: dict[str, Any]) -> bytes:
                            "<p><a href='/metrics'>/metrics</a></p>")
 
 
+def multivariate_view(s: ModelSnapshot) -> dict[str, Any]:
+    """Joint drift, or why there is none, so a missing series is explained where people look."""
+    d = s.multivariate_drift
+    drift = None if d is None else {"method": d.method, "score": d.score,
+                                    "threshold": d.threshold, "drifted": d.drifted}
+    return {"drift": drift, "note": s.multivariate_note or None}
+
+
+def _multivariate_html(view: dict[str, Any]) -> str:
+    d, note = view["drift"], view["note"]
+    if d is not None:
+        cls = " class='drifted'" if d["drifted"] else ""
+        return (f"<p{cls}>multivariate drift ({e(d['method'])}): score {_num(d['score'])}, "
+                f"threshold {_num(d['threshold'])}</p>")
+    why = note or "not scored: fewer than min_samples records in the window"
+    return f"<p class='muted'>multivariate drift: {e(why)}</p>"
+
+
 def _model_html(view: dict[str, Any]) -> bytes:
     model = view["model"]
     rows = []
@@ -121,7 +139,9 @@ def _model_html(view: dict[str, Any]) -> bytes:
             "<th>unseen</th></tr>")
     return _page(model, f"<p><a href='/models'>models</a></p><h1>{e(model)}</h1>"
                         f"<p>drift share {_num(view['drift_share'])}, window "
-                        f"{view['window_samples']} records</p><table>{head}{''.join(rows)}</table>")
+                        f"{view['window_samples']} records</p>"
+                        f"{_multivariate_html(view['multivariate'])}"
+                        f"<table>{head}{''.join(rows)}</table>")
 
 
 def _feature_html(view: dict[str, Any]) -> bytes:
@@ -159,7 +179,7 @@ def render(path: str, accept: str, store: SnapshotStore, names: Sequence[str]) -
     if snapshot is None:
         return 404, "text/plain; charset=utf-8", b"no such model, or not evaluated yet\n"
     if len(parts) == 2:
-        view = model_view(snapshot)
+        view = {**model_view(snapshot), "multivariate": multivariate_view(snapshot)}
         return _json(view) if want_json else (200, HTML, _model_html(view))
     feature = next((f for f in snapshot.features if len(parts) == 4 and parts[2] == "features"
                     and f.name == parts[3]), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,9 @@ from exporter.stats.thresholds import chunk_threshold
 
 Matrix = npt.NDArray[np.float64]
 METHOD = "pca_reconstruction"
+# Errors are in standardised units, where a typical row's norm is about sqrt(features); a
+# difference below this share of that scale is floating-point rounding, not a change.
+NOISE_RELATIVE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,22 @@ class PCAReconstruction:
     def threshold(self, window_size: int, k: float = 3.0) -> float:
         """Mean + k sd of the score over reference chunks of the window's size."""
         return chunk_threshold(self.reference_errors, window_size, k)
+
+    @property
+    def kept(self) -> int:
+        """How many principal components rebuild a row."""
+        return int(self.components.shape[0])
+
+    @property
+    def applicable(self) -> bool:
+        """Whether a row can be rebuilt imperfectly: with every component kept it never can."""
+        return self.kept < int(self.mean.size)
+
+    @property
+    def noise_floor(self) -> float:
+        """How far past the threshold a score must be to be more than rounding error."""
+        return NOISE_RELATIVE * math.sqrt(max(int(self.mean.size), 1))
+
+    def drifted(self, score: float, threshold: float) -> bool:
+        """Past the threshold by more than rounding, so noise-level scores never detect."""
+        return score > threshold + self.noise_floor

@@ -1,0 +1,62 @@
+"""What the demo prints: where to look, which series to watch, and when the drift begins.
+
+A first-time user learns the exporter from this text, so it names real pages and series.
+"""
+
+from __future__ import annotations
+
+# What the simulated fraud model changes once it drifts (exporter/demo/simulate.py).
+DRIFTING_MODEL = "fraud"
+DRIFTING_FEATURES = ("amount", "country")
+
+
+def base_url(listen_address: str, port: int) -> str:
+    """The URL to open: loopback when the listener binds every interface."""
+    host = listen_address.rpartition(":")[0].strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def say(text: str) -> None:
+    """Print at once: the demo's output is read while it runs, often through a pipe."""
+    print(text, flush=True)
+
+
+def introduction(base: str, redis_port: int, drift_after: float, every: float) -> str:
+    """The opening lines: the two models, the pages to open and the series to watch."""
+    features = " and ".join(DRIFTING_FEATURES)
+    model = f'model="{DRIFTING_MODEL}"'
+    return "\n".join([
+        "ml-monitoring-exporter demo: two simulated models write predictions and labels to "
+        "an embedded Redis",
+        f"  fraud  binary classifier; {features} start to shift after {drift_after:g}s",
+        "  eta    regressor; stays healthy, so nothing should fire for it",
+        "",
+        "open:",
+        f"  {base}/models          every model: drift share, drifted features, performance",
+        f"  {base}/models/{DRIFTING_MODEL}    its features, furthest past their threshold "
+        "first, with histograms",
+        f"  {base}/metrics         what Prometheus scrapes",
+        f"  {base}/readyz          ready once Redis answers and the references are loaded",
+        "",
+        f"watch in /metrics (models are evaluated every {every:g}s):",
+        f"  mlmon_feature_drift_detected{{{model}}}      1 for each drifted feature",
+        f"  mlmon_dataset_drift_detected{{{model}}}      1 once most features drift",
+        f"  mlmon_prediction_drift_detected{{{model}}}   1 once the scores shift",
+        f"  mlmon_model_performance{{{model}}}           realised accuracy, roc_auc, "
+        "log_loss, ... as labels arrive",
+        f"  mlmon_model_performance_min{{{model}}}       the bound: reference accuracy - "
+        "max_drop",
+        "",
+        f"embedded Redis:  redis-cli -h 127.0.0.1 -p {redis_port}",
+        "Ctrl-C stops.",
+    ])
+
+
+def drift_started(base: str) -> str:
+    """The line printed when the first drifted records are written."""
+    features = " and ".join(DRIFTING_FEATURES)
+    return (f"{DRIFTING_MODEL}: drift started now: {features} shift; watch "
+            f'mlmon_feature_drift_detected{{model="{DRIFTING_MODEL}"}} turn 1 for {features} '
+            f"within a few evaluations, and {base}/models/{DRIFTING_MODEL}")
