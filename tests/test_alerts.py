@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "alerts"
 RULES = ALERTS / "ml-monitoring.rules.yml"
 RULE_TESTS = sorted((ALERTS / "tests").glob("*.yml"))
+# One case per alert, from a cold start: see test_each_alert_stays_silent_from_a_cold_start_*.
+COLD_START = ALERTS / "tests" / "cold_start.yml"
 AM_EXAMPLE = ALERTS / "alertmanager.example.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks"
 RUNBOOK_BASE = "https://github.com/ml-monitoring-exporter/ml-monitoring-exporter/blob/main/"
@@ -24,6 +26,11 @@ SECTIONS = ("## Meaning", "## Impact", "## Diagnosis", "## Mitigation")
 METRIC = re.compile(r"(?<![\w:])(mlmon_\w+)(?![\w:(])")
 RECORDED = re.compile(r"(?<![\w:])([a-z_]+:\w+:\w+)")
 GROUPING = re.compile(r"\b(by|on)\s*\(([^)]*)\)")
+UP = re.compile(r"(?<![\w:])up(?![\w:(])")
+ABSENT = re.compile(r"_(?:x(\d+))?")
+FROM_ZERO = re.compile(r"0(?:\+\d+(?:\.\d+)?)?(?:x\d+)?")
+DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 def rules() -> list[dict[str, Any]]:
@@ -35,6 +42,60 @@ def rules() -> list[dict[str, Any]]:
 def alerts() -> list[dict[str, Any]]:
     """The alerting rules."""
     return [r for r in rules() if "alert" in r]
+
+
+def metrics_read(rule: dict[str, Any]) -> set[str]:
+    """Series the rule reads: in its expression, through recording rules, and in annotations."""
+    recorded = {r["record"]: r["expr"] for r in rules() if "record" in r}
+
+    def walk(expr: str) -> set[str]:
+        names = set(METRIC.findall(expr)) | set(UP.findall(expr))
+        for name in RECORDED.findall(expr):
+            names |= walk(recorded[name])
+        return names
+
+    notes = " ".join(rule.get("annotations", {}).values())
+    return walk(rule["expr"]) | set(METRIC.findall(notes))
+
+
+def seconds(duration: str) -> float:
+    """A promtool duration (1m, 1h30m) in seconds."""
+    parts = DURATION.findall(duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    return sum(int(n) * SECONDS[u] for n, u in parts)
+
+
+def absent_then_first(values: str) -> tuple[int, str]:
+    """How many samples a promtool series leaves out before its first value, and that value."""
+    absent = 0
+    for token in values.split():
+        m = ABSENT.fullmatch(token)
+        if m is None:
+            return absent, token
+        absent += int(m.group(1) or 1)
+    return absent, ""
+
+
+def is_counter(series: str) -> bool:
+    """A counter of the catalog, or a _bucket/_count/_sum series of one of its histograms."""
+    spec = BY_NAME.get(series)
+    if spec is not None:
+        return spec.kind == "counter"
+    base = BY_NAME.get(re.sub(r"_(bucket|count|sum)$", "", series))
+    return base is not None and base.kind == "histogram"
+
+
+def cold_start_cases() -> dict[str, dict[str, Any]]:
+    """The cases of alerts/tests/cold_start.yml by the one alert each checks."""
+    doc = yaml.safe_load(COLD_START.read_text())
+    cases: dict[str, dict[str, Any]] = {}
+    for case in doc["tests"]:
+        names = {check["alertname"] for check in case.get("alert_rule_test", [])}
+        assert len(names) == 1, f"{case['name']}: a cold-start case checks one alert, not {names}"
+        (name,) = names
+        assert name not in cases, f"two cold-start cases of {name}"
+        cases[name] = {"interval": "1m", **case}  # promtool's default series interval
+    return cases
 
 
 def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -64,6 +125,40 @@ def test_every_alert_has_a_case_that_fires_and_one_that_stays_silent() -> None:
     assert names - fires == set(), "alerts without a firing test case"
     assert names - silent == set(), "alerts without a silent test case"
     assert (fires | silent) - names == set(), "test cases of alerts that do not exist"
+
+
+def test_every_alert_has_exactly_one_cold_start_case() -> None:
+    assert set(cold_start_cases()) == {a["alert"] for a in alerts()}
+
+
+@pytest.mark.parametrize("rule", alerts(), ids=lambda r: r["alert"])
+def test_each_alert_stays_silent_from_a_cold_start_until_its_event_then_fires(
+        rule: dict[str, Any]) -> None:
+    """Its series are absent before the exporter starts, counters appear at 0 as the exporter
+    creates them; once they exist the alert is silent, and the event later makes it fire (an
+    increase() over a counter that appears with its first event would never fire)."""
+    name = rule["alert"]
+    case = cold_start_cases().get(name)
+    assert case is not None, f"alerts/tests/cold_start.yml has no case of {name}"
+    step = seconds(case["interval"])
+    start = 0.0
+    fed: set[str] = set()
+    for series in case["input_series"]:
+        metric = str(series["series"]).split("{")[0].strip()
+        fed.add(metric)
+        absent, first = absent_then_first(str(series["values"]))
+        assert absent >= 1, f"{name}: {series['series']} must begin absent (`_x5`)"
+        if is_counter(metric):
+            assert FROM_ZERO.fullmatch(first), (
+                f"{name}: counter {series['series']} must appear at 0, not {first!r}")
+        start = max(start, absent * step)
+    assert fed & metrics_read(rule), f"{name}: the case feeds none of the series it reads"
+    checks = case["alert_rule_test"]
+    fires = [seconds(c["eval_time"]) for c in checks if c.get("exp_alerts")]
+    silent = [seconds(c["eval_time"]) for c in checks if not c.get("exp_alerts")]
+    assert fires, f"{name} never fires in its cold-start case"
+    assert any(start <= s < min(fires) for s in silent), (
+        f"{name}: no silent check between the exporter's start ({start:.0f}s) and the firing one")
 
 
 def test_every_metric_a_rule_reads_is_in_the_exporters_catalog() -> None:
@@ -135,5 +230,6 @@ def test_dataset_drift_and_a_broken_exporter_inhibit_the_alerts_they_explain() -
              for r in inhibit}
     assert (('alertname="MLMonDatasetDrift"',), ('alertname="MLMonFeatureDrift"',),
             ("namespace", "model")) in pairs
-    assert (('alertname=~"MLMonExporterDown|MLMonRedisUnreachable"',), ('model=~".+"',),
+    assert (('alertname=~"MLMonExporterDown|MLMonRedisUnreachable|MLMonReaderDown"',),
+            ('model=~".+"',),
             ("namespace",)) in pairs
