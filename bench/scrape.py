@@ -60,7 +60,7 @@ def _registry(models: list[ModelConfig]) -> tuple[CollectorRegistry, Exposition]
         live.read.labels(model.name, "predictions").inc(1000)
     collector = SnapshotCollector(store, models, lambda: True)
     registry.register(Combined(live_registry, collector))
-    return registry, Exposition(live_registry, collector)
+    return registry, Exposition(live_registry, collector, live.render_failures)
 
 
 def _series(body: bytes) -> int:

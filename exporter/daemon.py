@@ -77,9 +77,10 @@ class Daemon:
                                             lambda: self.runtime.reader.redis_up,
                                             config.web.external_url)
         self.registry.register(Combined(live, self._collector))
+        self._exposition = Exposition(live, self._collector, self._live.render_failures)
         self.http = MetricsServer(listen_address or config.web.listen_address, self.registry,
                                   self.readiness, web, self._page,
-                                  Exposition(live, self._collector).render)
+                                  self._exposition.render)
 
     @property
     def config(self) -> Config:
@@ -131,6 +132,8 @@ class Daemon:
 
     def readiness(self) -> tuple[bool, str]:
         """Ready when the reader runs, Redis answers it and every model has a fitted reference."""
+        if not self._exposition.healthy:
+            return False, "/metrics cannot be rendered (see the log)"
         if not self.reader.redis_up:
             return False, "redis unreachable"
         if not self.reader.running:
@@ -138,6 +141,9 @@ class Daemon:
         missing = [p.model.name for p in self.pipelines if not p.reference_loaded]
         if missing:
             return False, "reference not loaded: " + ", ".join(missing)
+        kept = [p.model.name for p in self.pipelines if p.reference_note]
+        if kept:  # still useful, so still ready; the detail says what to fix
+            return True, "ready; reference key missing, fitted copy in use: " + ", ".join(kept)
         return True, "ready"
 
     def _start_runtime(self, runtime: Runtime) -> None:
@@ -200,7 +206,7 @@ class Daemon:
                 p.model.name for p in old.pipelines if p in runtime.pipelines}
             self._stop_runtime(old)
             if old.config.redis == config.redis:  # go on exactly where the old reader stopped
-                runtime.reader.resume_from(old.reader.last_ids)
+                runtime.reader.resume_from(old.reader)
             self.runtime = runtime
             self._live.configure(config.models, changed)
             self.store.retain({m.name for m in config.models})

@@ -40,3 +40,4 @@ def setup_logging(fmt: str = "json", level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # numpy's RuntimeWarnings too, as JSON rather than raw lines

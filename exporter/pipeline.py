@@ -50,6 +50,7 @@ class ModelPipeline:
         self.fitted: FittedReference | None = None
         self.calibration: Calibration | None = None
         self._logged_keys: set[tuple[str, str]] = set()
+        self.reference_note = ""  # why the fitted reference is used without its Redis key
 
     @property
     def reference_loaded(self) -> bool:
@@ -130,12 +131,30 @@ class ModelPipeline:
             return
         digest = cast("bytes | None", client.hget(ref.redis_key, "sha256"))
         if digest is None:
-            raise ReferenceError(f"model {self.model.name!r}: reference key {ref.redis_key} "
-                                 "is empty; run `ml-monitoring-exporter reference load`")
+            if self.fitted is None:
+                raise ReferenceError(f"model {self.model.name!r}: reference key {ref.redis_key} "
+                                     "is empty; run `ml-monitoring-exporter reference load`")
+            self._reference_lost(ref.redis_key)
+            return
+        if self.reference_note:
+            log.info("reference key is back", extra={"model": self.model.name})
+            self.reference_note = ""
+            self._live.reference_missing.labels(self.model.name).set(0)
         if self.fitted is not None and digest.decode() == self.fitted.digest:
             return
         fields = cast("dict[bytes, bytes]", client.hgetall(ref.redis_key))
         self._fit(decode_from_redis(self.model, ref.redis_key, fields))
+
+    def _reference_lost(self, key: str) -> None:
+        """Keep evaluating with the fitted copy: a flushed or evicted key must not freeze values."""
+        if self.reference_note:
+            return
+        self.reference_note = (f"reference key {key} is missing in Redis; evaluating with the "
+                               "copy fitted before (run `reference load` to restore it)")
+        log.error("reference key missing; evaluating with the fitted copy",
+                  extra={"model": self.model.name, "key": key})
+        self._live.reference_lost.labels(self.model.name).inc()
+        self._live.reference_missing.labels(self.model.name).set(1)
 
     def _fit(self, data: ReferenceData) -> None:
         fitted = fit_reference(self.model, data, self.window)
@@ -158,7 +177,8 @@ class ModelPipeline:
             now = self._clock()
             snapshot = evaluate(self.model, self.fitted, self.window, self.window.view(now),
                                 self.join.pairs(now), now, 0.0, self.calibration)
-            snapshot = replace(snapshot, duration_seconds=time.perf_counter() - started)
+            snapshot = replace(snapshot, duration_seconds=time.perf_counter() - started,
+                               reference_note=self.reference_note)
         except Exception as exc:
             self._live.failures.labels(self.model.name).inc()
             log.error("evaluation failed: %s", exc, extra={"model": self.model.name})

@@ -124,8 +124,33 @@ def test_regression_labels_add_the_sums_promql_needs() -> None:
     assert _sample(registry, "mlmon_regression_labeled_total") == 2
     assert _sample(registry, "mlmon_regression_absolute_error_total") == 4.0
     assert _sample(registry, "mlmon_regression_squared_error_total") == 10.0
-    assert _sample(registry, "mlmon_regression_target_total") == 3.0
+    assert _sample(registry, "mlmon_regression_target_positive_total") == 3.0
+    assert _sample(registry, "mlmon_regression_target_negative_total") == 0.0
     assert _sample(registry, "mlmon_regression_target_squared_total") == 5.0
+
+
+def test_negative_regression_labels_move_the_negative_sum_and_lose_nothing() -> None:
+    clock = Clock(T0)
+    pipeline, registry = _pipeline(_model(Task.REGRESSION), clock)
+    pipeline.ingest_predictions([_entry(T0, {"id": str(i), "features": {}, "prediction": p})
+                                 for i, p in enumerate((-1.0, 0.5, -3.0))])
+    pipeline.ingest_labels([_entry(T0 + 5, {"id": str(i), "label": a})
+                            for i, a in enumerate((-2.0, 1.5, -0.5))])
+    assert _sample(registry, "mlmon_regression_labeled_total") == 3
+    assert _sample(registry, "mlmon_regression_target_positive_total") == 1.5
+    assert _sample(registry, "mlmon_regression_target_negative_total") == 2.5
+    assert _sample(registry, "mlmon_regression_absolute_error_total") == 1.0 + 1.0 + 2.5
+
+
+def test_a_regression_value_whose_square_would_overflow_is_rejected_with_its_reason() -> None:
+    clock = Clock(T0)
+    pipeline, registry = _pipeline(_model(Task.REGRESSION), clock)
+    pipeline.ingest_predictions([_entry(T0, {"id": "a", "features": {}, "prediction": 1.0}),
+                                 _entry(T0, {"id": "b", "features": {}, "prediction": 2e200})])
+    pipeline.ingest_labels([_entry(T0 + 5, {"id": "a", "label": -2e200})])
+    assert _sample(registry, "mlmon_records_invalid_total", reason="value_too_large") == 2
+    assert _sample(registry, "mlmon_regression_labeled_total") == 0
+    assert _sample(registry, "mlmon_regression_squared_error_total") == 0
 
 
 def test_slow_and_sampling_aware_prediction_counters() -> None:

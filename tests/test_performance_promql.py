@@ -1,4 +1,4 @@
-"""PromQL over the counters gives the same accuracy and MAE as the gauges, in a real Prometheus."""
+"""PromQL over the counters gives the accuracy, MAE and R2 of the gauges, in a real Prometheus."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ ACCURACY = (
 )
 MAE = (f'increase(mlmon_regression_absolute_error_total{{model="reg"}}[{RANGE}])'
        f' / increase(mlmon_regression_labeled_total{{model="reg"}}[{RANGE}])')
+_REG = f'{{model="reg"}}[{RANGE}])'
+R2 = (f"1 - increase(mlmon_regression_squared_error_total{_REG}"
+      f" / (increase(mlmon_regression_target_squared_total{_REG}"
+      f" - (increase(mlmon_regression_target_positive_total{_REG}"
+      f" - increase(mlmon_regression_target_negative_total{_REG}) ^ 2"
+      f" / increase(mlmon_regression_labeled_total{_REG})")
 
 
 def _config(tmp_path: Path, redis_url: str, port: int) -> str:
@@ -51,7 +57,7 @@ def _scalar(result: list[dict[str, object]]) -> float | None:
     return float(result[0]["value"][1])  # type: ignore[index]
 
 
-def test_promql_over_the_counters_matches_the_accuracy_and_mae_gauges(
+def test_promql_over_the_counters_matches_the_accuracy_mae_and_r2_gauges_with_negative_labels(
         tmp_path: Path, redis_server: RedisServer) -> None:
     port = free_port()
     config = load_config_text(_config(tmp_path, redis_server.url, port), base_dir=str(tmp_path))
@@ -83,7 +89,9 @@ def test_promql_over_the_counters_matches_the_accuracy_and_mae_gauges(
                      60, what="both models evaluated with every label joined")
             accuracy = value(daemon, "mlmon_model_performance", model="clf", metric="accuracy")
             mae = value(daemon, "mlmon_model_performance", model="reg", metric="mae")
-            assert accuracy is not None and mae is not None
+            r2 = value(daemon, "mlmon_model_performance", model="reg", metric="r2")
+            assert accuracy is not None and mae is not None and r2 is not None
+            assert value(daemon, "mlmon_regression_target_negative_total", model="reg") > 0
             for name, labels in (("mlmon_model_performance_estimated", {"metric": "accuracy"}),
                                  ("mlmon_model_performance_estimation_error", {"metric": "f1"}),
                                  ("mlmon_model_performance_reference", {"metric": "roc_auc"}),
@@ -95,5 +103,6 @@ def test_promql_over_the_counters_matches_the_accuracy_and_mae_gauges(
                 30, what="prometheus scraping every joined label")
             assert _scalar(prom.query(ACCURACY)) == pytest.approx(accuracy, abs=1e-9)
             assert _scalar(prom.query(MAE)) == pytest.approx(mae, abs=1e-9)
+            assert _scalar(prom.query(R2)) == pytest.approx(r2, abs=1e-9)
         finally:
             prom.stop()

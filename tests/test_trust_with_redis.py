@@ -139,10 +139,11 @@ def test_a_producer_faster_than_the_reader_shows_lag_that_returns_to_zero(
         redis_server: RedisServer, tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
     write_reference(tmp_path / "ref.csv", sample(rng, 500))
-    text = (f"redis: {{url: '{redis_server.url}', read_count: 2, block: 100ms}}\n"
+    text = (f"redis: {{url: '{redis_server.url}', read_count: 2, block: 100ms, "
+            "check_interval: 200ms}\n"
             f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:" + model_yaml("m"))
     config = load_config_text(text, base_dir=str(tmp_path))
-    chunk = records(sample(rng, 2000))
+    chunk = records(sample(rng, 500))
     stop = threading.Event()
     written: list[int] = []
 

@@ -48,6 +48,7 @@ class RedisConfig:
     read_count: int = 1000
     block_ms: int = 1000
     backoff_max_seconds: float = 30.0
+    check_interval_seconds: float = 5.0  # lag and trimmed-entry accounting, per stream
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from exporter.config.values import (
 )
 
 REDIS_KEYS = ("url", "username", "password", "password_file", "tls", "socket_timeout",
-              "read_count", "block", "backoff_max")
+              "read_count", "block", "backoff_max", "check_interval")
 TLS_KEYS = ("ca_file", "cert_file", "key_file")
 WEB_KEYS = ("listen_address", "external_url")
 WINDOW_KEYS = ("duration", "max_samples")
@@ -108,6 +108,9 @@ def parse_redis(value: object, path: str, base_dir: str) -> RedisConfig:
     block = optional(raw, path, "block", duration, base.block_ms / 1000)
     if block < 0.001:
         raise ConfigError(join(path, "block"), f"must be at least 1ms, got {block}s")
+    check = optional(raw, path, "check_interval", duration, base.check_interval_seconds)
+    if check < 0.1:
+        raise ConfigError(join(path, "check_interval"), f"must be at least 100ms, got {check}s")
     timeout = optional(raw, path, "socket_timeout", duration, base.socket_timeout_seconds)
     password = optional(raw, path, "password", secret, base.password)
     password_file = optional(raw, path, "password_file",
@@ -124,6 +127,7 @@ def parse_redis(value: object, path: str, base_dir: str) -> RedisConfig:
         read_count=optional(raw, path, "read_count", positive_int, base.read_count),
         block_ms=round(block * 1000),
         backoff_max_seconds=optional(raw, path, "backoff_max", duration, base.backoff_max_seconds),
+        check_interval_seconds=check,
     )
 
 

@@ -57,6 +57,7 @@ class ModelSnapshot:
     multivariate_drift: DriftValue | None = None
     target_drift: DriftValue | None = None
     multivariate_note: str = ""  # why multivariate drift is not computed, when it is not
+    reference_note: str = ""  # set while the fitted reference outlives its Redis key
 
 
 HISTORY = 120

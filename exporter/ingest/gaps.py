@@ -50,23 +50,43 @@ class GapTracker:
         """Everything added so far is at or before the cursor."""
         self._accounted[key] = 0 if state is None or state.added is None else state.added
 
+    def counts(self) -> dict[bytes, int]:
+        """What has been accounted for, per stream, for a reader that continues this one."""
+        return dict(self._accounted)
+
+    def restore(self, counts: dict[bytes, int]) -> None:
+        """Continue a stopped reader's accounting (a reload)."""
+        self._accounted.update(counts)
+
+    def knows(self, key: bytes) -> bool:
+        """Whether the stream has a baseline already."""
+        return key in self._accounted
+
     def read(self, key: bytes, entries: int) -> None:
         """Entries the reader consumed past its cursor."""
         self._accounted[key] = self._accounted.get(key, 0) + entries
 
     def skipped(self, key: bytes, state: StreamState | None, cursor: bytes) -> int | None:
-        """Entries lost since the last check; None when some were lost but Redis cannot say
-        how many. Re-baselines when the stream was recreated."""
-        if state is None or state.length == 0 or state.first <= parse_id(cursor):
-            if state is not None and state.added is not None:
-                self._recreated(key, state, cursor)
+        """Entries lost since the last check; None when some may be lost but Redis cannot say
+        how many. Call right after a read, so that `state` is at least as new as `cursor`.
+
+        Exact when the reader has caught up (nothing newer than its cursor was ever added) or
+        when nothing it has read is left in the stream; otherwise settled at a later check.
+        """
+        at = parse_id(cursor)
+        if state is None:
             return 0
         if state.added is None:
-            return None
+            return None if state.length and state.first > at else 0
         if self._recreated(key, state, cursor):
             return 0
         accounted = self._accounted.get(key, 0)
-        lost = state.added - accounted - state.length
+        if state.last_generated <= at:  # caught up: every entry added was read or is lost
+            lost = state.added - accounted
+        elif state.length == 0 or state.first > at:  # whatever is left is unread
+            lost = state.added - accounted - state.length
+        else:
+            return 0
         if lost <= 0:
             return 0
         self._accounted[key] = accounted + lost
@@ -87,6 +107,6 @@ class GapTracker:
             return 0
         if state.added is None:
             return None
-        if state.last_generated <= parse_id(cursor):
+        if state.length == 0 or state.last_generated <= parse_id(cursor):
             return 0
         return max(0, state.added - self._accounted.get(key, 0))

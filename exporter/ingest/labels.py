@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from exporter.config.model import ModelConfig, Task
-from exporter.ingest.vocab import OTHER
+from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
 from exporter.ingest.wire import Label, Prediction
 
 # A prediction's scores kept compactly: the positive-class probability, or interned class
@@ -138,7 +138,8 @@ class LabelJoin:
         """The class itself when configured or among the first seen, else `__other__`."""
         if cls in self._classes:
             return cls
-        if self._model.classes is None and len(self._classes) < self._model.max_new_categories:
+        if (self._model.classes is None and len(self._classes) < self._model.max_new_categories
+                and len(cls) <= MAX_VALUE_CHARS):
             self._classes.append(cls)
             return cls
         return OTHER

@@ -15,6 +15,7 @@ from redis.cluster import RedisCluster
 from exporter.config.model import RedisConfig
 from exporter.ingest.connect import describe, make_client
 from exporter.ingest.gaps import GapTracker, StreamState, parse_id
+from exporter.ingest.tail import read_tail
 from exporter.pipeline import Entry, ModelPipeline
 from exporter.redis_types import RedisClient
 from exporter.serve.live import LiveMetrics
@@ -25,8 +26,8 @@ log = logging.getLogger("exporter.reader")
 
 PREDICTIONS, LABELS = "predictions", "labels"
 BACKOFF_START = 0.1
-PAGE = 1000
-CHECK_SECONDS = 5.0
+READ_BYTES = 8 * 1024 * 1024  # what one XREAD reply may hold, about, whatever the entry size
+SIZE_SAMPLE = 16
 HEALTHY_RUN_SECONDS = 60.0
 CLUSTER_IDLE_SECONDS = 0.05
 MIN_REDIS_VERSION = (6, 2)
@@ -64,12 +65,14 @@ class StreamReader:
         self._next_check = 0.0
         self._warned_old_redis: set[bytes] = set()
         self._no_entries_added = False  # Redis before 7.0
+        self._entry_bytes = 1024.0  # typical size of recent entries; sets the XREAD count
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def resume_from(self, last_ids: Mapping[bytes, bytes]) -> None:
-        """Continue from a stopped reader's cursors (a reload); call before start()."""
-        self._resume = {k: v for k, v in last_ids.items() if k in self._routes}
+    def resume_from(self, reader: StreamReader) -> None:
+        """Continue from a stopped reader's cursors and accounting (a reload); before start()."""
+        self._resume = {k: v for k, v in reader.last_ids.items() if k in self._routes}
+        self._gaps.restore({k: v for k, v in reader._gaps.counts().items() if k in self._resume})
 
     def start(self) -> None:
         """Run in a daemon thread until stop()."""
@@ -136,21 +139,29 @@ class StreamReader:
             resume = self._resume.get(key)
             if resume is not None and key in self._kept:
                 self.last_ids[key] = resume  # the window was kept: nothing to rebuild
-                self._gaps.baseline(key, self._state(key))
-                continue
-            window = pipeline.model.window
-            since = int((self._clock() - window.duration_seconds) * 1000)
-            entries = self._tail(key, since, window.max_samples, b"+" if resume is None else resume)
-            self._deliver(pipeline, kind, entries, replay=True)
-            log.info("window rebuilt from redis", extra={
-                "model": pipeline.model.name, "stream": key.decode(), "entries": len(entries)})
-            if resume is not None:
-                self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
             else:
-                self.last_ids[key] = entries[-1][0] if entries else self._newest_id(key)
-            self._gaps.baseline(key, self._state(key))
+                self._rebuild(key, pipeline, kind, resume)
+            if not self._gaps.knows(key):
+                self._gaps.baseline(key, self._state(key))
         self.redis_up = True
         self.backfilled.set()
+
+    def _rebuild(self, key: bytes, pipeline: ModelPipeline, kind: str,
+                 resume: bytes | None) -> None:
+        """Replay the stream's tail into the window, newest first until the window is full."""
+        window = pipeline.model.window
+        since = int((self._clock() - window.duration_seconds) * 1000)
+        tail = read_tail(self._client, key, since, b"+" if resume is None else resume,
+                         window.max_samples, pipeline.model.max_entry_bytes)
+        self._deliver(pipeline, kind, tail.entries, replay=True)
+        log.info("window rebuilt from redis", extra={
+            "model": pipeline.model.name, "stream": key.decode(), "entries": len(tail.entries),
+            "records": tail.records, "oversized_entries_skipped": tail.oversized,
+            "older_entries_unread": tail.full})
+        if resume is not None:
+            self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
+        else:
+            self.last_ids[key] = tail.newest or self._newest_id(key)
 
     def check_version(self) -> None:
         """Expose whether the server is a supported Redis; older ones are warned about once."""
@@ -175,10 +186,17 @@ class StreamReader:
                         "not counted, and mlmon_stream_lag_entries is not exported", text)
 
     def check_streams(self) -> None:
-        """Count entries trimmed past our cursors and measure the lag, every few seconds."""
-        for key, cursor in self.last_ids.items():
-            state = self._state(key)
+        """Read each stream up to date and account for every entry, every few seconds.
+
+        One round trip per stream: a non-blocking XREAD, then XINFO STREAM. Comparing what
+        Redis says was added with what was read finds trims that happened while the connection
+        stayed up (a paused process, a reconnect redis-py retried silently), not only after an
+        outage we saw.
+        """
+        for key in list(self.last_ids):
             pipeline, kind = self._routes[key]
+            state = self._probe(key)
+            cursor = self.last_ids[key]
             lost = self._gaps.skipped(key, state, cursor)
             extra = {"model": pipeline.model.name, "stream": key.decode()}
             if lost is None:
@@ -191,22 +209,36 @@ class StreamReader:
                 pipeline.count_skipped(kind, lost)
                 log.warning("stream trimmed past the reader's position; entries skipped",
                             extra={**extra, "skipped": lost})
-            self._measure_lag(key, pipeline.model.name, kind, state, self.last_ids[key])
-        self._next_check = time.monotonic() + CHECK_SECONDS
+            self._measure_lag(key, pipeline.model.name, kind, state, cursor)
+        self._next_check = time.monotonic() + self._cfg.check_interval_seconds
+
+    def _probe(self, key: bytes) -> StreamState | None:
+        """Deliver what is new on one stream, then its XINFO, which is at least as new."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.xread({key: self.last_ids[key]}, count=self._count())
+        pipe.xinfo_stream(key)
+        reply, info = pipe.execute(raise_on_error=False)
+        if isinstance(reply, Exception):
+            raise reply
+        self._deliver_reply(cast(list[Reply], reply or []))
+        if isinstance(info, redis.ResponseError):  # no such key yet
+            return None
+        if isinstance(info, Exception):
+            raise info
+        return StreamState.of(info)
 
     def _measure_lag(self, key: bytes, model: str, kind: str, state: StreamState | None,
                      cursor: bytes) -> None:
-        """Unread entries, and the time they span: one XRANGE only when something is unread."""
+        """Unread entries, and the time from the reader's position to the newest entry."""
         unread = None if self._no_entries_added else self._gaps.unread(key, state, cursor)
         if unread is None:  # Redis before 7.0 cannot say: no series rather than a false 0
             self._live.lag_entries.remove_by_labels({"model": model, "kind": kind})
         else:
             self._live.lag_entries.labels(model, kind).set(unread)
         seconds = 0.0
-        if state is not None and state.last_generated > parse_id(cursor):
-            oldest = cast(list[Entry], self._client.xrange(key, min=b"(" + cursor, count=1))
-            if oldest:
-                seconds = max(0.0, (state.last_generated[0] - parse_id(oldest[0][0])[0]) / 1000)
+        at = parse_id(cursor)
+        if state is not None and state.length and state.last_generated > at:
+            seconds = max(0.0, (state.last_generated[0] - max(at, state.first)[0]) / 1000)
         self._live.lag_seconds.labels(model, kind).set(seconds)
 
     def _state(self, key: bytes) -> StreamState | None:
@@ -214,19 +246,6 @@ class StreamReader:
             return StreamState.of(self._client.xinfo_stream(key))
         except redis.ResponseError:  # no such key yet
             return None
-
-    def _tail(self, key: bytes, since_ms: int, limit: int, upper: bytes) -> list[Entry]:
-        """Newest entries up to `upper` and no older than since_ms, at most limit, oldest first."""
-        out: list[Entry] = []
-        while len(out) < limit:
-            page = cast(list[Entry], self._client.xrevrange(
-                key, max=upper, min=since_ms, count=min(PAGE, limit - len(out))))
-            if not page:
-                break
-            out.extend(page)
-            upper = b"(" + page[-1][0]
-        out.reverse()
-        return out
 
     def _newest_id(self, key: bytes) -> bytes:
         newest = cast(list[Entry], self._client.xrevrange(key, count=1))
@@ -246,7 +265,19 @@ class StreamReader:
     def _xread(self, ids: Mapping[bytes, bytes], block: int | None) -> list[Reply]:
         streams: dict[Any, Any] = dict(ids)
         return cast(list[Reply], self._client.xread(
-            streams, count=self._cfg.read_count, block=block) or [])
+            streams, count=self._count(), block=block) or [])
+
+    def _count(self) -> int:
+        """Entries per XREAD: read_count, fewer when entries are large, so a reply stays near
+        READ_BYTES however big the producer makes its entries."""
+        return max(1, min(self._cfg.read_count, int(READ_BYTES / self._entry_bytes)))
+
+    def _learn_size(self, entries: Sequence[Entry]) -> None:
+        """Follow the size of recent entries (a moving average over a sample of each reply)."""
+        sample = entries[:SIZE_SAMPLE]
+        mean = sum(len(v) for _, fields in sample for v in fields.values()) / len(sample)
+        self._entry_bytes = max(1.0, 0.7 * self._entry_bytes + 0.3 * mean
+                                if mean <= self._entry_bytes else mean)
 
     def _deliver_reply(self, reply: list[Reply]) -> bool:
         """Hand entries on, then advance the cursors; True when anything arrived."""
@@ -254,6 +285,7 @@ class StreamReader:
         for key, entries in reply:
             if entries:
                 got = True
+                self._learn_size(entries)
                 pipeline, kind = self._routes[key]
                 self._deliver(pipeline, kind, entries)
                 self.last_ids[key] = entries[-1][0]

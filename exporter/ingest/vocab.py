@@ -8,6 +8,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 OTHER = "__other__"
+# Longer values fold into __other__ too: categories and classes reach pages and label values,
+# where a 500 KB string would make every scrape megabytes.
+MAX_VALUE_CHARS = 128
 
 
 class Vocabulary:
@@ -44,7 +47,8 @@ class Vocabulary:
             code = self._codes.get(value)
             if code is not None:
                 return code
-            if value in self._known or self._new < self._max_new:
+            if value in self._known or (self._new < self._max_new
+                                        and len(value) <= MAX_VALUE_CHARS):
                 if value not in self._known:
                     self._new += 1
                 return self._add(value)

@@ -20,6 +20,12 @@ MAX_BATCH_RECORDS = 10000
 # How far a record's `ts` may lie ahead of the time Redis gave its entry: producers' clocks
 # drift a little; minutes ahead is a wrong clock or a wrong unit.
 MAX_FUTURE_SKEW_SECONDS = 300.0
+# Bounds on what one record may make the exporter keep: every text below ends up in memory
+# for a window or a label horizon, some of it in label values.
+MAX_ID_CHARS = 256
+MAX_SCORE_KEYS = 100  # or the number of configured classes, when that is larger
+MIN_SAMPLE_RATE = 1e-6  # 1/sample_rate is added per record: a million at most
+MAX_ABS_VALUE = 1e100  # squares and sums of regression values stay finite
 PREDICTION_KEYS = frozenset({"id", "ts", "version", "features", "prediction", "scores",
                              "latency_ms", "status", "sample_rate"})
 LABEL_KEYS = frozenset({"id", "label", "ts"})
@@ -48,6 +54,9 @@ class Reason(StrEnum):
     BAD_STATUS = "bad_status"
     BAD_SAMPLE_RATE = "bad_sample_rate"
     BAD_LABEL = "bad_label"
+    INVALID_UNICODE = "invalid_unicode"
+    TOO_MANY_SCORES = "too_many_scores"
+    VALUE_TOO_LARGE = "value_too_large"
 
 
 class Invalid(Exception):
@@ -139,6 +148,8 @@ def _parse(payload: bytes, limit: int) -> Any:
         raise Invalid(Reason.INVALID_JSON) from None
     if not _finite(value):
         raise Invalid(Reason.NON_FINITE)  # 1e999 overflows to inf without a constant
+    if not _encodable(value):
+        raise Invalid(Reason.INVALID_UNICODE)  # a lone surrogate escape, which orjson refuses
     return value  # e.g. integers beyond 64 bits, which orjson refuses
 
 
@@ -158,6 +169,21 @@ def _finite(value: Any) -> bool:
         return all(_finite(v) for v in value.values())
     if isinstance(value, list):
         return all(_finite(v) for v in value)
+    return True
+
+
+def _encodable(value: Any) -> bool:
+    """False when any text inside, key or value, cannot be written as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
     return True
 
 
@@ -197,6 +223,7 @@ class Decoder:
         self._limit = model.max_entry_bytes
         self._classification = model.task.is_classification
         self._features = tuple((f.name, f.type is FeatureType.NUMERIC) for f in model.features)
+        self._max_scores = max(MAX_SCORE_KEYS, len(model.classes or ()))
         self._window_seconds = model.window.duration_seconds
         self._horizon_seconds = model.labels.horizon_seconds
 
@@ -239,8 +266,8 @@ class Decoder:
 
     def _prediction(self, obj: dict[str, Any], default_ts: float) -> Prediction:
         raw_id = obj.get("id")
-        if (raw_id is not None and not isinstance(raw_id, (str, int))) or isinstance(raw_id, bool):
-            raise Invalid(Reason.BAD_ID)
+        if raw_id is not None:
+            _check_id(raw_id)
         ts = _optional_number(obj, "ts", Reason.BAD_TIMESTAMP)
         version = obj.get("version")
         if version is not None:
@@ -249,10 +276,10 @@ class Decoder:
         if status not in ("ok", "error"):
             raise Invalid(Reason.BAD_STATUS)
         rate = _optional_number(obj, "sample_rate", Reason.BAD_SAMPLE_RATE)
-        if rate is not None and not 0.0 < rate <= 1.0:
+        if rate is not None and not MIN_SAMPLE_RATE <= rate <= 1.0:
             raise Invalid(Reason.BAD_SAMPLE_RATE)
         latency = _optional_number(obj, "latency_ms", Reason.BAD_LATENCY)
-        if latency is not None and latency < 0:
+        if latency is not None and not 0 <= latency <= MAX_ABS_VALUE:
             raise Invalid(Reason.BAD_LATENCY)
         return Prediction(
             id=None if raw_id is None else str(raw_id),
@@ -260,7 +287,7 @@ class Decoder:
             version=version,
             features=self._feature_values(obj.get("features")),
             prediction=self._prediction_value(obj.get("prediction"), status == "error"),
-            scores=_scores(obj.get("scores")),
+            scores=_scores(obj.get("scores"), self._max_scores),
             latency_seconds=None if latency is None else latency / 1000.0,
             ok=status == "ok",
             sample_rate=1.0 if rate is None else rate,
@@ -294,27 +321,43 @@ class Decoder:
             raise Invalid(Reason.BAD_PREDICTION)
         if self._classification:
             return _scalar_text(value, Reason.BAD_PREDICTION)
-        return _number(value, Reason.BAD_PREDICTION)
+        return _bounded(_number(value, Reason.BAD_PREDICTION))
 
     def _label(self, obj: dict[str, Any], default_ts: float) -> Label:
         raw_id = obj.get("id")
-        if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
-            raise Invalid(Reason.BAD_ID)
+        _check_id(raw_id)
         value = obj.get("label")
         if value is None:
             raise Invalid(Reason.BAD_LABEL)
         label: float | str = (_scalar_text(value, Reason.BAD_LABEL) if self._classification
-                              else _number(value, Reason.BAD_LABEL))
+                              else _bounded(_number(value, Reason.BAD_LABEL)))
         ts = _optional_number(obj, "ts", Reason.BAD_TIMESTAMP)
         return Label(id=str(raw_id), label=label, ts=default_ts if ts is None
                      else check_ts(ts, default_ts, self._horizon_seconds))
 
 
-def _scores(value: Any) -> Scores:
-    """A positive-class probability, or a class-to-probability object."""
+def _check_id(raw_id: Any) -> None:
+    """A string or integer id of bounded length: ids wait in memory for their labels."""
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
+        raise Invalid(Reason.BAD_ID)
+    if isinstance(raw_id, str) and len(raw_id) > MAX_ID_CHARS:
+        raise Invalid(Reason.BAD_ID)
+
+
+def _bounded(value: float) -> float:
+    """A regression value whose square, summed a billion times, is still finite."""
+    if abs(value) > MAX_ABS_VALUE:
+        raise Invalid(Reason.VALUE_TOO_LARGE)
+    return value
+
+
+def _scores(value: Any, max_keys: int) -> Scores:
+    """A positive-class probability, or a class-to-probability object of bounded size."""
     if value is None:
         return None
     if isinstance(value, dict):
+        if len(value) > max_keys:
+            raise Invalid(Reason.TOO_MANY_SCORES)
         out = {class_key(k): _number(v, Reason.BAD_SCORES) for k, v in value.items()}
         if any(not 0.0 <= p <= 1.0 for p in out.values()):
             raise Invalid(Reason.BAD_SCORES)

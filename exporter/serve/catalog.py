@@ -46,6 +46,9 @@ CATALOG: tuple[MetricSpec, ...] = (
                "1 while the stream reader runs, 0 while it is restarting after a crash.", ()),
     MetricSpec("mlmon_reader_restarts_total", "counter",
                "Restarts of the stream reader after an unexpected exception (see the log).", ()),
+    MetricSpec("mlmon_exposition_failures_total", "counter",
+               "Scrapes of /metrics whose rendering failed and got the last good body instead.",
+               ()),
     MetricSpec("mlmon_redis_version_supported", "gauge",
                "1 when the Redis server is at least the supported minimum (6.2), else 0; "
                "absent until the version is known.", ()),
@@ -79,6 +82,12 @@ CATALOG: tuple[MetricSpec, ...] = (
                "Wall time of the last successful evaluation.", M, "seconds"),
     MetricSpec("mlmon_evaluation_last_success_timestamp_seconds", "gauge",
                "Unix time when the last evaluation succeeded.", M, "seconds"),
+    MetricSpec("mlmon_reference_missing", "gauge",
+               "1 while the model's Redis reference key is missing and the copy fitted before "
+               "is used; 0 otherwise (Redis-key references only).", M),
+    MetricSpec("mlmon_reference_lost_total", "counter",
+               "Times the model's Redis reference key was found missing after it had been "
+               "fitted (FLUSHALL, eviction, a restart without persistence).", M),
     MetricSpec("mlmon_evaluation_interval_seconds", "gauge",
                "Configured time between evaluations (for a cron schedule, between its next two "
                "runs).", M, "seconds"),
@@ -167,8 +176,11 @@ CATALOG: tuple[MetricSpec, ...] = (
                "Sum of absolute errors of joined regression predictions.", M),
     MetricSpec("mlmon_regression_squared_error_total", "counter",
                "Sum of squared errors of joined regression predictions.", M),
-    MetricSpec("mlmon_regression_target_total", "counter",
-               "Sum of the labels of joined regression predictions.", M),
+    MetricSpec("mlmon_regression_target_positive_total", "counter",
+               "Sum of the positive labels of joined regression predictions.", M),
+    MetricSpec("mlmon_regression_target_negative_total", "counter",
+               "Sum of the absolute values of the negative labels of joined regression "
+               "predictions (the labels' sum is positive minus negative).", M),
     MetricSpec("mlmon_regression_target_squared_total", "counter",
                "Sum of the squared labels of joined regression predictions.", M),
     MetricSpec("mlmon_model_performance_estimated", "gauge",

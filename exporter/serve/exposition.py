@@ -6,18 +6,38 @@ once per snapshot and format and served as bytes; a scrape then only formats the
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from exporter.serve.collector import SnapshotCollector
 
+log = logging.getLogger("exporter.exposition")
+
 EOF_LINE = b"# EOF\n"
 Encoder = Callable[[Collector], bytes]
+
+
+def _clean(text: str) -> str:
+    """Text that encodes as UTF-8 whatever it held (a lone surrogate becomes U+FFFD)."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _cleaned(metrics: Iterable[Metric]) -> list[Metric]:
+    """Copies of the families with every label name and value made encodable."""
+    out = []
+    for metric in metrics:
+        copy = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+        copy.samples = [sample._replace(labels={_clean(k): _clean(v)
+                                                for k, v in sample.labels.items()})
+                        for sample in metric.samples]
+        out.append(copy)
+    return out
 
 
 class _Part(Collector):
@@ -51,20 +71,47 @@ class Combined(Collector):
 class Exposition:
     """Renders /metrics: the live part each time, the snapshot part from a per-format cache."""
 
-    def __init__(self, live: CollectorRegistry, snapshot: SnapshotCollector) -> None:
+    def __init__(self, live: CollectorRegistry, snapshot: SnapshotCollector,
+                 failures: Counter) -> None:
         self._live = live
         self._snapshot = snapshot
+        self._failures = failures
         self._cache: dict[str, tuple[tuple[object, object], bytes]] = {}
+        self._last_good: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self.healthy = True  # False while /metrics cannot be rendered: /readyz says so
 
     def render(self, accept: str) -> tuple[bytes, str]:
-        """The body and content type for a scrape with this Accept header."""
+        """The body and content type for a scrape; never raises.
+
+        A value that cannot be encoded is repaired; any other failure is counted and the last
+        good body of that format is served, so one bad string cannot blind every scrape.
+        """
         encoder, content_type = choose_encoder(accept)
-        live = encoder(_Part([*self._live.collect(), *self._snapshot.status()]))
+        try:
+            body = self._render(encoder, content_type)
+        except Exception:
+            log.exception("rendering /metrics failed; serving the last good body")
+            self._failures.inc()
+            self.healthy = False
+            with self._lock:
+                last = self._last_good.get(content_type)
+            return (last if last is not None else b""), content_type
+        self.healthy = True
+        with self._lock:
+            self._last_good[content_type] = body
+        return body, content_type
+
+    def _render(self, encoder: Encoder, content_type: str) -> bytes:
+        families = [*self._live.collect(), *self._snapshot.status()]
+        try:
+            live = encoder(_Part(families))
+        except UnicodeEncodeError:
+            live = encoder(_Part(_cleaned(families)))
         derived = self._derived(encoder, content_type)
         if live.endswith(EOF_LINE):  # OpenMetrics: one EOF, at the very end
-            return live[:-len(EOF_LINE)] + derived + EOF_LINE, content_type
-        return live + derived, content_type
+            return live[:-len(EOF_LINE)] + derived + EOF_LINE
+        return live + derived
 
     def _derived(self, encoder: Encoder, content_type: str) -> bytes:
         version = self._snapshot.version
@@ -72,7 +119,11 @@ class Exposition:
             cached = self._cache.get(content_type)
         if cached is not None and all(a is b for a, b in zip(cached[0], version, strict=True)):
             return cached[1]
-        body = encoder(_Part(self._snapshot.derived()))
+        families = list(self._snapshot.derived())
+        try:
+            body = encoder(_Part(families))
+        except UnicodeEncodeError:
+            body = encoder(_Part(_cleaned(families)))
         body = body[:-len(EOF_LINE)] if body.endswith(EOF_LINE) else body
         with self._lock:
             self._cache[content_type] = (version, body)

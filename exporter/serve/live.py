@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter as Tally
@@ -11,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from exporter.config.model import ModelConfig, Task
 from exporter.ingest.labels import JoinResult
-from exporter.ingest.vocab import OTHER
+from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
 from exporter.ingest.wire import Prediction, Reason
 from exporter.schedule import interval_seconds
 from exporter.serve.catalog import LATENCY_BUCKETS, spec
@@ -21,8 +22,11 @@ LABEL_DELAY_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 2880
                        86400.0, 172800.0, 604800.0)
 KINDS = ("predictions", "labels")
 LIMITED_KINDS = ("category", "class", "version")
+# Counters only grow, so the labels' sum is kept as its positive and negative parts.
 REGRESSION_SUMS = ("mlmon_regression_labeled_total", "mlmon_regression_absolute_error_total",
-                   "mlmon_regression_squared_error_total", "mlmon_regression_target_total",
+                   "mlmon_regression_squared_error_total",
+                   "mlmon_regression_target_positive_total",
+                   "mlmon_regression_target_negative_total",
                    "mlmon_regression_target_squared_total")
 
 
@@ -63,6 +67,9 @@ class LiveMetrics:
         self.configured_at = _gauge("mlmon_model_configured_timestamp_seconds", registry)
         self.reader_up = _gauge("mlmon_reader_up", registry)
         self.reader_restarts = _counter("mlmon_reader_restarts_total", registry)
+        self.render_failures = _counter("mlmon_exposition_failures_total", registry)
+        self.reference_lost = _counter("mlmon_reference_lost_total", registry)
+        self.reference_missing = _gauge("mlmon_reference_missing", registry)
         self.reloads = _counter("mlmon_config_reloads_total", registry)
         for outcome in ("success", "failure"):
             self.reloads.labels(outcome)
@@ -119,6 +126,9 @@ class LiveMetrics:
                     self.labeled.labels(m.name, actual, predicted)
             self._versions.setdefault(m.name, set())
             self.failures.labels(m.name)
+            if m.reference.redis_key is not None:
+                self.reference_lost.labels(m.name)
+                self.reference_missing.labels(m.name)
             self.labels.labels(m.name)
             self.unmatched.labels(m.name)
 
@@ -142,6 +152,7 @@ class LiveMetrics:
                     self.labels, self.unmatched, self.skipped, self.limited, self.slow,
                     self.estimated, self.labeled, *self.regression, self.unknown_field,
                     self.lost, self.lag_entries, self.lag_seconds, self.interval,
+                    self.reference_lost, self.reference_missing,
                     self.configured_at, self.delay, self.latency)
         for family in families:
             family.remove_by_labels({"model": model})
@@ -156,7 +167,7 @@ class LiveMetrics:
         if label in seen:
             return label
         with self._lock:
-            if len(seen) < self._max_versions[model]:
+            if len(seen) < self._max_versions[model] and len(label) <= MAX_VALUE_CHARS:
                 seen.add(label)
                 return label
         self.limited.labels(model, "version").inc()
@@ -208,9 +219,11 @@ class LiveMetrics:
 
     def _observe_regression(self, model: str, values: Sequence[tuple[float, float]]) -> None:
         """Add the sums from which PromQL derives MAE, RMSE and R2 over any range."""
-        sums = (float(len(values)), sum(abs(p - a) for p, a in values),
-                sum((p - a) ** 2 for p, a in values), sum(a for _, a in values),
-                sum(a * a for _, a in values))
+        sums = (float(len(values)), math.fsum(abs(p - a) for p, a in values),
+                math.fsum((p - a) ** 2 for p, a in values),
+                math.fsum(a for _, a in values if a > 0),
+                math.fsum(-a for _, a in values if a < 0),
+                math.fsum(a * a for _, a in values))
         for counter, amount in zip(self.regression, sums, strict=True):
             counter.labels(model).inc(amount)
 

@@ -32,7 +32,7 @@ def _num(x: float | None, digits: int = 4) -> str:
 
 def _page(title: str, body: str) -> bytes:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{body}</body></html>").encode()
+            f"<style>{STYLE}</style></head><body>{body}</body></html>").encode("utf-8", "replace")
 
 
 def _bars(h: dict[str, Any] | None, width: int, height: int, labels: bool) -> str:
@@ -85,6 +85,8 @@ def _models_html(view: dict[str, Any]) -> bytes:
     rows = []
     for m in view["models"]:
         link = f"<a href='/models/{quote(m['model'], safe='')}'>{e(m['model'])}</a>"
+        if m.get("reference_note"):
+            link += f"<br><span class='drifted'>{e(m['reference_note'])}</span>"
         if m.get("evaluated_at") is None:
             rows.append(f"<tr><td>{link}</td><td colspan='5' class='muted'>not evaluated yet"
                         "</td></tr>")
@@ -140,7 +142,9 @@ def _model_html(view: dict[str, Any]) -> bytes:
     return _page(model, f"<p><a href='/models'>models</a></p><h1>{e(model)}</h1>"
                         f"<p>drift share {_num(view['drift_share'])}, window "
                         f"{view['window_samples']} records</p>"
-                        f"{_multivariate_html(view['multivariate'])}"
+                        + (f"<p class='drifted'>{e(view['reference_note'])}</p>"
+                           if view.get("reference_note") else "")
+                        + f"{_multivariate_html(view['multivariate'])}"
                         f"<table>{head}{''.join(rows)}</table>")
 
 

@@ -52,6 +52,7 @@ def model_summary(s: ModelSnapshot) -> dict[str, Any]:
         "max_missing_ratio": max((f.missing_ratio for f in s.features
                                   if f.missing_ratio is not None), default=None),
         "performance": dict(s.performance), "estimated_performance": dict(s.estimated_performance),
+        "reference_note": s.reference_note or None,
     }
 
 

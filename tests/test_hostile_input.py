@@ -1,0 +1,151 @@
+"""One bad record must never blind the exporter: text, sizes and numbers at their extremes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from collections.abc import Iterator
+
+import fakeredis
+import numpy as np
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from exporter.config.model import (
+    FeatureConfig,
+    FeatureType,
+    ModelConfig,
+    ReferenceConfig,
+    StreamsConfig,
+    Task,
+)
+from exporter.evaluate.snapshot import SnapshotStore
+from exporter.ingest.tail import read_tail, records_in
+from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
+from exporter.ingest.wire import Decoder, Reason
+from exporter.logs import setup_logging
+from exporter.pipeline import ModelPipeline
+from exporter.serve.collector import SnapshotCollector
+from exporter.serve.exposition import Exposition
+from exporter.serve.live import LiveMetrics
+
+NOW = time.time()
+
+
+def model(task: Task = Task.MULTICLASS) -> ModelConfig:
+    return ModelConfig(
+        name="m", task=task,
+        features=(FeatureConfig("x", FeatureType.NUMERIC),
+                  FeatureConfig("c", FeatureType.CATEGORICAL)),
+        streams=StreamsConfig("mlmon:{m}:predictions", "mlmon:{m}:labels"),
+        reference=ReferenceConfig(redis_key="mlmon:{m}:reference"))
+
+
+def entry(payload: bytes, seq: int = 0) -> tuple[bytes, dict[bytes, bytes]]:
+    return f"{int(NOW * 1000)}-{seq}".encode(), {b"data": payload}
+
+
+RECORD = '{"features": {"x": 1.0, "c": %s}, "prediction": %s, "version": %s}'
+
+
+@pytest.mark.parametrize("where", ["version", "class", "category"])
+def test_a_lone_surrogate_anywhere_is_rejected_as_invalid_unicode(where: str) -> None:
+    bad = '"v\\ud800"'
+    text = RECORD % (bad if where == "category" else '"a"', bad if where == "class" else '"1"',
+                     bad if where == "version" else '"v1"')
+    decoded = Decoder(model()).predictions(*entry(text.encode()))
+    assert decoded.records == [] and decoded.rejected == [Reason.INVALID_UNICODE]
+
+
+def _exposition(live: CollectorRegistry, metrics: LiveMetrics) -> Exposition:
+    collector = SnapshotCollector(SnapshotStore(), [model()], lambda: True)
+    return Exposition(live, collector, metrics.render_failures)
+
+
+def test_a_label_value_that_cannot_be_encoded_is_repaired_not_fatal() -> None:
+    live = CollectorRegistry()
+    metrics = LiveMetrics(live, [model()])
+    metrics.predictions.labels("m", "v\ud800").inc()
+    exposition = _exposition(live, metrics)
+    for accept in ("", "application/openmetrics-text; version=1.0.0"):
+        body, _ = exposition.render(accept)
+        assert 'version="v\ufffd"' in body.decode("utf-8")
+    assert exposition.healthy
+
+
+def test_a_failing_render_serves_the_last_good_body_and_is_counted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    live = CollectorRegistry()
+    metrics = LiveMetrics(live, [model()])
+    exposition = _exposition(live, metrics)
+    good, _ = exposition.render("")
+
+    def broken() -> Iterator[object]:
+        raise RuntimeError("a collector bug")
+
+    monkeypatch.setattr(live, "collect", broken)
+    body, content_type = exposition.render("")
+    assert body == good and content_type.startswith("text/plain")
+    assert not exposition.healthy
+    monkeypatch.undo()
+    again, _ = exposition.render("")
+    assert b"mlmon_exposition_failures_total 1.0" in again and exposition.healthy
+
+
+def test_long_versions_categories_and_classes_fold_into_other_and_are_counted() -> None:
+    registry = CollectorRegistry()
+    m = model()
+    pipeline = ModelPipeline(m, LiveMetrics(registry, [m]), SnapshotStore())
+    huge = "v" * (MAX_VALUE_CHARS + 1)
+    pipeline.ingest_predictions([entry(orjson.dumps(
+        {"features": {"x": 1.0, "c": huge}, "prediction": huge, "version": huge}), i)
+        for i in range(20)])
+    assert registry.get_sample_value("mlmon_predictions_total",
+                                     {"model": "m", "version": OTHER}) == 20
+    for kind in ("version", "category", "class"):
+        assert registry.get_sample_value("mlmon_series_limited_total",
+                                         {"model": "m", "kind": kind}) == 20, kind
+    assert pipeline.window.vocabularies["c"].values == (OTHER,)
+
+
+@pytest.mark.parametrize(("record", "reason"), [
+    ({"scores": {str(i): 0.0 for i in range(5000)}}, Reason.TOO_MANY_SCORES),
+    ({"sample_rate": 5e-324}, Reason.BAD_SAMPLE_RATE),
+    ({"id": "x" * 1000}, Reason.BAD_ID),
+    ({"latency_ms": 1e300}, Reason.BAD_LATENCY),
+])
+def test_records_that_would_hold_memory_or_break_sums_are_rejected(
+        record: dict[str, object], reason: Reason) -> None:
+    payload = orjson.dumps({"features": {"x": 1.0}, "prediction": "1", **record})
+    assert Decoder(model()).predictions(*entry(payload)).rejected == [reason]
+
+
+def test_numpy_warnings_reach_the_log_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("json", "info")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            np.log(np.zeros(1))
+    finally:
+        logging.captureWarnings(False)
+        logging.getLogger().handlers.clear()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert lines and all(json.loads(line)["level"] == "warning" for line in lines)
+    assert "divide by zero" in lines[0]
+
+
+def test_a_rebuild_reads_whole_entries_until_the_window_is_full_not_every_entry() -> None:
+    client = fakeredis.FakeRedis()
+    batch = orjson.dumps([{"features": {"x": 1.0}, "prediction": 1}] * 5000)
+    for _ in range(200):
+        client.xadd("s", {"batch": batch})
+    client.xadd("s", {"data": b"x" * 600_000})  # over max_entry_bytes: not replayed
+    tail = read_tail(client, b"s", 0, b"+", 10_000, 512 * 1024)
+    assert len(tail.entries) == 2 and tail.records == 10_000
+    assert tail.oversized == 1 and tail.full
+    newest = client.xrevrange("s", count=1)[0][0]
+    assert tail.newest == newest
+    assert records_in({b"batch": b"not json"}) == 1
