@@ -155,8 +155,8 @@ def test_the_dockerfile_install_step_and_entrypoint_serve_metrics_once_a_referen
     try:
         base = f"http://127.0.0.1:{port}"
         # Redis answers first, then the missing reference is what /readyz names.
-        status, why = wait_for(lambda: (r := get(f"{base}/readyz")) and "fraud" in r[1] and r,
-                               60, what="/readyz naming the model without a reference")
+        status, _ = wait_for(lambda: (r := get(f"{base}/readyz")) and "fraud" in r[1] and r,
+                             60, what="/readyz naming the model without a reference")
         assert status == 503
         write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(3), 300))
         load = subprocess.run(
