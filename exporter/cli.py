@@ -6,23 +6,21 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 
 from exporter import __version__
 from exporter.config import ConfigError, load_config
-from exporter.evaluate.fit import fit_reference
-from exporter.evaluate.reference import (
-    ReferenceError,
-    format_of,
-    parse_reference,
-    store_in_redis,
-)
-from exporter.ingest.window import Window
+from exporter.evaluate.reference import ReferenceError
 from exporter.logs import setup_logging
 from exporter.serve.http import ListenError
-from exporter.serve.webconfig import WebSecurity, load_web_config, ssl_context
+
+if TYPE_CHECKING:
+    from exporter.serve.webconfig import WebSecurity
+
+# The statistics stack (scipy) takes seconds to import, so each command imports what it needs
+# after the config has loaded: a hostile or broken config is refused in a fraction of that.
 
 EXIT_CONFIG = 2
 COMMANDS = ("run", "check-config", "demo", "reference")
@@ -80,6 +78,8 @@ def _web_config_arg(p: argparse.ArgumentParser) -> None:
 
 def _web_security(path: str | None) -> WebSecurity | None:
     """The web config, with its certificates loaded once so check-config catches bad ones."""
+    from exporter.serve.webconfig import load_web_config, ssl_context
+
     if path is None:
         return None
     web = load_web_config(path)
@@ -97,10 +97,10 @@ def _log_args(p: argparse.ArgumentParser, default_format: str = "json") -> None:
 
 def _check(args: argparse.Namespace) -> int:
     """The validation start-up and reload use, plus Redis when asked (--redis.connect)."""
+    config = load_config(args.config_file)
     from exporter.ingest.reader import make_client
     from exporter.validate import check_config
 
-    config = load_config(args.config_file)
     check_config(config, make_client(config.redis) if args.redis_connect else None)
     _web_security(args.web_config_file)
     print(f"{args.config_file}: ok" + (" (redis reachable, references fitted)"
@@ -124,6 +124,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _reference_load(args: argparse.Namespace) -> int:
+    from exporter.evaluate.fit import fit_reference
+    from exporter.evaluate.reference import (
+        MAX_REFERENCE_BYTES,
+        format_of,
+        parse_reference,
+        store_in_redis,
+    )
+    from exporter.files import read_regular_file
+    from exporter.ingest.window import Window
+
     config = load_config(args.config_file)
     model = next((m for m in config.models if m.name == args.model), None)
     if model is None:
@@ -131,8 +141,11 @@ def _reference_load(args: argparse.Namespace) -> int:
     key = model.reference.redis_key
     if key is None:
         raise ConfigError(f"models[{args.model}].reference: not a redis_key reference")
-    content = Path(args.file).read_bytes()
     fmt = format_of(args.file)
+    try:
+        content = read_regular_file(args.file, MAX_REFERENCE_BYTES)
+    except OSError as exc:
+        raise ReferenceError(f"--file: cannot read {args.file}: {exc.strerror or exc}") from None
     data = parse_reference(model, content, fmt, args.file)
     fit_reference(model, data, Window(model))
     from exporter.ingest.reader import make_client

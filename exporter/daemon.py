@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import signal
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -14,9 +15,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 
 from exporter.config import ConfigError, load_config
+from exporter.config.document import MAX_DOCUMENT_BYTES
 from exporter.config.model import Config
 from exporter.evaluate.reference import ReferenceError
 from exporter.evaluate.snapshot import SnapshotStore
+from exporter.files import RefusedFile, read_regular_file
 from exporter.ingest.connect import describe
 from exporter.ingest.reader import StreamReader, make_client
 from exporter.pipeline import ModelPipeline
@@ -30,6 +33,7 @@ from exporter.serve.http import MetricsServer
 from exporter.serve.live import LiveMetrics
 from exporter.serve.webconfig import WebSecurity
 from exporter.shard import Shard
+from exporter.signals import SignalEvents
 from exporter.validate import build_pipelines
 
 log = logging.getLogger("exporter.daemon")
@@ -63,7 +67,7 @@ class Daemon:
         self._clock = clock
         self._client = client
         self._config_path = config_path
-        self._seen = None if config_path is None else _read_bytes(config_path)
+        self._seen = _fingerprint(config_path)
         self._shard = shard or Shard()
         live = CollectorRegistry()  # counters; the snapshot's families are rendered apart
         self._live = LiveMetrics(live, self._shard.filter(config).models, clock)
@@ -191,7 +195,7 @@ class Daemon:
         if self._config_path is None:
             return False
         with self._reload_lock:
-            self._seen = _read_bytes(self._config_path)
+            self._seen = _fingerprint(self._config_path)
             old = self.runtime
             try:
                 config = self._shard.filter(load_config(self._config_path))
@@ -217,45 +221,66 @@ class Daemon:
                                                "changed": sorted(changed)})
             return True
 
-    def _watch(self) -> None:
-        """Reload when the config file's contents change (a ConfigMap update, an edit).
+    def _follow_config(self, asked: threading.Event) -> None:
+        """Reload on SIGHUP (`asked`) and when the config file's contents change.
 
-        An unexpected error is logged and the watch goes on, so later edits still apply.
+        Runs on its own thread, so a slow reload never keeps the main thread from a SIGTERM.
+        Nothing but the daemon stopping ends this loop: a reload that fails in any way (even
+        MemoryError) is logged and counted as failed, and later edits still apply.
         """
-        assert self._config_path is not None
-        while not self._stopped.wait(WATCH_SECONDS):
+        while not self._stopped.is_set():
+            asked.wait(WATCH_SECONDS)
+            if self._stopped.is_set():
+                return
             try:
-                current = _read_bytes(self._config_path)
-                if current is not None and current != self._seen:
+                if asked.is_set() or self._config_changed():
+                    asked.clear()
                     self.reload()
-            except Exception:
-                log.exception("config watch failed; watching on")
+            except SystemExit:
+                raise
+            except BaseException:  # a MemoryError or a bug must not end the watch silently
+                self._reload_crashed()
+
+    def _config_changed(self) -> bool:
+        current = _fingerprint(self._config_path)
+        return current is not None and current != self._seen
+
+    def _reload_crashed(self) -> None:
+        """Count an unexpected reload failure; logging it must not fail the loop in turn."""
+        self._live.reloaded(False)
+        with contextlib.suppress(BaseException):
+            log.exception("config reload failed unexpectedly; keeping the running config")
 
     def run_until_signalled(self) -> int:
-        """Run until SIGTERM or SIGINT (SIGHUP reloads), then stop cleanly; returns 0."""
-        done = threading.Event()
-        hup = threading.Event()
-        def finish(*_: object) -> None:
-            done.set()
-            self._stopped.set()  # also ends a start-up still waiting for Redis
+        """Run until SIGTERM or SIGINT (SIGHUP reloads), then stop cleanly; returns 0.
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, finish)
-        signal.signal(signal.SIGHUP, lambda *_: hup.set())
-        self.start()
-        if self._config_path is not None:
-            threading.Thread(target=self._watch, name="config-watch", daemon=True).start()
-        while not done.wait(0.2):
-            if hup.is_set():
-                hup.clear()
-                self.reload()
-        self.stop()
+        The main thread only waits: signals arrive through exporter.signals and reloads run
+        on the config-reload thread. If the clean stop hangs, the process exits anyway at
+        the deadline exporter.signals sets.
+        """
+        events = SignalEvents(on_stop=self._stopped.set)  # also ends a start-up wait for Redis
+        with events.installed():
+            self.start()
+            threading.Thread(target=self._follow_config, args=(events.reload,),
+                             name="config-reload", daemon=True).start()
+            events.stop.wait()
+            self.stop()
         return 0
 
 
-def _read_bytes(path: str) -> bytes | None:
+def _fingerprint(path: str | None) -> object:
+    """What the watcher compares: the file's bytes, or its identity and size when the file is
+    refused (too large, not a regular file), so a change to such a file is still noticed and
+    tried once (and counted as a failed reload). None when it cannot be read at all."""
+    if path is None:
+        return None
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
+        return read_regular_file(path, MAX_DOCUMENT_BYTES)
+    except RefusedFile:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino, info.st_mode, info.st_size, info.st_mtime_ns)
     except OSError:
         return None

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 
-import yaml
-
+from exporter.config.document import parse_yaml, read_yaml_text
 from exporter.config.features import FEATURE_KEYS
 from exporter.config.measures import (
     BOUNDS_KEYS,
@@ -41,7 +40,6 @@ __all__ = ["SECTION_KEYS", "TOP_LEVEL_KEYS", "ConfigError", "load_config", "load
 
 TOP_LEVEL_KEYS = ("redis", "web", "log_level", "defaults", "models")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 # The keys the loader accepts in each mapping, by the config/schema.json $defs entry describing it
 # ("config" is the schema's root); tests compare the two so they cannot drift apart.
@@ -65,42 +63,6 @@ SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
     "performance": tuple(PERFORMANCE_METRICS),
     "bounds": BOUNDS_KEYS,
 }
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys, which plain YAML silently resolves to the last."""
-
-    def construct_mapping(
-        self, node: yaml.MappingNode, deep: bool = False
-    ) -> dict[Hashable, object]:
-        """Build a mapping after checking its own (not merged-in) scalar keys are distinct."""
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
-                continue
-            key = self.construct_object(key_node)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"duplicate key {key!r}",
-                    key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def _parse_yaml(text: str, source: str) -> object:
-    """The YAML document in text; syntax errors become ConfigErrors naming source and line."""
-    try:
-        return yaml.load(text, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(source, f"invalid YAML at {where}{problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, f"invalid YAML: {exc}") from None
 
 
 def log_level(value: object, path: str) -> str:
@@ -130,7 +92,7 @@ def load_config_text(
     source: str = "<config>",
 ) -> Config:
     """Validate config text; relative paths resolve against base_dir; source names it in errors."""
-    document = _parse_yaml(text, source)
+    document = parse_yaml(text, source)
     if document is None:
         document = {}
     expanded = expand_env(document, "", os.environ if environ is None else environ)
@@ -138,13 +100,10 @@ def load_config_text(
 
 
 def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the config file; relative paths in it resolve against its directory."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise ConfigError(path, f"cannot read config file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(path, f"config file is not valid UTF-8 (byte {exc.start})") from None
+    """Read and validate the config file; relative paths in it resolve against its directory.
+
+    The file must be a regular file within the limits of exporter.config.document.
+    """
+    text = read_yaml_text(path, "config file")
     base_dir = os.path.dirname(os.path.abspath(path))
     return load_config_text(text, environ, base_dir=base_dir, source=path)

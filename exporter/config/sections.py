@@ -78,9 +78,21 @@ def secret(value: object, path: str) -> str | None:
 
 def secret_file(base_dir: str, value: object, path: str) -> str | None:
     """An optional path of a file holding a secret (a mounted Secret); it must exist."""
-    found = file_path(base_dir, value, path)
+    found = regular_file(base_dir, value, path)
     if found is not None and not os.path.isfile(found):
         raise ConfigError(path, f"no such file: {found}")
+    return found
+
+
+def regular_file(base_dir: str, value: object, path: str) -> str | None:
+    """An optional file path that, if it exists, is a regular file.
+
+    Redis TLS files are read by OpenSSL at every connection, without a timeout: a FIFO
+    there would hang the stream reader, and a device would feed it without end.
+    """
+    found = file_path(base_dir, value, path)
+    if found is not None and os.path.exists(found) and not os.path.isfile(found):
+        raise ConfigError(path, f"not a regular file: {found}")
     return found
 
 
@@ -89,7 +101,7 @@ def parse_tls(value: object, path: str, base_dir: str) -> TLSConfig:
     raw = mapping(value, path, TLS_KEYS)
 
     def read(key: str) -> str | None:
-        return optional(raw, path, key, lambda v, p: file_path(base_dir, v, p), None)
+        return optional(raw, path, key, lambda v, p: regular_file(base_dir, v, p), None)
 
     return TLSConfig(
         ca_file=read("ca_file"), cert_file=read("cert_file"), key_file=read("key_file")

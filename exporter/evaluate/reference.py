@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import math
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,14 @@ import numpy as np
 import orjson
 
 from exporter.config.model import FeatureType, ModelConfig
+from exporter.files import MiB, describe_size, read_regular_file
 from exporter.ingest.wire import class_key
 from exporter.redis_types import RedisClient
 
 OPTIONAL_COLUMNS = ("prediction", "score", "label")
+# A reference is parsed whole into memory (several times its size), so it is capped: a
+# bigger file, /dev/zero or a gzip bomb in a Redis key is refused instead of exhausting RAM.
+MAX_REFERENCE_BYTES = 256 * MiB
 
 
 class ReferenceError(ValueError):
@@ -119,13 +124,18 @@ def _target(rows: list[dict[str, Any]], column: str, model: ModelConfig,
 
 
 def read_reference_file(model: ModelConfig, path: str) -> ReferenceData:
-    """Load a reference from disk; missing files are errors naming model and path."""
+    """Load a reference from disk; errors name model and path.
+
+    Only a regular file of at most MAX_REFERENCE_BYTES is read, opened without blocking, so
+    a reference pointing at a FIFO, a device or a directory fails at once.
+    """
+    fmt = format_of(path)
     try:
-        content = Path(path).read_bytes()
+        content = read_regular_file(path, MAX_REFERENCE_BYTES)
     except OSError as exc:
         raise ReferenceError(f"model {model.name!r}: cannot read reference {path}: "
-                             f"{exc.strerror}") from None
-    return parse_reference(model, content, format_of(path), path)
+                             f"{exc.strerror or exc}") from None
+    return parse_reference(model, content, fmt, path)
 
 
 def encode_for_redis(content: bytes, fmt: str) -> dict[str, bytes]:
@@ -144,11 +154,25 @@ def decode_from_redis(model: ModelConfig, key: str,
     """Parse the hash written by `reference load`."""
     try:
         fmt = fields[b"format"].decode()
-        content = gzip.decompress(fields[b"content"])
-    except (KeyError, OSError, EOFError, UnicodeDecodeError):
+        content = _gunzip(fields[b"content"], MAX_REFERENCE_BYTES)
+    except (KeyError, OSError, EOFError, UnicodeDecodeError, zlib.error):
         raise ReferenceError(f"redis key {key}: not a reference written by "
                              "`ml-monitoring-exporter reference load`") from None
+    if content is None:
+        raise ReferenceError(f"redis key {key}: reference is larger than the "
+                             f"{describe_size(MAX_REFERENCE_BYTES)} limit once decompressed")
     return parse_reference(model, content, fmt, f"redis key {key}")
+
+
+def _gunzip(data: bytes, limit: int) -> bytes | None:
+    """One gzip member decompressed, or None past limit: a gzip bomb stops at limit + 1 bytes."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    content = inflater.decompress(data, limit + 1)
+    if len(content) > limit:
+        return None
+    if not inflater.eof:
+        raise EOFError("truncated gzip data")
+    return content
 
 
 def categories(values: Iterable[str | None]) -> list[str]:

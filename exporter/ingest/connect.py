@@ -10,8 +10,10 @@ from redis.cluster import RedisCluster
 from redis.credentials import CredentialProvider
 
 from exporter.config.model import RedisConfig
+from exporter.files import read_regular_file
 from exporter.redis_types import CLUSTER_SCHEMES, RedisClient
 
+MAX_PASSWORD_FILE_BYTES = 64 * 1024  # a mounted Secret; a FIFO or /dev/zero must not hang us
 AUTH_HINTS = ("noauth", "wrongpass", "invalid password", "unauthenticated", "invalid username",
               "authentication")
 
@@ -26,8 +28,8 @@ class PasswordFile(CredentialProvider):
     def get_credentials(self) -> tuple[str] | tuple[str, str]:
         """(password,) or (username, password); the file's trailing newline is not part of it."""
         try:
-            with open(self._path, encoding="utf-8") as fh:
-                password = fh.read().rstrip("\r\n")
+            content = read_regular_file(self._path, MAX_PASSWORD_FILE_BYTES)
+            password = content.decode("utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
             raise redis.AuthenticationError(
                 f"cannot read redis.password_file {self._path}: {exc}") from None

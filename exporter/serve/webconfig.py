@@ -9,11 +9,10 @@ import secrets
 import ssl
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import bcrypt
-import yaml
 
+from exporter.config.document import parse_yaml, read_yaml_text
 from exporter.config.values import ConfigError, describe, join, mapping, optional, string
 
 WEB_CONFIG_KEYS = ("tls_server_config", "basic_auth_users")
@@ -54,17 +53,14 @@ class WebSecurity:
 
 
 def load_web_config(path: str) -> WebSecurity:
-    """Read a web config file; errors name the key path and never echo a hash."""
+    """Read a web config file; errors name the key path and never echo a hash.
+
+    Read and parsed with the main config's limits (exporter.config.document).
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("--web.config.file", f"cannot read {path}: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError("--web.config.file", f"{path} is not valid YAML{where}") from None
+        raw = parse_yaml(read_yaml_text(path, "web config file"), path)
+    except ConfigError as exc:
+        raise ConfigError("--web.config.file", str(exc)) from None
     try:
         return parse_web_config(raw, os.path.dirname(os.path.abspath(path)))
     except ConfigError as exc:

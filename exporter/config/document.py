@@ -1,0 +1,125 @@
+"""Read a YAML file into plain data with bounded cost, whatever the file holds.
+
+A 353-byte "billion laughs" document (anchors whose aliases nest nine deep) expands to
+hundreds of millions of values once walked, and a 49 MB list takes minutes and gigabytes
+to parse; either would stall `check-config` and kill a live reload with MemoryError. So
+the file is read only up to MAX_DOCUMENT_BYTES, and while PyYAML composes the document
+every value is counted as often as aliases repeat it: past MAX_DOCUMENT_VALUES, or nested
+deeper than MAX_DOCUMENT_DEPTH, loading stops with a ConfigError long before memory grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import yaml
+
+from exporter.config.values import ConfigError
+from exporter.files import MiB, read_regular_file
+
+MAX_DOCUMENT_BYTES = 4 * MiB
+MAX_DOCUMENT_VALUES = 100_000
+MAX_DOCUMENT_DEPTH = 64
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class DocumentTooLarge(yaml.YAMLError):
+    """A document past one of the limits; the message says which, and where."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys and documents past the size limits.
+
+    `_weights` maps each composed node to the number of values it stands for, aliases
+    expanded; `_expanded` is the running total over the document, so an alias bomb is
+    caught at the first alias that pushes it past the limit.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._weights: dict[yaml.Node, int] = {}
+        self._expanded = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Compose one node, counting it (or, for an alias, everything it repeats)."""
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            weight = None if node is None else self._weights.get(node)
+            if weight is None:
+                raise DocumentTooLarge(f"{_where(mark)}an alias refers to a value that "
+                                       "contains it (a recursive alias)")
+            self._count(weight, mark)
+            return node
+        self._depth += 1
+        if self._depth > MAX_DOCUMENT_DEPTH:
+            raise DocumentTooLarge(f"{_where(mark)}values nested more than "
+                                   f"{MAX_DOCUMENT_DEPTH} deep")
+        before = self._expanded
+        self._count(1, mark)
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if node is not None:
+            self._weights[node] = self._expanded - before
+        return node
+
+    def _count(self, weight: int, mark: yaml.Mark) -> None:
+        self._expanded += weight
+        if self._expanded > MAX_DOCUMENT_VALUES:
+            raise DocumentTooLarge(
+                f"{_where(mark)}more than {MAX_DOCUMENT_VALUES:,} values once aliases are "
+                f"expanded (the limit; an alias bomb or a runaway generated file?)")
+
+    def construct_mapping(
+        self, node: yaml.MappingNode, deep: bool = False
+    ) -> dict[Hashable, object]:
+        """Build a mapping after checking its own (not merged-in) scalar keys are distinct."""
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                continue
+            key = self.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"duplicate key {key!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _where(mark: yaml.Mark | None) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+
+
+def parse_yaml(text: str, source: str) -> object:
+    """The YAML document in text; syntax errors and limits become ConfigErrors naming source."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except DocumentTooLarge as exc:
+        raise ConfigError(source, f"YAML document refused: {exc}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(source, f"invalid YAML at {_where(mark)}{problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, f"invalid YAML: {exc}") from None
+
+
+def read_yaml_text(path: str, what: str) -> str:
+    """A YAML file's text, read only if it is a regular file of at most MAX_DOCUMENT_BYTES.
+
+    `what` names the file in errors ("config file", "web config file").
+    """
+    try:
+        content = read_regular_file(path, MAX_DOCUMENT_BYTES)
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, f"{what} is not valid UTF-8 (byte {exc.start})") from None
+
