@@ -167,7 +167,8 @@ class Daemon:
         deadline = time.monotonic() + BACKFILL_WAIT_SECONDS
         while not runtime.reader.backfilled.wait(0.2):  # a SIGTERM meanwhile ends the wait
             if self._stopped.is_set() or time.monotonic() > deadline:
-                log.warning("windows not rebuilt yet; evaluations wait for Redis")
+                log.warning("windows not rebuilt yet (%s); evaluations start once they are",
+                            "redis answers" if runtime.reader.redis_up else "redis unreachable")
                 break
         runtime.scheduler.start()
 

@@ -195,8 +195,7 @@ class StreamReader:
         """
         for key in list(self.last_ids):
             pipeline, kind = self._routes[key]
-            state = self._probe(key)
-            cursor = self.last_ids[key]
+            state, cursor = self._probe(key)
             lost = self._gaps.skipped(key, state, cursor)
             extra = {"model": pipeline.model.name, "stream": key.decode()}
             if lost is None:
@@ -212,20 +211,31 @@ class StreamReader:
             self._measure_lag(key, pipeline.model.name, kind, state, cursor)
         self._next_check = time.monotonic() + self._cfg.check_interval_seconds
 
-    def _probe(self, key: bytes) -> StreamState | None:
-        """Deliver what is new on one stream, then its XINFO, which is at least as new."""
+    def _probe(self, key: bytes) -> tuple[StreamState | None, bytes]:
+        """Deliver what is new on one stream, and its XINFO with the cursor it describes.
+
+        With entries-added (Redis 7.0+) XINFO comes after the read, so it is at least as new
+        as the cursor and accounting is exact. Before 7.0 the only sign of a trim is a first
+        entry past the cursor, which reading would hide: XINFO comes first there.
+        """
+        before, info_first = self.last_ids[key], self._no_entries_added
         pipe = self._client.pipeline(transaction=False)
-        pipe.xread({key: self.last_ids[key]}, count=self._count())
-        pipe.xinfo_stream(key)
-        reply, info = pipe.execute(raise_on_error=False)
+        if info_first:
+            pipe.xinfo_stream(key)
+        pipe.xread({key: before}, count=self._count())
+        if not info_first:
+            pipe.xinfo_stream(key)
+        replies = pipe.execute(raise_on_error=False)
+        info, reply = replies if info_first else replies[::-1]
         if isinstance(reply, Exception):
             raise reply
         self._deliver_reply(cast(list[Reply], reply or []))
+        cursor = before if info_first else self.last_ids[key]
         if isinstance(info, redis.ResponseError):  # no such key yet
-            return None
+            return None, cursor
         if isinstance(info, Exception):
             raise info
-        return StreamState.of(info)
+        return StreamState.of(info), cursor
 
     def _measure_lag(self, key: bytes, model: str, kind: str, state: StreamState | None,
                      cursor: bytes) -> None:
