@@ -36,8 +36,8 @@ log = logging.getLogger("exporter.http")
 
 # Threads answering requests. Rendering holds the GIL, but the scrapes of a burst that sit in
 # workers share one render (exporter/serve/coalesce.py), so more workers means fewer renders
-# per burst: 500 scrapes at once had a p99 of 3.1 s with 4, 1.3 s with 16, 0.65 s with 64
-# (bench/scrape_concurrency.py). And slow clients must be that many to take them all.
+# per burst: 500 scrapes at once had a p99 of 3.3 s with 4 workers, 1.7 s with 16 and 0.6 s
+# with 64 (bench/scrape_concurrency.py). And slow clients must be that many to take them all.
 WORKERS = 64
 BACKLOG = 1024  # connections the kernel holds before we accept them (capped by somaxconn)
 QUEUED = 2048  # accepted connections waiting for a worker; past this they get 503
