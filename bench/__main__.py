@@ -37,6 +37,7 @@ BENCHES = (
     Bench("bench.ingest"),
     Bench("bench.evaluation", takes_quick=True),
     Bench("bench.scrape", takes_quick=True),
+    Bench("bench.scrape_concurrency", takes_quick=True),
     Bench("bench.memory", takes_quick=True),
     Bench("bench.freshness", takes_quick=True),
     Bench("bench.load", takes_quick=True),

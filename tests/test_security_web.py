@@ -6,7 +6,10 @@ import base64
 import datetime
 import http.client
 import ipaddress
+import logging
 import ssl
+import statistics
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter.config import ConfigError
 from exporter.daemon import Daemon
+from exporter.serve.http import MetricsServer
 from exporter.serve.webconfig import BasicAuth, WebSecurity, load_web_config
 from tests.conftest import RedisServer
 from tests.helpers import make_config, sample, write_reference
@@ -210,6 +214,33 @@ def test_a_verified_password_is_not_hashed_again_on_the_next_scrape(
     assert len(calls) == 3  # failures are never cached
 
 
+def test_a_wrong_password_takes_as_long_for_an_unknown_user_as_for_a_known_one() -> None:
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10))
+    server = MetricsServer("127.0.0.1:0", CollectorRegistry(), lambda: (True, "ready"),
+                           WebSecurity(users=((USER, hashed),)))
+    server.start()
+    seconds: dict[str, list[float]] = {USER: [], "nobody": []}
+    try:
+        url = f"http://127.0.0.1:{server.port}/metrics"
+        for _ in range(20):  # interleaved, so a busy moment of the machine hits both alike
+            for user in seconds:
+                start = time.perf_counter()
+                assert get(url, auth=(user, "wrong-password"))[0] == 401
+                seconds[user].append(time.perf_counter() - start)
+    finally:
+        server.stop()
+    known, unknown = (statistics.median(seconds[u]) for u in (USER, "nobody"))
+    assert max(known, unknown) / min(known, unknown) < 2, (known, unknown)
+
+
+def test_users_hashed_at_different_costs_are_warned_about(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, "exporter.http"):
+        BasicAuth((("a", bcrypt.hashpw(b"x", bcrypt.gensalt(rounds=4))),
+                   ("b", bcrypt.hashpw(b"y", bcrypt.gensalt(rounds=5)))))
+    assert "different bcrypt costs (4, 5)" in caplog.text
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("tls_server_config: {cert_file: server.crt, key_file: server.key, bogus: 1}\n",
      "tls_server_config.bogus: unknown key"),
@@ -224,6 +255,8 @@ def test_a_verified_password_is_not_hashed_again_on_the_next_scrape(
     ("tls_server_config: {cert_file: server.crt, key_file: server.key, min_version: SSL3}\n",
      "tls_server_config.min_version: must be one of"),
     ("basic_auth_users: {alice: plain-text-password}\n",
+     "basic_auth_users.alice: must be a bcrypt"),
+    ("basic_auth_users: {alice: '$2b$99$plain-text-password'}\n",
      "basic_auth_users.alice: must be a bcrypt"),
 ])
 def test_a_bad_web_config_names_the_key_path_of_the_problem(

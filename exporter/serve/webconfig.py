@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import ssl
@@ -29,7 +30,9 @@ TLS_VERSIONS = {
     "TLS12": ssl.TLSVersion.TLSv1_2,
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
+log = logging.getLogger("exporter.http")
 _BCRYPT_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
+MIN_COST, MAX_COST = 4, 31  # what bcrypt accepts
 
 
 @dataclass(frozen=True)
@@ -119,11 +122,21 @@ def _parse_users(value: object, path: str) -> tuple[tuple[str, bytes], ...]:
         where = join(path, str(user))
         if not isinstance(user, str) or not user or ":" in user:
             raise ConfigError(where, "user names must be non-empty strings without ':'")
-        if not isinstance(hashed, str) or not hashed.encode().startswith(_BCRYPT_PREFIXES):
+        if not isinstance(hashed, str) or bcrypt_cost(hashed.encode()) is None:
             # The hash itself is never echoed: it is as good as a password to an offline attack.
-            raise ConfigError(where, "must be a bcrypt hash ($2a$, $2b$ or $2y$...)")
+            raise ConfigError(where, "must be a bcrypt hash ($2a$, $2b$ or $2y$, a cost of "
+                              f"{MIN_COST} to {MAX_COST}, then the salted hash)")
         users.append((user, hashed.encode()))
     return tuple(users)
+
+
+def bcrypt_cost(hashed: bytes) -> int | None:
+    """The cost (log2 rounds) of a bcrypt hash such as `$2b$12$...`; None when not one."""
+    cost = hashed[4:6]
+    if (not hashed.startswith(_BCRYPT_PREFIXES) or hashed[6:7] != b"$" or not cost.isdigit()
+            or not MIN_COST <= int(cost) <= MAX_COST):
+        return None
+    return int(cost)
 
 
 def ssl_context(tls: TLSServerConfig) -> ssl.SSLContext:
@@ -143,14 +156,25 @@ def ssl_context(tls: TLSServerConfig) -> ssl.SSLContext:
 
 
 class BasicAuth:
-    """Checks user:password against bcrypt hashes, remembering successes so scrapes stay cheap."""
+    """Checks user:password against bcrypt hashes, remembering successes so scrapes stay cheap.
+
+    An unknown user is checked against a dummy hash of the highest cost among the users, made
+    once here: a wrong password then takes as long for a name that does not exist as for one
+    that does, so timing does not enumerate users.
+    """
 
     def __init__(self, users: tuple[tuple[str, bytes], ...]) -> None:
         self._users = dict(users)
         self._key = secrets.token_bytes(32)  # the cache holds keyed digests, never passwords
         self._verified: set[bytes] = set()
         self._lock = threading.Lock()
-        self._dummy = bcrypt.hashpw(b"unused", bcrypt.gensalt(rounds=4))
+        costs = {bcrypt_cost(hashed) or MIN_COST for hashed in self._users.values()}
+        if len(costs) > 1:
+            log.warning("basic_auth_users hashes have different bcrypt costs (%s): a wrong "
+                        "password is answered faster for the cheaper users; hash them all "
+                        "with one cost", ", ".join(map(str, sorted(costs))))
+        self._dummy = bcrypt.hashpw(secrets.token_hex(16).encode(),
+                                    bcrypt.gensalt(rounds=max(costs, default=MIN_COST)))
 
     @property
     def enabled(self) -> bool:
