@@ -53,9 +53,11 @@ def _expected_after_drift(alert: Alert) -> bool:
 def _watch(prom: PrometheusProcess, process: DemoProcess, until: str,
            seen: set[tuple[str, str, str, str]]) -> None:
     """Record every active alert, once a second, until the demo prints `until`."""
+    deadline = time.monotonic() + DRIFT_AFTER + 60
     while not process.printed(until):
         seen |= _active(prom)
         assert process.process.poll() is None, "the demo ended:\n" + "\n".join(process.err)
+        assert time.monotonic() < deadline, f"the demo never printed {until!r}"
         time.sleep(1.0)
 
 
