@@ -124,6 +124,8 @@ def test_records_that_would_hold_memory_or_break_sums_are_rejected(
 
 
 def test_numpy_warnings_reach_the_log_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     setup_logging("json", "info")
     try:
         with warnings.catch_warnings():
@@ -131,7 +133,8 @@ def test_numpy_warnings_reach_the_log_as_json_lines(capsys: pytest.CaptureFixtur
             np.log(np.zeros(1))
     finally:
         logging.captureWarnings(False)
-        logging.getLogger().handlers.clear()
+        root.handlers[:] = handlers  # other tests see logging as it was
+        root.setLevel(level)
     lines = [line for line in capsys.readouterr().err.splitlines() if line]
     assert lines and all(json.loads(line)["level"] == "warning" for line in lines)
     assert "divide by zero" in lines[0]
