@@ -55,7 +55,7 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
     raise AssertionError(f"timed out after {timeout}s waiting for {what} ({got})") from error
 
 
-def settles_at(read: Callable[[], object], expected: object, settle: float = 3.0,
+def settles_at(read: Callable[[], object], expected: object, settle: float = 2.0,
                timeout: float = 30.0, interval: float = 0.05, what: str = "value") -> None:
     """Wait until read() equals expected, then watch it for `settle` seconds: it must stay.
 

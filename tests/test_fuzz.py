@@ -22,7 +22,7 @@ from exporter.config.model import (
 from exporter.ingest.window import Window
 from exporter.ingest.wire import Decoder, Label, Prediction, Reason
 
-FUZZ = settings(max_examples=2000, deadline=None,
+FUZZ = settings(max_examples=1000, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 MODEL = ModelConfig(

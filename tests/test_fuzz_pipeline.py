@@ -98,7 +98,7 @@ def _promtool_accepts(body: str) -> None:
     assert "error" not in (check.stdout + check.stderr).lower(), check.stdout + check.stderr
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(record=records, batch=st.booleans(), task=st.sampled_from(list(MODELS)))
 def test_any_record_leaves_every_scrape_parseable_and_every_evaluation_standing(
