@@ -24,14 +24,22 @@ from exporter.evaluate.reference import (
 from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
 from exporter.ingest.labels import LabelJoin
 from exporter.ingest.window import Window
-from exporter.ingest.wire import LABEL_KEYS, PREDICTION_KEYS, Decoded, Decoder, Label, Prediction
+from exporter.ingest.wire import (
+    LABEL_KEYS,
+    LABELS,
+    PREDICTION_KEYS,
+    PREDICTIONS,
+    Decoded,
+    Decoder,
+    Label,
+    Prediction,
+)
 from exporter.redis_types import RedisClient
 from exporter.serve.live import LiveMetrics
 
 log = logging.getLogger("exporter.pipeline")
 
 Entry = tuple[bytes, Mapping[bytes, bytes]]
-PREDICTIONS, LABELS = "predictions", "labels"
 MAX_LOGGED_KEYS = 100  # a producer sending random keys must not flood the log
 
 

@@ -16,6 +16,7 @@ from exporter.config.model import RedisConfig
 from exporter.ingest.connect import describe, make_client
 from exporter.ingest.gaps import GapTracker, StreamState, parse_id
 from exporter.ingest.tail import read_tail
+from exporter.ingest.wire import LABELS, PREDICTIONS
 from exporter.pipeline import Entry, ModelPipeline
 from exporter.redis_types import RedisClient
 from exporter.serve.live import LiveMetrics
@@ -24,7 +25,6 @@ __all__ = ["StreamReader", "make_client"]
 
 log = logging.getLogger("exporter.reader")
 
-PREDICTIONS, LABELS = "predictions", "labels"
 BACKOFF_START = 0.1
 READ_BYTES = 8 * 1024 * 1024  # what one XREAD reply may hold, about, whatever the entry size
 SIZE_SAMPLE = 16
@@ -38,12 +38,11 @@ class StreamReader:
     """Reads every configured stream, remembering the last ID so a reconnect resumes exactly.
 
     `kept` names streams whose pipelines survived a reload with their windows: they go on
-    from `resume` without rebuilding from Redis.
+    from the cursors resume_from() hands over, without rebuilding from Redis.
     """
 
     def __init__(self, client: RedisClient, pipelines: Sequence[ModelPipeline], cfg: RedisConfig,
                  live: LiveMetrics, clock: Callable[[], float] = time.time,
-                 resume: Mapping[bytes, bytes] | None = None,
                  kept: frozenset[bytes] = frozenset()) -> None:
         self._client = client
         self._cfg = cfg
@@ -54,7 +53,7 @@ class StreamReader:
             self._routes[p.model.streams.predictions.encode()] = (p, PREDICTIONS)
             self._routes[p.model.streams.labels.encode()] = (p, LABELS)
         self.last_ids: dict[bytes, bytes] = {}
-        self._resume = dict(resume or {})
+        self._resume: dict[bytes, bytes] = {}  # set by resume_from() on a reload
         self._kept = kept
         self._by_model = [(p.model.streams.predictions.encode(), p.model.streams.labels.encode())
                           for p in pipelines]

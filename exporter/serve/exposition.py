@@ -40,6 +40,14 @@ def _cleaned(metrics: Iterable[Metric]) -> list[Metric]:
     return out
 
 
+def _encode(encoder: Encoder, families: list[Metric]) -> bytes:
+    """Encode the families; text that is not valid UTF-8 is repaired, not fatal."""
+    try:
+        return encoder(_Part(families))
+    except UnicodeEncodeError:
+        return encoder(_Part(_cleaned(families)))
+
+
 class _Part(Collector):
     """A fixed list of families, to hand to an encoder."""
 
@@ -104,10 +112,7 @@ class Exposition:
 
     def _render(self, encoder: Encoder, content_type: str) -> bytes:
         families = [*self._live.collect(), *self._snapshot.status()]
-        try:
-            live = encoder(_Part(families))
-        except UnicodeEncodeError:
-            live = encoder(_Part(_cleaned(families)))
+        live = _encode(encoder, families)
         derived = self._derived(encoder, content_type)
         if live.endswith(EOF_LINE):  # OpenMetrics: one EOF, at the very end
             return live[:-len(EOF_LINE)] + derived + EOF_LINE
@@ -119,11 +124,7 @@ class Exposition:
             cached = self._cache.get(content_type)
         if cached is not None and all(a is b for a, b in zip(cached[0], version, strict=True)):
             return cached[1]
-        families = list(self._snapshot.derived())
-        try:
-            body = encoder(_Part(families))
-        except UnicodeEncodeError:
-            body = encoder(_Part(_cleaned(families)))
+        body = _encode(encoder, list(self._snapshot.derived()))
         body = body[:-len(EOF_LINE)] if body.endswith(EOF_LINE) else body
         with self._lock:
             self._cache[content_type] = (version, body)

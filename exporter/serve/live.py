@@ -13,14 +13,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from exporter.config.model import ModelConfig, Task
 from exporter.ingest.labels import JoinResult
 from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
-from exporter.ingest.wire import Prediction, Reason
+from exporter.ingest.wire import KINDS, Prediction, Reason
 from exporter.schedule import interval_seconds
 from exporter.serve.catalog import LATENCY_BUCKETS, spec
 
 UNVERSIONED = "unknown"
 LABEL_DELAY_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0,
                        86400.0, 172800.0, 604800.0)
-KINDS = ("predictions", "labels")
 LIMITED_KINDS = ("category", "class", "version")
 # Counters only grow, so the labels' sum is kept as its positive and negative parts.
 REGRESSION_SUMS = ("mlmon_regression_labeled_total", "mlmon_regression_absolute_error_total",
