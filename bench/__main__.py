@@ -75,14 +75,24 @@ def run_one(bench: Bench, quick: bool) -> tuple[str, float, str]:
 def summary(quick: bool, results: list[tuple[Bench, str, float, str]]) -> str:
     """The Summary section: run table first, then every bench's tables (headings demoted)."""
     mode = "`python -m bench --quick`" if quick else "`python -m bench`"
-    lines = [HEADING, "",
-             f"Written by {mode} on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-             f"{machine()}. Targets met or missed are discussed in the sections below.", "",
-             "| Bench | Status | Seconds |", "|---|---|---:|"]
+    lines = [
+        HEADING,
+        "",
+        f"Written by {mode} on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"{machine()}. Targets met or missed are discussed in the sections below.",
+        "",
+        "| Bench | Status | Seconds |",
+        "|---|---|---:|",
+    ]
     lines += [f"| `{b.module}` | {status} | {secs:.0f} |" for b, status, secs, _ in results]
     for _, _, _, text in results:
-        lines += ["", *(("#" + line) if line.startswith("## ") else line
-                        for line in text.strip().splitlines())]
+        lines += [
+            "",
+            *(
+                ("#" + line) if line.startswith("## ") else line
+                for line in text.strip().splitlines()
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -7,10 +7,14 @@ from typing import Any
 
 import numpy as np
 
-AVAILABLE = (importlib.util.find_spec("evidently") is not None
-             and importlib.util.find_spec("pandas") is not None)
-NOTE = ("Evidently is not installed, so its columns are skipped: "
-        "pip install evidently 'pandas<3' (bench-only).")
+AVAILABLE = (
+    importlib.util.find_spec("evidently") is not None
+    and importlib.util.find_spec("pandas") is not None
+)
+NOTE = (
+    "Evidently is not installed, so its columns are skipped: "
+    "pip install evidently 'pandas<3' (bench-only)."
+)
 
 
 def version() -> str:
@@ -22,8 +26,11 @@ def version() -> str:
     return str(evidently.__version__)
 
 
-def data_drift(reference: dict[str, np.ndarray], current: dict[str, np.ndarray],
-               categorical: tuple[str, ...] = ()) -> dict[str, tuple[str, float, bool]]:
+def data_drift(
+    reference: dict[str, np.ndarray],
+    current: dict[str, np.ndarray],
+    categorical: tuple[str, ...] = (),
+) -> dict[str, tuple[str, float, bool]]:
     """DataDriftPreset with its defaults: column -> (method, value, drifted)."""
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report

@@ -25,8 +25,13 @@ E2E_RECORDS = 100_000
 
 
 def _record(i: int) -> dict[str, Any]:
-    return {"features": {"amount": 12.5 + i % 100, "country": "DE", "age": 41, "channel": "web"},
-            "prediction": i % 2, "scores": 0.42, "latency_ms": 3.2, "id": f"tx-{i}"}
+    return {
+        "features": {"amount": 12.5 + i % 100, "country": "DE", "age": 41, "channel": "web"},
+        "prediction": i % 2,
+        "scores": 0.42,
+        "latency_ms": 3.2,
+        "id": f"tx-{i}",
+    }
 
 
 def _timed_calls(call: Callable[[int], None], n: int = CALLS) -> tuple[float, float]:
@@ -43,10 +48,17 @@ def _timed_calls(call: Callable[[int], None], n: int = CALLS) -> tuple[float, fl
 
 def _logger_calls(url: str) -> tuple[float, float]:
     with PredictionLogger(url, "bench", max_queue=CALLS) as logger:
+
         def call(i: int) -> None:
             r = _record(i)
-            logger.log(r["features"], r["prediction"], scores=r["scores"],
-                       latency_ms=r["latency_ms"], id=r["id"])
+            logger.log(
+                r["features"],
+                r["prediction"],
+                scores=r["scores"],
+                latency_ms=r["latency_ms"],
+                id=r["id"],
+            )
+
         result = _timed_calls(call)
         logger.flush(1.0)
     return result
@@ -54,8 +66,10 @@ def _logger_calls(url: str) -> tuple[float, float]:
 
 def _direct_calls(client: redis.Redis) -> tuple[float, float]:
     def call(i: int) -> None:
-        client.xadd("mlmon:{direct}:predictions", {"data": orjson.dumps(_record(i))},
-                    maxlen=1_000_000)
+        client.xadd(
+            "mlmon:{direct}:predictions", {"data": orjson.dumps(_record(i))}, maxlen=1_000_000
+        )
+
     return _timed_calls(call)
 
 
@@ -70,8 +84,13 @@ def _end_to_end(url: str, client: redis.Redis) -> float:
     with PredictionLogger(url, "e2e", max_queue=E2E_RECORDS, batch_size=1000) as logger:
         for i in range(E2E_RECORDS):
             r = _record(i)
-            logger.log(r["features"], r["prediction"], scores=r["scores"],
-                       latency_ms=r["latency_ms"], id=r["id"])
+            logger.log(
+                r["features"],
+                r["prediction"],
+                scores=r["scores"],
+                latency_ms=r["latency_ms"],
+                id=r["id"],
+            )
         assert logger.flush(60)
     elapsed = time.perf_counter() - start
     assert logger.stats.sent["predictions"] == E2E_RECORDS
@@ -84,8 +103,9 @@ def _pipelined(client: redis.Redis) -> float:
     for lo in range(0, E2E_RECORDS, 500):
         pipe = client.pipeline(transaction=False)
         for i in range(lo, lo + 500):
-            pipe.xadd("mlmon:{pipe}:predictions", {"data": orjson.dumps(_record(i))},
-                      maxlen=1_000_000)
+            pipe.xadd(
+                "mlmon:{pipe}:predictions", {"data": orjson.dumps(_record(i))}, maxlen=1_000_000
+            )
         pipe.execute()
     return E2E_RECORDS / (time.perf_counter() - start)
 
@@ -95,16 +115,19 @@ def main() -> None:
     with redis_server() as client:
         url = f"redis://127.0.0.1:{client.connection_pool.connection_kwargs['port']}/0"
         up = _median_pair([_logger_calls(url) for _ in range(RUNS)])
-        down = _median_pair([_logger_calls(f"redis://127.0.0.1:{free_port()}/0")
-                             for _ in range(RUNS)])
+        down = _median_pair(
+            [_logger_calls(f"redis://127.0.0.1:{free_port()}/0") for _ in range(RUNS)]
+        )
         direct = _median_pair([_direct_calls(client) for _ in range(RUNS)])
         e2e = statistics.median(_end_to_end(url, client) for _ in range(RUNS))
         piped = statistics.median(_pipelined(client) for _ in range(RUNS))
     print(f"{machine()}; {CALLS} calls per run, median of {RUNS} runs\n")
     print("| Case | p50 µs | p99 µs | p99 vs baseline |")
     print("|---|---|---|---|")
-    print(f"| baseline: synchronous XADD per record, Redis up | {direct[0]:.1f} | "
-          f"{direct[1]:.1f} | 1.00 |")
+    print(
+        f"| baseline: synchronous XADD per record, Redis up | {direct[0]:.1f} | "
+        f"{direct[1]:.1f} | 1.00 |"
+    )
     for name, (p50, p99) in (("log(), Redis up", up), ("log(), Redis down", down)):
         print(f"| {name} | {p50:.1f} | {p99:.1f} | {p99 / direct[1]:.3f} |")
     print(f"\n{E2E_RECORDS} records, log() to acknowledged by Redis, median of {RUNS} runs\n")

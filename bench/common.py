@@ -33,9 +33,23 @@ def redis_server() -> Iterator[redis.Redis]:
         raise SystemExit("redis-server is required (apt-get install redis-server)")
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir:
-        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", workdir],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=port, protocol=2)
         deadline = time.monotonic() + 10
         while True:
@@ -69,5 +83,7 @@ def machine() -> str:
     import numpy
     import redis as redis_py
 
-    return (f"Python {platform.python_version()}, numpy {numpy.__version__}, "
-            f"redis-py {redis_py.__version__}, {os.cpu_count()} cores, {platform.machine()}")
+    return (
+        f"Python {platform.python_version()}, numpy {numpy.__version__}, "
+        f"redis-py {redis_py.__version__}, {os.cpu_count()} cores, {platform.machine()}"
+    )

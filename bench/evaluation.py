@@ -20,11 +20,9 @@ from scipy import stats
 from bench.common import machine, median_seconds
 from exporter.config.model import (
     FeatureConfig,
-    FeatureType,
     ModelConfig,
     ReferenceConfig,
     StreamsConfig,
-    Task,
     WindowConfig,
 )
 from exporter.evaluate.fit import fit_reference
@@ -32,6 +30,7 @@ from exporter.evaluate.reference import ReferenceData
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.pipeline import ModelPipeline
 from exporter.serve.live import LiveMetrics
+from exporter.stats.kinds import FeatureType, Task
 
 REFERENCE = 100_000
 FEATURE_SIZES = (10, 50, 200)
@@ -53,14 +52,18 @@ def _pipeline(features: int, reference: int, cap: int) -> ModelPipeline:
 
     Parsing a 100,000 × 200 CSV is a one-off at start-up and no part of an evaluation."""
     ref = _columns(np.random.default_rng(features), features, reference, 0.0)
-    model = ModelConfig(name=f"eval{features}", task=Task.REGRESSION,
-                        features=tuple(FeatureConfig(f"f{i}", FeatureType.NUMERIC)
-                                       for i in range(features)),
-                        streams=StreamsConfig("p", "l"), reference=ReferenceConfig(file="x.csv"),
-                        window=WindowConfig(duration_seconds=1e9, max_samples=cap))
+    model = ModelConfig(
+        name=f"eval{features}",
+        task=Task.REGRESSION,
+        features=tuple(FeatureConfig(f"f{i}", FeatureType.NUMERIC) for i in range(features)),
+        streams=StreamsConfig("p", "l"),
+        reference=ReferenceConfig(file="x.csv"),
+        window=WindowConfig(duration_seconds=1e9, max_samples=cap),
+    )
     pipeline = ModelPipeline(model, LiveMetrics(CollectorRegistry(), [model]), SnapshotStore())
-    data = ReferenceData(reference, {f"f{i}": ref[:, i] for i in range(features)}, {}, None,
-                         None, None, "bench")
+    data = ReferenceData(
+        reference, {f"f{i}": ref[:, i] for i in range(features)}, {}, None, None, None, "bench"
+    )
     pipeline.fitted = fit_reference(model, data, pipeline.window)
     return pipeline
 
@@ -71,11 +74,17 @@ def _fill(pipeline: ModelPipeline, rows: int, start: int) -> None:
     data = _columns(np.random.default_rng(start + 7), features, rows, 0.3)
     now_ms, size = int(time.time() * 1000), 10_000 // features
     for b in range(0, rows, size):
-        batch = [{"id": f"r{start + b + i}", "prediction": float(row[1]),
-                  "features": {f"f{j}": float(v) for j, v in enumerate(row)}}
-                 for i, row in enumerate(data[b:b + size])]
-        pipeline.ingest_predictions([(f"{now_ms}-{start + b}".encode(),
-                                      {b"batch": orjson.dumps(batch)})])
+        batch = [
+            {
+                "id": f"r{start + b + i}",
+                "prediction": float(row[1]),
+                "features": {f"f{j}": float(v) for j, v in enumerate(row)},
+            }
+            for i, row in enumerate(data[b : b + size])
+        ]
+        pipeline.ingest_predictions(
+            [(f"{now_ms}-{start + b}".encode(), {b"batch": orjson.dumps(batch)})]
+        )
     assert len(pipeline.window) >= min(start + rows, pipeline.model.window.max_samples)
 
 
@@ -114,15 +123,21 @@ def main(quick: bool = False) -> None:
     """Print the evaluation table."""
     reference = QUICK_REFERENCE if quick else REFERENCE
     print(f"## Evaluation ({time.strftime('%Y-%m-%d')}; {machine()}, scipy {scipy.__version__})\n")
-    print(f"Regression model, numeric features, {reference:,}-row reference; one full "
-          "`ModelPipeline.evaluate` (drift, PCA multivariate drift, quality, performance); "
-          "median of 5 runs.\n")
-    print("| Scan | Features | Window | Ours (s) | Sort floor (s) | Ours / sort | "
-          "ks_2samp per feature (s) | Ours / ks_2samp |")
+    print(
+        f"Regression model, numeric features, {reference:,}-row reference; one full "
+        "`ModelPipeline.evaluate` (drift, PCA multivariate drift, quality, performance); "
+        "median of 5 runs.\n"
+    )
+    print(
+        "| Scan | Features | Window | Ours (s) | Sort floor (s) | Ours / sort | "
+        "ks_2samp per feature (s) | Ours / ks_2samp |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for scan, features, window, ours, floor, ks in rows(quick):
-        print(f"| {scan} | {features} | {window:,} | {ours:.3f} | {floor:.4f} | "
-              f"{ours / floor:.1f} | {ks:.3f} | {ours / ks:.2f} |")
+        print(
+            f"| {scan} | {features} | {window:,} | {ours:.3f} | {floor:.4f} | "
+            f"{ours / floor:.1f} | {ks:.3f} | {ours / ks:.2f} |"
+        )
 
 
 if __name__ == "__main__":

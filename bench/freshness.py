@@ -32,8 +32,7 @@ STREAM = "mlmon:{m}:predictions"
 INTERVALS = (1.0, 5.0, 60.0)  # 60 s is the default schedule
 QUICK_INTERVALS = (1.0, 5.0)
 SAMPLES = re.compile(rb'^mlmon_window_samples\{model="m"\} ([0-9.e+]+)', re.M)
-READ = re.compile(rb'^mlmon_records_read_total\{kind="predictions",model="m"\} ([0-9.e+]+)',
-                  re.M)
+READ = re.compile(rb'^mlmon_records_read_total\{kind="predictions",model="m"\} ([0-9.e+]+)', re.M)
 
 
 def _now_values(port: int) -> tuple[float, float]:
@@ -75,7 +74,8 @@ def measure(client: redis.Redis, interval: float) -> tuple[float, float, float]:
         config = load_config_text(
             f"redis: {{url: 'redis://127.0.0.1:{port}/0'}}\n"
             "web: {listen_address: '127.0.0.1:0'}\nmodels:" + model_yaml("m", f"{interval:g}s"),
-            base_dir=tmp)
+            base_dir=tmp,
+        )
         daemon = Daemon(config, registry=CollectorRegistry())
         daemon.start()
         try:
@@ -90,12 +90,16 @@ def measure(client: redis.Redis, interval: float) -> tuple[float, float, float]:
             xread = statistics.median(_xread_latency(client) for _ in range(RUNS))
         finally:
             daemon.stop()
-    return (statistics.median(r - s for r, s in zip(read_at, sent, strict=True)),
-            statistics.median(v - s for v, s in zip(seen_at, sent, strict=True)), xread)
+    return (
+        statistics.median(r - s for r, s in zip(read_at, sent, strict=True)),
+        statistics.median(v - s for v, s in zip(seen_at, sent, strict=True)),
+        xread,
+    )
 
 
-def _spread_writes(client: redis.Redis, web: int, payloads: list[bytes],
-                   interval: float, read0: float) -> tuple[list[float], list[float], list[float]]:
+def _spread_writes(
+    client: redis.Redis, web: int, payloads: list[bytes], interval: float, read0: float
+) -> tuple[list[float], list[float], list[float]]:
     """XADD one record every ~interval/RUNS seconds; poll /metrics until each is visible."""
     step = interval / RUNS * 1.07  # not a divisor of the interval, so the phases spread out
     start = time.perf_counter()
@@ -124,16 +128,21 @@ def _spread_writes(client: redis.Redis, web: int, payloads: list[bytes],
 def main(quick: bool = False) -> None:
     """Print the freshness table."""
     print(f"## Freshness ({time.strftime('%Y-%m-%d')}; {machine()})\n")
-    print(f"One model, a real redis-server and a started Daemon; {RUNS} records written at "
-          "moments spread over the evaluation cycle, /metrics polled every 10 ms; medians.\n")
-    print("| Schedule interval (s) | XADD → read counter on /metrics (s) | XADD → evaluated "
-          "value on /metrics (s) | plain XREAD BLOCK (baseline, s) | evaluated / interval |")
+    print(
+        f"One model, a real redis-server and a started Daemon; {RUNS} records written at "
+        "moments spread over the evaluation cycle, /metrics polled every 10 ms; medians.\n"
+    )
+    print(
+        "| Schedule interval (s) | XADD → read counter on /metrics (s) | XADD → evaluated "
+        "value on /metrics (s) | plain XREAD BLOCK (baseline, s) | evaluated / interval |"
+    )
     print("|---:|---:|---:|---:|---:|")
     with redis_server() as client:
         for interval in QUICK_INTERVALS if quick else INTERVALS:
             read, seen, xread = measure(client, interval)
-            print(f"| {interval:g} | {read:.3f} | {seen:.3f} | {xread:.4f} | "
-                  f"{seen / interval:.2f} |")
+            print(
+                f"| {interval:g} | {read:.3f} | {seen:.3f} | {xread:.4f} | {seen / interval:.2f} |"
+            )
 
 
 if __name__ == "__main__":

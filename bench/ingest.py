@@ -12,37 +12,48 @@ from prometheus_client import CollectorRegistry
 from bench.common import machine, median_seconds, redis_server
 from exporter.config.model import (
     FeatureConfig,
-    FeatureType,
     ModelConfig,
     ReferenceConfig,
     StreamsConfig,
-    Task,
     WindowConfig,
 )
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.pipeline import ModelPipeline
 from exporter.serve.live import LiveMetrics
+from exporter.stats.kinds import FeatureType, Task
 
 ENTRIES = 100_000
 BATCH = 100
 COUNT = 1000
 
-FEATURES = (*(FeatureConfig(f"n{i}", FeatureType.NUMERIC) for i in range(10)),
-            FeatureConfig("c0", FeatureType.CATEGORICAL),
-            FeatureConfig("c1", FeatureType.CATEGORICAL))
-MODEL = ModelConfig(name="bench", task=Task.REGRESSION, features=FEATURES,
-                    streams=StreamsConfig("bench:single", "bench:labels"),
-                    reference=ReferenceConfig(file="unused.csv"),
-                    window=WindowConfig(duration_seconds=1e9, max_samples=100_000))
+FEATURES = (
+    *(FeatureConfig(f"n{i}", FeatureType.NUMERIC) for i in range(10)),
+    FeatureConfig("c0", FeatureType.CATEGORICAL),
+    FeatureConfig("c1", FeatureType.CATEGORICAL),
+)
+MODEL = ModelConfig(
+    name="bench",
+    task=Task.REGRESSION,
+    features=FEATURES,
+    streams=StreamsConfig("bench:single", "bench:labels"),
+    reference=ReferenceConfig(file="unused.csv"),
+    window=WindowConfig(duration_seconds=1e9, max_samples=100_000),
+)
 
 
 def _record(rng: np.random.Generator, i: int) -> dict[str, object]:
-    features: dict[str, object] = {f"n{j}": round(float(v), 4)
-                                   for j, v in enumerate(rng.normal(size=10))}
+    features: dict[str, object] = {
+        f"n{j}": round(float(v), 4) for j, v in enumerate(rng.normal(size=10))
+    }
     features["c0"] = f"cat{i % 7}"
     features["c1"] = "yes" if i % 3 else "no"
-    return {"id": f"r{i}", "features": features, "prediction": round(float(rng.normal()), 4),
-            "latency_ms": 12.5, "version": "v1"}
+    return {
+        "id": f"r{i}",
+        "features": features,
+        "prediction": round(float(rng.normal()), 4),
+        "latency_ms": 12.5,
+        "version": "v1",
+    }
 
 
 def fill(client: redis.Redis) -> None:
@@ -55,7 +66,7 @@ def fill(client: redis.Redis) -> None:
         if n % 5000 == 4999:
             pipe.execute()
     for start in range(0, ENTRIES, BATCH):
-        pipe.xadd("bench:batch", {"batch": orjson.dumps(rows[start:start + BATCH])})
+        pipe.xadd("bench:batch", {"batch": orjson.dumps(rows[start : start + BATCH])})
     pipe.execute()
 
 
@@ -89,10 +100,11 @@ def main() -> None:
         raw = median_seconds(lambda: raw_fetch(client, "bench:single"))
         single = median_seconds(lambda: ingest(client, "bench:single"))
         batch = median_seconds(lambda: ingest(client, "bench:batch"))
-    rows = [("raw XRANGE fetch, single-record entries (baseline)", ENTRIES / raw, 1.0),
-            ("fetch + decode + window, single-record entries", ENTRIES / single, raw / single),
-            ("fetch + decode + window, batch entries (100 records)", ENTRIES / batch,
-             raw / batch)]
+    rows = [
+        ("raw XRANGE fetch, single-record entries (baseline)", ENTRIES / raw, 1.0),
+        ("fetch + decode + window, single-record entries", ENTRIES / single, raw / single),
+        ("fetch + decode + window, batch entries (100 records)", ENTRIES / batch, raw / batch),
+    ]
     print(f"## Ingest ({time.strftime('%Y-%m-%d')}; {machine()})\n")
     print("| Path | Records/s (median of 5) | Ratio to baseline |")
     print("|---|---:|---:|")

@@ -35,9 +35,16 @@ SKIPPED = re.compile(r'mlmon_records_skipped_total\{[^}]*kind="predictions"[^}]*
 def produce(port: int, seconds: float, written: Any) -> None:
     """Write BATCH-record entries round-robin over the models at RATE records/s."""
     data = sample(np.random.default_rng(1), BATCH)
-    rows = [{"id": str(i), "prediction": float(data["x2"][i]),
-             "features": {k: (float(v[i]) if v.dtype.kind == "f" else str(v[i]))
-                          for k, v in data.items()}} for i in range(BATCH)]
+    rows = [
+        {
+            "id": str(i),
+            "prediction": float(data["x2"][i]),
+            "features": {
+                k: (float(v[i]) if v.dtype.kind == "f" else str(v[i])) for k, v in data.items()
+            },
+        }
+        for i in range(BATCH)
+    ]
     payload = orjson.dumps(rows)
     client = redis.Redis(port=port, protocol=2)
     start, sent, model = time.monotonic(), 0, 0
@@ -45,8 +52,12 @@ def produce(port: int, seconds: float, written: Any) -> None:
         if sent >= (time.monotonic() - start) * RATE:
             time.sleep(0.001)
             continue
-        client.xadd(f"mlmon:{{{MODELS[model]}}}:predictions", {"batch": payload},
-                    maxlen=MAXLEN, approximate=True)
+        client.xadd(
+            f"mlmon:{{{MODELS[model]}}}:predictions",
+            {"batch": payload},
+            maxlen=MAXLEN,
+            approximate=True,
+        )
         sent += BATCH
         model = (model + 1) % len(MODELS)
         with written.get_lock():
@@ -62,8 +73,7 @@ def _counters(port: int) -> tuple[float, float]:
     """(records read, entries skipped) summed over the models, from /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
         body = resp.read().decode()
-    return (sum(float(v) for v in READ.findall(body)),
-            sum(float(v) for v in SKIPPED.findall(body)))
+    return (sum(float(v) for v in READ.findall(body)), sum(float(v) for v in SKIPPED.findall(body)))
 
 
 def _wait_backfilled(port: int) -> None:
@@ -89,10 +99,13 @@ def run(seconds: float) -> tuple[list[tuple[float, float, int, float]], tuple[fl
         (Path(tmp) / "config.yaml").write_text(
             f"redis: {{url: 'redis://127.0.0.1:{rport}/0'}}\n"
             f"web: {{listen_address: '127.0.0.1:{wport}'}}\nmodels:"
-            + "".join(model_yaml(m, "15s") for m in MODELS))
-        exporter = subprocess.Popen([sys.executable, "-m", "exporter",
-                                     f"--config.file={Path(tmp) / 'config.yaml'}"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            + "".join(model_yaml(m, "15s") for m in MODELS)
+        )
+        exporter = subprocess.Popen(
+            [sys.executable, "-m", "exporter", f"--config.file={Path(tmp) / 'config.yaml'}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             _wait_backfilled(wport)
             written = mp.Value("q", 0)
@@ -102,8 +115,14 @@ def run(seconds: float) -> tuple[list[tuple[float, float, int, float]], tuple[fl
             samples = []
             while producer.is_alive():
                 time.sleep(seconds / 20)
-                samples.append((time.monotonic() - started, _rss_mb(exporter.pid),
-                                int(written.value), _counters(wport)[0]))
+                samples.append(
+                    (
+                        time.monotonic() - started,
+                        _rss_mb(exporter.pid),
+                        int(written.value),
+                        _counters(wport)[0],
+                    )
+                )
             producer.join()
             deadline = time.monotonic() + 60
             while _counters(wport)[0] < written.value and time.monotonic() < deadline:
@@ -120,22 +139,26 @@ def main(quick: bool = False) -> None:
     seconds = QUICK_SECONDS if quick else SECONDS
     samples, (read, skipped, wrote) = run(seconds)
     print(f"## Load ({time.strftime('%Y-%m-%d')}; {machine()})\n")
-    print(f"{len(MODELS)} models (5 features each, evaluated every 15 s), target "
-          f"{RATE:,} records/s for {seconds:g} s in `batch` entries of {BATCH}; the producer "
-          "is a separate process. Lag = written − read.\n")
+    print(
+        f"{len(MODELS)} models (5 features each, evaluated every 15 s), target "
+        f"{RATE:,} records/s for {seconds:g} s in `batch` entries of {BATCH}; the producer "
+        "is a separate process. Lag = written − read.\n"
+    )
     print("| Elapsed s | Exporter RSS MB | Written | Read | Lag (records) |")
     print("|---:|---:|---:|---:|---:|")
     for elapsed, rss, w, r in samples:
         print(f"| {elapsed:.0f} | {rss:.1f} | {w:,} | {r:,.0f} | {w - r:,.0f} |")
-    warm = [s[1] for s in samples[len(samples) // 3:]]
+    warm = [s[1] for s in samples[len(samples) // 3 :]]
     lags = [s[2] - s[3] for s in samples]
     rate = wrote / seconds
-    print(f"\nWritten {wrote:,} ({rate:,.0f} records/s, target {RATE:,}: "
-          f"{'met' if rate >= 0.98 * RATE else 'missed'}); read {read:,.0f}; skipped entries "
-          f"{skipped:,.0f}; lost {wrote - read:,.0f} "
-          f"({'none' if read >= wrote else 'MISSED'}). Max lag {max(lags):,.0f} records "
-          f"(last {lags[-1]:,.0f}). RSS after warm-up {min(warm):.1f} to {max(warm):.1f} MB "
-          f"(growth {max(warm) - warm[0]:+.1f} MB).")
+    print(
+        f"\nWritten {wrote:,} ({rate:,.0f} records/s, target {RATE:,}: "
+        f"{'met' if rate >= 0.98 * RATE else 'missed'}); read {read:,.0f}; skipped entries "
+        f"{skipped:,.0f}; lost {wrote - read:,.0f} "
+        f"({'none' if read >= wrote else 'MISSED'}). Max lag {max(lags):,.0f} records "
+        f"(last {lags[-1]:,.0f}). RSS after warm-up {min(warm):.1f} to {max(warm):.1f} MB "
+        f"(growth {max(warm) - warm[0]:+.1f} MB)."
+    )
 
 
 if __name__ == "__main__":

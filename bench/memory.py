@@ -22,16 +22,15 @@ from prometheus_client import CollectorRegistry
 from bench.common import RUNS, machine
 from exporter.config.model import (
     FeatureConfig,
-    FeatureType,
     ModelConfig,
     ReferenceConfig,
     StreamsConfig,
-    Task,
     WindowConfig,
 )
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.pipeline import ModelPipeline
 from exporter.serve.live import LiveMetrics
+from exporter.stats.kinds import FeatureType, Task
 
 MODELS, FEATURES, SAMPLES, BATCH = 10, 50, 10_000, 200
 TARGET = 1.5
@@ -41,10 +40,17 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 
 def _models(count: int) -> list[ModelConfig]:
     features = tuple(FeatureConfig(f"f{i}", FeatureType.NUMERIC) for i in range(FEATURES))
-    return [ModelConfig(f"mem{m}", Task.REGRESSION, features, StreamsConfig("p", "l"),
-                        ReferenceConfig(file="unused.csv"),
-                        window=WindowConfig(duration_seconds=1e9, max_samples=SAMPLES))
-            for m in range(count)]
+    return [
+        ModelConfig(
+            f"mem{m}",
+            Task.REGRESSION,
+            features,
+            StreamsConfig("p", "l"),
+            ReferenceConfig(file="unused.csv"),
+            window=WindowConfig(duration_seconds=1e9, max_samples=SAMPLES),
+        )
+        for m in range(count)
+    ]
 
 
 def _entries() -> list[Entry]:
@@ -53,9 +59,14 @@ def _entries() -> list[Entry]:
     now_ms = int(time.time() * 1000)
     out = []
     for b in range(0, SAMPLES, BATCH):
-        batch = [{"id": f"r{b + i}", "prediction": float(row[0]),
-                  "features": {f"f{j}": float(v) for j, v in enumerate(row)}}
-                 for i, row in enumerate(data[b:b + BATCH])]
+        batch = [
+            {
+                "id": f"r{b + i}",
+                "prediction": float(row[0]),
+                "features": {f"f{j}": float(v) for j, v in enumerate(row)},
+            }
+            for i, row in enumerate(data[b : b + BATCH])
+        ]
         out.append((f"{now_ms}-{b}".encode(), {b"batch": orjson.dumps(batch)}))
     return out
 
@@ -91,17 +102,20 @@ def main(quick: bool = False) -> None:
     whole = statistics.median(m[0] for m in measured)
     window = statistics.median(m[1] for m in measured)
     print(f"## Memory ({time.strftime('%Y-%m-%d')}; {machine()})\n")
-    print(f"{len(models)} models × {FEATURES} numeric features × {SAMPLES:,} samples, filled "
-          f"through `ingest_predictions`; tracemalloc, median of {runs} runs. "
-          f"Target: at most {TARGET} × the raw columns.\n")
+    print(
+        f"{len(models)} models × {FEATURES} numeric features × {SAMPLES:,} samples, filled "
+        f"through `ingest_predictions`; tracemalloc, median of {runs} runs. "
+        f"Target: at most {TARGET} × the raw columns.\n"
+    )
     print("| What | MB held | Bytes per sample per feature | Ratio to raw | Target |")
     print("|---|---:|---:|---:|---|")
     print(f"| raw numpy float64 columns (baseline) | {raw / 1e6:.1f} | 8.00 | 1.00 | |")
-    for name, held in (("windows only (ring buffers, vocabularies)", window),
-                       ("whole pipelines (windows + label join)", whole)):
+    for name, held in (
+        ("windows only (ring buffers, vocabularies)", window),
+        ("whole pipelines (windows + label join)", whole),
+    ):
         verdict = "met" if held / raw <= TARGET else "missed"
-        print(f"| {name} | {held / 1e6:.1f} | {held / cells:.2f} | {held / raw:.2f} | "
-              f"{verdict} |")
+        print(f"| {name} | {held / 1e6:.1f} | {held / cells:.2f} | {held / raw:.2f} | {verdict} |")
 
 
 if __name__ == "__main__":

@@ -24,13 +24,35 @@ def _store() -> SnapshotStore:
             ref = rng.dirichlet(np.ones(BINS))
             win = rng.dirichlet(np.ones(BINS))
             score = float(rng.uniform(0, 0.3))
-            features.append(FeatureSnapshot(
-                f"feature_{f}", DriftValue("psi", score, None, 0.1, score >= 0.1), 0.01,
-                out_of_range_ratio=0.0,
-                histogram=FeatureHistogram(tuple(f"bin {i}" for i in range(BINS)),
-                                           tuple(ref), tuple(win), (False,) * BINS)))
-        store.publish(ModelSnapshot(f"model_{m}", time.time(), 0.1, 10000, 100000,
-                                    tuple(features), 0.3, False, None, (("accuracy", 0.9),), ()))
+            features.append(
+                FeatureSnapshot(
+                    f"feature_{f}",
+                    DriftValue("psi", score, None, 0.1, score >= 0.1),
+                    0.01,
+                    out_of_range_ratio=0.0,
+                    histogram=FeatureHistogram(
+                        tuple(f"bin {i}" for i in range(BINS)),
+                        tuple(ref),
+                        tuple(win),
+                        (False,) * BINS,
+                    ),
+                )
+            )
+        store.publish(
+            ModelSnapshot(
+                f"model_{m}",
+                time.time(),
+                0.1,
+                10000,
+                100000,
+                tuple(features),
+                0.3,
+                False,
+                None,
+                (("accuracy", 0.9),),
+                (),
+            )
+        )
     return store
 
 

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 
 from bench.common import RUNS
-from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig, Task
+from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.estimate import estimate, fit_calibration
 from exporter.evaluate.performance import performance
 from exporter.evaluate.reference import ReferenceData
 from exporter.ingest.labels import Compact
+from exporter.stats.kinds import Task
 
 ROWS = 5000
 CLASSES = ("a", "b", "c")
@@ -36,16 +37,25 @@ class Case:
 
 
 def _model(task: Task, positive: str | None) -> ModelConfig:
-    return ModelConfig(name="m", task=task, features=(), streams=StreamsConfig("p", "l"),
-                       reference=ReferenceConfig(file="x"), positive_class=positive)
+    return ModelConfig(
+        name="m",
+        task=task,
+        features=(),
+        streams=StreamsConfig("p", "l"),
+        reference=ReferenceConfig(file="x"),
+        positive_class=positive,
+    )
 
 
 def _binary(rng: np.random.Generator, shift: float, sharpen: float) -> dict[str, np.ndarray]:
     x = rng.normal(shift, 1.0 + shift / 4, ROWS)
     truth = 1 / (1 + np.exp(-(1.5 * x - 0.5)))
     score = 1 / (1 + np.exp(-sharpen * (1.5 * x - 0.5)))
-    return {"y": (rng.uniform(size=ROWS) < truth).astype(int), "pred": (score >= 0.5).astype(int),
-            "p": score}
+    return {
+        "y": (rng.uniform(size=ROWS) < truth).astype(int),
+        "pred": (score >= 0.5).astype(int),
+        "p": score,
+    }
 
 
 def _multiclass(rng: np.random.Generator, shift: float) -> dict[str, np.ndarray]:
@@ -62,12 +72,14 @@ def cases(seed: int = 42) -> list[Case]:
     """Calibrated and overconfident binary models and a multiclass one, under covariate shift."""
     rng = np.random.default_rng(seed)
     binary, multi = _model(Task.BINARY, "1"), _model(Task.MULTICLASS, None)
-    return [Case("binary, calibrated, shift 0.8", binary, _binary(rng, 0, 1), _binary(rng, 0.8, 1)),
-            Case("binary, calibrated, shift 1.5", binary, _binary(rng, 0, 1), _binary(rng, 1.5, 1)),
-            Case("binary, overconfident, shift 0.8", binary, _binary(rng, 0, 3),
-                 _binary(rng, 0.8, 3)),
-            Case("multiclass, calibrated, shift 0.7", multi, _multiclass(rng, 0),
-                 _multiclass(rng, 0.7))]
+    return [
+        Case("binary, calibrated, shift 0.8", binary, _binary(rng, 0, 1), _binary(rng, 0.8, 1)),
+        Case("binary, calibrated, shift 1.5", binary, _binary(rng, 0, 1), _binary(rng, 1.5, 1)),
+        Case("binary, overconfident, shift 0.8", binary, _binary(rng, 0, 3), _binary(rng, 0.8, 3)),
+        Case(
+            "multiclass, calibrated, shift 0.7", multi, _multiclass(rng, 0), _multiclass(rng, 0.7)
+        ),
+    ]
 
 
 def _scores(case: Case, data: dict[str, np.ndarray]) -> list[Compact]:
@@ -79,19 +91,33 @@ def _scores(case: Case, data: dict[str, np.ndarray]) -> list[Compact]:
 def ours(case: Case) -> dict[str, float]:
     """Fit calibration on the reference, then estimate on the analysis window."""
     ref = case.reference
-    reference = ReferenceData(ROWS, {}, {}, tuple(str(v) for v in ref["pred"]),
-                              ref.get("p"), tuple(str(v) for v in ref["y"]), "bench")
+    reference = ReferenceData(
+        ROWS,
+        {},
+        {},
+        tuple(str(v) for v in ref["pred"]),
+        ref.get("p"),
+        tuple(str(v) for v in ref["y"]),
+        "bench",
+    )
     calibration = fit_calibration(case.model, reference)
     data = case.analysis
-    return dict(estimate(case.model, calibration, [str(v) for v in data["pred"]],
-                         _scores(case, data)))
+    return dict(
+        estimate(case.model, calibration, [str(v) for v in data["pred"]], _scores(case, data))
+    )
 
 
 def realised(case: Case) -> dict[str, float]:
     """The metrics the labels give."""
     data = case.analysis
-    return dict(performance(case.model, [str(v) for v in data["pred"]],
-                            [str(v) for v in data["y"]], _scores(case, data)))
+    return dict(
+        performance(
+            case.model,
+            [str(v) for v in data["pred"]],
+            [str(v) for v in data["y"]],
+            _scores(case, data),
+        )
+    )
 
 
 def nannyml_cbpe(case: Case) -> dict[str, float] | None:
@@ -104,9 +130,14 @@ def nannyml_cbpe(case: Case) -> dict[str, float] | None:
         return None
     binary = case.model.task is Task.BINARY
     proba: Any = "p" if binary else {c: f"p_{c}" for c in CLASSES}
-    estimator = nml.CBPE(y_pred_proba=proba, y_pred="pred", y_true="y", chunk_size=ROWS,
-                         problem_type="classification_binary" if binary
-                         else "classification_multiclass", metrics=["accuracy", "f1"])
+    estimator = nml.CBPE(
+        y_pred_proba=proba,
+        y_pred="pred",
+        y_true="y",
+        chunk_size=ROWS,
+        problem_type="classification_binary" if binary else "classification_multiclass",
+        metrics=["accuracy", "f1"],
+    )
     estimator.fit(pd.DataFrame(case.reference))
     frame = estimator.estimate(pd.DataFrame(case.analysis).drop(columns="y")).to_df()
     analysis = frame[frame[("chunk", "period")] == "analysis"]
@@ -125,23 +156,41 @@ def median_seconds(fn: Callable[[], object]) -> float:
 
 def main() -> None:
     """Print accuracy of the estimates and the time each estimator takes."""
-    print("| Case | Metric | Realised | Ours | Ours error | NannyML CBPE | NannyML error |\n"
-          "|---|---|---|---|---|---|---|")
+    print(
+        "| Case | Metric | Realised | Ours | Ours error | NannyML CBPE | NannyML error |\n"
+        "|---|---|---|---|---|---|---|"
+    )
     timings = []
     for case in cases():
         real, est, nanny = realised(case), ours(case), nannyml_cbpe(case)
         f1 = "f1" if case.model.task is Task.BINARY else "f1_macro"
         for shown, key in (("accuracy", "accuracy"), ("f1", f1)):
-            other = ("not installed", "-") if nanny is None else (
-                f"{nanny[shown]:.4f}", f"{abs(nanny[shown] - real[key]):.4f}")
-            print(f"| {case.name} | {shown} | {real[key]:.4f} | {est[key]:.4f} | "
-                  f"{abs(est[key] - real[key]):.4f} | {other[0]} | {other[1]} |")
-        baseline = (median_seconds(lambda c=case: nannyml_cbpe(c)) if nanny is not None
-                    else median_seconds(lambda c=case: realised(c)))
-        timings.append((case.name, median_seconds(lambda c=case: ours(c)), baseline,
-                        "NannyML CBPE fit+estimate" if nanny is not None else "realised metrics"))
-    print(f"\n| Case | Ours fit+estimate (s, median of {RUNS}) | Baseline | Baseline (s) | "
-          "Ours / baseline |\n|---|---|---|---|---|")
+            other = (
+                ("not installed", "-")
+                if nanny is None
+                else (f"{nanny[shown]:.4f}", f"{abs(nanny[shown] - real[key]):.4f}")
+            )
+            print(
+                f"| {case.name} | {shown} | {real[key]:.4f} | {est[key]:.4f} | "
+                f"{abs(est[key] - real[key]):.4f} | {other[0]} | {other[1]} |"
+            )
+        baseline = (
+            median_seconds(lambda c=case: nannyml_cbpe(c))
+            if nanny is not None
+            else median_seconds(lambda c=case: realised(c))
+        )
+        timings.append(
+            (
+                case.name,
+                median_seconds(lambda c=case: ours(c)),
+                baseline,
+                "NannyML CBPE fit+estimate" if nanny is not None else "realised metrics",
+            )
+        )
+    print(
+        f"\n| Case | Ours fit+estimate (s, median of {RUNS}) | Baseline | Baseline (s) | "
+        "Ours / baseline |\n|---|---|---|---|---|"
+    )
     for name, mine, base, what in timings:
         print(f"| {name} | {mine:.4f} | {what} | {base:.4f} | {mine / base:.3f} |")
 

@@ -18,19 +18,13 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from bench.common import machine, median_seconds
-from exporter.config.model import (
-    FeatureConfig,
-    FeatureType,
-    ModelConfig,
-    ReferenceConfig,
-    StreamsConfig,
-    Task,
-)
+from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot, SnapshotStore
 from exporter.serve.collector import SnapshotCollector
 from exporter.serve.exposition import Combined, Exposition
 from exporter.serve.http import MetricsServer
 from exporter.serve.live import LiveMetrics
+from exporter.stats.kinds import FeatureType, Task
 
 FEATURES = 50
 TARGETS = (1_000, 10_000, 30_000)
@@ -40,8 +34,16 @@ TARGET_RATIO = 0.5
 
 def _models(count: int) -> list[ModelConfig]:
     features = tuple(FeatureConfig(f"feature_{f}", FeatureType.NUMERIC) for f in range(FEATURES))
-    return [ModelConfig(f"model_{m}", Task.REGRESSION, features, StreamsConfig("p", "l"),
-                        ReferenceConfig(file="unused.csv")) for m in range(count)]
+    return [
+        ModelConfig(
+            f"model_{m}",
+            Task.REGRESSION,
+            features,
+            StreamsConfig("p", "l"),
+            ReferenceConfig(file="unused.csv"),
+        )
+        for m in range(count)
+    ]
 
 
 def _registry(models: list[ModelConfig]) -> tuple[CollectorRegistry, Exposition]:
@@ -49,11 +51,30 @@ def _registry(models: list[ModelConfig]) -> tuple[CollectorRegistry, Exposition]
     rng = np.random.default_rng(5)
     store = SnapshotStore()
     for model in models:
-        feats = tuple(FeatureSnapshot(f.name, DriftValue("ks", float(rng.uniform()),
-                                                         float(rng.uniform()), 0.05, False),
-                                      0.01, 0.0) for f in model.features)
-        store.publish(ModelSnapshot(model.name, time.time(), 0.1, 10_000, 100_000, feats, 0.1,
-                                    False, None, (("mae", 0.5),), (("mae", 0.4),)))
+        feats = tuple(
+            FeatureSnapshot(
+                f.name,
+                DriftValue("ks", float(rng.uniform()), float(rng.uniform()), 0.05, False),
+                0.01,
+                0.0,
+            )
+            for f in model.features
+        )
+        store.publish(
+            ModelSnapshot(
+                model.name,
+                time.time(),
+                0.1,
+                10_000,
+                100_000,
+                feats,
+                0.1,
+                False,
+                None,
+                (("mae", 0.5),),
+                (("mae", 0.4),),
+            )
+        )
     live_registry, registry = CollectorRegistry(), CollectorRegistry()
     live = LiveMetrics(live_registry, models)
     for model in models:
@@ -70,8 +91,10 @@ def _series(body: bytes) -> int:
 def _baseline(series: int) -> CollectorRegistry:
     """The same number of series in plain Gauges (one family per model-feature measure)."""
     registry = CollectorRegistry()
-    gauges = [Gauge(f"plain_metric_{i}", "A plain gauge.", ["model", "feature"],
-                    registry=registry) for i in range(6)]
+    gauges = [
+        Gauge(f"plain_metric_{i}", "A plain gauge.", ["model", "feature"], registry=registry)
+        for i in range(6)
+    ]
     for n in range(series):
         gauges[n % 6].labels(f"model_{n // 300}", f"feature_{n % 300 // 6}").set(n * 0.5)
     return registry
@@ -86,8 +109,9 @@ def measure(target: int) -> tuple[int, float, float, float]:
     """(series served, ours over HTTP, ours generate_latest, baseline generate_latest) seconds."""
     models = _models(max(1, round(target / (FEATURES * 6 + 8))))
     registry, exposition = _registry(models)
-    server = MetricsServer("127.0.0.1:0", registry, lambda: (True, "ready"),
-                           render=exposition.render)
+    server = MetricsServer(
+        "127.0.0.1:0", registry, lambda: (True, "ready"), render=exposition.render
+    )
     server.start()
     try:
         url = f"http://127.0.0.1:{server.port}/metrics"
@@ -104,18 +128,26 @@ def measure(target: int) -> tuple[int, float, float, float]:
 
 def main(quick: bool = False) -> None:
     """Print the scrape table."""
-    print(f"## Scrape ({time.strftime('%Y-%m-%d')}; {machine()}, "
-          f"prometheus-client {metadata.version('prometheus-client')})\n")
-    print(f"Models of {FEATURES} features; median of 5 scrapes. Target: ours at most "
-          f"{TARGET_RATIO} × the baseline.\n")
-    print("| Series | GET /metrics (s) | Our generate_latest (s) | Plain Gauges generate_latest "
-          "(baseline, s) | GET / baseline | Target |")
+    print(
+        f"## Scrape ({time.strftime('%Y-%m-%d')}; {machine()}, "
+        f"prometheus-client {metadata.version('prometheus-client')})\n"
+    )
+    print(
+        f"Models of {FEATURES} features; median of 5 scrapes. Target: ours at most "
+        f"{TARGET_RATIO} × the baseline.\n"
+    )
+    print(
+        "| Series | GET /metrics (s) | Our generate_latest (s) | Plain Gauges generate_latest "
+        "(baseline, s) | GET / baseline | Target |"
+    )
     print("|---:|---:|---:|---:|---:|---|")
     for target in QUICK_TARGETS if quick else TARGETS:
         series, http, local, base = measure(target)
         verdict = "met" if http / base <= TARGET_RATIO else "missed"
-        print(f"| {series:,} | {http:.4f} | {local:.4f} | {base:.4f} | {http / base:.2f} | "
-              f"{verdict} |")
+        print(
+            f"| {series:,} | {http:.4f} | {local:.4f} | {base:.4f} | {http / base:.2f} | "
+            f"{verdict} |"
+        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ async def _scrape(port: int, extra: str) -> tuple[int, float]:
     start = time.perf_counter()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(f"GET /metrics HTTP/1.1\r\nHost: bench\r\n{extra}"
-                     "Connection: close\r\n\r\n".encode())
+        writer.write(
+            f"GET /metrics HTTP/1.1\r\nHost: bench\r\n{extra}Connection: close\r\n\r\n".encode()
+        )
         await writer.drain()
         answer = await reader.read()
         writer.close()
@@ -85,9 +86,11 @@ def _write_config(tmp: Path, rport: int, wport: int) -> Path:
     rng = np.random.default_rng(0)
     write_reference(tmp / "ref.csv", sample(rng, 2000))
     path = tmp / "config.yaml"
-    path.write_text(f"redis: {{url: 'redis://127.0.0.1:{rport}/0'}}\n"
-                    f"web: {{listen_address: '127.0.0.1:{wport}'}}\nmodels:"
-                    + "".join(model_yaml(m, "15s") for m in MODELS))
+    path.write_text(
+        f"redis: {{url: 'redis://127.0.0.1:{rport}/0'}}\n"
+        f"web: {{listen_address: '127.0.0.1:{wport}'}}\nmodels:"
+        + "".join(model_yaml(m, "15s") for m in MODELS)
+    )
     return path
 
 
@@ -115,9 +118,11 @@ def measure(runs: int) -> tuple[bytes, dict[str, list[tuple[float, ...]]]]:
             xadd_all(client, f"mlmon:{{{model}}}:predictions", records(sample(rng, 1000)))
         rport, wport = client.connection_pool.connection_kwargs["port"], free_port()
         config = _write_config(Path(tmp), rport, wport)
-        exporter = subprocess.Popen([sys.executable, "-m", "exporter", "run",
-                                     f"--config.file={config}"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        exporter = subprocess.Popen(
+            [sys.executable, "-m", "exporter", "run", f"--config.file={config}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             body = _wait_evaluated(wport)
             for _ in range(runs):
@@ -134,22 +139,30 @@ def main(quick: bool = False) -> None:
     runs = QUICK_RUNS if quick else RUNS
     body, results = measure(runs)
     series = sum(1 for line in body.split(b"\n") if line and not line.startswith(b"#"))
-    print(f"## Scrape concurrency ({time.strftime('%Y-%m-%d')}; {machine()}, "
-          f"cheroot {metadata.version('cheroot')})\n")
-    print(f"The exporter as its own process, {len(MODELS)} evaluated models: {series} series, "
-          f"{len(body) / 1024:.0f} KiB of text. {CONCURRENCY} scrapes opened at once, each on "
-          f"a new connection; median over {runs} bursts (errors: the sum). Baseline: median of "
-          f"{SINGLE_SCRAPES} sequential scrapes in the same run. Target: all served, "
-          f"p99 under {TARGET_P99_SECONDS:g} s.\n")
-    print("| Encoding | Single scrape (baseline, s) | p50 (s) | p99 (s) | max (s) | Errors | "
-          "p50 / single | p99 / single | Target |")
+    print(
+        f"## Scrape concurrency ({time.strftime('%Y-%m-%d')}; {machine()}, "
+        f"cheroot {metadata.version('cheroot')})\n"
+    )
+    print(
+        f"The exporter as its own process, {len(MODELS)} evaluated models: {series} series, "
+        f"{len(body) / 1024:.0f} KiB of text. {CONCURRENCY} scrapes opened at once, each on "
+        f"a new connection; median over {runs} bursts (errors: the sum). Baseline: median of "
+        f"{SINGLE_SCRAPES} sequential scrapes in the same run. Target: all served, "
+        f"p99 under {TARGET_P99_SECONDS:g} s.\n"
+    )
+    print(
+        "| Encoding | Single scrape (baseline, s) | p50 (s) | p99 (s) | max (s) | Errors | "
+        "p50 / single | p99 / single | Target |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, rows in results.items():
         one, p50, p99, worst = (statistics.median(r[i] for r in rows) for i in range(4))
         errors = int(sum(r[4] for r in rows))
         met = errors == 0 and p99 < TARGET_P99_SECONDS
-        print(f"| {name} | {one:.4f} | {p50:.3f} | {p99:.3f} | {worst:.3f} | {errors} | "
-              f"{p50 / one:.0f} | {p99 / one:.0f} | {'met' if met else 'missed'} |")
+        print(
+            f"| {name} | {one:.4f} | {p50:.3f} | {p99:.3f} | {worst:.3f} | {errors} | "
+            f"{p50 / one:.0f} | {p99 / one:.0f} | {'met' if met else 'missed'} |"
+        )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,18 @@ def produce(port: int, rate: float, seconds: float, written: mp.Value) -> None: 
     """Write batch entries round-robin over the models at `rate` records/s, riding out outages."""
     rng = np.random.default_rng(1)
     data = sample(rng, BATCH)
-    rows = [orjson.dumps({"id": str(i), "features": {k: (float(v[i]) if v.dtype.kind == "f"
-                                                         else str(v[i])) for k, v in data.items()},
-                          "prediction": float(data["x2"][i])}) for i in range(BATCH)]
+    rows = [
+        orjson.dumps(
+            {
+                "id": str(i),
+                "features": {
+                    k: (float(v[i]) if v.dtype.kind == "f" else str(v[i])) for k, v in data.items()
+                },
+                "prediction": float(data["x2"][i]),
+            }
+        )
+        for i in range(BATCH)
+    ]
     payload = b"[" + b",".join(rows) + b"]"
     client = redis.Redis(port=port, protocol=2, socket_timeout=2)
     start, sent, model = time.monotonic(), 0, 0
@@ -41,8 +50,12 @@ def produce(port: int, rate: float, seconds: float, written: mp.Value) -> None: 
             time.sleep(0.002)
             continue
         try:
-            client.xadd(f"mlmon:{{{MODELS[model]}}}:predictions", {"batch": payload},
-                        maxlen=200_000, approximate=True)
+            client.xadd(
+                f"mlmon:{{{MODELS[model]}}}:predictions",
+                {"batch": payload},
+                maxlen=200_000,
+                approximate=True,
+            )
         except redis.RedisError:
             time.sleep(0.05)
             continue
@@ -61,14 +74,32 @@ def _rss_mb(pid: int) -> float:
 def _read_total(port: int) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
         body = resp.read().decode()
-    return sum(float(v) for v in re.findall(
-        r'mlmon_records_read_total\{kind="predictions",model="soak\d+"\} ([0-9.e+]+)', body))
+    return sum(
+        float(v)
+        for v in re.findall(
+            r'mlmon_records_read_total\{kind="predictions",model="soak\d+"\} ([0-9.e+]+)', body
+        )
+    )
 
 
 def _redis(port: int, workdir: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--dir", workdir],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = redis.Redis(port=port)
     for _ in range(200):
         try:
@@ -97,10 +128,13 @@ def main() -> None:
             f"redis: {{url: 'redis://127.0.0.1:{rport}/0', backoff_max: 1s}}\n"
             f"web: {{listen_address: '127.0.0.1:{wport}'}}\n"
             "defaults: {window: {duration: 5m, max_samples: 10000}, schedule: {interval: 15s}}\n"
-            "models:" + "".join(model_yaml(m, "15s") for m in MODELS))
-        exporter = subprocess.Popen([sys.executable, "-m", "exporter",
-                                     f"--config.file={tmpdir / 'config.yaml'}"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            "models:" + "".join(model_yaml(m, "15s") for m in MODELS)
+        )
+        exporter = subprocess.Popen(
+            [sys.executable, "-m", "exporter", f"--config.file={tmpdir / 'config.yaml'}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(3)
         prom = start_prometheus(tmpdir, [f"127.0.0.1:{wport}"])
         written = mp.Value("q", 0)
@@ -116,8 +150,15 @@ def main() -> None:
                     server.wait(30)
                     server = _redis(rport, tmp)
                     restarted = True
-                samples.append((elapsed, _rss_mb(exporter.pid), written.value,
-                                _read_total(wport), exporter.poll() is None))
+                samples.append(
+                    (
+                        elapsed,
+                        _rss_mb(exporter.pid),
+                        written.value,
+                        _read_total(wport),
+                        exporter.poll() is None,
+                    )
+                )
             producer.join()
             deadline = time.monotonic() + 120
             while _read_total(wport) < written.value and time.monotonic() < deadline:
@@ -132,18 +173,25 @@ def main() -> None:
     _report(args, samples, final)
 
 
-def _report(args: argparse.Namespace, samples: list[tuple[float, float, int, float, bool]],
-            final: tuple[float, int, bool]) -> None:
+def _report(
+    args: argparse.Namespace,
+    samples: list[tuple[float, float, int, float, bool]],
+    final: tuple[float, int, bool],
+) -> None:
     print(f"## Soak ({time.strftime('%Y-%m-%d')}; {machine()})\n")
-    print(f"{len(MODELS)} models, target {args.rate:,.0f} records/s for {args.minutes:g} min, "
-          "Prometheus scraping every second, Redis restarted (saving its data) half-way.\n")
+    print(
+        f"{len(MODELS)} models, target {args.rate:,.0f} records/s for {args.minutes:g} min, "
+        "Prometheus scraping every second, Redis restarted (saving its data) half-way.\n"
+    )
     print("| Elapsed s | Exporter RSS MB | Written | Read | Alive |")
     print("|---:|---:|---:|---:|---|")
     for elapsed, rss, wrote, read, alive in samples:
         print(f"| {elapsed:.0f} | {rss:.1f} | {wrote:,} | {read:,.0f} | {alive} |")
     read, wrote, alive = final
-    print(f"\nFinal: written {wrote:,}, read {read:,.0f}, lost {wrote - read:,.0f}, "
-          f"exporter alive: {alive}; achieved {wrote / (args.minutes * 60):,.0f} records/s.")
+    print(
+        f"\nFinal: written {wrote:,}, read {read:,.0f}, lost {wrote - read:,.0f}, "
+        f"exporter alive: {alive}; achieved {wrote / (args.minutes * 60):,.0f} records/s."
+    )
 
 
 if __name__ == "__main__":

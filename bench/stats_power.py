@@ -9,16 +9,17 @@ import numpy as np
 import scipy
 
 from bench import _evidently
-from exporter.config.model import FeatureType
 from exporter.stats import make_method
+from exporter.stats.kinds import FeatureType
 
 REFERENCE, SIZES = 5_000, (500, 2_000, 10_000)
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 CATS, MIX, MOVED = np.array(list("abcd")), (0.4, 0.3, 0.2, 0.1), (0.3, 0.4, 0.2, 0.1)
 
 
-def _numeric(rng: np.random.Generator, n: int, shift: float = 0.0, sd: float = 1.0,
-             missing: float = 0.0) -> np.ndarray:
+def _numeric(
+    rng: np.random.Generator, n: int, shift: float = 0.0, sd: float = 1.0, missing: float = 0.0
+) -> np.ndarray:
     values = rng.normal(shift, sd, n)
     values[rng.random(n) < missing] = np.nan
     return values
@@ -44,13 +45,17 @@ def _codes(values: np.ndarray) -> np.ndarray:
 def main() -> None:
     """Print one markdown table: rows are scenarios, columns window sizes, ours | Evidently."""
     rng = np.random.default_rng(7)
-    reference = {name: draw(rng, REFERENCE) if cat else _numeric(rng, REFERENCE)
-                 for name, (cat, draw) in SCENARIOS.items()}
+    reference = {
+        name: draw(rng, REFERENCE) if cat else _numeric(rng, REFERENCE)
+        for name, (cat, draw) in SCENARIOS.items()
+    }
     categorical = tuple(n for n, (cat, _) in SCENARIOS.items() if cat)
-    methods = {n: make_method("auto", FeatureType.CATEGORICAL if n in categorical
-                              else FeatureType.NUMERIC).fit(
-                                  _codes(v) if n in categorical else v, 4 if n in categorical
-                                  else None) for n, v in reference.items()}
+    methods = {
+        n: make_method(
+            "auto", FeatureType.CATEGORICAL if n in categorical else FeatureType.NUMERIC
+        ).fit(_codes(v) if n in categorical else v, 4 if n in categorical else None)
+        for n, v in reference.items()
+    }
     hits = {(n, size, who): 0 for n in SCENARIOS for size in SIZES for who in ("ours", "ev")}
     for size in SIZES:
         for _ in range(REPEATS):
@@ -59,12 +64,15 @@ def main() -> None:
                 scored = _codes(values) if n in categorical else values
                 hits[(n, size, "ours")] += methods[n].score(scored).drifted
             if _evidently.AVAILABLE:
-                for n, (_, _, drifted) in _evidently.data_drift(reference, window,
-                                                                categorical).items():
+                for n, (_, _, drifted) in _evidently.data_drift(
+                    reference, window, categorical
+                ).items():
                     hits[(n, size, "ev")] += drifted
-    print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__},"
-          f" evidently {_evidently.version()}; reference {REFERENCE} rows, {REPEATS} windows "
-          "per cell; cells: detection rate ours (auto) / Evidently defaults\n")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__},"
+        f" evidently {_evidently.version()}; reference {REFERENCE} rows, {REPEATS} windows "
+        "per cell; cells: detection rate ours (auto) / Evidently defaults\n"
+    )
     print("| scenario | " + " | ".join(f"window {s}" for s in SIZES) + " |")
     print("|---|" + "---|" * len(SIZES))
     for n in SCENARIOS:

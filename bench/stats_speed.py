@@ -11,19 +11,13 @@ import numpy as np
 import scipy
 
 from bench import _evidently
-from exporter.config.model import (
-    FeatureConfig,
-    FeatureType,
-    ModelConfig,
-    ReferenceConfig,
-    StreamsConfig,
-    Task,
-)
+from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.evaluator import evaluate
 from exporter.evaluate.fit import fit_reference
 from exporter.evaluate.reference import ReferenceData
 from exporter.ingest.labels import JoinedPairs
 from exporter.ingest.window import Window, WindowView
+from exporter.stats.kinds import FeatureType, Task
 
 FEATURES, REFERENCE, WINDOW, RUNS = 50, 100_000, 10_000, 5
 
@@ -51,19 +45,24 @@ def main() -> None:
     """Print the markdown table recorded in docs/benchmarks.md."""
     rng = np.random.default_rng(42)
     ref, cur = _data(rng, REFERENCE, 0.0), _data(rng, WINDOW, 0.3)
-    model = ModelConfig("bench", Task.REGRESSION,
-                        tuple(FeatureConfig(n, FeatureType.NUMERIC) for n in ref),
-                        StreamsConfig("p", "l"), ReferenceConfig(file="x"))
+    model = ModelConfig(
+        "bench",
+        Task.REGRESSION,
+        tuple(FeatureConfig(n, FeatureType.NUMERIC) for n in ref),
+        StreamsConfig("p", "l"),
+        ReferenceConfig(file="x"),
+    )
     window = Window(model)
-    fitted = fit_reference(model, ReferenceData(REFERENCE, ref, {}, None, None, None, "d"),
-                           window)
-    view = WindowView(np.zeros(WINDOW), cur, {}, np.full(WINDOW, np.nan),
-                      np.full(WINDOW, np.nan))
-    ours_s, snap = _median(lambda: evaluate(model, fitted, window, view, JoinedPairs((), ()),
-                                            0.0, 0.0))
-    print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__},"
-          f" evidently {_evidently.version()}, {FEATURES} numeric features, reference "
-          f"{REFERENCE}, window {WINDOW}, median of {RUNS} runs\n")
+    fitted = fit_reference(model, ReferenceData(REFERENCE, ref, {}, None, None, None, "d"), window)
+    view = WindowView(np.zeros(WINDOW), cur, {}, np.full(WINDOW, np.nan), np.full(WINDOW, np.nan))
+    ours_s, snap = _median(
+        lambda: evaluate(model, fitted, window, view, JoinedPairs((), ()), 0.0, 0.0)
+    )
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__},"
+        f" evidently {_evidently.version()}, {FEATURES} numeric features, reference "
+        f"{REFERENCE}, window {WINDOW}, median of {RUNS} runs\n"
+    )
     print("| run | median seconds | ratio to ours |")
     print("|---|---|---|")
     print(f"| ml-monitoring-exporter evaluate() (auto: wasserstein, + PCA) | {ours_s:.3f} | 1 |")
@@ -73,11 +72,16 @@ def main() -> None:
     ev_s, ev = _median(lambda: _evidently.data_drift(ref, cur))
     print(f"| Evidently DataDriftPreset (defaults) | {ev_s:.3f} | {ev_s / ours_s:.1f} |")
     ours = {f.name: f.drift for f in snap.features}  # type: ignore[attr-defined]
-    diffs = [abs(ours[c].score - v) for c, (m, v, _) in ev.items()  # type: ignore[union-attr]
-             if "Wasserstein" in m]
+    diffs = [
+        abs(ours[c].score - v)
+        for c, (m, v, _) in ev.items()  # type: ignore[union-attr]
+        if "Wasserstein" in m
+    ]
     same = sum(ours[c].drifted == d for c, (_, _, d) in ev.items())  # type: ignore[union-attr]
-    print(f"\nWasserstein (normed) on {len(diffs)} columns: max |ours - Evidently| = "
-          f"{max(diffs):.2e}; same drift verdict on {same}/{len(ev)} columns.")
+    print(
+        f"\nWasserstein (normed) on {len(diffs)} columns: max |ours - Evidently| = "
+        f"{max(diffs):.2e}; same drift verdict on {same}/{len(ev)} columns."
+    )
 
 
 if __name__ == "__main__":

@@ -31,31 +31,57 @@ log = logging.getLogger("exporter.cli")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ml-monitoring-exporter",
-        description="Prometheus exporter for drift, data quality and performance of ML models.")
+        description="Prometheus exporter for drift, data quality and performance of ML models.",
+    )
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the exporter (the default command)")
     _config_arg(run)
-    run.add_argument("--shard", metavar="INDEX/COUNT",
-                     help="export only this replica's share of the models; INDEX may be `auto` "
-                          "(the ordinal at the end of a StatefulSet pod's hostname)")
-    run.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT",
-                     help="override web.listen_address from the config")
+    run.add_argument(
+        "--shard",
+        metavar="INDEX/COUNT",
+        help="export only this replica's share of the models; INDEX may be `auto` "
+        "(the ordinal at the end of a StatefulSet pod's hostname)",
+    )
+    run.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help="override web.listen_address from the config",
+    )
     _web_config_arg(run)
     _log_args(run)
     check = sub.add_parser("check-config", help="validate a config file and its references")
     _config_arg(check)
     _web_config_arg(check)
-    check.add_argument("--redis.connect", dest="redis_connect", action="store_true",
-                       help="also connect and authenticate to Redis, and fit every reference "
-                            "kept in a Redis key")
+    check.add_argument(
+        "--redis.connect",
+        dest="redis_connect",
+        action="store_true",
+        help="also connect and authenticate to Redis, and fit every reference kept in a Redis key",
+    )
     demo = sub.add_parser("demo", help="run on an embedded Redis with simulated models")
-    demo.add_argument("--web.listen-address", dest="listen_address",
-                      default="127.0.0.1:10135", metavar="HOST:PORT")
-    demo.add_argument("--redis.port", dest="redis_port", type=int, default=0,
-                      help="port of the embedded Redis (0 picks a free one)")
-    demo.add_argument("--drift-after", dest="drift_after", type=float, default=60.0,
-                      metavar="SECONDS", help="when the simulated fraud model starts drifting")
+    demo.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default="127.0.0.1:10135",
+        metavar="HOST:PORT",
+    )
+    demo.add_argument(
+        "--redis.port",
+        dest="redis_port",
+        type=int,
+        default=0,
+        help="port of the embedded Redis (0 picks a free one)",
+    )
+    demo.add_argument(
+        "--drift-after",
+        dest="drift_after",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="when the simulated fraud model starts drifting",
+    )
     _log_args(demo, default_format="text")
     ref = sub.add_parser("reference", help="manage reference data sets")
     ref_sub = ref.add_subparsers(dest="action", required=True)
@@ -67,13 +93,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config.file", dest="config_file", required=True, metavar="PATH",
-                   help="path of the YAML config file")
+    p.add_argument(
+        "--config.file",
+        dest="config_file",
+        required=True,
+        metavar="PATH",
+        help="path of the YAML config file",
+    )
 
 
 def _web_config_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--web.config.file", dest="web_config_file", metavar="PATH", default=None,
-                   help="exporter-toolkit web config: TLS and basic auth of the listener")
+    p.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="PATH",
+        default=None,
+        help="exporter-toolkit web config: TLS and basic auth of the listener",
+    )
 
 
 def _web_security(path: str | None) -> WebSecurity | None:
@@ -89,10 +125,12 @@ def _web_security(path: str | None) -> WebSecurity | None:
 
 
 def _log_args(p: argparse.ArgumentParser, default_format: str = "json") -> None:
-    p.add_argument("--log.format", dest="log_format", choices=("json", "text"),
-                   default=default_format)
-    p.add_argument("--log.level", dest="log_level", default=None,
-                   choices=("debug", "info", "warning", "error"))
+    p.add_argument(
+        "--log.format", dest="log_format", choices=("json", "text"), default=default_format
+    )
+    p.add_argument(
+        "--log.level", dest="log_level", default=None, choices=("debug", "info", "warning", "error")
+    )
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -103,9 +141,14 @@ def _check(args: argparse.Namespace) -> int:
 
     check_config(config, make_client(config.redis) if args.redis_connect else None)
     _web_security(args.web_config_file)
-    print(f"{args.config_file}: ok" + (" (redis reachable, references fitted)"
-                                        if args.redis_connect else
-                                        " (redis not contacted: --redis.connect checks it)"))
+    print(
+        f"{args.config_file}: ok"
+        + (
+            " (redis reachable, references fitted)"
+            if args.redis_connect
+            else " (redis not contacted: --redis.connect checks it)"
+        )
+    )
     return 0
 
 
@@ -119,8 +162,13 @@ def _run(args: argparse.Namespace) -> int:
         shard = parse_shard(args.shard) if args.shard else Shard()
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return Daemon(config, listen_address=args.listen_address, config_path=args.config_file,
-                  shard=shard, web=_web_security(args.web_config_file)).run_until_signalled()
+    return Daemon(
+        config,
+        listen_address=args.listen_address,
+        config_path=args.config_file,
+        shard=shard,
+        web=_web_security(args.web_config_file),
+    ).run_until_signalled()
 
 
 def _reference_load(args: argparse.Namespace) -> int:
@@ -155,8 +203,9 @@ def _reference_load(args: argparse.Namespace) -> int:
     except redis.RedisError as exc:
         from exporter.ingest.connect import describe
 
-        raise ReferenceError(f"models[{model.name}].reference.redis_key: "
-                             f"{describe(exc, config.redis, key)}") from None
+        raise ReferenceError(
+            f"models[{model.name}].reference.redis_key: {describe(exc, config.redis, key)}"
+        ) from None
     print(f"loaded {data.rows} rows for model {model.name} into {key}")
     return 0
 

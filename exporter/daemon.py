@@ -56,11 +56,18 @@ class Runtime:
 class Daemon:
     """The running exporter; the Redis client, clock and registry are passed in for tests."""
 
-    def __init__(self, config: Config, *, client: RedisClient | None = None,
-                 registry: CollectorRegistry | None = None,
-                 clock: Callable[[], float] = time.time,
-                 listen_address: str | None = None, config_path: str | None = None,
-                 shard: Shard | None = None, web: WebSecurity | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        client: RedisClient | None = None,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.time,
+        listen_address: str | None = None,
+        config_path: str | None = None,
+        shard: Shard | None = None,
+        web: WebSecurity | None = None,
+    ) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no rule reads `_created`
         self.registry = registry if registry is not None else CollectorRegistry()
         self.store = SnapshotStore()
@@ -73,18 +80,27 @@ class Daemon:
         self._live = LiveMetrics(live, self._shard.filter(config).models, clock)
         info = spec("mlmon_shard_info")
         Gauge(info.name, info.help, info.labels, registry=live).labels(
-            str(self._shard.index), str(self._shard.count)).set(1)
+            str(self._shard.index), str(self._shard.count)
+        ).set(1)
         self._reload_lock = threading.Lock()
         self._stopped = threading.Event()
         self.runtime = self._build(self._shard.filter(config), None)
-        self._collector = SnapshotCollector(self.store, self.config.models,
-                                            lambda: self.runtime.reader.redis_up,
-                                            config.web.external_url)
+        self._collector = SnapshotCollector(
+            self.store,
+            self.config.models,
+            lambda: self.runtime.reader.redis_up,
+            config.web.external_url,
+        )
         self.registry.register(Combined(live, self._collector))
         self._exposition = Exposition(live, self._collector, self._live.render_failures)
-        self.http = MetricsServer(listen_address or config.web.listen_address, self.registry,
-                                  self.readiness, web, self._page,
-                                  self._exposition.render)
+        self.http = MetricsServer(
+            listen_address or config.web.listen_address,
+            self.registry,
+            self.readiness,
+            web,
+            self._page,
+            self._exposition.render,
+        )
 
     @property
     def config(self) -> Config:
@@ -112,17 +128,29 @@ class Daemon:
         Raises ReferenceError before anything runs when a reference cannot be fitted.
         """
         same_redis = old is not None and old.config.redis == config.redis
-        client = (self._client if self._client is not None
-                  else old.client if old is not None and same_redis
-                  else make_client(config.redis))
+        client = (
+            self._client
+            if self._client is not None
+            else old.client
+            if old is not None and same_redis
+            else make_client(config.redis)
+        )
         keep = {p.model.name: p for p in old.pipelines} if old is not None and same_redis else {}
-        pipelines = build_pipelines(config, self._live, self.store, self._clock, keep=keep,
-                                    client=None if old is None else client)
-        kept = frozenset(key for p in pipelines if keep.get(p.model.name) is p
-                         for key in (p.model.streams.predictions.encode(),
-                                     p.model.streams.labels.encode()))
-        reader = StreamReader(client, pipelines, config.redis, self._live, self._clock,
-                              kept=kept)
+        pipelines = build_pipelines(
+            config,
+            self._live,
+            self.store,
+            self._clock,
+            keep=keep,
+            client=None if old is None else client,
+        )
+        kept = frozenset(
+            key
+            for p in pipelines
+            if keep.get(p.model.name) is p
+            for key in (p.model.streams.predictions.encode(), p.model.streams.labels.encode())
+        )
+        reader = StreamReader(client, pipelines, config.redis, self._live, self._clock, kept=kept)
 
         def run(pipeline: ModelPipeline) -> None:
             if reader.backfilled.is_set():  # evaluate only once the windows are rebuilt
@@ -157,18 +185,23 @@ class Daemon:
             try:
                 pipeline.refresh_reference(runtime.client)
             except redis.RedisError as exc:
-                log.warning("reference not loaded yet: %s",
-                            describe(exc, runtime.config.redis, pipeline.model.reference.redis_key),
-                            extra={"model": pipeline.model.name})
+                log.warning(
+                    "reference not loaded yet: %s",
+                    describe(exc, runtime.config.redis, pipeline.model.reference.redis_key),
+                    extra={"model": pipeline.model.name},
+                )
             except ReferenceError as exc:
-                log.warning("reference not loaded yet: %s", exc,
-                            extra={"model": pipeline.model.name})
+                log.warning(
+                    "reference not loaded yet: %s", exc, extra={"model": pipeline.model.name}
+                )
         runtime.reader.start()
         deadline = time.monotonic() + BACKFILL_WAIT_SECONDS
         while not runtime.reader.backfilled.wait(0.2):  # a SIGTERM meanwhile ends the wait
             if self._stopped.is_set() or time.monotonic() > deadline:
-                log.warning("windows not rebuilt yet (%s); evaluations start once they are",
-                            "redis answers" if runtime.reader.redis_up else "redis unreachable")
+                log.warning(
+                    "windows not rebuilt yet (%s); evaluations start once they are",
+                    "redis answers" if runtime.reader.redis_up else "redis unreachable",
+                )
                 break
         runtime.scheduler.start()
 
@@ -180,8 +213,10 @@ class Daemon:
         """Start serving at once; evaluations begin when the windows are rebuilt."""
         self.http.start()
         self._start_runtime(self.runtime)
-        log.info("exporter started", extra={"port": self.http.port,
-                                             "models": [m.name for m in self.config.models]})
+        log.info(
+            "exporter started",
+            extra={"port": self.http.port, "models": [m.name for m in self.config.models]},
+        )
 
     def stop(self) -> None:
         """Finish the running evaluations, stop reading, close the listener."""
@@ -208,7 +243,8 @@ class Daemon:
             if config.web != old.config.web:
                 log.warning("web.listen_address changes take effect after a restart")
             changed = {m.name for m in config.models} - {
-                p.model.name for p in old.pipelines if p in runtime.pipelines}
+                p.model.name for p in old.pipelines if p in runtime.pipelines
+            }
             self._stop_runtime(old)
             if old.config.redis == config.redis:  # go on exactly where the old reader stopped
                 runtime.reader.resume_from(old.reader)
@@ -218,8 +254,10 @@ class Daemon:
             self._collector.set_models(config.models)
             self._start_runtime(runtime)
             self._live.reloaded(True)
-            log.info("config reloaded", extra={"models": [m.name for m in config.models],
-                                               "changed": sorted(changed)})
+            log.info(
+                "config reloaded",
+                extra={"models": [m.name for m in config.models], "changed": sorted(changed)},
+            )
             return True
 
     def _follow_config(self, asked: threading.Event) -> None:
@@ -262,8 +300,9 @@ class Daemon:
         events = SignalEvents(on_stop=self._stopped.set)  # also ends a start-up wait for Redis
         with events.installed():
             self.start()
-            threading.Thread(target=self._follow_config, args=(events.reload,),
-                             name="config-reload", daemon=True).start()
+            threading.Thread(
+                target=self._follow_config, args=(events.reload,), name="config-reload", daemon=True
+            ).start()
             events.stop.wait()
             self.stop()
         return 0

@@ -51,14 +51,14 @@ def read_regular_file(path: str, limit: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno == errno.ENXIO:  # a Unix socket cannot be opened: say what it is
-            raise RefusedFile(errno.ENXIO, f"{_kind(os.stat(path).st_mode)}, "
-                              "not a regular file", path) from None
+            raise RefusedFile(
+                errno.ENXIO, f"{_kind(os.stat(path).st_mode)}, not a regular file", path
+            ) from None
         raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise RefusedFile(errno.EINVAL,
-                              f"{_kind(info.st_mode)}, not a regular file", path)
+            raise RefusedFile(errno.EINVAL, f"{_kind(info.st_mode)}, not a regular file", path)
         if info.st_size > limit:
             raise _too_large(path, limit, describe_size(info.st_size))
         with open(fd, "rb", closefd=False) as handle:
@@ -74,5 +74,4 @@ def read_regular_file(path: str, limit: int) -> bytes:
 
 
 def _too_large(path: str, limit: int, size: str) -> RefusedFile:
-    return RefusedFile(errno.EFBIG, f"larger than the {describe_size(limit)} limit ({size})",
-                       path)
+    return RefusedFile(errno.EFBIG, f"larger than the {describe_size(limit)} limit ({size})", path)

@@ -46,8 +46,13 @@ MAX_LOGGED_KEYS = 100  # a producer sending random keys must not flood the log
 class ModelPipeline:
     """Owns a model's window, label join and fitted reference; the reader and scheduler call it."""
 
-    def __init__(self, model: ModelConfig, live: LiveMetrics, store: SnapshotStore,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        model: ModelConfig,
+        live: LiveMetrics,
+        store: SnapshotStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.model = model
         self._live = live
         self._store = store
@@ -84,8 +89,9 @@ class ModelPipeline:
             if count:
                 self._live.observe_labels(self.model.name, len(labels), unmatched)
 
-    def _decode(self, entries: Sequence[Entry], decode: Callable[..., Decoded], kind: str,
-                count: bool) -> Decoded:
+    def _decode(
+        self, entries: Sequence[Entry], decode: Callable[..., Decoded], kind: str, count: bool
+    ) -> Decoded:
         """Decode entry by entry, so one that breaks the decoder loses only itself (counted)."""
         out = Decoded([], [], [])
         lost = 0
@@ -94,8 +100,10 @@ class ModelPipeline:
                 decoded = decode(entry_id, fields)
             except Exception:
                 lost += 1
-                log.exception("decoding an entry failed; entry lost", extra={
-                    "model": self.model.name, "stream_kind": kind, "entry": repr(entry_id)})
+                log.exception(
+                    "decoding an entry failed; entry lost",
+                    extra={"model": self.model.name, "stream_kind": kind, "entry": repr(entry_id)},
+                )
                 continue
             out.records.extend(decoded.records)
             out.rejected.extend(decoded.rejected)
@@ -119,9 +127,14 @@ class ModelPipeline:
                 self._logged_keys.add((kind, key))
                 close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                log.warning("model %s: %s record key %r is not part of the wire format and is "
-                            "ignored%s", self.model.name, kind, key[:100], hint,
-                            extra={"model": self.model.name, "stream_kind": kind})
+                log.warning(
+                    "model %s: %s record key %r is not part of the wire format and is ignored%s",
+                    self.model.name,
+                    kind,
+                    key[:100],
+                    hint,
+                    extra={"model": self.model.name, "stream_kind": kind},
+                )
 
     def count_skipped(self, kind: str, entries: int) -> None:
         """Entries the stream lost before the reader got to them."""
@@ -140,8 +153,10 @@ class ModelPipeline:
         digest = cast("bytes | None", client.hget(ref.redis_key, "sha256"))
         if digest is None:
             if self.fitted is None:
-                raise ReferenceError(f"model {self.model.name!r}: reference key {ref.redis_key} "
-                                     "is empty; run `ml-monitoring-exporter reference load`")
+                raise ReferenceError(
+                    f"model {self.model.name!r}: reference key {ref.redis_key} "
+                    "is empty; run `ml-monitoring-exporter reference load`"
+                )
             self._reference_lost(ref.redis_key)
             return
         if self.reference_note:
@@ -157,10 +172,14 @@ class ModelPipeline:
         """Keep evaluating with the fitted copy: a flushed or evicted key must not freeze values."""
         if self.reference_note:
             return
-        self.reference_note = (f"reference key {key} is missing in Redis; evaluating with the "
-                               "copy fitted before (run `reference load` to restore it)")
-        log.error("reference key missing; evaluating with the fitted copy",
-                  extra={"model": self.model.name, "key": key})
+        self.reference_note = (
+            f"reference key {key} is missing in Redis; evaluating with the "
+            "copy fitted before (run `reference load` to restore it)"
+        )
+        log.error(
+            "reference key missing; evaluating with the fitted copy",
+            extra={"model": self.model.name, "key": key},
+        )
         self._live.reference_lost.labels(self.model.name).inc()
         self._live.reference_missing.labels(self.model.name).set(1)
 
@@ -183,10 +202,21 @@ class ModelPipeline:
             if self.fitted is None:
                 raise ReferenceError(f"model {self.model.name!r}: no reference loaded")
             now = self._clock()
-            snapshot = evaluate(self.model, self.fitted, self.window, self.window.view(now),
-                                self.join.pairs(now), now, 0.0, self.calibration)
-            snapshot = replace(snapshot, duration_seconds=time.perf_counter() - started,
-                               reference_note=self.reference_note)
+            snapshot = evaluate(
+                self.model,
+                self.fitted,
+                self.window,
+                self.window.view(now),
+                self.join.pairs(now),
+                now,
+                0.0,
+                self.calibration,
+            )
+            snapshot = replace(
+                snapshot,
+                duration_seconds=time.perf_counter() - started,
+                reference_note=self.reference_note,
+            )
         except Exception as exc:
             self._live.failures.labels(self.model.name).inc()
             log.error("evaluation failed: %s", exc, extra={"model": self.model.name})
@@ -200,14 +230,15 @@ def _drift_states(snapshot: ModelSnapshot | None) -> dict[str, bool]:
     """What an on-call engineer sees flip: dataset, prediction and each feature's drift."""
     if snapshot is None:
         return {}
-    out = {f"feature {f.name}": f.drift.drifted for f in snapshot.features
-           if f.drift is not None}
+    out = {f"feature {f.name}": f.drift.drifted for f in snapshot.features if f.drift is not None}
     if snapshot.dataset_drift is not None:
         out["dataset"] = snapshot.dataset_drift
     if snapshot.prediction_drift is not None:
         out["prediction"] = snapshot.prediction_drift.drifted
-    for name, value in (("multivariate", snapshot.multivariate_drift),
-                        ("target", snapshot.target_drift)):
+    for name, value in (
+        ("multivariate", snapshot.multivariate_drift),
+        ("target", snapshot.target_drift),
+    ):
         if value is not None:
             out[name] = value.drifted
     return out
@@ -218,6 +249,10 @@ def _log_changes(old: ModelSnapshot | None, new: ModelSnapshot) -> None:
     before = _drift_states(old)
     for what, drifted in _drift_states(new).items():
         if before.get(what, False) != drifted:
-            log.info("model %s: %s drift %s", new.model, what,
-                     "detected" if drifted else "cleared",
-                     extra={"model": new.model, "drift": what, "drifted": drifted})
+            log.info(
+                "model %s: %s drift %s",
+                new.model,
+                what,
+                "detected" if drifted else "cleared",
+                extra={"model": new.model, "drift": what, "drifted": drifted},
+            )

@@ -38,13 +38,22 @@ def interval_seconds(schedule: ScheduleConfig, now: datetime | None = None) -> f
     return float((second - first).total_seconds())
 
 
-def build_scheduler(pipelines: Sequence[ModelPipeline],
-                    run: Callable[[ModelPipeline], object]) -> BackgroundScheduler:
+def build_scheduler(
+    pipelines: Sequence[ModelPipeline], run: Callable[[ModelPipeline], object]
+) -> BackgroundScheduler:
     """A scheduler whose interval jobs also run once as soon as it starts."""
     scheduler = BackgroundScheduler(timezone="UTC")
     for p in pipelines:
         first = {} if p.model.schedule.cron is not None else {"next_run_time": datetime.now(UTC)}
-        scheduler.add_job(run, trigger_for(p.model.schedule), args=[p], id=p.model.name,
-                          name=f"evaluate {p.model.name}", max_instances=1, coalesce=True,
-                          misfire_grace_time=None, **first)
+        scheduler.add_job(
+            run,
+            trigger_for(p.model.schedule),
+            args=[p],
+            id=p.model.name,
+            name=f"evaluate {p.model.name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            **first,
+        )
     return scheduler

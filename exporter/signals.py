@@ -37,9 +37,13 @@ class SignalEvents:
     `exit_process` is os._exit in production; tests pass a recorder to see the deadline fire.
     """
 
-    def __init__(self, on_stop: Callable[[], None] = lambda: None, *,
-                 deadline: float = EXIT_DEADLINE_SECONDS,
-                 exit_process: Callable[[int], object] = os._exit) -> None:
+    def __init__(
+        self,
+        on_stop: Callable[[], None] = lambda: None,
+        *,
+        deadline: float = EXIT_DEADLINE_SECONDS,
+        exit_process: Callable[[int], object] = os._exit,
+    ) -> None:
         self.stop = threading.Event()
         self.reload = threading.Event()
         self._finished = threading.Event()
@@ -94,6 +98,7 @@ class SignalEvents:
         self._on_stop()
         if self._finished.wait(self._deadline):
             return
-        log.error("the clean stop did not finish within %ss of %s; exiting now",
-                  self._deadline, name)
+        log.error(
+            "the clean stop did not finish within %ss of %s; exiting now", self._deadline, name
+        )
         self._exit(EXIT_HUNG)

@@ -24,11 +24,16 @@ from exporter.serve.live import LiveMetrics
 log = logging.getLogger("exporter.validate")
 
 
-def build_pipelines(config: Config, live: LiveMetrics, store: SnapshotStore,
-                    clock: Callable[[], float] = time.time, *,
-                    keep: Mapping[str, ModelPipeline] | None = None,
-                    client: RedisClient | None = None,
-                    strict_redis: bool = False) -> tuple[ModelPipeline, ...]:
+def build_pipelines(
+    config: Config,
+    live: LiveMetrics,
+    store: SnapshotStore,
+    clock: Callable[[], float] = time.time,
+    *,
+    keep: Mapping[str, ModelPipeline] | None = None,
+    client: RedisClient | None = None,
+    strict_redis: bool = False,
+) -> tuple[ModelPipeline, ...]:
     """A fitted pipeline per model; raises ReferenceError naming the model otherwise.
 
     A pipeline in `keep` whose model section is unchanged is reused with its window. File
@@ -50,8 +55,9 @@ def build_pipelines(config: Config, live: LiveMetrics, store: SnapshotStore,
     return tuple(out)
 
 
-def _fit_from_redis(pipeline: ModelPipeline, client: RedisClient, config: Config,
-                    strict: bool) -> None:
+def _fit_from_redis(
+    pipeline: ModelPipeline, client: RedisClient, config: Config, strict: bool
+) -> None:
     key = pipeline.model.reference.redis_key
     where = f"models[{pipeline.model.name}].reference.redis_key"
     try:
@@ -60,8 +66,7 @@ def _fit_from_redis(pipeline: ModelPipeline, client: RedisClient, config: Config
         message = f"{where}: {describe(exc, config.redis, key)}"
         if strict:
             raise ReferenceError(message) from None
-        log.warning("reference not loaded yet: %s", message,
-                    extra={"model": pipeline.model.name})
+        log.warning("reference not loaded yet: %s", message, extra={"model": pipeline.model.name})
     except ReferenceError as exc:
         if strict:
             raise ReferenceError(f"{where}: {exc}") from None

@@ -30,8 +30,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.05,
-             what: str = "condition") -> T:
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
     """Poll until condition() is truthy and return it; fail with `what` after the deadline.
 
     A condition may raise while what it watches comes up (a refused connection, say): that
@@ -55,8 +59,14 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
     raise AssertionError(f"timed out after {timeout}s waiting for {what} ({got})") from error
 
 
-def settles_at(read: Callable[[], object], expected: object, settle: float = 2.0,
-               timeout: float = 30.0, interval: float = 0.05, what: str = "value") -> None:
+def settles_at(
+    read: Callable[[], object],
+    expected: object,
+    settle: float = 2.0,
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    what: str = "value",
+) -> None:
     """Wait until read() equals expected, then watch it for `settle` seconds: it must stay.
 
     For counters that must end at an exact total (nothing lost, nothing counted twice):
@@ -83,8 +93,9 @@ def settles_at(read: Callable[[], object], expected: object, settle: float = 2.0
         time.sleep(interval)
         got = read()
         if got != expected:
-            raise AssertionError(f"{what} reached {expected!r}, then changed to {got!r} "
-                                 f"within {settle}s")
+            raise AssertionError(
+                f"{what} reached {expected!r}, then changed to {got!r} within {settle}s"
+            )
 
 
 def _past(got: object, expected: object) -> bool:
@@ -105,8 +116,9 @@ def require_redis62() -> str:
     what = "a Redis 6.2 redis-server"
     where = "scripts/test.sh installs it into .cache/redis-6.2"
     try:
-        version = subprocess.run([str(REDIS62), "--version"], capture_output=True, text=True,
-                                 timeout=10).stdout
+        version = subprocess.run(
+            [str(REDIS62), "--version"], capture_output=True, text=True, timeout=10
+        ).stdout
     except OSError:
         _missing(what, where)
     if " v=6.2." not in version:
@@ -144,9 +156,24 @@ class RedisServer:
         """Start (or restart) on the same port and wait until it answers PING."""
         binary = self.binary()
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--protected-mode",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(lambda: self.client().ping(), 15, what=f"redis-server on port {self.port}")
 
     def shutdown_saving(self) -> None:

@@ -23,18 +23,31 @@ class DemoProcess:
         self.out: list[str] = []
         self.err: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "demo", f"--web.listen-address=127.0.0.1:{port}",
-             f"--drift-after={drift_after:g}", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "demo",
+                f"--web.listen-address=127.0.0.1:{port}",
+                f"--drift-after={drift_after:g}",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self.process.stdout is not None and self.process.stderr is not None
-        self._readers = [self._collect(self.process.stdout, self.out),
-                         self._collect(self.process.stderr, self.err)]
+        self._readers = [
+            self._collect(self.process.stdout, self.out),
+            self._collect(self.process.stderr, self.err),
+        ]
 
     @staticmethod
     def _collect(stream: IO[str], into: list[str]) -> threading.Thread:
         def read() -> None:
             for line in stream:
                 into.append(line.rstrip("\n"))
+
         thread = threading.Thread(target=read, daemon=True)
         thread.start()
         return thread
@@ -49,8 +62,9 @@ class DemoProcess:
             body = resp.read().decode()
         for family in text_string_to_metric_families(body):
             for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v
-                                               for k, v in labels.items()):
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
                     return float(sample.value)
         return None
 

@@ -67,9 +67,11 @@ def model_yaml(name: str, interval: str = "1s") -> str:
 
 def make_config(tmp: Path, redis_url: str, models: tuple[str, ...] = ("m",)) -> Config:
     """A validated config with a model per name, all sharing tmp/ref.csv."""
-    text = (f"redis: {{url: '{redis_url}', backoff_max: 1s}}\n"
-            f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:"
-            + "".join(model_yaml(m) for m in models))
+    text = (
+        f"redis: {{url: '{redis_url}', backoff_max: 1s}}\n"
+        f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:"
+        + "".join(model_yaml(m) for m in models)
+    )
     return load_config_text(text, base_dir=str(tmp))
 
 
@@ -79,8 +81,16 @@ def records(data: dict[str, np.ndarray], start: int = 0) -> list[bytes]:
     out = []
     for i in range(n):
         features = {k: (float(v[i]) if v.dtype.kind == "f" else str(v[i])) for k, v in data.items()}
-        out.append(orjson.dumps({"id": f"r{start + i}", "features": features,
-                                 "prediction": float(data["x2"][i]), "latency_ms": 12.5}))
+        out.append(
+            orjson.dumps(
+                {
+                    "id": f"r{start + i}",
+                    "features": features,
+                    "prediction": float(data["x2"][i]),
+                    "latency_ms": 12.5,
+                }
+            )
+        )
     return out
 
 
@@ -88,7 +98,7 @@ def xadd_all(client: redis.Redis, stream: str, payloads: list[bytes], field: str
     """Pipelined XADD, in chunks."""
     for i in range(0, len(payloads), 2000):
         pipe = client.pipeline(transaction=False)
-        for p in payloads[i:i + 2000]:
+        for p in payloads[i : i + 2000]:
             pipe.xadd(stream, {field: p})
         pipe.execute()
 
@@ -118,5 +128,8 @@ def running(config: Config, shard: Shard | None = None) -> Iterator[Daemon]:
 
 def wait_evaluated(daemon: Daemon, model: str, samples: int, timeout: float = 60) -> None:
     """Wait until an evaluation has seen exactly `samples` records in the window."""
-    wait_for(lambda: value(daemon, "mlmon_window_samples", model=model) == samples, timeout,
-             what=f"{model} evaluated with {samples} samples")
+    wait_for(
+        lambda: value(daemon, "mlmon_window_samples", model=model) == samples,
+        timeout,
+        what=f"{model} evaluated with {samples} samples",
+    )

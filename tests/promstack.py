@@ -81,16 +81,23 @@ class PrometheusProcess:
         _stop(self.process)
 
 
-def start_prometheus(tmp_path: Path, targets: list[str], rule_files: Sequence[Path] = (),
-                     scrape_interval: str = "1s",
-                     alertmanager_url: str | None = None) -> PrometheusProcess:
+def start_prometheus(
+    tmp_path: Path,
+    targets: list[str],
+    rule_files: Sequence[Path] = (),
+    scrape_interval: str = "1s",
+    alertmanager_url: str | None = None,
+) -> PrometheusProcess:
     """Prometheus scraping `targets` (host:port) and evaluating `rule_files` every interval."""
     binary = require_tool("prometheus")
     home = tmp_path / f"prometheus-{free_port()}"
     home.mkdir(parents=True)
     config: dict[str, Any] = {
-        "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval,
-                   "scrape_timeout": scrape_interval},
+        "global": {
+            "scrape_interval": scrape_interval,
+            "evaluation_interval": scrape_interval,
+            "scrape_timeout": scrape_interval,
+        },
         "rule_files": [str(p) for p in rule_files],
         "scrape_configs": [{"job_name": "mlmon", "static_configs": [{"targets": targets}]}],
     }
@@ -101,9 +108,15 @@ def start_prometheus(tmp_path: Path, targets: list[str], rule_files: Sequence[Pa
     config_path.write_text(yaml.safe_dump(config))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [binary, f"--config.file={config_path}", f"--storage.tsdb.path={home / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
-            "--rules.alert.resend-delay=1s", "--log.level=warn"]
+    argv = [
+        binary,
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={home / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.enable-lifecycle",
+        "--rules.alert.resend-delay=1s",
+        "--log.level=warn",
+    ]
     process = _start(argv, home / "prometheus.log", url, f"prometheus on port {port}")
     return PrometheusProcess(url, config_path, process)
 
@@ -139,9 +152,14 @@ def start_alertmanager(tmp_path: Path, config_text: str) -> AlertmanagerProcess:
     config_path.write_text(config_text)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [binary, f"--config.file={config_path}", f"--storage.path={home / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-            "--log.level=warn"]
+    argv = [
+        binary,
+        f"--config.file={config_path}",
+        f"--storage.path={home / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        "--log.level=warn",
+    ]
     process = _start(argv, home / "alertmanager.log", url, f"alertmanager on port {port}")
     return AlertmanagerProcess(url, config_path, process)
 
@@ -168,8 +186,7 @@ def alertmanager_config_for_test(example: str, webhook_url: str) -> str:
             name = receiver["name"]
             for key in [k for k in receiver if k.endswith("_configs")]:
                 del receiver[key]
-            receiver["webhook_configs"] = [{"url": f"{webhook_url}/{name}",
-                                            "send_resolved": True}]
+            receiver["webhook_configs"] = [{"url": f"{webhook_url}/{name}", "send_resolved": True}]
     return str(yaml.safe_dump(doc, sort_keys=False))
 
 
@@ -222,9 +239,14 @@ def start_webhook() -> WebhookReceiver:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length).decode() or "{}")
             with lock:
-                notifications.append(Notification(
-                    self.path, str(body.get("receiver", "")), str(body.get("status", "")),
-                    list(body.get("alerts", []))))
+                notifications.append(
+                    Notification(
+                        self.path,
+                        str(body.get("receiver", "")),
+                        str(body.get("status", "")),
+                        list(body.get("alerts", [])),
+                    )
+                )
             self.send_response(200)
             self.end_headers()
 

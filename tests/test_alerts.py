@@ -133,7 +133,8 @@ def test_every_alert_has_exactly_one_cold_start_case() -> None:
 
 @pytest.mark.parametrize("rule", alerts(), ids=lambda r: r["alert"])
 def test_each_alert_stays_silent_from_a_cold_start_until_its_event_then_fires(
-        rule: dict[str, Any]) -> None:
+    rule: dict[str, Any],
+) -> None:
     """Its series are absent before the exporter starts, counters appear at 0 as the exporter
     creates them; once they exist the alert is silent, and the event later makes it fire (an
     increase() over a counter that appears with its first event would never fire)."""
@@ -150,7 +151,8 @@ def test_each_alert_stays_silent_from_a_cold_start_until_its_event_then_fires(
         assert absent >= 1, f"{name}: {series['series']} must begin absent (`_x5`)"
         if is_counter(metric):
             assert FROM_ZERO.fullmatch(first), (
-                f"{name}: counter {series['series']} must appear at 0, not {first!r}")
+                f"{name}: counter {series['series']} must appear at 0, not {first!r}"
+            )
         start = max(start, absent * step)
     assert fed & metrics_read(rule), f"{name}: the case feeds none of the series it reads"
     checks = case["alert_rule_test"]
@@ -158,7 +160,8 @@ def test_each_alert_stays_silent_from_a_cold_start_until_its_event_then_fires(
     silent = [seconds(c["eval_time"]) for c in checks if not c.get("exp_alerts")]
     assert fires, f"{name} never fires in its cold-start case"
     assert any(start <= s < min(fires) for s in silent), (
-        f"{name}: no silent check between the exporter's start ({start:.0f}s) and the firing one")
+        f"{name}: no silent check between the exporter's start ({start:.0f}s) and the firing one"
+    )
 
 
 def test_every_metric_a_rule_reads_is_in_the_exporters_catalog() -> None:
@@ -176,8 +179,9 @@ def test_every_metric_a_rule_reads_is_in_the_exporters_catalog() -> None:
 def test_every_aggregation_and_match_keeps_the_namespace_label() -> None:
     for rule in rules():
         for keyword, labels in GROUPING.findall(rule["expr"]):
-            assert "namespace" in [lbl.strip() for lbl in labels.split(",")], \
+            assert "namespace" in [lbl.strip() for lbl in labels.split(",")], (
                 f"{keyword} ({labels}) in {rule.get('alert') or rule.get('record')}"
+            )
 
 
 def test_recording_rules_are_named_level_metric_operations() -> None:
@@ -213,23 +217,42 @@ def test_amtool_accepts_the_example_alertmanager_config() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("severity", "receiver"),
-                         [("critical", "pager"), ("warning", "chat"), ("info", "silent")])
-def test_the_example_routing_sends_each_severity_to_its_receiver(severity: str,
-                                                                  receiver: str) -> None:
+@pytest.mark.parametrize(
+    ("severity", "receiver"), [("critical", "pager"), ("warning", "chat"), ("info", "silent")]
+)
+def test_the_example_routing_sends_each_severity_to_its_receiver(
+    severity: str, receiver: str
+) -> None:
     amtool = require_tool("amtool")
-    result = run([amtool, "config", "routes", "test", f"--config.file={AM_EXAMPLE}",
-                  "alertname=MLMonFeatureDrift", "model=fraud", f"severity={severity}"])
+    result = run(
+        [
+            amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={AM_EXAMPLE}",
+            "alertname=MLMonFeatureDrift",
+            "model=fraud",
+            f"severity={severity}",
+        ]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == receiver
 
 
 def test_dataset_drift_and_a_broken_exporter_inhibit_the_alerts_they_explain() -> None:
     inhibit = yaml.safe_load(AM_EXAMPLE.read_text())["inhibit_rules"]
-    pairs = {(tuple(r["source_matchers"]), tuple(r["target_matchers"]), tuple(r["equal"]))
-             for r in inhibit}
-    assert (('alertname="MLMonDatasetDrift"',), ('alertname="MLMonFeatureDrift"',),
-            ("namespace", "model")) in pairs
-    assert (('alertname=~"MLMonExporterDown|MLMonRedisUnreachable|MLMonReaderDown"',),
-            ('model=~".+"',),
-            ("namespace",)) in pairs
+    pairs = {
+        (tuple(r["source_matchers"]), tuple(r["target_matchers"]), tuple(r["equal"]))
+        for r in inhibit
+    }
+    assert (
+        ('alertname="MLMonDatasetDrift"',),
+        ('alertname="MLMonFeatureDrift"',),
+        ("namespace", "model"),
+    ) in pairs
+    assert (
+        ('alertname=~"MLMonExporterDown|MLMonRedisUnreachable|MLMonReaderDown"',),
+        ('model=~".+"',),
+        ("namespace",),
+    ) in pairs

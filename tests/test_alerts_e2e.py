@@ -54,15 +54,20 @@ def reference(path: Path, rng: np.random.Generator, n: int = 3000) -> None:
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["x1", "x2", "c1", "prediction"])
-        for x1, x2, c1, p in zip(rng.normal(0, 1, n), rng.normal(5, 2, n),
-                                 rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
-                                 rng.normal(10, 1, n), strict=True):
+        for x1, x2, c1, p in zip(
+            rng.normal(0, 1, n),
+            rng.normal(5, 2, n),
+            rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
+            rng.normal(10, 1, n),
+            strict=True,
+        ):
             writer.writerow([repr(float(x1)), repr(float(x2)), c1, repr(float(p))])
 
 
 def config_text(redis_url: str) -> str:
     """Four models over the same reference, evaluated every second, with a 250 ms SLO."""
-    models = "".join(f"""
+    models = "".join(
+        f"""
   - name: {m}
     task: regression
     reference: {{file: ref.csv}}
@@ -70,7 +75,9 @@ def config_text(redis_url: str) -> str:
       - {{name: x1, type: numeric}}
       - {{name: x2, type: numeric}}
       - {{name: c1, type: categorical}}
-""" for m in MODELS)
+"""
+        for m in MODELS
+    )
     return f"""
 redis: {{url: '{redis_url}', backoff_max: 1s}}
 web: {{listen_address: '127.0.0.1:{free_port()}'}}
@@ -97,14 +104,21 @@ class Producer:
         shift = 2.0 if model == "drifty" else 0.0
         latency = 2000.0 if model == "slow" else 12.0
         preds, labels = [], []
-        for x1, x2, c1, p in zip(self.rng.normal(0, 1, n), self.rng.normal(5 + shift, 2, n),
-                                 self.rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
-                                 self.rng.normal(10, 1, n), strict=True):
+        for x1, x2, c1, p in zip(
+            self.rng.normal(0, 1, n),
+            self.rng.normal(5 + shift, 2, n),
+            self.rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
+            self.rng.normal(10, 1, n),
+            strict=True,
+        ):
             self.counter += 1
             rid = f"{model}-{self.counter}"
             features = {"x1": float(x1), "x2": float(x2), "c1": str(c1)}
-            preds.append(orjson.dumps({"id": rid, "features": features,
-                                       "prediction": float(p), "latency_ms": latency}))
+            preds.append(
+                orjson.dumps(
+                    {"id": rid, "features": features, "prediction": float(p), "latency_ms": latency}
+                )
+            )
             labels.append(orjson.dumps({"id": rid, "label": float(p) + 0.1}))
         return preds, labels
 
@@ -112,10 +126,14 @@ class Producer:
         """XADD n predictions as one batch entry, then their labels."""
         preds, labels = self.payloads(model, n)
         for i in range(0, n, 1000):
-            self.client.xadd(f"mlmon:{{{model}}}:predictions",
-                             {"batch": b"[" + b",".join(preds[i:i + 1000]) + b"]"})
-            self.client.xadd(f"mlmon:{{{model}}}:labels",
-                             {"batch": b"[" + b",".join(labels[i:i + 1000]) + b"]"})
+            self.client.xadd(
+                f"mlmon:{{{model}}}:predictions",
+                {"batch": b"[" + b",".join(preds[i : i + 1000]) + b"]"},
+            )
+            self.client.xadd(
+                f"mlmon:{{{model}}}:labels",
+                {"batch": b"[" + b",".join(labels[i : i + 1000]) + b"]"},
+            )
 
     def run(self) -> None:
         """Until stopped, a batch per active model every 200 ms."""
@@ -136,12 +154,16 @@ class Stack:
 
     def received(self, model: str) -> set[tuple[str, str, str]]:
         """(receiver path, alertname, feature) of every firing alert of `model` received."""
-        return {(n.path, a["labels"]["alertname"], a["labels"].get("feature", ""))
-                for n in self.hook.received() for a in n.alerts
-                if a["labels"].get("model") == model and a["status"] == "firing"}
+        return {
+            (n.path, a["labels"]["alertname"], a["labels"].get("feature", ""))
+            for n in self.hook.received()
+            for a in n.alerts
+            if a["labels"].get("model") == model and a["status"] == "firing"
+        }
 
     def wait_received(self, model: str, alertname: str) -> dict[str, Any]:
         """The first firing `alertname` of `model` at any receiver, within the deadline."""
+
         def find() -> dict[str, Any] | None:
             for n in self.hook.received():
                 for a in n.alerts:
@@ -149,6 +171,7 @@ class Stack:
                     if labels.get("model") == model and labels["alertname"] == alertname:
                         return {"path": n.path, **a}
             return None
+
         found = wait_for(find, ALERT_TIMEOUT, 0.2, what=f"{alertname} for {model} at a receiver")
         assert found is not None
         return found
@@ -170,15 +193,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     hook = start_webhook()
     try:
         with running(config) as daemon:
-            wait_for(lambda: all(value(daemon, "mlmon_window_samples", model=m) == PREFILL
-                                 for m in MODELS), 60, what="every model evaluated, window full")
+            wait_for(
+                lambda: all(
+                    value(daemon, "mlmon_window_samples", model=m) == PREFILL for m in MODELS
+                ),
+                60,
+                what="every model evaluated, window full",
+            )
             thread = threading.Thread(target=producer.run, name="producer", daemon=True)
             thread.start()
-            am = start_alertmanager(tmp, alertmanager_config_for_test(
-                AM_EXAMPLE.read_text(), hook.url))
+            am = start_alertmanager(
+                tmp, alertmanager_config_for_test(AM_EXAMPLE.read_text(), hook.url)
+            )
             rules = rules_with_short_for(RULES, tmp, "3s")
-            prom = start_prometheus(tmp, [f"127.0.0.1:{daemon.http.port}"], [rules],
-                                    alertmanager_url=am.url)
+            prom = start_prometheus(
+                tmp, [f"127.0.0.1:{daemon.http.port}"], [rules], alertmanager_url=am.url
+            )
             try:
                 yield Stack(daemon, producer, prom, am, hook)
             finally:
@@ -192,7 +222,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_drifted_records_give_the_feature_drift_alert_for_that_feature_at_the_chat_receiver(
-        stack: Stack) -> None:
+    stack: Stack,
+) -> None:
     alert = stack.wait_received("drifty", "MLMonFeatureDrift")
     assert alert["path"] == "/chat"
     assert alert["labels"]["feature"] == "x2"
@@ -206,8 +237,7 @@ def test_slow_predictions_page_with_the_latency_burn_rate_alert(stack: Stack) ->
     alert = stack.wait_received("slow", "MLMonLatencySLOFastBurn")
     assert alert["path"] == "/pager"
     assert alert["labels"]["severity"] == "critical"
-    assert alert["annotations"]["runbook_url"].endswith(
-        "/docs/runbooks/MLMonLatencySLOFastBurn.md")
+    assert alert["annotations"]["runbook_url"].endswith("/docs/runbooks/MLMonLatencySLOFastBurn.md")
     assert stack.received("slow") == ALLOWED["slow"]
 
 
@@ -228,6 +258,9 @@ def test_stable_traffic_gives_no_alert_and_no_model_gets_an_unexpected_one(stack
         assert stack.received(model) <= allowed, model
     assert stack.prometheus.query('ALERTS{model="drifty"}') != []
     assert stack.prometheus.query('ALERTS{model="steady"}') == []
-    others = {a["labels"]["alertname"] for a in stack.hook.alerts()
-              if a["labels"].get("model") not in MODELS}
+    others = {
+        a["labels"]["alertname"]
+        for a in stack.hook.alerts()
+        if a["labels"].get("model") not in MODELS
+    }
     assert others == set(), "alerts without one of the test's models reached a receiver"

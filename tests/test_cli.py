@@ -16,15 +16,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "exporter", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def _write_config(tmp: Path, redis_url: str, body: str | None = None) -> Path:
     path = tmp / "config.yaml"
-    path.write_text(body or f"redis: {{url: '{redis_url}'}}\n"
-                    f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\n"
-                    f"models:{model_yaml('m')}")
+    path.write_text(
+        body
+        or f"redis: {{url: '{redis_url}'}}\n"
+        f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\n"
+        f"models:{model_yaml('m')}"
+    )
     return path
 
 
@@ -51,7 +59,8 @@ def test_a_missing_reference_file_fails_check_config_naming_it(tmp_path: Path) -
 
 
 def test_a_reference_loaded_into_redis_is_fitted_and_a_new_one_replaces_it_without_restart(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(2)
     config = _write_config(tmp_path, redis_server.url).read_text()
     config = config.replace("reference: {file: ref.csv}", "reference: {redis_key: 'ref:m'}")
@@ -59,16 +68,27 @@ def test_a_reference_loaded_into_redis_is_fitted_and_a_new_one_replaces_it_witho
 
     def load(rows: int) -> None:
         write_reference(tmp_path / "new.csv", sample(rng, rows))
-        result = _cli("reference", "load", f"--config.file={tmp_path / 'config.yaml'}",
-                      "--model", "m", "--file", str(tmp_path / "new.csv"))
+        result = _cli(
+            "reference",
+            "load",
+            f"--config.file={tmp_path / 'config.yaml'}",
+            "--model",
+            "m",
+            "--file",
+            str(tmp_path / "new.csv"),
+        )
         assert result.returncode == 0, result.stderr
         assert f"{rows} rows" in result.stdout
 
     load(300)
     with running(load_config(str(tmp_path / "config.yaml"))) as daemon:
-        wait_for(lambda: value(daemon, "mlmon_reference_samples", model="m") == 300,
-                 what="the first reference fitted")
+        wait_for(
+            lambda: value(daemon, "mlmon_reference_samples", model="m") == 300,
+            what="the first reference fitted",
+        )
         load(400)
-        wait_for(lambda: value(daemon, "mlmon_reference_samples", model="m") == 400,
-                 what="the new reference fitted")
+        wait_for(
+            lambda: value(daemon, "mlmon_reference_samples", model="m") == 400,
+            what="the new reference fitted",
+        )
         assert daemon.readiness() == (True, "ready")

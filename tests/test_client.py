@@ -39,41 +39,67 @@ def _records(client: fakeredis.FakeRedis, stream: str = STREAM) -> list[dict[str
 
 
 def test_importing_the_client_pulls_in_none_of_the_evaluation_stack() -> None:
-    code = ("import sys, exporter.client; print(','.join(sorted(m for m in sys.modules if m in "
-            "('scipy', 'apscheduler', 'numpy', 'yaml') or m.startswith(('exporter.ingest', "
-            "'exporter.evaluate', 'exporter.stats', 'exporter.config')))))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=60)
+    code = (
+        "import sys, exporter.client; print(','.join(sorted(m for m in sys.modules if m in "
+        "('scipy', 'apscheduler', 'numpy', 'yaml') or m.startswith(('exporter.ingest', "
+        "'exporter.evaluate', 'exporter.stats', 'exporter.config')))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert done.stdout.strip() == ""
 
 
 def test_a_logged_record_is_one_wire_format_batch_entry_with_every_field(
-        fake: fakeredis.FakeRedis) -> None:
+    fake: fakeredis.FakeRedis,
+) -> None:
     with PredictionLogger(fake, "m", version="v3", clock=lambda: 1700000000.5) as logger:
-        logger.log({"amount": 129.5, "country": "DE", "vip": True, "age": None}, 1,
-                   scores={0: 0.09, 1: 0.91}, latency_ms=14.2, id="tx-1")
+        logger.log(
+            {"amount": 129.5, "country": "DE", "vip": True, "age": None},
+            1,
+            scores={0: 0.09, 1: 0.91},
+            latency_ms=14.2,
+            id="tx-1",
+        )
         logger.log({"amount": 3}, None, id=7, status="error", version="v4")
         logger.log_label("tx-1", 0)
     assert _records(fake) == [
-        {"features": {"amount": 129.5, "country": "DE", "vip": True, "age": None},
-         "prediction": 1, "ts": 1700000000.5, "id": "tx-1", "scores": {"0": 0.09, "1": 0.91},
-         "latency_ms": 14.2, "version": "v3"},
-        {"features": {"amount": 3}, "prediction": None, "ts": 1700000000.5, "id": 7,
-         "status": "error", "version": "v4"}]
+        {
+            "features": {"amount": 129.5, "country": "DE", "vip": True, "age": None},
+            "prediction": 1,
+            "ts": 1700000000.5,
+            "id": "tx-1",
+            "scores": {"0": 0.09, "1": 0.91},
+            "latency_ms": 14.2,
+            "version": "v3",
+        },
+        {
+            "features": {"amount": 3},
+            "prediction": None,
+            "ts": 1700000000.5,
+            "id": 7,
+            "status": "error",
+            "version": "v4",
+        },
+    ]
     assert _records(fake, LABELS) == [{"id": "tx-1", "label": 0, "ts": 1700000000.5}]
 
 
 def test_numpy_values_are_written_as_plain_json(fake: fakeredis.FakeRedis) -> None:
     with PredictionLogger(fake, "m") as logger:
-        logger.log({"a": np.float32(0.5), "b": np.int64(3), "c": np.str_("x"),
-                    "d": np.bool_(True)}, np.int64(1), scores=np.float64(0.25))
+        logger.log(
+            {"a": np.float32(0.5), "b": np.int64(3), "c": np.str_("x"), "d": np.bool_(True)},
+            np.int64(1),
+            scores=np.float64(0.25),
+        )
     (record,) = _records(fake)
     assert record["features"] == {"a": 0.5, "b": 3, "c": "x", "d": True}
     assert (record["prediction"], record["scores"]) == (1, 0.25)
 
 
 def test_a_record_is_serialised_when_logged_so_later_mutation_does_not_change_it(
-        fake: fakeredis.FakeRedis) -> None:
+    fake: fakeredis.FakeRedis,
+) -> None:
     features = {"x": 1.0}
     with PredictionLogger(fake, "m") as logger:
         logger.log(features, 0)
@@ -92,8 +118,12 @@ def test_unusable_records_are_dropped_and_counted_by_reason(fake: fakeredis.Fake
     assert logger.close()
     logger.log({"x": 1}, 1)
     dropped = {r: n for r, n in logger.stats.dropped.items() if n}
-    assert dropped == {DropReason.UNSERIALISABLE: 2, DropReason.INVALID: 3,
-                       DropReason.TOO_LARGE: 1, DropReason.CLOSED: 1}
+    assert dropped == {
+        DropReason.UNSERIALISABLE: 2,
+        DropReason.INVALID: 3,
+        DropReason.TOO_LARGE: 1,
+        DropReason.CLOSED: 1,
+    }
     assert fake.xlen(STREAM) == 0
 
 
@@ -108,8 +138,9 @@ def test_a_full_queue_drops_new_records_and_counts_them(fake: fakeredis.FakeRedi
 
 
 def test_batches_respect_the_record_and_byte_bounds(fake: fakeredis.FakeRedis) -> None:
-    logger = PredictionLogger(fake, "m", batch_size=7, max_batch_bytes=1024, flush_interval=60,
-                              max_queue=1000)
+    logger = PredictionLogger(
+        fake, "m", batch_size=7, max_batch_bytes=1024, flush_interval=60, max_queue=1000
+    )
     for i in range(100):
         logger.log({"pad": "z" * 80, "i": i}, 1)
     assert logger.close()
@@ -120,7 +151,8 @@ def test_batches_respect_the_record_and_byte_bounds(fake: fakeredis.FakeRedis) -
 
 
 def test_sampling_keeps_a_share_and_a_label_follows_its_prediction(
-        fake: fakeredis.FakeRedis) -> None:
+    fake: fakeredis.FakeRedis,
+) -> None:
     with PredictionLogger(fake, "m", sample_rate=0.25) as logger:
         for i in range(4000):
             logger.log({"x": i}, 1, id=f"id{i}")
@@ -132,12 +164,12 @@ def test_sampling_keeps_a_share_and_a_label_follows_its_prediction(
     assert logger.stats.sampled_out == 2 * (4000 - len(kept))
 
 
-def test_client_metrics_land_on_the_callers_registry_per_model(
-        fake: fakeredis.FakeRedis) -> None:
+def test_client_metrics_land_on_the_callers_registry_per_model(fake: fakeredis.FakeRedis) -> None:
     registry = CollectorRegistry()
-    with PredictionLogger(fake, "a", registry=registry) as a, \
-            PredictionLogger(fake, "b", registry=registry, max_queue=1,
-                             flush_interval=60) as b:
+    with (
+        PredictionLogger(fake, "a", registry=registry) as a,
+        PredictionLogger(fake, "b", registry=registry, max_queue=1, flush_interval=60) as b,
+    ):
         for i in range(3):
             a.log({"x": i}, 1)
             b.log({"x": i}, 1)
@@ -155,12 +187,22 @@ def test_client_metrics_land_on_the_callers_registry_per_model(
     assert sample("mlmon_client_queue_depth", model="b") == 0
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"sample_rate": 0}, {"sample_rate": 1.5}, {"batch_size": 0}, {"batch_size": 10001},
-    {"max_queue": 0}, {"flush_interval": 0}, {"stream_maxlen": 10, "retention": 60},
-    {"retention": -1}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"sample_rate": 0},
+        {"sample_rate": 1.5},
+        {"batch_size": 0},
+        {"batch_size": 10001},
+        {"max_queue": 0},
+        {"flush_interval": 0},
+        {"stream_maxlen": 10, "retention": 60},
+        {"retention": -1},
+    ],
+)
 def test_settings_that_cannot_work_are_refused_when_the_logger_is_built(
-        fake: fakeredis.FakeRedis, kwargs: dict[str, Any]) -> None:
+    fake: fakeredis.FakeRedis, kwargs: dict[str, Any]
+) -> None:
     with pytest.raises(ValueError):
         PredictionLogger(fake, "m", **kwargs)
 
@@ -178,29 +220,58 @@ class _Odd:
 
 
 _leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=20), st.binary(max_size=10), st.builds(object), st.builds(_Odd),
-    st.complex_numbers(), st.sets(st.integers(), max_size=3))
-_value = st.recursive(_leaf, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.text(max_size=5), st.integers(),
-                                                           st.builds(object)), inner,
-                                                 max_size=4)), max_leaves=12)
-_call = st.fixed_dictionaries({
-    "features": _value, "prediction": _value, "scores": _value, "latency_ms": _value,
-    "id": _value, "status": st.one_of(st.sampled_from(["ok", "error"]), _value),
-    "version": _value, "label": _value})
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.binary(max_size=10),
+    st.builds(object),
+    st.builds(_Odd),
+    st.complex_numbers(),
+    st.sets(st.integers(), max_size=3),
+)
+_value = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.one_of(st.text(max_size=5), st.integers(), st.builds(object)), inner, max_size=4
+        ),
+    ),
+    max_leaves=12,
+)
+_call = st.fixed_dictionaries(
+    {
+        "features": _value,
+        "prediction": _value,
+        "scores": _value,
+        "latency_ms": _value,
+        "id": _value,
+        "status": st.one_of(st.sampled_from(["ok", "error"]), _value),
+        "version": _value,
+        "label": _value,
+    }
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(calls=st.lists(_call, min_size=1, max_size=8))
 def test_fuzzed_inputs_never_raise_and_every_record_is_sent_or_counted(
-        calls: list[dict[str, Any]]) -> None:
+    calls: list[dict[str, Any]],
+) -> None:
     fake = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     logger = PredictionLogger(fake, "m", flush_interval=60)
     for c in calls:  # an exception raised here fails the test
-        logger.log(c["features"], c["prediction"], scores=c["scores"],
-                   latency_ms=c["latency_ms"], id=c["id"], status=c["status"],
-                   version=c["version"])
+        logger.log(
+            c["features"],
+            c["prediction"],
+            scores=c["scores"],
+            latency_ms=c["latency_ms"],
+            id=c["id"],
+            status=c["status"],
+            version=c["version"],
+        )
         logger.log_label(c["id"], c["label"])
     assert logger.close()
     s = logger.stats
@@ -241,36 +312,45 @@ def monitored(fake: fakeredis.FakeRedis) -> Iterator[tuple[Any, PredictionLogger
 
 
 def test_monitor_logs_one_record_per_row_with_the_call_latency(
-        monitored: tuple[Any, PredictionLogger], fake: fakeredis.FakeRedis) -> None:
+    monitored: tuple[Any, PredictionLogger], fake: fakeredis.FakeRedis
+) -> None:
     model, logger = monitored
     out = model.predict(np.array([[0.1, 5.0], [0.7, 6.0], [0.4, 7.0]]), ids=["r1", "r2", "r3"])
     assert out.tolist() == pytest.approx([0.2, 1.4, 0.8])
     assert logger.flush()
     got = _records(fake)
     assert [(r["id"], r["features"], r["prediction"]) for r in got] == [
-        ("r1", {"a": 0.1, "b": 5.0}, 0.2), ("r2", {"a": 0.7, "b": 6.0}, 1.4),
-        ("r3", {"a": 0.4, "b": 7.0}, 0.8)]
+        ("r1", {"a": 0.1, "b": 5.0}, 0.2),
+        ("r2", {"a": 0.7, "b": 6.0}, 1.4),
+        ("r3", {"a": 0.4, "b": 7.0}, 0.8),
+    ]
     assert len({r["latency_ms"] for r in got}) == 1 and got[0]["latency_ms"] > 0
     assert model.extra == "kept"
 
 
 def test_monitor_logs_predict_proba_with_the_class_and_its_scores(
-        monitored: tuple[Any, PredictionLogger], fake: fakeredis.FakeRedis) -> None:
+    monitored: tuple[Any, PredictionLogger], fake: fakeredis.FakeRedis
+) -> None:
     model, logger = monitored
     model.predict_proba([[0.25, 1.0], [0.75, 2.0]])
     assert logger.flush()
     assert [(r["prediction"], r["scores"]) for r in _records(fake)] == [
-        ("no", {"no": 0.75, "yes": 0.25}), ("yes", {"no": 0.25, "yes": 0.75})]
+        ("no", {"no": 0.75, "yes": 0.25}),
+        ("yes", {"no": 0.25, "yes": 0.75}),
+    ]
 
 
 def test_a_failing_predict_is_logged_as_errors_and_its_exception_reaches_the_caller(
-        monitored: tuple[Any, PredictionLogger], fake: fakeredis.FakeRedis) -> None:
+    monitored: tuple[Any, PredictionLogger], fake: fakeredis.FakeRedis
+) -> None:
     model, logger = monitored
     with pytest.raises(IndexError):
         model.predict(np.array([1.0, 2.0]))  # one-dimensional: the model indexes [:, 0]
     assert logger.flush()
     assert [(r["status"], r["prediction"], r["features"]) for r in _records(fake)] == [
-        ("error", None, {"a": 1.0}), ("error", None, {"a": 2.0})]
+        ("error", None, {"a": 1.0}),
+        ("error", None, {"a": 2.0}),
+    ]
 
 
 def test_monitor_wraps_a_fitted_scikit_learn_classifier(fake: fakeredis.FakeRedis) -> None:

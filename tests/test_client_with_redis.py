@@ -39,7 +39,8 @@ def _ticking(start: float) -> Callable[[], float]:
 
 
 def test_records_written_by_the_logger_reach_the_exporter_with_identical_values(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(8)
     write_reference(tmp_path / "ref.csv", sample(rng, 500))
     data = sample(rng, 400)
@@ -55,35 +56,55 @@ def test_records_written_by_the_logger_reach_the_exporter_with_identical_values(
             extend(batch)
 
         window.extend = spy  # type: ignore[method-assign]
-        with PredictionLogger(redis_server.url, "m", batch_size=64, version="v7",
-                              clock=_ticking(start)) as logger:
+        with PredictionLogger(
+            redis_server.url, "m", batch_size=64, version="v7", clock=_ticking(start)
+        ) as logger:
             for i in range(400):
                 features: dict[str, Any] = {
-                    k: (float(v[i]) if v.dtype.kind == "f" else str(v[i]))
-                    for k, v in data.items()}
+                    k: (float(v[i]) if v.dtype.kind == "f" else str(v[i])) for k, v in data.items()
+                }
                 failed = i % 50 == 49
                 prediction = None if failed else float(rng.normal())
                 scores, latency = float(rng.uniform()), float(rng.uniform(0, 80))
-                logger.log(features, prediction, scores=scores, latency_ms=latency,
-                           id=f"p{i}", status="error" if failed else "ok")
-                expected.append(Prediction(
-                    id=f"p{i}", ts=start + i / 1000.0, version="v7", features=features,
-                    prediction=prediction, scores=scores, latency_seconds=latency / 1000.0,
-                    ok=not failed, sample_rate=1.0))
+                logger.log(
+                    features,
+                    prediction,
+                    scores=scores,
+                    latency_ms=latency,
+                    id=f"p{i}",
+                    status="error" if failed else "ok",
+                )
+                expected.append(
+                    Prediction(
+                        id=f"p{i}",
+                        ts=start + i / 1000.0,
+                        version="v7",
+                        features=features,
+                        prediction=prediction,
+                        scores=scores,
+                        latency_seconds=latency / 1000.0,
+                        ok=not failed,
+                        sample_rate=1.0,
+                    )
+                )
             assert logger.flush(10)
             settles_at(lambda: len(seen), 400, what="records the exporter read")
             assert seen == expected
             assert value(daemon, "mlmon_predictions_total", model="m", version="v7") == 400
             assert value(daemon, "mlmon_prediction_errors_total", model="m", version="v7") == 8
-            assert value(daemon, "mlmon_records_invalid_total", model="m",
-                         reason="missing_features") == 0
+            assert (
+                value(daemon, "mlmon_records_invalid_total", model="m", reason="missing_features")
+                == 0
+            )
 
             labelled = [r for r in expected if r.ok]
             for r in labelled:
                 logger.log_label(r.id, float(r.latency_seconds or 0.0))
             assert logger.flush(10)
-            wait_for(lambda: value(daemon, "mlmon_labels_total", model="m") == len(labelled),
-                     what="every label read")
+            wait_for(
+                lambda: value(daemon, "mlmon_labels_total", model="m") == len(labelled),
+                what="every label read",
+            )
             assert value(daemon, "mlmon_labels_unmatched_total", model="m") == 0
             pairs = daemon.pipelines[0].join.pairs(time.time())
             assert pairs.predicted == tuple(r.prediction for r in labelled)
@@ -104,22 +125,27 @@ def _log_many(logger: PredictionLogger, n: int, prefix: str) -> threading.Event:
 
 
 def _dropped(registry: CollectorRegistry, reason: DropReason) -> float:
-    got = registry.get_sample_value("mlmon_client_records_dropped_total",
-                                    {"model": "m", "reason": reason.value})
+    got = registry.get_sample_value(
+        "mlmon_client_records_dropped_total", {"model": "m", "reason": reason.value}
+    )
     return got or 0.0
 
 
 def test_while_redis_is_stopped_log_returns_drops_are_counted_and_logging_resumes_after(
-        redis_server: RedisServer) -> None:
+    redis_server: RedisServer,
+) -> None:
     registry = CollectorRegistry()
-    logger = PredictionLogger(redis_server.url, "m", max_queue=100, batch_size=20,
-                              flush_interval=0.02, registry=registry)
+    logger = PredictionLogger(
+        redis_server.url, "m", max_queue=100, batch_size=20, flush_interval=0.02, registry=registry
+    )
     logger.log({"x": 0.0}, 1, id="before")
     assert logger.flush(10)
     redis_server.stop()
     assert _log_many(logger, 5000, "down").wait(30), "log() did not return while Redis was down"
-    wait_for(lambda: _dropped(registry, DropReason.REDIS_ERROR) > 0,
-             what="records dropped on the failed writes")
+    wait_for(
+        lambda: _dropped(registry, DropReason.REDIS_ERROR) > 0,
+        what="records dropped on the failed writes",
+    )
     assert _dropped(registry, DropReason.QUEUE_FULL) >= 5000 - 100 - 20 * 25
     assert registry.get_sample_value("mlmon_client_send_failures_total", {"model": "m"})
 
@@ -127,8 +153,9 @@ def test_while_redis_is_stopped_log_returns_drops_are_counted_and_logging_resume
     logger.log({"x": 1.0}, 1, id="after")
     wait_for(lambda: "after" in _stream_ids(redis_server), what="a record logged after restart")
     assert logger.close(10)
-    sent = registry.get_sample_value("mlmon_client_records_sent_total",
-                                     {"model": "m", "kind": "predictions"})
+    sent = registry.get_sample_value(
+        "mlmon_client_records_sent_total", {"model": "m", "kind": "predictions"}
+    )
     dropped = sum(_dropped(registry, r) for r in DropReason)
     assert sent is not None and sent + dropped == 5002
     assert registry.get_sample_value("mlmon_client_queue_depth", {"model": "m"}) == 0
@@ -144,8 +171,14 @@ def hung_server() -> Iterator[int]:
 
 
 def test_log_never_waits_for_a_redis_that_accepts_but_never_answers(hung_server: int) -> None:
-    logger = PredictionLogger(f"redis://127.0.0.1:{hung_server}/0", "m", max_queue=100,
-                              batch_size=10, flush_interval=0.01, socket_timeout=5)
+    logger = PredictionLogger(
+        f"redis://127.0.0.1:{hung_server}/0",
+        "m",
+        max_queue=100,
+        batch_size=10,
+        flush_interval=0.01,
+        socket_timeout=5,
+    )
     logger.log({"x": 0.0}, 1)
     wait_for(lambda: logger.queue_depth == 0, what="the sender to take the first record")
     assert _log_many(logger, 2000, "hung").wait(30), "log() waited for the hung server"
@@ -155,7 +188,8 @@ def test_log_never_waits_for_a_redis_that_accepts_but_never_answers(hung_server:
 
 
 def test_a_forked_child_sends_its_own_records_and_the_parent_carries_on(
-        redis_server: RedisServer) -> None:
+    redis_server: RedisServer,
+) -> None:
     logger = PredictionLogger(redis_server.url, "m", flush_interval=0.02)
     logger.log({"x": 1.0}, 0, id="parent-1")
     assert logger.flush(10)
@@ -176,12 +210,12 @@ def test_a_forked_child_sends_its_own_records_and_the_parent_carries_on(
     assert sorted(ids) == ["child-1", "parent-1", "parent-2", "queued-before-fork"]
 
 
-def test_retention_trims_the_stream_by_age_and_maxlen_by_length(
-        redis_server: RedisServer) -> None:
+def test_retention_trims_the_stream_by_age_and_maxlen_by_length(redis_server: RedisServer) -> None:
     old, now = time.time() - 3600, time.time()
     clock_value = [old]
-    with PredictionLogger(redis_server.url, "m", retention=60, batch_size=1,
-                          clock=lambda: clock_value[0]) as logger:
+    with PredictionLogger(
+        redis_server.url, "m", retention=60, batch_size=1, clock=lambda: clock_value[0]
+    ) as logger:
         client = redis_server.client()
         for i in range(300):  # entries with explicit old IDs, as an hour-old stream holds
             client.xadd(STREAM, {"batch": b"[]"}, id=f"{int(old * 1000)}-{i + 1}")

@@ -26,10 +26,28 @@ class ClusterNode(RedisServer):
     def start(self) -> None:
         binary = require_tool("redis-server")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir), "--cluster-enabled", "yes",
-             "--cluster-config-file", f"nodes-{self.port}.conf", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                f"nodes-{self.port}.conf",
+                "--protected-mode",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(lambda: self.client().ping(), 15, what=f"cluster node on port {self.port}")
 
 
@@ -71,9 +89,20 @@ def cluster(tmp_path: Path) -> Iterator[str]:
         node.start()
         nodes.append(node)
     try:
-        subprocess.run([cli, "--cluster", "create", *[f"127.0.0.1:{n.port}" for n in nodes],
-                        "--cluster-replicas", "0", "--cluster-yes"], check=True,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *[f"127.0.0.1:{n.port}" for n in nodes],
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         wait_for(lambda: all(_state(n) == "ok" for n in nodes), 30, 0.2, "the cluster to be ok")
         yield f"redis+cluster://127.0.0.1:{nodes[0].port}/0"
     finally:
@@ -82,7 +111,8 @@ def cluster(tmp_path: Path) -> Iterator[str]:
 
 
 def test_two_shards_over_a_cluster_export_every_model_exactly_once_and_recover(
-        cluster: str, tmp_path: Path) -> None:
+    cluster: str, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(40)
     write_reference(tmp_path / "ref.csv", sample(rng, 1000))
     configs = [make_config(tmp_path, cluster, MODELS) for _ in range(2)]  # own listen ports
@@ -101,13 +131,19 @@ def test_two_shards_over_a_cluster_export_every_model_exactly_once_and_recover(
             replicas = (first, second)
             for m in MODELS:
                 mine = replicas[owner(m, 2)]
-                wait_for(lambda m=m, mine=mine: exported(mine, m) == sizes[m], 60,
-                         what=f"{m} on its replica")
+                wait_for(
+                    lambda m=m, mine=mine: exported(mine, m) == sizes[m],
+                    60,
+                    what=f"{m} on its replica",
+                )
                 assert exported(replicas[1 - owner(m, 2)], m) is None
             assert value(first, "mlmon_shard_info", shard="0", shards="2") == 1
         # the second replica is gone; start it again: its models come back from the streams
         with running(configs[1], shard=shards[1]) as again:
             for m in (m for m in MODELS if owner(m, 2) == 1):
-                wait_for(lambda m=m: exported(again, m) == sizes[m], 60,
-                         what=f"{m} restored after the restart")
+                wait_for(
+                    lambda m=m: exported(again, m) == sizes[m],
+                    60,
+                    what=f"{m} restored after the restart",
+                )
     assert isinstance(client, redis.RedisCluster)

@@ -17,10 +17,8 @@ from exporter.config import (
     Config,
     ConfigError,
     DriftSpec,
-    FeatureType,
     ModelConfig,
     ScheduleConfig,
-    Task,
     load_config,
     load_config_text,
 )
@@ -28,13 +26,16 @@ from exporter.config.load import SECTION_KEYS
 from exporter.config.measures import drift_methods
 from exporter.config.models_section import DEFAULTS_KEYS, MODEL_KEYS, MODEL_ONLY_KEYS
 from exporter.config.values import parse_duration
+from exporter.stats.kinds import FeatureType, Task
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "example.yaml"
-_NUMERIC_METHODS = ", ".join(sorted(n for n, i in drift_methods().items()
-                                    if FeatureType.NUMERIC in i.feature_types))
-_CATEGORICAL_METHODS = ", ".join(sorted(n for n, i in drift_methods().items()
-                                        if FeatureType.CATEGORICAL in i.feature_types))
+_NUMERIC_METHODS = ", ".join(
+    sorted(n for n, i in drift_methods().items() if FeatureType.NUMERIC in i.feature_types)
+)
+_CATEGORICAL_METHODS = ", ".join(
+    sorted(n for n, i in drift_methods().items() if FeatureType.CATEGORICAL in i.feature_types)
+)
 SCHEMA = ROOT / "config" / "schema.json"
 
 
@@ -85,6 +86,7 @@ def test_the_example_loads_with_paths_resolved_against_its_directory() -> None:
 
 def test_the_example_validates_against_the_schema() -> None:
     import jsonschema  # type: ignore[import-untyped]
+
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(yaml.safe_load(EXAMPLE.read_text()), schema)
@@ -175,8 +177,11 @@ def test_unknown_key_deep_in_defaults_names_the_full_path() -> None:
 
 
 def test_a_bad_feature_type_names_the_model_and_feature_index() -> None:
-    models = [_model(name="a"), _model(name="b"), _model(name="c", features=[
-        {"name": "x", "type": "float"}])]
+    models = [
+        _model(name="a"),
+        _model(name="b"),
+        _model(name="c", features=[{"name": "x", "type": "float"}]),
+    ]
     assert _error({"models": models}).startswith(
         "models[2].features[0].type: must be numeric or categorical"
     )
@@ -203,24 +208,40 @@ def test_a_bad_feature_type_names_the_model_and_feature_index() -> None:
         ({"window": []}, "models[0].window: must be a mapping, got a list"),
         ({"labels": {"horizon": "soon"}}, "models[0].labels.horizon: invalid duration 'soon'"),
         ({"positive_class": [1]}, "models[0].positive_class: must be a string or number"),
-        ({"task": "regression", "positive_class": 1},
-         "models[0].positive_class: only applies to binary_classification models"),
-        ({"performance": {"accuracy": {}}},
-         "models[0].performance.accuracy: must set at least one of: min, max, max_drop"),
-        ({"performance": {"accuracy": {"max_drop": -0.1}}},
-         "models[0].performance.accuracy.max_drop: must be at least 0, got -0.1"),
-        ({"performance": {"accuracy": {"max_drop": "5%"}}},
-         "models[0].performance.accuracy.max_drop: must be a number"),
-        ({"performance": {"accuracy": {"drop": 0.1}}},
-         "models[0].performance.accuracy.drop: unknown key"),
-        ({"performance": {"accuracy": {"min": 0.9, "max": 0.8}}},
-         "models[0].performance.accuracy: min (0.9) must not exceed max (0.8)"),
+        (
+            {"task": "regression", "positive_class": 1},
+            "models[0].positive_class: only applies to binary_classification models",
+        ),
+        (
+            {"performance": {"accuracy": {}}},
+            "models[0].performance.accuracy: must set at least one of: min, max, max_drop",
+        ),
+        (
+            {"performance": {"accuracy": {"max_drop": -0.1}}},
+            "models[0].performance.accuracy.max_drop: must be at least 0, got -0.1",
+        ),
+        (
+            {"performance": {"accuracy": {"max_drop": "5%"}}},
+            "models[0].performance.accuracy.max_drop: must be a number",
+        ),
+        (
+            {"performance": {"accuracy": {"drop": 0.1}}},
+            "models[0].performance.accuracy.drop: unknown key",
+        ),
+        (
+            {"performance": {"accuracy": {"min": 0.9, "max": 0.8}}},
+            "models[0].performance.accuracy: min (0.9) must not exceed max (0.8)",
+        ),
         ({"performance": {"auc": {"min": 0.9}}}, "models[0].performance.auc: unknown key"),
-        ({"streams": {"predictions": "s", "labels": "s"}},
-         "models[0].streams.labels: must differ from the predictions stream"),
+        (
+            {"streams": {"predictions": "s", "labels": "s"}},
+            "models[0].streams.labels: must differ from the predictions stream",
+        ),
         ({"reference": {}}, "models[0].reference: must set exactly one of: file, redis_key"),
-        ({"reference": {"file": "a.csv", "redis_key": "k"}},
-         "models[0].reference: must set exactly one of: file, redis_key"),
+        (
+            {"reference": {"file": "a.csv", "redis_key": "k"}},
+            "models[0].reference: must set exactly one of: file, redis_key",
+        ),
     ],
 )
 def test_invalid_model_values_are_errors_naming_their_path(
@@ -248,8 +269,10 @@ def test_a_missing_required_key_says_it_is_required() -> None:
         ({"redis": {"url": "redis://:6379"}}, "redis.url: must name a host"),
         ({"redis": {"read_count": 0}}, "redis.read_count: must be positive"),
         ({"redis": {"block": "0.1ms"}}, "redis.block: must be at least 1ms"),
-        ({"redis": {"tls": {"ca_file": "ca.pem"}}},
-         "redis.tls: is set, but redis.url does not use rediss://"),
+        (
+            {"redis": {"tls": {"ca_file": "ca.pem"}}},
+            "redis.tls: is set, but redis.url does not use rediss://",
+        ),
     ],
 )
 def test_invalid_top_level_values_are_errors_naming_their_path(
@@ -259,12 +282,18 @@ def test_invalid_top_level_values_are_errors_naming_their_path(
 
 
 def test_valid_top_level_values_are_stored_normalised() -> None:
-    config = _load({
-        "models": [_model()],
-        "log_level": "WARNING",
-        "web": {"listen_address": "[::]:9100"},
-        "redis": {"url": "rediss://cache:6380/2", "tls": {"ca_file": "ca.pem"}, "block": "250ms"},
-    })
+    config = _load(
+        {
+            "models": [_model()],
+            "log_level": "WARNING",
+            "web": {"listen_address": "[::]:9100"},
+            "redis": {
+                "url": "rediss://cache:6380/2",
+                "tls": {"ca_file": "ca.pem"},
+                "block": "250ms",
+            },
+        }
+    )
     assert config.log_level == "warning"
     assert config.web.listen_address == "[::]:9100"
     assert config.redis.tls.ca_file == "/etc/mlmon/ca.pem"
@@ -296,8 +325,11 @@ def test_model_only_keys_in_defaults_say_they_belong_to_models() -> None:
 
 def test_a_key_repeated_in_one_yaml_mapping_is_an_error_with_its_line() -> None:
     text = "models:\n  - name: a\n    name: b\n"
-    with pytest.raises(ConfigError, match=r"^<config>: invalid YAML at line 3, column 5: "
-                                          r"duplicate key 'name'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^<config>: invalid YAML at line 3, column 5: "
+        r"duplicate key 'name'",
+    ):
         load_config_text(text, {})
 
 
@@ -328,8 +360,11 @@ def test_a_document_that_is_not_a_mapping_is_rejected() -> None:
 def test_config_error_is_a_value_error_carrying_path_and_reason() -> None:
     error = ConfigError("models[0].task", "is required")
     assert isinstance(error, ValueError)
-    assert (error.path, error.reason, str(error)) == ("models[0].task", "is required",
-                                                      "models[0].task: is required")
+    assert (error.path, error.reason, str(error)) == (
+        "models[0].task",
+        "is required",
+        "models[0].task: is required",
+    )
     assert ConfigError("--model: no model named 'x'").path == "--model"
 
 
@@ -404,8 +439,19 @@ def test_environ_defaults_to_the_process_environment(monkeypatch: pytest.MonkeyP
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("10m", 600), ("1h", 3600), ("1d", 86400), ("1h30m", 5400), ("500ms", 0.5),
-     ("1.5h", 5400), ("90", 90), ("2.5", 2.5), (" 1m ", 60), ("1m30s250ms", 90.25)],
+    [
+        ("30s", 30),
+        ("10m", 600),
+        ("1h", 3600),
+        ("1d", 86400),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        ("1.5h", 5400),
+        ("90", 90),
+        ("2.5", 2.5),
+        (" 1m ", 60),
+        ("1m30s250ms", 90.25),
+    ],
 )
 def test_durations_parse_from_unit_strings(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
@@ -450,12 +496,16 @@ def test_a_model_window_keeps_default_keys_it_does_not_set() -> None:
     defaults = {"window": {"duration": "1h", "max_samples": 5000}}
     config = _load({"defaults": defaults, "models": [_model(window={"duration": "10m"})]})
     assert (config.models[0].window.duration_seconds, config.models[0].window.max_samples) == (
-        600.0, 5000)
+        600.0,
+        5000,
+    )
 
 
 def test_slo_and_labels_merge_key_by_key_with_defaults() -> None:
-    defaults = {"slo": {"latency_target": "250ms", "objective": 0.9},
-                "labels": {"horizon": "1h", "max_pending": 10}}
+    defaults = {
+        "slo": {"latency_target": "250ms", "objective": 0.9},
+        "labels": {"horizon": "1h", "max_pending": 10},
+    }
     model = _model(slo={"objective": 0.999}, labels={"max_pending": 20})
     config = _load({"defaults": defaults, "models": [model]}).models[0]
     assert (config.slo.latency_target_seconds, config.slo.objective) == (0.25, 0.999)
@@ -463,38 +513,47 @@ def test_slo_and_labels_merge_key_by_key_with_defaults() -> None:
 
 
 def test_a_model_schedule_replaces_the_default_schedule_as_a_whole() -> None:
-    doc = {"defaults": {"schedule": {"interval": "5m"}},
-           "models": [_model(schedule={"cron": "0 * * * *"}), _model(name="other")]}
+    doc = {
+        "defaults": {"schedule": {"interval": "5m"}},
+        "models": [_model(schedule={"cron": "0 * * * *"}), _model(name="other")],
+    }
     cron, inherited = _load(doc).models
     assert cron.schedule == ScheduleConfig(interval_seconds=None, cron="0 * * * *")
     assert inherited.schedule == ScheduleConfig(interval_seconds=300.0, cron=None)
 
 
 def test_scalar_defaults_apply_to_every_model_unless_overridden() -> None:
-    doc = {"defaults": {"min_samples": 7, "max_versions": 3},
-           "models": [_model(), _model(name="other", min_samples=9)]}
+    doc = {
+        "defaults": {"min_samples": 7, "max_versions": 3},
+        "models": [_model(), _model(name="other", min_samples=9)],
+    }
     first, second = _load(doc).models
     assert (first.min_samples, first.max_versions) == (7, 3)
     assert (second.min_samples, second.max_versions) == (9, 3)
 
 
 def test_a_model_performance_replaces_the_default_performance() -> None:
-    doc = {"defaults": {"performance": {"accuracy": {"min": 0.8}, "recall": {"min": 0.5}}},
-           "models": [_model(performance={"accuracy": {"min": 0.95}})]}
+    doc = {
+        "defaults": {"performance": {"accuracy": {"min": 0.8}, "recall": {"min": 0.5}}},
+        "models": [_model(performance={"accuracy": {"min": 0.95}})],
+    }
     assert _load(doc).models[0].performance == (("accuracy", Bounds(min=0.95)),)
 
 
 def test_max_drop_is_read_next_to_min_and_max() -> None:
-    model = _one(task="regression", performance={"mae": {"max_drop": 0.5},
-                                                 "r2": {"min": 0.5, "max_drop": 0.1}})
-    assert model.performance == (("mae", Bounds(max_drop=0.5)),
-                                 ("r2", Bounds(min=0.5, max_drop=0.1)))
+    model = _one(
+        task="regression",
+        performance={"mae": {"max_drop": 0.5}, "r2": {"min": 0.5, "max_drop": 0.1}},
+    )
+    assert model.performance == (
+        ("mae", Bounds(max_drop=0.5)),
+        ("r2", Bounds(min=0.5, max_drop=0.1)),
+    )
 
 
 def test_default_performance_keeps_only_metrics_each_model_gets() -> None:
     defaults = {"performance": {"accuracy": {"min": 0.8}, "rmse": {"max": 3}, "f1": {"min": 0.5}}}
-    models = [_model(), _model(name="eta", task="regression"),
-              _model(name="pos", positive_class=1)]
+    models = [_model(), _model(name="eta", task="regression"), _model(name="pos", positive_class=1)]
     plain, regression, with_positive = _load({"defaults": defaults, "models": models}).models
     assert [m for m, _ in plain.performance] == ["accuracy"]
     assert regression.performance == (("rmse", Bounds(max=3.0)),)
@@ -502,8 +561,10 @@ def test_default_performance_keeps_only_metrics_each_model_gets() -> None:
 
 
 def test_performance_is_sorted_by_metric_name() -> None:
-    model = _one(positive_class="yes", performance={"recall": {"min": 0.1}, "f1": {"min": 0.2},
-                                                    "accuracy": {"max": 1}})
+    model = _one(
+        positive_class="yes",
+        performance={"recall": {"min": 0.1}, "f1": {"min": 0.2}, "accuracy": {"max": 1}},
+    )
     assert [m for m, _ in model.performance] == ["accuracy", "f1", "recall"]
 
 
@@ -521,8 +582,12 @@ def test_positive_class_metrics_need_a_positive_class() -> None:
 
 
 def test_a_feature_without_method_takes_the_drift_default_for_its_type() -> None:
-    defaults = {"drift": {"numeric": {"method": "ks", "threshold": 0.01},
-                          "categorical": {"method": "chisquare"}}}
+    defaults = {
+        "drift": {
+            "numeric": {"method": "ks", "threshold": 0.01},
+            "categorical": {"method": "chisquare"},
+        }
+    }
     features = [{"name": "amount", "type": "numeric"}, {"name": "c", "type": "categorical"}]
     model = _load({"defaults": defaults, "models": [_model(features=features)]}).models[0]
     assert model.features[0].drift == DriftSpec("ks", 0.01)
@@ -555,8 +620,10 @@ def test_a_model_drift_section_overrides_defaults_per_feature_type() -> None:
 
 
 def test_range_and_allowed_are_stored_with_allowed_values_stringified() -> None:
-    features = [{"name": "amount", "type": "numeric", "range": [0, 10]},
-                {"name": "level", "type": "categorical", "allowed": [1, "two", 3.5, True]}]
+    features = [
+        {"name": "amount", "type": "numeric", "range": [0, 10]},
+        {"name": "level", "type": "categorical", "allowed": [1, "two", 3.5, True]},
+    ]
     amount, level = _one(features=features).features
     assert amount.range == (0.0, 10.0)
     assert level.allowed == ("1", "two", "3.5", "true")
@@ -565,24 +632,38 @@ def test_range_and_allowed_are_stored_with_allowed_values_stringified() -> None:
 @pytest.mark.parametrize(
     ("feature", "message"),
     [
-        ({"type": "categorical", "range": [0, 1]},
-         "models[0].features[0].range: only applies to numeric features ('f' is categorical)"),
-        ({"type": "numeric", "allowed": ["a"]},
-         "models[0].features[0].allowed: only applies to categorical features ('f' is numeric)"),
+        (
+            {"type": "categorical", "range": [0, 1]},
+            "models[0].features[0].range: only applies to numeric features ('f' is categorical)",
+        ),
+        (
+            {"type": "numeric", "allowed": ["a"]},
+            "models[0].features[0].allowed: only applies to categorical features ('f' is numeric)",
+        ),
         ({"type": "numeric", "range": [5, 5]}, "models[0].features[0].range: lo must be less"),
         ({"type": "numeric", "range": [1]}, "models[0].features[0].range: must be a list of two"),
-        ({"type": "numeric", "range": [0, "x"]},
-         "models[0].features[0].range[1]: must be a number"),
-        ({"type": "categorical", "allowed": []},
-         "models[0].features[0].allowed: must not be empty"),
-        ({"type": "categorical", "allowed": ["a", "a"]},
-         "models[0].features[0].allowed[1]: duplicate value 'a'"),
+        (
+            {"type": "numeric", "range": [0, "x"]},
+            "models[0].features[0].range[1]: must be a number",
+        ),
+        (
+            {"type": "categorical", "allowed": []},
+            "models[0].features[0].allowed: must not be empty",
+        ),
+        (
+            {"type": "categorical", "allowed": ["a", "a"]},
+            "models[0].features[0].allowed[1]: duplicate value 'a'",
+        ),
         ({"type": "numeric", "threshold": 0}, "models[0].features[0].threshold: must be positive"),
-        ({"type": "numeric", "method": "ks", "threshold": 5},
-         "models[0].features[0].threshold: is a p-value for 'ks', so it must be at most 1"),
-        ({"type": "numeric", "method": "wasserstain"},
-         "models[0].features[0].method: unknown drift method 'wasserstain' "
-         f"(expected one of: {', '.join(sorted(drift_methods()))})"),
+        (
+            {"type": "numeric", "method": "ks", "threshold": 5},
+            "models[0].features[0].threshold: is a p-value for 'ks', so it must be at most 1",
+        ),
+        (
+            {"type": "numeric", "method": "wasserstain"},
+            "models[0].features[0].method: unknown drift method 'wasserstain' "
+            f"(expected one of: {', '.join(sorted(drift_methods()))})",
+        ),
     ],
 )
 def test_invalid_feature_settings_name_the_feature_path(
@@ -592,8 +673,10 @@ def test_invalid_feature_settings_name_the_feature_path(
 
 
 def test_a_method_on_the_wrong_feature_type_names_the_feature() -> None:
-    features = [{"name": "amount", "type": "numeric", "method": "ks"},
-                {"name": "country", "type": "categorical", "method": "ks"}]
+    features = [
+        {"name": "amount", "type": "numeric", "method": "ks"},
+        {"name": "country", "type": "categorical", "method": "ks"},
+    ]
     assert _model_error(features=features) == (
         "models[0].features[1].method: 'ks' does not apply to categorical feature 'country' "
         f"(use one of: {_CATEGORICAL_METHODS})"
@@ -601,8 +684,9 @@ def test_a_method_on_the_wrong_feature_type_names_the_feature() -> None:
 
 
 def test_a_default_drift_method_on_the_wrong_type_names_the_defaults_path() -> None:
-    message = _error({"defaults": {"drift": {"numeric": {"method": "chisquare"}}},
-                      "models": [_model()]})
+    message = _error(
+        {"defaults": {"drift": {"numeric": {"method": "chisquare"}}}, "models": [_model()]}
+    )
     assert message == (
         "defaults.drift.numeric.method: 'chisquare' does not apply to numeric features "
         f"(use one of: {_NUMERIC_METHODS})"
@@ -612,12 +696,18 @@ def test_a_default_drift_method_on_the_wrong_type_names_the_defaults_path() -> N
 @pytest.mark.parametrize(
     ("task", "method", "message"),
     [
-        ("regression", "chisquare",
-         "models[0].prediction_drift.method: 'chisquare' does not apply to numeric predictions "
-         f"of regression model 'fraud' (use one of: {_NUMERIC_METHODS})"),
-        ("multiclass_classification", "ks",
-         "models[0].prediction_drift.method: 'ks' does not apply to categorical predictions "
-         f"of multiclass_classification model 'fraud' (use one of: {_CATEGORICAL_METHODS})"),
+        (
+            "regression",
+            "chisquare",
+            "models[0].prediction_drift.method: 'chisquare' does not apply to numeric predictions "
+            f"of regression model 'fraud' (use one of: {_NUMERIC_METHODS})",
+        ),
+        (
+            "multiclass_classification",
+            "ks",
+            "models[0].prediction_drift.method: 'ks' does not apply to categorical predictions "
+            f"of multiclass_classification model 'fraud' (use one of: {_CATEGORICAL_METHODS})",
+        ),
     ],
 )
 def test_prediction_drift_method_must_fit_the_task(task: str, method: str, message: str) -> None:
@@ -638,8 +728,10 @@ def test_a_default_prediction_drift_method_that_misfits_a_model_names_defaults_a
 
 
 def test_a_model_prediction_threshold_alone_keeps_the_default_method() -> None:
-    doc = {"defaults": {"prediction_drift": {"method": "psi", "threshold": 0.1}},
-           "models": [_model(prediction_drift={"threshold": 0.3})]}
+    doc = {
+        "defaults": {"prediction_drift": {"method": "psi", "threshold": 0.1}},
+        "models": [_model(prediction_drift={"threshold": 0.3})],
+    }
     assert _load(doc).models[0].prediction_drift == DriftSpec("psi", 0.3)
 
 
@@ -666,8 +758,9 @@ def test_drift_methods_accept_a_registry_of_classes_with_feature_types(
     monkeypatch.setitem(sys.modules, "exporter.stats", stats)
     features = [{"name": "amount", "type": "numeric", "method": "wasserstein"}]
     assert _one(features=features).features[0].drift.method == "wasserstein"
-    assert _model_error(features=[{"name": "c", "type": "categorical", "method": "wasserstein"}])\
-        .endswith("does not apply to categorical feature 'c' (no known method applies)")
+    assert _model_error(
+        features=[{"name": "c", "type": "categorical", "method": "wasserstein"}]
+    ).endswith("does not apply to categorical feature 'c' (no known method applies)")
 
 
 # --- schedule, streams, reference ---------------------------------------------------------

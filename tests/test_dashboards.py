@@ -17,12 +17,13 @@ from exporter.serve.catalog import BY_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "alerts" / "ml-monitoring.rules.yml"
-UIDS = {"ml-fleet-overview.json": "mlmon-fleet-overview",
-        "ml-model-detail.json": "mlmon-model-detail",
-        "ml-monitoring-exporter.json": "mlmon-exporter"}
+UIDS = {
+    "ml-fleet-overview.json": "mlmon-fleet-overview",
+    "ml-model-detail.json": "mlmon-model-detail",
+    "ml-monitoring-exporter.json": "mlmon-exporter",
+}
 # Series Prometheus itself writes for every target or alert: not in the exporter's catalog.
-PROMETHEUS_SERIES = frozenset({"up", "ALERTS", "scrape_duration_seconds",
-                               "scrape_samples_scraped"})
+PROMETHEUS_SERIES = frozenset({"up", "ALERTS", "scrape_duration_seconds", "scrape_samples_scraped"})
 # Labels Prometheus or Kubernetes service discovery add to every series of a target.
 TARGET_LABELS = frozenset({"namespace", "job", "instance"})
 ALERT_LABELS = frozenset({"alertname", "alertstate", "severity"})
@@ -66,7 +67,8 @@ FILES = sorted(DASHBOARDS)
 @pytest.mark.parametrize("name", FILES)
 def test_committed_dashboard_is_what_the_generator_writes(name: str) -> None:
     assert (ROOT / "dashboards" / name).read_text() == render(DASHBOARDS[name]), (
-        f"{name} is out of date: run python -m dashboards.build")
+        f"{name} is out of date: run python -m dashboards.build"
+    )
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -99,23 +101,27 @@ def test_every_label_matcher_names_a_label_the_metric_has(name: str) -> None:
         for metric in metric_names(q.expr):
             for matchers in selectors(q.expr, metric):
                 labels = set(re.findall(r"(\w+)\s*[=!]~?\s*\"", matchers))
-                unknown += [f"{q.panel}: {metric}{{{label}}}"
-                            for label in labels - known_labels(metric)]
+                unknown += [
+                    f"{q.panel}: {metric}{{{label}}}" for label in labels - known_labels(metric)
+                ]
     assert unknown == []
 
 
 def test_model_dashboard_offers_datasource_namespace_model_and_feature() -> None:
     variables = load("ml-model-detail.json")["templating"]["list"]
     assert [v["name"] for v in variables if v.get("hide") != 2] == [
-        "datasource", "namespace", "model", "feature"]
+        "datasource",
+        "namespace",
+        "model",
+        "feature",
+    ]
 
 
 def test_model_dashboard_links_to_the_exporters_drill_down_page_for_the_model() -> None:
     dashboard = load("ml-model-detail.json")
     hidden = {v["name"]: v for v in dashboard["templating"]["list"] if v.get("hide") == 2}
     assert "mlmon_build_info" in hidden["external_url"]["definition"]
-    assert any(link.get("url") == "${external_url}/models/${model}"
-               for link in dashboard["links"])
+    assert any(link.get("url") == "${external_url}/models/${model}" for link in dashboard["links"])
 
 
 def test_fleet_table_links_each_model_to_the_model_dashboard() -> None:
@@ -142,6 +148,7 @@ def _first(d: dict[str, Any], kind: str = "timeseries") -> dict[str, Any]:
 
 def _mutations() -> list[tuple[str, Any]]:
     """One breach of each convention, applied to a copy of the model dashboard."""
+
     def hard_uid(d: dict[str, Any]) -> None:
         _first(d)["targets"][0]["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
 
@@ -160,7 +167,8 @@ def _mutations() -> list[tuple[str, Any]]:
 
     def typed_threshold(d: dict[str, Any]) -> None:
         _first(d)["fieldConfig"]["defaults"]["thresholds"]["steps"].append(
-            {"color": "red", "value": 0.2})
+            {"color": "red", "value": 0.2}
+        )
 
     def literal_comparison(d: dict[str, Any]) -> None:
         _first(d)["targets"][0]["expr"] += " > 0.2"
@@ -172,10 +180,17 @@ def _mutations() -> list[tuple[str, Any]]:
     def no_all_value(d: dict[str, Any]) -> None:
         next(v for v in d["templating"]["list"] if v["name"] == "namespace").pop("allValue")
 
-    return [("hard-coded uid", hard_uid), ("__inputs", inputs), ("no unit", no_unit),
-            ("no description", no_description), ("fixed rate range", fixed_rate),
-            ("typed-in threshold", typed_threshold), ("literal comparison", literal_comparison),
-            ("namespace matcher dropped", no_namespace), ("namespace all value", no_all_value)]
+    return [
+        ("hard-coded uid", hard_uid),
+        ("__inputs", inputs),
+        ("no unit", no_unit),
+        ("no description", no_description),
+        ("fixed rate range", fixed_rate),
+        ("typed-in threshold", typed_threshold),
+        ("literal comparison", literal_comparison),
+        ("namespace matcher dropped", no_namespace),
+        ("namespace all value", no_all_value),
+    ]
 
 
 @pytest.mark.parametrize(("breach", "mutate"), _mutations(), ids=[m[0] for m in _mutations()])
@@ -186,7 +201,8 @@ def test_lint_reports_each_kind_of_breach(breach: str, mutate: Any) -> None:
 
 
 def test_undeclared_metric_name_is_caught() -> None:
-    expr = ('sum by (model) '
-            '(rate(mlmon_predictons_total{namespace=~"$namespace"}[$__rate_interval]))')
+    expr = (
+        'sum by (model) (rate(mlmon_predictons_total{namespace=~"$namespace"}[$__rate_interval]))'
+    )
     assert metric_names(expr) == {"mlmon_predictons_total"}
     assert not declared("mlmon_predictons_total", set())

@@ -27,8 +27,13 @@ pytestmark = pytest.mark.integration
 # What the dashboards' variables are set to: All for namespace and feature (series outside
 # Kubernetes carry no namespace, `.*` matches them), the test's model and scrape job, and a rate
 # window that holds every increment the test feeds.
-VARIABLES = {"namespace": ".*", "model": "fraud", "feature": ".*", "job": "mlmon",
-             "__rate_interval": "1m"}
+VARIABLES = {
+    "namespace": ".*",
+    "model": "fraud",
+    "feature": ".*",
+    "job": "mlmon",
+    "__rate_interval": "1m",
+}
 
 ROUNDS = 6
 PER_ROUND = 250
@@ -36,7 +41,8 @@ PER_ROUND = 250
 
 def config(tmp: Path, redis_url: str) -> Config:
     """A binary classifier with versions, scores, labels, an SLO and performance bounds."""
-    return load_config_text(f"""
+    return load_config_text(
+        f"""
 redis: {{url: '{redis_url}', backoff_max: 1s}}
 web: {{listen_address: '127.0.0.1:{free_port()}', external_url: 'https://mlmon.example.com'}}
 models:
@@ -54,7 +60,9 @@ models:
       - {{name: x1, type: numeric, method: ks}}
       - {{name: x2, type: numeric, method: psi, threshold: 0.1, range: [0, 9]}}
       - {{name: c1, type: categorical, allowed: [a, b, c]}}
-""", base_dir=str(tmp))
+""",
+        base_dir=str(tmp),
+    )
 
 
 def rows(rng: np.random.Generator, n: int) -> Iterator[dict[str, Any]]:
@@ -62,10 +70,16 @@ def rows(rng: np.random.Generator, n: int) -> Iterator[dict[str, Any]]:
     for _ in range(n):
         score = float(rng.uniform())
         prediction = int(score > 0.5)
-        yield {"features": {"x1": float(rng.normal()), "x2": float(rng.normal(5, 2)),
-                            "c1": str(rng.choice(["a", "b", "c", "d"], p=[.4, .3, .2, .1]))},
-               "score": score, "prediction": prediction,
-               "label": prediction if rng.uniform() < 0.85 else 1 - prediction}
+        yield {
+            "features": {
+                "x1": float(rng.normal()),
+                "x2": float(rng.normal(5, 2)),
+                "c1": str(rng.choice(["a", "b", "c", "d"], p=[0.4, 0.3, 0.2, 0.1])),
+            },
+            "score": score,
+            "prediction": prediction,
+            "label": prediction if rng.uniform() < 0.85 else 1 - prediction,
+        }
 
 
 def write_reference(path: Path, rng: np.random.Generator) -> None:
@@ -73,8 +87,9 @@ def write_reference(path: Path, rng: np.random.Generator) -> None:
     lines = ["x1,x2,c1,prediction,score,label"]
     for r in rows(rng, 1000):
         f = r["features"]
-        lines.append(f"{f['x1']!r},{f['x2']!r},{f['c1']},{r['prediction']},{r['score']!r},"
-                     f"{r['label']}")
+        lines.append(
+            f"{f['x1']!r},{f['x2']!r},{f['c1']},{r['prediction']},{r['score']!r},{r['label']}"
+        )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -82,11 +97,20 @@ def feed_round(client: redis.Redis, rng: np.random.Generator, start: int) -> lis
     """Predictions of two versions (some slow, some errors), plus one undecodable entry."""
     preds, labels = [], []
     for i, r in enumerate(rows(rng, PER_ROUND), start):
-        preds.append(orjson.dumps({
-            "id": f"p{i}", "version": "v2" if i % 5 == 0 else "v1", "features": r["features"],
-            "prediction": r["prediction"], "scores": r["score"],
-            "latency_ms": float(rng.gamma(2.0, 15.0)), "sample_rate": 0.5,
-            "status": "error" if i % 25 == 0 else "ok"}))
+        preds.append(
+            orjson.dumps(
+                {
+                    "id": f"p{i}",
+                    "version": "v2" if i % 5 == 0 else "v1",
+                    "features": r["features"],
+                    "prediction": r["prediction"],
+                    "scores": r["score"],
+                    "latency_ms": float(rng.gamma(2.0, 15.0)),
+                    "sample_rate": 0.5,
+                    "status": "error" if i % 25 == 0 else "ok",
+                }
+            )
+        )
         labels.append(orjson.dumps({"id": f"p{i}", "label": r["label"]}))
     xadd_all(client, "mlmon:{fraud}:predictions", preds)
     client.xadd("mlmon:{fraud}:predictions", {"data": b"{not json"})
@@ -115,12 +139,16 @@ def feed_while_scraped(prom: PrometheusProcess, client: redis.Redis) -> None:
         xadd_all(client, "mlmon:{fraud}:labels", pending_labels)
         pending_labels = labels
         total = (n + 1) * PER_ROUND
-        wait_for(lambda t=total: [s for s in prom.query(read) if float(s["value"][1]) >= t],
-                 30, what=f"Prometheus to scrape {total} predictions read")
+        wait_for(
+            lambda t=total: [s for s in prom.query(read) if float(s["value"][1]) >= t],
+            30,
+            what=f"Prometheus to scrape {total} predictions read",
+        )
 
 
-def test_every_panel_query_returns_data_from_prometheus(redis_server: RedisServer,
-                                                        tmp_path: Path) -> None:
+def test_every_panel_query_returns_data_from_prometheus(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     write_reference(tmp_path / "ref.csv", np.random.default_rng(7))
     rules = [RULES] if RULES.exists() else []
     with running(config(tmp_path, redis_server.url)) as daemon:
@@ -132,8 +160,11 @@ def test_every_panel_query_returns_data_from_prometheus(redis_server: RedisServe
             empty: list[str] = []
 
             def every_query_has_data() -> bool:
-                empty[:] = [f"{q.panel} [{q.ref}]: {substitute(q.expr)}" for q in all_queries
-                            if not has_data(prom, q.expr)]
+                empty[:] = [
+                    f"{q.panel} [{q.ref}]: {substitute(q.expr)}"
+                    for q in all_queries
+                    if not has_data(prom, q.expr)
+                ]
                 return not empty
 
             try:
@@ -157,8 +188,10 @@ def test_every_variable_query_offers_values(redis_server: RedisServer, tmp_path:
                         continue
                     label = m.group(2)
                     expr = f"count by ({label}) ({substitute(m.group(1))})"
-                    wait_for(lambda e=expr, lb=label: [
-                        s for s in prom.query(e) if s["metric"].get(lb)], 30,
-                        what=f"{name} variable {var['name']} to offer values")
+                    wait_for(
+                        lambda e=expr, lb=label: [s for s in prom.query(e) if s["metric"].get(lb)],
+                        30,
+                        what=f"{name} variable {var['name']} to offer values",
+                    )
         finally:
             prom.stop()

@@ -39,19 +39,29 @@ Alert = tuple[str, str, str]
 
 def _active(prom: PrometheusProcess) -> set[tuple[str, str, str, str]]:
     """Every pending or firing alert as (alertname, model, feature, state)."""
-    return {(a["labels"]["alertname"], a["labels"].get("model", ""),
-             a["labels"].get("feature", a["labels"].get("metric", "")), a["state"])
-            for a in prom.alerts()}
+    return {
+        (
+            a["labels"]["alertname"],
+            a["labels"].get("model", ""),
+            a["labels"].get("feature", a["labels"].get("metric", "")),
+            a["state"],
+        )
+        for a in prom.alerts()
+    }
 
 
 def _expected_after_drift(alert: Alert) -> bool:
     name, model, _ = alert
-    return (alert in REQUIRED or alert in ALSO_ALLOWED
-            or (model == "fraud" and name in FRAUD_PERFORMANCE))
+    return (
+        alert in REQUIRED
+        or alert in ALSO_ALLOWED
+        or (model == "fraud" and name in FRAUD_PERFORMANCE)
+    )
 
 
-def _watch(prom: PrometheusProcess, process: DemoProcess, until: str,
-           seen: set[tuple[str, str, str, str]]) -> None:
+def _watch(
+    prom: PrometheusProcess, process: DemoProcess, until: str, seen: set[tuple[str, str, str, str]]
+) -> None:
     """Record every active alert, once a second, until the demo prints `until`."""
     deadline = time.monotonic() + DRIFT_AFTER + 60
     while not process.printed(until):
@@ -62,7 +72,8 @@ def _watch(prom: PrometheusProcess, process: DemoProcess, until: str,
 
 
 def test_the_demo_is_quiet_while_healthy_then_alerts_on_the_drifting_model_only(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     full = demo_config("redis://127.0.0.1:1/0", "127.0.0.1:0").models[0].window.max_samples
     rules = rules_with_short_for(RULES, tmp_path, SHORT_FOR)
     port = free_port()
@@ -71,9 +82,14 @@ def test_the_demo_is_quiet_while_healthy_then_alerts_on_the_drifting_model_only(
         try:
             # Healthy means past start-up: both windows full and both models evaluated.
             def warmed_up() -> bool:
-                return len(prom.query(f"mlmon_window_samples == {full}")) == 2 and len(
-                    prom.query("mlmon_model_performance_min or mlmon_model_performance_max")
-                ) == 2
+                return (
+                    len(prom.query(f"mlmon_window_samples == {full}")) == 2
+                    and len(
+                        prom.query("mlmon_model_performance_min or mlmon_model_performance_max")
+                    )
+                    == 2
+                )
+
             wait_for(warmed_up, DRIFT_AFTER, 1.0, "full windows and resolved bounds")
             healthy_from = time.monotonic()
             healthy: set[tuple[str, str, str, str]] = set()
@@ -86,6 +102,7 @@ def test_the_demo_is_quiet_while_healthy_then_alerts_on_the_drifting_model_only(
             def required_firing() -> bool:
                 drifted.update(_active(prom))
                 return {a[:3] for a in drifted if a[3] == "firing"} >= REQUIRED
+
             wait_for(required_firing, 100, 1.0, f"{sorted(REQUIRED)} firing")
             drifted |= _active(prom)
             unexpected = sorted(a for a in drifted if not _expected_after_drift(a[:3]))

@@ -31,32 +31,51 @@ def drifting_demo() -> Iterator[DemoProcess]:
 
 
 def test_the_demo_says_which_pages_to_open_and_which_series_to_watch(
-        drifting_demo: DemoProcess) -> None:
+    drifting_demo: DemoProcess,
+) -> None:
     base = drifting_demo.base
-    for expected in (f"{base}/models ", f"{base}/models/fraud ", f"{base}/metrics",
-                     'mlmon_feature_drift_detected{model="fraud"}',
-                     'mlmon_prediction_drift_detected{model="fraud"}',
-                     "redis-cli -h 127.0.0.1 -p"):
+    for expected in (
+        f"{base}/models ",
+        f"{base}/models/fraud ",
+        f"{base}/metrics",
+        'mlmon_feature_drift_detected{model="fraud"}',
+        'mlmon_prediction_drift_detected{model="fraud"}',
+        "redis-cli -h 127.0.0.1 -p",
+    ):
         assert drifting_demo.printed(expected), f"the demo did not print {expected!r}"
 
 
 def test_the_demo_announces_the_moment_the_drift_starts(drifting_demo: DemoProcess) -> None:
     started = "fraud: drift started now: amount and country shift; watch"
-    wait_for(lambda: drifting_demo.printed(started), DRIFT_AFTER + 30, 0.2,
-             "the line announcing the drift")
+    wait_for(
+        lambda: drifting_demo.printed(started),
+        DRIFT_AFTER + 30,
+        0.2,
+        "the line announcing the drift",
+    )
     line = next(line for line in drifting_demo.out if started in line)
     assert 'mlmon_feature_drift_detected{model="fraud"}' in line
     assert drifting_demo.out.index(line) > next(
-        i for i, text in enumerate(drifting_demo.out) if "Ctrl-C" in text)
+        i for i, text in enumerate(drifting_demo.out) if "Ctrl-C" in text
+    )
     assert sum(started in text for text in drifting_demo.out) == 1
 
 
 def test_the_drifting_demo_model_shows_prediction_drift_and_live_roc_auc(
-        drifting_demo: DemoProcess) -> None:
-    wait_for(lambda: drifting_demo.value("mlmon_prediction_drift_detected", model="fraud") == 1,
-             120, 1.0, "the fraud model's prediction drift")
-    auc = wait_for(lambda: drifting_demo.value("mlmon_model_performance", model="fraud",
-                                               metric="roc_auc"), 60, 1.0, "live roc_auc")
+    drifting_demo: DemoProcess,
+) -> None:
+    wait_for(
+        lambda: drifting_demo.value("mlmon_prediction_drift_detected", model="fraud") == 1,
+        120,
+        1.0,
+        "the fraud model's prediction drift",
+    )
+    auc = wait_for(
+        lambda: drifting_demo.value("mlmon_model_performance", model="fraud", metric="roc_auc"),
+        60,
+        1.0,
+        "live roc_auc",
+    )
     assert auc is not None and 0.5 < auc < 1.0
     assert drifting_demo.value("mlmon_prediction_drift_detected", model="eta") == 0
 
@@ -76,8 +95,12 @@ def _occupy(port: int) -> socket.socket:
 def _demo_on_taken_port(args: list[str]) -> subprocess.CompletedProcess[str]:
     """Run the demo and require it to end within the deadline (a hang fails, not blocks)."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "exporter", "demo", *args],
-                          capture_output=True, text=True, timeout=EXIT_DEADLINE + 10)
+    done = subprocess.run(
+        [sys.executable, "-m", "exporter", "demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=EXIT_DEADLINE + 10,
+    )
     assert time.monotonic() - started < EXIT_DEADLINE, "the demo took too long to give up"
     return done
 
@@ -109,5 +132,7 @@ def test_the_metrics_server_names_a_taken_address_and_the_flag() -> None:
     port = free_port()
     with _occupy(port), pytest.raises(ListenError) as info:
         MetricsServer(f"127.0.0.1:{port}", CollectorRegistry(), lambda: (True, "ready"))
-    assert str(info.value) == (f"cannot listen on 127.0.0.1:{port}: address already in use; "
-                               "choose another with --web.listen-address")
+    assert str(info.value) == (
+        f"cannot listen on 127.0.0.1:{port}: address already in use; "
+        "choose another with --web.listen-address"
+    )

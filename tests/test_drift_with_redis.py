@@ -38,7 +38,8 @@ def _direct_psi(ref: np.ndarray, win: np.ndarray, bins: int = 10, eps: float = 1
 
 
 def test_steady_data_shows_no_drift_and_shifted_data_flags_exactly_the_shifted_features(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(20261125)
     reference = sample(rng, 20000)
     write_reference(tmp_path / "ref.csv", reference)
@@ -50,9 +51,14 @@ def test_steady_data_shows_no_drift_and_shifted_data_flags_exactly_the_shifted_f
         xadd_all(client, "mlmon:{shifted}:predictions", records(shifted))
         wait_evaluated(daemon, "steady", 10000)
         wait_evaluated(daemon, "shifted", 10000)
-        flagged = {m: {f for f in FEATURES
-                       if value(daemon, "mlmon_feature_drift_detected", model=m, feature=f)}
-                   for m in ("steady", "shifted")}
+        flagged = {
+            m: {
+                f
+                for f in FEATURES
+                if value(daemon, "mlmon_feature_drift_detected", model=m, feature=f)
+            }
+            for m in ("steady", "shifted")
+        }
         assert flagged == {"steady": set(), "shifted": {"x2", "c1"}}
         assert value(daemon, "mlmon_dataset_drift_share_ratio", model="shifted") == 2 / 5
         assert value(daemon, "mlmon_dataset_drift_detected", model="steady") == 0
@@ -62,20 +68,26 @@ def test_steady_data_shows_no_drift_and_shifted_data_flags_exactly_the_shifted_f
             labels = {"model": model, "feature": "x1", "method": "ks"}
             assert abs(value(daemon, "mlmon_feature_drift_score", **labels) - ks.statistic) < 1e-9
             assert abs(value(daemon, "mlmon_feature_drift_p_value", **labels) - ks.pvalue) < 1e-9
-            psi = value(daemon, "mlmon_feature_drift_score", model=model, feature="x2",
-                        method="psi")
+            psi = value(
+                daemon, "mlmon_feature_drift_score", model=model, feature="x2", method="psi"
+            )
             assert abs(psi - _direct_psi(reference["x2"], window["x2"])) < 1e-9
 
 
 def test_restarted_exporter_rebuilds_the_same_window_and_drift_values(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(7)
     write_reference(tmp_path / "ref.csv", sample(rng, 5000))
     config = make_config(tmp_path, redis_server.url)
     xadd_all(redis_server.client(), "mlmon:{m}:predictions", records(sample(rng, 3000, True)))
-    names = [("mlmon_window_samples", {}), *[
-        ("mlmon_feature_drift_score", {"feature": f, "method": "ks" if f == "x1" else "psi"})
-        for f in FEATURES]]
+    names = [
+        ("mlmon_window_samples", {}),
+        *[
+            ("mlmon_feature_drift_score", {"feature": f, "method": "ks" if f == "x1" else "psi"})
+            for f in FEATURES
+        ],
+    ]
     seen = []
     for _ in range(2):
         with running(config) as daemon:

@@ -5,19 +5,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig, Task
+from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.estimate import estimate, expected_auc, fit_calibration, isotonic
 from exporter.evaluate.performance import performance
 from exporter.evaluate.reference import ReferenceData
 from exporter.ingest.labels import Compact
+from exporter.stats.kinds import Task
 
 ROWS = 5000
 CLASSES = ("a", "b", "c")
 
 
 def _model(task: Task, positive: str | None = None) -> ModelConfig:
-    return ModelConfig(name="m", task=task, features=(), streams=StreamsConfig("p", "l"),
-                       reference=ReferenceConfig(file="x"), positive_class=positive)
+    return ModelConfig(
+        name="m",
+        task=task,
+        features=(),
+        streams=StreamsConfig("p", "l"),
+        reference=ReferenceConfig(file="x"),
+        positive_class=positive,
+    )
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -25,8 +32,9 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def _binary(rng: np.random.Generator, shift: float, sharpen: float = 1.0) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray]:
+def _binary(
+    rng: np.random.Generator, shift: float, sharpen: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Labels, predictions and scores; sharpen != 1 makes the scores overconfident."""
     x = rng.normal(shift, 1.0 + shift / 4, ROWS)
     truth = _sigmoid(1.5 * x - 0.5)
@@ -35,8 +43,9 @@ def _binary(rng: np.random.Generator, shift: float, sharpen: float = 1.0) -> tup
     return y, np.where(score >= 0.5, "1", "0"), score
 
 
-def _multiclass(rng: np.random.Generator, shift: float) -> tuple[
-        np.ndarray, np.ndarray, list[Compact]]:
+def _multiclass(
+    rng: np.random.Generator, shift: float
+) -> tuple[np.ndarray, np.ndarray, list[Compact]]:
     x = rng.normal(shift, 1.0, (ROWS, 2))
     logits = np.stack([x[:, 0], x[:, 1], -x[:, 0] - x[:, 1]], axis=1) * 1.2
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
@@ -46,16 +55,24 @@ def _multiclass(rng: np.random.Generator, shift: float) -> tuple[
     return y, pred, [(CLASSES, tuple(float(v) for v in row)) for row in probs]
 
 
-def _close(estimated: dict[str, float], realised: dict[str, float], names: tuple[str, ...],
-           tolerance: float = 0.02) -> None:
+def _close(
+    estimated: dict[str, float],
+    realised: dict[str, float],
+    names: tuple[str, ...],
+    tolerance: float = 0.02,
+) -> None:
     for name in names:
         assert abs(estimated[name] - realised[name]) <= tolerance, (
-            name, estimated[name], realised[name])
+            name,
+            estimated[name],
+            realised[name],
+        )
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.8, 1.5])
 def test_binary_estimates_are_within_two_points_of_realised_under_covariate_shift(
-        shift: float) -> None:
+    shift: float,
+) -> None:
     model = _model(Task.BINARY, "1")
     y, pred, score = _binary(np.random.default_rng(42), shift)
     scores = [float(v) for v in score]
@@ -66,7 +83,8 @@ def test_binary_estimates_are_within_two_points_of_realised_under_covariate_shif
 
 @pytest.mark.parametrize("shift", [0.0, 0.7])
 def test_multiclass_estimates_are_within_two_points_of_realised_under_covariate_shift(
-        shift: float) -> None:
+    shift: float,
+) -> None:
     model = _model(Task.MULTICLASS)
     y, pred, scores = _multiclass(np.random.default_rng(43), shift)
     realised = dict(performance(model, list(pred), list(y), scores))

@@ -30,15 +30,18 @@ READ = "mlmon_records_read_total"
 
 
 def test_redis_outage_keeps_serving_and_resumes_without_losing_or_doubling_records(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(3)
     write_reference(tmp_path / "ref.csv", sample(rng, 2000))
     config = make_config(tmp_path, redis_server.url)
     stream = "mlmon:{m}:predictions"
     with running(config) as daemon:
         xadd_all(redis_server.client(), stream, records(sample(rng, 700)))
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 700,
-                 what="first 700 records read")
+        wait_for(
+            lambda: value(daemon, READ, model="m", kind="predictions") == 700,
+            what="first 700 records read",
+        )
         redis_server.stop()
         wait_for(lambda: value(daemon, "mlmon_redis_up") == 0, what="redis_up to drop to 0")
         body = scrape(daemon)
@@ -47,25 +50,37 @@ def test_redis_outage_keeps_serving_and_resumes_without_losing_or_doubling_recor
         redis_server.start()
         xadd_all(redis_server.client(), stream, records(sample(rng, 300), start=700))
         wait_for(lambda: value(daemon, "mlmon_redis_up") == 1, what="redis_up back to 1")
-        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), 1000,
-                   what="records read")
-        settles_at(lambda: value(daemon, "mlmon_window_samples", model="m"), 1000,
-                   what="records in the evaluated window")
+        settles_at(
+            lambda: value(daemon, READ, model="m", kind="predictions"), 1000, what="records read"
+        )
+        settles_at(
+            lambda: value(daemon, "mlmon_window_samples", model="m"),
+            1000,
+            what="records in the evaluated window",
+        )
 
 
 def _malformed() -> list[tuple[str, bytes, str]]:
     """(field, payload, expected reason) for 1,000 broken entries of many kinds."""
     good: dict[str, Any] = {
-        "id": "z", "features": {"x1": 1.0, "x2": 5.0, "x3": 1.0, "c1": "a", "c2": "x"},
-        "prediction": 1.0}
+        "id": "z",
+        "features": {"x1": 1.0, "x2": 5.0, "x3": 1.0, "c1": "a", "c2": "x"},
+        "prediction": 1.0,
+    }
     kinds = [
         ("data", b"{not json", "invalid_json"),
         ("data", b"[1, 2, 3]", "not_an_object"),
-        ("data", orjson.dumps({**good, "features": {**good["features"], "x1": "abc"}}),
-         "bad_feature_value"),
+        (
+            "data",
+            orjson.dumps({**good, "features": {**good["features"], "x1": "abc"}}),
+            "bad_feature_value",
+        ),
         ("data", orjson.dumps({**good, "prediction": {"nested": 1}}), "bad_prediction"),
-        ("data", orjson.dumps({k: v for k, v in good.items() if k != "features"}),
-         "missing_features"),
+        (
+            "data",
+            orjson.dumps({k: v for k, v in good.items() if k != "features"}),
+            "missing_features",
+        ),
         ("data", b'{"id": "n", "features": {"x1": NaN}, "prediction": 1}', "non_finite"),
         ("data", b'{"id": "i", "features": {"x1": 1}, "prediction": Infinity}', "non_finite"),
         ("data", b'{"features": {"x1": 1e999}, "prediction": 1}', "non_finite"),
@@ -79,14 +94,17 @@ def _malformed() -> list[tuple[str, bytes, str]]:
 
 
 def test_malformed_entries_are_counted_by_reason_and_valid_ones_all_arrive(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(5)
     write_reference(tmp_path / "ref.csv", sample(rng, 2000))
     config = make_config(tmp_path, redis_server.url)
     bad = _malformed()
     good = records(sample(rng, 1000))
-    storm = [orjson.dumps({"features": {"x1": 0.1, "c1": f"storm-{i}"}, "prediction": 0.0})
-             for i in range(100_000)]
+    storm = [
+        orjson.dumps({"features": {"x1": 0.1, "c1": f"storm-{i}"}, "prediction": 0.0})
+        for i in range(100_000)
+    ]
     with running(config) as daemon:
         client = redis_server.client()
         stream = "mlmon:{m}:predictions"
@@ -99,12 +117,18 @@ def test_malformed_entries_are_counted_by_reason_and_valid_ones_all_arrive(
         expected: dict[str, int] = {}
         for _, _, reason in bad:
             expected[reason] = expected.get(reason, 0) + 1
-        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), 101_000,
-                   timeout=120, what="valid records read")
+        settles_at(
+            lambda: value(daemon, READ, model="m", kind="predictions"),
+            101_000,
+            timeout=120,
+            what="valid records read",
+        )
         for reason, count in expected.items():
             assert value(daemon, "mlmon_records_invalid_total", model="m", reason=reason) == count
-        wait_for(lambda: value(daemon, "mlmon_window_samples", model="m") == 10000,
-                 what="an evaluation of the full window")
+        wait_for(
+            lambda: value(daemon, "mlmon_window_samples", model="m") == 10000,
+            what="an evaluation of the full window",
+        )
         assert daemon.reader.redis_up
         series = [line for line in scrape(daemon).splitlines() if line and line[0] != "#"]
         assert len(series) < 300
@@ -123,52 +147,70 @@ def _setup(tmp_path: Path, redis_server: RedisServer, seed: int):  # type: ignor
 
 
 def test_a_paused_redis_is_waited_out_and_reading_resumes_exactly(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng, config = _setup(tmp_path, redis_server, 31)
     stream = "mlmon:{m}:predictions"
     with running(config) as daemon:
         xadd_all(redis_server.client(), stream, records(sample(rng, 200)))
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 200,
-                 what="200 records read")
+        wait_for(
+            lambda: value(daemon, READ, model="m", kind="predictions") == 200,
+            what="200 records read",
+        )
         assert redis_server.process is not None
         redis_server.process.send_signal(signal.SIGSTOP)
         try:
-            wait_for(lambda: value(daemon, "mlmon_redis_up") == 0, 20,
-                     what="the stalled Redis noticed (socket timeout)")
+            wait_for(
+                lambda: value(daemon, "mlmon_redis_up") == 0,
+                20,
+                what="the stalled Redis noticed (socket timeout)",
+            )
             assert "mlmon_redis_up 0.0" in scrape(daemon)
         finally:
             redis_server.process.send_signal(signal.SIGCONT)
         xadd_all(redis_server.client(), stream, records(sample(rng, 100), start=200))
-        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), 300,
-                   what="records read")
+        settles_at(
+            lambda: value(daemon, READ, model="m", kind="predictions"), 300, what="records read"
+        )
         wait_for(lambda: value(daemon, "mlmon_redis_up") == 1, what="redis_up back to 1")
 
 
 def test_redis_killed_and_back_after_30_seconds_loses_nothing_still_in_the_stream(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng, config = _setup(tmp_path, redis_server, 32)
     stream = "mlmon:{m}:predictions"
     with running(config) as daemon:
         xadd_all(redis_server.client(), stream, records(sample(rng, 300)))
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 300,
-                 what="300 records read")
+        wait_for(
+            lambda: value(daemon, READ, model="m", kind="predictions") == 300,
+            what="300 records read",
+        )
         assert redis_server.process is not None
         redis_server.process.kill()
         redis_server.process.wait(10)
         redis_server.process = None
         down_since = time.monotonic()
         wait_for(lambda: value(daemon, "mlmon_redis_up") == 0, what="the outage noticed")
-        wait_for(lambda: time.monotonic() - down_since >= 30 and scrape(daemon), 40, 0.5,
-                 "30 seconds of outage while still serving /metrics")
+        wait_for(
+            lambda: time.monotonic() - down_since >= 30 and scrape(daemon),
+            40,
+            0.5,
+            "30 seconds of outage while still serving /metrics",
+        )
         redis_server.start()
         xadd_all(redis_server.client(), stream, records(sample(rng, 200), start=300))
-        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), 500,
-                   what="records read, the 200 new ones after the backoff")
+        settles_at(
+            lambda: value(daemon, READ, model="m", kind="predictions"),
+            500,
+            what="records read, the 200 new ones after the backoff",
+        )
         assert value(daemon, "mlmon_evaluation_failures_total", model="m") == 0
 
 
 def test_redis_restarted_during_ingest_loses_and_doubles_nothing(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng, config = _setup(tmp_path, redis_server, 33)
     payloads = records(sample(rng, 3000))
     written = 0
@@ -180,11 +222,15 @@ def test_redis_restarted_during_ingest_loses_and_doubles_nothing(
             try:
                 # No hidden retry, and a batch cut by the shutdown may have landed in part:
                 # go on from what the stream holds, so each record is written exactly once.
-                client = redis.Redis(port=redis_server.port, protocol=2, socket_timeout=2,
-                                     retry=Retry(NoBackoff(), 0))
+                client = redis.Redis(
+                    port=redis_server.port,
+                    protocol=2,
+                    socket_timeout=2,
+                    retry=Retry(NoBackoff(), 0),
+                )
                 written = int(client.xlen("mlmon:{m}:predictions"))
                 pipe = client.pipeline(transaction=False)
-                for p in payloads[written:written + 50]:
+                for p in payloads[written : written + 50]:
                     pipe.xadd("mlmon:{m}:predictions", {"data": p})
                 pipe.execute()
                 written = min(written + 50, len(payloads))
@@ -201,7 +247,12 @@ def test_redis_restarted_during_ingest_loses_and_doubles_nothing(
         wait_for(lambda: written == len(payloads), 60, what="every record written")
         stop.set()
         producer.join(10)
-        settles_at(lambda: value(daemon, READ, model="m", kind="predictions"), len(payloads),
-                   what="records read (each written one exactly once)")
-        assert value(daemon, "mlmon_records_skipped_total", model="m",
-                     kind="predictions") in (None, 0)
+        settles_at(
+            lambda: value(daemon, READ, model="m", kind="predictions"),
+            len(payloads),
+            what="records read (each written one exactly once)",
+        )
+        assert value(daemon, "mlmon_records_skipped_total", model="m", kind="predictions") in (
+            None,
+            0,
+        )

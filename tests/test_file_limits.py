@@ -29,8 +29,11 @@ from tests.test_hostile_files import ALIAS_BOMB
 
 
 def test_an_alias_bomb_is_refused_at_the_alias_that_passes_100000_values() -> None:
-    with pytest.raises(ConfigError, match=r"^<config>: YAML document refused: line 6, "
-                       r"column 8: more than 100,000 values once aliases are expanded"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^<config>: YAML document refused: line 6, "
+        r"column 8: more than 100,000 values once aliases are expanded",
+    ):
         load_config_text(ALIAS_BOMB)
 
 
@@ -44,13 +47,17 @@ def test_values_nested_more_than_64_deep_are_refused_not_a_crash() -> None:
     for _ in range(59):
         nested = [nested]
     assert parse_yaml("[" * 60 + "]" * 60, "x") == nested
-    with pytest.raises(ConfigError, match=r"^x: YAML document refused: line 1, column 65: "
-                                          r"values nested more than 64 deep"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^x: YAML document refused: line 1, column 65: "
+        r"values nested more than 64 deep",
+    ):
         parse_yaml("[" * 5000 + "]" * 5000, "x")
 
 
 def test_the_value_limit_counts_aliases_as_often_as_they_repeat(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # the mapping, its 2 keys, [1, 2] (3 values), the list under b, and [1, 2] twice more
     monkeypatch.setattr(yaml_document, "MAX_DOCUMENT_VALUES", 13)
     assert parse_yaml("a: &a [1, 2]\nb: [*a, *a]", "x") == {"a": [1, 2], "b": [[1, 2], [1, 2]]}
@@ -59,21 +66,28 @@ def test_the_value_limit_counts_aliases_as_often_as_they_repeat(
 
 
 def test_merge_keys_and_anchors_in_a_real_config_still_load(tmp_path: Path) -> None:
-    text = ("models:\n  - &base" + model_yaml("a").replace("\n  - name: a", "\n    name: a", 1)
-            + "  - <<: *base\n    name: b\n")
+    text = (
+        "models:\n  - &base"
+        + model_yaml("a").replace("\n  - name: a", "\n    name: a", 1)
+        + "  - <<: *base\n    name: b\n"
+    )
     config = load_config_text(text, base_dir=str(tmp_path))
     assert [m.name for m in config.models] == ["a", "b"]
     assert config.models[1].features == config.models[0].features
 
 
 def test_a_config_file_one_byte_past_4_mib_is_refused_and_one_at_the_limit_is_read(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("#" * (4 * MiB))
     assert len(read_yaml_text(str(path), "config file")) == 4 * MiB
     path.write_text("#" * (4 * MiB + 1))
-    with pytest.raises(ConfigError, match=r"cannot read config file: larger than the 4 MiB "
-                                          r"limit \(4.0 MiB\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"cannot read config file: larger than the 4 MiB "
+        r"limit \(4.0 MiB\)",
+    ):
         read_yaml_text(str(path), "config file")
 
 
@@ -91,11 +105,18 @@ def _special(kind: str, tmp: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("kind", "says"), [
-    ("directory", "a directory"), ("FIFO", "a FIFO (named pipe)"),
-    ("character device", "a character device"), ("socket", "a socket")])
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("directory", "a directory"),
+        ("FIFO", "a FIFO (named pipe)"),
+        ("character device", "a character device"),
+        ("socket", "a socket"),
+    ],
+)
 def test_only_regular_files_are_read_and_the_error_says_what_the_path_is(
-        kind: str, says: str, tmp_path: Path) -> None:
+    kind: str, says: str, tmp_path: Path
+) -> None:
     with pytest.raises(RefusedFile) as caught:
         read_regular_file(str(_special(kind, tmp_path)), MiB)
     assert caught.value.strerror == f"{says}, not a regular file"
@@ -108,12 +129,16 @@ def test_a_file_whose_size_stat_does_not_tell_is_still_read_only_up_to_the_limit
 
 
 def test_a_gzip_bomb_in_a_redis_reference_stops_at_the_limit(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(reference, "MAX_REFERENCE_BYTES", MiB)
     model = make_config(tmp_path, "redis://127.0.0.1:1/0").models[0]
     fields = {k.encode(): v for k, v in encode_for_redis(b"0" * (2 * MiB), "csv").items()}
-    with pytest.raises(ReferenceError, match=r"^redis key k: reference is larger than the 1 MiB "
-                                             r"limit once decompressed$"):
+    with pytest.raises(
+        ReferenceError,
+        match=r"^redis key k: reference is larger than the 1 MiB "
+        r"limit once decompressed$",
+    ):
         decode_from_redis(model, "k", fields)
 
 
@@ -170,12 +195,14 @@ def test_a_clean_stop_within_the_deadline_never_exits_the_process() -> None:
 
 
 def test_a_memory_error_in_a_reload_is_counted_and_later_reloads_still_apply(
-        redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(3), 500))
     path = tmp_path / "config.yaml"
-    path.write_text(f"redis: {{url: '{redis_server.url}'}}\n"
-                    f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:"
-                    + model_yaml("m"))
+    path.write_text(
+        f"redis: {{url: '{redis_server.url}'}}\n"
+        f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:" + model_yaml("m")
+    )
     daemon = Daemon(make_config(tmp_path, redis_server.url), config_path=str(path))
 
     def exhausted(_: str) -> None:

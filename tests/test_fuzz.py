@@ -11,35 +11,58 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter.config import ConfigError, load_config_text
-from exporter.config.model import (
-    FeatureConfig,
-    FeatureType,
-    ModelConfig,
-    ReferenceConfig,
-    StreamsConfig,
-    Task,
-)
+from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.ingest.window import Window
 from exporter.ingest.wire import Decoder, Label, Prediction, Reason
+from exporter.stats.kinds import FeatureType, Task
 
-FUZZ = settings(max_examples=1000, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 MODEL = ModelConfig(
-    name="m", task=Task.BINARY, positive_class="1",
+    name="m",
+    task=Task.BINARY,
+    positive_class="1",
     features=(FeatureConfig("x", FeatureType.NUMERIC), FeatureConfig("c", FeatureType.CATEGORICAL)),
-    streams=StreamsConfig("p", "l"), reference=ReferenceConfig(file="r.csv"),
-    max_entry_bytes=4096, max_new_categories=20)
+    streams=StreamsConfig("p", "l"),
+    reference=ReferenceConfig(file="r.csv"),
+    max_entry_bytes=4096,
+    max_new_categories=20,
+)
 
-scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
-           | st.text(max_size=20))
+scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
+)
 json_values = st.recursive(
-    scalars, lambda kids: st.lists(kids, max_size=5)
-    | st.dictionaries(st.text(max_size=8), kids, max_size=4), max_leaves=8)
-keys = st.sampled_from(["id", "ts", "version", "features", "prediction", "scores", "latency_ms",
-                        "status", "sample_rate", "label", "x", "c", "other"])
-records = st.dictionaries(keys, json_values | st.dictionaries(keys, json_values, max_size=4),
-                          max_size=6)
+    scalars,
+    lambda kids: (
+        st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
+    ),
+    max_leaves=8,
+)
+keys = st.sampled_from(
+    [
+        "id",
+        "ts",
+        "version",
+        "features",
+        "prediction",
+        "scores",
+        "latency_ms",
+        "status",
+        "sample_rate",
+        "label",
+        "x",
+        "c",
+        "other",
+    ]
+)
+records = st.dictionaries(
+    keys, json_values | st.dictionaries(keys, json_values, max_size=4), max_size=6
+)
 
 
 def _encode(value: Any) -> bytes:
@@ -47,18 +70,25 @@ def _encode(value: Any) -> bytes:
     return json.dumps(value, allow_nan=True).encode()
 
 
-payloads = (st.binary(max_size=300) | records.map(_encode)
-            | st.lists(records, max_size=5).map(_encode) | json_values.map(_encode))
+payloads = (
+    st.binary(max_size=300)
+    | records.map(_encode)
+    | st.lists(records, max_size=5).map(_encode)
+    | json_values.map(_encode)
+)
 fields = st.sampled_from([b"data", b"batch", b"other"])
 
 
 @FUZZ
 @given(field=fields, payload=payloads, ms=st.integers(0, 2**48))
 def test_the_decoder_turns_any_entry_into_valid_records_or_bounded_reasons(
-        field: bytes, payload: bytes, ms: int) -> None:
+    field: bytes, payload: bytes, ms: int
+) -> None:
     decoder = Decoder(MODEL)
-    for decoded, kind in ((decoder.predictions(f"{ms}-0".encode(), {field: payload}), Prediction),
-                          (decoder.labels(f"{ms}-1".encode(), {field: payload}), Label)):
+    for decoded, kind in (
+        (decoder.predictions(f"{ms}-0".encode(), {field: payload}), Prediction),
+        (decoder.labels(f"{ms}-1".encode(), {field: payload}), Label),
+    ):
         assert all(isinstance(reason, Reason) for reason in decoded.rejected)
         for record in decoded.records:
             assert isinstance(record, kind)
@@ -117,7 +147,8 @@ def _set(node: Any, path: tuple[Any, ...], value: Any) -> Any:
 @FUZZ
 @given(data=st.data())
 def test_a_mutated_config_loads_or_fails_with_a_config_error_naming_a_path(
-        data: st.DataObject) -> None:
+    data: st.DataObject,
+) -> None:
     document = yaml.safe_load(VALID)
     path = data.draw(st.sampled_from(_paths(document)))
     mutated = _set(document, path, data.draw(json_values))

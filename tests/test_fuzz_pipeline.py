@@ -12,56 +12,80 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.config.model import (
-    FeatureConfig,
-    FeatureType,
-    ModelConfig,
-    ReferenceConfig,
-    StreamsConfig,
-    Task,
-)
+from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.reference import parse_reference
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.pipeline import ModelPipeline
 from exporter.serve.collector import SnapshotCollector
 from exporter.serve.exposition import Exposition
 from exporter.serve.live import LiveMetrics
+from exporter.stats.kinds import FeatureType, Task
 from tests.conftest import require_tool
 
 MODELS = {
     task: ModelConfig(
-        name=task.value, task=task, positive_class="1" if task is Task.BINARY else None,
-        features=(FeatureConfig("x", FeatureType.NUMERIC),
-                  FeatureConfig("c", FeatureType.CATEGORICAL)),
+        name=task.value,
+        task=task,
+        positive_class="1" if task is Task.BINARY else None,
+        features=(
+            FeatureConfig("x", FeatureType.NUMERIC),
+            FeatureConfig("c", FeatureType.CATEGORICAL),
+        ),
         streams=StreamsConfig(f"p{task.value}", f"l{task.value}"),
-        reference=ReferenceConfig(file="ref.csv"), max_versions=5, max_new_categories=5)
+        reference=ReferenceConfig(file="ref.csv"),
+        max_versions=5,
+        max_new_categories=5,
+    )
     for task in (Task.BINARY, Task.REGRESSION)
 }
-REFERENCE = ("x,c,prediction,label,score\n" + "".join(
-    f"{i % 17 / 3},{'abc'[i % 3]},{i % 2},{(i // 2) % 2},{(i % 10) / 10}\n" for i in range(300)))
+REFERENCE = "x,c,prediction,label,score\n" + "".join(
+    f"{i % 17 / 3},{'abc'[i % 3]},{i % 2},{(i // 2) % 2},{(i % 10) / 10}\n" for i in range(300)
+)
 
-hostile_text = (st.text(st.characters(categories=["Cs", "L", "N", "P", "Zs", "Cc"]), max_size=12)
-                | st.integers(1_000, 200_000).map(lambda n: "v" * n)
-                | st.sampled_from(['"', "\\", "\n", "\u2028", "\ufffe", "__other__", "",
-                                   "v\ud800", "\udfff", "a\ud800b"]))
-extreme_numbers = (st.floats(allow_nan=False, allow_infinity=False)
-                   | st.sampled_from([1e308, -1e308, 5e-324, -5e-324, 1e200, -2e200, 0.0, -0.0])
-                   | st.integers(-(2**70), 2**70))
+hostile_text = (
+    st.text(st.characters(categories=["Cs", "L", "N", "P", "Zs", "Cc"]), max_size=12)
+    | st.integers(1_000, 200_000).map(lambda n: "v" * n)
+    | st.sampled_from(
+        ['"', "\\", "\n", "\u2028", "\ufffe", "__other__", "", "v\ud800", "\udfff", "a\ud800b"]
+    )
+)
+extreme_numbers = (
+    st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([1e308, -1e308, 5e-324, -5e-324, 1e200, -2e200, 0.0, -0.0])
+    | st.integers(-(2**70), 2**70)
+)
 values = st.none() | st.booleans() | hostile_text | extreme_numbers
 scores = extreme_numbers | st.dictionaries(hostile_text, extreme_numbers, max_size=4)
 # A valid record with one to three fields made hostile: most examples then reach the window,
 # the counters' labels and the pages, where a bad value does its harm.
 hostile_fields = {
-    "id": hostile_text | st.integers(), "ts": extreme_numbers, "version": values,
+    "id": hostile_text | st.integers(),
+    "ts": extreme_numbers,
+    "version": values,
     "features": st.fixed_dictionaries({"x": values, "c": values}),
-    "prediction": values, "scores": scores, "latency_ms": extreme_numbers,
-    "status": st.sampled_from(["ok", "error", "ERR"]), "sample_rate": extreme_numbers,
-    "label": values, "extra": values}
-records = st.lists(st.sampled_from(sorted(hostile_fields)), min_size=1, max_size=3,
-                   unique=True).flatmap(
-    lambda keys: st.fixed_dictionaries({k: hostile_fields[k] for k in keys})).map(
-    lambda hostile: {"id": "r", "version": "v1", "features": {"x": 1.5, "c": "a"},
-                     "prediction": 1, "scores": 0.7, "label": 0, **hostile})
+    "prediction": values,
+    "scores": scores,
+    "latency_ms": extreme_numbers,
+    "status": st.sampled_from(["ok", "error", "ERR"]),
+    "sample_rate": extreme_numbers,
+    "label": values,
+    "extra": values,
+}
+records = (
+    st.lists(st.sampled_from(sorted(hostile_fields)), min_size=1, max_size=3, unique=True)
+    .flatmap(lambda keys: st.fixed_dictionaries({k: hostile_fields[k] for k in keys}))
+    .map(
+        lambda hostile: {
+            "id": "r",
+            "version": "v1",
+            "features": {"x": 1.5, "c": "a"},
+            "prediction": 1,
+            "scores": 0.7,
+            "label": 0,
+            **hostile,
+        }
+    )
+)
 
 
 class Harness:
@@ -87,22 +111,30 @@ class Harness:
         return f"{int(time.time() * 1000)}-{self.seq}".encode(), {field: body}
 
 
-
-
 CHECKED = 0
 
 
 def _promtool_accepts(body: str) -> None:
-    check = subprocess.run([require_tool("promtool"), "check", "metrics"], input=body,
-                           capture_output=True, text=True, timeout=60, check=False)
+    check = subprocess.run(
+        [require_tool("promtool"), "check", "metrics"],
+        input=body,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert "error" not in (check.stdout + check.stderr).lower(), check.stdout + check.stderr
 
 
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(record=records, batch=st.booleans(), task=st.sampled_from(list(MODELS)))
 def test_any_record_leaves_every_scrape_parseable_and_every_evaluation_standing(
-        record: dict[str, Any], batch: bool, task: Task) -> None:
+    record: dict[str, Any], batch: bool, task: Task
+) -> None:
     global CHECKED
     harness = Harness()
     pipeline = harness.pipelines[task]
@@ -118,7 +150,8 @@ def test_any_record_leaves_every_scrape_parseable_and_every_evaluation_standing(
             CHECKED += 1
             if CHECKED % 50 == 1:  # promtool every 50 examples: a process each time
                 _promtool_accepts(text)
-    lost = harness.live.get_sample_value("mlmon_stream_entries_lost_total",
-                                         {"model": task.value, "kind": "predictions"})
+    lost = harness.live.get_sample_value(
+        "mlmon_stream_entries_lost_total", {"model": task.value, "kind": "predictions"}
+    )
     assert lost == 0
     assert len(text.encode()) < 1_000_000

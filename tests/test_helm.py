@@ -20,9 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "ml-monitoring-exporter"
 RULES = ROOT / "alerts" / "ml-monitoring.rules.yml"
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
-CORE_KINDS = {"Deployment", "StatefulSet", "Service", "ServiceAccount", "ConfigMap",
-              "Secret",
-              "NetworkPolicy", "PodDisruptionBudget"}
+CORE_KINDS = {
+    "Deployment",
+    "StatefulSet",
+    "Service",
+    "ServiceAccount",
+    "ConfigMap",
+    "Secret",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+}
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 
 Doc = dict[str, Any]
@@ -42,8 +49,9 @@ def helm_binary() -> str:
     return tool("helm", ROOT / ".cache" / "helm" / "helm")
 
 
-def stage_chart(dest: Path, rules: str | None = None,
-                dashboards: dict[str, str] | None = None) -> Path:
+def stage_chart(
+    dest: Path, rules: str | None = None, dashboards: dict[str, str] | None = None
+) -> Path:
     """A copy of the chart with symlinks resolved and, when given, other rules/dashboards."""
     chart = dest / "ml-monitoring-exporter"
     shutil.copytree(CHART, chart, symlinks=True)
@@ -100,14 +108,16 @@ def values_args(values: Path | None) -> list[str]:
 
 @pytest.mark.parametrize("values", [None, *CI_VALUES], ids=lambda v: v.name if v else "defaults")
 def test_helm_lint_strict_passes_for_the_defaults_and_every_ci_values_file(
-        chart: Path, values: Path | None) -> None:
+    chart: Path, values: Path | None
+) -> None:
     result = helm("lint", "--strict", str(chart), *values_args(values))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("values", [None, *CI_VALUES], ids=lambda v: v.name if v else "defaults")
 def test_rendered_core_objects_validate_against_the_kubernetes_schemas(
-        chart: Path, values: Path | None) -> None:
+    chart: Path, values: Path | None
+) -> None:
     docs = render(chart, *values_args(values))
     core = [d for d in docs if d["kind"] in CORE_KINDS]
     assert any(d["kind"] in ("Deployment", "StatefulSet") for d in core)
@@ -118,12 +128,18 @@ def test_rendered_core_objects_validate_against_the_kubernetes_schemas(
 
 def test_the_full_ci_values_render_every_optional_object(chart: Path) -> None:
     kinds = {d["kind"] for d in render(chart, "-f", str(CHART / "ci" / "full-values.yaml"))}
-    assert {"ServiceMonitor", "AlertmanagerConfig", "NetworkPolicy", "PodDisruptionBudget",
-            "Secret"} <= kinds
+    assert {
+        "ServiceMonitor",
+        "AlertmanagerConfig",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Secret",
+    } <= kinds
 
 
 def test_the_pod_runs_as_a_numeric_non_root_user_with_a_read_only_root_and_no_token(
-        chart: Path) -> None:
+    chart: Path,
+) -> None:
     pod = one(render(chart), "Deployment")["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     ctx = container["securityContext"]
@@ -142,7 +158,8 @@ def test_the_pod_runs_as_a_numeric_non_root_user_with_a_read_only_root_and_no_to
 
 
 def test_a_misspelt_values_key_fails_helm_template_through_the_schema(
-        chart: Path, tmp_path: Path) -> None:
+    chart: Path, tmp_path: Path
+) -> None:
     typo = tmp_path / "values.yaml"
     typo.write_text("serviceMonitor:\n  enabeld: true\n")
     result = helm("template", "mlmon", str(chart), "-f", str(typo))
@@ -184,8 +201,12 @@ def test_the_rendered_config_yaml_passes_check_config(chart: Path, tmp_path: Pat
             path.write_text(cm["data"]["config.yaml"])
             result = subprocess.run(
                 [sys.executable, "-m", "exporter", "check-config", f"--config.file={path}"],
-                capture_output=True, text=True, timeout=60, cwd=ROOT,
-                env={**env, **container_env(docs)})
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=ROOT,
+                env={**env, **container_env(docs)},
+            )
             assert result.returncode == 0, f"{values}: {result.stderr}"
 
 
@@ -196,8 +217,10 @@ def test_an_existing_config_map_and_secret_replace_the_charts_own(chart: Path) -
     config = next(v for v in pod["volumes"] if v["name"] == "config")
     assert config["configMap"]["name"] == "my-exporter-config"
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
-    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "my-redis",
-                                                                  "key": "password"}
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "my-redis",
+        "key": "password",
+    }
 
 
 def test_a_config_change_rolls_the_pod_through_its_checksum(chart: Path) -> None:

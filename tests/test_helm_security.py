@@ -50,10 +50,12 @@ def pod_of(docs: list[Doc]) -> Doc:
 
 
 def test_the_web_config_is_a_secret_mounted_and_passed_with_web_config_file(
-        chart: Path, tmp_path: Path) -> None:
+    chart: Path, tmp_path: Path
+) -> None:
     docs = secured(chart, tmp_path)
-    secret = next(d for d in docs if d["kind"] == "Secret"
-                  and "web-config.yml" in d.get("data", {}))
+    secret = next(
+        d for d in docs if d["kind"] == "Secret" and "web-config.yml" in d.get("data", {})
+    )
     text = base64.b64decode(secret["data"]["web-config.yml"]).decode()
     assert yaml.safe_load(text) == yaml.safe_load(VALUES)["webConfig"]["config"]
     assert not [d for d in docs if d["kind"] == "ConfigMap" and HASH in str(d)]
@@ -68,8 +70,11 @@ def test_the_web_config_is_a_secret_mounted_and_passed_with_web_config_file(
     assert f"--web.config.file={SECRETS}/web-config/web-config.yml" in container["args"]
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
-    for name, secret_name in [("web-config", secret["metadata"]["name"]),
-                              ("web-tls", "mlmon-web-tls"), ("redis-tls", "redis-client-tls")]:
+    for name, secret_name in [
+        ("web-config", secret["metadata"]["name"]),
+        ("web-tls", "mlmon-web-tls"),
+        ("redis-tls", "redis-client-tls"),
+    ]:
         assert mounts[name]["mountPath"] == f"{SECRETS}/{name}" and mounts[name]["readOnly"]
         assert volumes[name]["secret"]["secretName"] == secret_name
     for doc in [secret, one(docs, "Deployment")]:
@@ -78,7 +83,8 @@ def test_the_web_config_is_a_secret_mounted_and_passed_with_web_config_file(
 
 
 def test_the_redis_password_can_come_from_a_mounted_file_instead_of_the_environment(
-        chart: Path, tmp_path: Path) -> None:
+    chart: Path, tmp_path: Path
+) -> None:
     pod = pod_of(secured(chart, tmp_path))
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert "REDIS_PASSWORD" not in env
@@ -88,7 +94,8 @@ def test_the_redis_password_can_come_from_a_mounted_file_instead_of_the_environm
 
 
 def test_with_tls_the_probes_and_the_service_monitor_speak_https(
-        chart: Path, tmp_path: Path) -> None:
+    chart: Path, tmp_path: Path
+) -> None:
     docs = secured(chart, tmp_path)
     (container,) = pod_of(docs)["containers"]
     assert container["livenessProbe"]["httpGet"]["scheme"] == "HTTPS"
@@ -99,8 +106,7 @@ def test_with_tls_the_probes_and_the_service_monitor_speak_https(
     assert endpoint["basicAuth"]["password"] == {"name": "mlmon-scrape", "key": "password"}
 
 
-def test_without_a_web_config_the_chart_stays_plain_http_with_no_extra_mounts(
-        chart: Path) -> None:
+def test_without_a_web_config_the_chart_stays_plain_http_with_no_extra_mounts(chart: Path) -> None:
     docs = render(chart)
     (container,) = pod_of(docs)["containers"]
     assert not [a for a in container["args"] if a.startswith("--web.config.file")]

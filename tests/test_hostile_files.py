@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The classic "billion laughs": nine levels of nine aliases, 9**9 strings once expanded.
 ALIAS_BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]\n"
-    for prev, name in zip("abcdefgh", "bcdefghi", strict=True))
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
 BIG_LIST_ITEMS = 5_000_000
 FAILED = 'mlmon_config_reloads_total{outcome="failure"}'
 SUCCEEDED = 'mlmon_config_reloads_total{outcome="success"}'
@@ -71,41 +72,64 @@ class Finished:
 
 # A small Python runs check-config and reports the child's own peak RSS (wait4): a child forked
 # straight from pytest would count pytest's resident pages, shared at fork, as its own.
-LAUNCH = ("import os, subprocess, sys\n"
-          "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
-          "_, status, usage = os.wait4(p.pid, 0)\n"
-          "print(usage.ru_maxrss)\n"
-          "sys.exit(os.waitstatus_to_exitcode(status))\n")
+LAUNCH = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "print(usage.ru_maxrss)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
 
 
 def _check_config(config: Path, tmp: Path) -> Finished:
     """`check-config` as a child process, timed, with its own peak RSS."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", LAUNCH, sys.executable, "-m", "exporter",
-                           "check-config", f"--config.file={config}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LAUNCH,
+            sys.executable,
+            "-m",
+            "exporter",
+            "check-config",
+            f"--config.file={config}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     seconds = time.monotonic() - started
     return Finished(done.returncode, seconds, int(done.stdout.split()[-1]) * 1024, done.stderr)
 
 
 @pytest.mark.parametrize("hostile_config", ["alias bomb", "49 MB list"], indirect=True)
 def test_check_config_refuses_a_hostile_config_within_2s_and_200mb(
-        hostile_config: Path, tmp_path: Path) -> None:
+    hostile_config: Path, tmp_path: Path
+) -> None:
     done = _check_config(hostile_config, tmp_path)
     assert done.code == 2, done.stderr
     assert done.seconds < 2.0, done
     assert done.peak_rss < 200 * MB, done
     assert str(hostile_config) in done.stderr
-    assert ("more than 100,000 values once aliases are expanded" in done.stderr
-            or "larger than the 4 MiB limit (47.7 MiB)" in done.stderr), done.stderr
+    assert (
+        "more than 100,000 values once aliases are expanded" in done.stderr
+        or "larger than the 4 MiB limit (47.7 MiB)" in done.stderr
+    ), done.stderr
 
 
 @contextmanager
 def daemon(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`ml-monitoring-exporter run` as a child logging to a file (no pipe to fill up)."""
     with log.open("wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "exporter", f"--config.file={config}",
-                                 "--log.format=json"], cwd=ROOT, stdout=fh, stderr=fh)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exporter", f"--config.file={config}", "--log.format=json"],
+            cwd=ROOT,
+            stdout=fh,
+            stderr=fh,
+        )
         try:
             yield proc
         finally:
@@ -142,7 +166,8 @@ def _running(redis_server: RedisServer, tmp: Path) -> tuple[Path, int, str]:
 
 
 def test_hostile_configs_are_refused_live_and_the_watch_still_applies_a_later_edit(
-        redis_server: RedisServer, tmp_path: Path, big_config: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path, big_config: Path
+) -> None:
     path, port, _ = _running(redis_server, tmp_path)
     with daemon(path, tmp_path / "daemon.log") as proc:
         wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, 0.2, "readiness")
@@ -150,16 +175,25 @@ def test_hostile_configs_are_refused_live_and_the_watch_still_applies_a_later_ed
         hostile: tuple[str | Path, ...] = (ALIAS_BOMB, big_config)
         for failures, content in enumerate(hostile, 1):
             _replace(path, content)  # no SIGHUP: the file watch must notice
-            settles_at(lambda: _sample(port, FAILED), float(failures), settle=6.0,
-                       interval=0.2, what="failed reloads")
+            settles_at(
+                lambda: _sample(port, FAILED),
+                float(failures),
+                settle=6.0,
+                interval=0.2,
+                what="failed reloads",
+            )
             assert _sample(port, LAST_OK) == 0
             assert _get(port, "/readyz")[0] == 200
         assert _peak_rss(proc.pid) - peak_before < 100 * MB
         _replace(path, _config(redis_server.url, port, ("m", "m2")))
         wait_for(lambda: _sample(port, SUCCEEDED) == 1, 30, 0.2, "the valid edit applied")
         assert _sample(port, LAST_OK) == 1
-        wait_for(lambda: _sample(port, 'mlmon_window_samples{model="m2"}') == 0, 30, 0.2,
-                 "the new model evaluated")
+        wait_for(
+            lambda: _sample(port, 'mlmon_window_samples{model="m2"}') == 0,
+            30,
+            0.2,
+            "the new model evaluated",
+        )
         assert proc.poll() is None
     log = (tmp_path / "daemon.log").read_text()
     assert "more than 100,000 values once aliases are expanded" in log
@@ -181,12 +215,17 @@ REFERENCES = ["symlink to /dev/zero", "FIFO"]
 
 @pytest.mark.parametrize("kind", REFERENCES)
 def test_a_reference_that_is_not_a_regular_file_is_refused_on_sighup_and_sigterm_still_ends(
-        kind: str, redis_server: RedisServer, tmp_path: Path) -> None:
+    kind: str, redis_server: RedisServer, tmp_path: Path
+) -> None:
     path, port, text = _running(redis_server, tmp_path)
     hostile = _hostile_reference(kind, tmp_path)
     with daemon(path, tmp_path / "daemon.log") as proc:
-        wait_for(lambda: _sample(port, 'mlmon_window_samples{model="m"}') == 0, 30, 0.2,
-                 "the first evaluation")
+        wait_for(
+            lambda: _sample(port, 'mlmon_window_samples{model="m"}') == 0,
+            30,
+            0.2,
+            "the first evaluation",
+        )
         _replace(path, text.replace("ref.csv", hostile.name))
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: (_sample(port, FAILED) or 0) >= 1, 30, 0.2, "the reload refused")
@@ -204,11 +243,13 @@ def test_a_reference_that_is_not_a_regular_file_is_refused_on_sighup_and_sigterm
 
 @pytest.mark.parametrize("kind", REFERENCES)
 def test_check_config_refuses_a_reference_that_is_not_a_regular_file(
-        kind: str, tmp_path: Path) -> None:
+    kind: str, tmp_path: Path
+) -> None:
     hostile = _hostile_reference(kind, tmp_path)
     config = tmp_path / "config.yaml"
-    config.write_text(_config("redis://127.0.0.1:1/0", free_port(), ("m",))
-                      .replace("ref.csv", hostile.name))
+    config.write_text(
+        _config("redis://127.0.0.1:1/0", free_port(), ("m",)).replace("ref.csv", hostile.name)
+    )
     done = _check_config(config, tmp_path)
     assert done.code == 2, done.stderr
     assert f"model 'm': cannot read reference {hostile}: " in done.stderr

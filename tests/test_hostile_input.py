@@ -14,14 +14,7 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.config.model import (
-    FeatureConfig,
-    FeatureType,
-    ModelConfig,
-    ReferenceConfig,
-    StreamsConfig,
-    Task,
-)
+from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.ingest.tail import read_tail, records_in
 from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
@@ -31,17 +24,22 @@ from exporter.pipeline import ModelPipeline
 from exporter.serve.collector import SnapshotCollector
 from exporter.serve.exposition import Exposition
 from exporter.serve.live import LiveMetrics
+from exporter.stats.kinds import FeatureType, Task
 
 NOW = time.time()
 
 
 def model(task: Task = Task.MULTICLASS) -> ModelConfig:
     return ModelConfig(
-        name="m", task=task,
-        features=(FeatureConfig("x", FeatureType.NUMERIC),
-                  FeatureConfig("c", FeatureType.CATEGORICAL)),
+        name="m",
+        task=task,
+        features=(
+            FeatureConfig("x", FeatureType.NUMERIC),
+            FeatureConfig("c", FeatureType.CATEGORICAL),
+        ),
         streams=StreamsConfig("mlmon:{m}:predictions", "mlmon:{m}:labels"),
-        reference=ReferenceConfig(redis_key="mlmon:{m}:reference"))
+        reference=ReferenceConfig(redis_key="mlmon:{m}:reference"),
+    )
 
 
 def entry(payload: bytes, seq: int = 0) -> tuple[bytes, dict[bytes, bytes]]:
@@ -54,8 +52,11 @@ RECORD = '{"features": {"x": 1.0, "c": %s}, "prediction": %s, "version": %s}'
 @pytest.mark.parametrize("where", ["version", "class", "category"])
 def test_a_lone_surrogate_anywhere_is_rejected_as_invalid_unicode(where: str) -> None:
     bad = '"v\\ud800"'
-    text = RECORD % (bad if where == "category" else '"a"', bad if where == "class" else '"1"',
-                     bad if where == "version" else '"v1"')
+    text = RECORD % (
+        bad if where == "category" else '"a"',
+        bad if where == "class" else '"1"',
+        bad if where == "version" else '"v1"',
+    )
     decoded = Decoder(model()).predictions(*entry(text.encode()))
     assert decoded.records == [] and decoded.rejected == [Reason.INVALID_UNICODE]
 
@@ -77,7 +78,8 @@ def test_a_label_value_that_cannot_be_encoded_is_repaired_not_fatal() -> None:
 
 
 def test_a_failing_render_serves_the_last_good_body_and_is_counted(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     live = CollectorRegistry()
     metrics = LiveMetrics(live, [model()])
     exposition = _exposition(live, metrics)
@@ -100,25 +102,40 @@ def test_long_versions_categories_and_classes_fold_into_other_and_are_counted() 
     m = model()
     pipeline = ModelPipeline(m, LiveMetrics(registry, [m]), SnapshotStore())
     huge = "v" * (MAX_VALUE_CHARS + 1)
-    pipeline.ingest_predictions([entry(orjson.dumps(
-        {"features": {"x": 1.0, "c": huge}, "prediction": huge, "version": huge}), i)
-        for i in range(20)])
-    assert registry.get_sample_value("mlmon_predictions_total",
-                                     {"model": "m", "version": OTHER}) == 20
+    pipeline.ingest_predictions(
+        [
+            entry(
+                orjson.dumps(
+                    {"features": {"x": 1.0, "c": huge}, "prediction": huge, "version": huge}
+                ),
+                i,
+            )
+            for i in range(20)
+        ]
+    )
+    assert (
+        registry.get_sample_value("mlmon_predictions_total", {"model": "m", "version": OTHER}) == 20
+    )
     for kind in ("version", "category", "class"):
-        assert registry.get_sample_value("mlmon_series_limited_total",
-                                         {"model": "m", "kind": kind}) == 20, kind
+        assert (
+            registry.get_sample_value("mlmon_series_limited_total", {"model": "m", "kind": kind})
+            == 20
+        ), kind
     assert pipeline.window.vocabularies["c"].values == (OTHER,)
 
 
-@pytest.mark.parametrize(("record", "reason"), [
-    ({"scores": {str(i): 0.0 for i in range(5000)}}, Reason.TOO_MANY_SCORES),
-    ({"sample_rate": 5e-324}, Reason.BAD_SAMPLE_RATE),
-    ({"id": "x" * 1000}, Reason.BAD_ID),
-    ({"latency_ms": 1e300}, Reason.BAD_LATENCY),
-])
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"scores": {str(i): 0.0 for i in range(5000)}}, Reason.TOO_MANY_SCORES),
+        ({"sample_rate": 5e-324}, Reason.BAD_SAMPLE_RATE),
+        ({"id": "x" * 1000}, Reason.BAD_ID),
+        ({"latency_ms": 1e300}, Reason.BAD_LATENCY),
+    ],
+)
 def test_records_that_would_hold_memory_or_break_sums_are_rejected(
-        record: dict[str, object], reason: Reason) -> None:
+    record: dict[str, object], reason: Reason
+) -> None:
     payload = orjson.dumps({"features": {"x": 1.0}, "prediction": "1", **record})
     assert Decoder(model()).predictions(*entry(payload)).rejected == [reason]
 

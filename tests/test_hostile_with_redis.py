@@ -28,8 +28,10 @@ def _reference(rng: np.random.Generator, rows: int = 1000) -> bytes:
     lines = ["x1,c1,prediction,label,score"]
     for _ in range(rows):
         score = float(rng.uniform())
-        lines.append(f"{rng.normal()!r},{rng.choice(['a', 'b', 'c'])},{int(score > 0.5)},"
-                     f"{int(rng.uniform() < score)},{score!r}")
+        lines.append(
+            f"{rng.normal()!r},{rng.choice(['a', 'b', 'c'])},{int(score > 0.5)},"
+            f"{int(rng.uniform() < score)},{score!r}"
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -40,13 +42,15 @@ def _config(tmp: Path, redis_url: str, port: int, reference: str) -> Path:
         f"web: {{listen_address: '127.0.0.1:{port}'}}\n"
         "models:\n  - name: clf\n    task: binary_classification\n    positive_class: '1'\n"
         f"    reference: {reference}\n    schedule: {{interval: 1s}}\n    min_samples: 20\n"
-        "    features: [{name: x1, type: numeric}, {name: c1, type: categorical}]\n")
+        "    features: [{name: x1, type: numeric}, {name: c1, type: categorical}]\n"
+    )
     return path
 
 
 @contextmanager
-def _daemon(tmp: Path, redis: RedisServer, redis_key: bool = False
-            ) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
+def _daemon(
+    tmp: Path, redis: RedisServer, redis_key: bool = False
+) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
     rng = np.random.default_rng(4)
     port = free_port()
     if redis_key:
@@ -61,15 +65,26 @@ def _daemon(tmp: Path, redis: RedisServer, redis_key: bool = False
 
 
 def _record(i: int, **extra: object) -> dict[str, object]:
-    return {"id": f"r{i}", "features": {"x1": 0.1 * (i % 7), "c1": "abc"[i % 3]},
-            "prediction": i % 2, "scores": 0.25 + 0.5 * (i % 2), **extra}
+    return {
+        "id": f"r{i}",
+        "features": {"x1": 0.1 * (i % 7), "c1": "abc"[i % 3]},
+        "prediction": i % 2,
+        "scores": 0.25 + 0.5 * (i % 2),
+        **extra,
+    }
 
 
 def _promtool_accepts(port: int) -> None:
     status, body = _get(port, "/metrics")
     assert status == 200
-    check = subprocess.run([require_tool("promtool"), "check", "metrics"], input=body,
-                           capture_output=True, text=True, timeout=60, check=False)
+    check = subprocess.run(
+        [require_tool("promtool"), "check", "metrics"],
+        input=body,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert "error" not in (check.stdout + check.stderr).lower(), check.stdout + check.stderr
 
 
@@ -81,98 +96,144 @@ def _rss_kib(pid: int, field: str = "VmRSS") -> int:
 
 
 def test_lone_surrogates_are_counted_and_metrics_stay_valid_across_a_restart(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     client = redis_server.client()
     invalid = 'mlmon_records_invalid_total{model="clf",reason="invalid_unicode"}'
-    bad = [b'{"id":"s1","features":{"x1":1.0,"c1":"a"},"prediction":1,"version":"v\\ud800"}',
-           b'{"id":"s2","features":{"x1":1.0,"c1":"a"},"prediction":"\\udfff"}',
-           b'{"id":"s3","features":{"x1":1.0,"c1":"\\ud800x"},"prediction":0}']
+    bad = [
+        b'{"id":"s1","features":{"x1":1.0,"c1":"a"},"prediction":1,"version":"v\\ud800"}',
+        b'{"id":"s2","features":{"x1":1.0,"c1":"a"},"prediction":"\\udfff"}',
+        b'{"id":"s3","features":{"x1":1.0,"c1":"\\ud800x"},"prediction":0}',
+    ]
     with _daemon(tmp_path, redis_server) as (_, port, _):
         xadd_all(client, STREAM, [orjson.dumps(_record(i)) for i in range(50)] + bad)
         settles_at(lambda: _sample(port, invalid), 3.0, interval=0.2, what="the rejections")
-        wait_for(lambda: _sample(port, 'mlmon_window_samples{model="clf"}') == 50, 30, 0.2,
-                 "the valid records evaluated")
+        wait_for(
+            lambda: _sample(port, 'mlmon_window_samples{model="clf"}') == 50,
+            30,
+            0.2,
+            "the valid records evaluated",
+        )
         _promtool_accepts(port)
     with _daemon(tmp_path, redis_server) as (_, port, _):  # the bad entries are replayed
-        wait_for(lambda: _sample(port, 'mlmon_window_samples{model="clf"}') == 50, 30, 0.2,
-                 "the window rebuilt")
+        wait_for(
+            lambda: _sample(port, 'mlmon_window_samples{model="clf"}') == 50,
+            30,
+            0.2,
+            "the window rebuilt",
+        )
         _promtool_accepts(port)
         status, _ = _get(port, "/models/clf")
         assert status == 200
 
 
 def test_huge_versions_leave_metrics_small_and_huge_score_objects_leave_memory_flat(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     client = redis_server.client()
     with _daemon(tmp_path, redis_server) as (proc, port, _):
-        xadd_all(client, STREAM, [orjson.dumps(_record(i, version=f"{i:02d}" + "v" * 510_000))
-                                  for i in range(20)])
+        xadd_all(
+            client,
+            STREAM,
+            [orjson.dumps(_record(i, version=f"{i:02d}" + "v" * 510_000)) for i in range(20)],
+        )
         read = 'mlmon_records_read_total{kind="predictions",model="clf"}'
         settles_at(lambda: _sample(port, read), 20.0, interval=0.2, what="the huge versions")
         assert len(_get(port, "/metrics")[1].encode()) < 1_000_000
         before = _rss_kib(proc.pid)
         scores = {f"class-{k}": 0.0 for k in range(5000)}
         for start in range(0, 2000, 200):
-            xadd_all(client, STREAM, [orjson.dumps(_record(i, scores=scores))
-                                      for i in range(start, start + 200)])
+            xadd_all(
+                client,
+                STREAM,
+                [orjson.dumps(_record(i, scores=scores)) for i in range(start, start + 200)],
+            )
         too_many = 'mlmon_records_invalid_total{model="clf",reason="too_many_scores"}'
-        settles_at(lambda: _sample(port, too_many), 2000.0, timeout=60, interval=0.2,
-                   what="the 5,000-key scores rejected")
+        settles_at(
+            lambda: _sample(port, too_many),
+            2000.0,
+            timeout=60,
+            interval=0.2,
+            what="the 5,000-key scores rejected",
+        )
         assert _rss_kib(proc.pid) - before < 50 * 1024
 
 
 def test_entries_trimmed_while_the_exporter_is_paused_are_counted_after_it_resumes(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     client = redis_server.client()
     skipped = 'mlmon_records_skipped_total{kind="predictions",model="clf"}'
     with _daemon(tmp_path, redis_server) as (proc, port, _):
         xadd_all(client, STREAM, [orjson.dumps(_record(i)) for i in range(30)])
-        settles_at(lambda: _sample(port, 'mlmon_records_read_total{kind="predictions",'
-                                         'model="clf"}'), 30.0, interval=0.2, what="30 read")
+        settles_at(
+            lambda: _sample(port, 'mlmon_records_read_total{kind="predictions",model="clf"}'),
+            30.0,
+            interval=0.2,
+            what="30 read",
+        )
         os.kill(proc.pid, signal.SIGSTOP)
         try:
             last = client.xrevrange(STREAM, count=1)[0][0]
             xadd_all(client, STREAM, [orjson.dumps(_record(i)) for i in range(30, 130)])
-            client.xtrim(STREAM, minid=client.xrevrange(STREAM, count=1)[0][0] + b"1",
-                         approximate=False)  # the 100 new entries, and all before, are gone
+            client.xtrim(
+                STREAM, minid=client.xrevrange(STREAM, count=1)[0][0] + b"1", approximate=False
+            )  # the 100 new entries, and all before, are gone
             assert client.xlen(STREAM) == 0 and last
         finally:
             os.kill(proc.pid, signal.SIGCONT)
         read = 'mlmon_records_read_total{kind="predictions",model="clf"}'
         # A reader blocked in XREAD when the first entry came is handed that one entry before
         # it pauses, so it reads it after SIGCONT: every entry is either read or counted.
-        settles_at(lambda: (_sample(port, read) or 0) + (_sample(port, skipped) or 0), 130.0,
-                   timeout=30, interval=0.2, what="every entry read or counted as skipped")
+        settles_at(
+            lambda: (_sample(port, read) or 0) + (_sample(port, skipped) or 0),
+            130.0,
+            timeout=30,
+            interval=0.2,
+            what="every entry read or counted as skipped",
+        )
         assert (_sample(port, skipped) or 0) >= 99
 
 
 def test_a_flushed_reference_key_keeps_the_fitted_copy_in_use_and_says_so(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     client = redis_server.client()
     with _daemon(tmp_path, redis_server, redis_key=True) as (_, port, _):
         xadd_all(client, STREAM, [orjson.dumps(_record(i)) for i in range(40)])
-        wait_for(lambda: _sample(port, 'mlmon_window_samples{model="clf"}') == 40, 30, 0.2,
-                 "evaluated with the reference")
+        wait_for(
+            lambda: _sample(port, 'mlmon_window_samples{model="clf"}') == 40,
+            30,
+            0.2,
+            "evaluated with the reference",
+        )
         client.delete("mlmon:{clf}:reference")
-        wait_for(lambda: _sample(port, 'mlmon_reference_missing{model="clf"}') == 1, 30, 0.2,
-                 "the missing key noticed")
+        wait_for(
+            lambda: _sample(port, 'mlmon_reference_missing{model="clf"}') == 1,
+            30,
+            0.2,
+            "the missing key noticed",
+        )
         assert _sample(port, 'mlmon_reference_lost_total{model="clf"}') == 1
         stamp = 'mlmon_evaluation_last_success_timestamp_seconds{model="clf"}'
         seen = _sample(port, stamp) or 0.0
-        wait_for(lambda: (_sample(port, stamp) or 0.0) > seen + 1, 30, 0.2,
-                 "evaluations going on")
+        wait_for(lambda: (_sample(port, stamp) or 0.0) > seen + 1, 30, 0.2, "evaluations going on")
         assert _sample(port, 'mlmon_evaluation_failures_total{model="clf"}') == 0
         status, detail = _get(port, "/readyz")
         assert status == 200 and "reference key missing" in detail
         assert "is missing in Redis" in _get(port, "/models/clf")[1]
-        store_in_redis(client, "mlmon:{clf}:reference",
-                       _reference(np.random.default_rng(5)), "csv")
-        wait_for(lambda: _sample(port, 'mlmon_reference_missing{model="clf"}') == 0, 30, 0.2,
-                 "the key back")
+        store_in_redis(client, "mlmon:{clf}:reference", _reference(np.random.default_rng(5)), "csv")
+        wait_for(
+            lambda: _sample(port, 'mlmon_reference_missing{model="clf"}') == 0,
+            30,
+            0.2,
+            "the key back",
+        )
 
 
 def test_a_restart_over_a_million_batched_records_is_quick_and_bounded_in_memory(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     client = redis_server.client()
     batch = orjson.dumps([{"features": {"x1": 0.5, "c1": "a"}, "prediction": 1}] * 5000)
     pipe = client.pipeline(transaction=False)
@@ -182,8 +243,12 @@ def test_a_restart_over_a_million_batched_records_is_quick_and_bounded_in_memory
     started = time.monotonic()
     with _daemon(tmp_path, redis_server) as (proc, port, _):
         ready_after = time.monotonic() - started
-        wait_for(lambda: _sample(port, 'mlmon_window_samples{model="clf"}') == 10_000, 30, 0.2,
-                 "a full window from the newest entries")
+        wait_for(
+            lambda: _sample(port, 'mlmon_window_samples{model="clf"}') == 10_000,
+            30,
+            0.2,
+            "a full window from the newest entries",
+        )
         steady = _rss_kib(proc.pid)
         peak = _rss_kib(proc.pid, "VmHWM")
     assert ready_after < 10, f"ready after {ready_after:.1f} s"

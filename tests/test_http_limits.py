@@ -28,8 +28,13 @@ PROMPT = listener.IDLE_SECONDS / 2
 @contextmanager
 def serving(security: WebSecurity | None = None, body: bytes = b"up 1\n") -> Iterator[int]:
     """A started MetricsServer whose /metrics is `body`; yields its port."""
-    server = MetricsServer("127.0.0.1:0", CollectorRegistry(), lambda: (True, "ready"),
-                           security, render=lambda accept: (body, "text/plain"))
+    server = MetricsServer(
+        "127.0.0.1:0",
+        CollectorRegistry(),
+        lambda: (True, "ready"),
+        security,
+        render=lambda accept: (body, "text/plain"),
+    )
     server.start()
     try:
         yield server.port
@@ -52,19 +57,22 @@ def test_connections_that_send_nothing_do_not_hold_up_a_scrape() -> None:
 
 
 def test_a_client_that_never_starts_the_tls_handshake_does_not_stop_the_others(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     pki = make_pki(tmp_path)
     tls = TLSServerConfig(str(pki.server_cert), str(pki.server_key))
     with serving(WebSecurity(tls=tls)) as port, ExitStack() as stack:
         silent(port, 3 * listener.WORKERS, stack)
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=PROMPT,
-                                           context=client_context(pki))
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=PROMPT, context=client_context(pki)
+        )
         conn.request("GET", "/metrics")
         assert conn.getresponse().read() == b"up 1\n"
 
 
 def test_a_client_trickling_its_request_is_cut_off_at_the_deadline(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(listener, "REQUEST_SECONDS", 1.0)
     request = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100 + b"\r\n\r\n"
     with serving() as port, socket.create_connection(("127.0.0.1", port)) as sock:
@@ -82,7 +90,8 @@ def test_a_client_trickling_its_request_is_cut_off_at_the_deadline(
 
 
 def test_a_client_reading_the_response_too_slowly_is_cut_off_at_the_deadline(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(listener, "RESPONSE_SECONDS", 1.0)
     with serving(body=b"x" * BIG) as port, socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # little in flight
@@ -111,24 +120,29 @@ def test_the_tls_listener_survives_a_client_speaking_plain_http(tmp_path: Path) 
         with pytest.raises((OSError, http.client.HTTPException)):
             plain.request("GET", "/metrics")
             plain.getresponse().read()
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10,
-                                           context=client_context(pki))
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=10, context=client_context(pki)
+        )
         conn.request("GET", "/metrics")
         assert conn.getresponse().status == 200
 
 
 def test_a_tls_client_without_the_required_certificate_is_refused_before_http(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     pki = make_pki(tmp_path)
-    tls = TLSServerConfig(str(pki.server_cert), str(pki.server_key),
-                          "RequireAndVerifyClientCert", str(pki.ca))
+    tls = TLSServerConfig(
+        str(pki.server_cert), str(pki.server_key), "RequireAndVerifyClientCert", str(pki.ca)
+    )
     with serving(WebSecurity(tls=tls)) as port:
-        anonymous = http.client.HTTPSConnection("127.0.0.1", port, timeout=10,
-                                                context=client_context(pki))
+        anonymous = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=10, context=client_context(pki)
+        )
         with pytest.raises((ssl.SSLError, OSError)):
             anonymous.request("GET", "/metrics")
             anonymous.getresponse().read()
-        known = http.client.HTTPSConnection("127.0.0.1", port, timeout=10,
-                                            context=client_context(pki, with_cert=True))
+        known = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=10, context=client_context(pki, with_cert=True)
+        )
         known.request("GET", "/metrics")
         assert known.getresponse().read() == b"up 1\n"

@@ -34,12 +34,19 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     tmp = tmp_path_factory.mktemp("load")
     rng = np.random.default_rng(16)
     write_reference(tmp / "ref.csv", sample(rng, 2000))
-    daemon = Daemon(make_config(tmp, "redis://127.0.0.1:1/0", MODELS),
-                    client=NoCommands(port=1), registry=CollectorRegistry())
+    daemon = Daemon(
+        make_config(tmp, "redis://127.0.0.1:1/0", MODELS),
+        client=NoCommands(port=1),
+        registry=CollectorRegistry(),
+    )
     now_ms = int(time.time() * 1000)
     for pipeline in daemon.pipelines:
-        pipeline.ingest_predictions([(f"{now_ms + i}-0".encode(), {b"data": p})
-                                     for i, p in enumerate(records(sample(rng, 500)))])
+        pipeline.ingest_predictions(
+            [
+                (f"{now_ms + i}-0".encode(), {b"data": p})
+                for i, p in enumerate(records(sample(rng, 500)))
+            ]
+        )
         assert pipeline.evaluate(None)
     daemon.http.start()
     try:
@@ -48,8 +55,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         daemon.http.stop()
 
 
-def request(port: int, method: str = "GET", path: str = "/metrics",
-            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def request(
+    port: int, method: str = "GET", path: str = "/metrics", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body of one request on a new connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_SECONDS)
     try:
@@ -93,8 +101,9 @@ def test_gzip_is_sent_when_asked_and_decompresses_to_the_same_text(daemon: Daemo
     assert len(zipped) < len(plain) / 3
     # Counters may tick between the two scrapes; the series and their names may not.
     text = gzip.decompress(zipped)
-    assert [f.name for f in text_string_to_metric_families(text.decode())] == \
-        [f.name for f in text_string_to_metric_families(plain.decode())]
+    assert [f.name for f in text_string_to_metric_families(text.decode())] == [
+        f.name for f in text_string_to_metric_families(plain.decode())
+    ]
     assert _series(text) == _series(plain)
 
 
@@ -103,8 +112,9 @@ def test_a_refused_gzip_gets_plain_text(daemon: Daemon) -> None:
     assert "Content-Encoding" not in headers and body.startswith(b"# HELP")
 
 
-@pytest.mark.parametrize("path", ["/metrics", "/", "/healthz", "/readyz", "/models",
-                                  "/models/m0", "/nope"])
+@pytest.mark.parametrize(
+    "path", ["/metrics", "/", "/healthz", "/readyz", "/models", "/models/m0", "/nope"]
+)
 def test_head_answers_with_the_headers_of_get_and_no_body(daemon: Daemon, path: str) -> None:
     for encoding in ("identity", "gzip"):
         sent = {"Accept-Encoding": encoding}

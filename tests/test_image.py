@@ -67,8 +67,9 @@ def final_args(keyword: str) -> list[str]:
 
 
 def test_the_dockerfile_passes_hadolint() -> None:
-    result = subprocess.run([tool("hadolint"), str(DOCKERFILE)], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [tool("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -119,8 +120,14 @@ def install_like_the_build_stage(tmp_path: Path) -> Path:
             # The image keeps no pip cache; here the wheels the test command already fetched
             # may be reused, which changes what is installed in no way, only how fast.
             command = ins.args.replace(VENV, str(venv)).replace(" --no-cache-dir", "")
-            result = subprocess.run(["bash", "-c", command], cwd=workdir, env=env,
-                                    capture_output=True, text=True, timeout=900)
+            result = subprocess.run(
+                ["bash", "-c", command],
+                cwd=workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return venv
 
@@ -136,36 +143,60 @@ def get(url: str) -> tuple[int, str]:
 
 @pytest.mark.integration
 def test_the_dockerfile_install_step_and_entrypoint_serve_metrics_once_a_reference_is_loaded(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     venv = install_like_the_build_stage(tmp_path)
     assert not (venv / "bin" / "pip").exists(), "the runtime image should not ship pip"
     config = tmp_path / "config.yaml"
-    config.write_text(f"redis: {{url: '{redis_server.url}'}}\nmodels:\n"
-                      "  - name: fraud\n    task: regression\n"
-                      "    reference: {redis_key: 'mlmon:{fraud}:reference'}\n"
-                      "    schedule: {interval: 2s}\n"  # the loaded reference is seen soon
-                      "    features:\n      - {name: x1, type: numeric}\n"
-                      "      - {name: c1, type: categorical}\n")
+    config.write_text(
+        f"redis: {{url: '{redis_server.url}'}}\nmodels:\n"
+        "  - name: fraud\n    task: regression\n"
+        "    reference: {redis_key: 'mlmon:{fraud}:reference'}\n"
+        "    schedule: {interval: 2s}\n"  # the loaded reference is seen soon
+        "    features:\n      - {name: x1, type: numeric}\n"
+        "      - {name: c1, type: categorical}\n"
+    )
     port = free_port()
-    command = [a.replace("/etc/ml-monitoring-exporter/config.yaml", str(config))
-               for a in final_args("ENTRYPOINT")]
-    command += [f"--web.listen-address=127.0.0.1:{port}" if a.startswith("--web.listen") else a
-                for a in final_args("CMD")]
+    command = [
+        a.replace("/etc/ml-monitoring-exporter/config.yaml", str(config))
+        for a in final_args("ENTRYPOINT")
+    ]
+    command += [
+        f"--web.listen-address=127.0.0.1:{port}" if a.startswith("--web.listen") else a
+        for a in final_args("CMD")
+    ]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(env_of(stages()[-1], venv))
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         # Redis answers first, then the missing reference is what /readyz names.
-        status, _ = wait_for(lambda: (r := get(f"{base}/readyz")) and "fraud" in r[1] and r,
-                             60, what="/readyz naming the model without a reference")
+        status, _ = wait_for(
+            lambda: (r := get(f"{base}/readyz")) and "fraud" in r[1] and r,
+            60,
+            what="/readyz naming the model without a reference",
+        )
         assert status == 503
         write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(3), 300))
         load = subprocess.run(
-            [str(venv / "bin" / "ml-monitoring-exporter"), "reference", "load",
-             f"--config.file={config}", "--model", "fraud", "--file", str(tmp_path / "ref.csv")],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            [
+                str(venv / "bin" / "ml-monitoring-exporter"),
+                "reference",
+                "load",
+                f"--config.file={config}",
+                "--model",
+                "fraud",
+                "--file",
+                str(tmp_path / "ref.csv"),
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert load.returncode == 0, load.stderr
         wait_for(lambda: get(f"{base}/readyz")[0] == 200, 60, what="/readyz turning 200")
         status, metrics = get(f"{base}/metrics")

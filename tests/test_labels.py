@@ -14,13 +14,13 @@ from exporter.config.model import (
     ReferenceConfig,
     SLOConfig,
     StreamsConfig,
-    Task,
 )
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.ingest.labels import LabelJoin
 from exporter.ingest.wire import Label, Prediction
 from exporter.pipeline import ModelPipeline
 from exporter.serve.live import LiveMetrics
+from exporter.stats.kinds import Task
 
 T0 = 1_700_000_000.0
 HOUR = 3600.0
@@ -38,9 +38,13 @@ class Clock:
 
 def _model(task: Task = Task.BINARY, **overrides: object) -> ModelConfig:
     fields: dict[str, object] = {
-        "name": "m", "task": task, "features": (), "streams": StreamsConfig("p", "l"),
+        "name": "m",
+        "task": task,
+        "features": (),
+        "streams": StreamsConfig("p", "l"),
         "reference": ReferenceConfig(file="x"),
-        "positive_class": "1" if task is Task.BINARY else None}
+        "positive_class": "1" if task is Task.BINARY else None,
+    }
     fields.update(overrides)
     return ModelConfig(**fields)  # type: ignore[arg-type]
 
@@ -61,8 +65,9 @@ def _sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
 def test_a_label_six_hours_late_is_joined_and_counted_in_the_delay_histogram() -> None:
     clock = Clock(T0)
     pipeline, registry = _pipeline(_model(), clock)
-    pipeline.ingest_predictions([_entry(T0, {"id": "a", "features": {}, "prediction": 1,
-                                             "scores": 0.8})])
+    pipeline.ingest_predictions(
+        [_entry(T0, {"id": "a", "features": {}, "prediction": 1, "scores": 0.8})]
+    )
     clock.now = T0 + 6 * HOUR
     pipeline.ingest_labels([_entry(clock.now, {"id": "a", "label": 1})])
     assert _sample(registry, "mlmon_labels_unmatched_total") == 0
@@ -78,8 +83,12 @@ def test_a_label_after_the_horizon_is_unmatched_and_not_joined() -> None:
     pipeline, registry = _pipeline(_model(labels=LabelsConfig(horizon_seconds=24 * HOUR)), clock)
     pipeline.ingest_predictions([_entry(T0, {"id": "a", "features": {}, "prediction": 1})])
     clock.now = T0 + 25 * HOUR
-    pipeline.ingest_labels([_entry(clock.now, {"id": "a", "label": 1}),
-                            _entry(clock.now, {"id": "never-predicted", "label": 0})])
+    pipeline.ingest_labels(
+        [
+            _entry(clock.now, {"id": "a", "label": 1}),
+            _entry(clock.now, {"id": "never-predicted", "label": 0}),
+        ]
+    )
     assert _sample(registry, "mlmon_labels_unmatched_total") == 2
     assert _sample(registry, "mlmon_label_delay_seconds_count") == 0
     assert len(pipeline.join.pairs(clock.now)) == 0
@@ -94,8 +103,7 @@ def test_a_label_stamped_past_the_horizon_is_unmatched_even_before_expiry_runs()
 def test_coverage_is_the_labelled_share_of_the_window_predictions() -> None:
     clock = Clock(T0)
     join = LabelJoin(_model(), clock)
-    join.remember([Prediction(str(i), T0, None, {}, "1", 0.7, None, True, 1.0)
-                   for i in range(10)])
+    join.remember([Prediction(str(i), T0, None, {}, "1", 0.7, None, True, 1.0) for i in range(10)])
     join.join([Label(str(i), "1", T0 + 1) for i in range(4)])
     pairs = join.pairs(T0 + 2)
     assert pairs.coverage == 0.4
@@ -105,22 +113,34 @@ def test_coverage_is_the_labelled_share_of_the_window_predictions() -> None:
 def test_classes_beyond_the_configured_list_fold_into_other() -> None:
     clock = Clock(T0)
     pipeline, registry = _pipeline(_model(Task.MULTICLASS, classes=("a", "b")), clock)
-    pipeline.ingest_predictions([_entry(T0, {"id": str(i), "features": {}, "prediction": p})
-                                 for i, p in enumerate(("a", "z", "y"))])
-    pipeline.ingest_labels([_entry(T0 + 5, {"id": str(i), "label": a})
-                            for i, a in enumerate(("b", "a", "x"))])
-    count = {(a, p): _sample(registry, "mlmon_labeled_predictions_total", actual=a, predicted=p)
-             for a, p in (("b", "a"), ("a", "__other__"), ("__other__", "__other__"))}
+    pipeline.ingest_predictions(
+        [
+            _entry(T0, {"id": str(i), "features": {}, "prediction": p})
+            for i, p in enumerate(("a", "z", "y"))
+        ]
+    )
+    pipeline.ingest_labels(
+        [_entry(T0 + 5, {"id": str(i), "label": a}) for i, a in enumerate(("b", "a", "x"))]
+    )
+    count = {
+        (a, p): _sample(registry, "mlmon_labeled_predictions_total", actual=a, predicted=p)
+        for a, p in (("b", "a"), ("a", "__other__"), ("__other__", "__other__"))
+    }
     assert count == {("b", "a"): 1, ("a", "__other__"): 1, ("__other__", "__other__"): 1}
 
 
 def test_regression_labels_add_the_sums_promql_needs() -> None:
     clock = Clock(T0)
     pipeline, registry = _pipeline(_model(Task.REGRESSION), clock)
-    pipeline.ingest_predictions([_entry(T0, {"id": str(i), "features": {}, "prediction": p})
-                                 for i, p in enumerate((1.0, 4.0))])
-    pipeline.ingest_labels([_entry(T0 + 5, {"id": str(i), "label": a})
-                            for i, a in enumerate((2.0, 1.0))])
+    pipeline.ingest_predictions(
+        [
+            _entry(T0, {"id": str(i), "features": {}, "prediction": p})
+            for i, p in enumerate((1.0, 4.0))
+        ]
+    )
+    pipeline.ingest_labels(
+        [_entry(T0 + 5, {"id": str(i), "label": a}) for i, a in enumerate((2.0, 1.0))]
+    )
     assert _sample(registry, "mlmon_regression_labeled_total") == 2
     assert _sample(registry, "mlmon_regression_absolute_error_total") == 4.0
     assert _sample(registry, "mlmon_regression_squared_error_total") == 10.0
@@ -132,10 +152,15 @@ def test_regression_labels_add_the_sums_promql_needs() -> None:
 def test_negative_regression_labels_move_the_negative_sum_and_lose_nothing() -> None:
     clock = Clock(T0)
     pipeline, registry = _pipeline(_model(Task.REGRESSION), clock)
-    pipeline.ingest_predictions([_entry(T0, {"id": str(i), "features": {}, "prediction": p})
-                                 for i, p in enumerate((-1.0, 0.5, -3.0))])
-    pipeline.ingest_labels([_entry(T0 + 5, {"id": str(i), "label": a})
-                            for i, a in enumerate((-2.0, 1.5, -0.5))])
+    pipeline.ingest_predictions(
+        [
+            _entry(T0, {"id": str(i), "features": {}, "prediction": p})
+            for i, p in enumerate((-1.0, 0.5, -3.0))
+        ]
+    )
+    pipeline.ingest_labels(
+        [_entry(T0 + 5, {"id": str(i), "label": a}) for i, a in enumerate((-2.0, 1.5, -0.5))]
+    )
     assert _sample(registry, "mlmon_regression_labeled_total") == 3
     assert _sample(registry, "mlmon_regression_target_positive_total") == 1.5
     assert _sample(registry, "mlmon_regression_target_negative_total") == 2.5
@@ -145,8 +170,12 @@ def test_negative_regression_labels_move_the_negative_sum_and_lose_nothing() -> 
 def test_a_regression_value_whose_square_would_overflow_is_rejected_with_its_reason() -> None:
     clock = Clock(T0)
     pipeline, registry = _pipeline(_model(Task.REGRESSION), clock)
-    pipeline.ingest_predictions([_entry(T0, {"id": "a", "features": {}, "prediction": 1.0}),
-                                 _entry(T0, {"id": "b", "features": {}, "prediction": 2e200})])
+    pipeline.ingest_predictions(
+        [
+            _entry(T0, {"id": "a", "features": {}, "prediction": 1.0}),
+            _entry(T0, {"id": "b", "features": {}, "prediction": 2e200}),
+        ]
+    )
     pipeline.ingest_labels([_entry(T0 + 5, {"id": "a", "label": -2e200})])
     assert _sample(registry, "mlmon_records_invalid_total", reason="value_too_large") == 2
     assert _sample(registry, "mlmon_regression_labeled_total") == 0
@@ -157,10 +186,21 @@ def test_slow_and_sampling_aware_prediction_counters() -> None:
     clock = Clock(T0)
     model = _model(slo=SLOConfig(latency_target_seconds=0.1))
     pipeline, registry = _pipeline(model, clock)
-    pipeline.ingest_predictions([
-        _entry(T0, {"features": {}, "prediction": 1, "latency_ms": 50, "version": "v1"}),
-        _entry(T0, {"features": {}, "prediction": 1, "latency_ms": 150, "version": "v1",
-                    "sample_rate": 0.25})])
+    pipeline.ingest_predictions(
+        [
+            _entry(T0, {"features": {}, "prediction": 1, "latency_ms": 50, "version": "v1"}),
+            _entry(
+                T0,
+                {
+                    "features": {},
+                    "prediction": 1,
+                    "latency_ms": 150,
+                    "version": "v1",
+                    "sample_rate": 0.25,
+                },
+            ),
+        ]
+    )
     assert _sample(registry, "mlmon_slow_predictions_total", version="v1") == 1
     assert _sample(registry, "mlmon_predictions_estimated_total", version="v1") == 5.0
 
@@ -169,13 +209,18 @@ def _fill(join: LabelJoin, start: int, count: int) -> None:
     scores = {"a": 0.2, "b": 0.5, "c": 0.3}
     batch = 10_000
     for base in range(start, start + count, batch):
-        join.remember([Prediction(f"id-{i}", T0 + i * 1e-3, "v1", {}, "b", scores, 0.01, True,
-                                  1.0) for i in range(base, base + batch)])
+        join.remember(
+            [
+                Prediction(f"id-{i}", T0 + i * 1e-3, "v1", {}, "b", scores, 0.01, True, 1.0)
+                for i in range(base, base + batch)
+            ]
+        )
 
 
 def test_memory_stays_bounded_with_a_million_predictions_that_never_get_labels() -> None:
-    join = LabelJoin(_model(Task.MULTICLASS, labels=LabelsConfig(max_pending=20_000)),
-                     Clock(T0 + 2000))
+    join = LabelJoin(
+        _model(Task.MULTICLASS, labels=LabelsConfig(max_pending=20_000)), Clock(T0 + 2000)
+    )
     gc.collect()
     tracemalloc.start()
     try:

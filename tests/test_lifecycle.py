@@ -21,17 +21,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _config(redis_url: str, port: int, models: tuple[str, ...], extra: str = "") -> str:
-    return (f"redis: {{url: '{redis_url}', backoff_max: 1s}}\n"
-            f"web: {{listen_address: '127.0.0.1:{port}'}}\n{extra}models:"
-            + "".join(model_yaml(m) for m in models))
+    return (
+        f"redis: {{url: '{redis_url}', backoff_max: 1s}}\n"
+        f"web: {{listen_address: '127.0.0.1:{port}'}}\n{extra}models:"
+        + "".join(model_yaml(m) for m in models)
+    )
 
 
 @contextmanager
 def exporter(config: Path) -> Iterator[subprocess.Popen[str]]:
     """`ml-monitoring-exporter run` in a child process, killed by its PID if still alive."""
-    proc = subprocess.Popen([sys.executable, "-m", "exporter", f"--config.file={config}",
-                             "--log.format=json"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", f"--config.file={config}", "--log.format=json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         yield proc
     finally:
@@ -65,8 +71,9 @@ def _setup(tmp: Path, redis_server: RedisServer, models: tuple[str, ...]) -> tup
 READ_M = 'mlmon_records_read_total{kind="predictions",model="m"}'
 
 
-def test_sigterm_stops_reading_and_exits_zero_promptly(redis_server: RedisServer,
-                                                       tmp_path: Path) -> None:
+def test_sigterm_stops_reading_and_exits_zero_promptly(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     path, port = _setup(tmp_path, redis_server, ("m",))
     with exporter(path) as proc:
         wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, 0.2, "readiness")
@@ -76,19 +83,31 @@ def test_sigterm_stops_reading_and_exits_zero_promptly(redis_server: RedisServer
 
 
 def test_sigkill_and_restart_rebuild_the_same_window_and_drift_values(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     path, port = _setup(tmp_path, redis_server, ("m",))
-    xadd_all(redis_server.client(), "mlmon:{m}:predictions",
-             records(sample(np.random.default_rng(4), 2500, shift=True)))
+    xadd_all(
+        redis_server.client(),
+        "mlmon:{m}:predictions",
+        records(sample(np.random.default_rng(4), 2500, shift=True)),
+    )
     seen = []
     for _ in range(2):
         with exporter(path) as proc:
-            wait_for(lambda: _sample(port, 'mlmon_window_samples{model="m"}') == 2500, 30, 0.2,
-                     "an evaluation")
+            wait_for(
+                lambda: _sample(port, 'mlmon_window_samples{model="m"}') == 2500,
+                30,
+                0.2,
+                "an evaluation",
+            )
             body = _get(port, "/metrics")[1]
-            seen.append(sorted(line for line in body.splitlines()
-                               if line.startswith(("mlmon_feature_drift_score{",
-                                                   "mlmon_window_samples{"))))
+            seen.append(
+                sorted(
+                    line
+                    for line in body.splitlines()
+                    if line.startswith(("mlmon_feature_drift_score{", "mlmon_window_samples{"))
+                )
+            )
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
     assert seen[0] == seen[1]
@@ -96,7 +115,8 @@ def test_sigkill_and_restart_rebuild_the_same_window_and_drift_values(
 
 
 def test_sighup_and_file_changes_reload_only_valid_configs_without_recounting(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     path, port = _setup(tmp_path, redis_server, ("m",))
     rng = np.random.default_rng(8)
     client = redis_server.client()
@@ -109,23 +129,35 @@ def test_sighup_and_file_changes_reload_only_valid_configs_without_recounting(
         proc.send_signal(signal.SIGHUP)
         ok = 'mlmon_config_reloads_total{outcome="success"}'
         wait_for(lambda: _sample(port, ok) == 1, 30, 0.2, "the valid reload")
-        wait_for(lambda: _sample(port, 'mlmon_window_samples{model="m2"}') == 0, 30, 0.2,
-                 "the new model evaluated")
+        wait_for(
+            lambda: _sample(port, 'mlmon_window_samples{model="m2"}') == 0,
+            30,
+            0.2,
+            "the new model evaluated",
+        )
         xadd_all(client, "mlmon:{m}:predictions", records(sample(rng, 50), start=100))
-        settles_at(lambda: _sample(port, READ_M), 150, interval=0.2,
-                   what="records read across the reload")
+        settles_at(
+            lambda: _sample(port, READ_M), 150, interval=0.2, what="records read across the reload"
+        )
 
         path.write_text(_config(redis_server.url, port, ("m", "m2")).replace("task:", "tsk:"))
         proc.send_signal(signal.SIGHUP)
         failed = 'mlmon_config_reloads_total{outcome="failure"}'
-        wait_for(lambda: (_sample(port, failed) or 0) >= 1, 30, 0.2,
-                 "the invalid config rejected")
+        wait_for(lambda: (_sample(port, failed) or 0) >= 1, 30, 0.2, "the invalid config rejected")
         assert _sample(port, 'mlmon_window_samples{model="m2"}') == 0
 
         path.write_text(_config(redis_server.url, port, ("m",)))  # no signal: the file watch
         wait_for(lambda: _sample(port, ok) == 2, 30, 0.2, "the file change reloaded")
-        wait_for(lambda: _sample(port, 'mlmon_window_samples{model="m2"}') is None, 30, 0.2,
-                 "the removed model's series gone")
-        settles_at(lambda: _sample(port, READ_M), 150, interval=0.2,
-                   what="records read after the second reload")
+        wait_for(
+            lambda: _sample(port, 'mlmon_window_samples{model="m2"}') is None,
+            30,
+            0.2,
+            "the removed model's series gone",
+        )
+        settles_at(
+            lambda: _sample(port, READ_M),
+            150,
+            interval=0.2,
+            what="records read after the second reload",
+        )
         assert _get(port, "/readyz")[0] == 200

@@ -30,13 +30,15 @@ def _demo_daemon() -> tuple[Daemon, fakeredis.FakeRedis]:
     config = demo_config("redis://127.0.0.1:1/0", "127.0.0.1:0")
     for i, model in enumerate(config.models):
         assert model.reference.redis_key is not None
-        store_in_redis(client, model.reference.redis_key,
-                       reference_csv(model.name, 5000, seed=i), "csv")
+        store_in_redis(
+            client, model.reference.redis_key, reference_csv(model.name, 5000, seed=i), "csv"
+        )
     return Daemon(config, client=client, registry=CollectorRegistry()), client
 
 
-def _healthy_entries(name: str, rng: np.random.Generator, n: int,
-                     start: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
+def _healthy_entries(
+    name: str, rng: np.random.Generator, n: int, start: int
+) -> list[tuple[bytes, dict[bytes, bytes]]]:
     """Prediction entries drawn from the model's reference distribution, stamped now."""
     now = time.time()
     rows = []
@@ -55,14 +57,19 @@ def test_the_stable_demo_model_never_detects_multivariate_drift_in_200_evaluatio
     eta.ingest_predictions(_healthy_entries("eta", rng, FIRST_WINDOW, 0))
     detections = 0
     for i in range(EVALUATIONS):
-        eta.ingest_predictions(_healthy_entries("eta", rng, RECORDS_PER_EVALUATION,
-                                                FIRST_WINDOW + i * RECORDS_PER_EVALUATION))
+        eta.ingest_predictions(
+            _healthy_entries(
+                "eta", rng, RECORDS_PER_EVALUATION, FIRST_WINDOW + i * RECORDS_PER_EVALUATION
+            )
+        )
         assert eta.evaluate(client)
         drift = daemon.store.models["eta"].multivariate_drift
         detections += drift is not None and drift.drifted
     assert detections == 0
-    assert daemon.registry.get_sample_value("mlmon_multivariate_drift_detected",
-                                            {"model": "eta"}) is None
+    assert (
+        daemon.registry.get_sample_value("mlmon_multivariate_drift_detected", {"model": "eta"})
+        is None
+    )
 
 
 def test_the_model_page_says_why_a_model_has_no_multivariate_drift() -> None:

@@ -21,16 +21,21 @@ HOSTILE = '<script>alert("x")</script>'
 def _daemon(tmp_path: Path, shift: bool) -> Daemon:
     rng = np.random.default_rng(50)
     write_reference(tmp_path / "ref.csv", sample(rng, 3000))
-    config = load_config_text("redis: {url: 'redis://127.0.0.1:1/0'}\n"
-                              "web: {listen_address: '127.0.0.1:0'}\nmodels:" + model_yaml("m"),
-                              base_dir=str(tmp_path))
+    config = load_config_text(
+        "redis: {url: 'redis://127.0.0.1:1/0'}\n"
+        "web: {listen_address: '127.0.0.1:0'}\nmodels:" + model_yaml("m"),
+        base_dir=str(tmp_path),
+    )
     daemon = Daemon(config, registry=CollectorRegistry())
     now_ms = int(time.time() * 1000)
     rows = records(sample(rng, 2000, shift=shift))
-    rows += [orjson.dumps({"features": {"x1": 0.0, "c1": f"{HOSTILE}'{i}"}, "prediction": 0.0})
-             for i in range(50)]
-    daemon.pipelines[0].ingest_predictions([(f"{now_ms + i}-0".encode(), {b"data": p})
-                                            for i, p in enumerate(rows)])
+    rows += [
+        orjson.dumps({"features": {"x1": 0.0, "c1": f"{HOSTILE}'{i}"}, "prediction": 0.0})
+        for i in range(50)
+    ]
+    daemon.pipelines[0].ingest_predictions(
+        [(f"{now_ms + i}-0".encode(), {b"data": p}) for i, p in enumerate(rows)]
+    )
     for _ in range(3):
         assert daemon.pipelines[0].evaluate(None)
     return daemon
@@ -43,7 +48,8 @@ def _get(daemon: Daemon, path: str, accept: str = "text/html") -> tuple[int, str
 
 
 def test_the_model_page_lists_the_most_drifted_feature_first_with_metrics_numbers(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     daemon = _daemon(tmp_path, shift=True)
     status, kind, body = _get(daemon, "/models/m", "application/json")
     assert status == 200 and kind == "application/json"
@@ -54,13 +60,15 @@ def test_the_model_page_lists_the_most_drifted_feature_first_with_metrics_number
         if row["drift"] is not None:
             labels = {"model": "m", "feature": row["feature"], "method": row["drift"]["method"]}
             assert row["drift"]["score"] == daemon.registry.get_sample_value(
-                "mlmon_feature_drift_score", labels)
+                "mlmon_feature_drift_score", labels
+            )
     html = _get(daemon, "/models/m")[2].decode()
     assert html.index(">x2<") < html.index(">x3<")
 
 
 def test_the_feature_page_overlays_both_histograms_and_keeps_the_score_history(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     daemon = _daemon(tmp_path, shift=True)
     view = json.loads(_get(daemon, "/models/m/features/c1", "application/json")[2])
     h = view["histogram"]
@@ -77,8 +85,10 @@ def test_names_from_producers_are_escaped_everywhere(tmp_path: Path) -> None:
     for path in ("/models", "/models/m", "/models/m/features/c1"):
         body = _get(daemon, path)[2].decode()
         assert "<script>" not in body
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#x27;" in _get(
-        daemon, "/models/m/features/c1")[2].decode()
+    assert (
+        "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#x27;"
+        in _get(daemon, "/models/m/features/c1")[2].decode()
+    )
 
 
 def test_unknown_models_and_features_are_not_found(tmp_path: Path) -> None:

@@ -15,11 +15,32 @@ import pytest
 
 from tests.conftest import free_port, require_tool, wait_for
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars"]
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr"}
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 
 
 def _get(url: str, accept: str = "text/html") -> bytes:
@@ -42,13 +63,17 @@ class Element:
 
     def text(self) -> str:
         """The visible text: what the element and its children show, tooltips left out."""
-        return "".join(c if isinstance(c, str) else c.text() for c in self.children
-                       if isinstance(c, str) or c.tag != "title")
+        return "".join(
+            c if isinstance(c, str) else c.text()
+            for c in self.children
+            if isinstance(c, str) or c.tag != "title"
+        )
 
     def tooltip(self) -> str:
         """The text of the element's own <title>, the tooltip of an SVG shape."""
-        return next((c.text() for c in self.children
-                     if isinstance(c, Element) and c.tag == "title"), "")
+        return next(
+            (c.text() for c in self.children if isinstance(c, Element) and c.tag == "title"), ""
+        )
 
     def all(self, tag: str, cls: str | None = None) -> list[Element]:
         """Every descendant element with that tag (and class), in document order."""
@@ -87,8 +112,12 @@ class _Builder(HTMLParser):
 
 
 def _chromium(browser: str, profile: Path, *args: str) -> str:
-    result = subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", *args],
-                            capture_output=True, text=True, timeout=90)
+    result = subprocess.run(
+        [browser, *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -103,22 +132,39 @@ def _dom(browser: str, profile: Path, url: str) -> Element:
 
 def _shares(svg: Element, side: str) -> list[float]:
     """The share each bar of a side ("reference", "window") stands for, from its tooltip."""
-    return [float(tip.split()[-1]) for tip in (bar.tooltip() for bar in svg.all("rect"))
-            if tip.split()[0] == side]
+    return [
+        float(tip.split()[-1])
+        for tip in (bar.tooltip() for bar in svg.all("rect"))
+        if tip.split()[0] == side
+    ]
 
 
 def test_chromium_shows_a_drifted_feature_first_with_its_histogram_and_the_pages_match_metrics(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     browser = require_tool("chromium")
     profile = tmp_path / "profile"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    demo = subprocess.Popen([sys.executable, "-m", "exporter", "demo",
-                             f"--web.listen-address=127.0.0.1:{port}", "--drift-after=5"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "demo",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--drift-after=5",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        wait_for(lambda: json.loads(_get(f"{base}/models/fraud", "application/json"))
-                 ["dataset_drift"], 90, 0.5, "the demo's fraud model to drift")
+        wait_for(
+            lambda: json.loads(_get(f"{base}/models/fraud", "application/json"))["dataset_drift"],
+            90,
+            0.5,
+            "the demo's fraud model to drift",
+        )
 
         # The model page: one row per feature, the furthest past its threshold first.
         page = _dom(browser, profile, f"{base}/models/fraud")
@@ -129,8 +175,7 @@ def test_chromium_shows_a_drifted_feature_first_with_its_histogram_and_the_pages
         top = names[0]
         assert drifted[0], f"the first feature listed, {top}, is not shown as drifted"
         assert not all(drifted), "every feature drifts: the order shows nothing"
-        assert [a.attrs["href"] for a in rows[0][0].all("a")] == [
-            f"/models/fraud/features/{top}"]
+        assert [a.attrs["href"] for a in rows[0][0].all("a")] == [f"/models/fraud/features/{top}"]
         view = json.loads(_get(f"{base}/models/fraud", "application/json"))
         assert top in view["drifted_features"]
 
@@ -141,8 +186,9 @@ def test_chromium_shows_a_drifted_feature_first_with_its_histogram_and_the_pages
         assert len(reference) == len(window) >= 2
         assert sum(reference) == pytest.approx(1.0, abs=0.02)
         assert sum(window) == pytest.approx(1.0, abs=0.02)
-        assert any(float(bar.attrs["height"]) > 0 for bar in small.all("rect")
-                   if "ref" not in bar.classes)
+        assert any(
+            float(bar.attrs["height"]) > 0 for bar in small.all("rect") if "ref" not in bar.classes
+        )
 
         method = rows[0][2].text()
         series = f'mlmon_feature_drift_score{{feature="{top}",method="{method}",model="fraud"}}'
@@ -163,8 +209,11 @@ def test_chromium_shows_a_drifted_feature_first_with_its_histogram_and_the_pages
 
         # The fleet page: the model's row shows it drifting, naming the feature.
         page = _dom(browser, profile, f"{base}/models")
-        fraud = next(cells for cells in (row.all("td") for row in page.all("tr"))
-                     if cells and cells[0].text() == "fraud")
+        fraud = next(
+            cells
+            for cells in (row.all("td") for row in page.all("tr"))
+            if cells and cells[0].text() == "fraud"
+        )
         assert "drifted" in fraud[1].classes
         assert top in fraud[2].text().split(", ")
 

@@ -10,14 +10,13 @@ from exporter.config.model import (
     LOWER_IS_BETTER,
     Bounds,
     FeatureConfig,
-    FeatureType,
     ModelConfig,
     ReferenceConfig,
     StreamsConfig,
-    Task,
 )
 from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
 from exporter.serve.collector import SnapshotCollector
+from exporter.stats.kinds import FeatureType, Task
 
 
 def test_errors_and_losses_are_the_metrics_where_lower_is_better() -> None:
@@ -38,7 +37,8 @@ def test_errors_and_losses_are_the_metrics_where_lower_is_better() -> None:
     ],
 )
 def test_max_drop_tightens_the_side_where_the_metric_gets_worse(
-        metric: str, bounds: Bounds, expected: tuple[float | None, float | None]) -> None:
+    metric: str, bounds: Bounds, expected: tuple[float | None, float | None]
+) -> None:
     low, high = bounds.resolve(metric, 0.78)
     assert (low, high) == pytest.approx(expected)
 
@@ -50,11 +50,18 @@ def test_without_a_reference_value_max_drop_sets_no_bound() -> None:
 
 def _model() -> ModelConfig:
     return ModelConfig(
-        name="fraud", task=Task.BINARY, positive_class="1",
+        name="fraud",
+        task=Task.BINARY,
+        positive_class="1",
         features=(FeatureConfig("amount", FeatureType.NUMERIC),),
-        streams=StreamsConfig("p", "l"), reference=ReferenceConfig(redis_key="r"),
-        performance=(("accuracy", Bounds(max_drop=0.05)), ("log_loss", Bounds(max_drop=0.1)),
-                     ("recall", Bounds(min=0.5))))
+        streams=StreamsConfig("p", "l"),
+        reference=ReferenceConfig(redis_key="r"),
+        performance=(
+            ("accuracy", Bounds(max_drop=0.05)),
+            ("log_loss", Bounds(max_drop=0.1)),
+            ("recall", Bounds(min=0.5)),
+        ),
+    )
 
 
 def _snapshot(reference: tuple[tuple[str, float], ...]) -> ModelSnapshot:

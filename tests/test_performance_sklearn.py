@@ -10,16 +10,24 @@ import pytest
 from sklearn import calibration  # type: ignore[import-untyped]
 from sklearn import metrics as sk
 
-from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig, Task
+from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.performance import performance, realised
 from exporter.ingest.labels import Compact
+from exporter.stats.kinds import Task
 
 
-def _model(task: Task, positive: str | None = None,
-           classes: tuple[str, ...] | None = None) -> ModelConfig:
-    return ModelConfig(name="m", task=task, features=(), streams=StreamsConfig("p", "l"),
-                       reference=ReferenceConfig(file="x"), positive_class=positive,
-                       classes=classes)
+def _model(
+    task: Task, positive: str | None = None, classes: tuple[str, ...] | None = None
+) -> ModelConfig:
+    return ModelConfig(
+        name="m",
+        task=task,
+        features=(),
+        streams=StreamsConfig("p", "l"),
+        reference=ReferenceConfig(file="x"),
+        positive_class=positive,
+        classes=classes,
+    )
 
 
 def _sk(fn: Any, *args: Any, **kwargs: Any) -> float | None:
@@ -44,8 +52,11 @@ def _ece(hit: np.ndarray, confidence: np.ndarray) -> float:
 
 def _averaged(y: np.ndarray, pred: np.ndarray) -> dict[str, float | None]:
     out: dict[str, float | None] = {"accuracy": _sk(sk.accuracy_score, y, pred)}
-    for name, fn in (("precision", sk.precision_score), ("recall", sk.recall_score),
-                     ("f1", sk.f1_score)):
+    for name, fn in (
+        ("precision", sk.precision_score),
+        ("recall", sk.recall_score),
+        ("f1", sk.f1_score),
+    ):
         for avg in ("macro", "weighted"):
             out[f"{name}_{avg}"] = _sk(fn, y, pred, average=avg, zero_division=np.nan)
     return out
@@ -64,8 +75,11 @@ def _check(ours: tuple[tuple[str, float], ...], expected: dict[str, float | None
 def _binary_expected(y: np.ndarray, pred: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     truth = y == "1"
     expected = _averaged(y, pred)
-    for name, fn in (("precision", sk.precision_score), ("recall", sk.recall_score),
-                     ("f1", sk.f1_score)):
+    for name, fn in (
+        ("precision", sk.precision_score),
+        ("recall", sk.recall_score),
+        ("f1", sk.f1_score),
+    ):
         expected[name] = _sk(fn, truth, pred == "1", zero_division=np.nan)
     expected["roc_auc"] = _sk(sk.roc_auc_score, truth, p)
     expected["log_loss"] = _sk(sk.log_loss, truth, p, labels=[False, True])
@@ -95,8 +109,9 @@ def test_a_single_class_binary_window_leaves_undefined_metrics_absent() -> None:
     _check(ours, _binary_expected(y, pred, p))
 
 
-def _multiclass(rng: np.random.Generator, n: int, classes: list[str]) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray]:
+def _multiclass(
+    rng: np.random.Generator, n: int, classes: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     logits = rng.normal(0, 1.5, (n, len(classes)))
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     y = np.array([rng.choice(classes, p=row) for row in probs])
@@ -109,8 +124,9 @@ def _compact(probs: np.ndarray, classes: list[str]) -> list[Compact]:
     return [(keys, tuple(float(v) for v in row)) for row in probs]
 
 
-def _multiclass_expected(y: np.ndarray, pred: np.ndarray, probs: np.ndarray,
-                         classes: list[str]) -> dict[str, float | None]:
+def _multiclass_expected(
+    y: np.ndarray, pred: np.ndarray, probs: np.ndarray, classes: list[str]
+) -> dict[str, float | None]:
     expected = _averaged(y, pred)
     aucs = [_sk(sk.roc_auc_score, y == c, probs[:, i]) for i, c in enumerate(classes)]
     defined = [a for a in aucs if a is not None]
@@ -129,7 +145,8 @@ def test_multiclass_metrics_equal_scikit_learn() -> None:
     ours = performance(_model(Task.MULTICLASS), list(pred), list(y), _compact(probs, classes))
     expected = _multiclass_expected(y, pred, probs, classes)
     assert sk.roc_auc_score(y, probs, multi_class="ovr", labels=classes) == pytest.approx(
-        expected["roc_auc"])
+        expected["roc_auc"]
+    )
     _check(ours, expected)
 
 
@@ -161,8 +178,11 @@ def test_per_class_metrics_equal_scikit_learn_for_configured_classes_only() -> N
     result = realised(_model(Task.MULTICLASS, classes=("a", "c")), list(pred), list(y))
     per_class = {(c, m): v for c, m, v in result.per_class}
     assert {c for c, _ in per_class} == {"a", "c"}
-    for name, fn in (("precision", sk.precision_score), ("recall", sk.recall_score),
-                     ("f1", sk.f1_score)):
+    for name, fn in (
+        ("precision", sk.precision_score),
+        ("recall", sk.recall_score),
+        ("f1", sk.f1_score),
+    ):
         values = fn(y, pred, labels=["a", "c"], average=None)
         assert per_class[("a", name)] == pytest.approx(values[0])
         assert per_class[("c", name)] == pytest.approx(values[1])
@@ -172,8 +192,9 @@ def test_a_single_class_multiclass_window_keeps_only_defined_metrics() -> None:
     y = np.array(["a"] * 40)
     pred = np.array(["a"] * 40)
     probs = np.tile([0.7, 0.2, 0.1], (40, 1))
-    ours = performance(_model(Task.MULTICLASS), list(pred), list(y),
-                       _compact(probs, ["a", "b", "c"]))
+    ours = performance(
+        _model(Task.MULTICLASS), list(pred), list(y), _compact(probs, ["a", "b", "c"])
+    )
     assert "roc_auc" not in dict(ours)
     _check(ours, _multiclass_expected(y, pred, probs, ["a", "b", "c"]))
 
@@ -183,10 +204,15 @@ def test_regression_metrics_equal_scikit_learn() -> None:
     y = rng.normal(10, 3, 500)
     pred = y + rng.normal(0.3, 1.0, 500)
     ours = performance(_model(Task.REGRESSION), list(pred), list(y))
-    _check(ours, {"mae": sk.mean_absolute_error(y, pred),
-                  "rmse": sk.root_mean_squared_error(y, pred),
-                  "r2": sk.r2_score(y, pred),
-                  "mape": sk.mean_absolute_percentage_error(y, pred)})
+    _check(
+        ours,
+        {
+            "mae": sk.mean_absolute_error(y, pred),
+            "rmse": sk.root_mean_squared_error(y, pred),
+            "r2": sk.r2_score(y, pred),
+            "mape": sk.mean_absolute_percentage_error(y, pred),
+        },
+    )
 
 
 def test_r2_is_absent_for_a_constant_target() -> None:

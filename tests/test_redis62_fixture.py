@@ -6,7 +6,8 @@ from tests.conftest import RedisServer
 
 
 def test_the_redis62_server_reports_6_2_and_its_stream_info_has_no_entries_added(
-        redis62_server: RedisServer) -> None:
+    redis62_server: RedisServer,
+) -> None:
     client = redis62_server.client()
     assert str(client.info("server")["redis_version"]).startswith("6.2.")
     client.xadd("mlmon:{m}:predictions", {"data": b"{}"})

@@ -33,8 +33,12 @@ def test_scraping_performs_no_redis_command(tmp_path: Path) -> None:
     daemon = Daemon(config, client=NoCommands(port=1), registry=registry)
     pipeline = daemon.pipelines[0]
     now_ms = int(time.time() * 1000)
-    pipeline.ingest_predictions([(f"{now_ms + i}-0".encode(), {b"data": p})
-                                 for i, p in enumerate(records(sample(rng, 500)))])
+    pipeline.ingest_predictions(
+        [
+            (f"{now_ms + i}-0".encode(), {b"data": p})
+            for i, p in enumerate(records(sample(rng, 500)))
+        ]
+    )
     assert pipeline.evaluate(None)
     daemon.http.start()
     try:
@@ -54,8 +58,11 @@ def test_scraping_performs_no_redis_command(tmp_path: Path) -> None:
 def test_readiness_waits_for_redis_a_running_reader_and_references(tmp_path: Path) -> None:
     rng = np.random.default_rng(12)
     write_reference(tmp_path / "ref.csv", sample(rng, 500))
-    daemon = Daemon(make_config(tmp_path, "redis://127.0.0.1:1/0"), client=NoCommands(port=1),
-                    registry=CollectorRegistry())
+    daemon = Daemon(
+        make_config(tmp_path, "redis://127.0.0.1:1/0"),
+        client=NoCommands(port=1),
+        registry=CollectorRegistry(),
+    )
     assert daemon.readiness() == (False, "redis unreachable")
     daemon.reader.redis_up = True
     assert daemon.readiness() == (False, "stream reader not running (restarting after a crash)")
@@ -74,17 +81,25 @@ def _families(body: str, openmetrics: bool) -> dict[str, list[Any]]:
 
 
 def test_both_formats_parse_and_a_new_evaluation_replaces_the_cached_snapshot_text(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     rng = np.random.default_rng(13)
     write_reference(tmp_path / "ref.csv", sample(rng, 2000))
-    daemon = Daemon(make_config(tmp_path, "redis://127.0.0.1:1/0"), client=NoCommands(port=1),
-                    registry=CollectorRegistry())
+    daemon = Daemon(
+        make_config(tmp_path, "redis://127.0.0.1:1/0"),
+        client=NoCommands(port=1),
+        registry=CollectorRegistry(),
+    )
     pipeline = daemon.pipelines[0]
     now_ms = int(time.time() * 1000)
 
     def feed(n: int, start: int) -> None:
-        pipeline.ingest_predictions([(f"{now_ms + start + i}-0".encode(), {b"data": p})
-                                     for i, p in enumerate(records(sample(rng, n), start))])
+        pipeline.ingest_predictions(
+            [
+                (f"{now_ms + start + i}-0".encode(), {b"data": p})
+                for i, p in enumerate(records(sample(rng, n), start))
+            ]
+        )
         assert pipeline.evaluate(None)
 
     daemon.http.start()
@@ -92,8 +107,10 @@ def test_both_formats_parse_and_a_new_evaluation_replaces_the_cached_snapshot_te
         url = f"http://127.0.0.1:{daemon.http.port}/metrics"
         for window in (300, 800):
             feed(window - (300 if window == 800 else 0), 0 if window == 300 else 300)
-            for accept, om in (("text/plain", False),
-                               ("application/openmetrics-text; version=1.0.0", True)):
+            for accept, om in (
+                ("text/plain", False),
+                ("application/openmetrics-text; version=1.0.0", True),
+            ):
                 req = urllib.request.Request(url, headers={"Accept": accept})
                 with urllib.request.urlopen(req, timeout=10) as resp:
                     body = resp.read().decode()

@@ -41,10 +41,17 @@ class TLSRedis:
 
     def admin(self) -> redis.Redis:
         """A client with the right credentials, for the test's own XADDs."""
-        return redis.Redis(host="127.0.0.1", port=self.port, ssl=True,
-                           ssl_ca_certs=str(self.pki.ca), ssl_certfile=str(self.pki.client_cert),
-                           ssl_keyfile=str(self.pki.client_key), username=ACL_USER,
-                           password=ACL_PASSWORD, protocol=2)
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            ssl=True,
+            ssl_ca_certs=str(self.pki.ca),
+            ssl_certfile=str(self.pki.client_cert),
+            ssl_keyfile=str(self.pki.client_key),
+            username=ACL_USER,
+            password=ACL_PASSWORD,
+            protocol=2,
+        )
 
 
 @contextmanager
@@ -54,17 +61,48 @@ def tls_redis(workdir: Path) -> Iterator[TLSRedis]:
     pki = make_pki(workdir)
     port = free_port()
     process = subprocess.Popen(
-        [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-         "--tls-cert-file", str(pki.server_cert), "--tls-key-file", str(pki.server_key),
-         "--tls-ca-cert-file", str(pki.ca), "--tls-auth-clients", "yes",
-         "--save", "", "--appendonly", "no", "--dir", str(workdir),
-         "--user", "default", "off",
-         "--user", ACL_USER, "on", f">{ACL_PASSWORD}", "~mlmon:*", "+@all"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            binary,
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            str(pki.server_cert),
+            "--tls-key-file",
+            str(pki.server_key),
+            "--tls-ca-cert-file",
+            str(pki.ca),
+            "--tls-auth-clients",
+            "yes",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--user",
+            "default",
+            "off",
+            "--user",
+            ACL_USER,
+            "on",
+            f">{ACL_PASSWORD}",
+            "~mlmon:*",
+            "+@all",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     server = TLSRedis(port, pki, process)
     try:
-        wait_for(lambda: process.poll() is not None or server.admin().ping(), 15,
-                 what=f"TLS redis-server on port {port}")
+        wait_for(
+            lambda: process.poll() is not None or server.admin().ping(),
+            15,
+            what=f"TLS redis-server on port {port}",
+        )
         if process.poll() is not None:  # a build without TLS rejects --tls-port and exits
             out = process.stdout.read().decode() if process.stdout else ""
             reason = f"this redis-server does not run with TLS: {out.strip()[-300:]}"
@@ -78,15 +116,18 @@ def tls_redis(workdir: Path) -> Iterator[TLSRedis]:
             process.wait(10)
 
 
-def tls_config(server: TLSRedis, tmp: Path, auth: str, cert: bool = True,
-               environ: dict[str, str] | None = None) -> Config:
+def tls_config(
+    server: TLSRedis, tmp: Path, auth: str, cert: bool = True, environ: dict[str, str] | None = None
+) -> Config:
     """A config reading model `m` from the TLS server; auth is the redis keys' YAML."""
     write_reference(tmp / "ref.csv", sample(np.random.default_rng(5), 300))
     pki = server.pki
     client = f", cert_file: '{pki.client_cert}', key_file: '{pki.client_key}'" if cert else ""
-    text = (f"redis: {{url: '{server.url}', backoff_max: 1s, {auth}\n"
-            f"        tls: {{ca_file: '{pki.ca}'{client}}}}}\n"
-            f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:" + model_yaml("m"))
+    text = (
+        f"redis: {{url: '{server.url}', backoff_max: 1s, {auth}\n"
+        f"        tls: {{ca_file: '{pki.ca}'{client}}}}}\n"
+        f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:" + model_yaml("m")
+    )
     return load_config_text(text, environ=environ or {}, base_dir=str(tmp))
 
 
@@ -108,48 +149,68 @@ def server(tmp_path: Path) -> Iterator[TLSRedis]:
 
 
 def test_records_are_read_over_tls_with_the_password_from_the_environment(
-        server: TLSRedis, tmp_path: Path) -> None:
-    config = tls_config(server, tmp_path,
-                        "username: mlmon-reader, password: '${REDIS_PASSWORD}',",
-                        environ={"REDIS_PASSWORD": ACL_PASSWORD})
+    server: TLSRedis, tmp_path: Path
+) -> None:
+    config = tls_config(
+        server,
+        tmp_path,
+        "username: mlmon-reader, password: '${REDIS_PASSWORD}',",
+        environ={"REDIS_PASSWORD": ACL_PASSWORD},
+    )
     with started(config) as daemon:
         assert daemon.reader.backfilled.is_set()
-        xadd_all(server.admin(), "mlmon:{m}:predictions",
-                 records(sample(np.random.default_rng(2), 40)))
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 40,
-                 what="40 records read over TLS")
-        xadd_all(server.admin(), "mlmon:{m}:predictions",
-                 records(sample(np.random.default_rng(3), 10), start=40))
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 50,
-                 what="10 more records read live")
+        xadd_all(
+            server.admin(), "mlmon:{m}:predictions", records(sample(np.random.default_rng(2), 40))
+        )
+        wait_for(
+            lambda: value(daemon, READ, model="m", kind="predictions") == 40,
+            what="40 records read over TLS",
+        )
+        xadd_all(
+            server.admin(),
+            "mlmon:{m}:predictions",
+            records(sample(np.random.default_rng(3), 10), start=40),
+        )
+        wait_for(
+            lambda: value(daemon, READ, model="m", kind="predictions") == 50,
+            what="10 more records read live",
+        )
         assert value(daemon, "mlmon_redis_up") == 1
 
 
 def test_records_are_read_with_the_password_from_a_mounted_file(
-        server: TLSRedis, tmp_path: Path) -> None:
+    server: TLSRedis, tmp_path: Path
+) -> None:
     secret = tmp_path / "secret" / "password"
     secret.parent.mkdir()
     secret.write_text(ACL_PASSWORD + "\n")  # as `kubectl create secret --from-file` keeps it
-    config = tls_config(server, tmp_path,
-                        f"username: mlmon-reader, password_file: '{secret}',")
+    config = tls_config(server, tmp_path, f"username: mlmon-reader, password_file: '{secret}',")
     with started(config) as daemon:
         assert daemon.reader.backfilled.is_set()
-        xadd_all(server.admin(), "mlmon:{m}:predictions",
-                 records(sample(np.random.default_rng(2), 25)))
-        wait_for(lambda: value(daemon, READ, model="m", kind="predictions") == 25,
-                 what="25 records read with the password file")
+        xadd_all(
+            server.admin(), "mlmon:{m}:predictions", records(sample(np.random.default_rng(2), 25))
+        )
+        wait_for(
+            lambda: value(daemon, READ, model="m", kind="predictions") == 25,
+            what="25 records read with the password file",
+        )
     assert make_client(config.redis).ping()
 
 
 def test_a_wrong_password_is_a_logged_error_and_an_unready_exporter_not_a_crash(
-        server: TLSRedis, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    server: TLSRedis,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("exporter.daemon.BACKFILL_WAIT_SECONDS", 0.5)  # Redis will refuse us
     config = tls_config(server, tmp_path, "username: mlmon-reader, password: not-it,")
     caplog.set_level(logging.WARNING, logger="exporter.reader")
     with started(config) as daemon:
-        wait_for(lambda: "invalid username-password pair" in caplog.text,
-                 what="the authentication failure in the log")
+        wait_for(
+            lambda: "invalid username-password pair" in caplog.text,
+            what="the authentication failure in the log",
+        )
         assert daemon.readiness() == (False, "redis unreachable")
         assert value(daemon, "mlmon_redis_up") == 0
         assert daemon.reader._thread is not None and daemon.reader._thread.is_alive()
@@ -157,23 +218,31 @@ def test_a_wrong_password_is_a_logged_error_and_an_unready_exporter_not_a_crash(
 
 
 def test_a_missing_client_certificate_is_a_logged_tls_error_not_a_crash(
-        server: TLSRedis, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    server: TLSRedis,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("exporter.daemon.BACKFILL_WAIT_SECONDS", 0.5)  # Redis will refuse us
-    config = tls_config(server, tmp_path, f"username: mlmon-reader, password: {ACL_PASSWORD},",
-                        cert=False)
+    config = tls_config(
+        server, tmp_path, f"username: mlmon-reader, password: {ACL_PASSWORD},", cert=False
+    )
     caplog.set_level(logging.WARNING, logger="exporter.reader")
     with started(config) as daemon:
-        wait_for(lambda: "require a client certificate (redis.tls.cert_file" in caplog.text,
-                 what="the TLS client-certificate failure in the log")
+        wait_for(
+            lambda: "require a client certificate (redis.tls.cert_file" in caplog.text,
+            what="the TLS client-certificate failure in the log",
+        )
         assert daemon.readiness() == (False, "redis unreachable")
         assert daemon.reader._thread is not None and daemon.reader._thread.is_alive()
     assert ACL_PASSWORD not in caplog.text
 
 
 def test_an_unreadable_password_file_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
-    text = (f"redis: {{url: 'rediss://127.0.0.1:1/0', password_file: '{tmp_path}/absent'}}\n"
-            "models:" + model_yaml("m"))
+    text = (
+        f"redis: {{url: 'rediss://127.0.0.1:1/0', password_file: '{tmp_path}/absent'}}\n"
+        "models:" + model_yaml("m")
+    )
     with pytest.raises(ConfigError, match=r"^redis\.password_file: no such file"):
         load_config_text(text, base_dir=str(tmp_path))
     both = "redis: {password: a, password_file: " + f"'{tmp_path}'" + "}\nmodels:" + model_yaml("m")

@@ -55,49 +55,87 @@ def make_pki(dest: Path) -> Pki:
     def name(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
-    def issue(cn: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
-              signer: ec.EllipticCurvePrivateKey,
-              extensions: list[tuple[x509.ExtensionType, bool]]) -> x509.Certificate:
-        builder = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=1)))
+    def issue(
+        cn: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: x509.Name,
+        signer: ec.EllipticCurvePrivateKey,
+        extensions: list[tuple[x509.ExtensionType, bool]],
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
         for ext, critical in extensions:
             builder = builder.add_extension(ext, critical)
         return builder.sign(signer, hashes.SHA256())
 
     def write(stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
         (dest / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (dest / f"{stem}.key").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
+        (dest / f"{stem}.key").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = issue("test-ca", ca_key, name("test-ca"), ca_key,
-               [(x509.BasicConstraints(ca=True, path_length=None), True)])
-    san = x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    for stem, usage in (("server", ExtendedKeyUsageOID.SERVER_AUTH),
-                        ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):
+    ca = issue(
+        "test-ca",
+        ca_key,
+        name("test-ca"),
+        ca_key,
+        [(x509.BasicConstraints(ca=True, path_length=None), True)],
+    )
+    san = x509.SubjectAlternativeName(
+        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    )
+    for stem, usage in (
+        ("server", ExtendedKeyUsageOID.SERVER_AUTH),
+        ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
+    ):
         key = ec.generate_private_key(ec.SECP256R1())
-        write(stem, issue(stem, key, ca.subject, ca_key,
-                          [(san, False), (x509.ExtendedKeyUsage([usage]), False)]), key)
+        write(
+            stem,
+            issue(
+                stem,
+                key,
+                ca.subject,
+                ca_key,
+                [(san, False), (x509.ExtendedKeyUsage([usage]), False)],
+            ),
+            key,
+        )
     (dest / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    return Pki(dest / "ca.crt", dest / "server.crt", dest / "server.key",
-               dest / "client.crt", dest / "client.key")
+    return Pki(
+        dest / "ca.crt",
+        dest / "server.crt",
+        dest / "server.key",
+        dest / "client.crt",
+        dest / "client.key",
+    )
 
 
 def web_config_text(pki: Pki, client_auth: str = "NoClientCert") -> str:
     """A web config in the exporter-toolkit format, with one basic-auth user."""
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
-    return (f"tls_server_config:\n  cert_file: {pki.server_cert.name}\n"
-            f"  key_file: {pki.server_key.name}\n  client_auth_type: {client_auth}\n"
-            f"  client_ca_file: {pki.ca.name}\n"
-            f"basic_auth_users:\n  {USER}: '{hashed}'\n")
+    return (
+        f"tls_server_config:\n  cert_file: {pki.server_cert.name}\n"
+        f"  key_file: {pki.server_key.name}\n  client_auth_type: {client_auth}\n"
+        f"  client_ca_file: {pki.ca.name}\n"
+        f"basic_auth_users:\n  {USER}: '{hashed}'\n"
+    )
 
 
-def get(url: str, context: ssl.SSLContext | None = None,
-        auth: tuple[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+def get(
+    url: str, context: ssl.SSLContext | None = None, auth: tuple[str, str] | None = None
+) -> tuple[int, dict[str, str], str]:
     """Status, headers and body of a GET; HTTP errors are answers too."""
     request = urllib.request.Request(url)
     if auth is not None:
@@ -136,7 +174,8 @@ def pki(tmp_path: Path) -> Pki:
 
 
 def test_good_credentials_over_https_get_the_metrics(
-        pki: Pki, tmp_path: Path, redis_server: RedisServer) -> None:
+    pki: Pki, tmp_path: Path, redis_server: RedisServer
+) -> None:
     (tmp_path / "web.yml").write_text(web_config_text(pki))
     with secured(tmp_path, redis_server.url, load_web_config(str(tmp_path / "web.yml"))) as base:
         assert base.startswith("https://")
@@ -147,7 +186,8 @@ def test_good_credentials_over_https_get_the_metrics(
 
 
 def test_a_wrong_or_missing_password_gets_401_with_a_basic_challenge(
-        pki: Pki, tmp_path: Path, redis_server: RedisServer) -> None:
+    pki: Pki, tmp_path: Path, redis_server: RedisServer
+) -> None:
     (tmp_path / "web.yml").write_text(web_config_text(pki))
     with secured(tmp_path, redis_server.url, load_web_config(str(tmp_path / "web.yml"))) as base:
         for auth in [(USER, "wrong"), ("nobody", PASSWORD), None, (USER, "")]:
@@ -159,7 +199,8 @@ def test_a_wrong_or_missing_password_gets_401_with_a_basic_challenge(
 
 
 def test_the_probes_answer_without_credentials_so_the_kubelet_needs_none(
-        pki: Pki, tmp_path: Path, redis_server: RedisServer) -> None:
+    pki: Pki, tmp_path: Path, redis_server: RedisServer
+) -> None:
     (tmp_path / "web.yml").write_text(web_config_text(pki))
     with secured(tmp_path, redis_server.url, load_web_config(str(tmp_path / "web.yml"))) as base:
         assert get(f"{base}/healthz", client_context(pki))[0] == 200
@@ -167,7 +208,8 @@ def test_the_probes_answer_without_credentials_so_the_kubelet_needs_none(
 
 
 def test_plain_http_to_the_tls_listener_is_refused(
-        pki: Pki, tmp_path: Path, redis_server: RedisServer) -> None:
+    pki: Pki, tmp_path: Path, redis_server: RedisServer
+) -> None:
     (tmp_path / "web.yml").write_text(web_config_text(pki))
     with secured(tmp_path, redis_server.url, load_web_config(str(tmp_path / "web.yml"))) as base:
         plain = base.replace("https://", "http://")
@@ -178,18 +220,21 @@ def test_plain_http_to_the_tls_listener_is_refused(
 
 
 def test_a_required_client_certificate_keeps_out_clients_without_one(
-        pki: Pki, tmp_path: Path, redis_server: RedisServer) -> None:
+    pki: Pki, tmp_path: Path, redis_server: RedisServer
+) -> None:
     (tmp_path / "web.yml").write_text(web_config_text(pki, "RequireAndVerifyClientCert"))
     with secured(tmp_path, redis_server.url, load_web_config(str(tmp_path / "web.yml"))) as base:
         with pytest.raises((urllib.error.URLError, ssl.SSLError, OSError)):
             get(f"{base}/metrics", client_context(pki), (USER, PASSWORD))
-        status, _, body = get(f"{base}/metrics", client_context(pki, with_cert=True),
-                              (USER, PASSWORD))
+        status, _, body = get(
+            f"{base}/metrics", client_context(pki, with_cert=True), (USER, PASSWORD)
+        )
         assert status == 200 and "mlmon_redis_up" in body
 
 
 def test_basic_auth_without_tls_also_guards_the_metrics(
-        tmp_path: Path, redis_server: RedisServer) -> None:
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4))
     with secured(tmp_path, redis_server.url, WebSecurity(users=((USER, hashed),))) as base:
         assert base.startswith("http://")
@@ -198,7 +243,8 @@ def test_basic_auth_without_tls_also_guards_the_metrics(
 
 
 def test_a_verified_password_is_not_hashed_again_on_the_next_scrape(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     auth = BasicAuth(((USER, bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4))),))
     calls: list[bytes] = []
     real = bcrypt.checkpw
@@ -216,8 +262,12 @@ def test_a_verified_password_is_not_hashed_again_on_the_next_scrape(
 
 def test_a_wrong_password_takes_as_long_for_an_unknown_user_as_for_a_known_one() -> None:
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10))
-    server = MetricsServer("127.0.0.1:0", CollectorRegistry(), lambda: (True, "ready"),
-                           WebSecurity(users=((USER, hashed),)))
+    server = MetricsServer(
+        "127.0.0.1:0",
+        CollectorRegistry(),
+        lambda: (True, "ready"),
+        WebSecurity(users=((USER, hashed),)),
+    )
     server.start()
     seconds: dict[str, list[float]] = {USER: [], "nobody": []}
     try:
@@ -233,34 +283,55 @@ def test_a_wrong_password_takes_as_long_for_an_unknown_user_as_for_a_known_one()
     assert max(known, unknown) / min(known, unknown) < 2, (known, unknown)
 
 
-def test_users_hashed_at_different_costs_are_warned_about(
-        caplog: pytest.LogCaptureFixture) -> None:
+def test_users_hashed_at_different_costs_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, "exporter.http"):
-        BasicAuth((("a", bcrypt.hashpw(b"x", bcrypt.gensalt(rounds=4))),
-                   ("b", bcrypt.hashpw(b"y", bcrypt.gensalt(rounds=5)))))
+        BasicAuth(
+            (
+                ("a", bcrypt.hashpw(b"x", bcrypt.gensalt(rounds=4))),
+                ("b", bcrypt.hashpw(b"y", bcrypt.gensalt(rounds=5))),
+            )
+        )
     assert "different bcrypt costs (4, 5)" in caplog.text
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("tls_server_config: {cert_file: server.crt, key_file: server.key, bogus: 1}\n",
-     "tls_server_config.bogus: unknown key"),
-    ("basic_auth_users: {u: x}\nhttp_server_config: {http2: true}\n",
-     "http_server_config: unknown key"),
-    ("tls_server_config: {key_file: server.key}\n", "tls_server_config.cert_file: is required"),
-    ("tls_server_config: {cert_file: nope.crt, key_file: server.key}\n",
-     "tls_server_config.cert_file: no such file"),
-    ("tls_server_config: {cert_file: server.crt, key_file: server.key,"
-     " client_auth_type: RequireAndVerifyClientCert}\n",
-     "tls_server_config.client_ca_file: is required by RequireAndVerifyClientCert"),
-    ("tls_server_config: {cert_file: server.crt, key_file: server.key, min_version: SSL3}\n",
-     "tls_server_config.min_version: must be one of"),
-    ("basic_auth_users: {alice: plain-text-password}\n",
-     "basic_auth_users.alice: must be a bcrypt"),
-    ("basic_auth_users: {alice: '$2b$99$plain-text-password'}\n",
-     "basic_auth_users.alice: must be a bcrypt"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "tls_server_config: {cert_file: server.crt, key_file: server.key, bogus: 1}\n",
+            "tls_server_config.bogus: unknown key",
+        ),
+        (
+            "basic_auth_users: {u: x}\nhttp_server_config: {http2: true}\n",
+            "http_server_config: unknown key",
+        ),
+        ("tls_server_config: {key_file: server.key}\n", "tls_server_config.cert_file: is required"),
+        (
+            "tls_server_config: {cert_file: nope.crt, key_file: server.key}\n",
+            "tls_server_config.cert_file: no such file",
+        ),
+        (
+            "tls_server_config: {cert_file: server.crt, key_file: server.key,"
+            " client_auth_type: RequireAndVerifyClientCert}\n",
+            "tls_server_config.client_ca_file: is required by RequireAndVerifyClientCert",
+        ),
+        (
+            "tls_server_config: {cert_file: server.crt, key_file: server.key, min_version: SSL3}\n",
+            "tls_server_config.min_version: must be one of",
+        ),
+        (
+            "basic_auth_users: {alice: plain-text-password}\n",
+            "basic_auth_users.alice: must be a bcrypt",
+        ),
+        (
+            "basic_auth_users: {alice: '$2b$99$plain-text-password'}\n",
+            "basic_auth_users.alice: must be a bcrypt",
+        ),
+    ],
+)
 def test_a_bad_web_config_names_the_key_path_of_the_problem(
-        pki: Pki, tmp_path: Path, text: str, message: str) -> None:
+    pki: Pki, tmp_path: Path, text: str, message: str
+) -> None:
     (tmp_path / "web.yml").write_text(text)
     with pytest.raises(ConfigError) as err:
         load_web_config(str(tmp_path / "web.yml"))

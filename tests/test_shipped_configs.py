@@ -38,10 +38,14 @@ def _file_reference(model: ModelConfig, index: int) -> ReferenceData:
 
 
 SHIPPED: dict[str, tuple[Callable[[], Config], Callable[[ModelConfig, int], ReferenceData]]] = {
-    "config/example.yaml": (lambda: load_config(str(ROOT / "config" / "example.yaml"), {}),
-                            _file_reference),
-    "examples/config.yaml": (lambda: load_config(str(ROOT / "examples" / "config.yaml"), {}),
-                             _file_reference),
+    "config/example.yaml": (
+        lambda: load_config(str(ROOT / "config" / "example.yaml"), {}),
+        _file_reference,
+    ),
+    "examples/config.yaml": (
+        lambda: load_config(str(ROOT / "examples" / "config.yaml"), {}),
+        _file_reference,
+    ),
     "README.md": (_readme_config, _file_reference),
     "demo": (lambda: demo_config("redis://127.0.0.1:1/0", "127.0.0.1:0"), _demo_reference),
 }

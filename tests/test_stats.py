@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from scipy import stats  # type: ignore[import-untyped]
 
-from exporter.config.model import FeatureType
 from exporter.stats import (
     DEFAULT_METHOD,
     METHODS,
@@ -19,6 +18,7 @@ from exporter.stats import (
     methods_for,
     psi_from_proportions,
 )
+from exporter.stats.kinds import FeatureType
 
 NUMERIC = FeatureType.NUMERIC
 CATEGORICAL = FeatureType.CATEGORICAL
@@ -49,9 +49,9 @@ def test_numeric_psi_equals_a_direct_numpy_computation_on_the_fitted_edges() -> 
     )
     expected = float(np.sum((win - ref) * np.log(win / ref)))
     assert method.score(window).score == pytest.approx(expected, abs=1e-9)
-    assert psi_from_proportions(
-        shares(reference), shares(window), 1e-4
-    ) == pytest.approx(expected, abs=1e-9)
+    assert psi_from_proportions(shares(reference), shares(window), 1e-4) == pytest.approx(
+        expected, abs=1e-9
+    )
 
 
 def test_numeric_psi_uses_deduplicated_reference_quantiles_as_edges() -> None:
@@ -78,9 +78,7 @@ def test_values_outside_the_reference_range_land_in_under_and_overflow() -> None
     ("n_ref", "n_win", "shift"),
     [(20, 15, 0.0), (300, 200, 0.5), (2_000, 2_000, 0.05), (50_000, 10_000, 0.02)],
 )
-def test_ks_matches_scipy_ks_2samp_for_several_sizes(
-    n_ref: int, n_win: int, shift: float
-) -> None:
+def test_ks_matches_scipy_ks_2samp_for_several_sizes(n_ref: int, n_win: int, shift: float) -> None:
     rng = np.random.default_rng(n_ref + n_win)
     reference = rng.normal(0.0, 1.0, n_ref)
     window = rng.normal(shift, 1.0, n_win)
@@ -99,9 +97,7 @@ def test_chisquare_matches_scipy_chisquare_including_the_unseen_bucket() -> None
     result = method.score(window)
 
     observed = np.array([*np.bincount(window[window < 3], minlength=3), 3], dtype=float)
-    ref_prop = (
-        np.append(np.bincount(reference, minlength=3) / reference.size, 0.0) + 1e-4
-    )
+    ref_prop = np.append(np.bincount(reference, minlength=3) / reference.size, 0.0) + 1e-4
     expected = ref_prop / ref_prop.sum() * observed.sum()
     scipy_result = stats.chisquare(observed, expected)
     assert result.score == pytest.approx(scipy_result.statistic, abs=1e-9)
@@ -162,14 +158,10 @@ def test_numeric_methods_accept_and_ignore_n_categories() -> None:
 
 
 def test_make_method_rejects_a_method_that_does_not_apply_to_the_type() -> None:
-    with pytest.raises(
-        ValueError, match="'ks' does not apply to categorical features"
-    ) as err:
+    with pytest.raises(ValueError, match="'ks' does not apply to categorical features") as err:
         make_method("ks", CATEGORICAL)
     assert "chisquare" in str(err.value) and "psi" in str(err.value)
-    with pytest.raises(
-        ValueError, match="'chisquare' does not apply to numeric features"
-    ):
+    with pytest.raises(ValueError, match="'chisquare' does not apply to numeric features"):
         make_method("chisquare", NUMERIC)
 
 
@@ -190,10 +182,28 @@ def test_every_table_entry_is_named_and_typed_consistently() -> None:
         for feature_type, method_class in by_type.items():
             assert method_class.name == name
             assert feature_type in method_class.feature_types
-    assert methods_for(NUMERIC) == ["anderson", "auto", "cramervonmises", "energy", "hellinger",
-                                    "jensenshannon", "kl_div", "ks", "psi", "wasserstein"]
-    assert methods_for(CATEGORICAL) == ["auto", "chisquare", "g_test", "hellinger",
-                                        "jensenshannon", "kl_div", "psi", "z"]
+    assert methods_for(NUMERIC) == [
+        "anderson",
+        "auto",
+        "cramervonmises",
+        "energy",
+        "hellinger",
+        "jensenshannon",
+        "kl_div",
+        "ks",
+        "psi",
+        "wasserstein",
+    ]
+    assert methods_for(CATEGORICAL) == [
+        "auto",
+        "chisquare",
+        "g_test",
+        "hellinger",
+        "jensenshannon",
+        "kl_div",
+        "psi",
+        "z",
+    ]
     assert all(DEFAULT_METHOD[t] in methods_for(t) for t in FeatureType)
 
 

@@ -16,8 +16,11 @@ from exporter.ingest.window import Window
 
 
 def _model(**overrides: Any) -> dict[str, Any]:
-    model: dict[str, Any] = {"name": "m", "task": "regression",
-                             "features": [{"name": "a", "type": "numeric"}]}
+    model: dict[str, Any] = {
+        "name": "m",
+        "task": "regression",
+        "features": [{"name": "a", "type": "numeric"}],
+    }
     model.update(overrides)
     return model
 
@@ -43,33 +46,55 @@ def test_defaults_are_auto_fdr_bh_k3_and_pca_on() -> None:
 
 
 def test_drift_options_layer_over_defaults_next_to_the_per_type_methods() -> None:
-    model = _load({"drift": {"correction": "bonferroni", "numeric": {"method": "ks"}}},
-                  drift={"learned_k": 2.5}, multivariate={"variance": 0.9})
+    model = _load(
+        {"drift": {"correction": "bonferroni", "numeric": {"method": "ks"}}},
+        drift={"learned_k": 2.5},
+        multivariate={"variance": 0.9},
+    )
     assert (model.drift_correction, model.learned_k) == ("bonferroni", 2.5)
     assert model.features[0].drift.method == "ks"
     assert model.multivariate == MultivariateConfig(True, 0.9)
 
 
 def test_threshold_learned_and_importance_are_read_per_feature() -> None:
-    model = _load(features=[{"name": "a", "type": "numeric", "method": "psi",
-                             "threshold": "learned", "importance": 4}])
+    model = _load(
+        features=[
+            {
+                "name": "a",
+                "type": "numeric",
+                "method": "psi",
+                "threshold": "learned",
+                "importance": 4,
+            }
+        ]
+    )
     assert model.features[0].drift == DriftSpec("psi", None, learned=True)
     assert model.features[0].importance == 4.0
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"drift": {"correction": "holm"}},
-     "models[0].drift.correction: must be one of: fdr_bh, bonferroni, none"),
-    ({"drift": {"learned_k": 0}}, "models[0].drift.learned_k: must be positive"),
-    ({"multivariate": {"variance": 1}}, "models[0].multivariate.variance: must be between 0"),
-    ({"multivariate": {"enabled": "yes"}}, "models[0].multivariate.enabled: must be true or"),
-    ({"features": [{"name": "a", "type": "numeric", "threshold": "learnt"}]},
-     "models[0].features[0].threshold: must be"),
-    ({"features": [{"name": "a", "type": "numeric", "importance": -1}]},
-     "models[0].features[0].importance: must be positive"),
-])
-def test_bad_statistics_settings_name_their_key_path(overrides: dict[str, Any],
-                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"drift": {"correction": "holm"}},
+            "models[0].drift.correction: must be one of: fdr_bh, bonferroni, none",
+        ),
+        ({"drift": {"learned_k": 0}}, "models[0].drift.learned_k: must be positive"),
+        ({"multivariate": {"variance": 1}}, "models[0].multivariate.variance: must be between 0"),
+        ({"multivariate": {"enabled": "yes"}}, "models[0].multivariate.enabled: must be true or"),
+        (
+            {"features": [{"name": "a", "type": "numeric", "threshold": "learnt"}]},
+            "models[0].features[0].threshold: must be",
+        ),
+        (
+            {"features": [{"name": "a", "type": "numeric", "importance": -1}]},
+            "models[0].features[0].importance: must be positive",
+        ),
+    ],
+)
+def test_bad_statistics_settings_name_their_key_path(
+    overrides: dict[str, Any], message: str
+) -> None:
     assert _error(**overrides).startswith(message)
 
 
@@ -82,12 +107,14 @@ def test_a_z_test_on_a_feature_with_three_categories_is_an_error_naming_the_feat
 
 
 def test_a_learned_threshold_is_used_once_the_reference_holds_five_windows() -> None:
-    model = _load(features=[{"name": "a", "type": "numeric", "method": "psi",
-                             "threshold": "learned"}])
+    model = _load(
+        features=[{"name": "a", "type": "numeric", "method": "psi", "threshold": "learned"}]
+    )
     rng = np.random.default_rng(2)
     content = "a\n" + "\n".join(repr(float(v)) for v in rng.normal(0, 1, 6000))
-    fitted = fit_reference(model, parse_reference(model, content.encode(), "csv", "r.csv"),
-                           Window(model))
+    fitted = fit_reference(
+        model, parse_reference(model, content.encode(), "csv", "r.csv"), Window(model)
+    )
     learned = fitted.features[0].learned
     assert learned is not None
     assert learned.for_size(1000) is not None and learned.for_size(2000) is None

@@ -8,12 +8,12 @@ from scipy import stats  # type: ignore[import-untyped]
 from sklearn import decomposition  # type: ignore[import-untyped]
 
 from bench.stats_false_alarms import any_alarm_share
-from exporter.config.model import FeatureType
 from exporter.evaluate.drift import correct, dataset_share
 from exporter.evaluate.fit import FittedColumn
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot
 from exporter.stats import DEFAULT_METHOD, choose_method, make_method, resolve
 from exporter.stats.correction import adjust_p_values
+from exporter.stats.kinds import FeatureType
 from exporter.stats.multivariate import PCAReconstruction
 from exporter.stats.thresholds import LearnedThreshold
 
@@ -22,13 +22,20 @@ NUMERIC, CATEGORICAL = FeatureType.NUMERIC, FeatureType.CATEGORICAL
 
 @pytest.mark.parametrize(
     ("ftype", "rows", "unique", "expected"),
-    [(NUMERIC, 1000, 50, "ks"), (NUMERIC, 1000, 5, "chisquare"), (NUMERIC, 800, 2, "z"),
-     (CATEGORICAL, 500, 7, "chisquare"), (CATEGORICAL, 500, 2, "z"),
-     (NUMERIC, 1001, 6, "wasserstein"), (NUMERIC, 5000, 4, "jensenshannon"),
-     (CATEGORICAL, 5000, 2, "jensenshannon")],
+    [
+        (NUMERIC, 1000, 50, "ks"),
+        (NUMERIC, 1000, 5, "chisquare"),
+        (NUMERIC, 800, 2, "z"),
+        (CATEGORICAL, 500, 7, "chisquare"),
+        (CATEGORICAL, 500, 2, "z"),
+        (NUMERIC, 1001, 6, "wasserstein"),
+        (NUMERIC, 5000, 4, "jensenshannon"),
+        (CATEGORICAL, 5000, 2, "jensenshannon"),
+    ],
 )
-def test_auto_follows_evidentlys_rule(ftype: FeatureType, rows: int, unique: int,
-                                      expected: str) -> None:
+def test_auto_follows_evidentlys_rule(
+    ftype: FeatureType, rows: int, unique: int, expected: str
+) -> None:
     assert choose_method(ftype, rows, unique) == expected
 
 
@@ -53,16 +60,18 @@ def test_auto_on_a_few_valued_numeric_column_counts_values_it_never_saw_as_other
 
 def test_bh_and_bonferroni_adjusted_p_values_equal_scipy_and_the_formula() -> None:
     p = np.random.default_rng(1).uniform(0, 0.2, 40) ** 2
-    np.testing.assert_allclose(adjust_p_values(p, "fdr_bh"),
-                               stats.false_discovery_control(p, method="bh"), atol=1e-12)
+    np.testing.assert_allclose(
+        adjust_p_values(p, "fdr_bh"), stats.false_discovery_control(p, method="bh"), atol=1e-12
+    )
     np.testing.assert_allclose(adjust_p_values(p, "bonferroni"), np.minimum(p * 40, 1))
     np.testing.assert_array_equal(adjust_p_values(p, "none"), p)
 
 
 def test_correction_changes_the_decision_but_not_the_exported_p_value() -> None:
     def feature(name: str, p: float | None, score: float = 1.0) -> FeatureSnapshot:
-        return FeatureSnapshot(name, DriftValue("ks", score, p, 0.05 if p else 0.1,
-                                                p is None or p < 0.05), 0.0)
+        return FeatureSnapshot(
+            name, DriftValue("ks", score, p, 0.05 if p else 0.1, p is None or p < 0.05), 0.0
+        )
 
     features = (feature("a", 0.001), feature("b", 0.04), feature("c", 0.5), feature("d", None))
     decided = correct(features, "fdr_bh")
@@ -72,8 +81,7 @@ def test_correction_changes_the_decision_but_not_the_exported_p_value() -> None:
     assert [f.drift.drifted for f in uncorrected if f.drift] == [True, True, False, True]
 
 
-def test_fdr_bh_keeps_false_alarms_of_50_features_within_alpha_plus_two_standard_errors(
-        ) -> None:
+def test_fdr_bh_keeps_false_alarms_of_50_features_within_alpha_plus_two_standard_errors() -> None:
     bound = 0.05 + 2 * np.sqrt(0.05 * 0.95 / 200)
     assert any_alarm_share(correction="fdr_bh") <= bound
 
@@ -96,10 +104,14 @@ def test_learned_threshold_is_mean_plus_k_sd_of_reference_chunk_scores() -> None
 
 
 def test_dataset_share_is_weighted_by_feature_importance() -> None:
-    columns = tuple(FittedColumn(n, NUMERIC, None, importance=w)
-                    for n, w in (("a", 3.0), ("b", 1.0), ("c", 1.0)))
-    features = tuple(FeatureSnapshot(n, DriftValue("ks", 0, 0.5, 0.05, d), 0.0)
-                     for n, d in (("a", True), ("b", False), ("c", False)))
+    columns = tuple(
+        FittedColumn(n, NUMERIC, None, importance=w)
+        for n, w in (("a", 3.0), ("b", 1.0), ("c", 1.0))
+    )
+    features = tuple(
+        FeatureSnapshot(n, DriftValue("ks", 0, 0.5, 0.05, d), 0.0)
+        for n, d in (("a", True), ("b", False), ("c", False))
+    )
     assert dataset_share(columns, features) == pytest.approx(3 / 5)
 
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import spatial, special, stats  # type: ignore[import-untyped]
 
-from exporter.config.model import FeatureType
 from exporter.stats import make_method
+from exporter.stats.kinds import FeatureType
 
 NUMERIC, CATEGORICAL = FeatureType.NUMERIC, FeatureType.CATEGORICAL
 EPS = 1e-4
@@ -31,16 +31,16 @@ def _shares(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Underflow, inner bins, overflow and missing shares, by explicit comparisons."""
     present = x[~np.isnan(x)]
     inner = [np.sum((present >= lo) & (present < hi)) for lo, hi in itertools.pairwise(edges)]
-    counts = [np.sum(present < edges[0]), *inner, np.sum(present >= edges[-1]),
-              np.sum(np.isnan(x))]
+    counts = [np.sum(present < edges[0]), *inner, np.sum(present >= edges[-1]), np.sum(np.isnan(x))]
     return np.array(counts, dtype=float) / x.size
 
 
 def _expected_binned(name: str, ref: np.ndarray, win: np.ndarray) -> float:
     """PSI by formula, KL via scipy.stats.entropy, JS via scipy, Hellinger by formula."""
     present = ref[~np.isnan(ref)]
-    lows = np.unique(np.concatenate(([present.min()],
-                                     np.quantile(present, np.linspace(0, 1, 11)[1:-1]))))
+    lows = np.unique(
+        np.concatenate(([present.min()], np.quantile(present, np.linspace(0, 1, 11)[1:-1])))
+    )
     edges = np.append(lows, np.nextafter(present.max(), np.inf))
     r, w = _shares(ref, edges), _shares(win, edges)
     rc, wc = np.clip(r, EPS, None), np.clip(w, EPS, None)
@@ -55,7 +55,8 @@ def _expected_binned(name: str, ref: np.ndarray, win: np.ndarray) -> float:
 @pytest.mark.parametrize("case", sorted(NUMERIC_CASES))
 @pytest.mark.parametrize("name", ["psi", "kl_div", "jensenshannon", "hellinger"])
 def test_binned_numeric_distances_equal_the_formula_on_fixed_reference_bins(
-        name: str, case: str) -> None:
+    name: str, case: str
+) -> None:
     ref, win = NUMERIC_CASES[case]
     result = make_method(name, NUMERIC).fit(ref).score(win)
     assert result.score == pytest.approx(_expected_binned(name, ref, win), abs=1e-9)
@@ -70,7 +71,8 @@ def test_missing_values_fill_their_own_bucket_and_an_all_missing_window_still_sc
         assert method.score(win).score == pytest.approx(_expected_binned(name, ref, win), abs=1e-9)
         all_missing = np.full(300, np.nan)
         assert method.score(all_missing).score == pytest.approx(
-            _expected_binned(name, ref, all_missing), abs=1e-9)
+            _expected_binned(name, ref, all_missing), abs=1e-9
+        )
         assert method.score(all_missing).drifted
 
 
@@ -89,7 +91,8 @@ def test_wasserstein_equals_scipy_divided_by_the_reference_sd(case: str) -> None
     sd = np.std(ref) or 1.0
     expected = stats.wasserstein_distance(ref, win) / sd
     assert make_method("wasserstein", NUMERIC).fit(ref).score(win).score == pytest.approx(
-        expected, abs=1e-9)
+        expected, abs=1e-9
+    )
 
 
 @pytest.mark.parametrize("case", ["random", "ties", "window_outside", "constant"])
@@ -161,8 +164,11 @@ def test_z_test_equals_the_pooled_two_proportion_formula() -> None:
     result = make_method("z", CATEGORICAL).fit(ref, 2).score(win)
     assert result.score == pytest.approx(abs(z), abs=1e-9)
     assert result.p_value == pytest.approx(2 * stats.norm.sf(abs(z)), abs=1e-12)
-    same = make_method("z", CATEGORICAL).fit(np.zeros(10, dtype=np.int64)).score(np.zeros(5,
-                                                                              dtype=np.int64))
+    same = (
+        make_method("z", CATEGORICAL)
+        .fit(np.zeros(10, dtype=np.int64))
+        .score(np.zeros(5, dtype=np.int64))
+    )
     assert (same.score, same.p_value) == (0.0, 1.0)
 
 
@@ -186,7 +192,8 @@ samples = st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=2, max_size=6
 @settings(max_examples=60, deadline=None)
 @given(samples, samples)
 def test_numeric_distances_stay_in_range_and_symmetric_ones_are_symmetric(
-        a: list[float], b: list[float]) -> None:
+    a: list[float], b: list[float]
+) -> None:
     x, y = np.array(a), np.array(b)
     js = make_method("jensenshannon", NUMERIC).fit(x).score(y).score
     hel = make_method("hellinger", NUMERIC).fit(x).score(y).score
@@ -209,11 +216,16 @@ shares = st.lists(st.integers(0, 4), min_size=1, max_size=80)
 @settings(max_examples=60, deadline=None)
 @given(shares, shares)
 def test_categorical_distances_stay_in_range_and_psi_is_symmetric_in_shares(
-        a: list[int], b: list[int]) -> None:
+    a: list[int], b: list[int]
+) -> None:
     x, y = np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
     k = 5
-    for name, high in (("jensenshannon", np.sqrt(np.log(2))), ("hellinger", 1.0),
-                       ("psi", np.inf), ("kl_div", np.inf)):
+    for name, high in (
+        ("jensenshannon", np.sqrt(np.log(2))),
+        ("hellinger", 1.0),
+        ("psi", np.inf),
+        ("kl_div", np.inf),
+    ):
         value = make_method(name, CATEGORICAL).fit(x, k).score(y).score
         assert 0.0 <= value <= high + 1e-12, name
     psi_xy = make_method("psi", CATEGORICAL).fit(x, k).score(y).score

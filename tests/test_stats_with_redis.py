@@ -22,12 +22,14 @@ from tests.helpers import (
 
 def _labels(data: dict[str, np.ndarray], count: int) -> list[bytes]:
     """Labels for the first `count` records: the reference's rule, label = x2 + 0.5."""
-    return [orjson.dumps({"id": f"r{i}", "label": float(data["x2"][i]) + 0.5})
-            for i in range(count)]
+    return [
+        orjson.dumps({"id": f"r{i}", "label": float(data["x2"][i]) + 0.5}) for i in range(count)
+    ]
 
 
 def test_shifted_data_raises_multivariate_and_target_drift_and_steady_data_does_not(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(31)
     write_reference(tmp_path / "ref.csv", sample(rng, 20000))
     steady, shifted = sample(rng, 3000), sample(rng, 3000, shift=True)
@@ -43,8 +45,11 @@ def test_shifted_data_raises_multivariate_and_target_drift_and_steady_data_does_
         def target(model: str) -> float | None:
             return value(daemon, "mlmon_target_drift_score", model=model, method="wasserstein")
 
-        wait_for(lambda: target("steady") is not None and target("shifted") is not None, 60,
-                 what="target drift of both models")
+        wait_for(
+            lambda: target("steady") is not None and target("shifted") is not None,
+            60,
+            what="target drift of both models",
+        )
         assert value(daemon, "mlmon_target_drift_detected", model="shifted") == 1
         assert value(daemon, "mlmon_target_drift_detected", model="steady") == 0
         assert target("shifted") > 0.9 > 0.1 > target("steady")  # type: ignore[operator]
@@ -57,7 +62,8 @@ def test_shifted_data_raises_multivariate_and_target_drift_and_steady_data_does_
 
 
 def test_fewer_labels_than_min_samples_export_no_target_drift(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(32)
     write_reference(tmp_path / "ref.csv", sample(rng, 5000))
     data = sample(rng, 500)
@@ -67,10 +73,19 @@ def test_fewer_labels_than_min_samples_export_no_target_drift(
         xadd_all(client, "mlmon:{m}:predictions", records(data))
         wait_evaluated(daemon, "m", 500)
         xadd_all(client, "mlmon:{m}:labels", _labels(data, 99))
-        wait_for(lambda: daemon.registry.get_sample_value("mlmon_labels_total", {"model": "m"})
-                 == 99, 30, what="99 labels read")
+        wait_for(
+            lambda: daemon.registry.get_sample_value("mlmon_labels_total", {"model": "m"}) == 99,
+            30,
+            what="99 labels read",
+        )
         before = value(daemon, "mlmon_evaluation_last_success_timestamp_seconds", model="m")
-        wait_for(lambda: value(daemon, "mlmon_evaluation_last_success_timestamp_seconds",
-                               model="m") != before, 30, what="an evaluation after the labels")
+        wait_for(
+            lambda: (
+                value(daemon, "mlmon_evaluation_last_success_timestamp_seconds", model="m")
+                != before
+            ),
+            30,
+            what="an evaluation after the labels",
+        )
         assert value(daemon, "mlmon_target_drift_detected", model="m") is None
         assert value(daemon, "mlmon_target_drift_score", model="m", method="wasserstein") is None

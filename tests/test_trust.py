@@ -13,12 +13,10 @@ from prometheus_client import CollectorRegistry
 from exporter.config import load_config_text
 from exporter.config.model import (
     FeatureConfig,
-    FeatureType,
     ModelConfig,
     RedisConfig,
     ReferenceConfig,
     StreamsConfig,
-    Task,
     WindowConfig,
 )
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot, SnapshotStore
@@ -27,15 +25,19 @@ from exporter.ingest.gaps import GapTracker, StreamState
 from exporter.ingest.wire import Decoder, Reason
 from exporter.pipeline import ModelPipeline, _log_changes
 from exporter.serve.live import LiveMetrics
+from exporter.stats.kinds import FeatureType, Task
 
 
 def model(name: str = "fraud", window_seconds: float = 3600.0) -> ModelConfig:
     return ModelConfig(
-        name=name, task=Task.BINARY, positive_class="1",
+        name=name,
+        task=Task.BINARY,
+        positive_class="1",
         features=(FeatureConfig("amount", FeatureType.NUMERIC),),
         streams=StreamsConfig(f"mlmon:{{{name}}}:predictions", f"mlmon:{{{name}}}:labels"),
         reference=ReferenceConfig(redis_key=f"mlmon:{{{name}}}:reference"),
-        window=WindowConfig(duration_seconds=window_seconds))
+        window=WindowConfig(duration_seconds=window_seconds),
+    )
 
 
 def entry(now: float, record: dict[str, object], seq: int = 0) -> tuple[bytes, dict[bytes, bytes]]:
@@ -49,7 +51,8 @@ def pipeline(registry: CollectorRegistry, m: ModelConfig | None = None) -> Model
 
 
 def test_a_misspelt_key_counts_once_per_record_and_logs_the_closest_known_key_once(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     registry = CollectorRegistry()
     p = pipeline(registry)
     now = time.time()
@@ -58,14 +61,17 @@ def test_a_misspelt_key_counts_once_per_record_and_logs_the_closest_known_key_on
         p.ingest_predictions([entry(now, {**good, "score": 0.9})])
         p.ingest_predictions([entry(now, {**good, "latncy_ms": 12}, 1)])
         p.ingest_predictions([entry(now, {**good, "score": 0.8}, 2)])
-    unknown = registry.get_sample_value("mlmon_records_unknown_field_total",
-                                        {"model": "fraud", "kind": "predictions"})
+    unknown = registry.get_sample_value(
+        "mlmon_records_unknown_field_total", {"model": "fraud", "kind": "predictions"}
+    )
     assert unknown == 3
-    read = registry.get_sample_value("mlmon_records_read_total",
-                                     {"model": "fraud", "kind": "predictions"})
+    read = registry.get_sample_value(
+        "mlmon_records_read_total", {"model": "fraud", "kind": "predictions"}
+    )
     assert read == 3  # the records are still used
-    hints = [r.getMessage() for r in caplog.records
-             if "not part of the wire format" in r.getMessage()]
+    hints = [
+        r.getMessage() for r in caplog.records if "not part of the wire format" in r.getMessage()
+    ]
     assert len(hints) == 2
     assert "'score'" in hints[0] and "did you mean 'scores'?" in hints[0]
     assert "'latncy_ms'" in hints[1] and "did you mean 'latency_ms'?" in hints[1]
@@ -75,17 +81,25 @@ def test_an_unknown_key_on_a_label_is_counted_under_labels() -> None:
     registry = CollectorRegistry()
     p = pipeline(registry)
     p.ingest_labels([entry(time.time(), {"id": "a", "label": 1, "lable": 0})])
-    assert registry.get_sample_value("mlmon_records_unknown_field_total",
-                                     {"model": "fraud", "kind": "labels"}) == 1
+    assert (
+        registry.get_sample_value(
+            "mlmon_records_unknown_field_total", {"model": "fraud", "kind": "labels"}
+        )
+        == 1
+    )
 
 
-@pytest.mark.parametrize(("ts_offset", "in_ms", "reason"), [
-    (0.0, True, Reason.TS_IN_MILLISECONDS),
-    (2 * 3600.0, False, Reason.TS_IN_FUTURE),
-    (-86400.0, False, Reason.TS_TOO_OLD),
-])
+@pytest.mark.parametrize(
+    ("ts_offset", "in_ms", "reason"),
+    [
+        (0.0, True, Reason.TS_IN_MILLISECONDS),
+        (2 * 3600.0, False, Reason.TS_IN_FUTURE),
+        (-86400.0, False, Reason.TS_TOO_OLD),
+    ],
+)
 def test_implausible_record_times_are_rejected_with_their_reason(
-        ts_offset: float, in_ms: bool, reason: Reason) -> None:
+    ts_offset: float, in_ms: bool, reason: Reason
+) -> None:
     now = time.time()
     ts = (now + ts_offset) * (1000 if in_ms else 1)
     record = {"id": "a", "ts": ts, "features": {"amount": 1.0}, "prediction": 1}
@@ -116,18 +130,29 @@ def test_a_fresh_start_has_every_bounded_series_of_every_model_at_zero() -> None
     LiveMetrics(registry, [model("fraud"), model("eta")])
     for name in ("fraud", "eta"):
         for reason in Reason:
-            assert registry.get_sample_value(
-                "mlmon_records_invalid_total", {"model": name, "reason": reason.value}) == 0
+            assert (
+                registry.get_sample_value(
+                    "mlmon_records_invalid_total", {"model": name, "reason": reason.value}
+                )
+                == 0
+            )
         for kind in ("predictions", "labels"):
-            for family in ("mlmon_records_skipped_total", "mlmon_records_unknown_field_total",
-                           "mlmon_stream_entries_lost_total", "mlmon_records_read_total"):
+            for family in (
+                "mlmon_records_skipped_total",
+                "mlmon_records_unknown_field_total",
+                "mlmon_stream_entries_lost_total",
+                "mlmon_records_read_total",
+            ):
                 assert registry.get_sample_value(family, {"model": name, "kind": kind}) == 0
         for kind in ("category", "class", "version"):
-            assert registry.get_sample_value("mlmon_series_limited_total",
-                                             {"model": name, "kind": kind}) == 0
+            assert (
+                registry.get_sample_value(
+                    "mlmon_series_limited_total", {"model": name, "kind": kind}
+                )
+                == 0
+            )
         assert registry.get_sample_value("mlmon_evaluation_failures_total", {"model": name}) == 0
-        assert registry.get_sample_value("mlmon_evaluation_interval_seconds",
-                                         {"model": name}) == 60
+        assert registry.get_sample_value("mlmon_evaluation_interval_seconds", {"model": name}) == 60
     for outcome in ("success", "failure"):
         assert registry.get_sample_value("mlmon_config_reloads_total", {"outcome": outcome}) == 0
     assert registry.get_sample_value("mlmon_config_last_reload_successful") == 1
@@ -147,7 +172,8 @@ def test_a_model_that_leaves_the_config_loses_all_its_series_and_a_failed_reload
 
 
 def test_an_entry_that_breaks_the_decoder_is_counted_as_lost_and_its_neighbours_arrive(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     registry = CollectorRegistry()
     p = pipeline(registry)
     now = time.time()
@@ -160,8 +186,9 @@ def test_an_entry_that_breaks_the_decoder_is_counted_as_lost_and_its_neighbours_
 
     monkeypatch.setattr(p._decoder, "predictions", poisoned)
     record = {"features": {"amount": 1.0}, "prediction": 1}
-    p.ingest_predictions([entry(now, record), (b"1-1", {b"data": b'"poison"'}),
-                          entry(now, record, 2)])
+    p.ingest_predictions(
+        [entry(now, record), (b"1-1", {b"data": b'"poison"'}), entry(now, record, 2)]
+    )
     labels = {"model": "fraud", "kind": "predictions"}
     assert registry.get_sample_value("mlmon_stream_entries_lost_total", labels) == 1
     assert registry.get_sample_value("mlmon_records_read_total", labels) == 2
@@ -192,26 +219,40 @@ def test_a_cluster_url_over_tls_accepts_a_tls_section() -> None:
     config = load_config_text(
         "redis: {url: 'rediss+cluster://node:7000', tls: {ca_file: ca.pem}}\n"
         "models:\n  - name: m\n    task: regression\n    reference: {redis_key: 'mlmon:{m}:ref'}\n"
-        "    features: [{name: x, type: numeric}]\n", base_dir="/etc/mlmon")
+        "    features: [{name: x, type: numeric}]\n",
+        base_dir="/etc/mlmon",
+    )
     assert config.redis.tls.ca_file is not None
 
 
 def _snapshot(amount_drifted: bool) -> ModelSnapshot:
     drift = DriftValue("ks", 0.3 if amount_drifted else 0.01, None, 0.1, amount_drifted)
     return ModelSnapshot(
-        model="fraud", evaluated_at=0.0, duration_seconds=0.0, window_samples=500,
-        reference_samples=500, features=(FeatureSnapshot("amount", drift, 0.0),),
-        drift_share=1.0 if amount_drifted else 0.0, dataset_drift=amount_drifted,
-        prediction_drift=None, performance=(), reference_performance=())
+        model="fraud",
+        evaluated_at=0.0,
+        duration_seconds=0.0,
+        window_samples=500,
+        reference_samples=500,
+        features=(FeatureSnapshot("amount", drift, 0.0),),
+        drift_share=1.0 if amount_drifted else 0.0,
+        dataset_drift=amount_drifted,
+        prediction_drift=None,
+        performance=(),
+        reference_performance=(),
+    )
 
 
 def test_a_drift_decision_that_flips_is_logged_once_when_it_starts_and_when_it_ends(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level(logging.INFO, logger="exporter.pipeline"):
         _log_changes(None, _snapshot(False))
         _log_changes(_snapshot(False), _snapshot(True))
         _log_changes(_snapshot(True), _snapshot(True))
         _log_changes(_snapshot(True), _snapshot(False))
     assert [r.getMessage() for r in caplog.records] == [
-        "model fraud: feature amount drift detected", "model fraud: dataset drift detected",
-        "model fraud: feature amount drift cleared", "model fraud: dataset drift cleared"]
+        "model fraud: feature amount drift detected",
+        "model fraud: dataset drift detected",
+        "model fraud: feature amount drift cleared",
+        "model fraud: dataset drift cleared",
+    ]

@@ -39,19 +39,31 @@ def _config_text(redis_url: str, port: int, models: tuple[str, ...], unfittable:
     if unfittable:
         marker = f"  - name: {unfittable}\n"
         head, _, tail = body.partition(marker)
-        body = head + marker + tail.replace(UNFITTABLE, "- {name: c1, type: categorical, "
-                                                        "method: z}", 1)
-    return (f"redis: {{url: '{redis_url}', backoff_max: 1s}}\n"
-            f"web: {{listen_address: '127.0.0.1:{port}'}}\nmodels:" + body)
+        body = (
+            head
+            + marker
+            + tail.replace(UNFITTABLE, "- {name: c1, type: categorical, method: z}", 1)
+        )
+    return (
+        f"redis: {{url: '{redis_url}', backoff_max: 1s}}\n"
+        f"web: {{listen_address: '127.0.0.1:{port}'}}\nmodels:" + body
+    )
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "exporter", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_an_exception_inside_the_reader_restarts_it_and_later_records_count_once(
-        redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = np.random.default_rng(3)
     write_reference(tmp_path / "ref.csv", sample(rng, 500))
     with running(make_config(tmp_path, redis_server.url)) as daemon:
@@ -66,17 +78,24 @@ def test_an_exception_inside_the_reader_restarts_it_and_later_records_count_once
             real()
 
         monkeypatch.setattr(daemon.reader, "read_once", crash_once)
-        wait_for(lambda: value(daemon, "mlmon_reader_restarts_total") == 1, 30,
-                 what="the reader restarted")
+        wait_for(
+            lambda: value(daemon, "mlmon_reader_restarts_total") == 1,
+            30,
+            what="the reader restarted",
+        )
         xadd_all(redis_server.client(), "mlmon:{m}:predictions", records(sample(rng, 700)))
-        settles_at(lambda: value(daemon, "mlmon_records_read_total", model="m",
-                                 kind="predictions"), 700, what="records after the restart")
+        settles_at(
+            lambda: value(daemon, "mlmon_records_read_total", model="m", kind="predictions"),
+            700,
+            what="records after the restart",
+        )
         assert value(daemon, "mlmon_reader_up") == 1
         assert daemon.readiness() == (True, "ready")
 
 
 def test_an_unfittable_reference_is_refused_by_check_config_start_up_and_reload_alike(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(5), 500))
     port = free_port()
     bad = tmp_path / "bad.yaml"
@@ -94,17 +113,28 @@ def test_an_unfittable_reference_is_refused_by_check_config_start_up_and_reload_
         first = _sample(port, 'mlmon_evaluation_last_success_timestamp_seconds{model="m"}')
         path.write_text(bad.read_text())
         proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: _sample(port, "mlmon_config_last_reload_successful") == 0, 30, 0.2,
-                 "the reload refused")
+        wait_for(
+            lambda: _sample(port, "mlmon_config_last_reload_successful") == 0,
+            30,
+            0.2,
+            "the reload refused",
+        )
         assert _sample(port, 'mlmon_config_reloads_total{outcome="failure"}') == 1
-        wait_for(lambda: (_sample(port, 'mlmon_evaluation_last_success_timestamp_seconds'
-                                        '{model="m"}') or 0) > (first or 0), 30, 0.2,
-                 "the old config still evaluating")
+        wait_for(
+            lambda: (
+                (_sample(port, 'mlmon_evaluation_last_success_timestamp_seconds{model="m"}') or 0)
+                > (first or 0)
+            ),
+            30,
+            0.2,
+            "the old config still evaluating",
+        )
         assert _sample(port, 'mlmon_evaluation_failures_total{model="m"}') == 0
 
 
 def test_a_reload_that_changes_one_model_keeps_the_other_models_window(
-        redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     rng = np.random.default_rng(9)
     write_reference(tmp_path / "ref.csv", sample(rng, 500))
     path = tmp_path / "config.yaml"
@@ -118,31 +148,41 @@ def test_a_reload_that_changes_one_model_keeps_the_other_models_window(
         for m in ("a", "b"):
             wait_evaluated(daemon, m, 300)
         kept = daemon.pipelines[0]
-        path.write_text(path.read_text().replace("max: 2.0", "max: 3.0", 2)
-                        .replace("max: 3.0", "max: 2.0", 1))  # only b's bound changes
+        path.write_text(
+            path.read_text().replace("max: 2.0", "max: 3.0", 2).replace("max: 3.0", "max: 2.0", 1)
+        )  # only b's bound changes
         caplog.clear()  # start-up rebuilt both windows; only the reload's rebuilds count here
         with caplog.at_level(logging.INFO, logger="exporter.reader"):
             assert daemon.reload()
             wait_for(daemon.reader.backfilled.is_set, 30, what="backfill after reload")
-        rebuilt = {r.__dict__.get("model") for r in caplog.records
-                   if r.getMessage() == "window rebuilt from redis"}
+        rebuilt = {
+            r.__dict__.get("model")
+            for r in caplog.records
+            if r.getMessage() == "window rebuilt from redis"
+        }
         assert rebuilt == {"b"}
         assert daemon.pipelines[0] is kept and len(kept.window.view(daemon._clock())) == 300
         wait_evaluated(daemon, "b", 300)
         xadd_all(client, "mlmon:{a}:predictions", records(sample(rng, 50), start=300))
-        settles_at(lambda: value(daemon, "mlmon_records_read_total", model="a",
-                                 kind="predictions"), 350, what="a's records across the reload")
+        settles_at(
+            lambda: value(daemon, "mlmon_records_read_total", model="a", kind="predictions"),
+            350,
+            what="a's records across the reload",
+        )
     finally:
         daemon.stop()
 
 
 def test_a_producer_faster_than_the_reader_shows_lag_that_returns_to_zero(
-        redis_server: RedisServer, tmp_path: Path) -> None:
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(11)
     write_reference(tmp_path / "ref.csv", sample(rng, 500))
-    text = (f"redis: {{url: '{redis_server.url}', read_count: 2, block: 100ms, "
-            "check_interval: 200ms}\n"
-            f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:" + model_yaml("m"))
+    text = (
+        f"redis: {{url: '{redis_server.url}', read_count: 2, block: 100ms, "
+        "check_interval: 200ms}\n"
+        f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:" + model_yaml("m")
+    )
     config = load_config_text(text, base_dir=str(tmp_path))
     chunk = records(sample(rng, 500))
     stop = threading.Event()
@@ -161,41 +201,73 @@ def test_a_producer_faster_than_the_reader_shows_lag_that_returns_to_zero(
         producer = threading.Thread(target=produce)
         producer.start()
         try:
-            wait_for(lambda: (value(daemon, "mlmon_stream_lag_entries", **lag) or 0) > 1000
-                     and (value(daemon, "mlmon_stream_lag_seconds", **lag) or 0) > 0.5, 60,
-                     what="lag rising while the producer runs")
+            wait_for(
+                lambda: (
+                    (value(daemon, "mlmon_stream_lag_entries", **lag) or 0) > 1000
+                    and (value(daemon, "mlmon_stream_lag_seconds", **lag) or 0) > 0.5
+                ),
+                60,
+                what="lag rising while the producer runs",
+            )
         finally:
             stop.set()
             producer.join(30)
-        settles_at(lambda: value(daemon, "mlmon_records_read_total", **lag), sum(written),
-                   timeout=240, what="the reader caught up")
-        wait_for(lambda: value(daemon, "mlmon_stream_lag_entries", **lag) == 0
-                 and value(daemon, "mlmon_stream_lag_seconds", **lag) == 0, 30,
-                 what="lag back to 0")
+        settles_at(
+            lambda: value(daemon, "mlmon_records_read_total", **lag),
+            sum(written),
+            timeout=240,
+            what="the reader caught up",
+        )
+        wait_for(
+            lambda: (
+                value(daemon, "mlmon_stream_lag_entries", **lag) == 0
+                and value(daemon, "mlmon_stream_lag_seconds", **lag) == 0
+            ),
+            30,
+            what="lag back to 0",
+        )
 
 
 def _redis_with_password(tmp_path: Path, password: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen(
-        [require_tool("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path), "--requirepass", password],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            require_tool("redis-server"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+            "--requirepass",
+            password,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = redis.Redis(host="127.0.0.1", port=port, password=password)
     wait_for(client.ping, 15, what="redis-server with a password")
     return proc, port
 
 
 def test_check_config_with_redis_connect_names_authentication_and_missing_references(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     proc, port = _redis_with_password(tmp_path, "right-one")
     try:
+
         def config(password: str) -> Path:
             path = tmp_path / f"{password}.yaml"
             path.write_text(
                 f"redis: {{url: 'redis://127.0.0.1:{port}/0', password: '{password}'}}\n"
                 "models:\n  - name: m\n    task: regression\n"
                 "    reference: {redis_key: 'mlmon:{m}:reference'}\n"
-                "    features: [{name: x, type: numeric}]\n")
+                "    features: [{name: x, type: numeric}]\n"
+            )
             return path
 
         offline = _cli("check-config", f"--config.file={config('wrong-one')}")
@@ -204,8 +276,7 @@ def test_check_config_with_redis_connect_names_authentication_and_missing_refere
         assert wrong.returncode == 2
         assert "authentication failed" in wrong.stderr
         assert f"redis://127.0.0.1:{port}/0" in wrong.stderr and "wrong-one" not in wrong.stderr
-        unloaded = _cli("check-config", f"--config.file={config('right-one')}",
-                        "--redis.connect")
+        unloaded = _cli("check-config", f"--config.file={config('right-one')}", "--redis.connect")
         assert unloaded.returncode == 2
         assert "models[m].reference.redis_key" in unloaded.stderr
         assert "reference load" in unloaded.stderr
@@ -215,18 +286,24 @@ def test_check_config_with_redis_connect_names_authentication_and_missing_refere
 
 
 def test_redis_6_2_is_read_exactly_and_a_trim_past_the_reader_is_said_not_miscounted(
-        redis62_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    redis62_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     rng = np.random.default_rng(13)
     write_reference(tmp_path / "ref.csv", sample(rng, 500))
     client = redis62_server.client()
     stream = "mlmon:{m}:predictions"
-    with caplog.at_level(logging.WARNING, logger="exporter.reader"), \
-            running(make_config(tmp_path, redis62_server.url)) as daemon:
+    with (
+        caplog.at_level(logging.WARNING, logger="exporter.reader"),
+        running(make_config(tmp_path, redis62_server.url)) as daemon,
+    ):
         wait_for(daemon.reader.backfilled.is_set, 30, what="backfill on redis 6.2")
         xadd_all(client, stream, records(sample(rng, 400)))
         read = {"model": "m", "kind": "predictions"}
-        settles_at(lambda: value(daemon, "mlmon_records_read_total", **read), 400,
-                   what="records read from redis 6.2")
+        settles_at(
+            lambda: value(daemon, "mlmon_records_read_total", **read),
+            400,
+            what="records read from redis 6.2",
+        )
         assert value(daemon, "mlmon_redis_version_supported") == 1
         assert value(daemon, "mlmon_reader_restarts_total") == 0
         assert value(daemon, "mlmon_stream_lag_entries", **read) is None  # 6.2 cannot say
@@ -237,10 +314,16 @@ def test_redis_6_2_is_read_exactly_and_a_trim_past_the_reader_is_said_not_miscou
         client.xtrim(stream, maxlen=10, approximate=False)
         daemon.reader._stop.clear()
         daemon.reader.start()
-        wait_for(lambda: any("cannot say how many" in r.getMessage() for r in caplog.records),
-                 30, what="the uncountable trim logged")
-        settles_at(lambda: value(daemon, "mlmon_records_read_total", **read), 410,
-                   what="the entries left after the trim read")
+        wait_for(
+            lambda: any("cannot say how many" in r.getMessage() for r in caplog.records),
+            30,
+            what="the uncountable trim logged",
+        )
+        settles_at(
+            lambda: value(daemon, "mlmon_records_read_total", **read),
+            410,
+            what="the entries left after the trim read",
+        )
         assert value(daemon, "mlmon_records_skipped_total", **read) == 0
         assert value(daemon, "mlmon_reader_restarts_total") == 0
         assert "redis 6.2" in caplog.text and "has no entries-added counter" in caplog.text

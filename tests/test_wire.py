@@ -5,22 +5,22 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from exporter.config.model import (
-    FeatureConfig,
-    FeatureType,
-    ModelConfig,
-    ReferenceConfig,
-    StreamsConfig,
-    Task,
-)
+from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.ingest.wire import Decoder, Reason, class_key, entry_time
+from exporter.stats.kinds import FeatureType, Task
 
 MODEL = ModelConfig(
-    name="m", task=Task.BINARY, positive_class="1",
-    features=(FeatureConfig("amount", FeatureType.NUMERIC),
-              FeatureConfig("country", FeatureType.CATEGORICAL)),
-    streams=StreamsConfig("p", "l"), reference=ReferenceConfig(file="r.csv"),
-    max_entry_bytes=1000)
+    name="m",
+    task=Task.BINARY,
+    positive_class="1",
+    features=(
+        FeatureConfig("amount", FeatureType.NUMERIC),
+        FeatureConfig("country", FeatureType.CATEGORICAL),
+    ),
+    streams=StreamsConfig("p", "l"),
+    reference=ReferenceConfig(file="r.csv"),
+    max_entry_bytes=1000,
+)
 ID = b"1700000000123-0"
 
 
@@ -31,10 +31,19 @@ def _one(payload: object, field: bytes = b"data") -> object:
 
 
 def test_a_full_prediction_record_decodes_with_typed_fields() -> None:
-    record = _one({"id": "a1", "ts": 1700000001.5, "version": "v2",
-                   "features": {"amount": 12, "country": "DE"}, "prediction": True,
-                   "scores": {"1": 0.9, "0": 0.1}, "latency_ms": 25, "status": "ok",
-                   "sample_rate": 0.5})
+    record = _one(
+        {
+            "id": "a1",
+            "ts": 1700000001.5,
+            "version": "v2",
+            "features": {"amount": 12, "country": "DE"},
+            "prediction": True,
+            "scores": {"1": 0.9, "0": 0.1},
+            "latency_ms": 25,
+            "status": "ok",
+            "sample_rate": 0.5,
+        }
+    )
     assert record.id == "a1" and record.ts == 1700000001.5 and record.version == "v2"
     assert record.features == {"amount": 12.0, "country": "DE"}
     assert record.prediction == "true" and record.scores == {"1": 0.9, "0": 0.1}
@@ -48,32 +57,38 @@ def test_time_defaults_to_the_entry_id_and_absent_features_are_missing() -> None
 
 
 def test_a_batch_entry_yields_every_valid_record_and_rejects_the_bad_ones() -> None:
-    batch = [{"features": {"amount": 1}, "prediction": 0},
-             {"features": {"amount": "x"}, "prediction": 0},
-             7]
+    batch = [
+        {"features": {"amount": 1}, "prediction": 0},
+        {"features": {"amount": "x"}, "prediction": 0},
+        7,
+    ]
     decoded = Decoder(MODEL).predictions(ID, {b"batch": orjson.dumps(batch)})
     assert len(decoded.records) == 1
     assert decoded.rejected == [Reason.BAD_FEATURE_VALUE, Reason.NOT_AN_OBJECT]
 
 
-@pytest.mark.parametrize(("payload", "reason"), [
-    (b"{oops", Reason.INVALID_JSON),
-    (b'{"features": {"amount": NaN}, "prediction": 1}', Reason.NON_FINITE),
-    (b'{"features": {"amount": -Infinity}, "prediction": 1}', Reason.NON_FINITE),
-    (b"x" * 1001, Reason.TOO_LARGE),
-    ({"prediction": 1}, Reason.MISSING_FEATURES),
-    ({"features": [], "prediction": 1}, Reason.MISSING_FEATURES),
-    ({"features": {}, "prediction": None}, Reason.BAD_PREDICTION),
-    ({"features": {}, "prediction": 1, "id": 1.5}, Reason.BAD_ID),
-    ({"features": {}, "prediction": 1, "ts": "now"}, Reason.BAD_TIMESTAMP),
-    ({"features": {}, "prediction": 1, "scores": 1.5}, Reason.BAD_SCORES),
-    ({"features": {}, "prediction": 1, "latency_ms": "fast"}, Reason.BAD_LATENCY),
-    ({"features": {}, "prediction": 1, "status": "meh"}, Reason.BAD_STATUS),
-    ({"features": {}, "prediction": 1, "sample_rate": 0}, Reason.BAD_SAMPLE_RATE),
-    ({"features": {"country": {"a": 1}}, "prediction": 1}, Reason.BAD_FEATURE_VALUE),
-])
-def test_each_kind_of_broken_record_is_rejected_with_its_reason(payload: object,
-                                                                 reason: Reason) -> None:
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{oops", Reason.INVALID_JSON),
+        (b'{"features": {"amount": NaN}, "prediction": 1}', Reason.NON_FINITE),
+        (b'{"features": {"amount": -Infinity}, "prediction": 1}', Reason.NON_FINITE),
+        (b"x" * 1001, Reason.TOO_LARGE),
+        ({"prediction": 1}, Reason.MISSING_FEATURES),
+        ({"features": [], "prediction": 1}, Reason.MISSING_FEATURES),
+        ({"features": {}, "prediction": None}, Reason.BAD_PREDICTION),
+        ({"features": {}, "prediction": 1, "id": 1.5}, Reason.BAD_ID),
+        ({"features": {}, "prediction": 1, "ts": "now"}, Reason.BAD_TIMESTAMP),
+        ({"features": {}, "prediction": 1, "scores": 1.5}, Reason.BAD_SCORES),
+        ({"features": {}, "prediction": 1, "latency_ms": "fast"}, Reason.BAD_LATENCY),
+        ({"features": {}, "prediction": 1, "status": "meh"}, Reason.BAD_STATUS),
+        ({"features": {}, "prediction": 1, "sample_rate": 0}, Reason.BAD_SAMPLE_RATE),
+        ({"features": {"country": {"a": 1}}, "prediction": 1}, Reason.BAD_FEATURE_VALUE),
+    ],
+)
+def test_each_kind_of_broken_record_is_rejected_with_its_reason(
+    payload: object, reason: Reason
+) -> None:
     assert _one(payload) == reason
 
 

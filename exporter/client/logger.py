@@ -29,27 +29,44 @@ _live: weakref.WeakSet[PredictionLogger] = weakref.WeakSet()
 
 def _client(url: str, timeout: float) -> redis.Redis:
     """A client that fails fast: the sender retries on its own schedule, never redis-py's."""
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                retry=Retry(NoBackoff(), 0), protocol=2)
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        protocol=2,
+    )
 
 
 class PredictionLogger:
     """Feeds one model's streams; safe on a serving hot path: it never blocks and never raises."""
 
-    def __init__(self, redis_url_or_client: str | redis.Redis, model: str, *,
-                 sample_rate: float = 1.0, batch_size: int = 500, flush_interval: float = 0.1,
-                 max_queue: int = 10_000, stream_maxlen: int | None = None,
-                 retention: float | None = None, version: str | None = None,
-                 registry: CollectorRegistry | None = None,
-                 predictions_stream: str | None = None, labels_stream: str | None = None,
-                 max_batch_bytes: int = 256 * 1024, socket_timeout: float = 1.0,
-                 clock: Callable[[], float] = time.time,
-                 rand: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        redis_url_or_client: str | redis.Redis,
+        model: str,
+        *,
+        sample_rate: float = 1.0,
+        batch_size: int = 500,
+        flush_interval: float = 0.1,
+        max_queue: int = 10_000,
+        stream_maxlen: int | None = None,
+        retention: float | None = None,
+        version: str | None = None,
+        registry: CollectorRegistry | None = None,
+        predictions_stream: str | None = None,
+        labels_stream: str | None = None,
+        max_batch_bytes: int = 256 * 1024,
+        socket_timeout: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         _check(sample_rate, batch_size, flush_interval, max_queue, max_batch_bytes)
         if stream_maxlen is not None and retention is not None:
             raise ValueError("give stream_maxlen or retention, not both")
         if (stream_maxlen is not None and stream_maxlen < 1) or (
-                retention is not None and retention <= 0):
+            retention is not None and retention <= 0
+        ):
             raise ValueError("stream_maxlen and retention must be positive")
         self._url = redis_url_or_client if isinstance(redis_url_or_client, str) else None
         self._timeout = socket_timeout
@@ -65,9 +82,13 @@ class PredictionLogger:
         self._closed = False
         self._settings = SendSettings(
             predictions_stream or f"mlmon:{{{model}}}:predictions",
-            labels_stream or f"mlmon:{{{model}}}:labels", batch_size, max_batch_bytes,
-            flush_interval, DEFAULT_MAXLEN if retention is None and stream_maxlen is None
-            else stream_maxlen, retention)
+            labels_stream or f"mlmon:{{{model}}}:labels",
+            batch_size,
+            max_batch_bytes,
+            flush_interval,
+            DEFAULT_MAXLEN if retention is None and stream_maxlen is None else stream_maxlen,
+            retention,
+        )
         self._stats = ClientStats()
         self._sender = Sender(self._settings, client, self._stats, clock)
         _live.add(self)
@@ -102,9 +123,17 @@ class PredictionLogger:
             return self._rand() < self._rate
         return zlib.crc32(str(id).encode()) < self._rate * 4294967296.0
 
-    def log(self, features: Mapping[str, Any], prediction: Any, *, scores: Any = None,
-            latency_ms: float | None = None, id: Any = None, status: str = "ok",
-            version: str | None = None) -> None:
+    def log(
+        self,
+        features: Mapping[str, Any],
+        prediction: Any,
+        *,
+        scores: Any = None,
+        latency_ms: float | None = None,
+        id: Any = None,
+        status: str = "ok",
+        version: str | None = None,
+    ) -> None:
         """Sample, serialise and enqueue one prediction; drops and counts instead of raising."""
         try:
             if not self.sampled(id):
@@ -113,8 +142,11 @@ class PredictionLogger:
             if status not in _STATUSES or not isinstance(features, Mapping):
                 self._stats.drop(DropReason.INVALID)
                 return
-            record: dict[str, Any] = {"features": features, "prediction": prediction,
-                                      "ts": self._clock()}
+            record: dict[str, Any] = {
+                "features": features,
+                "prediction": prediction,
+                "ts": self._clock(),
+            }
             if id is not None:
                 record["id"] = id
             if scores is not None:
@@ -192,8 +224,12 @@ class PredictionLogger:
     def __enter__(self) -> PredictionLogger:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def _after_fork(self) -> None:
@@ -205,16 +241,18 @@ class PredictionLogger:
             self._sender.stopping = True
 
 
-def _check(sample_rate: float, batch_size: int, flush_interval: float, max_queue: int,
-           max_batch_bytes: int) -> None:
+def _check(
+    sample_rate: float, batch_size: int, flush_interval: float, max_queue: int, max_batch_bytes: int
+) -> None:
     """Reject settings that cannot work, at construction time rather than on the hot path."""
     if not 0.0 < sample_rate <= 1.0:
         raise ValueError("sample_rate must be in (0, 1]")
     if not 1 <= batch_size <= WIRE_MAX_BATCH:
         raise ValueError(f"batch_size must be in [1, {WIRE_MAX_BATCH}]")
     if flush_interval <= 0 or max_queue < 1 or max_batch_bytes < 1024:
-        raise ValueError("flush_interval and max_queue must be positive, "
-                         "max_batch_bytes at least 1024")
+        raise ValueError(
+            "flush_interval and max_queue must be positive, max_batch_bytes at least 1024"
+        )
 
 
 def _reset_in_child() -> None:

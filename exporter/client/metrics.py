@@ -84,22 +84,34 @@ class ClientCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Read the counters; no I/O and no lock held for long."""
-        sent = CounterMetricFamily("mlmon_client_records_sent", "Records written to Redis.",
-                                   labels=["model", "kind"])
-        dropped = CounterMetricFamily("mlmon_client_records_dropped",
-                                      "Records lost before Redis acknowledged them, by reason.",
-                                      labels=["model", "reason"])
-        sampled = CounterMetricFamily("mlmon_client_records_sampled_out",
-                                      "Records skipped by sampling.", labels=["model"])
-        failures = CounterMetricFamily("mlmon_client_send_failures",
-                                       "Round trips to Redis that failed.", labels=["model"])
-        depth = GaugeMetricFamily("mlmon_client_queue_depth",
-                                  "Records waiting for the sender thread.", labels=["model"])
+        sent = CounterMetricFamily(
+            "mlmon_client_records_sent", "Records written to Redis.", labels=["model", "kind"]
+        )
+        dropped = CounterMetricFamily(
+            "mlmon_client_records_dropped",
+            "Records lost before Redis acknowledged them, by reason.",
+            labels=["model", "reason"],
+        )
+        sampled = CounterMetricFamily(
+            "mlmon_client_records_sampled_out", "Records skipped by sampling.", labels=["model"]
+        )
+        failures = CounterMetricFamily(
+            "mlmon_client_send_failures", "Round trips to Redis that failed.", labels=["model"]
+        )
+        depth = GaugeMetricFamily(
+            "mlmon_client_queue_depth", "Records waiting for the sender thread.", labels=["model"]
+        )
         totals: dict[str, list[int]] = {}
         for src in list(self._sources):
             s = src.stats
-            row = [s.sent[PREDICTIONS], s.sent[LABELS], s.sampled_out, s.send_failures,
-                   src.queue_depth, *(s.dropped[r] for r in DropReason)]
+            row = [
+                s.sent[PREDICTIONS],
+                s.sent[LABELS],
+                s.sampled_out,
+                s.send_failures,
+                src.queue_depth,
+                *(s.dropped[r] for r in DropReason),
+            ]
             old = totals.get(src.model)
             if old is not None:
                 row = [a + b for a, b in zip(old, row, strict=True)]
@@ -116,7 +128,8 @@ class ClientCollector(Collector):
 
 
 _collectors: weakref.WeakKeyDictionary[CollectorRegistry, ClientCollector] = (
-    weakref.WeakKeyDictionary())
+    weakref.WeakKeyDictionary()
+)
 _attach_lock = threading.Lock()
 
 

@@ -15,16 +15,19 @@ M = TypeVar("M")
 class Monitored(Generic[M]):
     """A drop-in proxy: calls are timed and logged, every other attribute is the model's own."""
 
-    def __init__(self, model: M, logger: PredictionLogger,
-                 feature_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, model: M, logger: PredictionLogger, feature_names: Sequence[str] | None = None
+    ) -> None:
         self.model = model
         self.logger = logger
-        names = feature_names if feature_names is not None else getattr(
-            model, "feature_names_in_", None)
+        names = (
+            feature_names
+            if feature_names is not None
+            else getattr(model, "feature_names_in_", None)
+        )
         self._names = None if names is None else [str(n) for n in _as_list(names)]
 
-    def predict(self, x: Any, *args: Any, ids: Sequence[Any] | None = None,
-                **kwargs: Any) -> Any:
+    def predict(self, x: Any, *args: Any, ids: Sequence[Any] | None = None, **kwargs: Any) -> Any:
         """The model's predict; each row is logged with the call's latency."""
         started = time.perf_counter()
         try:
@@ -35,8 +38,9 @@ class Monitored(Generic[M]):
         self._log(x, out, None, started, ids)
         return out
 
-    def predict_proba(self, x: Any, *args: Any, ids: Sequence[Any] | None = None,
-                      **kwargs: Any) -> Any:
+    def predict_proba(
+        self, x: Any, *args: Any, ids: Sequence[Any] | None = None, **kwargs: Any
+    ) -> Any:
         """The model's predict_proba; each row is logged with its class and probabilities."""
         started = time.perf_counter()
         try:
@@ -50,8 +54,9 @@ class Monitored(Generic[M]):
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)
 
-    def _log(self, x: Any, predicted: Any, proba: Any, started: float,
-             ids: Sequence[Any] | None) -> None:
+    def _log(
+        self, x: Any, predicted: Any, proba: Any, started: float, ids: Sequence[Any] | None
+    ) -> None:
         """Log one record per row; a failure here is counted, never raised."""
         latency_ms = (time.perf_counter() - started) * 1000.0
         try:
@@ -61,18 +66,28 @@ class Monitored(Generic[M]):
                 classes = getattr(self.model, "classes_", None)
                 pairs = [_from_proba(p, classes) for p in _as_list(proba)]
             else:
-                pairs = [(_scalar(p), None) for p in _as_list(predicted)] if not errored \
+                pairs = (
+                    [(_scalar(p), None) for p in _as_list(predicted)]
+                    if not errored
                     else [(None, None)] * len(rows)
+                )
             id_list = list(ids) if ids is not None else [None] * len(rows)
             for row, (pred, scores), rid in zip(rows, pairs, id_list, strict=False):
-                self.logger.log(row, pred, scores=scores, latency_ms=latency_ms, id=rid,
-                                status="error" if errored else "ok")
+                self.logger.log(
+                    row,
+                    pred,
+                    scores=scores,
+                    latency_ms=latency_ms,
+                    id=rid,
+                    status="error" if errored else "ok",
+                )
         except Exception:
             self.logger.stats.drop(DropReason.INVALID)
 
 
-def monitor(model: M, logger: PredictionLogger, *,
-            feature_names: Sequence[str] | None = None) -> Monitored[M]:
+def monitor(
+    model: M, logger: PredictionLogger, *, feature_names: Sequence[str] | None = None
+) -> Monitored[M]:
     """Wrap a model (scikit-learn, XGBoost, a torch module wrapper) to log what it predicts."""
     return Monitored(model, logger, feature_names)
 

@@ -61,8 +61,13 @@ def chunks(payloads: list[bytes], max_records: int, max_bytes: int) -> Iterator[
 class Sender:
     """Owns the queue and the thread; records are sent at most once, failures are counted."""
 
-    def __init__(self, settings: SendSettings, client: redis.Redis, stats: ClientStats,
-                 clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        settings: SendSettings,
+        client: redis.Redis,
+        stats: ClientStats,
+        clock: Callable[[], float],
+    ) -> None:
         self.settings = settings
         self.client = client
         self.stats = stats
@@ -78,8 +83,7 @@ class Sender:
         """Start the thread on first use, so a process that forks before logging has none."""
         with self._start_lock:
             if self.thread is None and not self.stopping:
-                self.thread = threading.Thread(target=self.run, name="mlmon-client",
-                                               daemon=True)
+                self.thread = threading.Thread(target=self.run, name="mlmon-client", daemon=True)
                 self.thread.start()
 
     def stop(self, timeout: float) -> bool:
@@ -106,8 +110,11 @@ class Sender:
                 ok = False
             if stopping:
                 return
-            backoff = 0.0 if ok else min(max(backoff * 2, self.settings.flush_interval),
-                                         MAX_BACKOFF_SECONDS)
+            backoff = (
+                0.0
+                if ok
+                else min(max(backoff * 2, self.settings.flush_interval), MAX_BACKOFF_SECONDS)
+            )
 
     def drain(self) -> bool:
         """Send everything queued now, batch by batch; False at the first failed round trip."""
@@ -145,8 +152,9 @@ class Sender:
             by_kind[kind].append(payload)
         pipe = self.client.pipeline(transaction=False)
         for kind, stream in ((PREDICTIONS, s.predictions_stream), (LABELS, s.labels_stream)):
-            for chunk in chunks(by_kind[kind], min(s.batch_size, WIRE_MAX_BATCH),
-                                s.max_batch_bytes):
+            for chunk in chunks(
+                by_kind[kind], min(s.batch_size, WIRE_MAX_BATCH), s.max_batch_bytes
+            ):
                 pipe.xadd(stream, {"batch": b"[" + b",".join(chunk) + b"]"}, **self._trim())
         try:
             pipe.execute()
@@ -168,6 +176,5 @@ class Sender:
         """MAXLEN ~ or MINID ~ arguments, so the streams never grow without bound."""
         s = self.settings
         if s.retention_seconds is not None:
-            return {"minid": int((self.clock() - s.retention_seconds) * 1000),
-                    "approximate": True}
+            return {"minid": int((self.clock() - s.retention_seconds) * 1000), "approximate": True}
         return {"maxlen": s.stream_maxlen, "approximate": True}

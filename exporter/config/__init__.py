@@ -6,7 +6,6 @@ from exporter.config.model import (
     Config,
     DriftSpec,
     FeatureConfig,
-    FeatureType,
     LabelsConfig,
     ModelConfig,
     RedisConfig,
@@ -14,11 +13,11 @@ from exporter.config.model import (
     ScheduleConfig,
     SLOConfig,
     StreamsConfig,
-    Task,
     TLSConfig,
     WebConfig,
     WindowConfig,
 )
+from exporter.stats.kinds import FeatureType, Task
 
 __all__ = [
     "Bounds",

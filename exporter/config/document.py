@@ -48,14 +48,16 @@ class _StrictLoader(yaml.SafeLoader):
             node = super().compose_node(parent, index)
             weight = None if node is None else self._weights.get(node)
             if weight is None:
-                raise DocumentTooLarge(f"{_where(mark)}an alias refers to a value that "
-                                       "contains it (a recursive alias)")
+                raise DocumentTooLarge(
+                    f"{_where(mark)}an alias refers to a value that contains it (a recursive alias)"
+                )
             self._count(weight, mark)
             return node
         self._depth += 1
         if self._depth > MAX_DOCUMENT_DEPTH:
-            raise DocumentTooLarge(f"{_where(mark)}values nested more than "
-                                   f"{MAX_DOCUMENT_DEPTH} deep")
+            raise DocumentTooLarge(
+                f"{_where(mark)}values nested more than {MAX_DOCUMENT_DEPTH} deep"
+            )
         before = self._expanded
         self._count(1, mark)
         node = super().compose_node(parent, index)
@@ -69,7 +71,8 @@ class _StrictLoader(yaml.SafeLoader):
         if self._expanded > MAX_DOCUMENT_VALUES:
             raise DocumentTooLarge(
                 f"{_where(mark)}more than {MAX_DOCUMENT_VALUES:,} values once aliases are "
-                f"expanded (the limit; an alias bomb or a runaway generated file?)")
+                f"expanded (the limit; an alias bomb or a runaway generated file?)"
+            )
 
     def construct_mapping(
         self, node: yaml.MappingNode, deep: bool = False
@@ -122,4 +125,3 @@ def read_yaml_text(path: str, what: str) -> str:
         return content.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(path, f"{what} is not valid UTF-8 (byte {exc.start})") from None
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from exporter.config.measures import DRIFT_TYPE_KEYS, drift_spec
-from exporter.config.model import DriftSpec, FeatureConfig, FeatureType
+from exporter.config.model import DriftSpec, FeatureConfig
 from exporter.config.values import (
     ConfigError,
     describe,
@@ -20,6 +20,7 @@ from exporter.config.values import (
     scalar_string,
     string,
 )
+from exporter.stats.kinds import FeatureType
 
 FEATURE_KEYS = ("name", "type", "method", "threshold", "range", "allowed", "importance")
 

@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from exporter.config.model import Bounds, DriftSpec, FeatureType, MultivariateConfig, Task
+from exporter.config.model import Bounds, DriftSpec, MultivariateConfig
 from exporter.config.values import (
     ConfigError,
     choice,
@@ -18,6 +18,7 @@ from exporter.config.values import (
     optional,
     positive_number,
 )
+from exporter.stats.kinds import FeatureType, Task
 
 DRIFT_SPEC_KEYS = ("method", "threshold")
 DRIFT_TYPE_KEYS = tuple(t.value for t in FeatureType)
@@ -27,6 +28,7 @@ CORRECTIONS = ("fdr_bh", "bonferroni", "none")
 LEARNED = "learned"
 MULTIVARIATE_KEYS = ("enabled", "variance")
 BOUNDS_KEYS = ("min", "max", "max_drop")
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -45,8 +47,11 @@ PERFORMANCE_METRICS: Mapping[str, Metric] = {
     "precision": Metric(_BINARY, needs_positive_class=True),
     "recall": Metric(_BINARY, needs_positive_class=True),
     "f1": Metric(_BINARY, needs_positive_class=True),
-    **{f"{m}_{avg}": Metric(_CLASSIFIERS)
-       for m in ("precision", "recall", "f1") for avg in ("macro", "weighted")},
+    **{
+        f"{m}_{avg}": Metric(_CLASSIFIERS)
+        for m in ("precision", "recall", "f1")
+        for avg in ("macro", "weighted")
+    },
     "roc_auc": Metric(_CLASSIFIERS),
     "log_loss": Metric(_CLASSIFIERS),
     "brier": Metric(_CLASSIFIERS),
@@ -182,12 +187,15 @@ def parse_drift_by_type(
     return result
 
 
-def parse_drift_options(value: object, path: str, correction: str,
-                        learned_k: float) -> tuple[str, float]:
+def parse_drift_options(
+    value: object, path: str, correction: str, learned_k: float
+) -> tuple[str, float]:
     """The drift section's model-wide keys: p-value correction and the k of learned thresholds."""
     raw = mapping(value, path, DRIFT_KEYS)
-    return (optional(raw, path, "correction", choice(CORRECTIONS), correction),
-            optional(raw, path, "learned_k", positive_number, learned_k))
+    return (
+        optional(raw, path, "correction", choice(CORRECTIONS), correction),
+        optional(raw, path, "learned_k", positive_number, learned_k),
+    )
 
 
 def parse_multivariate(value: object, path: str, base: MultivariateConfig) -> MultivariateConfig:

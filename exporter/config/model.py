@@ -3,27 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
-
-class Task(str, Enum):  # noqa: UP042 - StrEnum would change str() for callers
-    """What a model predicts; decides which performance metrics apply."""
-
-    BINARY = "binary_classification"
-    MULTICLASS = "multiclass_classification"
-    REGRESSION = "regression"
-
-    @property
-    def is_classification(self) -> bool:
-        """True for both classification tasks."""
-        return self is not Task.REGRESSION
-
-
-class FeatureType(str, Enum):  # noqa: UP042 - see Task
-    """How a feature's values are stored and compared."""
-
-    NUMERIC = "numeric"
-    CATEGORICAL = "categorical"
+from exporter.stats.kinds import FeatureType, Task
 
 
 @dataclass(frozen=True)

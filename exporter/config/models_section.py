@@ -19,7 +19,6 @@ from exporter.config.measures import (
 from exporter.config.model import (
     Bounds,
     DriftSpec,
-    FeatureType,
     LabelsConfig,
     ModelConfig,
     MultivariateConfig,
@@ -27,7 +26,6 @@ from exporter.config.model import (
     ScheduleConfig,
     SLOConfig,
     StreamsConfig,
-    Task,
     WindowConfig,
 )
 from exporter.config.sections import (
@@ -54,11 +52,10 @@ from exporter.config.values import (
     share,
     string,
 )
+from exporter.stats.kinds import FeatureType, Task
 
 # Keys only a model may set; every other model key may also appear under defaults.
-MODEL_ONLY_KEYS = (
-    "name", "task", "positive_class", "classes", "streams", "reference", "features"
-)
+MODEL_ONLY_KEYS = ("name", "task", "positive_class", "classes", "streams", "reference", "features")
 DEFAULTS_KEYS = (
     "window",
     "schedule",
@@ -129,8 +126,9 @@ def apply_layer(raw: Mapping[str, object], path: str, base: Layer) -> Layer:
     prediction, method_path = _prediction_drift(raw, path, base)
     correction, learned_k = base.drift_correction, base.learned_k
     if "drift" in raw:
-        correction, learned_k = parse_drift_options(raw["drift"], join(path, "drift"),
-                                                    correction, learned_k)
+        correction, learned_k = parse_drift_options(
+            raw["drift"], join(path, "drift"), correction, learned_k
+        )
     performance, performance_path = base.performance, base.performance_path
     if "performance" in raw:
         performance_path = join(path, "performance")
@@ -153,8 +151,11 @@ def apply_layer(raw: Mapping[str, object], path: str, base: Layer) -> Layer:
         histogram_bins=get("histogram_bins", _AT_LEAST_TWO, base.histogram_bins),
         drift_correction=correction,
         learned_k=learned_k,
-        multivariate=get("multivariate", lambda v, p: parse_multivariate(v, p, base.multivariate),
-                         base.multivariate),
+        multivariate=get(
+            "multivariate",
+            lambda v, p: parse_multivariate(v, p, base.multivariate),
+            base.multivariate,
+        ),
     )
 
 
@@ -262,7 +263,10 @@ def parse_model(value: object, path: str, defaults: Layer, base_dir: str) -> Mod
             raw, path, "streams", lambda v, p: parse_streams(v, p, name), default_streams(name)
         ),
         reference=optional(
-            raw, path, "reference", lambda v, p: parse_reference(v, p, base_dir),
+            raw,
+            path,
+            "reference",
+            lambda v, p: parse_reference(v, p, base_dir),
             ReferenceConfig(redis_key=f"mlmon:{{{name}}}:reference"),
         ),
         positive_class=positive,

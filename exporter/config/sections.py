@@ -30,8 +30,18 @@ from exporter.config.values import (
     string,
 )
 
-REDIS_KEYS = ("url", "username", "password", "password_file", "tls", "socket_timeout",
-              "read_count", "block", "backoff_max", "check_interval")
+REDIS_KEYS = (
+    "url",
+    "username",
+    "password",
+    "password_file",
+    "tls",
+    "socket_timeout",
+    "read_count",
+    "block",
+    "backoff_max",
+    "check_interval",
+)
 TLS_KEYS = ("ca_file", "cert_file", "key_file")
 WEB_KEYS = ("listen_address", "external_url")
 WINDOW_KEYS = ("duration", "max_samples")
@@ -47,8 +57,11 @@ def redis_url(value: object, path: str) -> str:
     text = string(value, path)
     parts = urlsplit(text)
     if parts.scheme not in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
-        raise ConfigError(path, "must start with redis://, rediss:// or (for a Redis Cluster) "
-                                "redis+cluster:// or rediss+cluster://")
+        raise ConfigError(
+            path,
+            "must start with redis://, rediss:// or (for a Redis Cluster) "
+            "redis+cluster:// or rediss+cluster://",
+        )
     try:
         _ = parts.port
     except ValueError as exc:
@@ -115,8 +128,9 @@ def parse_redis(value: object, path: str, base_dir: str) -> RedisConfig:
     url = optional(raw, path, "url", redis_url, base.url)
     tls = optional(raw, path, "tls", lambda v, p: parse_tls(v, p, base_dir), base.tls)
     if tls != TLSConfig() and not url.startswith(("rediss://", "rediss+cluster://")):
-        raise ConfigError(join(path, "tls"),
-                          "is set, but redis.url does not use rediss:// or rediss+cluster://")
+        raise ConfigError(
+            join(path, "tls"), "is set, but redis.url does not use rediss:// or rediss+cluster://"
+        )
     block = optional(raw, path, "block", duration, base.block_ms / 1000)
     if block < 0.001:
         raise ConfigError(join(path, "block"), f"must be at least 1ms, got {block}s")
@@ -125,8 +139,9 @@ def parse_redis(value: object, path: str, base_dir: str) -> RedisConfig:
         raise ConfigError(join(path, "check_interval"), f"must be at least 100ms, got {check}s")
     timeout = optional(raw, path, "socket_timeout", duration, base.socket_timeout_seconds)
     password = optional(raw, path, "password", secret, base.password)
-    password_file = optional(raw, path, "password_file",
-                             lambda v, p: secret_file(base_dir, v, p), base.password_file)
+    password_file = optional(
+        raw, path, "password_file", lambda v, p: secret_file(base_dir, v, p), base.password_file
+    )
     if password is not None and password_file is not None:
         raise ConfigError(join(path, "password_file"), "and redis.password are both set")
     return RedisConfig(

@@ -27,36 +27,40 @@ def introduction(base: str, redis_port: int, drift_after: float, every: float) -
     """The opening lines: the two models, the pages to open and the series to watch."""
     features = " and ".join(DRIFTING_FEATURES)
     model = f'model="{DRIFTING_MODEL}"'
-    return "\n".join([
-        "ml-monitoring-exporter demo: two simulated models write predictions and labels to "
-        "an embedded Redis",
-        f"  fraud  binary classifier; {features} start to shift after {drift_after:g}s",
-        "  eta    regressor; stays healthy, so nothing should fire for it",
-        "",
-        "open:",
-        f"  {base}/models          every model: drift share, drifted features, performance",
-        f"  {base}/models/{DRIFTING_MODEL}    its features, furthest past their threshold "
-        "first, with histograms",
-        f"  {base}/metrics         what Prometheus scrapes",
-        f"  {base}/readyz          ready once Redis answers and the references are loaded",
-        "",
-        f"watch in /metrics (models are evaluated every {every:g}s):",
-        f"  mlmon_feature_drift_detected{{{model}}}      1 for each drifted feature",
-        f"  mlmon_dataset_drift_detected{{{model}}}      1 once most features drift",
-        f"  mlmon_prediction_drift_detected{{{model}}}   1 once the scores shift",
-        f"  mlmon_model_performance{{{model}}}           realised accuracy, roc_auc, "
-        "log_loss, ... as labels arrive",
-        f"  mlmon_model_performance_min{{{model}}}       the bound: reference accuracy - "
-        "max_drop",
-        "",
-        f"embedded Redis:  redis-cli -h 127.0.0.1 -p {redis_port}",
-        "Ctrl-C stops.",
-    ])
+    return "\n".join(
+        [
+            "ml-monitoring-exporter demo: two simulated models write predictions and labels to "
+            "an embedded Redis",
+            f"  fraud  binary classifier; {features} start to shift after {drift_after:g}s",
+            "  eta    regressor; stays healthy, so nothing should fire for it",
+            "",
+            "open:",
+            f"  {base}/models          every model: drift share, drifted features, performance",
+            f"  {base}/models/{DRIFTING_MODEL}    its features, furthest past their threshold "
+            "first, with histograms",
+            f"  {base}/metrics         what Prometheus scrapes",
+            f"  {base}/readyz          ready once Redis answers and the references are loaded",
+            "",
+            f"watch in /metrics (models are evaluated every {every:g}s):",
+            f"  mlmon_feature_drift_detected{{{model}}}      1 for each drifted feature",
+            f"  mlmon_dataset_drift_detected{{{model}}}      1 once most features drift",
+            f"  mlmon_prediction_drift_detected{{{model}}}   1 once the scores shift",
+            f"  mlmon_model_performance{{{model}}}           realised accuracy, roc_auc, "
+            "log_loss, ... as labels arrive",
+            f"  mlmon_model_performance_min{{{model}}}       the bound: reference accuracy - "
+            "max_drop",
+            "",
+            f"embedded Redis:  redis-cli -h 127.0.0.1 -p {redis_port}",
+            "Ctrl-C stops.",
+        ]
+    )
 
 
 def drift_started(base: str) -> str:
     """The line printed when the first drifted records are written."""
     features = " and ".join(DRIFTING_FEATURES)
-    return (f"{DRIFTING_MODEL}: drift started now: {features} shift; watch "
-            f'mlmon_feature_drift_detected{{model="{DRIFTING_MODEL}"}} turn 1 for {features} '
-            f"within a few evaluations, and {base}/models/{DRIFTING_MODEL}")
+    return (
+        f"{DRIFTING_MODEL}: drift started now: {features} shift; watch "
+        f'mlmon_feature_drift_detected{{model="{DRIFTING_MODEL}"}} turn 1 for {features} '
+        f"within a few evaluations, and {base}/models/{DRIFTING_MODEL}"
+    )

@@ -17,14 +17,12 @@ from exporter.config.model import (
     Bounds,
     Config,
     FeatureConfig,
-    FeatureType,
     ModelConfig,
     RedisConfig,
     ReferenceConfig,
     ScheduleConfig,
     SLOConfig,
     StreamsConfig,
-    Task,
     WebConfig,
     WindowConfig,
 )
@@ -34,6 +32,7 @@ from exporter.evaluate.reference import store_in_redis
 from exporter.ingest.reader import make_client
 from exporter.redis_types import RedisClient
 from exporter.serve.http import ListenError
+from exporter.stats.kinds import FeatureType, Task
 
 DRIFT_AFTER_SECONDS = 60.0
 EVALUATION_SECONDS = 10.0
@@ -42,16 +41,24 @@ TICK_SECONDS = 0.25
 STREAM_MAXLEN = 50000
 
 
-def _model(name: str, task: Task, features: list[tuple[str, FeatureType]],
-           performance: tuple[tuple[str, Bounds], ...]) -> ModelConfig:
+def _model(
+    name: str,
+    task: Task,
+    features: list[tuple[str, FeatureType]],
+    performance: tuple[tuple[str, Bounds], ...],
+) -> ModelConfig:
     return ModelConfig(
-        name=name, task=task, positive_class="1" if task is Task.BINARY else None,
+        name=name,
+        task=task,
+        positive_class="1" if task is Task.BINARY else None,
         features=tuple(FeatureConfig(n, t) for n, t in features),
         streams=StreamsConfig(f"mlmon:{{{name}}}:predictions", f"mlmon:{{{name}}}:labels"),
         reference=ReferenceConfig(redis_key=f"mlmon:{{{name}}}:reference"),
         window=WindowConfig(duration_seconds=120.0, max_samples=5000),
-        schedule=ScheduleConfig(interval_seconds=EVALUATION_SECONDS), performance=performance,
-        slo=SLOConfig(latency_target_seconds=0.1, objective=0.99))
+        schedule=ScheduleConfig(interval_seconds=EVALUATION_SECONDS),
+        performance=performance,
+        slo=SLOConfig(latency_target_seconds=0.1, objective=0.99),
+    )
 
 
 def demo_config(redis_url: str, listen_address: str) -> Config:
@@ -61,21 +68,34 @@ def demo_config(redis_url: str, listen_address: str) -> Config:
     and a model that gets clearly worse than on its reference raises the alert.
     """
     num, cat = FeatureType.NUMERIC, FeatureType.CATEGORICAL
-    fraud = _model("fraud", Task.BINARY,
-                   [("amount", num), ("age", num), ("country", cat), ("channel", cat)],
-                   (("accuracy", Bounds(max_drop=0.05)),))
-    eta = _model("eta", Task.REGRESSION,
-                 [("distance_km", num), ("hour", num), ("vehicle", cat)],
-                 (("mae", Bounds(max_drop=0.5)),))
-    return Config(redis=RedisConfig(url=redis_url), web=WebConfig(listen_address),
-                  models=(fraud, eta))
+    fraud = _model(
+        "fraud",
+        Task.BINARY,
+        [("amount", num), ("age", num), ("country", cat), ("channel", cat)],
+        (("accuracy", Bounds(max_drop=0.05)),),
+    )
+    eta = _model(
+        "eta",
+        Task.REGRESSION,
+        [("distance_km", num), ("hour", num), ("vehicle", cat)],
+        (("mae", Bounds(max_drop=0.5)),),
+    )
+    return Config(
+        redis=RedisConfig(url=redis_url), web=WebConfig(listen_address), models=(fraud, eta)
+    )
 
 
 class Producer:
     """Writes batches of predictions and, a few seconds later, their labels."""
 
-    def __init__(self, client: RedisClient, config: Config, drift_after: float,
-                 seed: int = 7, on_drift: Callable[[], object] = lambda: None) -> None:
+    def __init__(
+        self,
+        client: RedisClient,
+        config: Config,
+        drift_after: float,
+        seed: int = 7,
+        on_drift: Callable[[], object] = lambda: None,
+    ) -> None:
         self._client = client
         self._on_drift = on_drift
         self._drifting = False
@@ -113,17 +133,27 @@ class Producer:
             self._on_drift()  # once, at the moment the first drifted records are written
         pipe = self._client.pipeline(transaction=False)
         for model in self._models:
-            batch = [self._record(model, now, drifting and model.name == "fraud")
-                     for _ in range(RECORDS_PER_TICK)]
-            pipe.xadd(model.streams.predictions, {"batch": orjson.dumps(batch)},
-                      maxlen=STREAM_MAXLEN, approximate=True)
+            batch = [
+                self._record(model, now, drifting and model.name == "fraud")
+                for _ in range(RECORDS_PER_TICK)
+            ]
+            pipe.xadd(
+                model.streams.predictions,
+                {"batch": orjson.dumps(batch)},
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
         due: dict[str, list[bytes]] = {}
         while self._labels and self._labels[0][0] <= now:
             _, _, stream, payload = heapq.heappop(self._labels)
             due.setdefault(stream, []).append(payload)
         for stream, payloads in due.items():
-            pipe.xadd(stream, {"batch": b"[" + b",".join(payloads) + b"]"},
-                      maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.xadd(
+                stream,
+                {"batch": b"[" + b",".join(payloads) + b"]"},
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
         pipe.execute()
 
     def _record(self, model: ModelConfig, now: float, drifting: bool) -> dict[str, object]:
@@ -132,13 +162,21 @@ class Producer:
         record_id = f"{model.name}-{n}"
         label = row.pop("label")
         delay = float(self._rng.uniform(5, 20))
-        heapq.heappush(self._labels, (now + delay, n, model.streams.labels,
-                                      orjson.dumps({"id": record_id, "label": label})))
+        heapq.heappush(
+            self._labels,
+            (now + delay, n, model.streams.labels, orjson.dumps({"id": record_id, "label": label})),
+        )
         version = "v2" if self._rng.random() < 0.1 else "v1"
         latency = float(self._rng.lognormal(3.0, 0.5))
         status = "error" if self._rng.random() < 0.005 else "ok"
-        return {"id": record_id, "ts": now, "version": version, "latency_ms": round(latency, 2),
-                "status": status, **row}
+        return {
+            "id": record_id,
+            "ts": now,
+            "version": version,
+            "latency_ms": round(latency, 2),
+            "status": status,
+            **row,
+        }
 
 
 def _embedded_redis(port: int) -> fakeredis.TcpFakeServer:
@@ -147,14 +185,17 @@ def _embedded_redis(port: int) -> fakeredis.TcpFakeServer:
         server = fakeredis.TcpFakeServer(("127.0.0.1", port), server_type="redis")
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
-        raise ListenError(f"cannot listen on 127.0.0.1:{port} for the embedded Redis: "
-                          f"{reason}; choose another with --redis.port") from None
+        raise ListenError(
+            f"cannot listen on 127.0.0.1:{port} for the embedded Redis: "
+            f"{reason}; choose another with --redis.port"
+        ) from None
     server.daemon_threads = True  # a connection left open must not keep the process alive
     return server
 
 
-def run_demo(listen_address: str, redis_port: int = 0,
-             drift_after: float = DRIFT_AFTER_SECONDS) -> int:
+def run_demo(
+    listen_address: str, redis_port: int = 0, drift_after: float = DRIFT_AFTER_SECONDS
+) -> int:
     """Run until Ctrl-C; prints where to look and when the drift starts.
 
     Both listeners are bound before any thread starts, so a taken port (ListenError) leaves
@@ -177,8 +218,9 @@ def run_demo(listen_address: str, redis_port: int = 0,
     try:
         for i, model in enumerate(config.models):
             assert model.reference.redis_key is not None
-            store_in_redis(client, model.reference.redis_key,
-                           reference_csv(model.name, 5000, seed=i), "csv")
+            store_in_redis(
+                client, model.reference.redis_key, reference_csv(model.name, 5000, seed=i), "csv"
+            )
         say(introduction(base, port, drift_after, EVALUATION_SECONDS))
         producer.start()
         return daemon.run_until_signalled()

@@ -29,9 +29,17 @@ class FraudSim:
         risk = 0.02 * (amount / 55.0) + (0.15 if country == "GB" else 0.0)
         label = int(rng.random() < min(risk, 0.9))
         score = float(np.clip(risk + rng.normal(0, 0.05), 0.0, 1.0))
-        return {"features": {"amount": round(amount, 2), "age": round(age, 1),
-                             "country": country, "channel": channel},
-                "prediction": int(score >= 0.08), "scores": round(score, 4), "label": label}
+        return {
+            "features": {
+                "amount": round(amount, 2),
+                "age": round(age, 1),
+                "country": country,
+                "channel": channel,
+            },
+            "prediction": int(score >= 0.08),
+            "scores": round(score, 4),
+            "label": label,
+        }
 
 
 @dataclass(frozen=True)
@@ -45,9 +53,11 @@ class EtaSim:
         vehicle = str(rng.choice(("bike", "car", "van"), p=(0.5, 0.35, 0.15)))
         truth = 8 + 4.5 * distance + (6 if 17 <= hour <= 19 else 0) + rng.normal(0, 3)
         estimate = 8 + 4.5 * distance + 2 * math.sin(hour) + rng.normal(0, 2)
-        return {"features": {"distance_km": round(distance, 3), "hour": hour,
-                             "vehicle": vehicle},
-                "prediction": round(float(estimate), 2), "label": round(float(truth), 2)}
+        return {
+            "features": {"distance_km": round(distance, 3), "hour": hour, "vehicle": vehicle},
+            "prediction": round(float(estimate), 2),
+            "label": round(float(truth), 2),
+        }
 
 
 SIMS: dict[str, FraudSim | EtaSim] = {"fraud": FraudSim(), "eta": EtaSim()}
@@ -64,6 +74,12 @@ def reference_csv(name: str, rows: int, seed: int) -> bytes:
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
     for r in sample:
-        writer.writerow({**r["features"], "prediction": r["prediction"], "label": r["label"],
-                         **({"score": r["scores"]} if "scores" in r else {})})
+        writer.writerow(
+            {
+                **r["features"],
+                "prediction": r["prediction"],
+                "label": r["label"],
+                **({"score": r["scores"]} if "scores" in r else {}),
+            }
+        )
     return out.getvalue().encode()

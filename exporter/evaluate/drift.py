@@ -6,13 +6,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from exporter.config.model import FeatureType, ModelConfig
+from exporter.config.model import ModelConfig
 from exporter.evaluate.fit import FittedColumn, FittedReference
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot
 from exporter.ingest.labels import JoinedPairs
 from exporter.ingest.window import WindowView
 from exporter.ingest.wire import class_key
 from exporter.stats.correction import adjust_p_values
+from exporter.stats.kinds import FeatureType
 from exporter.stats.multivariate import METHOD as PCA_METHOD
 
 
@@ -38,16 +39,19 @@ def score_column(column: FittedColumn, values: np.ndarray, min_samples: int) -> 
         return None
     cut = column.learned.for_size(int(np.size(values))) if column.learned else None
     if cut is not None:
-        return DriftValue(method.label, result.score, result.p_value, cut, result.score > cut,
-                          learned=True)
-    return DriftValue(method.label, result.score, result.p_value, result.threshold,
-                      result.drifted)
+        return DriftValue(
+            method.label, result.score, result.p_value, cut, result.score > cut, learned=True
+        )
+    return DriftValue(method.label, result.score, result.p_value, result.threshold, result.drifted)
 
 
 def correct(features: tuple[FeatureSnapshot, ...], how: str) -> tuple[FeatureSnapshot, ...]:
     """Re-decide p-value tests on adjusted p-values; the raw p-value stays what is exported."""
-    tested = [i for i, f in enumerate(features)
-              if f.drift is not None and f.drift.p_value is not None and not f.drift.learned]
+    tested = [
+        i
+        for i, f in enumerate(features)
+        if f.drift is not None and f.drift.p_value is not None and not f.drift.learned
+    ]
     raw = [features[i].drift.p_value for i in tested]  # type: ignore[union-attr]
     adjusted = adjust_p_values(np.array(raw, dtype=float), how)
     out = list(features)
@@ -58,17 +62,22 @@ def correct(features: tuple[FeatureSnapshot, ...], how: str) -> tuple[FeatureSna
     return tuple(out)
 
 
-def dataset_share(columns: tuple[FittedColumn, ...],
-                  features: tuple[FeatureSnapshot, ...]) -> float | None:
+def dataset_share(
+    columns: tuple[FittedColumn, ...], features: tuple[FeatureSnapshot, ...]
+) -> float | None:
     """Importance-weighted share of drifted features among those scored."""
-    pairs = [(c.importance, f.drift.drifted) for c, f in zip(columns, features, strict=True)
-             if f.drift is not None]
+    pairs = [
+        (c.importance, f.drift.drifted)
+        for c, f in zip(columns, features, strict=True)
+        if f.drift is not None
+    ]
     total = sum(w for w, _ in pairs)
     return sum(w for w, d in pairs if d) / total if pairs and total > 0 else None
 
 
-def multivariate(model: ModelConfig, fitted: FittedReference,
-                 view: WindowView) -> DriftValue | None:
+def multivariate(
+    model: ModelConfig, fitted: FittedReference, view: WindowView
+) -> DriftValue | None:
     """PCA reconstruction error of the window against its reference-learned threshold."""
     pca = fitted.multivariate
     if pca is None or len(view) < max(model.min_samples, 1):
@@ -85,17 +94,28 @@ def target(model: ModelConfig, fitted: FittedReference, pairs: JoinedPairs) -> D
         return None
     if column.type is FeatureType.CATEGORICAL:
         codes = column.codes or {}
-        values = np.array([codes.get(class_key(v), len(codes)) for v in pairs.actual],
-                          dtype=np.int64)
+        values = np.array(
+            [codes.get(class_key(v), len(codes)) for v in pairs.actual], dtype=np.int64
+        )
     else:
         values = np.array(pairs.actual, dtype=np.float64)
     return score_column(column, values, model.min_samples)
 
 
-def summarise(model: ModelConfig, fitted: FittedReference, features: list[FeatureSnapshot],
-              view: WindowView, pairs: JoinedPairs) -> DriftSummary:
+def summarise(
+    model: ModelConfig,
+    fitted: FittedReference,
+    features: list[FeatureSnapshot],
+    view: WindowView,
+    pairs: JoinedPairs,
+) -> DriftSummary:
     """Everything drift-related the snapshot needs beyond each feature's raw verdict."""
     corrected = correct(tuple(features), model.drift_correction)
     share = dataset_share(fitted.features, corrected)
-    return DriftSummary(corrected, share, None if share is None else share >= model.drift_share,
-                        multivariate(model, fitted, view), target(model, fitted, pairs))
+    return DriftSummary(
+        corrected,
+        share,
+        None if share is None else share >= model.drift_share,
+        multivariate(model, fitted, view),
+        target(model, fitted, pairs),
+    )

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exporter.config.model import ModelConfig, Task
+from exporter.config.model import ModelConfig
 from exporter.evaluate.probabilities import ece, positive_scores, score_matrix
 from exporter.evaluate.reference import ReferenceData
 from exporter.ingest.labels import Compact, Target
+from exporter.stats.kinds import Task
 
 MIN_CALIBRATION_ROWS = 100
 # Out-of-fold ECE must drop by more than this, so sampling noise does not buy a calibration.
@@ -59,8 +60,12 @@ def isotonic(score: np.ndarray, truth: np.ndarray) -> Calibration:
 
 def fit_calibration(model: ModelConfig, data: ReferenceData) -> Calibration | None:
     """Isotonic calibration on the reference, kept only when it clearly lowers out-of-fold ECE."""
-    if (model.task is not Task.BINARY or model.positive_class is None or data.score is None
-            or data.label is None):
+    if (
+        model.task is not Task.BINARY
+        or model.positive_class is None
+        or data.score is None
+        or data.label is None
+    ):
         return None
     labels = np.array([str(v) for v in data.label])
     keep = ~np.isnan(data.score) & (labels != "None")
@@ -92,9 +97,11 @@ def expected_auc(p: np.ndarray) -> float | None:
 def _ratios(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> dict[str, np.ndarray]:
     """Expected precision, recall and F1 per class; NaN where the expectation is zero."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return {"precision": np.where(tp + fp > 0, tp / (tp + fp), np.nan),
-                "recall": np.where(tp + fn > 0, tp / (tp + fn), np.nan),
-                "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)}
+        return {
+            "precision": np.where(tp + fp > 0, tp / (tp + fp), np.nan),
+            "recall": np.where(tp + fn > 0, tp / (tp + fn), np.nan),
+            "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan),
+        }
 
 
 def _binary(p: np.ndarray, hit: np.ndarray) -> list[tuple[str, float | None]]:
@@ -107,8 +114,9 @@ def _binary(p: np.ndarray, hit: np.ndarray) -> list[tuple[str, float | None]]:
     return out
 
 
-def _multiclass(matrix: np.ndarray, predicted: np.ndarray,
-                classes: Sequence[str]) -> list[tuple[str, float | None]]:
+def _multiclass(
+    matrix: np.ndarray, predicted: np.ndarray, classes: Sequence[str]
+) -> list[tuple[str, float | None]]:
     matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1e-12)
     chosen = predicted[:, None] == np.asarray(classes)[None, :]
     tp = np.sum(matrix * chosen, axis=0)
@@ -124,8 +132,12 @@ def _multiclass(matrix: np.ndarray, predicted: np.ndarray,
     return out
 
 
-def estimate(model: ModelConfig, calibration: Calibration | None, predicted: Sequence[Target],
-             scores: Sequence[Compact]) -> tuple[tuple[str, float], ...]:
+def estimate(
+    model: ModelConfig,
+    calibration: Calibration | None,
+    predicted: Sequence[Target],
+    scores: Sequence[Compact],
+) -> tuple[tuple[str, float], ...]:
     """Estimated metrics over the rows with scores; empty below min_samples of them."""
     if not model.task.is_classification or not scores:
         return ()

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from exporter.config.model import FeatureType, ModelConfig
+from exporter.config.model import ModelConfig
 from exporter.evaluate.drift import score_column, summarise
 from exporter.evaluate.estimate import Calibration
 from exporter.evaluate.fit import FittedColumn, FittedReference
@@ -16,6 +16,7 @@ from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapsho
 from exporter.ingest.labels import JoinedPairs
 from exporter.ingest.vocab import Vocabulary
 from exporter.ingest.window import Window, WindowView
+from exporter.stats.kinds import FeatureType
 
 
 def _drift(column: FittedColumn, values: np.ndarray, min_samples: int) -> DriftValue | None:
@@ -33,8 +34,12 @@ def _numeric(column: FittedColumn, values: np.ndarray, min_samples: int) -> Feat
     out_of_range = None
     if column.low is not None and column.high is not None:
         out_of_range = _ratio((present < column.low) | (present > column.high))
-    return FeatureSnapshot(column.name, _drift(column, values, min_samples), _ratio(missing),
-                           out_of_range_ratio=out_of_range)
+    return FeatureSnapshot(
+        column.name,
+        _drift(column, values, min_samples),
+        _ratio(missing),
+        out_of_range_ratio=out_of_range,
+    )
 
 
 def _reference_codes(column: FittedColumn, vocab: Vocabulary, codes: np.ndarray) -> np.ndarray:
@@ -45,8 +50,9 @@ def _reference_codes(column: FittedColumn, vocab: Vocabulary, codes: np.ndarray)
     return out
 
 
-def _categorical(column: FittedColumn, vocab: Vocabulary, codes: np.ndarray,
-                 min_samples: int) -> FeatureSnapshot:
+def _categorical(
+    column: FittedColumn, vocab: Vocabulary, codes: np.ndarray, min_samples: int
+) -> FeatureSnapshot:
     missing = codes < 0
     present = codes[~missing].astype(np.int64)
     allowed = column.allowed or frozenset()
@@ -57,8 +63,9 @@ def _categorical(column: FittedColumn, vocab: Vocabulary, codes: np.ndarray,
     return FeatureSnapshot(column.name, drift, _ratio(missing), unseen_category_ratio=unseen)
 
 
-def _prediction_drift(model: ModelConfig, fitted: FittedReference, window: Window,
-                      view: WindowView) -> DriftValue | None:
+def _prediction_drift(
+    model: ModelConfig, fitted: FittedReference, window: Window, view: WindowView
+) -> DriftValue | None:
     column = fitted.prediction
     if column is None:
         return None
@@ -69,32 +76,49 @@ def _prediction_drift(model: ModelConfig, fitted: FittedReference, window: Windo
     return _drift(column, present, model.min_samples)
 
 
-def _with_histogram(feature: FeatureSnapshot, ref: ReferenceHistogram, window: Window,
-                    view: WindowView) -> FeatureSnapshot:
+def _with_histogram(
+    feature: FeatureSnapshot, ref: ReferenceHistogram, window: Window, view: WindowView
+) -> FeatureSnapshot:
     """Attach the reference-versus-window picture the drill-down page draws."""
     if ref.numeric:
         histogram = numeric_window(ref, view.numeric[feature.name])
     else:
-        histogram = categorical_window(ref, window.vocabularies[feature.name],
-                                       view.categorical[feature.name])
+        histogram = categorical_window(
+            ref, window.vocabularies[feature.name], view.categorical[feature.name]
+        )
     return replace(feature, histogram=histogram)
 
 
-def evaluate(model: ModelConfig, fitted: FittedReference, window: Window, view: WindowView,
-             pairs: JoinedPairs, now: float, duration: float,
-             calibration: Calibration | None = None) -> ModelSnapshot:
+def evaluate(
+    model: ModelConfig,
+    fitted: FittedReference,
+    window: Window,
+    view: WindowView,
+    pairs: JoinedPairs,
+    now: float,
+    duration: float,
+    calibration: Calibration | None = None,
+) -> ModelSnapshot:
     """Compute every per-model value the collector serves."""
     features = []
     for column in fitted.features:
         if column.type is FeatureType.NUMERIC:
             features.append(_numeric(column, view.numeric[column.name], model.min_samples))
         else:
-            features.append(_categorical(column, window.vocabularies[column.name],
-                                         view.categorical[column.name], model.min_samples))
+            features.append(
+                _categorical(
+                    column,
+                    window.vocabularies[column.name],
+                    view.categorical[column.name],
+                    model.min_samples,
+                )
+            )
     summary = summarise(model, fitted, features, view, pairs)
     outcome = assess(model, pairs, calibration)
-    with_histograms = tuple(_with_histogram(f, h, window, view)
-                            for f, h in zip(summary.features, fitted.histograms, strict=False))
+    with_histograms = tuple(
+        _with_histogram(f, h, window, view)
+        for f, h in zip(summary.features, fitted.histograms, strict=False)
+    )
     return ModelSnapshot(
         model=model.name,
         evaluated_at=now,

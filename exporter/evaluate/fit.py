@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from exporter.config.model import DriftSpec, FeatureConfig, FeatureType, ModelConfig, Task
+from exporter.config.model import DriftSpec, FeatureConfig, ModelConfig
 from exporter.evaluate.histograms import ReferenceHistogram, fit_histograms
 from exporter.evaluate.performance import performance
 from exporter.evaluate.reference import ReferenceData, ReferenceError, categories
 from exporter.ingest.window import Window
 from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method, resolve
+from exporter.stats.kinds import FeatureType, Task
 from exporter.stats.multivariate import PCAReconstruction
 from exporter.stats.thresholds import LearnedThreshold
 
@@ -60,51 +61,72 @@ class _Fit:
     where: str
 
 
-def _fitted_method(fit: _Fit, ftype: FeatureType, values: np.ndarray,
-                   n_categories: int | None) -> tuple[DriftMethod, LearnedThreshold | None]:
+def _fitted_method(
+    fit: _Fit, ftype: FeatureType, values: np.ndarray, n_categories: int | None
+) -> tuple[DriftMethod, LearnedThreshold | None]:
     """Build, fit and resolve `auto`; errors name the model and column."""
     try:
-        method = make_method(fit.spec.method or DEFAULT_METHOD[ftype], ftype,
-                             fit.spec.threshold, fit.bins)
+        method = make_method(
+            fit.spec.method or DEFAULT_METHOD[ftype], ftype, fit.spec.threshold, fit.bins
+        )
         fitted = resolve(method.fit(values, n_categories))
     except ValueError as exc:
         raise ReferenceError(f"{fit.where}: {exc}") from None
     learned = None
     if fit.spec.learned:
+
         def scorer(chunk: np.ndarray[Any, Any]) -> float:
             return fitted.score(chunk).score if fitted.usable(chunk).size else 0.0
+
         learned = LearnedThreshold(values, scorer, fit.k)
     return fitted, learned
 
 
-def _numeric_column(name: str, values: np.ndarray, fit: _Fit,
-                    configured: tuple[float, float] | None, importance: float = 1.0
-                    ) -> FittedColumn:
+def _numeric_column(
+    name: str,
+    values: np.ndarray,
+    fit: _Fit,
+    configured: tuple[float, float] | None,
+    importance: float = 1.0,
+) -> FittedColumn:
     present = values[~np.isnan(values)]
     if present.size == 0:
         return FittedColumn(name, FeatureType.NUMERIC, None, *(configured or (None, None)))
     low, high = configured or (float(present.min()), float(present.max()))
     method, learned = _fitted_method(fit, FeatureType.NUMERIC, values, None)
-    return FittedColumn(name, FeatureType.NUMERIC, method, low, high, learned=learned,
-                        importance=importance)
+    return FittedColumn(
+        name, FeatureType.NUMERIC, method, low, high, learned=learned, importance=importance
+    )
 
 
-def _categorical_column(name: str, values: tuple[str | None, ...], fit: _Fit,
-                        allowed: tuple[str, ...] | None, importance: float = 1.0
-                        ) -> FittedColumn:
+def _categorical_column(
+    name: str,
+    values: tuple[str | None, ...],
+    fit: _Fit,
+    allowed: tuple[str, ...] | None,
+    importance: float = 1.0,
+) -> FittedColumn:
     cats = categories(values)
     codes = {c: i for i, c in enumerate(cats)}
     ref = np.array([-1 if v is None else codes[v] for v in values], dtype=np.int64)
-    method, learned = (_fitted_method(fit, FeatureType.CATEGORICAL, ref, len(cats))
-                       if cats else (None, None))
-    return FittedColumn(name, FeatureType.CATEGORICAL, method, codes=codes,
-                        allowed=frozenset(allowed if allowed is not None else cats),
-                        learned=learned, importance=importance)
+    method, learned = (
+        _fitted_method(fit, FeatureType.CATEGORICAL, ref, len(cats)) if cats else (None, None)
+    )
+    return FittedColumn(
+        name,
+        FeatureType.CATEGORICAL,
+        method,
+        codes=codes,
+        allowed=frozenset(allowed if allowed is not None else cats),
+        learned=learned,
+        importance=importance,
+    )
 
 
 def _feature(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> FittedColumn:
-    fit = _Fit(f.drift, model.histogram_bins, model.learned_k,
-               f"model {model.name!r} feature {f.name!r}")
+    fit = _Fit(
+        f.drift, model.histogram_bins, model.learned_k, f"model {model.name!r} feature {f.name!r}"
+    )
     if f.type is FeatureType.NUMERIC:
         return _numeric_column(f.name, data.numeric[f.name], fit, f.range, f.importance)
     return _categorical_column(f.name, data.categorical[f.name], fit, f.allowed, f.importance)
@@ -112,8 +134,12 @@ def _feature(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> Fitte
 
 def _prediction(model: ModelConfig, data: ReferenceData) -> tuple[FittedColumn | None, bool]:
     """Drift on the positive-class score when both sides can have it, else on the prediction."""
-    fit = _Fit(model.prediction_drift, model.histogram_bins, model.learned_k,
-               f"model {model.name!r} prediction")
+    fit = _Fit(
+        model.prediction_drift,
+        model.histogram_bins,
+        model.learned_k,
+        f"model {model.name!r} prediction",
+    )
     if model.task is Task.BINARY and data.score is not None and model.positive_class:
         return _numeric_column("score", data.score, fit, None), True
     if data.prediction is None:
@@ -133,8 +159,9 @@ def _target(model: ModelConfig, data: ReferenceData) -> FittedColumn | None:
     return _numeric_column("label", np.array(data.label, dtype=float), fit, None)
 
 
-def _multivariate(model: ModelConfig, data: ReferenceData
-                  ) -> tuple[PCAReconstruction | None, tuple[str, ...], str]:
+def _multivariate(
+    model: ModelConfig, data: ReferenceData
+) -> tuple[PCAReconstruction | None, tuple[str, ...], str]:
     """PCA over the numeric features where rebuilding a row can fail, else why it cannot."""
     names = tuple(f.name for f in model.features if f.type is FeatureType.NUMERIC)
     if not model.multivariate.enabled:
@@ -147,9 +174,15 @@ def _multivariate(model: ModelConfig, data: ReferenceData
         return None, (), f"not applicable: the reference has no values of {', '.join(empty)}"
     pca = PCAReconstruction.fit(matrix, model.multivariate.variance)
     if not pca.applicable:
-        return None, (), (f"not applicable: variance {model.multivariate.variance:g} keeps all "
-                          f"{pca.kept} components of {len(names)} numeric features, so every "
-                          "row is rebuilt exactly (lower multivariate.variance to use it)")
+        return (
+            None,
+            (),
+            (
+                f"not applicable: variance {model.multivariate.variance:g} keeps all "
+                f"{pca.kept} components of {len(names)} numeric features, so every "
+                "row is rebuilt exactly (lower multivariate.variance to use it)"
+            ),
+        )
     return pca, names, ""
 
 
@@ -164,10 +197,19 @@ def fit_reference(model: ModelConfig, data: ReferenceData, window: Window) -> Fi
         window.classes.seed(prediction.codes)
     baseline: tuple[tuple[str, float], ...] = ()
     if data.prediction is not None and data.label is not None:  # scores too, for roc_auc etc.
-        scores = () if data.score is None else [None if v != v else float(v)
-                                                 for v in data.score]
+        scores = () if data.score is None else [None if v != v else float(v) for v in data.score]
         baseline = performance(model, data.prediction, data.label, scores)
     pca, pca_names, pca_note = _multivariate(model, data)
-    return FittedReference(data.rows, data.digest, features, prediction, from_score, baseline,
-                           _target(model, data), pca, pca_names, fit_histograms(model, data),
-                           pca_note)
+    return FittedReference(
+        data.rows,
+        data.digest,
+        features,
+        prediction,
+        from_score,
+        baseline,
+        _target(model, data),
+        pca,
+        pca_names,
+        fit_histograms(model, data),
+        pca_note,
+    )

@@ -7,9 +7,10 @@ from itertools import pairwise
 
 import numpy as np
 
-from exporter.config.model import FeatureType, ModelConfig
+from exporter.config.model import ModelConfig
 from exporter.evaluate.reference import ReferenceData
 from exporter.ingest.vocab import OTHER, Vocabulary
+from exporter.stats.kinds import FeatureType
 
 MAX_UNSEEN_SHOWN = 10
 
@@ -46,8 +47,11 @@ def _numeric(name: str, values: np.ndarray, bins: int) -> ReferenceHistogram:
     if present.size == 0:
         return ReferenceHistogram(name, True, (), ())
     inner = np.unique(np.quantile(present, np.linspace(0.0, 1.0, bins + 1)))
-    edges = np.append(inner[:-1], np.nextafter(inner[-1], np.inf)) if inner.size > 1 else \
-        np.array([inner[0], np.nextafter(inner[0], np.inf)])
+    edges = (
+        np.append(inner[:-1], np.nextafter(inner[-1], np.inf))
+        if inner.size > 1
+        else np.array([inner[0], np.nextafter(inner[0], np.inf)])
+    )
     labels = [f"< {_fmt(edges[0])}"]
     labels += [f"[{_fmt(lo)}, {_fmt(hi)})" for lo, hi in pairwise(edges)]
     labels.append(f"> {_fmt(inner[-1])}")
@@ -64,8 +68,11 @@ def _shares(index: np.ndarray, size: int) -> tuple[float, ...]:
 def _categorical(name: str, values: tuple[str | None, ...]) -> ReferenceHistogram:
     """The reference categories, most frequent first."""
     present = [v for v in values if v is not None]
-    names, counts = np.unique(np.array(present, dtype=object), return_counts=True) \
-        if present else (np.array([]), np.array([]))
+    names, counts = (
+        np.unique(np.array(present, dtype=object), return_counts=True)
+        if present
+        else (np.array([]), np.array([]))
+    )
     order = np.argsort(-counts, kind="stable")
     cats = tuple(str(names[i]) for i in order)
     total = counts.sum()
@@ -89,13 +96,13 @@ def numeric_window(ref: ReferenceHistogram, values: np.ndarray) -> FeatureHistog
     present = values[~np.isnan(values)]
     if not ref.edges:
         return FeatureHistogram((), (), (), ())
-    shares = _shares(np.searchsorted(np.array(ref.edges), present, side="right"),
-                     len(ref.labels))
+    shares = _shares(np.searchsorted(np.array(ref.edges), present, side="right"), len(ref.labels))
     return FeatureHistogram(ref.labels, ref.reference, shares, tuple(False for _ in ref.labels))
 
 
-def categorical_window(ref: ReferenceHistogram, vocab: Vocabulary,
-                       codes: np.ndarray) -> FeatureHistogram:
+def categorical_window(
+    ref: ReferenceHistogram, vocab: Vocabulary, codes: np.ndarray
+) -> FeatureHistogram:
     """Reference categories first, then the most frequent unseen ones (bounded), marked."""
     present = codes[codes >= 0]
     values = vocab.values
@@ -103,8 +110,7 @@ def categorical_window(ref: ReferenceHistogram, vocab: Vocabulary,
     total = float(counts.sum()) or 1.0
     by_name = {values[i]: float(c) for i, c in enumerate(counts)}
     known = set(ref.categories)
-    unseen = sorted(((c, v) for v, c in by_name.items() if v not in known and c > 0),
-                    reverse=True)
+    unseen = sorted(((c, v) for v, c in by_name.items() if v not in known and c > 0), reverse=True)
     shown = unseen[:MAX_UNSEEN_SHOWN]
     rest = sum(c for c, _ in unseen[MAX_UNSEEN_SHOWN:])
     labels = [*ref.categories, *(v for _, v in shown)] + ([OTHER] if rest else [])

@@ -21,8 +21,9 @@ class PerformanceOutcome:
     label_coverage: float | None = None
 
 
-def assess(model: ModelConfig, pairs: JoinedPairs,
-           calibration: Calibration | None) -> PerformanceOutcome:
+def assess(
+    model: ModelConfig, pairs: JoinedPairs, calibration: Calibration | None
+) -> PerformanceOutcome:
     """Realised metrics once min_samples labels joined; estimates from the window's scores.
 
     The estimation error compares the estimate on the labelled rows with the realised value on
@@ -33,6 +34,9 @@ def assess(model: ModelConfig, pairs: JoinedPairs,
         return PerformanceOutcome(estimated=estimated, label_coverage=pairs.coverage)
     result = realised(model, pairs.predicted, pairs.actual, pairs.scores, pairs.classes)
     on_labelled = dict(estimate(model, calibration, pairs.predicted, pairs.scores))
-    error = tuple((name, abs(on_labelled[name] - value)) for name, value in result.metrics
-                  if name in on_labelled)
+    error = tuple(
+        (name, abs(on_labelled[name] - value))
+        for name, value in result.metrics
+        if name in on_labelled
+    )
     return PerformanceOutcome(result.metrics, result.per_class, estimated, error, pairs.coverage)

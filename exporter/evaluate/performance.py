@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exporter.config.model import ModelConfig, Task
+from exporter.config.model import ModelConfig
 from exporter.evaluate.probabilities import (
     binary_score_metrics,
     multiclass_score_metrics,
@@ -19,6 +19,7 @@ from exporter.evaluate.probabilities import (
     score_matrix,
 )
 from exporter.ingest.labels import Compact
+from exporter.stats.kinds import Task
 
 Pairs = tuple[tuple[str, float], ...]
 
@@ -55,10 +56,13 @@ class ClassCounts:
         """Per-class precision, recall and F1, NaN where the denominator is zero."""
         with np.errstate(divide="ignore", invalid="ignore"):
             fp, fn = self.predicted - self.tp, self.support - self.tp
-            return {"precision": np.where(self.predicted > 0, self.tp / self.predicted, np.nan),
-                    "recall": np.where(self.support > 0, self.tp / self.support, np.nan),
-                    "f1": np.where(2 * self.tp + fp + fn > 0,
-                                   2 * self.tp / (2 * self.tp + fp + fn), np.nan)}
+            return {
+                "precision": np.where(self.predicted > 0, self.tp / self.predicted, np.nan),
+                "recall": np.where(self.support > 0, self.tp / self.support, np.nan),
+                "f1": np.where(
+                    2 * self.tp + fp + fn > 0, 2 * self.tp / (2 * self.tp + fp + fn), np.nan
+                ),
+            }
 
 
 def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float | None:
@@ -76,8 +80,13 @@ def _present(pairs: Sequence[tuple[str, float | None]]) -> list[tuple[str, float
     return [(name, v) for name, v in pairs if v is not None and np.isfinite(v)]
 
 
-def classification(model: ModelConfig, actual: np.ndarray, predicted: np.ndarray,
-                   scores: Sequence[Compact], classes: Sequence[str] = ()) -> Realised:
+def classification(
+    model: ModelConfig,
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    scores: Sequence[Compact],
+    classes: Sequence[str] = (),
+) -> Realised:
     """Accuracy, averaged and per-class ratios, and score metrics where scores exist."""
     counts = ClassCounts.of(actual, predicted)
     ratios = counts.ratios()
@@ -91,14 +100,18 @@ def classification(model: ModelConfig, actual: np.ndarray, predicted: np.ndarray
         out.append((f"{name}_macro", _mean(values)))
         out.append((f"{name}_weighted", _mean(values, counts.support)))
     out += _score_metrics(actual, predicted, scores, positive)
-    per_class = [(c, name, float(ratios[name][counts.classes.index(c)]))
-                 for c in classes if c in counts.classes for name in ratios]
-    return Realised(tuple(_present(out)),
-                    tuple(t for t in per_class if np.isfinite(t[2])))
+    per_class = [
+        (c, name, float(ratios[name][counts.classes.index(c)]))
+        for c in classes
+        if c in counts.classes
+        for name in ratios
+    ]
+    return Realised(tuple(_present(out)), tuple(t for t in per_class if np.isfinite(t[2])))
 
 
-def _score_metrics(actual: np.ndarray, predicted: np.ndarray, scores: Sequence[Compact],
-                   positive: str | None) -> list[tuple[str, float | None]]:
+def _score_metrics(
+    actual: np.ndarray, predicted: np.ndarray, scores: Sequence[Compact], positive: str | None
+) -> list[tuple[str, float | None]]:
     """Score-based metrics over the rows that carry scores."""
     if not scores or all(s is None for s in scores):
         return []
@@ -121,19 +134,29 @@ def regression(predicted: np.ndarray, actual: np.ndarray) -> Realised:
     """MAE, RMSE, R2 (absent for a constant target) and MAPE."""
     err = predicted - actual
     out: list[tuple[str, float | None]] = [
-        ("mae", float(np.mean(np.abs(err)))), ("rmse", float(np.sqrt(np.mean(err ** 2))))]
+        ("mae", float(np.mean(np.abs(err)))),
+        ("rmse", float(np.sqrt(np.mean(err**2)))),
+    ]
     variance = float(np.sum((actual - actual.mean()) ** 2))
-    out.append(("r2", 1.0 - float(np.sum(err ** 2)) / variance if variance > 0 else None))
+    out.append(("r2", 1.0 - float(np.sum(err**2)) / variance if variance > 0 else None))
     denominator = np.maximum(np.abs(actual), np.finfo(np.float64).eps)
     out.append(("mape", float(np.mean(np.abs(err) / denominator))))
     return Realised(tuple(_present(out)))
 
 
-def realised(model: ModelConfig, predicted: Sequence[object], actual: Sequence[object],
-             scores: Sequence[Compact] = (), classes: Sequence[str] = ()) -> Realised:
+def realised(
+    model: ModelConfig,
+    predicted: Sequence[object],
+    actual: Sequence[object],
+    scores: Sequence[Compact] = (),
+    classes: Sequence[str] = (),
+) -> Realised:
     """Every realised metric for the model's task; empty when there is nothing to compare."""
-    rows = [i for i, (p, a) in enumerate(zip(predicted, actual, strict=True))
-            if p is not None and a is not None]
+    rows = [
+        i
+        for i, (p, a) in enumerate(zip(predicted, actual, strict=True))
+        if p is not None and a is not None
+    ]
     if not rows:
         return Realised(())
     if model.task is Task.REGRESSION:
@@ -141,12 +164,20 @@ def realised(model: ModelConfig, predicted: Sequence[object], actual: Sequence[o
         true = np.array([float(actual[i]) for i in rows])  # type: ignore[arg-type]
         return regression(pred, true)
     kept = [scores[i] for i in rows] if scores else []
-    return classification(model, np.array([str(actual[i]) for i in rows]),
-                          np.array([str(predicted[i]) for i in rows]), kept,
-                          classes or model.classes or ())
+    return classification(
+        model,
+        np.array([str(actual[i]) for i in rows]),
+        np.array([str(predicted[i]) for i in rows]),
+        kept,
+        classes or model.classes or (),
+    )
 
 
-def performance(model: ModelConfig, predicted: Sequence[object], actual: Sequence[object],
-                scores: Sequence[Compact] = ()) -> Pairs:
+def performance(
+    model: ModelConfig,
+    predicted: Sequence[object],
+    actual: Sequence[object],
+    scores: Sequence[Compact] = (),
+) -> Pairs:
     """The model-level metrics only, as the reference baseline needs them."""
     return realised(model, predicted, actual, scores).metrics

@@ -61,8 +61,10 @@ def ece(hit: np.ndarray, confidence: np.ndarray) -> float:
     edges = np.linspace(0.0, 1.0, ECE_BINS + 1)
     ids = np.searchsorted(edges[1:-1], confidence)
     total = np.bincount(ids, minlength=ECE_BINS)
-    gap = np.abs(np.bincount(ids, weights=hit.astype(float), minlength=ECE_BINS)
-                 - np.bincount(ids, weights=confidence, minlength=ECE_BINS))
+    gap = np.abs(
+        np.bincount(ids, weights=hit.astype(float), minlength=ECE_BINS)
+        - np.bincount(ids, weights=confidence, minlength=ECE_BINS)
+    )
     return float(gap.sum() / total.sum())
 
 
@@ -74,13 +76,17 @@ def binary_score_metrics(truth: np.ndarray, p: np.ndarray) -> list[tuple[str, fl
         out.append(("roc_auc", auc))
     clipped = np.clip(p, EPS, 1 - EPS)
     loss = -np.mean(np.where(truth, np.log(clipped), np.log(1 - clipped)))
-    out += [("log_loss", float(loss)), ("brier", float(np.mean((p - truth) ** 2))),
-            ("ece", ece(truth, p))]
+    out += [
+        ("log_loss", float(loss)),
+        ("brier", float(np.mean((p - truth) ** 2))),
+        ("ece", ece(truth, p)),
+    ]
     return out
 
 
-def multiclass_score_metrics(actual: np.ndarray, predicted: np.ndarray, matrix: np.ndarray,
-                             classes: Sequence[str]) -> list[tuple[str, float]]:
+def multiclass_score_metrics(
+    actual: np.ndarray, predicted: np.ndarray, matrix: np.ndarray, classes: Sequence[str]
+) -> list[tuple[str, float]]:
     """OvR macro AUC, log loss, Brier (summed over classes) and top-label ECE."""
     out: list[tuple[str, float]] = []
     auc = ovr_auc(actual, matrix, classes)

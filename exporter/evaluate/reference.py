@@ -16,10 +16,11 @@ from typing import Any, cast
 import numpy as np
 import orjson
 
-from exporter.config.model import FeatureType, ModelConfig
+from exporter.config.model import ModelConfig
 from exporter.files import MiB, describe_size, read_regular_file
 from exporter.ingest.wire import class_key
 from exporter.redis_types import RedisClient
+from exporter.stats.kinds import FeatureType
 
 OPTIONAL_COLUMNS = ("prediction", "score", "label")
 # A reference is parsed whole into memory (several times its size), so it is capped: a
@@ -84,8 +85,9 @@ def _numeric(rows: list[dict[str, Any]], name: str, where: str) -> np.ndarray:
         try:
             out[i] = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise ReferenceError(f"{where}: row {i + 1}: column {name!r}: "
-                                 f"{value!r} is not a number") from None
+            raise ReferenceError(
+                f"{where}: row {i + 1}: column {name!r}: {value!r} is not a number"
+            ) from None
     if np.isinf(out).any():
         raise ReferenceError(f"{where}: column {name!r} holds infinities")
     return out
@@ -98,13 +100,19 @@ def parse_reference(model: ModelConfig, content: bytes, fmt: str, where: str) ->
         raise ReferenceError(f"{where}: reference for model {model.name!r} has no rows")
     for f in model.features:
         if not any(f.name in row for row in rows[:1000]):
-            raise ReferenceError(f"{where}: reference for model {model.name!r} lacks "
-                                 f"feature column {f.name!r}")
-    numeric = {f.name: _numeric(rows, f.name, where)
-               for f in model.features if f.type is FeatureType.NUMERIC}
-    categorical = {f.name: tuple(None if _missing(r.get(f.name)) else class_key(r.get(f.name))
-                                 for r in rows)
-                   for f in model.features if f.type is FeatureType.CATEGORICAL}
+            raise ReferenceError(
+                f"{where}: reference for model {model.name!r} lacks feature column {f.name!r}"
+            )
+    numeric = {
+        f.name: _numeric(rows, f.name, where)
+        for f in model.features
+        if f.type is FeatureType.NUMERIC
+    }
+    categorical = {
+        f.name: tuple(None if _missing(r.get(f.name)) else class_key(r.get(f.name)) for r in rows)
+        for f in model.features
+        if f.type is FeatureType.CATEGORICAL
+    }
     present = [c for c in OPTIONAL_COLUMNS if c in rows[0]]
     prediction = label = None
     score = _numeric(rows, "score", where) if "score" in present else None
@@ -112,12 +120,20 @@ def parse_reference(model: ModelConfig, content: bytes, fmt: str, where: str) ->
         prediction = _target(rows, "prediction", model, where)
     if "label" in present:
         label = _target(rows, "label", model, where)
-    return ReferenceData(len(rows), numeric, categorical, prediction, score, label,
-                         hashlib.sha256(content).hexdigest())
+    return ReferenceData(
+        len(rows),
+        numeric,
+        categorical,
+        prediction,
+        score,
+        label,
+        hashlib.sha256(content).hexdigest(),
+    )
 
 
-def _target(rows: list[dict[str, Any]], column: str, model: ModelConfig,
-            where: str) -> tuple[Any, ...]:
+def _target(
+    rows: list[dict[str, Any]], column: str, model: ModelConfig, where: str
+) -> tuple[Any, ...]:
     if model.task.is_classification:
         return tuple(None if _missing(r.get(column)) else class_key(r.get(column)) for r in rows)
     return tuple(_numeric(rows, column, where))
@@ -133,15 +149,19 @@ def read_reference_file(model: ModelConfig, path: str) -> ReferenceData:
     try:
         content = read_regular_file(path, MAX_REFERENCE_BYTES)
     except OSError as exc:
-        raise ReferenceError(f"model {model.name!r}: cannot read reference {path}: "
-                             f"{exc.strerror or exc}") from None
+        raise ReferenceError(
+            f"model {model.name!r}: cannot read reference {path}: {exc.strerror or exc}"
+        ) from None
     return parse_reference(model, content, fmt, path)
 
 
 def encode_for_redis(content: bytes, fmt: str) -> dict[str, bytes]:
     """The hash fields `reference load` writes: compressed content, format and digest."""
-    return {"format": fmt.encode(), "content": gzip.compress(content),
-            "sha256": hashlib.sha256(content).hexdigest().encode()}
+    return {
+        "format": fmt.encode(),
+        "content": gzip.compress(content),
+        "sha256": hashlib.sha256(content).hexdigest().encode(),
+    }
 
 
 def store_in_redis(client: RedisClient, key: str, content: bytes, fmt: str) -> None:
@@ -149,18 +169,20 @@ def store_in_redis(client: RedisClient, key: str, content: bytes, fmt: str) -> N
     client.hset(key, mapping=cast(Any, encode_for_redis(content, fmt)))
 
 
-def decode_from_redis(model: ModelConfig, key: str,
-                      fields: Mapping[bytes, bytes]) -> ReferenceData:
+def decode_from_redis(model: ModelConfig, key: str, fields: Mapping[bytes, bytes]) -> ReferenceData:
     """Parse the hash written by `reference load`."""
     try:
         fmt = fields[b"format"].decode()
         content = _gunzip(fields[b"content"], MAX_REFERENCE_BYTES)
     except (KeyError, OSError, EOFError, UnicodeDecodeError, zlib.error):
-        raise ReferenceError(f"redis key {key}: not a reference written by "
-                             "`ml-monitoring-exporter reference load`") from None
+        raise ReferenceError(
+            f"redis key {key}: not a reference written by `ml-monitoring-exporter reference load`"
+        ) from None
     if content is None:
-        raise ReferenceError(f"redis key {key}: reference is larger than the "
-                             f"{describe_size(MAX_REFERENCE_BYTES)} limit once decompressed")
+        raise ReferenceError(
+            f"redis key {key}: reference is larger than the "
+            f"{describe_size(MAX_REFERENCE_BYTES)} limit once decompressed"
+        )
     return parse_reference(model, content, fmt, f"redis key {key}")
 
 

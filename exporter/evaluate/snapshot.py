@@ -88,8 +88,7 @@ class SnapshotStore:
     def retain(self, names: set[str]) -> None:
         """Forget models that are no longer configured, so their series disappear."""
         with self._write:
-            self._models = MappingProxyType(
-                {k: v for k, v in self._models.items() if k in names})
+            self._models = MappingProxyType({k: v for k, v in self._models.items() if k in names})
 
     def history(self, model: str) -> tuple[ScorePoint, ...]:
         """The model's recent evaluations, oldest first (kept in memory only)."""
@@ -98,8 +97,10 @@ class SnapshotStore:
 
     def publish(self, snapshot: ModelSnapshot) -> None:
         """Swap in a new mapping with this model's snapshot replaced; remember its scores."""
-        point = ScorePoint(snapshot.evaluated_at, {f.name: f.drift for f in snapshot.features
-                                                   if f.drift is not None})
+        point = ScorePoint(
+            snapshot.evaluated_at,
+            {f.name: f.drift for f in snapshot.features if f.drift is not None},
+        )
         with self._write:
             self._history.setdefault(snapshot.model, deque(maxlen=self._keep)).append(point)
             updated = dict(self._models)

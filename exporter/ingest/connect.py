@@ -14,8 +14,14 @@ from exporter.files import read_regular_file
 from exporter.redis_types import CLUSTER_SCHEMES, RedisClient
 
 MAX_PASSWORD_FILE_BYTES = 64 * 1024  # a mounted Secret; a FIFO or /dev/zero must not hang us
-AUTH_HINTS = ("noauth", "wrongpass", "invalid password", "unauthenticated", "invalid username",
-              "authentication")
+AUTH_HINTS = (
+    "noauth",
+    "wrongpass",
+    "invalid password",
+    "unauthenticated",
+    "invalid username",
+    "authentication",
+)
 
 
 class PasswordFile(CredentialProvider):
@@ -32,7 +38,8 @@ class PasswordFile(CredentialProvider):
             password = content.decode("utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
             raise redis.AuthenticationError(
-                f"cannot read redis.password_file {self._path}: {exc}") from None
+                f"cannot read redis.password_file {self._path}: {exc}"
+            ) from None
         return (password,) if self._username is None else (self._username, password)
 
 
@@ -59,15 +66,19 @@ def _explained(exc: redis.ConnectionError) -> redis.ConnectionError:
         return exc
     return redis.ConnectionError(
         f"{exc} - the server refused the TLS session: does it require a client certificate "
-        "(redis.tls.cert_file, key_file), or not trust ours?")
+        "(redis.tls.cert_file, key_file), or not trust ours?"
+    )
 
 
 def make_client(cfg: RedisConfig) -> RedisClient:
     """A RESP2 client returning bytes: the cheapest replies for redis-py to post-process."""
     extra: dict[str, Any] = {}
     if cfg.tls.ca_file or cfg.tls.cert_file:
-        extra = {"ssl_ca_certs": cfg.tls.ca_file, "ssl_certfile": cfg.tls.cert_file,
-                 "ssl_keyfile": cfg.tls.key_file}
+        extra = {
+            "ssl_ca_certs": cfg.tls.ca_file,
+            "ssl_certfile": cfg.tls.cert_file,
+            "ssl_keyfile": cfg.tls.key_file,
+        }
     if cfg.password_file is not None:
         extra["credential_provider"] = PasswordFile(cfg.username, cfg.password_file)
     else:
@@ -75,15 +86,23 @@ def make_client(cfg: RedisConfig) -> RedisClient:
     scheme, sep, rest = cfg.url.partition("://")
     if scheme in CLUSTER_SCHEMES:  # every key of a model shares its hash tag, so one node serves it
         return RedisCluster.from_url(
-            f"{CLUSTER_SCHEMES[scheme]}{sep}{rest}", socket_timeout=cfg.socket_timeout_seconds,
-            socket_connect_timeout=cfg.socket_timeout_seconds, protocol=2,
-            decode_responses=False, **extra)
+            f"{CLUSTER_SCHEMES[scheme]}{sep}{rest}",
+            socket_timeout=cfg.socket_timeout_seconds,
+            socket_connect_timeout=cfg.socket_timeout_seconds,
+            protocol=2,
+            decode_responses=False,
+            **extra,
+        )
     if scheme == "rediss":
         extra["connection_class"] = TLSConnection
     return redis.Redis.from_url(
-        cfg.url, socket_timeout=cfg.socket_timeout_seconds,
-        socket_connect_timeout=cfg.socket_timeout_seconds, protocol=2,
-        decode_responses=False, **extra)
+        cfg.url,
+        socket_timeout=cfg.socket_timeout_seconds,
+        socket_connect_timeout=cfg.socket_timeout_seconds,
+        protocol=2,
+        decode_responses=False,
+        **extra,
+    )
 
 
 def redacted_url(url: str) -> str:

@@ -28,9 +28,12 @@ class StreamState:
         added = info.get("entries-added")
         first = info.get("first-entry")
         last = info.get("last-generated-id")
-        return cls(added=None if added is None else int(added), length=int(info["length"]),
-                   first=parse_id(first[0]) if first else (0, 0),
-                   last_generated=parse_id(last) if last else (0, 0))
+        return cls(
+            added=None if added is None else int(added),
+            length=int(info["length"]),
+            first=parse_id(first[0]) if first else (0, 0),
+            last_generated=parse_id(last) if last else (0, 0),
+        )
 
 
 class GapTracker:

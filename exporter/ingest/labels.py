@@ -7,9 +7,10 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from exporter.config.model import ModelConfig, Task
+from exporter.config.model import ModelConfig
 from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
 from exporter.ingest.wire import Label, Prediction
+from exporter.stats.kinds import Task
 
 # A prediction's scores kept compactly: the positive-class probability, or interned class
 # names with their probabilities, or None.
@@ -56,9 +57,11 @@ class LabelJoin:
         self._classification = model.task.is_classification
         self._pending: OrderedDict[str, tuple[float, Target, Compact]] = OrderedDict()
         self._pairs: deque[tuple[float, float, Target, Target, Compact]] = deque(
-            maxlen=model.window.max_samples)
+            maxlen=model.window.max_samples
+        )
         self._recent: deque[tuple[float, Target, Compact]] = deque(
-            maxlen=model.window.max_samples if self._classification else 0)
+            maxlen=model.window.max_samples if self._classification else 0
+        )
         self._keysets: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._classes: list[str] = list(model.classes or ())
         if not self._classes and model.task is Task.BINARY and model.positive_class:
@@ -117,11 +120,14 @@ class LabelJoin:
             classes = tuple(self._classes)
         total = labelled + waiting
         return JoinedPairs(
-            predicted=tuple(p[2] for p in recent), actual=tuple(p[3] for p in recent),
+            predicted=tuple(p[2] for p in recent),
+            actual=tuple(p[3] for p in recent),
             scores=tuple(p[4] for p in recent),
-            coverage=labelled / total if total else None, classes=classes,
+            coverage=labelled / total if total else None,
+            classes=classes,
             window_predicted=tuple(r[1] for r in window),
-            window_scores=tuple(r[2] for r in window))
+            window_scores=tuple(r[2] for r in window),
+        )
 
     @property
     def pending(self) -> int:
@@ -138,8 +144,11 @@ class LabelJoin:
         """The class itself when configured or among the first seen, else `__other__`."""
         if cls in self._classes:
             return cls
-        if (self._model.classes is None and len(self._classes) < self._model.max_new_categories
-                and len(cls) <= MAX_VALUE_CHARS):
+        if (
+            self._model.classes is None
+            and len(self._classes) < self._model.max_new_categories
+            and len(cls) <= MAX_VALUE_CHARS
+        ):
             self._classes.append(cls)
             return cls
         return OTHER

@@ -41,9 +41,15 @@ class StreamReader:
     from the cursors resume_from() hands over, without rebuilding from Redis.
     """
 
-    def __init__(self, client: RedisClient, pipelines: Sequence[ModelPipeline], cfg: RedisConfig,
-                 live: LiveMetrics, clock: Callable[[], float] = time.time,
-                 kept: frozenset[bytes] = frozenset()) -> None:
+    def __init__(
+        self,
+        client: RedisClient,
+        pipelines: Sequence[ModelPipeline],
+        cfg: RedisConfig,
+        live: LiveMetrics,
+        clock: Callable[[], float] = time.time,
+        kept: frozenset[bytes] = frozenset(),
+    ) -> None:
         self._client = client
         self._cfg = cfg
         self._live = live
@@ -55,8 +61,10 @@ class StreamReader:
         self.last_ids: dict[bytes, bytes] = {}
         self._resume: dict[bytes, bytes] = {}  # set by resume_from() on a reload
         self._kept = kept
-        self._by_model = [(p.model.streams.predictions.encode(), p.model.streams.labels.encode())
-                          for p in pipelines]
+        self._by_model = [
+            (p.model.streams.predictions.encode(), p.model.streams.labels.encode())
+            for p in pipelines
+        ]
         self.redis_up = False
         self.running = False
         self.backfilled = threading.Event()
@@ -145,18 +153,32 @@ class StreamReader:
         self.redis_up = True
         self.backfilled.set()
 
-    def _rebuild(self, key: bytes, pipeline: ModelPipeline, kind: str,
-                 resume: bytes | None) -> None:
+    def _rebuild(
+        self, key: bytes, pipeline: ModelPipeline, kind: str, resume: bytes | None
+    ) -> None:
         """Replay the stream's tail into the window, newest first until the window is full."""
         window = pipeline.model.window
         since = int((self._clock() - window.duration_seconds) * 1000)
-        tail = read_tail(self._client, key, since, b"+" if resume is None else resume,
-                         window.max_samples, pipeline.model.max_entry_bytes)
+        tail = read_tail(
+            self._client,
+            key,
+            since,
+            b"+" if resume is None else resume,
+            window.max_samples,
+            pipeline.model.max_entry_bytes,
+        )
         self._deliver(pipeline, kind, tail.entries, replay=True)
-        log.info("window rebuilt from redis", extra={
-            "model": pipeline.model.name, "stream": key.decode(), "entries": len(tail.entries),
-            "records": tail.records, "oversized_entries_skipped": tail.oversized,
-            "older_entries_unread": tail.full})
+        log.info(
+            "window rebuilt from redis",
+            extra={
+                "model": pipeline.model.name,
+                "stream": key.decode(),
+                "entries": len(tail.entries),
+                "records": tail.records,
+                "oversized_entries_skipped": tail.oversized,
+                "older_entries_unread": tail.full,
+            },
+        )
         if resume is not None:
             self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
         else:
@@ -181,8 +203,11 @@ class StreamReader:
         if not supported:
             log.error("redis %s is older than the supported minimum 6.2; reading may fail", text)
         elif _version(str(text)) < (7, 0):
-            log.warning("redis %s has no entries-added counter: trimmed entries are noticed but "
-                        "not counted, and mlmon_stream_lag_entries is not exported", text)
+            log.warning(
+                "redis %s has no entries-added counter: trimmed entries are noticed but "
+                "not counted, and mlmon_stream_lag_entries is not exported",
+                text,
+            )
 
     def check_streams(self) -> None:
         """Read each stream up to date and account for every entry, every few seconds.
@@ -200,13 +225,17 @@ class StreamReader:
             if lost is None:
                 if key not in self._warned_old_redis:
                     self._warned_old_redis.add(key)
-                    log.warning("stream trimmed past the reader's position: entries may have "
-                                "been skipped, and redis before 7.0 cannot say how many",
-                                extra=extra)
+                    log.warning(
+                        "stream trimmed past the reader's position: entries may have "
+                        "been skipped, and redis before 7.0 cannot say how many",
+                        extra=extra,
+                    )
             elif lost:
                 pipeline.count_skipped(kind, lost)
-                log.warning("stream trimmed past the reader's position; entries skipped",
-                            extra={**extra, "skipped": lost})
+                log.warning(
+                    "stream trimmed past the reader's position; entries skipped",
+                    extra={**extra, "skipped": lost},
+                )
             self._measure_lag(key, pipeline.model.name, kind, state, cursor)
         self._next_check = time.monotonic() + self._cfg.check_interval_seconds
 
@@ -236,8 +265,9 @@ class StreamReader:
             raise info
         return StreamState.of(info), cursor
 
-    def _measure_lag(self, key: bytes, model: str, kind: str, state: StreamState | None,
-                     cursor: bytes) -> None:
+    def _measure_lag(
+        self, key: bytes, model: str, kind: str, state: StreamState | None, cursor: bytes
+    ) -> None:
         """Unread entries, and the time from the reader's position to the newest entry."""
         unread = None if self._no_entries_added else self._gaps.unread(key, state, cursor)
         if unread is None:  # Redis before 7.0 cannot say: no series rather than a false 0
@@ -273,8 +303,9 @@ class StreamReader:
 
     def _xread(self, ids: Mapping[bytes, bytes], block: int | None) -> list[Reply]:
         streams: dict[Any, Any] = dict(ids)
-        return cast(list[Reply], self._client.xread(
-            streams, count=self._count(), block=block) or [])
+        return cast(
+            list[Reply], self._client.xread(streams, count=self._count(), block=block) or []
+        )
 
     def _count(self) -> int:
         """Entries per XREAD: read_count, fewer when entries are large, so a reply stays near
@@ -285,8 +316,9 @@ class StreamReader:
         """Follow the size of recent entries (a moving average over a sample of each reply)."""
         sample = entries[:SIZE_SAMPLE]
         mean = sum(len(v) for _, fields in sample for v in fields.values()) / len(sample)
-        self._entry_bytes = max(1.0, 0.7 * self._entry_bytes + 0.3 * mean
-                                if mean <= self._entry_bytes else mean)
+        self._entry_bytes = max(
+            1.0, 0.7 * self._entry_bytes + 0.3 * mean if mean <= self._entry_bytes else mean
+        )
 
     def _deliver_reply(self, reply: list[Reply]) -> bool:
         """Hand entries on, then advance the cursors; True when anything arrived."""
@@ -301,8 +333,9 @@ class StreamReader:
                 self._gaps.read(key, len(entries))
         return got
 
-    def _deliver(self, pipeline: ModelPipeline, kind: str, entries: Sequence[Entry],
-                 replay: bool = False) -> None:
+    def _deliver(
+        self, pipeline: ModelPipeline, kind: str, entries: Sequence[Entry], replay: bool = False
+    ) -> None:
         """Hand entries on; a replay rebuilds windows without counting the records again.
 
         The pipeline isolates a bad entry itself; anything that still escapes loses the
@@ -314,8 +347,10 @@ class StreamReader:
             else:
                 pipeline.ingest_labels(entries, count=not replay)
         except Exception:
-            log.exception("ingest failed; entries lost", extra={
-                "model": pipeline.model.name, "stream_kind": kind, "entries": len(entries)})
+            log.exception(
+                "ingest failed; entries lost",
+                extra={"model": pipeline.model.name, "stream_kind": kind, "entries": len(entries)},
+            )
             if not replay:
                 self._live.lost.labels(pipeline.model.name, kind).inc(len(entries))
 

@@ -41,8 +41,14 @@ def records_in(fields: dict[bytes, bytes]) -> int:
     return len(parsed) if isinstance(parsed, list) else 1
 
 
-def read_tail(client: RedisClient, key: bytes, since_ms: int, upper: bytes, max_records: int,
-              max_entry_bytes: int) -> Tail:
+def read_tail(
+    client: RedisClient,
+    key: bytes,
+    since_ms: int,
+    upper: bytes,
+    max_records: int,
+    max_entry_bytes: int,
+) -> Tail:
     """Newest entries up to `upper` and no older than since_ms, until max_records are held."""
     kept: list[Entry] = []
     newest: bytes | None = None

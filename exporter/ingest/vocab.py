@@ -47,8 +47,9 @@ class Vocabulary:
             code = self._codes.get(value)
             if code is not None:
                 return code
-            if value in self._known or (self._new < self._max_new
-                                        and len(value) <= MAX_VALUE_CHARS):
+            if value in self._known or (
+                self._new < self._max_new and len(value) <= MAX_VALUE_CHARS
+            ):
                 if value not in self._known:
                     self._new += 1
                 return self._add(value)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exporter.config.model import FeatureType, ModelConfig, Task
+from exporter.config.model import ModelConfig
 from exporter.ingest.vocab import Vocabulary
 from exporter.ingest.wire import Prediction
+from exporter.stats.kinds import FeatureType, Task
 
 
 @dataclass(frozen=True)
@@ -30,16 +31,17 @@ class WindowView:
 class Window:
     """Holds the newest `max_samples` records; evaluation trims by `duration` when it copies."""
 
-    def __init__(self, model: ModelConfig,
-                 on_fold: Callable[[str], object] | None = None) -> None:
+    def __init__(self, model: ModelConfig, on_fold: Callable[[str], object] | None = None) -> None:
         cap = model.window.max_samples
         self._cap = cap
         self._duration = model.window.duration_seconds
         self._numeric = [f.name for f in model.features if f.type is FeatureType.NUMERIC]
         self._categorical = [f.name for f in model.features if f.type is FeatureType.CATEGORICAL]
         fold = on_fold or (lambda kind: None)
-        self.vocabularies = {n: Vocabulary(model.max_new_categories, lambda: fold("category"))
-                             for n in self._categorical}
+        self.vocabularies = {
+            n: Vocabulary(model.max_new_categories, lambda: fold("category"))
+            for n in self._categorical
+        }
         self.classes = Vocabulary(model.max_new_categories, lambda: fold("class"))
         self._classification = model.task.is_classification
         self._positive = model.positive_class if model.task is Task.BINARY else None
@@ -59,13 +61,15 @@ class Window:
         """Append a batch column by column; the oldest rows fall out past the cap."""
         if not records:
             return
-        records = records[-self._cap:]
+        records = records[-self._cap :]
         ts = np.fromiter((r.ts for r in records), float, len(records))
-        num = np.array([[r.features.get(n) for r in records] for n in self._numeric],
-                       dtype=float).reshape(len(self._numeric), len(records))  # None -> NaN
-        cat = np.array([[self._code(n, r.features.get(n)) for r in records]
-                        for n in self._categorical],
-                       dtype=np.int32).reshape(len(self._categorical), len(records))
+        num = np.array(
+            [[r.features.get(n) for r in records] for n in self._numeric], dtype=float
+        ).reshape(len(self._numeric), len(records))  # None -> NaN
+        cat = np.array(
+            [[self._code(n, r.features.get(n)) for r in records] for n in self._categorical],
+            dtype=np.int32,
+        ).reshape(len(self._categorical), len(records))
         pred = np.fromiter((self._pred_value(r.prediction) for r in records), float, len(records))
         score = np.fromiter((self._score_value(r) for r in records), float, len(records))
         with self._lock:
@@ -112,4 +116,3 @@ class Window:
         if self._positive is not None and self._positive in scores:
             return float(scores[self._positive])
         return float("nan")
-

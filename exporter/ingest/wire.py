@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from exporter.config.model import FeatureType, ModelConfig
+from exporter.config.model import ModelConfig
+from exporter.stats.kinds import FeatureType
 
 FeatureValue = float | str | None
 Scores = float | Mapping[str, float] | None
@@ -28,8 +29,19 @@ MAX_ID_CHARS = 256
 MAX_SCORE_KEYS = 100  # or the number of configured classes, when that is larger
 MIN_SAMPLE_RATE = 1e-6  # 1/sample_rate is added per record: a million at most
 MAX_ABS_VALUE = 1e100  # squares and sums of regression values stay finite
-PREDICTION_KEYS = frozenset({"id", "ts", "version", "features", "prediction", "scores",
-                             "latency_ms", "status", "sample_rate"})
+PREDICTION_KEYS = frozenset(
+    {
+        "id",
+        "ts",
+        "version",
+        "features",
+        "prediction",
+        "scores",
+        "latency_ms",
+        "status",
+        "sample_rate",
+    }
+)
 LABEL_KEYS = frozenset({"id", "label", "ts"})
 
 
@@ -237,8 +249,9 @@ class Decoder:
         """Decode a labels-stream entry (single `data` or `batch`)."""
         return self._entry(entry_id, fields, self._label, LABEL_KEYS)
 
-    def _entry(self, entry_id: bytes, fields: Mapping[bytes, bytes], one: Any,
-               known: frozenset[str]) -> Decoded:
+    def _entry(
+        self, entry_id: bytes, fields: Mapping[bytes, bytes], one: Any, known: frozenset[str]
+    ) -> Decoded:
         default_ts = entry_time(entry_id)
         try:
             if b"data" in fields:
@@ -331,11 +344,17 @@ class Decoder:
         value = obj.get("label")
         if value is None:
             raise Invalid(Reason.BAD_LABEL)
-        label: float | str = (_scalar_text(value, Reason.BAD_LABEL) if self._classification
-                              else _bounded(_number(value, Reason.BAD_LABEL)))
+        label: float | str = (
+            _scalar_text(value, Reason.BAD_LABEL)
+            if self._classification
+            else _bounded(_number(value, Reason.BAD_LABEL))
+        )
         ts = _optional_number(obj, "ts", Reason.BAD_TIMESTAMP)
-        return Label(id=str(raw_id), label=label, ts=default_ts if ts is None
-                     else check_ts(ts, default_ts, self._horizon_seconds))
+        return Label(
+            id=str(raw_id),
+            label=label,
+            ts=default_ts if ts is None else check_ts(ts, default_ts, self._horizon_seconds),
+        )
 
 
 def _check_id(raw_id: Any) -> None:

@@ -21,8 +21,13 @@ def _family(name: str) -> GaugeMetricFamily:
 class SnapshotCollector(Collector):
     """Reads the snapshot mapping once per scrape, so every series comes from one evaluation."""
 
-    def __init__(self, store: SnapshotStore, models: Sequence[ModelConfig],
-                 redis_up: Callable[[], bool], external_url: str = "") -> None:
+    def __init__(
+        self,
+        store: SnapshotStore,
+        models: Sequence[ModelConfig],
+        redis_up: Callable[[], bool],
+        external_url: str = "",
+    ) -> None:
         self._store = store
         self._models = tuple(models)
         self._redis_up = redis_up
@@ -94,16 +99,27 @@ class SnapshotCollector(Collector):
         yield target
 
     def _snapshots(self, snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
-        names = ("mlmon_evaluation_duration_seconds",
-                 "mlmon_evaluation_last_success_timestamp_seconds", "mlmon_window_samples",
-                 "mlmon_reference_samples", "mlmon_feature_drift_score",
-                 "mlmon_feature_drift_p_value", "mlmon_feature_drift_threshold",
-                 "mlmon_feature_drift_detected", "mlmon_dataset_drift_share_ratio",
-                 "mlmon_dataset_drift_detected", "mlmon_prediction_drift_score",
-                 "mlmon_prediction_drift_p_value", "mlmon_prediction_drift_threshold",
-                 "mlmon_prediction_drift_detected", "mlmon_feature_missing_ratio",
-                 "mlmon_feature_out_of_range_ratio", "mlmon_feature_unseen_category_ratio",
-                 "mlmon_model_performance", "mlmon_model_performance_reference")
+        names = (
+            "mlmon_evaluation_duration_seconds",
+            "mlmon_evaluation_last_success_timestamp_seconds",
+            "mlmon_window_samples",
+            "mlmon_reference_samples",
+            "mlmon_feature_drift_score",
+            "mlmon_feature_drift_p_value",
+            "mlmon_feature_drift_threshold",
+            "mlmon_feature_drift_detected",
+            "mlmon_dataset_drift_share_ratio",
+            "mlmon_dataset_drift_detected",
+            "mlmon_prediction_drift_score",
+            "mlmon_prediction_drift_p_value",
+            "mlmon_prediction_drift_threshold",
+            "mlmon_prediction_drift_detected",
+            "mlmon_feature_missing_ratio",
+            "mlmon_feature_out_of_range_ratio",
+            "mlmon_feature_unseen_category_ratio",
+            "mlmon_model_performance",
+            "mlmon_model_performance_reference",
+        )
         f = {n: _family(n) for n in names}
         for s in snapshots:
             m = s.model
@@ -114,11 +130,14 @@ class SnapshotCollector(Collector):
             for feat in s.features:
                 _add_drift(f, "mlmon_feature_drift", [m, feat.name], feat.drift)
                 if feat.drift is not None:
-                    f["mlmon_feature_drift_detected"].add_metric([m, feat.name],
-                                                                 float(feat.drift.drifted))
-                for ratio, value in (("missing", feat.missing_ratio),
-                                     ("out_of_range", feat.out_of_range_ratio),
-                                     ("unseen_category", feat.unseen_category_ratio)):
+                    f["mlmon_feature_drift_detected"].add_metric(
+                        [m, feat.name], float(feat.drift.drifted)
+                    )
+                for ratio, value in (
+                    ("missing", feat.missing_ratio),
+                    ("out_of_range", feat.out_of_range_ratio),
+                    ("unseen_category", feat.unseen_category_ratio),
+                ):
                     if value is not None:
                         f[f"mlmon_feature_{ratio}_ratio"].add_metric([m, feat.name], value)
             if s.drift_share is not None:
@@ -127,7 +146,8 @@ class SnapshotCollector(Collector):
             _add_drift(f, "mlmon_prediction_drift", [m], s.prediction_drift)
             if s.prediction_drift is not None:
                 f["mlmon_prediction_drift_detected"].add_metric(
-                    [m], float(s.prediction_drift.drifted))
+                    [m], float(s.prediction_drift.drifted)
+                )
             for metric, value in s.performance:
                 f["mlmon_model_performance"].add_metric([m, metric], value)
             for metric, value in s.reference_performance:
@@ -154,22 +174,30 @@ def _performance(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
 
 def _model_drift(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
     """Multivariate (PCA reconstruction) and target (label) drift; absent parts export nothing."""
-    names = ("mlmon_multivariate_drift_score", "mlmon_multivariate_drift_threshold",
-             "mlmon_multivariate_drift_detected", "mlmon_target_drift_score",
-             "mlmon_target_drift_p_value", "mlmon_target_drift_threshold",
-             "mlmon_target_drift_detected")
+    names = (
+        "mlmon_multivariate_drift_score",
+        "mlmon_multivariate_drift_threshold",
+        "mlmon_multivariate_drift_detected",
+        "mlmon_target_drift_score",
+        "mlmon_target_drift_p_value",
+        "mlmon_target_drift_threshold",
+        "mlmon_target_drift_detected",
+    )
     f = {n: _family(n) for n in names}
     for s in snapshots:
-        for prefix, drift in (("mlmon_multivariate_drift", s.multivariate_drift),
-                              ("mlmon_target_drift", s.target_drift)):
+        for prefix, drift in (
+            ("mlmon_multivariate_drift", s.multivariate_drift),
+            ("mlmon_target_drift", s.target_drift),
+        ):
             _add_drift(f, prefix, [s.model], drift)
             if drift is not None:
                 f[f"{prefix}_detected"].add_metric([s.model], float(drift.drifted))
     yield from f.values()  # PCA has no p-value, so _add_drift never asks for one
 
 
-def _add_drift(f: dict[str, GaugeMetricFamily], prefix: str, labels: list[str],
-               drift: DriftValue | None) -> None:
+def _add_drift(
+    f: dict[str, GaugeMetricFamily], prefix: str, labels: list[str], drift: DriftValue | None
+) -> None:
     """Score, threshold and (for tests) p-value, all labelled with the method."""
     if drift is None:
         return

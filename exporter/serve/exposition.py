@@ -33,9 +33,10 @@ def _cleaned(metrics: Iterable[Metric]) -> list[Metric]:
     out = []
     for metric in metrics:
         copy = Metric(metric.name, metric.documentation, metric.type, metric.unit)
-        copy.samples = [sample._replace(labels={_clean(k): _clean(v)
-                                                for k, v in sample.labels.items()})
-                        for sample in metric.samples]
+        copy.samples = [
+            sample._replace(labels={_clean(k): _clean(v) for k, v in sample.labels.items()})
+            for sample in metric.samples
+        ]
         out.append(copy)
     return out
 
@@ -79,8 +80,9 @@ class Combined(Collector):
 class Exposition:
     """Renders /metrics: the live part each time, the snapshot part from a per-format cache."""
 
-    def __init__(self, live: CollectorRegistry, snapshot: SnapshotCollector,
-                 failures: Counter) -> None:
+    def __init__(
+        self, live: CollectorRegistry, snapshot: SnapshotCollector, failures: Counter
+    ) -> None:
         self._live = live
         self._snapshot = snapshot
         self._failures = failures
@@ -115,7 +117,7 @@ class Exposition:
         live = _encode(encoder, families)
         derived = self._derived(encoder, content_type)
         if live.endswith(EOF_LINE):  # OpenMetrics: one EOF, at the very end
-            return live[:-len(EOF_LINE)] + derived + EOF_LINE
+            return live[: -len(EOF_LINE)] + derived + EOF_LINE
         return live + derived
 
     def _derived(self, encoder: Encoder, content_type: str) -> bytes:
@@ -125,7 +127,7 @@ class Exposition:
         if cached is not None and all(a is b for a, b in zip(cached[0], version, strict=True)):
             return cached[1]
         body = _encode(encoder, list(self._snapshot.derived()))
-        body = body[:-len(EOF_LINE)] if body.endswith(EOF_LINE) else body
+        body = body[: -len(EOF_LINE)] if body.endswith(EOF_LINE) else body
         with self._lock:
             self._cache[content_type] = (version, body)
         return body

@@ -43,17 +43,24 @@ def bind(address: str, app: Routes, security: WebSecurity) -> Listener:
         return Listener(host, port, app, context)
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
-        raise ListenError(f"cannot listen on {_describe(host, port)}: {reason}; "
-                          "choose another with --web.listen-address") from None
+        raise ListenError(
+            f"cannot listen on {_describe(host, port)}: {reason}; "
+            "choose another with --web.listen-address"
+        ) from None
 
 
 class MetricsServer:
     """Serves the registry; readiness is a callable so the server knows nothing of Redis."""
 
-    def __init__(self, address: str, registry: CollectorRegistry,
-                 ready: Callable[[], tuple[bool, str]],
-                 security: WebSecurity | None = None, pages: Pages | None = None,
-                 render: Render | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        registry: CollectorRegistry,
+        ready: Callable[[], tuple[bool, str]],
+        security: WebSecurity | None = None,
+        pages: Pages | None = None,
+        render: Render | None = None,
+    ) -> None:
         security = security or WebSecurity()
         app = Routes(render or _plain(registry), ready, BasicAuth(security.users), pages)
         self._listener = bind(address, app, security)
@@ -89,7 +96,9 @@ class MetricsServer:
 
 def _plain(registry: CollectorRegistry) -> Render:
     """Render a whole registry per scrape, as client_python does."""
+
     def render(accept: str) -> tuple[bytes, str]:
         encoder, content_type = choose_encoder(accept)
         return encoder(registry), content_type
+
     return render

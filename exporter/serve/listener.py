@@ -107,8 +107,9 @@ class _Connection(HTTPConnection):
     def __init__(self, server: Any, sock: socket.socket, makefile: MakeFileFn = MakeFile) -> None:
         self.deadline = _Deadline(sock, float(server.timeout))
         self._handshake_pending = isinstance(sock, ssl.SSLSocket)
-        super().__init__(server, sock,
-                         lambda _sock, mode, size: makefile(self.deadline, mode, size))
+        super().__init__(
+            server, sock, lambda _sock, mode, size: makefile(self.deadline, mode, size)
+        )
 
     def communicate(self) -> bool:
         """Serve the next request on this connection; True keeps it open for another."""
@@ -137,8 +138,7 @@ class _TLS(Adapter):
 
     def wrap(self, sock: socket.socket) -> tuple[ssl.SSLSocket, dict[str, str]]:
         """TLS around an accepted socket, handshake deferred; no WSGI environ entries."""
-        return self.context.wrap_socket(sock, server_side=True,
-                                        do_handshake_on_connect=False), {}
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), {}
 
     def get_environ(self) -> dict[str, str]:
         """Nothing: the application reads no TLS details."""
@@ -157,17 +157,27 @@ class Listener(wsgi.Server):
     max_request_header_size = MAX_HEADER_BYTES
     max_request_body_size = MAX_BODY_BYTES
 
-    def __init__(self, host: str, port: int, app: Callable[..., Any],
-                 context: ssl.SSLContext | None) -> None:
+    def __init__(
+        self, host: str, port: int, app: Callable[..., Any], context: ssl.SSLContext | None
+    ) -> None:
         """Bind and listen; raises OSError (address in use, say) with nothing left open."""
-        super().__init__((host, port), app, numthreads=WORKERS, max=WORKERS,
-                         server_name="ml-monitoring-exporter", request_queue_size=BACKLOG,
-                         timeout=IDLE_SECONDS, shutdown_timeout=SHUTDOWN_SECONDS,
-                         accepted_queue_size=QUEUED, accepted_queue_timeout=0)
+        super().__init__(
+            (host, port),
+            app,
+            numthreads=WORKERS,
+            max=WORKERS,
+            server_name="ml-monitoring-exporter",
+            request_queue_size=BACKLOG,
+            timeout=IDLE_SECONDS,
+            shutdown_timeout=SHUTDOWN_SECONDS,
+            accepted_queue_size=QUEUED,
+            accepted_queue_timeout=0,
+        )
         self.ssl_adapter = None if context is None else _TLS(context)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = self.prepare_socket(self.bind_addr, family, socket.SOCK_STREAM, 0, self.nodelay,
-                                   self.ssl_adapter)
+        sock = self.prepare_socket(
+            self.bind_addr, family, socket.SOCK_STREAM, 0, self.nodelay, self.ssl_adapter
+        )
         try:
             sock.bind(self.bind_addr)
             sock.listen(BACKLOG)
@@ -199,8 +209,11 @@ class Listener(wsgi.Server):
         # cheroot registers every server's statistics globally; they reference the server.
         getattr(logging, "statistics", {}).pop(f"Cheroot HTTPServer {id(self)}", None)
 
-    def error_log(self, msg: str = "", level: int = logging.INFO,
-                  traceback: bool = False) -> None:
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
         """cheroot's messages go to our log: errors as errors, the rest (lost clients) as debug."""
-        log.log(logging.ERROR if level >= logging.ERROR else logging.DEBUG, "%s", msg,
-                exc_info=traceback)
+        log.log(
+            logging.ERROR if level >= logging.ERROR else logging.DEBUG,
+            "%s",
+            msg,
+            exc_info=traceback,
+        )

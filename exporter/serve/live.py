@@ -10,23 +10,39 @@ from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from exporter.config.model import ModelConfig, Task
+from exporter.config.model import ModelConfig
 from exporter.ingest.labels import JoinResult
 from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
 from exporter.ingest.wire import KINDS, Prediction, Reason
 from exporter.schedule import interval_seconds
 from exporter.serve.catalog import LATENCY_BUCKETS, spec
+from exporter.stats.kinds import Task
 
 UNVERSIONED = "unknown"
-LABEL_DELAY_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0,
-                       86400.0, 172800.0, 604800.0)
+LABEL_DELAY_BUCKETS = (
+    60.0,
+    300.0,
+    900.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    14400.0,
+    28800.0,
+    43200.0,
+    86400.0,
+    172800.0,
+    604800.0,
+)
 LIMITED_KINDS = ("category", "class", "version")
 # Counters only grow, so the labels' sum is kept as its positive and negative parts.
-REGRESSION_SUMS = ("mlmon_regression_labeled_total", "mlmon_regression_absolute_error_total",
-                   "mlmon_regression_squared_error_total",
-                   "mlmon_regression_target_positive_total",
-                   "mlmon_regression_target_negative_total",
-                   "mlmon_regression_target_squared_total")
+REGRESSION_SUMS = (
+    "mlmon_regression_labeled_total",
+    "mlmon_regression_absolute_error_total",
+    "mlmon_regression_squared_error_total",
+    "mlmon_regression_target_positive_total",
+    "mlmon_regression_target_negative_total",
+    "mlmon_regression_target_squared_total",
+)
 
 
 def _counter(name: str, registry: CollectorRegistry) -> Counter:
@@ -42,8 +58,12 @@ def _gauge(name: str, registry: CollectorRegistry) -> Gauge:
 class LiveMetrics:
     """The ingest-side metrics; one instance per daemon, shared by reader and scheduler."""
 
-    def __init__(self, registry: CollectorRegistry, models: Iterable[ModelConfig],
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        models: Iterable[ModelConfig],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._clock = clock
         self.read = _counter("mlmon_records_read_total", registry)
         self.invalid = _counter("mlmon_records_invalid_total", registry)
@@ -73,26 +93,38 @@ class LiveMetrics:
         for outcome in ("success", "failure"):
             self.reloads.labels(outcome)
         self.last_reload_ok = _gauge("mlmon_config_last_reload_successful", registry)
-        self.last_reload_at = _gauge("mlmon_config_last_reload_success_timestamp_seconds",
-                                     registry)
+        self.last_reload_at = _gauge("mlmon_config_last_reload_success_timestamp_seconds", registry)
         self.last_reload_ok.set(1.0)  # the config this daemon started with loaded fine
         self.last_reload_at.set(clock())
         self._registry = registry
         self._version_supported: Gauge | None = None
         delay = spec("mlmon_label_delay_seconds")
-        self.delay = Histogram(delay.base_name, delay.help, delay.labels, registry=registry,
-                               unit=delay.unit, buckets=LABEL_DELAY_BUCKETS)
+        self.delay = Histogram(
+            delay.base_name,
+            delay.help,
+            delay.labels,
+            registry=registry,
+            unit=delay.unit,
+            buckets=LABEL_DELAY_BUCKETS,
+        )
         self._slo_target: dict[str, float | None] = {}
         lat = spec("mlmon_prediction_latency_seconds")
-        self.latency = Histogram(lat.base_name, lat.help, lat.labels, registry=registry,
-                                 unit=lat.unit, buckets=LATENCY_BUCKETS)
+        self.latency = Histogram(
+            lat.base_name,
+            lat.help,
+            lat.labels,
+            registry=registry,
+            unit=lat.unit,
+            buckets=LATENCY_BUCKETS,
+        )
         self._max_versions: dict[str, int] = {}
         self._versions: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self.configure(models)
 
-    def configure(self, models: Iterable[ModelConfig],
-                  changed: Iterable[str] | None = None) -> None:
+    def configure(
+        self, models: Iterable[ModelConfig], changed: Iterable[str] | None = None
+    ) -> None:
         """Start every bounded series of each model at 0, so the first event is an increase.
 
         A reload keeps the counts going; `changed` names the models whose section took effect
@@ -147,12 +179,31 @@ class LiveMetrics:
 
     def forget(self, model: str) -> None:
         """Drop every series of a model that left the config, so no stale value is served."""
-        families = (self.read, self.invalid, self.failures, self.predictions, self.errors,
-                    self.labels, self.unmatched, self.skipped, self.limited, self.slow,
-                    self.estimated, self.labeled, *self.regression, self.unknown_field,
-                    self.lost, self.lag_entries, self.lag_seconds, self.interval,
-                    self.reference_lost, self.reference_missing,
-                    self.configured_at, self.delay, self.latency)
+        families = (
+            self.read,
+            self.invalid,
+            self.failures,
+            self.predictions,
+            self.errors,
+            self.labels,
+            self.unmatched,
+            self.skipped,
+            self.limited,
+            self.slow,
+            self.estimated,
+            self.labeled,
+            *self.regression,
+            self.unknown_field,
+            self.lost,
+            self.lag_entries,
+            self.lag_seconds,
+            self.interval,
+            self.reference_lost,
+            self.reference_missing,
+            self.configured_at,
+            self.delay,
+            self.latency,
+        )
         for family in families:
             family.remove_by_labels({"model": model})
         self._versions.pop(model, None)
@@ -218,11 +269,14 @@ class LiveMetrics:
 
     def _observe_regression(self, model: str, values: Sequence[tuple[float, float]]) -> None:
         """Add the sums from which PromQL derives MAE, RMSE and R2 over any range."""
-        sums = (float(len(values)), math.fsum(abs(p - a) for p, a in values),
-                math.fsum((p - a) ** 2 for p, a in values),
-                math.fsum(a for _, a in values if a > 0),
-                math.fsum(-a for _, a in values if a < 0),
-                math.fsum(a * a for _, a in values))
+        sums = (
+            float(len(values)),
+            math.fsum(abs(p - a) for p, a in values),
+            math.fsum((p - a) ** 2 for p, a in values),
+            math.fsum(a for _, a in values if a > 0),
+            math.fsum(-a for _, a in values if a < 0),
+            math.fsum(a * a for _, a in values),
+        )
         for counter, amount in zip(self.regression, sums, strict=True):
             counter.labels(model).inc(amount)
 

@@ -31,8 +31,10 @@ def _num(x: float | None, digits: int = 4) -> str:
 
 
 def _page(title: str, body: str) -> bytes:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{body}</body></html>").encode("utf-8", "replace")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
+        f"<style>{STYLE}</style></head><body>{body}</body></html>"
+    ).encode("utf-8", "replace")
 
 
 def _bars(h: dict[str, Any] | None, width: int, height: int, labels: bool) -> str:
@@ -44,21 +46,26 @@ def _bars(h: dict[str, Any] | None, width: int, height: int, labels: bool) -> st
     plot = height - (30 if labels else 0)
     step = width / n
     out = [f"<svg width='{width}' height='{height}' role='img'>"]
-    for i, (r, w, unseen) in enumerate(zip(h["reference"], h["window"], h["unseen"],
-                                           strict=True)):
+    for i, (r, w, unseen) in enumerate(zip(h["reference"], h["window"], h["unseen"], strict=True)):
         x = i * step
         rh, wh = plot * r / top, plot * w / top
-        out.append(f"<rect class='ref' x='{x:.1f}' y='{plot - rh:.1f}' width='{step * .45:.1f}'"
-                   f" height='{rh:.1f}'><title>reference {r:.3f}</title></rect>")
+        out.append(
+            f"<rect class='ref' x='{x:.1f}' y='{plot - rh:.1f}' width='{step * 0.45:.1f}'"
+            f" height='{rh:.1f}'><title>reference {r:.3f}</title></rect>"
+        )
         cls = "unseen" if unseen else "win"
-        out.append(f"<rect class='{cls}' x='{x + step * .45:.1f}' y='{plot - wh:.1f}' "
-                   f"width='{step * .45:.1f}' height='{wh:.1f}'><title>window {w:.3f}</title>"
-                   "</rect>")
+        out.append(
+            f"<rect class='{cls}' x='{x + step * 0.45:.1f}' y='{plot - wh:.1f}' "
+            f"width='{step * 0.45:.1f}' height='{wh:.1f}'><title>window {w:.3f}</title>"
+            "</rect>"
+        )
         if labels:
             mark = " (unseen)" if unseen else ""
             fits = max(3, int(step / 6))  # about 6 px per character at 10 px
-            out.append(f"<text x='{x + 2:.1f}' y='{plot + 12}'>{e(h['labels'][i][:fits])}"
-                       f"<title>{e(h['labels'][i])}{mark}</title></text>")
+            out.append(
+                f"<text x='{x + 2:.1f}' y='{plot + 12}'>{e(h['labels'][i][:fits])}"
+                f"<title>{e(h['labels'][i])}{mark}</title></text>"
+            )
     return "".join(out) + "</svg>"
 
 
@@ -76,9 +83,11 @@ def _history(points: Sequence[dict[str, Any]], width: int = 640, height: int = 1
 
     score = " ".join(xy(i, p["score"]) for i, p in enumerate(points))
     limit = " ".join(xy(i, p["threshold"]) for i, p in enumerate(points))
-    return (f"<svg width='{width}' height='{height}' role='img'>"
-            f"<polyline points='{limit}' fill='none' stroke='#b00020' stroke-dasharray='4 3'/>"
-            f"<polyline points='{score}' fill='none' stroke='#1565c0' stroke-width='2'/></svg>")
+    return (
+        f"<svg width='{width}' height='{height}' role='img'>"
+        f"<polyline points='{limit}' fill='none' stroke='#b00020' stroke-dasharray='4 3'/>"
+        f"<polyline points='{score}' fill='none' stroke='#1565c0' stroke-width='2'/></svg>"
+    )
 
 
 def _models_html(view: dict[str, Any]) -> bytes:
@@ -88,27 +97,38 @@ def _models_html(view: dict[str, Any]) -> bytes:
         if m.get("reference_note"):
             link += f"<br><span class='drifted'>{e(m['reference_note'])}</span>"
         if m.get("evaluated_at") is None:
-            rows.append(f"<tr><td>{link}</td><td colspan='5' class='muted'>not evaluated yet"
-                        "</td></tr>")
+            rows.append(
+                f"<tr><td>{link}</td><td colspan='5' class='muted'>not evaluated yet</td></tr>"
+            )
             continue
         cls = " class='drifted'" if m["dataset_drift"] else ""
         perf = ", ".join(f"{e(k)} {_num(v)}" for k, v in m["performance"].items())
         est = ", ".join(f"{e(k)} {_num(v)}" for k, v in m["estimated_performance"].items())
-        rows.append(f"<tr><td>{link}</td><td{cls}>{_num(m['drift_share'])}</td>"
-                    f"<td>{e(', '.join(m['drifted_features']))}</td>"
-                    f"<td>{_num(m['max_missing_ratio'])}</td><td>{perf}</td><td>{est}</td>"
-                    f"<td>{m['window_samples']}</td></tr>")
-    head = ("<tr><th>model</th><th>drift share</th><th>drifted features</th>"
-            "<th>max missing</th><th>realised</th><th>estimated</th><th>window</th></tr>")
-    return _page("models", f"<h1>Models</h1><table>{head}{''.join(rows)}</table>"
-                           "<p><a href='/metrics'>/metrics</a></p>")
+        rows.append(
+            f"<tr><td>{link}</td><td{cls}>{_num(m['drift_share'])}</td>"
+            f"<td>{e(', '.join(m['drifted_features']))}</td>"
+            f"<td>{_num(m['max_missing_ratio'])}</td><td>{perf}</td><td>{est}</td>"
+            f"<td>{m['window_samples']}</td></tr>"
+        )
+    head = (
+        "<tr><th>model</th><th>drift share</th><th>drifted features</th>"
+        "<th>max missing</th><th>realised</th><th>estimated</th><th>window</th></tr>"
+    )
+    return _page(
+        "models",
+        f"<h1>Models</h1><table>{head}{''.join(rows)}</table>"
+        "<p><a href='/metrics'>/metrics</a></p>",
+    )
 
 
 def multivariate_view(s: ModelSnapshot) -> dict[str, Any]:
     """Joint drift, or why there is none, so a missing series is explained where people look."""
     d = s.multivariate_drift
-    drift = None if d is None else {"method": d.method, "score": d.score,
-                                    "threshold": d.threshold, "drifted": d.drifted}
+    drift = (
+        None
+        if d is None
+        else {"method": d.method, "score": d.score, "threshold": d.threshold, "drifted": d.drifted}
+    )
     return {"drift": drift, "note": s.multivariate_note or None}
 
 
@@ -116,8 +136,10 @@ def _multivariate_html(view: dict[str, Any]) -> str:
     d, note = view["drift"], view["note"]
     if d is not None:
         cls = " class='drifted'" if d["drifted"] else ""
-        return (f"<p{cls}>multivariate drift ({e(d['method'])}): score {_num(d['score'])}, "
-                f"threshold {_num(d['threshold'])}</p>")
+        return (
+            f"<p{cls}>multivariate drift ({e(d['method'])}): score {_num(d['score'])}, "
+            f"threshold {_num(d['threshold'])}</p>"
+        )
     why = note or "not scored: fewer than min_samples records in the window"
     return f"<p class='muted'>multivariate drift: {e(why)}</p>"
 
@@ -135,31 +157,44 @@ def _model_html(view: dict[str, Any]) -> bytes:
             f"<td>{_num(d.get('score'))}</td><td>{_num(d.get('threshold'))}</td>"
             f"<td>{_num(d.get('p_value'))}</td><td>{_num(f['missing_ratio'])}</td>"
             f"<td>{_num(f['out_of_range_ratio'])}</td><td>{_num(f['unseen_category_ratio'])}</td>"
-            "</tr>")
-    head = ("<tr><th>feature</th><th>reference / window</th><th>method</th><th>score</th>"
-            "<th>threshold</th><th>p-value</th><th>missing</th><th>out of range</th>"
-            "<th>unseen</th></tr>")
-    return _page(model, f"<p><a href='/models'>models</a></p><h1>{e(model)}</h1>"
-                        f"<p>drift share {_num(view['drift_share'])}, window "
-                        f"{view['window_samples']} records</p>"
-                        + (f"<p class='drifted'>{e(view['reference_note'])}</p>"
-                           if view.get("reference_note") else "")
-                        + f"{_multivariate_html(view['multivariate'])}"
-                        f"<table>{head}{''.join(rows)}</table>")
+            "</tr>"
+        )
+    head = (
+        "<tr><th>feature</th><th>reference / window</th><th>method</th><th>score</th>"
+        "<th>threshold</th><th>p-value</th><th>missing</th><th>out of range</th>"
+        "<th>unseen</th></tr>"
+    )
+    return _page(
+        model,
+        f"<p><a href='/models'>models</a></p><h1>{e(model)}</h1>"
+        f"<p>drift share {_num(view['drift_share'])}, window "
+        f"{view['window_samples']} records</p>"
+        + (
+            f"<p class='drifted'>{e(view['reference_note'])}</p>"
+            if view.get("reference_note")
+            else ""
+        )
+        + f"{_multivariate_html(view['multivariate'])}"
+        f"<table>{head}{''.join(rows)}</table>",
+    )
 
 
 def _feature_html(view: dict[str, Any]) -> bytes:
     model, d = view["model"], view["drift"] or {}
     back = f"/models/{quote(model, safe='')}"
     cls = "drifted" if d.get("drifted") else ""
-    return _page(f"{model} / {view['feature']}", (
-        f"<p><a href='/models'>models</a> / <a href='{back}'>{e(model)}</a></p>"
-        f"<h1 class='{cls}'>{e(view['feature'])}</h1>"
-        f"<p>{e(d.get('method'))}: score {_num(d.get('score'))}, threshold "
-        f"{_num(d.get('threshold'))}, p-value {_num(d.get('p_value'))}</p>"
-        "<h2>Reference (grey) and window (blue; red: unseen in the reference)</h2>"
-        f"{_bars(view['histogram'], 720, 220, True)}"
-        f"<h2>Score over recent evaluations (dashed: threshold)</h2>{_history(view['history'])}"))
+    return _page(
+        f"{model} / {view['feature']}",
+        (
+            f"<p><a href='/models'>models</a> / <a href='{back}'>{e(model)}</a></p>"
+            f"<h1 class='{cls}'>{e(view['feature'])}</h1>"
+            f"<p>{e(d.get('method'))}: score {_num(d.get('score'))}, threshold "
+            f"{_num(d.get('threshold'))}, p-value {_num(d.get('p_value'))}</p>"
+            "<h2>Reference (grey) and window (blue; red: unseen in the reference)</h2>"
+            f"{_bars(view['histogram'], 720, 220, True)}"
+            f"<h2>Score over recent evaluations (dashed: threshold)</h2>{_history(view['history'])}"
+        ),
+    )
 
 
 def _json(body: dict[str, Any]) -> Response:
@@ -185,8 +220,14 @@ def render(path: str, accept: str, store: SnapshotStore, names: Sequence[str]) -
     if len(parts) == 2:
         view = {**model_view(snapshot), "multivariate": multivariate_view(snapshot)}
         return _json(view) if want_json else (200, HTML, _model_html(view))
-    feature = next((f for f in snapshot.features if len(parts) == 4 and parts[2] == "features"
-                    and f.name == parts[3]), None)
+    feature = next(
+        (
+            f
+            for f in snapshot.features
+            if len(parts) == 4 and parts[2] == "features" and f.name == parts[3]
+        ),
+        None,
+    )
     if feature is None:
         return 404, "text/plain; charset=utf-8", b"no such feature\n"
     view = feature_view(store, snapshot, feature)

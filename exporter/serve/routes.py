@@ -61,16 +61,14 @@ def gzip_accepted(accept_encoding: str) -> bool:
 class Routes:
     """The WSGI application: auth, then the path; /metrics bodies shared by concurrent scrapes."""
 
-    def __init__(self, render: Render, ready: Ready, auth: BasicAuth,
-                 pages: Pages | None) -> None:
+    def __init__(self, render: Render, ready: Ready, auth: BasicAuth, pages: Pages | None) -> None:
         self._render = render
         self._ready = ready
         self._auth = auth
         self._pages = pages
         self._metrics: Coalescer[tuple[str, bool], tuple[bytes, str]] = Coalescer(self._encode)
 
-    def __call__(self, environ: WSGIEnvironment,
-                 start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request; HEAD gets GET's headers, Content-Length included, and no body."""
         method = environ["REQUEST_METHOD"]
         # The raw path: the drill-down pages unquote names themselves.
@@ -85,8 +83,11 @@ class Routes:
     def respond(self, method: str, path: str, environ: WSGIEnvironment) -> Response:
         """Status, headers (without Content-Length) and body for a request."""
         if method not in METHODS:
-            return 405, [("Allow", ", ".join(METHODS)), ("Content-Type", TEXT)], \
-                b"method not allowed\n"
+            return (
+                405,
+                [("Allow", ", ".join(METHODS)), ("Content-Type", TEXT)],
+                b"method not allowed\n",
+            )
         if path not in OPEN_PATHS and not self._authorized(environ.get("HTTP_AUTHORIZATION")):
             return 401, [CHALLENGE, ("Content-Type", TEXT)], b"unauthorized\n"
         accept = str(environ.get("HTTP_ACCEPT", ""))

@@ -20,20 +20,33 @@ def severity(drift: DriftValue | None) -> float:
 def _drift(drift: DriftValue | None) -> dict[str, Any] | None:
     if drift is None:
         return None
-    return {"method": drift.method, "score": drift.score, "p_value": drift.p_value,
-            "threshold": drift.threshold, "drifted": drift.drifted}
+    return {
+        "method": drift.method,
+        "score": drift.score,
+        "p_value": drift.p_value,
+        "threshold": drift.threshold,
+        "drifted": drift.drifted,
+    }
 
 
 def feature_row(f: FeatureSnapshot) -> dict[str, Any]:
     """One feature: drift values, quality ratios and the histogram, as /metrics has them."""
     h = f.histogram
     return {
-        "feature": f.name, "drift": _drift(f.drift), "severity": _finite(severity(f.drift)),
-        "missing_ratio": f.missing_ratio, "out_of_range_ratio": f.out_of_range_ratio,
+        "feature": f.name,
+        "drift": _drift(f.drift),
+        "severity": _finite(severity(f.drift)),
+        "missing_ratio": f.missing_ratio,
+        "out_of_range_ratio": f.out_of_range_ratio,
         "unseen_category_ratio": f.unseen_category_ratio,
-        "histogram": None if h is None else {
-            "labels": list(h.labels), "reference": list(h.reference), "window": list(h.window),
-            "unseen": list(h.unseen)},
+        "histogram": None
+        if h is None
+        else {
+            "labels": list(h.labels),
+            "reference": list(h.reference),
+            "window": list(h.window),
+            "unseen": list(h.unseen),
+        },
     }
 
 
@@ -45,13 +58,18 @@ def model_summary(s: ModelSnapshot) -> dict[str, Any]:
     """The fleet page's row for one model."""
     drifted = [f.name for f in s.features if f.drift is not None and f.drift.drifted]
     return {
-        "model": s.model, "evaluated_at": s.evaluated_at, "window_samples": s.window_samples,
-        "drift_share": s.drift_share, "dataset_drift": s.dataset_drift,
+        "model": s.model,
+        "evaluated_at": s.evaluated_at,
+        "window_samples": s.window_samples,
+        "drift_share": s.drift_share,
+        "dataset_drift": s.dataset_drift,
         "drifted_features": drifted,
         "prediction_drift": _drift(s.prediction_drift),
-        "max_missing_ratio": max((f.missing_ratio for f in s.features
-                                  if f.missing_ratio is not None), default=None),
-        "performance": dict(s.performance), "estimated_performance": dict(s.estimated_performance),
+        "max_missing_ratio": max(
+            (f.missing_ratio for f in s.features if f.missing_ratio is not None), default=None
+        ),
+        "performance": dict(s.performance),
+        "estimated_performance": dict(s.estimated_performance),
         "reference_note": s.reference_note or None,
     }
 
@@ -59,8 +77,12 @@ def model_summary(s: ModelSnapshot) -> dict[str, Any]:
 def models_view(store: SnapshotStore, names: list[str]) -> dict[str, Any]:
     """Every configured model; those not yet evaluated say so."""
     snaps = store.models
-    return {"models": [model_summary(snaps[n]) if n in snaps else {"model": n, "evaluated_at": None}
-                       for n in names]}
+    return {
+        "models": [
+            model_summary(snaps[n]) if n in snaps else {"model": n, "evaluated_at": None}
+            for n in names
+        ]
+    }
 
 
 def model_view(snapshot: ModelSnapshot) -> dict[str, Any]:
@@ -69,12 +91,23 @@ def model_view(snapshot: ModelSnapshot) -> dict[str, Any]:
     return {**model_summary(snapshot), "features": [feature_row(f) for f in rows]}
 
 
-def feature_view(store: SnapshotStore, snapshot: ModelSnapshot,
-                 feature: FeatureSnapshot) -> dict[str, Any]:
+def feature_view(
+    store: SnapshotStore, snapshot: ModelSnapshot, feature: FeatureSnapshot
+) -> dict[str, Any]:
     """One feature with the score's history over the evaluations kept in memory."""
-    history = [{"at": p.at, "score": p.drift[feature.name].score,
-                "threshold": p.drift[feature.name].threshold,
-                "drifted": p.drift[feature.name].drifted}
-               for p in store.history(snapshot.model) if feature.name in p.drift]
-    return {"model": snapshot.model, "evaluated_at": snapshot.evaluated_at,
-            **feature_row(feature), "history": history}
+    history = [
+        {
+            "at": p.at,
+            "score": p.drift[feature.name].score,
+            "threshold": p.drift[feature.name].threshold,
+            "drifted": p.drift[feature.name].drifted,
+        }
+        for p in store.history(snapshot.model)
+        if feature.name in p.drift
+    ]
+    return {
+        "model": snapshot.model,
+        "evaluated_at": snapshot.evaluated_at,
+        **feature_row(feature),
+        "history": history,
+    }

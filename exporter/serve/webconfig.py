@@ -17,8 +17,14 @@ from exporter.config.document import parse_yaml, read_yaml_text
 from exporter.config.values import ConfigError, describe, join, mapping, optional, string
 
 WEB_CONFIG_KEYS = ("tls_server_config", "basic_auth_users")
-TLS_SERVER_KEYS = ("cert_file", "key_file", "client_auth_type", "client_ca_file",
-                   "min_version", "max_version")
+TLS_SERVER_KEYS = (
+    "cert_file",
+    "key_file",
+    "client_auth_type",
+    "client_ca_file",
+    "min_version",
+    "max_version",
+)
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
@@ -107,11 +113,14 @@ def _parse_tls(value: object, path: str, base_dir: str) -> TLSServerConfig:
         raise ConfigError(join(path, "client_ca_file"), f"is required by {auth}")
     cert, key = file("cert_file", True), file("key_file", True)
     assert cert is not None and key is not None and auth is not None
-    return TLSServerConfig(cert_file=cert, key_file=key, client_auth_type=auth,
-                           client_ca_file=ca,
-                           min_version=choice("min_version", tuple(TLS_VERSIONS), "TLS12")
-                           or "TLS12",
-                           max_version=choice("max_version", tuple(TLS_VERSIONS), None))
+    return TLSServerConfig(
+        cert_file=cert,
+        key_file=key,
+        client_auth_type=auth,
+        client_ca_file=ca,
+        min_version=choice("min_version", tuple(TLS_VERSIONS), "TLS12") or "TLS12",
+        max_version=choice("max_version", tuple(TLS_VERSIONS), None),
+    )
 
 
 def _parse_users(value: object, path: str) -> tuple[tuple[str, bytes], ...]:
@@ -124,8 +133,11 @@ def _parse_users(value: object, path: str) -> tuple[tuple[str, bytes], ...]:
             raise ConfigError(where, "user names must be non-empty strings without ':'")
         if not isinstance(hashed, str) or bcrypt_cost(hashed.encode()) is None:
             # The hash itself is never echoed: it is as good as a password to an offline attack.
-            raise ConfigError(where, "must be a bcrypt hash ($2a$, $2b$ or $2y$, a cost of "
-                              f"{MIN_COST} to {MAX_COST}, then the salted hash)")
+            raise ConfigError(
+                where,
+                "must be a bcrypt hash ($2a$, $2b$ or $2y$, a cost of "
+                f"{MIN_COST} to {MAX_COST}, then the salted hash)",
+            )
         users.append((user, hashed.encode()))
     return tuple(users)
 
@@ -133,8 +145,12 @@ def _parse_users(value: object, path: str) -> tuple[tuple[str, bytes], ...]:
 def bcrypt_cost(hashed: bytes) -> int | None:
     """The cost (log2 rounds) of a bcrypt hash such as `$2b$12$...`; None when not one."""
     cost = hashed[4:6]
-    if (not hashed.startswith(_BCRYPT_PREFIXES) or hashed[6:7] != b"$" or not cost.isdigit()
-            or not MIN_COST <= int(cost) <= MAX_COST):
+    if (
+        not hashed.startswith(_BCRYPT_PREFIXES)
+        or hashed[6:7] != b"$"
+        or not cost.isdigit()
+        or not MIN_COST <= int(cost) <= MAX_COST
+    ):
         return None
     return int(cost)
 
@@ -170,11 +186,15 @@ class BasicAuth:
         self._lock = threading.Lock()
         costs = {bcrypt_cost(hashed) or MIN_COST for hashed in self._users.values()}
         if len(costs) > 1:
-            log.warning("basic_auth_users hashes have different bcrypt costs (%s): a wrong "
-                        "password is answered faster for the cheaper users; hash them all "
-                        "with one cost", ", ".join(map(str, sorted(costs))))
-        self._dummy = bcrypt.hashpw(secrets.token_hex(16).encode(),
-                                    bcrypt.gensalt(rounds=max(costs, default=MIN_COST)))
+            log.warning(
+                "basic_auth_users hashes have different bcrypt costs (%s): a wrong "
+                "password is answered faster for the cheaper users; hash them all "
+                "with one cost",
+                ", ".join(map(str, sorted(costs))),
+            )
+        self._dummy = bcrypt.hashpw(
+            secrets.token_hex(16).encode(), bcrypt.gensalt(rounds=max(costs, default=MIN_COST))
+        )
 
     @property
     def enabled(self) -> bool:
@@ -184,8 +204,9 @@ class BasicAuth:
     def check(self, user: str, password: str) -> bool:
         """True when the password matches the user's hash; unknown users cost a hash as well."""
         hashed = self._users.get(user)
-        digest = hmac.new(self._key, b"\0".join([user.encode(), password.encode(),
-                                                 hashed or b""]), hashlib.sha256).digest()
+        digest = hmac.new(
+            self._key, b"\0".join([user.encode(), password.encode(), hashed or b""]), hashlib.sha256
+        ).digest()
         with self._lock:
             if hashed is not None and digest in self._verified:
                 return True

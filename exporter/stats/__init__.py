@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from exporter.config.model import FeatureType
 from exporter.stats.auto import (
     AutoCategorical,
     AutoNumeric,
@@ -22,6 +21,7 @@ from exporter.stats.categorical import (
 )
 from exporter.stats.continuous import AndersonDarling, CramerVonMises, Energy, Wasserstein
 from exporter.stats.distances import psi_from_proportions
+from exporter.stats.kinds import FeatureType
 from exporter.stats.numeric import (
     KolmogorovSmirnov,
     NumericHellinger,

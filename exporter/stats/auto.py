@@ -7,8 +7,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import numpy.typing as npt
 
-from exporter.config.model import FeatureType
 from exporter.stats.base import CodeArray, DriftMethod, DriftResult, present
+from exporter.stats.kinds import FeatureType
 
 SMALL_REFERENCE = 1000
 FEW_VALUES = 5
@@ -115,8 +115,9 @@ class _Auto(DriftMethod):
         discrete = self.feature_type is FeatureType.NUMERIC and n_unique <= FEW_VALUES
         kind = FeatureType.CATEGORICAL if discrete else self.feature_type
         chosen = make_method(name, kind, self._requested, self.bins)
-        self._chosen = (DiscreteNumeric(chosen) if discrete else chosen).fit(reference,
-                                                                             n_categories)
+        self._chosen = (DiscreteNumeric(chosen) if discrete else chosen).fit(
+            reference, n_categories
+        )
         self._fitted = True
         return self
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import numpy.typing as npt
 
-from exporter.config.model import FeatureType
+from exporter.stats.kinds import FeatureType
 
 FloatArray = npt.NDArray[np.float64]
 CodeArray = npt.NDArray[np.int64]
@@ -57,13 +57,9 @@ class DriftMethod(ABC):
         value = self.default_threshold if threshold is None else float(threshold)
         if not math.isfinite(value) or value < 0 or (self.is_test and value > 1):
             limit = "in [0, 1]" if self.is_test else ">= 0"
-            raise ValueError(
-                f"{self.name}: threshold must be {limit}, got {threshold!r}"
-            )
+            raise ValueError(f"{self.name}: threshold must be {limit}, got {threshold!r}")
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-            raise ValueError(
-                f"{self.name}: bins must be a positive integer, got {bins!r}"
-            )
+            raise ValueError(f"{self.name}: bins must be a positive integer, got {bins!r}")
         self._threshold = value
         self._bins = bins
         self._fitted = False
@@ -129,27 +125,19 @@ class DriftMethod(ABC):
         """Coerce to a finite 1-D float64 array so numeric methods share one contract."""
         array = np.asarray(values, dtype=np.float64)
         if array.ndim != 1:
-            raise ValueError(
-                f"{self.name}: {what} must be 1-D, got shape {array.shape}"
-            )
+            raise ValueError(f"{self.name}: {what} must be 1-D, got shape {array.shape}")
         bad = np.isinf(array) if self.handles_missing else ~np.isfinite(array)
         if bad.any():
-            raise ValueError(
-                f"{self.name}: {what} must be finite (strip missing values first)"
-            )
+            raise ValueError(f"{self.name}: {what} must be finite (strip missing values first)")
         return array
 
     def _as_codes(self, values: npt.NDArray[Any], what: str) -> CodeArray:
         """Coerce to non-negative 1-D int64 codes so categorical methods share one contract."""
         array = np.asarray(values)
         if array.ndim != 1:
-            raise ValueError(
-                f"{self.name}: {what} must be 1-D, got shape {array.shape}"
-            )
+            raise ValueError(f"{self.name}: {what} must be 1-D, got shape {array.shape}")
         if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-            raise ValueError(
-                f"{self.name}: {what} must be integer codes, got {array.dtype}"
-            )
+            raise ValueError(f"{self.name}: {what} must be integer codes, got {array.dtype}")
         codes = array.astype(np.int64, copy=False)
         if codes.size and codes.min() < 0:
             if not self.handles_missing:

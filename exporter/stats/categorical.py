@@ -8,9 +8,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats  # type: ignore[import-untyped]
 
-from exporter.config.model import FeatureType
 from exporter.stats.base import EPS, CodeArray, DriftMethod, FloatArray
 from exporter.stats.distances import BINNED_DISTANCES
+from exporter.stats.kinds import FeatureType
 
 
 class _CategoricalMethod(DriftMethod):
@@ -134,8 +134,9 @@ class _GoodnessOfFit(_CategoricalMethod):
             statistic = float(np.sum((observed - expected) ** 2 / expected))
         else:
             seen = observed > 0
-            statistic = 2.0 * float(np.sum(observed[seen] * np.log(observed[seen]
-                                                                    / expected[seen])))
+            statistic = 2.0 * float(
+                np.sum(observed[seen] * np.log(observed[seen] / expected[seen]))
+            )
         return statistic, float(stats.chi2.sf(statistic, observed.size - 1))
 
 
@@ -162,8 +163,10 @@ class ZTest(_CategoricalMethod):
     def _fit(self, reference: npt.NDArray[Any], n_categories: int | None) -> None:
         super()._fit(reference, n_categories)
         if self.n_categories > 2:
-            raise ValueError(f"{self.name}: applies to binary features only, the reference "
-                             f"has {self.n_categories} categories")
+            raise ValueError(
+                f"{self.name}: applies to binary features only, the reference "
+                f"has {self.n_categories} categories"
+            )
         self._ref_n = reference.size
         self._ref_share = float(self._ref_prop[0])
 

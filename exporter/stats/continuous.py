@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats  # type: ignore[import-untyped]
 
-from exporter.config.model import FeatureType
 from exporter.stats.base import DriftMethod, FloatArray
+from exporter.stats.kinds import FeatureType
 
 IndexArray = npt.NDArray[np.int64]
 

@@ -15,8 +15,9 @@ def smooth(proportions: npt.NDArray[np.float64], eps: float = EPS) -> FloatArray
     return np.clip(np.asarray(proportions, dtype=np.float64), eps, None)
 
 
-def _pair(ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray[np.float64],
-          what: str) -> tuple[FloatArray, FloatArray]:
+def _pair(
+    ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray[np.float64], what: str
+) -> tuple[FloatArray, FloatArray]:
     """Both sides as float arrays of one shape, or an error naming the distance."""
     ref = np.asarray(ref_prop, dtype=np.float64)
     win = np.asarray(win_prop, dtype=np.float64)
@@ -25,16 +26,18 @@ def _pair(ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray[np.float64],
     return ref, win
 
 
-def psi_from_proportions(ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray[np.float64],
-                         eps: float = EPS) -> float:
+def psi_from_proportions(
+    ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray[np.float64], eps: float = EPS
+) -> float:
     """PSI = sum (w - r) ln(w / r) over smoothed shares (no renormalisation)."""
     ref, win = _pair(ref_prop, win_prop, "psi")
     r, w = smooth(ref, eps), smooth(win, eps)
     return float(np.sum((w - r) * np.log(w / r)))
 
 
-def kl_from_proportions(ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray[np.float64],
-                        eps: float = EPS) -> float:
+def kl_from_proportions(
+    ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray[np.float64], eps: float = EPS
+) -> float:
     """KL(reference || window) over smoothed shares renormalised to 1 (scipy.stats.entropy)."""
     ref, win = _pair(ref_prop, win_prop, "kl_div")
     r, w = smooth(ref, eps), smooth(win, eps)
@@ -42,8 +45,9 @@ def kl_from_proportions(ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray
     return max(0.0, float(np.sum(r * np.log(r / w))))
 
 
-def js_from_proportions(ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray[np.float64],
-                        eps: float = EPS) -> float:
+def js_from_proportions(
+    ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray[np.float64], eps: float = EPS
+) -> float:
     """Jensen-Shannon distance (natural log, the square root of the divergence), as scipy's."""
     ref, win = _pair(ref_prop, win_prop, "jensenshannon")
     r, w = smooth(ref, eps), smooth(win, eps)
@@ -53,8 +57,9 @@ def js_from_proportions(ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray
     return float(np.sqrt(max(divergence, 0.0)))
 
 
-def hellinger_from_proportions(ref_prop: npt.NDArray[np.float64],
-                               win_prop: npt.NDArray[np.float64]) -> float:
+def hellinger_from_proportions(
+    ref_prop: npt.NDArray[np.float64], win_prop: npt.NDArray[np.float64]
+) -> float:
     """Hellinger distance sqrt(sum (sqrt r - sqrt w)^2 / 2) in [0, 1]; needs no smoothing."""
     ref, win = _pair(ref_prop, win_prop, "hellinger")
     total = float(np.sum((np.sqrt(ref) - np.sqrt(win)) ** 2))
@@ -75,5 +80,8 @@ def _js(ref: FloatArray, win: FloatArray) -> float:
 
 # One formula per binned method name, shared by its numeric and categorical variants.
 BINNED_DISTANCES: dict[str, Callable[[FloatArray, FloatArray], float]] = {
-    "psi": _psi, "kl_div": _kl, "jensenshannon": _js, "hellinger": hellinger_from_proportions,
+    "psi": _psi,
+    "kl_div": _kl,
+    "jensenshannon": _js,
+    "hellinger": hellinger_from_proportions,
 }

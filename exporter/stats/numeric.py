@@ -8,16 +8,24 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats  # type: ignore[import-untyped]
 
-from exporter.config.model import FeatureType
 from exporter.stats.base import EPS, DriftMethod, FloatArray
 from exporter.stats.distances import (
     BINNED_DISTANCES,
     psi_from_proportions,
 )
+from exporter.stats.kinds import FeatureType
 
-__all__ = ["EPS", "KolmogorovSmirnov", "NumericHellinger", "NumericJensenShannon",
-           "NumericKL", "NumericPSI", "bin_proportions", "psi_from_proportions",
-           "quantile_edges"]
+__all__ = [
+    "EPS",
+    "KolmogorovSmirnov",
+    "NumericHellinger",
+    "NumericJensenShannon",
+    "NumericKL",
+    "NumericPSI",
+    "bin_proportions",
+    "psi_from_proportions",
+    "quantile_edges",
+]
 
 # scipy's ks_2samp computes exact p-values up to this many values per side, asymptotic above.
 KS_EXACT_MAX = 10_000
@@ -147,8 +155,12 @@ class KolmogorovSmirnov(DriftMethod):
             result = stats.ks_2samp(ref, win)
             return float(result.statistic), float(result.pvalue)
         cdf1 = np.concatenate([self._reference_cdf, np.searchsorted(ref, win, side="right") / n1])
-        cdf2 = np.concatenate([np.searchsorted(win, ref, side="right") / n2,
-                               np.searchsorted(win, win, side="right") / n2])
+        cdf2 = np.concatenate(
+            [
+                np.searchsorted(win, ref, side="right") / n2,
+                np.searchsorted(win, win, side="right") / n2,
+            ]
+        )
         diffs = cdf1 - cdf2
         low, high = float(np.clip(-diffs.min(), 0, 1)), float(diffs.max())
         d = low if low > high else high

@@ -30,8 +30,9 @@ def chunk_threshold(row_errors: npt.NDArray[np.float64], size: int, k: float) ->
 class LearnedThreshold:
     """Scores reference chunks with the fitted method once per window size, and caches the cut."""
 
-    def __init__(self, reference: npt.NDArray[Any], score: Scorer, k: float = DEFAULT_K,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, reference: npt.NDArray[Any], score: Scorer, k: float = DEFAULT_K, seed: int = 0
+    ) -> None:
         """Shuffle once with a fixed seed, so chunks are random but the threshold reproducible."""
         self._reference = np.random.default_rng(seed).permutation(np.asarray(reference))
         self._score = score
@@ -56,6 +57,7 @@ class LearnedThreshold:
         chunks = min(self._reference.size // max(size, 1), MAX_CHUNKS)
         if chunks < MIN_CHUNKS:
             return None
-        scores = np.array([self._score(part) for part in
-                           np.split(self._reference[: chunks * size], chunks)])
+        scores = np.array(
+            [self._score(part) for part in np.split(self._reference[: chunks * size], chunks)]
+        )
         return float(scores.mean() + self._k * scores.std(ddof=1))
