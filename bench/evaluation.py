@@ -25,11 +25,11 @@ from exporter.config.model import (
     StreamsConfig,
     WindowConfig,
 )
+from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.fit import fit_reference
-from exporter.evaluate.reference import ReferenceData
 from exporter.evaluate.snapshot import SnapshotStore
-from exporter.pipeline import ModelPipeline
-from exporter.serve.live import LiveMetrics
+from exporter.expose.live import LiveMetrics
+from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import FeatureType, Task
 
 REFERENCE = 100_000

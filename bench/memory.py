@@ -27,9 +27,9 @@ from exporter.config.model import (
     StreamsConfig,
     WindowConfig,
 )
+from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.snapshot import SnapshotStore
-from exporter.pipeline import ModelPipeline
-from exporter.serve.live import LiveMetrics
+from exporter.expose.live import LiveMetrics
 from exporter.stats.kinds import FeatureType, Task
 
 MODELS, FEATURES, SAMPLES, BATCH = 10, 50, 10_000, 200

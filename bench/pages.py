@@ -9,8 +9,8 @@ import numpy as np
 from bench.common import machine, median_seconds
 from exporter.evaluate.histograms import FeatureHistogram
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot, SnapshotStore
-from exporter.serve.pages import render
-from exporter.serve.views import models_view
+from exporter.web.pages import render
+from exporter.web.views import models_view
 
 MODELS, FEATURES, BINS = 100, 50, 12
 

@@ -18,9 +18,9 @@ from bench.common import RUNS
 from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.estimate import estimate, fit_calibration
 from exporter.evaluate.performance import performance
-from exporter.evaluate.reference import ReferenceData
-from exporter.ingest.labels import Compact
+from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import Task
+from exporter.window.labels import Compact
 
 ROWS = 5000
 CLASSES = ("a", "b", "c")

@@ -20,11 +20,11 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from bench.common import machine, median_seconds
 from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot, SnapshotStore
-from exporter.serve.collector import SnapshotCollector
-from exporter.serve.exposition import Combined, Exposition
-from exporter.serve.http import MetricsServer
-from exporter.serve.live import LiveMetrics
+from exporter.expose.collector import SnapshotCollector
+from exporter.expose.exposition import Combined, Exposition
+from exporter.expose.live import LiveMetrics
 from exporter.stats.kinds import FeatureType, Task
+from exporter.web.http import MetricsServer
 
 FEATURES = 50
 TARGETS = (1_000, 10_000, 30_000)

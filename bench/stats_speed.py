@@ -14,10 +14,10 @@ from bench import _evidently
 from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.evaluator import evaluate
 from exporter.evaluate.fit import fit_reference
-from exporter.evaluate.reference import ReferenceData
-from exporter.ingest.labels import JoinedPairs
-from exporter.ingest.window import Window, WindowView
+from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import FeatureType, Task
+from exporter.window.labels import JoinedPairs
+from exporter.window.ring import Window, WindowView
 
 FEATURES, REFERENCE, WINDOW, RUNS = 50, 100_000, 10_000, 5
 

@@ -12,12 +12,12 @@ import redis
 
 from exporter import __version__
 from exporter.config import ConfigError, load_config
-from exporter.evaluate.reference import ReferenceError
 from exporter.logs import setup_logging
-from exporter.serve.http import ListenError
+from exporter.reference.load import ReferenceError
+from exporter.web.http import ListenError
 
 if TYPE_CHECKING:
-    from exporter.serve.webconfig import WebSecurity
+    from exporter.web.webconfig import WebSecurity
 
 # The statistics stack (scipy) takes seconds to import, so each command imports what it needs
 # after the config has loaded: a hostile or broken config is refused in a fraction of that.
@@ -114,7 +114,7 @@ def _web_config_arg(p: argparse.ArgumentParser) -> None:
 
 def _web_security(path: str | None) -> WebSecurity | None:
     """The web config, with its certificates loaded once so check-config catches bad ones."""
-    from exporter.serve.webconfig import load_web_config, ssl_context
+    from exporter.web.webconfig import load_web_config, ssl_context
 
     if path is None:
         return None
@@ -136,8 +136,8 @@ def _log_args(p: argparse.ArgumentParser, default_format: str = "json") -> None:
 def _check(args: argparse.Namespace) -> int:
     """The validation start-up and reload use, plus Redis when asked (--redis.connect)."""
     config = load_config(args.config_file)
-    from exporter.ingest.reader import make_client
-    from exporter.validate import check_config
+    from exporter.daemon.validate import check_config
+    from exporter.source.reader import make_client
 
     check_config(config, make_client(config.redis) if args.redis_connect else None)
     _web_security(args.web_config_file)
@@ -156,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config_file)
     setup_logging(args.log_format, args.log_level or config.log_level)
     from exporter.daemon import Daemon
-    from exporter.shard import Shard, parse_shard
+    from exporter.daemon.shard import Shard, parse_shard
 
     try:
         shard = parse_shard(args.shard) if args.shard else Shard()
@@ -173,14 +173,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _reference_load(args: argparse.Namespace) -> int:
     from exporter.evaluate.fit import fit_reference
-    from exporter.evaluate.reference import (
+    from exporter.files import read_regular_file
+    from exporter.reference.load import (
         MAX_REFERENCE_BYTES,
         format_of,
         parse_reference,
         store_in_redis,
     )
-    from exporter.files import read_regular_file
-    from exporter.ingest.window import Window
+    from exporter.window.ring import Window
 
     config = load_config(args.config_file)
     model = next((m for m in config.models if m.name == args.model), None)
@@ -196,12 +196,12 @@ def _reference_load(args: argparse.Namespace) -> int:
         raise ReferenceError(f"--file: cannot read {args.file}: {exc.strerror or exc}") from None
     data = parse_reference(model, content, fmt, args.file)
     fit_reference(model, data, Window(model))
-    from exporter.ingest.reader import make_client
+    from exporter.source.reader import make_client
 
     try:
         store_in_redis(make_client(config.redis), key, content, fmt)
     except redis.RedisError as exc:
-        from exporter.ingest.connect import describe
+        from exporter.source.connect import describe
 
         raise ReferenceError(
             f"models[{model.name}].reference.redis_key: {describe(exc, config.redis, key)}"

@@ -1,20 +1,14 @@
-"""APScheduler jobs: one per model, never overlapping, missed runs coalesced into one."""
+"""When a model is evaluated: its schedule as a trigger, and the seconds between two runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from exporter.config.model import ScheduleConfig
-
-if TYPE_CHECKING:
-    from exporter.pipeline import ModelPipeline
 
 
 def trigger_for(schedule: ScheduleConfig) -> BaseTrigger:
@@ -36,24 +30,3 @@ def interval_seconds(schedule: ScheduleConfig, now: datetime | None = None) -> f
     if first is None or second is None:
         return 0.0
     return float((second - first).total_seconds())
-
-
-def build_scheduler(
-    pipelines: Sequence[ModelPipeline], run: Callable[[ModelPipeline], object]
-) -> BackgroundScheduler:
-    """A scheduler whose interval jobs also run once as soon as it starts."""
-    scheduler = BackgroundScheduler(timezone="UTC")
-    for p in pipelines:
-        first = {} if p.model.schedule.cron is not None else {"next_run_time": datetime.now(UTC)}
-        scheduler.add_job(
-            run,
-            trigger_for(p.model.schedule),
-            args=[p],
-            id=p.model.name,
-            name=f"evaluate {p.model.name}",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            **first,
-        )
-    return scheduler

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from exporter.config import load_config_text
 from exporter.config.model import Config
 from exporter.daemon import Daemon
-from exporter.shard import Shard
+from exporter.daemon.shard import Shard
 from tests.conftest import free_port, wait_for
 
 CATEGORIES = ("a", "b", "c", "d")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.serve.catalog import BY_NAME
+from exporter.expose.catalog import BY_NAME
 from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.client import DropReason, PredictionLogger
-from exporter.ingest.wire import Prediction
+from exporter.decode.wire import Prediction
 from tests.conftest import RedisServer, settles_at, wait_for
 from tests.helpers import make_config, running, sample, value, write_reference
 

@@ -13,7 +13,7 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from exporter.shard import Shard, owner
+from exporter.daemon.shard import Shard, owner
 from tests.conftest import RedisServer, require_tool, wait_for
 from tests.helpers import make_config, records, running, sample, value, write_reference
 

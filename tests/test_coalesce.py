@@ -7,7 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from exporter.serve.coalesce import Coalescer
+from exporter.web.coalesce import Coalescer
 from tests.conftest import wait_for
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from dashboards.build import DASHBOARDS, render
 from dashboards.lint import breaches, metric_names, panels, queries, selectors, variable_metrics
-from exporter.serve.catalog import BY_NAME
+from exporter.expose.catalog import BY_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "alerts" / "ml-monitoring.rules.yml"

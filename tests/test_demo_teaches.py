@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.serve.http import ListenError, MetricsServer
+from exporter.web.http import ListenError, MetricsServer
 from tests.conftest import free_port, wait_for
 from tests.demoproc import DemoProcess, demo
 

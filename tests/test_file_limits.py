@@ -17,12 +17,12 @@ from exporter.config import ConfigError, load_config_text
 from exporter.config import document as yaml_document
 from exporter.config.document import parse_yaml, read_yaml_text
 from exporter.daemon import Daemon
-from exporter.evaluate import reference
-from exporter.evaluate.reference import ReferenceError, decode_from_redis, encode_for_redis
+from exporter.daemon.signals import EXIT_HUNG, SignalEvents
 from exporter.files import MiB, RefusedFile, read_regular_file
-from exporter.ingest.connect import PasswordFile
-from exporter.serve.webconfig import load_web_config
-from exporter.signals import EXIT_HUNG, SignalEvents
+from exporter.reference import load as reference
+from exporter.reference.load import ReferenceError, decode_from_redis, encode_for_redis
+from exporter.source.connect import PasswordFile
+from exporter.web.webconfig import load_web_config
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import make_config, model_yaml, sample, write_reference
 from tests.test_hostile_files import ALIAS_BOMB
@@ -208,7 +208,7 @@ def test_a_memory_error_in_a_reload_is_counted_and_later_reloads_still_apply(
     def exhausted(_: str) -> None:
         raise MemoryError
 
-    monkeypatch.setattr("exporter.daemon.load_config", exhausted)
+    monkeypatch.setattr("exporter.daemon.daemon.load_config", exhausted)
     asked = threading.Event()
     daemon.start()
     watch = threading.Thread(target=daemon._follow_config, args=(asked,), daemon=True)

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from exporter.config import ConfigError, load_config_text
 from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
-from exporter.ingest.window import Window
-from exporter.ingest.wire import Decoder, Label, Prediction, Reason
+from exporter.decode.wire import Decoder, Label, Prediction, Reason
 from exporter.stats.kinds import FeatureType, Task
+from exporter.window.ring import Window
 
 FUZZ = settings(
     max_examples=1000,

@@ -13,12 +13,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
-from exporter.evaluate.reference import parse_reference
+from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.snapshot import SnapshotStore
-from exporter.pipeline import ModelPipeline
-from exporter.serve.collector import SnapshotCollector
-from exporter.serve.exposition import Exposition
-from exporter.serve.live import LiveMetrics
+from exporter.expose.collector import SnapshotCollector
+from exporter.expose.exposition import Exposition
+from exporter.expose.live import LiveMetrics
+from exporter.reference.load import parse_reference
 from exporter.stats.kinds import FeatureType, Task
 from tests.conftest import require_tool
 

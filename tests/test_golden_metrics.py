@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.daemon import Daemon
 from exporter.demo.runner import demo_config
 from exporter.demo.simulate import SIMS, reference_csv
-from exporter.evaluate.reference import store_in_redis
+from exporter.reference.load import store_in_redis
 
 GOLDEN = Path(__file__).parent / "golden" / "demo_metrics.txt"
 START = 1_800_000_000.0

@@ -244,7 +244,7 @@ def test_shards_render_a_statefulset_whose_pods_take_their_ordinal_as_shard(char
     assert sts["spec"]["replicas"] == 3
     args = sts["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--shard=auto/3" in args
-    from exporter.shard import parse_shard
+    from exporter.daemon.shard import parse_shard
 
     pods = [f"{sts['metadata']['name']}-{i}" for i in range(3)]
     assert sorted(parse_shard("auto/3", hostname=p).index for p in pods) == [0, 1, 2]

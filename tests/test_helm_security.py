@@ -9,7 +9,7 @@ import bcrypt
 import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 
-from exporter.serve.webconfig import parse_web_config
+from exporter.web.webconfig import parse_web_config
 from tests.test_helm import KUBERNETES_VERSIONS, Doc, chart, helm, one, render
 
 __all__ = ["chart"]  # the module-scoped fixture, shared with tests/test_helm.py

@@ -15,16 +15,16 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.daemon.pipeline import ModelPipeline
+from exporter.decode.wire import Decoder, Reason
 from exporter.evaluate.snapshot import SnapshotStore
-from exporter.ingest.tail import read_tail, records_in
-from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
-from exporter.ingest.wire import Decoder, Reason
+from exporter.expose.collector import SnapshotCollector
+from exporter.expose.exposition import Exposition
+from exporter.expose.live import LiveMetrics
 from exporter.logs import setup_logging
-from exporter.pipeline import ModelPipeline
-from exporter.serve.collector import SnapshotCollector
-from exporter.serve.exposition import Exposition
-from exporter.serve.live import LiveMetrics
+from exporter.source.tail import read_tail, records_in
 from exporter.stats.kinds import FeatureType, Task
+from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
 
 NOW = time.time()
 

@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 import pytest
 
-from exporter.evaluate.reference import store_in_redis
+from exporter.reference.load import store_in_redis
 from tests.conftest import RedisServer, free_port, require_tool, settles_at, wait_for
 from tests.helpers import xadd_all
 from tests.test_lifecycle import _get, _sample, exporter

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.serve import listener
-from exporter.serve.http import MetricsServer
-from exporter.serve.webconfig import TLSServerConfig, WebSecurity
+from exporter.web import listener
+from exporter.web.http import MetricsServer
+from exporter.web.webconfig import TLSServerConfig, WebSecurity
 from tests.test_security_web import client_context, make_pki
 
 BIG = 64 * 1024 * 1024  # more than loopback socket buffers hold, so a slow reader lags

@@ -15,12 +15,12 @@ from exporter.config.model import (
     SLOConfig,
     StreamsConfig,
 )
+from exporter.daemon.pipeline import ModelPipeline
+from exporter.decode.wire import Label, Prediction
 from exporter.evaluate.snapshot import SnapshotStore
-from exporter.ingest.labels import LabelJoin
-from exporter.ingest.wire import Label, Prediction
-from exporter.pipeline import ModelPipeline
-from exporter.serve.live import LiveMetrics
+from exporter.expose.live import LiveMetrics
 from exporter.stats.kinds import Task
+from exporter.window.labels import LabelJoin
 
 T0 = 1_700_000_000.0
 HOUR = 3600.0

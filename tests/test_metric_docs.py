@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from exporter.serve.catalog import CATALOG
+from exporter.expose.catalog import CATALOG
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 ROW = re.compile(r"^\| `(mlmon_[a-z_]+)` \| (\w+) \| ([^|]*) \| [^|]+ \|$")

@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry
 from exporter.daemon import Daemon
 from exporter.demo.runner import demo_config
 from exporter.demo.simulate import SIMS, reference_csv
-from exporter.evaluate.reference import store_in_redis
-from exporter.serve.pages import render
+from exporter.reference.load import store_in_redis
 from exporter.stats.multivariate import PCAReconstruction
+from exporter.web.pages import render
 
 EVALUATIONS = 200
 FIRST_WINDOW = 2000

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter.config import load_config_text
 from exporter.daemon import Daemon
-from exporter.serve.pages import render
+from exporter.web.pages import render
 from tests.helpers import CATEGORIES, model_yaml, records, sample, write_reference
 
 HOSTILE = '<script>alert("x")</script>'

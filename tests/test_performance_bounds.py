@@ -15,7 +15,7 @@ from exporter.config.model import (
     StreamsConfig,
 )
 from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
-from exporter.serve.collector import SnapshotCollector
+from exporter.expose.collector import SnapshotCollector
 from exporter.stats.kinds import FeatureType, Task
 
 

@@ -12,8 +12,8 @@ from sklearn import metrics as sk
 
 from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.performance import performance, realised
-from exporter.ingest.labels import Compact
 from exporter.stats.kinds import Task
+from exporter.window.labels import Compact
 
 
 def _model(

@@ -249,7 +249,7 @@ def test_no_module_names_an_unsafe_yaml_loader_or_lets_numpy_unpickle() -> None:
 @pytest.mark.parametrize("loader", ["config", "web config"])
 def test_a_python_object_tag_in_yaml_is_rejected_not_executed(tmp_path: Path, loader: str) -> None:
     from exporter.config import ConfigError, load_config
-    from exporter.serve.webconfig import load_web_config
+    from exporter.web.webconfig import load_web_config
 
     marker = tmp_path / "pwned"
     payload = f"!!python/object/apply:os.system ['touch {marker}']"

@@ -24,8 +24,8 @@ from prometheus_client import CollectorRegistry
 
 from exporter.config import ConfigError
 from exporter.daemon import Daemon
-from exporter.serve.http import MetricsServer
-from exporter.serve.webconfig import BasicAuth, WebSecurity, load_web_config
+from exporter.web.http import MetricsServer
+from exporter.web.webconfig import BasicAuth, WebSecurity, load_web_config
 from tests.conftest import RedisServer
 from tests.helpers import make_config, sample, write_reference
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.shard import Shard, owner, parse_shard
+from exporter.daemon.shard import Shard, owner, parse_shard
 
 MODELS = [f"model-{i}" for i in range(3000)]
 

@@ -12,8 +12,8 @@ from exporter.config import Config, ModelConfig, load_config, load_config_text
 from exporter.demo.runner import demo_config
 from exporter.demo.simulate import reference_csv
 from exporter.evaluate.fit import fit_reference
-from exporter.evaluate.reference import ReferenceData, parse_reference, read_reference_file
-from exporter.ingest.window import Window
+from exporter.reference.load import ReferenceData, parse_reference, read_reference_file
+from exporter.window.ring import Window
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = ROOT / "config" / "reference"

@@ -11,8 +11,8 @@ import yaml
 from exporter.config import ConfigError, DriftSpec, ModelConfig, load_config_text
 from exporter.config.model import MultivariateConfig
 from exporter.evaluate.fit import fit_reference
-from exporter.evaluate.reference import ReferenceError, parse_reference
-from exporter.ingest.window import Window
+from exporter.reference.load import ReferenceError, parse_reference
+from exporter.window.ring import Window
 
 
 def _model(**overrides: Any) -> dict[str, Any]:

@@ -19,12 +19,12 @@ from exporter.config.model import (
     StreamsConfig,
     WindowConfig,
 )
+from exporter.daemon.pipeline import ModelPipeline, _log_changes
+from exporter.decode.wire import Decoder, Reason
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot, SnapshotStore
-from exporter.ingest.connect import describe, redacted_url
-from exporter.ingest.gaps import GapTracker, StreamState
-from exporter.ingest.wire import Decoder, Reason
-from exporter.pipeline import ModelPipeline, _log_changes
-from exporter.serve.live import LiveMetrics
+from exporter.expose.live import LiveMetrics
+from exporter.source.connect import describe, redacted_url
+from exporter.source.gaps import GapTracker, StreamState
 from exporter.stats.kinds import FeatureType, Task
 
 

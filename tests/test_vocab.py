@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.ingest.vocab import OTHER, Vocabulary
+from exporter.window.vocab import OTHER, Vocabulary
 
 
 def test_new_values_past_the_cap_share_the_other_code_and_each_fold_is_counted() -> None:

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
-from exporter.ingest.wire import Decoder, Reason, class_key, entry_time
+from exporter.decode.wire import Decoder, Reason, class_key, entry_time
 from exporter.stats.kinds import FeatureType, Task
 
 MODEL = ModelConfig(

@@ -28,11 +28,11 @@ from exporter.config.model import (
 )
 from exporter.demo.guide import base_url, drift_started, introduction, say
 from exporter.demo.simulate import SIMS, reference_csv
-from exporter.evaluate.reference import store_in_redis
-from exporter.ingest.reader import make_client
-from exporter.redis_types import RedisClient
-from exporter.serve.http import ListenError
+from exporter.reference.load import store_in_redis
+from exporter.source.connect import RedisClient
+from exporter.source.reader import make_client
 from exporter.stats.kinds import FeatureType, Task
+from exporter.web.http import ListenError
 
 DRIFT_AFTER_SECONDS = 60.0
 EVALUATION_SECONDS = 10.0

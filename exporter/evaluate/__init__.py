@@ -1,1 +1,1 @@
-"""Evaluate: fit references and turn windows into frozen snapshots."""
+"""Evaluate: pure functions that fit a reference and turn a window view into a snapshot."""

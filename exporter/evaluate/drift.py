@@ -7,14 +7,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from exporter.config.model import ModelConfig
+from exporter.decode.wire import class_key
 from exporter.evaluate.fit import FittedColumn, FittedReference
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot
-from exporter.ingest.labels import JoinedPairs
-from exporter.ingest.window import WindowView
-from exporter.ingest.wire import class_key
 from exporter.stats.correction import adjust_p_values
 from exporter.stats.kinds import FeatureType
 from exporter.stats.multivariate import METHOD as PCA_METHOD
+from exporter.window.labels import JoinedPairs
+from exporter.window.ring import WindowView
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import numpy as np
 
 from exporter.config.model import ModelConfig
 from exporter.evaluate.probabilities import ece, positive_scores, score_matrix
-from exporter.evaluate.reference import ReferenceData
-from exporter.ingest.labels import Compact, Target
+from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import Task
+from exporter.window.labels import Compact, Target
 
 MIN_CALIBRATION_ROWS = 100
 # Out-of-fold ECE must drop by more than this, so sampling noise does not buy a calibration.

@@ -13,10 +13,10 @@ from exporter.evaluate.fit import FittedColumn, FittedReference
 from exporter.evaluate.histograms import ReferenceHistogram, categorical_window, numeric_window
 from exporter.evaluate.outcomes import assess
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot
-from exporter.ingest.labels import JoinedPairs
-from exporter.ingest.vocab import Vocabulary
-from exporter.ingest.window import Window, WindowView
 from exporter.stats.kinds import FeatureType
+from exporter.window.labels import JoinedPairs
+from exporter.window.ring import Window, WindowView
+from exporter.window.vocab import Vocabulary
 
 
 def _drift(column: FittedColumn, values: np.ndarray, min_samples: int) -> DriftValue | None:

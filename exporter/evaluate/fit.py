@@ -11,12 +11,12 @@ import numpy as np
 from exporter.config.model import DriftSpec, FeatureConfig, ModelConfig
 from exporter.evaluate.histograms import ReferenceHistogram, fit_histograms
 from exporter.evaluate.performance import performance
-from exporter.evaluate.reference import ReferenceData, ReferenceError, categories
-from exporter.ingest.window import Window
+from exporter.reference.load import ReferenceData, ReferenceError, categories
 from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method, resolve
 from exporter.stats.kinds import FeatureType, Task
 from exporter.stats.multivariate import PCAReconstruction
 from exporter.stats.thresholds import LearnedThreshold
+from exporter.window.ring import Window
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from itertools import pairwise
 import numpy as np
 
 from exporter.config.model import ModelConfig
-from exporter.evaluate.reference import ReferenceData
-from exporter.ingest.vocab import OTHER, Vocabulary
+from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import FeatureType
+from exporter.window.vocab import OTHER, Vocabulary
 
 MAX_UNSEEN_SHOWN = 10
 

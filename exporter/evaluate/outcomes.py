@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from exporter.config.model import ModelConfig
 from exporter.evaluate.estimate import Calibration, estimate
 from exporter.evaluate.performance import Pairs, realised
-from exporter.ingest.labels import JoinedPairs
+from exporter.window.labels import JoinedPairs
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from exporter.evaluate.probabilities import (
     positive_scores,
     score_matrix,
 )
-from exporter.ingest.labels import Compact
 from exporter.stats.kinds import Task
+from exporter.window.labels import Compact
 
 Pairs = tuple[tuple[str, float], ...]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import rankdata  # type: ignore[import-untyped]
 
-from exporter.ingest.labels import Compact
+from exporter.window.labels import Compact
 
 ECE_BINS = 10
 EPS = float(np.finfo(np.float64).eps)

@@ -17,8 +17,6 @@ from exporter.stats.kinds import FeatureType
 FeatureValue = float | str | None
 Scores = float | Mapping[str, float] | None
 
-PREDICTIONS, LABELS = "predictions", "labels"  # a model's two streams: the `kind` label
-KINDS = (PREDICTIONS, LABELS)
 MAX_BATCH_RECORDS = 10000
 # How far a record's `ts` may lie ahead of the time Redis gave its entry: producers' clocks
 # drift a little; minutes ahead is a wrong clock or a wrong unit.

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from exporter.config.model import ModelConfig
-from exporter.ingest.vocab import Vocabulary
-from exporter.ingest.wire import Prediction
+from exporter.decode.wire import Prediction
 from exporter.stats.kinds import FeatureType, Task
+from exporter.window.vocab import Vocabulary
 
 
 @dataclass(frozen=True)

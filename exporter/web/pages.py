@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
-from exporter.serve.views import feature_view, model_view, models_view
+from exporter.web.views import feature_view, model_view, models_view
 
 Response = tuple[int, str, bytes]
 HTML = "text/html; charset=utf-8"

@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterable, Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from exporter.config.model import ModelConfig
-from exporter.ingest.labels import JoinResult
-from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
-from exporter.ingest.wire import KINDS, Prediction, Reason
+from exporter.decode.wire import Prediction, Reason
+from exporter.expose.catalog import LATENCY_BUCKETS, spec
 from exporter.schedule import interval_seconds
-from exporter.serve.catalog import LATENCY_BUCKETS, spec
+from exporter.source.streams import KINDS
 from exporter.stats.kinds import Task
+from exporter.window.labels import JoinResult
+from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
 
 UNVERSIONED = "unknown"
 LABEL_DELAY_BUCKETS = (

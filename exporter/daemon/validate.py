@@ -14,12 +14,11 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from exporter.config.model import Config
-from exporter.evaluate.reference import ReferenceError
+from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.snapshot import SnapshotStore
-from exporter.ingest.connect import describe
-from exporter.pipeline import ModelPipeline
-from exporter.redis_types import RedisClient
-from exporter.serve.live import LiveMetrics
+from exporter.expose.live import LiveMetrics
+from exporter.reference.load import ReferenceError
+from exporter.source.connect import RedisClient, describe
 
 log = logging.getLogger("exporter.validate")
 

@@ -17,9 +17,9 @@ import numpy as np
 import orjson
 
 from exporter.config.model import ModelConfig
+from exporter.decode.wire import class_key
 from exporter.files import MiB, describe_size, read_regular_file
-from exporter.ingest.wire import class_key
-from exporter.redis_types import RedisClient
+from exporter.source.connect import RedisClient
 from exporter.stats.kinds import FeatureType
 
 OPTIONAL_COLUMNS = ("prediction", "score", "label")

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from wsgiref.types import StartResponse, WSGIEnvironment
 
-from exporter.serve.coalesce import Coalescer
-from exporter.serve.webconfig import BasicAuth
+from exporter.web.coalesce import Coalescer
+from exporter.web.webconfig import BasicAuth
 
 log = logging.getLogger("exporter.http")
 

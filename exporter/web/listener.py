@@ -35,7 +35,7 @@ from cheroot.ssl import Adapter
 log = logging.getLogger("exporter.http")
 
 # Threads answering requests. Rendering holds the GIL, but the scrapes of a burst that sit in
-# workers share one render (exporter/serve/coalesce.py), so more workers means fewer renders
+# workers share one render (exporter/web/coalesce.py), so more workers means fewer renders
 # per burst: 500 scrapes at once had a p99 of 3.3 s with 4 workers, 1.7 s with 16 and 0.6 s
 # with 64 (bench/scrape_concurrency.py). And slow clients must be that many to take them all.
 WORKERS = 64

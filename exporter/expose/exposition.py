@@ -15,7 +15,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from exporter.serve.collector import SnapshotCollector
+from exporter.expose.collector import SnapshotCollector
 
 log = logging.getLogger("exporter.exposition")
 

@@ -1,7 +1,7 @@
 """The HTTP listener: /metrics, /healthz, /readyz, a landing page and the drill-down pages.
 
-The server is cheroot (see exporter/serve/listener.py for how it is bounded); what each path
-answers is exporter/serve/routes.py.
+The server is cheroot (see exporter/web/listener.py for how it is bounded); what each path
+answers is exporter/web/routes.py.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from exporter.serve.listener import Listener
-from exporter.serve.routes import Pages, Render, Routes
-from exporter.serve.webconfig import BasicAuth, WebSecurity, ssl_context
+from exporter.web.listener import Listener
+from exporter.web.routes import Pages, Render, Routes
+from exporter.web.webconfig import BasicAuth, WebSecurity, ssl_context
 
 __all__ = ["ListenError", "MetricsServer", "Pages", "Render", "parse_listen_address"]
 

@@ -17,24 +17,23 @@ from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 from exporter.config import ConfigError, load_config
 from exporter.config.document import MAX_DOCUMENT_BYTES
 from exporter.config.model import Config
-from exporter.evaluate.reference import ReferenceError
+from exporter.daemon.pipeline import ModelPipeline
+from exporter.daemon.scheduler import build_scheduler
+from exporter.daemon.shard import Shard
+from exporter.daemon.signals import SignalEvents
+from exporter.daemon.validate import build_pipelines
 from exporter.evaluate.snapshot import SnapshotStore
+from exporter.expose.catalog import spec
+from exporter.expose.collector import SnapshotCollector
+from exporter.expose.exposition import Combined, Exposition
+from exporter.expose.live import LiveMetrics
 from exporter.files import RefusedFile, read_regular_file
-from exporter.ingest.connect import describe
-from exporter.ingest.reader import StreamReader, make_client
-from exporter.pipeline import ModelPipeline
-from exporter.redis_types import RedisClient
-from exporter.schedule import build_scheduler
-from exporter.serve import pages
-from exporter.serve.catalog import spec
-from exporter.serve.collector import SnapshotCollector
-from exporter.serve.exposition import Combined, Exposition
-from exporter.serve.http import MetricsServer
-from exporter.serve.live import LiveMetrics
-from exporter.serve.webconfig import WebSecurity
-from exporter.shard import Shard
-from exporter.signals import SignalEvents
-from exporter.validate import build_pipelines
+from exporter.reference.load import ReferenceError
+from exporter.source.connect import RedisClient, describe
+from exporter.source.reader import StreamReader, make_client
+from exporter.web import pages
+from exporter.web.http import MetricsServer
+from exporter.web.webconfig import WebSecurity
 
 log = logging.getLogger("exporter.daemon")
 
@@ -293,9 +292,9 @@ class Daemon:
     def run_until_signalled(self) -> int:
         """Run until SIGTERM or SIGINT (SIGHUP reloads), then stop cleanly; returns 0.
 
-        The main thread only waits: signals arrive through exporter.signals and reloads run
+        The main thread only waits: signals arrive through exporter.daemon.signals and reloads run
         on the config-reload thread. If the clean stop hangs, the process exits anyway at
-        the deadline exporter.signals sets.
+        the deadline exporter.daemon.signals sets.
         """
         events = SignalEvents(on_stop=self._stopped.set)  # also ends a start-up wait for Redis
         with events.installed():

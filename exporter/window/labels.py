@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from exporter.config.model import ModelConfig
-from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
-from exporter.ingest.wire import Label, Prediction
+from exporter.decode.wire import Label, Prediction
 from exporter.stats.kinds import Task
+from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
 
 # A prediction's scores kept compactly: the positive-class probability, or interned class
 # names with their probabilities, or None.

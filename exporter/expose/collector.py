@@ -10,7 +10,7 @@ from prometheus_client.registry import Collector
 from exporter import __version__
 from exporter.config.model import ModelConfig
 from exporter.evaluate.snapshot import DriftValue, ModelSnapshot, SnapshotStore
-from exporter.serve.catalog import spec
+from exporter.expose.catalog import spec
 
 
 def _family(name: str) -> GaugeMetricFamily:

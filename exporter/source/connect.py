@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -11,8 +11,11 @@ from redis.credentials import CredentialProvider
 
 from exporter.config.model import RedisConfig
 from exporter.files import read_regular_file
-from exporter.redis_types import CLUSTER_SCHEMES, RedisClient
 
+# One server or a Redis Cluster: everything that reads streams or references takes either.
+RedisClient: TypeAlias = redis.Redis | RedisCluster
+# URL schemes that ask for a cluster client, and the scheme redis-py expects in their place.
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 MAX_PASSWORD_FILE_BYTES = 64 * 1024  # a mounted Secret; a FIFO or /dev/zero must not hang us
 AUTH_HINTS = (
     "noauth",

@@ -13,13 +13,10 @@ import redis
 from redis.cluster import RedisCluster
 
 from exporter.config.model import RedisConfig
-from exporter.ingest.connect import describe, make_client
-from exporter.ingest.gaps import GapTracker, StreamState, parse_id
-from exporter.ingest.tail import read_tail
-from exporter.ingest.wire import LABELS, PREDICTIONS
-from exporter.pipeline import Entry, ModelPipeline
-from exporter.redis_types import RedisClient
-from exporter.serve.live import LiveMetrics
+from exporter.source.connect import RedisClient, describe, make_client
+from exporter.source.gaps import GapTracker, StreamState, parse_id
+from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics
+from exporter.source.tail import read_tail
 
 __all__ = ["StreamReader", "make_client"]
 
@@ -44,9 +41,9 @@ class StreamReader:
     def __init__(
         self,
         client: RedisClient,
-        pipelines: Sequence[ModelPipeline],
+        pipelines: Sequence[Consumer],
         cfg: RedisConfig,
-        live: LiveMetrics,
+        live: ReaderMetrics,
         clock: Callable[[], float] = time.time,
         kept: frozenset[bytes] = frozenset(),
     ) -> None:
@@ -54,7 +51,7 @@ class StreamReader:
         self._cfg = cfg
         self._live = live
         self._clock = clock
-        self._routes: dict[bytes, tuple[ModelPipeline, str]] = {}
+        self._routes: dict[bytes, tuple[Consumer, str]] = {}
         for p in pipelines:
             self._routes[p.model.streams.predictions.encode()] = (p, PREDICTIONS)
             self._routes[p.model.streams.labels.encode()] = (p, LABELS)
@@ -153,9 +150,7 @@ class StreamReader:
         self.redis_up = True
         self.backfilled.set()
 
-    def _rebuild(
-        self, key: bytes, pipeline: ModelPipeline, kind: str, resume: bytes | None
-    ) -> None:
+    def _rebuild(self, key: bytes, pipeline: Consumer, kind: str, resume: bytes | None) -> None:
         """Replay the stream's tail into the window, newest first until the window is full."""
         window = pipeline.model.window
         since = int((self._clock() - window.duration_seconds) * 1000)
@@ -334,7 +329,7 @@ class StreamReader:
         return got
 
     def _deliver(
-        self, pipeline: ModelPipeline, kind: str, entries: Sequence[Entry], replay: bool = False
+        self, pipeline: Consumer, kind: str, entries: Sequence[Entry], replay: bool = False
     ) -> None:
         """Hand entries on; a replay rebuilds windows without counting the records again.
 

@@ -5,41 +5,39 @@ from __future__ import annotations
 import difflib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import cast
 
 import redis
 
 from exporter.config.model import ModelConfig
-from exporter.evaluate.estimate import Calibration, fit_calibration
-from exporter.evaluate.evaluator import evaluate
-from exporter.evaluate.fit import FittedReference, fit_reference
-from exporter.evaluate.reference import (
-    ReferenceData,
-    ReferenceError,
-    decode_from_redis,
-    read_reference_file,
-)
-from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
-from exporter.ingest.labels import LabelJoin
-from exporter.ingest.window import Window
-from exporter.ingest.wire import (
+from exporter.decode.wire import (
     LABEL_KEYS,
-    LABELS,
     PREDICTION_KEYS,
-    PREDICTIONS,
     Decoded,
     Decoder,
     Label,
     Prediction,
 )
-from exporter.redis_types import RedisClient
-from exporter.serve.live import LiveMetrics
+from exporter.evaluate.estimate import Calibration, fit_calibration
+from exporter.evaluate.evaluator import evaluate
+from exporter.evaluate.fit import FittedReference, fit_reference
+from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
+from exporter.expose.live import LiveMetrics
+from exporter.reference.load import (
+    ReferenceData,
+    ReferenceError,
+    decode_from_redis,
+    read_reference_file,
+)
+from exporter.source.connect import RedisClient
+from exporter.source.streams import LABELS, PREDICTIONS, Entry
+from exporter.window.labels import LabelJoin
+from exporter.window.ring import Window
 
 log = logging.getLogger("exporter.pipeline")
 
-Entry = tuple[bytes, Mapping[bytes, bytes]]
 MAX_LOGGED_KEYS = 100  # a producer sending random keys must not flood the log
 
 

@@ -11,8 +11,8 @@ from typing import cast
 
 import orjson
 
-from exporter.pipeline import Entry
-from exporter.redis_types import RedisClient
+from exporter.source.connect import RedisClient
+from exporter.source.streams import Entry
 
 PAGE = 50  # entries per XREVRANGE: with megabyte entries a page stays tens of megabytes
 MAX_BYTES = 256 * 1024 * 1024  # a rebuild reads at most this much, whatever the window

@@ -1,0 +1,1 @@
+"""Decode: the wire format of stream entries, turned into typed records or counted rejections."""

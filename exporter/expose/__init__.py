@@ -1,0 +1,1 @@
+"""Expose: the metric catalog, the live counters and the collector that renders snapshots."""

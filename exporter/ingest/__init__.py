@@ -1,1 +1,0 @@
-"""Ingest: decode stream entries and keep bounded windows of them."""

@@ -1,0 +1,1 @@
+"""Reference: read a reference data set from a file or a Redis key into typed columns."""

@@ -1,1 +1,0 @@
-"""Serve: the metric catalog, the collector and the HTTP endpoints."""

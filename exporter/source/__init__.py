@@ -1,0 +1,1 @@
+"""Source: the Redis client, the supervised stream reader and its gap accounting."""
