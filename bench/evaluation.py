@@ -64,7 +64,7 @@ def _pipeline(features: int, reference: int, cap: int) -> ModelPipeline:
     data = ReferenceData(
         reference, {f"f{i}": ref[:, i] for i in range(features)}, {}, None, None, None, "bench"
     )
-    pipeline.fitted = fit_reference(model, data, pipeline.window)
+    pipeline.fitted = fit_reference(model, data)
     return pipeline
 
 

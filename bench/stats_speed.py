@@ -17,7 +17,7 @@ from exporter.evaluate.fit import fit_reference
 from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import FeatureType, Task
 from exporter.window.labels import JoinedPairs
-from exporter.window.ring import Window, WindowView
+from exporter.window.ring import WindowView
 
 FEATURES, REFERENCE, WINDOW, RUNS = 50, 100_000, 10_000, 5
 
@@ -52,12 +52,10 @@ def main() -> None:
         StreamsConfig("p", "l"),
         ReferenceConfig(file="x"),
     )
-    window = Window(model)
-    fitted = fit_reference(model, ReferenceData(REFERENCE, ref, {}, None, None, None, "d"), window)
-    view = WindowView(np.zeros(WINDOW), cur, {}, np.full(WINDOW, np.nan), np.full(WINDOW, np.nan))
-    ours_s, snap = _median(
-        lambda: evaluate(model, fitted, window, view, JoinedPairs((), ()), 0.0, 0.0)
-    )
+    fitted = fit_reference(model, ReferenceData(REFERENCE, ref, {}, None, None, None, "d"))
+    nan = np.full(WINDOW, np.nan)
+    view = WindowView(np.zeros(WINDOW), cur, {}, nan, nan, categories={}, classes=())
+    ours_s, snap = _median(lambda: evaluate(model, fitted, view, JoinedPairs((), ()), 0.0))
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__},"
         f" evidently {_evidently.version()}, {FEATURES} numeric features, reference "

@@ -180,7 +180,6 @@ def _reference_load(args: argparse.Namespace) -> int:
         parse_reference,
         store_in_redis,
     )
-    from exporter.window.ring import Window
 
     config = load_config(args.config_file)
     model = next((m for m in config.models if m.name == args.model), None)
@@ -195,7 +194,7 @@ def _reference_load(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ReferenceError(f"--file: cannot read {args.file}: {exc.strerror or exc}") from None
     data = parse_reference(model, content, fmt, args.file)
-    fit_reference(model, data, Window(model))
+    fit_reference(model, data)
     from exporter.source.reader import make_client
 
     try:

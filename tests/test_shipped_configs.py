@@ -13,7 +13,6 @@ from exporter.demo.runner import demo_config
 from exporter.demo.simulate import reference_csv
 from exporter.evaluate.fit import fit_reference
 from exporter.reference.load import ReferenceData, parse_reference, read_reference_file
-from exporter.window.ring import Window
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = ROOT / "config" / "reference"
@@ -56,7 +55,7 @@ def test_a_shipped_config_holds_its_performance_bounds_on_its_own_reference(name
     load, reference = SHIPPED[name]
     checked = 0
     for index, model in enumerate(load().models):
-        baseline = dict(fit_reference(model, reference(model, index), Window(model)).performance)
+        baseline = dict(fit_reference(model, reference(model, index)).performance)
         for metric, bounds in model.performance:
             assert metric in baseline, f"{name}: {model.name} reference has no {metric}"
             low, high = bounds.resolve(metric, baseline[metric])

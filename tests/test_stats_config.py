@@ -12,7 +12,6 @@ from exporter.config import ConfigError, DriftSpec, ModelConfig, load_config_tex
 from exporter.config.model import MultivariateConfig
 from exporter.evaluate.fit import fit_reference
 from exporter.reference.load import ReferenceError, parse_reference
-from exporter.window.ring import Window
 
 
 def _model(**overrides: Any) -> dict[str, Any]:
@@ -103,7 +102,7 @@ def test_a_z_test_on_a_feature_with_three_categories_is_an_error_naming_the_feat
     content = b"c\n" + b"\n".join([b"x", b"y", b"z"] * 10)
     data = parse_reference(model, content, "csv", "ref.csv")
     with pytest.raises(ReferenceError, match="model 'm' feature 'c': z: applies to binary"):
-        fit_reference(model, data, Window(model))
+        fit_reference(model, data)
 
 
 def test_a_learned_threshold_is_used_once_the_reference_holds_five_windows() -> None:
@@ -112,9 +111,7 @@ def test_a_learned_threshold_is_used_once_the_reference_holds_five_windows() -> 
     )
     rng = np.random.default_rng(2)
     content = "a\n" + "\n".join(repr(float(v)) for v in rng.normal(0, 1, 6000))
-    fitted = fit_reference(
-        model, parse_reference(model, content.encode(), "csv", "r.csv"), Window(model)
-    )
+    fitted = fit_reference(model, parse_reference(model, content.encode(), "csv", "r.csv"))
     learned = fitted.features[0].learned
     assert learned is not None
     assert learned.for_size(1000) is not None and learned.for_size(2000) is None

@@ -182,7 +182,8 @@ class ModelPipeline:
         self._live.reference_missing.labels(self.model.name).set(1)
 
     def _fit(self, data: ReferenceData) -> None:
-        fitted = fit_reference(self.model, data, self.window)
+        fitted = fit_reference(self.model, data)
+        self.window.seed(fitted.categories, fitted.classes)  # before the swap: codes are ready
         self.calibration = fit_calibration(self.model, data)
         self.fitted = fitted
         log.info("reference fitted", extra={"model": self.model.name, "rows": data.rows})
@@ -203,11 +204,9 @@ class ModelPipeline:
             snapshot = evaluate(
                 self.model,
                 self.fitted,
-                self.window,
                 self.window.view(now),
                 self.join.pairs(now),
                 now,
-                0.0,
                 self.calibration,
             )
             snapshot = replace(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -15,13 +16,8 @@ from exporter.evaluate.outcomes import assess
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot
 from exporter.stats.kinds import FeatureType
 from exporter.window.labels import JoinedPairs
-from exporter.window.ring import Window, WindowView
-from exporter.window.vocab import Vocabulary
-
-
-def _drift(column: FittedColumn, values: np.ndarray, min_samples: int) -> DriftValue | None:
-    """Score only windows big enough to say something; small ones export nothing."""
-    return score_column(column, values, min_samples)
+from exporter.window.ring import WindowView
+from exporter.window.vocab import translate
 
 
 def _ratio(mask: np.ndarray) -> float | None:
@@ -36,35 +32,35 @@ def _numeric(column: FittedColumn, values: np.ndarray, min_samples: int) -> Feat
         out_of_range = _ratio((present < column.low) | (present > column.high))
     return FeatureSnapshot(
         column.name,
-        _drift(column, values, min_samples),
+        score_column(column, values, min_samples),
         _ratio(missing),
         out_of_range_ratio=out_of_range,
     )
 
 
-def _reference_codes(column: FittedColumn, vocab: Vocabulary, codes: np.ndarray) -> np.ndarray:
+def _reference_codes(column: FittedColumn, values: Sequence[str], codes: np.ndarray) -> np.ndarray:
     """Window codes re-expressed as reference codes; unseen values share the last code."""
     assert column.codes is not None
-    table = vocab.translate(dict(column.codes), len(column.codes))
+    table = translate(values, column.codes, len(column.codes))
     out: np.ndarray = table[codes]
     return out
 
 
 def _categorical(
-    column: FittedColumn, vocab: Vocabulary, codes: np.ndarray, min_samples: int
+    column: FittedColumn, values: Sequence[str], codes: np.ndarray, min_samples: int
 ) -> FeatureSnapshot:
     missing = codes < 0
     present = codes[~missing].astype(np.int64)
     allowed = column.allowed or frozenset()
-    known = np.array([v in allowed for v in vocab.values] or [False])
+    known = np.array([v in allowed for v in values] or [False])
     unseen = _ratio(~known[present])
-    with_missing = np.where(missing, -1, _reference_codes(column, vocab, np.maximum(codes, 0)))
-    drift = _drift(column, with_missing.astype(np.int64), min_samples)
+    with_missing = np.where(missing, -1, _reference_codes(column, values, np.maximum(codes, 0)))
+    drift = score_column(column, with_missing.astype(np.int64), min_samples)
     return FeatureSnapshot(column.name, drift, _ratio(missing), unseen_category_ratio=unseen)
 
 
 def _prediction_drift(
-    model: ModelConfig, fitted: FittedReference, window: Window, view: WindowView
+    model: ModelConfig, fitted: FittedReference, view: WindowView
 ) -> DriftValue | None:
     column = fitted.prediction
     if column is None:
@@ -72,19 +68,19 @@ def _prediction_drift(
     source = view.score if fitted.prediction_from_score else view.prediction
     present = source[~np.isnan(source)]
     if column.type is FeatureType.CATEGORICAL:
-        present = _reference_codes(column, window.classes, present.astype(np.int64))
-    return _drift(column, present, model.min_samples)
+        present = _reference_codes(column, view.classes, present.astype(np.int64))
+    return score_column(column, present, model.min_samples)
 
 
 def _with_histogram(
-    feature: FeatureSnapshot, ref: ReferenceHistogram, window: Window, view: WindowView
+    feature: FeatureSnapshot, ref: ReferenceHistogram, view: WindowView
 ) -> FeatureSnapshot:
     """Attach the reference-versus-window picture the drill-down page draws."""
     if ref.numeric:
         histogram = numeric_window(ref, view.numeric[feature.name])
     else:
         histogram = categorical_window(
-            ref, window.vocabularies[feature.name], view.categorical[feature.name]
+            ref, view.categories[feature.name], view.categorical[feature.name]
         )
     return replace(feature, histogram=histogram)
 
@@ -92,14 +88,15 @@ def _with_histogram(
 def evaluate(
     model: ModelConfig,
     fitted: FittedReference,
-    window: Window,
     view: WindowView,
     pairs: JoinedPairs,
     now: float,
-    duration: float,
     calibration: Calibration | None = None,
 ) -> ModelSnapshot:
-    """Compute every per-model value the collector serves."""
+    """Compute every per-model value the collector serves, from copies only: no I/O, no writes.
+
+    The duration is left at 0: the caller times the whole run, reference check included.
+    """
     features = []
     for column in fitted.features:
         if column.type is FeatureType.NUMERIC:
@@ -108,7 +105,7 @@ def evaluate(
             features.append(
                 _categorical(
                     column,
-                    window.vocabularies[column.name],
+                    view.categories[column.name],
                     view.categorical[column.name],
                     model.min_samples,
                 )
@@ -116,19 +113,19 @@ def evaluate(
     summary = summarise(model, fitted, features, view, pairs)
     outcome = assess(model, pairs, calibration)
     with_histograms = tuple(
-        _with_histogram(f, h, window, view)
+        _with_histogram(f, h, view)
         for f, h in zip(summary.features, fitted.histograms, strict=False)
     )
     return ModelSnapshot(
         model=model.name,
         evaluated_at=now,
-        duration_seconds=duration,
+        duration_seconds=0.0,
         window_samples=len(view),
         reference_samples=fitted.rows,
         features=with_histograms or summary.features,
         drift_share=summary.share,
         dataset_drift=summary.detected,
-        prediction_drift=_prediction_drift(model, fitted, window, view),
+        prediction_drift=_prediction_drift(model, fitted, view),
         performance=outcome.performance,
         reference_performance=fitted.performance,
         class_performance=outcome.class_performance,

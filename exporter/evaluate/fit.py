@@ -16,7 +16,6 @@ from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method, resolve
 from exporter.stats.kinds import FeatureType, Task
 from exporter.stats.multivariate import PCAReconstruction
 from exporter.stats.thresholds import LearnedThreshold
-from exporter.window.ring import Window
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,17 @@ class FittedReference:
     multivariate_features: tuple[str, ...] = ()
     histograms: tuple[ReferenceHistogram, ...] = ()
     multivariate_note: str = ""  # why there is no multivariate drift, for the model page
+
+    @property
+    def categories(self) -> dict[str, tuple[str, ...]]:
+        """Reference categories per categorical feature, to seed the window's vocabularies."""
+        return {c.name: tuple(c.codes) for c in self.features if c.codes is not None}
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Reference classes of a classifier's prediction, to seed the class vocabulary."""
+        codes = self.prediction.codes if self.prediction is not None else None
+        return tuple(codes) if codes is not None else ()
 
 
 @dataclass(frozen=True)
@@ -186,15 +196,10 @@ def _multivariate(
     return pca, names, ""
 
 
-def fit_reference(model: ModelConfig, data: ReferenceData, window: Window) -> FittedReference:
-    """Fit every column and seed the window's vocabularies with the reference categories."""
+def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
+    """Fit every column; a pure function, so `reference load` and reload fit the same way."""
     features = tuple(_feature(model, f, data) for f in model.features)
-    for column in features:
-        if column.codes is not None:
-            window.vocabularies[column.name].seed(column.codes)
     prediction, from_score = _prediction(model, data)
-    if prediction is not None and prediction.codes is not None:
-        window.classes.seed(prediction.codes)
     baseline: tuple[tuple[str, float], ...] = ()
     if data.prediction is not None and data.label is not None:  # scores too, for roc_auc etc.
         scores = () if data.score is None else [None if v != v else float(v) for v in data.score]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -10,7 +11,7 @@ import numpy as np
 from exporter.config.model import ModelConfig
 from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import FeatureType
-from exporter.window.vocab import OTHER, Vocabulary
+from exporter.window.vocab import OTHER
 
 MAX_UNSEEN_SHOWN = 10
 
@@ -101,11 +102,10 @@ def numeric_window(ref: ReferenceHistogram, values: np.ndarray) -> FeatureHistog
 
 
 def categorical_window(
-    ref: ReferenceHistogram, vocab: Vocabulary, codes: np.ndarray
+    ref: ReferenceHistogram, values: Sequence[str], codes: np.ndarray
 ) -> FeatureHistogram:
     """Reference categories first, then the most frequent unseen ones (bounded), marked."""
     present = codes[codes >= 0]
-    values = vocab.values
     counts = np.bincount(present, minlength=len(values)) if present.size else np.zeros(len(values))
     total = float(counts.sum()) or 1.0
     by_name = {values[i]: float(c) for i, c in enumerate(counts)}

@@ -86,9 +86,10 @@ class SnapshotStore:
         return self._models
 
     def retain(self, names: set[str]) -> None:
-        """Forget models that are no longer configured, so their series disappear."""
+        """Forget models that are no longer configured: their series and their history."""
         with self._write:
             self._models = MappingProxyType({k: v for k, v in self._models.items() if k in names})
+            self._history = {k: v for k, v in self._history.items() if k in names}
 
     def history(self, model: str) -> tuple[ScorePoint, ...]:
         """The model's recent evaluations, oldest first (kept in memory only)."""

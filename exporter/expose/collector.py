@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import NamedTuple
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -11,6 +12,13 @@ from exporter import __version__
 from exporter.config.model import ModelConfig
 from exporter.evaluate.snapshot import DriftValue, ModelSnapshot, SnapshotStore
 from exporter.expose.catalog import spec
+
+
+class Generation(NamedTuple):
+    """The snapshots and the config one rendering reads: taken together, used together."""
+
+    snapshots: Mapping[str, ModelSnapshot]
+    models: tuple[ModelConfig, ...]
 
 
 def _family(name: str) -> GaugeMetricFamily:
@@ -56,103 +64,112 @@ class SnapshotCollector(Collector):
         yield up
 
     @property
-    def version(self) -> tuple[object, object]:
-        """The objects derived() reads; both are replaced, never changed, so `is` compares."""
-        return self._store.models, self._models
+    def version(self) -> Generation:
+        """The objects derived() renders; both are replaced, never changed, so `is` compares."""
+        return Generation(self._store.models, self._models)
 
-    def derived(self) -> Iterator[Metric]:
-        """Everything computed from the config and the snapshots: fixed between evaluations."""
-        yield from self._thresholds()
-        yield from self._slo()
-        yield from self._snapshots(self._store.models.values())
-        yield from _performance(self._store.models.values())
-        yield from _model_drift(self._store.models.values())
+    def derived(self, generation: Generation | None = None) -> Iterator[Metric]:
+        """Everything computed from the config and the snapshots: fixed between evaluations.
 
-    def _thresholds(self) -> Iterator[Metric]:
-        """Resolved bounds: max_drop needs the reference value, so it waits for an evaluation."""
-        low, high = _family("mlmon_model_performance_min"), _family("mlmon_model_performance_max")
-        snapshots = self._store.models
-        for model in self._models:
-            snapshot = snapshots.get(model.name)
-            reference = dict(snapshot.reference_performance) if snapshot is not None else {}
-            for metric, bounds in model.performance:
-                bottom, top = bounds.resolve(metric, reference.get(metric))
-                if bottom is not None:
-                    low.add_metric([model.name, metric], bottom)
-                if top is not None:
-                    high.add_metric([model.name, metric], top)
-        yield low
-        yield high
+        One generation is read once, so a scrape never mixes two evaluations of a model.
+        """
+        snapshots, models = generation or self.version
+        yield from _thresholds(snapshots, models)
+        yield from _slo(models)
+        yield from _snapshots(snapshots.values())
+        yield from _performance(snapshots.values())
+        yield from _model_drift(snapshots.values())
 
-    def _slo(self) -> Iterator[Metric]:
-        """The configured SLOs, so burn-rate alerts need no per-model constants."""
-        objective = _family("mlmon_slo_objective_ratio")
-        target = _family("mlmon_slo_latency_target_seconds")
-        for model in self._models:
-            slo = model.slo
-            if slo.latency_target_seconds is not None:
-                objective.add_metric([model.name, "latency"], slo.objective)
-                target.add_metric([model.name], slo.latency_target_seconds)
-            if slo.availability is not None:
-                objective.add_metric([model.name, "availability"], slo.availability)
-        yield objective
-        yield target
 
-    def _snapshots(self, snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
-        names = (
-            "mlmon_evaluation_duration_seconds",
-            "mlmon_evaluation_last_success_timestamp_seconds",
-            "mlmon_window_samples",
-            "mlmon_reference_samples",
-            "mlmon_feature_drift_score",
-            "mlmon_feature_drift_p_value",
-            "mlmon_feature_drift_threshold",
-            "mlmon_feature_drift_detected",
-            "mlmon_dataset_drift_share_ratio",
-            "mlmon_dataset_drift_detected",
-            "mlmon_prediction_drift_score",
-            "mlmon_prediction_drift_p_value",
-            "mlmon_prediction_drift_threshold",
-            "mlmon_prediction_drift_detected",
-            "mlmon_feature_missing_ratio",
-            "mlmon_feature_out_of_range_ratio",
-            "mlmon_feature_unseen_category_ratio",
-            "mlmon_model_performance",
-            "mlmon_model_performance_reference",
-        )
-        f = {n: _family(n) for n in names}
-        for s in snapshots:
-            m = s.model
-            f["mlmon_evaluation_duration_seconds"].add_metric([m], s.duration_seconds)
-            f["mlmon_evaluation_last_success_timestamp_seconds"].add_metric([m], s.evaluated_at)
-            f["mlmon_window_samples"].add_metric([m], s.window_samples)
-            f["mlmon_reference_samples"].add_metric([m], s.reference_samples)
-            for feat in s.features:
-                _add_drift(f, "mlmon_feature_drift", [m, feat.name], feat.drift)
-                if feat.drift is not None:
-                    f["mlmon_feature_drift_detected"].add_metric(
-                        [m, feat.name], float(feat.drift.drifted)
-                    )
-                for ratio, value in (
-                    ("missing", feat.missing_ratio),
-                    ("out_of_range", feat.out_of_range_ratio),
-                    ("unseen_category", feat.unseen_category_ratio),
-                ):
-                    if value is not None:
-                        f[f"mlmon_feature_{ratio}_ratio"].add_metric([m, feat.name], value)
-            if s.drift_share is not None:
-                f["mlmon_dataset_drift_share_ratio"].add_metric([m], s.drift_share)
-                f["mlmon_dataset_drift_detected"].add_metric([m], float(bool(s.dataset_drift)))
-            _add_drift(f, "mlmon_prediction_drift", [m], s.prediction_drift)
-            if s.prediction_drift is not None:
-                f["mlmon_prediction_drift_detected"].add_metric(
-                    [m], float(s.prediction_drift.drifted)
-                )
-            for metric, value in s.performance:
-                f["mlmon_model_performance"].add_metric([m, metric], value)
-            for metric, value in s.reference_performance:
-                f["mlmon_model_performance_reference"].add_metric([m, metric], value)
-        yield from f.values()
+def _thresholds(
+    snapshots: Mapping[str, ModelSnapshot], models: Sequence[ModelConfig]
+) -> Iterator[Metric]:
+    """Resolved bounds: max_drop needs the reference value, so it waits for an evaluation."""
+    low, high = _family("mlmon_model_performance_min"), _family("mlmon_model_performance_max")
+    for model in models:
+        snapshot = snapshots.get(model.name)
+        reference = dict(snapshot.reference_performance) if snapshot is not None else {}
+        for metric, bounds in model.performance:
+            bottom, top = bounds.resolve(metric, reference.get(metric))
+            if bottom is not None:
+                low.add_metric([model.name, metric], bottom)
+            if top is not None:
+                high.add_metric([model.name, metric], top)
+    yield low
+    yield high
+
+
+def _slo(models: Sequence[ModelConfig]) -> Iterator[Metric]:
+    """The configured SLOs, so burn-rate alerts need no per-model constants."""
+    objective = _family("mlmon_slo_objective_ratio")
+    target = _family("mlmon_slo_latency_target_seconds")
+    for model in models:
+        slo = model.slo
+        if slo.latency_target_seconds is not None:
+            objective.add_metric([model.name, "latency"], slo.objective)
+            target.add_metric([model.name], slo.latency_target_seconds)
+        if slo.availability is not None:
+            objective.add_metric([model.name, "availability"], slo.availability)
+    yield objective
+    yield target
+
+
+SNAPSHOT_FAMILIES = (
+    "mlmon_evaluation_duration_seconds",
+    "mlmon_evaluation_last_success_timestamp_seconds",
+    "mlmon_window_samples",
+    "mlmon_reference_samples",
+    "mlmon_feature_drift_score",
+    "mlmon_feature_drift_p_value",
+    "mlmon_feature_drift_threshold",
+    "mlmon_feature_drift_detected",
+    "mlmon_dataset_drift_share_ratio",
+    "mlmon_dataset_drift_detected",
+    "mlmon_prediction_drift_score",
+    "mlmon_prediction_drift_p_value",
+    "mlmon_prediction_drift_threshold",
+    "mlmon_prediction_drift_detected",
+    "mlmon_feature_missing_ratio",
+    "mlmon_feature_out_of_range_ratio",
+    "mlmon_feature_unseen_category_ratio",
+    "mlmon_model_performance",
+    "mlmon_model_performance_reference",
+)
+Families = dict[str, GaugeMetricFamily]
+
+
+def _snapshots(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
+    """The per-evaluation families, in the order the catalog lists them."""
+    families = {n: _family(n) for n in SNAPSHOT_FAMILIES}
+    for s in snapshots:
+        m = s.model
+        families["mlmon_evaluation_duration_seconds"].add_metric([m], s.duration_seconds)
+        families["mlmon_evaluation_last_success_timestamp_seconds"].add_metric([m], s.evaluated_at)
+        families["mlmon_window_samples"].add_metric([m], s.window_samples)
+        families["mlmon_reference_samples"].add_metric([m], s.reference_samples)
+        _features(families, s)
+        if s.drift_share is not None:
+            families["mlmon_dataset_drift_share_ratio"].add_metric([m], s.drift_share)
+            families["mlmon_dataset_drift_detected"].add_metric([m], float(bool(s.dataset_drift)))
+        _add_drift(families, "mlmon_prediction_drift", [m], s.prediction_drift)
+        for metric, value in s.performance:
+            families["mlmon_model_performance"].add_metric([m, metric], value)
+        for metric, value in s.reference_performance:
+            families["mlmon_model_performance_reference"].add_metric([m, metric], value)
+    yield from families.values()
+
+
+def _features(families: Families, s: ModelSnapshot) -> None:
+    """Each feature's drift and data-quality ratios; an absent value exports no series."""
+    for feat in s.features:
+        _add_drift(families, "mlmon_feature_drift", [s.model, feat.name], feat.drift)
+        for ratio, value in (
+            ("missing", feat.missing_ratio),
+            ("out_of_range", feat.out_of_range_ratio),
+            ("unseen_category", feat.unseen_category_ratio),
+        ):
+            if value is not None:
+                families[f"mlmon_feature_{ratio}_ratio"].add_metric([s.model, feat.name], value)
 
 
 def _performance(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
@@ -183,26 +200,22 @@ def _model_drift(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
         "mlmon_target_drift_threshold",
         "mlmon_target_drift_detected",
     )
-    f = {n: _family(n) for n in names}
+    families = {n: _family(n) for n in names}
     for s in snapshots:
-        for prefix, drift in (
-            ("mlmon_multivariate_drift", s.multivariate_drift),
-            ("mlmon_target_drift", s.target_drift),
-        ):
-            _add_drift(f, prefix, [s.model], drift)
-            if drift is not None:
-                f[f"{prefix}_detected"].add_metric([s.model], float(drift.drifted))
-    yield from f.values()  # PCA has no p-value, so _add_drift never asks for one
+        _add_drift(families, "mlmon_multivariate_drift", [s.model], s.multivariate_drift)
+        _add_drift(families, "mlmon_target_drift", [s.model], s.target_drift)
+    yield from families.values()  # PCA has no p-value, so _add_drift never asks for one
 
 
 def _add_drift(
-    f: dict[str, GaugeMetricFamily], prefix: str, labels: list[str], drift: DriftValue | None
+    families: Families, prefix: str, labels: list[str], drift: DriftValue | None
 ) -> None:
-    """Score, threshold and (for tests) p-value, all labelled with the method."""
+    """Score, threshold, detected and (for tests) p-value; score and threshold name the method."""
     if drift is None:
         return
     with_method = [*labels, drift.method]
-    f[f"{prefix}_score"].add_metric(with_method, drift.score)
-    f[f"{prefix}_threshold"].add_metric(with_method, drift.threshold)
+    families[f"{prefix}_score"].add_metric(with_method, drift.score)
+    families[f"{prefix}_threshold"].add_metric(with_method, drift.threshold)
+    families[f"{prefix}_detected"].add_metric(labels, float(drift.drifted))
     if drift.p_value is not None:
-        f[f"{prefix}_p_value"].add_metric(with_method, drift.p_value)
+        families[f"{prefix}_p_value"].add_metric(with_method, drift.p_value)

@@ -15,7 +15,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from exporter.expose.collector import SnapshotCollector
+from exporter.expose.collector import Generation, SnapshotCollector
 
 log = logging.getLogger("exporter.exposition")
 
@@ -86,7 +86,7 @@ class Exposition:
         self._live = live
         self._snapshot = snapshot
         self._failures = failures
-        self._cache: dict[str, tuple[tuple[object, object], bytes]] = {}
+        self._cache: dict[str, tuple[Generation, bytes]] = {}
         self._last_good: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self.healthy = True  # False while /metrics cannot be rendered: /readyz says so
@@ -126,7 +126,7 @@ class Exposition:
             cached = self._cache.get(content_type)
         if cached is not None and all(a is b for a, b in zip(cached[0], version, strict=True)):
             return cached[1]
-        body = _encode(encoder, list(self._snapshot.derived()))
+        body = _encode(encoder, list(self._snapshot.derived(version)))
         body = body[: -len(EOF_LINE)] if body.endswith(EOF_LINE) else body
         with self._lock:
             self._cache[content_type] = (version, body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,8 @@ class WindowView:
     categorical: dict[str, np.ndarray]
     prediction: np.ndarray
     score: np.ndarray
+    categories: dict[str, tuple[str, ...]]  # code -> value per categorical feature, as of the copy
+    classes: tuple[str, ...]  # code -> class of a classifier's prediction
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
@@ -88,13 +90,22 @@ class Window:
             start = (self._pos - self._size) % self._cap
             order = (start + np.arange(self._size)) % self._cap
             keep = order[self._ts[order] >= now - self._duration]
-            return WindowView(
-                ts=self._ts[keep].copy(),
-                numeric={n: self._num[i, keep].copy() for i, n in enumerate(self._numeric)},
-                categorical={n: self._cat[i, keep].copy() for i, n in enumerate(self._categorical)},
-                prediction=self._pred[keep].copy(),
-                score=self._score[keep].copy(),
+            rows = (
+                self._ts[keep].copy(),
+                {n: self._num[i, keep].copy() for i, n in enumerate(self._numeric)},
+                {n: self._cat[i, keep].copy() for i, n in enumerate(self._categorical)},
+                self._pred[keep].copy(),
+                self._score[keep].copy(),
             )
+        # Read after the rows: vocabularies only grow, so every copied code has its value.
+        categories = {n: v.values for n, v in self.vocabularies.items()}
+        return WindowView(*rows, categories=categories, classes=self.classes.values)
+
+    def seed(self, categories: Mapping[str, Iterable[str]], classes: Iterable[str]) -> None:
+        """Give the reference's categories and classes their codes; they never fold."""
+        for name, values in categories.items():
+            self.vocabularies[name].seed(values)
+        self.classes.seed(classes)
 
     def _code(self, name: str, value: object) -> int:
         return -1 if value is None else self.vocabularies[name].code(str(value))

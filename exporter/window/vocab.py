@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -71,10 +71,14 @@ class Vocabulary:
         with self._lock:
             return tuple(self._values)
 
-    def translate(self, reference: dict[str, int], unseen: int) -> np.ndarray:
+    def translate(self, reference: Mapping[str, int], unseen: int) -> np.ndarray:
         """Map our codes to a reference's codes; values the reference lacks map to `unseen`."""
-        values = self.values
-        return np.array([reference.get(v, unseen) for v in values] or [unseen], dtype=np.int64)
+        return translate(self.values, reference, unseen)
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+def translate(values: Sequence[str], reference: Mapping[str, int], unseen: int) -> np.ndarray:
+    """Codes in `values` order re-expressed as a reference's codes; unknown values -> `unseen`."""
+    return np.array([reference.get(v, unseen) for v in values] or [unseen], dtype=np.int64)
