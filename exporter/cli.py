@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command")
+    _run_parser(sub)
+    _check_parser(sub)
+    _demo_parser(sub)
+    _reference_parser(sub)
+    return parser
+
+
+def _run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run the exporter (the default command)")
     _config_arg(run)
     run.add_argument(
@@ -51,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _web_config_arg(run)
     _log_args(run)
+
+
+def _check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = sub.add_parser("check-config", help="validate a config file and its references")
     _config_arg(check)
     _web_config_arg(check)
@@ -60,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also connect and authenticate to Redis, and fit every reference kept in a Redis key",
     )
+
+
+def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run on an embedded Redis with simulated models")
     demo.add_argument(
         "--web.listen-address",
@@ -83,13 +97,15 @@ def _parser() -> argparse.ArgumentParser:
         help="when the simulated fraud model starts drifting",
     )
     _log_args(demo, default_format="text")
+
+
+def _reference_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ref = sub.add_parser("reference", help="manage reference data sets")
     ref_sub = ref.add_subparsers(dest="action", required=True)
     load = ref_sub.add_parser("load", help="write a reference file into the model's Redis key")
     _config_arg(load)
     load.add_argument("--model", required=True, help="model name from the config")
     load.add_argument("--file", required=True, help="CSV or JSON Lines reference file")
-    return parser
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
@@ -137,7 +153,7 @@ def _check(args: argparse.Namespace) -> int:
     """The validation start-up and reload use, plus Redis when asked (--redis.connect)."""
     config = load_config(args.config_file)
     from exporter.daemon.validate import check_config
-    from exporter.source.reader import make_client
+    from exporter.source.connect import make_client
 
     check_config(config, make_client(config.redis) if args.redis_connect else None)
     _web_security(args.web_config_file)
@@ -195,7 +211,7 @@ def _reference_load(args: argparse.Namespace) -> int:
         raise ReferenceError(f"--file: cannot read {args.file}: {exc.strerror or exc}") from None
     data = parse_reference(model, content, fmt, args.file)
     fit_reference(model, data)
-    from exporter.source.reader import make_client
+    from exporter.source.connect import make_client
 
     try:
         store_in_redis(make_client(config.redis), key, content, fmt)

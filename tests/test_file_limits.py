@@ -211,7 +211,8 @@ def test_a_memory_error_in_a_reload_is_counted_and_later_reloads_still_apply(
     monkeypatch.setattr("exporter.daemon.daemon.load_config", exhausted)
     asked = threading.Event()
     daemon.start()
-    watch = threading.Thread(target=daemon._follow_config, args=(asked,), daemon=True)
+    stopped = threading.Event()
+    watch = threading.Thread(target=daemon.watcher.follow, args=(asked, stopped), daemon=True)
     watch.start()
     try:
         asked.set()
@@ -222,6 +223,7 @@ def test_a_memory_error_in_a_reload_is_counted_and_later_reloads_still_apply(
         assert watch.is_alive()
     finally:
         daemon.stop()
+        stopped.set()
         asked.set()
 
 

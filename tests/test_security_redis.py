@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from exporter.config import ConfigError, load_config_text
 from exporter.config.model import Config
 from exporter.daemon import Daemon
-from exporter.source.reader import make_client
+from exporter.source.connect import make_client
 from tests.conftest import free_port, require_tool, wait_for
 from tests.helpers import model_yaml, records, sample, value, write_reference, xadd_all
 from tests.test_security_web import Pki, make_pki
@@ -203,7 +203,9 @@ def test_a_wrong_password_is_a_logged_error_and_an_unready_exporter_not_a_crash(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("exporter.daemon.daemon.BACKFILL_WAIT_SECONDS", 0.5)  # Redis will refuse us
+    monkeypatch.setattr(
+        "exporter.daemon.runtime.BACKFILL_WAIT_SECONDS", 0.5
+    )  # Redis will refuse us
     config = tls_config(server, tmp_path, "username: mlmon-reader, password: not-it,")
     caplog.set_level(logging.WARNING, logger="exporter.reader")
     with started(config) as daemon:
@@ -223,7 +225,9 @@ def test_a_missing_client_certificate_is_a_logged_tls_error_not_a_crash(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("exporter.daemon.daemon.BACKFILL_WAIT_SECONDS", 0.5)  # Redis will refuse us
+    monkeypatch.setattr(
+        "exporter.daemon.runtime.BACKFILL_WAIT_SECONDS", 0.5
+    )  # Redis will refuse us
     config = tls_config(
         server, tmp_path, f"username: mlmon-reader, password: {ACL_PASSWORD},", cert=False
     )

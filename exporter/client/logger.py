@@ -62,12 +62,7 @@ class PredictionLogger:
         rand: Callable[[], float] = random.random,
     ) -> None:
         _check(sample_rate, batch_size, flush_interval, max_queue, max_batch_bytes)
-        if stream_maxlen is not None and retention is not None:
-            raise ValueError("give stream_maxlen or retention, not both")
-        if (stream_maxlen is not None and stream_maxlen < 1) or (
-            retention is not None and retention <= 0
-        ):
-            raise ValueError("stream_maxlen and retention must be positive")
+        _check_trim(stream_maxlen, retention)
         self._url = redis_url_or_client if isinstance(redis_url_or_client, str) else None
         self._timeout = socket_timeout
         client = _client(self._url, socket_timeout) if self._url else redis_url_or_client
@@ -239,6 +234,16 @@ class PredictionLogger:
         self._sender = Sender(self._settings, client, self._stats, self._clock)
         if self._closed:
             self._sender.stopping = True
+
+
+def _check_trim(stream_maxlen: int | None, retention: float | None) -> None:
+    """One way to bound the streams, and a positive one."""
+    if stream_maxlen is not None and retention is not None:
+        raise ValueError("give stream_maxlen or retention, not both")
+    if (stream_maxlen is not None and stream_maxlen < 1) or (
+        retention is not None and retention <= 0
+    ):
+        raise ValueError("stream_maxlen and retention must be positive")
 
 
 def _check(

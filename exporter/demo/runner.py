@@ -29,8 +29,7 @@ from exporter.config.model import (
 from exporter.demo.guide import base_url, drift_started, introduction, say
 from exporter.demo.simulate import SIMS, reference_csv
 from exporter.reference.load import store_in_redis
-from exporter.source.connect import RedisClient
-from exporter.source.reader import make_client
+from exporter.source.connect import RedisClient, make_client
 from exporter.stats.kinds import FeatureType, Task
 from exporter.web.http import ListenError
 

@@ -85,6 +85,21 @@ def _with_histogram(
     return replace(feature, histogram=histogram)
 
 
+def _features(
+    model: ModelConfig, fitted: FittedReference, view: WindowView
+) -> list[FeatureSnapshot]:
+    """Each feature's drift and data quality, before the multiple-testing correction."""
+    out = []
+    for column in fitted.features:
+        if column.type is FeatureType.NUMERIC:
+            out.append(_numeric(column, view.numeric[column.name], model.min_samples))
+        else:
+            codes = view.categorical[column.name]
+            values = view.categories[column.name]
+            out.append(_categorical(column, values, codes, model.min_samples))
+    return out
+
+
 def evaluate(
     model: ModelConfig,
     fitted: FittedReference,
@@ -97,20 +112,7 @@ def evaluate(
 
     The duration is left at 0: the caller times the whole run, reference check included.
     """
-    features = []
-    for column in fitted.features:
-        if column.type is FeatureType.NUMERIC:
-            features.append(_numeric(column, view.numeric[column.name], model.min_samples))
-        else:
-            features.append(
-                _categorical(
-                    column,
-                    view.categories[column.name],
-                    view.categorical[column.name],
-                    model.min_samples,
-                )
-            )
-    summary = summarise(model, fitted, features, view, pairs)
+    summary = summarise(model, fitted, _features(model, fitted, view), view, pairs)
     outcome = assess(model, pairs, calibration)
     with_histograms = tuple(
         _with_histogram(f, h, view)

@@ -56,6 +56,11 @@ def _gauge(name: str, registry: CollectorRegistry) -> Gauge:
     return Gauge(s.name, s.help, s.labels, registry=registry)
 
 
+def _histogram(name: str, registry: CollectorRegistry, buckets: Sequence[float]) -> Histogram:
+    s = spec(name)
+    return Histogram(s.base_name, s.help, s.labels, registry=registry, unit=s.unit, buckets=buckets)
+
+
 class LiveMetrics:
     """The ingest-side metrics; one instance per daemon, shared by reader and scheduler."""
 
@@ -90,38 +95,26 @@ class LiveMetrics:
         self.render_failures = _counter("mlmon_exposition_failures_total", registry)
         self.reference_lost = _counter("mlmon_reference_lost_total", registry)
         self.reference_missing = _gauge("mlmon_reference_missing", registry)
+        self._reload_metrics(registry)
+        self._registry = registry
+        self._version_supported: Gauge | None = None
+        self.delay = _histogram("mlmon_label_delay_seconds", registry, LABEL_DELAY_BUCKETS)
+        self._slo_target: dict[str, float | None] = {}
+        self.latency = _histogram("mlmon_prediction_latency_seconds", registry, LATENCY_BUCKETS)
+        self._max_versions: dict[str, int] = {}
+        self._versions: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+        self.configure(models)
+
+    def _reload_metrics(self, registry: CollectorRegistry) -> None:
+        """Reload outcomes at 0, and the config this daemon started with as a success."""
         self.reloads = _counter("mlmon_config_reloads_total", registry)
         for outcome in ("success", "failure"):
             self.reloads.labels(outcome)
         self.last_reload_ok = _gauge("mlmon_config_last_reload_successful", registry)
         self.last_reload_at = _gauge("mlmon_config_last_reload_success_timestamp_seconds", registry)
-        self.last_reload_ok.set(1.0)  # the config this daemon started with loaded fine
-        self.last_reload_at.set(clock())
-        self._registry = registry
-        self._version_supported: Gauge | None = None
-        delay = spec("mlmon_label_delay_seconds")
-        self.delay = Histogram(
-            delay.base_name,
-            delay.help,
-            delay.labels,
-            registry=registry,
-            unit=delay.unit,
-            buckets=LABEL_DELAY_BUCKETS,
-        )
-        self._slo_target: dict[str, float | None] = {}
-        lat = spec("mlmon_prediction_latency_seconds")
-        self.latency = Histogram(
-            lat.base_name,
-            lat.help,
-            lat.labels,
-            registry=registry,
-            unit=lat.unit,
-            buckets=LATENCY_BUCKETS,
-        )
-        self._max_versions: dict[str, int] = {}
-        self._versions: dict[str, set[str]] = {}
-        self._lock = threading.Lock()
-        self.configure(models)
+        self.last_reload_ok.set(1.0)
+        self.last_reload_at.set(self._clock())
 
     def configure(
         self, models: Iterable[ModelConfig], changed: Iterable[str] | None = None

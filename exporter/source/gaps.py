@@ -113,3 +113,11 @@ class GapTracker:
         if state.length == 0 or state.last_generated <= parse_id(cursor):
             return 0
         return max(0, state.added - self._accounted.get(key, 0))
+
+
+def lag_seconds(state: StreamState | None, cursor: bytes) -> float:
+    """Time from the reader's position (or the oldest entry kept) to the newest entry."""
+    at = parse_id(cursor)
+    if state is None or not state.length or state.last_generated <= at:
+        return 0.0
+    return max(0.0, (state.last_generated[0] - max(at, state.first)[0]) / 1000)

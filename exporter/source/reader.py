@@ -13,22 +13,17 @@ import redis
 from redis.cluster import RedisCluster
 
 from exporter.config.model import RedisConfig
-from exporter.source.connect import RedisClient, describe, make_client
-from exporter.source.gaps import GapTracker, StreamState, parse_id
-from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics
-from exporter.source.tail import read_tail
-
-__all__ = ["StreamReader", "make_client"]
+from exporter.source.connect import RedisClient, describe
+from exporter.source.gaps import GapTracker, StreamState, lag_seconds
+from exporter.source.server import ReplySize, check_version
+from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics, Reply
+from exporter.source.tail import newest_id, read_tail, stream_state
 
 log = logging.getLogger("exporter.reader")
 
 BACKOFF_START = 0.1
-READ_BYTES = 8 * 1024 * 1024  # what one XREAD reply may hold, about, whatever the entry size
-SIZE_SAMPLE = 16
 HEALTHY_RUN_SECONDS = 60.0
 CLUSTER_IDLE_SECONDS = 0.05
-MIN_REDIS_VERSION = (6, 2)
-Reply = tuple[bytes, list[Entry]]
 
 
 class StreamReader:
@@ -69,7 +64,7 @@ class StreamReader:
         self._next_check = 0.0
         self._warned_old_redis: set[bytes] = set()
         self._no_entries_added = False  # Redis before 7.0
-        self._entry_bytes = 1024.0  # typical size of recent entries; sets the XREAD count
+        self._size = ReplySize()  # typical size of recent entries; sets the XREAD count
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -146,7 +141,7 @@ class StreamReader:
             else:
                 self._rebuild(key, pipeline, kind, resume)
             if not self._gaps.knows(key):
-                self._gaps.baseline(key, self._state(key))
+                self._gaps.baseline(key, stream_state(self._client, key))
         self.redis_up = True
         self.backfilled.set()
 
@@ -177,32 +172,13 @@ class StreamReader:
         if resume is not None:
             self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
         else:
-            self.last_ids[key] = tail.newest or self._newest_id(key)
+            self.last_ids[key] = tail.newest or newest_id(self._client, key)
 
     def check_version(self) -> None:
-        """Expose whether the server is a supported Redis; older ones are warned about once."""
-        try:
-            info: dict[str, Any] = self._client.info("server")
-        except redis.ResponseError as exc:  # INFO renamed or denied by an ACL: carry on unknown
-            log.debug("redis version unknown: %s", exc)
-            return
-        text = info.get("redis_version")
-        if text is None:  # a cluster answers per node: the oldest decides
-            versions = [v.get("redis_version") for v in info.values() if isinstance(v, dict)]
-            text = min((v for v in versions if v), key=_version, default=None)
-        if text is None:
-            return
-        supported = _version(str(text)) >= MIN_REDIS_VERSION
-        self._no_entries_added = _version(str(text)) < (7, 0)
-        self._live.redis_version(supported)
-        if not supported:
-            log.error("redis %s is older than the supported minimum 6.2; reading may fail", text)
-        elif _version(str(text)) < (7, 0):
-            log.warning(
-                "redis %s has no entries-added counter: trimmed entries are noticed but "
-                "not counted, and mlmon_stream_lag_entries is not exported",
-                text,
-            )
+        """Expose whether the server is supported; before 7.0 trims cannot be counted."""
+        before_7 = check_version(self._client, self._live)
+        if before_7 is not None:
+            self._no_entries_added = before_7
 
     def check_streams(self) -> None:
         """Read each stream up to date and account for every entry, every few seconds.
@@ -245,7 +221,7 @@ class StreamReader:
         pipe = self._client.pipeline(transaction=False)
         if info_first:
             pipe.xinfo_stream(key)
-        pipe.xread({key: before}, count=self._count())
+        pipe.xread({key: before}, count=self._size.count(self._cfg.read_count))
         if not info_first:
             pipe.xinfo_stream(key)
         replies = pipe.execute(raise_on_error=False)
@@ -269,21 +245,7 @@ class StreamReader:
             self._live.lag_entries.remove_by_labels({"model": model, "kind": kind})
         else:
             self._live.lag_entries.labels(model, kind).set(unread)
-        seconds = 0.0
-        at = parse_id(cursor)
-        if state is not None and state.length and state.last_generated > at:
-            seconds = max(0.0, (state.last_generated[0] - max(at, state.first)[0]) / 1000)
-        self._live.lag_seconds.labels(model, kind).set(seconds)
-
-    def _state(self, key: bytes) -> StreamState | None:
-        try:
-            return StreamState.of(self._client.xinfo_stream(key))
-        except redis.ResponseError:  # no such key yet
-            return None
-
-    def _newest_id(self, key: bytes) -> bytes:
-        newest = cast(list[Entry], self._client.xrevrange(key, count=1))
-        return newest[0][0] if newest else b"0-0"
+        self._live.lag_seconds.labels(model, kind).set(lag_seconds(state, cursor))
 
     def read_once(self) -> None:
         """One blocking XREAD over all streams, or in a cluster one quick XREAD per model."""
@@ -299,20 +261,9 @@ class StreamReader:
     def _xread(self, ids: Mapping[bytes, bytes], block: int | None) -> list[Reply]:
         streams: dict[Any, Any] = dict(ids)
         return cast(
-            list[Reply], self._client.xread(streams, count=self._count(), block=block) or []
-        )
-
-    def _count(self) -> int:
-        """Entries per XREAD: read_count, fewer when entries are large, so a reply stays near
-        READ_BYTES however big the producer makes its entries."""
-        return max(1, min(self._cfg.read_count, int(READ_BYTES / self._entry_bytes)))
-
-    def _learn_size(self, entries: Sequence[Entry]) -> None:
-        """Follow the size of recent entries (a moving average over a sample of each reply)."""
-        sample = entries[:SIZE_SAMPLE]
-        mean = sum(len(v) for _, fields in sample for v in fields.values()) / len(sample)
-        self._entry_bytes = max(
-            1.0, 0.7 * self._entry_bytes + 0.3 * mean if mean <= self._entry_bytes else mean
+            list[Reply],
+            self._client.xread(streams, count=self._size.count(self._cfg.read_count), block=block)
+            or [],
         )
 
     def _deliver_reply(self, reply: list[Reply]) -> bool:
@@ -321,7 +272,7 @@ class StreamReader:
         for key, entries in reply:
             if entries:
                 got = True
-                self._learn_size(entries)
+                self._size.learn(entries)
                 pipeline, kind = self._routes[key]
                 self._deliver(pipeline, kind, entries)
                 self.last_ids[key] = entries[-1][0]
@@ -331,11 +282,8 @@ class StreamReader:
     def _deliver(
         self, pipeline: Consumer, kind: str, entries: Sequence[Entry], replay: bool = False
     ) -> None:
-        """Hand entries on; a replay rebuilds windows without counting the records again.
-
-        The pipeline isolates a bad entry itself; anything that still escapes loses the
-        whole batch, which is counted rather than silent.
-        """
+        """Hand entries on; a replay is not counted again. What escapes the consumer's own
+        per-entry isolation loses the whole batch, which is counted rather than silent."""
         try:
             if kind == PREDICTIONS:
                 pipeline.ingest_predictions(entries, count=not replay)
@@ -348,13 +296,3 @@ class StreamReader:
             )
             if not replay:
                 self._live.lost.labels(pipeline.model.name, kind).inc(len(entries))
-
-
-def _version(text: str) -> tuple[int, ...]:
-    """`7.2.4` as (7, 2, 4); parts that are not numbers end the tuple."""
-    out: list[int] = []
-    for part in text.split("."):
-        if not part.isdigit():
-            break
-        out.append(int(part))
-    return tuple(out)

@@ -14,6 +14,7 @@ from prometheus_client import Counter, Gauge
 from exporter.config.model import ModelConfig
 
 Entry = tuple[bytes, Mapping[bytes, bytes]]
+Reply = tuple[bytes, list[Entry]]  # one stream's part of an XREAD answer
 PREDICTIONS, LABELS = "predictions", "labels"  # a model's two streams: the `kind` label
 KINDS = (PREDICTIONS, LABELS)
 

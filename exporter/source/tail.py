@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import cast
 
 import orjson
+import redis
 
 from exporter.source.connect import RedisClient
+from exporter.source.gaps import StreamState
 from exporter.source.streams import Entry
 
 PAGE = 50  # entries per XREVRANGE: with megabyte entries a page stays tens of megabytes
@@ -71,3 +73,17 @@ def read_tail(
                 break
         upper = b"(" + page[-1][0]
     return Tail(kept[::-1], newest, records, oversized, True)
+
+
+def stream_state(client: RedisClient, key: bytes) -> StreamState | None:
+    """XINFO STREAM of a stream, or None while it does not exist yet."""
+    try:
+        return StreamState.of(client.xinfo_stream(key))
+    except redis.ResponseError:
+        return None
+
+
+def newest_id(client: RedisClient, key: bytes) -> bytes:
+    """Where reading starts on a stream nothing was replayed from."""
+    newest = cast(list[Entry], client.xrevrange(key, count=1))
+    return newest[0][0] if newest else b"0-0"

@@ -1,0 +1,138 @@
+"""What one config builds and runs: client, pipelines, reader and scheduler, swapped whole."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from exporter.config.model import Config
+from exporter.daemon.pipeline import ModelPipeline
+from exporter.daemon.scheduler import build_scheduler
+from exporter.daemon.validate import build_pipelines
+from exporter.evaluate.snapshot import SnapshotStore
+from exporter.expose.live import LiveMetrics
+from exporter.reference.load import ReferenceError
+from exporter.source.connect import RedisClient, describe, make_client
+from exporter.source.reader import StreamReader
+
+log = logging.getLogger("exporter.daemon")
+
+BACKFILL_WAIT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a config builds: replaced whole on reload, so nothing mixes two configs."""
+
+    config: Config
+    client: RedisClient
+    pipelines: tuple[ModelPipeline, ...]
+    reader: StreamReader
+    scheduler: BackgroundScheduler
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every runtime of one daemon shares: counters, snapshots, clock, a test's client."""
+
+    live: LiveMetrics
+    store: SnapshotStore
+    clock: Callable[[], float]
+    client: RedisClient | None = None
+
+
+def build_runtime(config: Config, old: Runtime | None, shared: Shared) -> Runtime:
+    """Build and fit everything a config needs; a reload keeps unchanged models' windows.
+
+    Raises ReferenceError before anything runs when a reference cannot be fitted.
+    """
+    same_redis = old is not None and old.config.redis == config.redis
+    client = (
+        shared.client
+        if shared.client is not None
+        else old.client
+        if old is not None and same_redis
+        else make_client(config.redis)
+    )
+    keep = {p.model.name: p for p in old.pipelines} if old is not None and same_redis else {}
+    pipelines = build_pipelines(
+        config,
+        shared.live,
+        shared.store,
+        shared.clock,
+        keep=keep,
+        client=None if old is None else client,
+    )
+    kept = frozenset(
+        key
+        for p in pipelines
+        if keep.get(p.model.name) is p
+        for key in (p.model.streams.predictions.encode(), p.model.streams.labels.encode())
+    )
+    reader = StreamReader(client, pipelines, config.redis, shared.live, shared.clock, kept=kept)
+
+    def run(pipeline: ModelPipeline) -> None:
+        if reader.backfilled.is_set():  # evaluate only once the windows are rebuilt
+            pipeline.evaluate(client)
+
+    return Runtime(config, client, pipelines, reader, build_scheduler(pipelines, run))
+
+
+def start_runtime(runtime: Runtime, stopped: threading.Event) -> None:
+    """Fit what is missing, start reading, wait (bounded) for the windows, then schedule."""
+    for pipeline in runtime.pipelines:  # fit first, so vocabularies start from the reference
+        if not pipeline.reference_loaded:
+            _fit_now(runtime, pipeline)
+    runtime.reader.start()
+    deadline = time.monotonic() + BACKFILL_WAIT_SECONDS
+    while not runtime.reader.backfilled.wait(0.2):  # a SIGTERM meanwhile ends the wait
+        if stopped.is_set() or time.monotonic() > deadline:
+            log.warning(
+                "windows not rebuilt yet (%s); evaluations start once they are",
+                "redis answers" if runtime.reader.redis_up else "redis unreachable",
+            )
+            break
+    runtime.scheduler.start()
+
+
+def _fit_now(runtime: Runtime, pipeline: ModelPipeline) -> None:
+    """Try once; a reference that is not there yet is fitted by the first evaluation."""
+    try:
+        pipeline.refresh_reference(runtime.client)
+    except redis.RedisError as exc:
+        log.warning(
+            "reference not loaded yet: %s",
+            describe(exc, runtime.config.redis, pipeline.model.reference.redis_key),
+            extra={"model": pipeline.model.name},
+        )
+    except ReferenceError as exc:
+        log.warning("reference not loaded yet: %s", exc, extra={"model": pipeline.model.name})
+
+
+def stop_runtime(runtime: Runtime) -> None:
+    """Let the running evaluations finish, then stop reading."""
+    runtime.scheduler.shutdown(wait=True)
+    runtime.reader.stop()
+
+
+def readiness(runtime: Runtime, metrics_healthy: bool) -> tuple[bool, str]:
+    """Ready when the reader runs, Redis answers it and every model has a fitted reference."""
+    if not metrics_healthy:
+        return False, "/metrics cannot be rendered (see the log)"
+    if not runtime.reader.redis_up:
+        return False, "redis unreachable"
+    if not runtime.reader.running:
+        return False, "stream reader not running (restarting after a crash)"
+    missing = [p.model.name for p in runtime.pipelines if not p.reference_loaded]
+    if missing:
+        return False, "reference not loaded: " + ", ".join(missing)
+    kept = [p.model.name for p in runtime.pipelines if p.reference_note]
+    if kept:  # still useful, so still ready; the detail says what to fix
+        return True, "ready; reference key missing, fitted copy in use: " + ", ".join(kept)
+    return True, "ready"

@@ -1,0 +1,248 @@
+"""Metrics about the models: drift, data quality, performance and service-level objectives."""
+
+from __future__ import annotations
+
+from exporter.expose.spec import MODEL, MODEL_FEATURE, MODEL_FEATURE_METHOD, MetricSpec
+
+MODELS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "mlmon_feature_drift_score",
+        "gauge",
+        "Drift score of a feature's window against its reference.",
+        MODEL_FEATURE_METHOD,
+    ),
+    MetricSpec(
+        "mlmon_feature_drift_p_value",
+        "gauge",
+        "p-value of a feature's drift test (test methods only).",
+        MODEL_FEATURE_METHOD,
+    ),
+    MetricSpec(
+        "mlmon_feature_drift_threshold",
+        "gauge",
+        "Threshold the feature's drift score or p-value is compared with.",
+        MODEL_FEATURE_METHOD,
+    ),
+    MetricSpec(
+        "mlmon_feature_drift_detected", "gauge", "1 when the feature has drifted.", MODEL_FEATURE
+    ),
+    MetricSpec(
+        "mlmon_dataset_drift_share_ratio",
+        "gauge",
+        "Share of evaluated features that have drifted.",
+        MODEL,
+        "ratio",
+    ),
+    MetricSpec(
+        "mlmon_dataset_drift_detected",
+        "gauge",
+        "1 when the drifted share reaches the model's drift_share.",
+        MODEL,
+    ),
+    MetricSpec(
+        "mlmon_prediction_drift_score",
+        "gauge",
+        "Drift score of the predictions (or positive-class scores).",
+        ("model", "method"),
+    ),
+    MetricSpec(
+        "mlmon_prediction_drift_p_value",
+        "gauge",
+        "p-value of the prediction drift test (test methods only).",
+        ("model", "method"),
+    ),
+    MetricSpec(
+        "mlmon_prediction_drift_threshold",
+        "gauge",
+        "Threshold of the prediction drift method.",
+        ("model", "method"),
+    ),
+    MetricSpec(
+        "mlmon_prediction_drift_detected", "gauge", "1 when the predictions drifted.", MODEL
+    ),
+    MetricSpec(
+        "mlmon_feature_missing_ratio",
+        "gauge",
+        "Share of window records where the feature is null or absent.",
+        MODEL_FEATURE,
+        "ratio",
+    ),
+    MetricSpec(
+        "mlmon_feature_out_of_range_ratio",
+        "gauge",
+        "Share of present numeric values outside the configured or reference range.",
+        MODEL_FEATURE,
+        "ratio",
+    ),
+    MetricSpec(
+        "mlmon_feature_unseen_category_ratio",
+        "gauge",
+        "Share of present categorical values not in the allowed or reference set.",
+        MODEL_FEATURE,
+        "ratio",
+    ),
+    MetricSpec(
+        "mlmon_model_performance",
+        "gauge",
+        "Realised performance over labelled predictions in the window.",
+        ("model", "metric"),
+    ),
+    MetricSpec(
+        "mlmon_model_performance_reference",
+        "gauge",
+        "The same metric computed on the reference data set.",
+        ("model", "metric"),
+    ),
+    MetricSpec(
+        "mlmon_model_performance_min",
+        "gauge",
+        "Lower bound of a performance metric: min, or the reference value less max_drop, "
+        "whichever is stricter.",
+        ("model", "metric"),
+    ),
+    MetricSpec(
+        "mlmon_model_performance_max",
+        "gauge",
+        "Upper bound of a performance metric: max, or the reference value plus max_drop, "
+        "whichever is stricter.",
+        ("model", "metric"),
+    ),
+    MetricSpec(
+        "mlmon_multivariate_drift_score",
+        "gauge",
+        "Multivariate drift score of the window against the reference.",
+        ("model", "method"),
+    ),
+    MetricSpec(
+        "mlmon_multivariate_drift_threshold",
+        "gauge",
+        "Threshold of the multivariate drift score.",
+        ("model", "method"),
+    ),
+    MetricSpec(
+        "mlmon_multivariate_drift_detected",
+        "gauge",
+        "1 when the multivariate drift score passes its threshold.",
+        MODEL,
+    ),
+    MetricSpec(
+        "mlmon_target_drift_score",
+        "gauge",
+        "Drift score of the joined labels against the reference labels.",
+        ("model", "method"),
+    ),
+    MetricSpec(
+        "mlmon_target_drift_p_value",
+        "gauge",
+        "p-value of the target drift test (test methods only).",
+        ("model", "method"),
+    ),
+    MetricSpec(
+        "mlmon_target_drift_threshold",
+        "gauge",
+        "Threshold of the target drift method.",
+        ("model", "method"),
+    ),
+    MetricSpec("mlmon_target_drift_detected", "gauge", "1 when the labels drifted.", MODEL),
+    MetricSpec(
+        "mlmon_label_delay_seconds",
+        "histogram",
+        "Time from a prediction to the arrival of its label.",
+        MODEL,
+        "seconds",
+    ),
+    MetricSpec(
+        "mlmon_label_coverage_ratio",
+        "gauge",
+        "Share of predictions in the performance window that have a label.",
+        MODEL,
+        "ratio",
+    ),
+    MetricSpec(
+        "mlmon_class_performance",
+        "gauge",
+        "Realised per-class performance over the window, for configured classes.",
+        ("model", "class", "metric"),
+    ),
+    MetricSpec(
+        "mlmon_labeled_predictions_total",
+        "counter",
+        "Predictions joined to a label, by actual and predicted class.",
+        ("model", "actual", "predicted"),
+    ),
+    MetricSpec(
+        "mlmon_regression_labeled_total",
+        "counter",
+        "Regression predictions joined to a label.",
+        MODEL,
+    ),
+    MetricSpec(
+        "mlmon_regression_absolute_error_total",
+        "counter",
+        "Sum of absolute errors of joined regression predictions.",
+        MODEL,
+    ),
+    MetricSpec(
+        "mlmon_regression_squared_error_total",
+        "counter",
+        "Sum of squared errors of joined regression predictions.",
+        MODEL,
+    ),
+    MetricSpec(
+        "mlmon_regression_target_positive_total",
+        "counter",
+        "Sum of the positive labels of joined regression predictions.",
+        MODEL,
+    ),
+    MetricSpec(
+        "mlmon_regression_target_negative_total",
+        "counter",
+        "Sum of the absolute values of the negative labels of joined regression "
+        "predictions (the labels' sum is positive minus negative).",
+        MODEL,
+    ),
+    MetricSpec(
+        "mlmon_regression_target_squared_total",
+        "counter",
+        "Sum of the squared labels of joined regression predictions.",
+        MODEL,
+    ),
+    MetricSpec(
+        "mlmon_model_performance_estimated",
+        "gauge",
+        "Performance estimated from calibrated scores, without labels.",
+        ("model", "metric"),
+    ),
+    MetricSpec(
+        "mlmon_model_performance_estimation_error",
+        "gauge",
+        "Absolute difference between estimated and realised performance.",
+        ("model", "metric"),
+    ),
+    MetricSpec(
+        "mlmon_slow_predictions_total",
+        "counter",
+        "Predictions slower than the model's SLO latency target.",
+        ("model", "version"),
+    ),
+    MetricSpec(
+        "mlmon_predictions_estimated_total",
+        "counter",
+        "Predictions served, estimated by adding 1/sample_rate per record.",
+        ("model", "version"),
+    ),
+    MetricSpec(
+        "mlmon_slo_objective_ratio",
+        "gauge",
+        "Configured SLO objective (latency or availability).",
+        ("model", "slo"),
+        "ratio",
+    ),
+    MetricSpec(
+        "mlmon_slo_latency_target_seconds",
+        "gauge",
+        "Configured latency target of the latency SLO.",
+        MODEL,
+        "seconds",
+    ),
+)
