@@ -37,10 +37,11 @@ class Calibration:
 
 
 def isotonic(score: np.ndarray, truth: np.ndarray) -> Calibration:
-    """Fit a non-decreasing map from score to outcome rate at each distinct score.
+    """Fit a non-decreasing map from score to outcome rate by pooling adjacent violators.
 
-    scipy's isotonic_regression pools adjacent violators over the per-score outcome rates,
-    weighted by how many rows share the score; ties need this grouping, which scipy leaves out.
+    scipy's isotonic_regression does the pooling, but it fits a sequence and knows no x: rows
+    sharing a score are first merged into one rate weighted by their count, so tied scores
+    get one calibrated value and the knots are the distinct scores.
     """
     xs, inverse = np.unique(score, return_inverse=True)
     weights = np.bincount(inverse).astype(float)

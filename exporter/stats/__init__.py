@@ -45,7 +45,7 @@ def binned_methods(formula: str) -> dict[FeatureType, type[DriftMethod]]:
     """A numeric and a categorical method scoring by one formula in BINNED_DISTANCES.
 
     Each is a subclass named after the formula rather than an instance holding it, because the
-    table is read without instantiating: config checks name, is_test and feature_types on it.
+    table is read without instantiating: config reads is_test and feature_types off the class.
     """
     by_type: dict[FeatureType, type[DriftMethod]] = {}
     bases: dict[FeatureType, type[BinnedDistance]] = {

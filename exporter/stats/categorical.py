@@ -96,8 +96,9 @@ class _GoodnessOfFit(_CategoricalMethod):
     def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
         """scipy's power divergence of window counts from the smoothed reference's expectation.
 
-        Every bucket, the empty `__other__` included, is one observation, so the degrees of
-        freedom are k: ddof stays 0.
+        Smoothing at fit keeps every expected count above zero, where scipy's statistic would
+        be infinite. Every bucket, the empty `__other__` included, is one observation, so the
+        degrees of freedom are k: ddof stays 0.
         """
         observed = self._counts(self._as_codes(window, "window")).astype(np.float64)
         expected = self._expected_prop * observed.sum()
