@@ -7,13 +7,15 @@ import pytest
 from scipy import stats  # type: ignore[import-untyped]
 
 from exporter.stats import (
+    BINNED_DISTANCES,
     DEFAULT_METHOD,
     METHODS,
-    CategoricalPSI,
+    CategoricalBinned,
     ChiSquare,
     DriftMethod,
     KolmogorovSmirnov,
-    NumericPSI,
+    NumericBinned,
+    binned_methods,
     make_method,
     methods_for,
     psi_from_proportions,
@@ -22,6 +24,20 @@ from exporter.stats.kinds import FeatureType
 
 NUMERIC = FeatureType.NUMERIC
 CATEGORICAL = FeatureType.CATEGORICAL
+
+
+def numeric_psi(threshold: float | None = None, bins: int = 10) -> NumericBinned:
+    """The registered numeric PSI, checked to be the binned method with its edges."""
+    method = make_method("psi", NUMERIC, threshold, bins)
+    assert isinstance(method, NumericBinned) and method.name == "psi"
+    return method
+
+
+def categorical_psi() -> CategoricalBinned:
+    """The registered categorical PSI, checked to be the binned method with its shares."""
+    method = make_method("psi", CATEGORICAL)
+    assert isinstance(method, CategoricalBinned) and method.name == "psi"
+    return method
 
 
 def _codes(rng: np.random.Generator, shares: list[float], n: int) -> np.ndarray:
@@ -33,7 +49,7 @@ def test_numeric_psi_equals_a_direct_numpy_computation_on_the_fitted_edges() -> 
     rng = np.random.default_rng(1)
     reference = rng.normal(0.0, 1.0, 5_000)
     window = rng.normal(0.3, 1.2, 2_000)
-    method = NumericPSI().fit(reference)
+    method = numeric_psi().fit(reference)
 
     low, high = reference.min(), reference.max()
     inner_edges = np.append(method.edges[:-1], high)
@@ -56,7 +72,7 @@ def test_numeric_psi_equals_a_direct_numpy_computation_on_the_fitted_edges() -> 
 
 def test_numeric_psi_uses_deduplicated_reference_quantiles_as_edges() -> None:
     reference = np.array([0.0] * 50 + list(np.linspace(1.0, 2.0, 50)))
-    method = NumericPSI(bins=10).fit(reference)
+    method = numeric_psi(bins=10).fit(reference)
     interior = np.unique(np.quantile(reference, np.linspace(0, 1, 11)[1:-1]))
     assert np.array_equal(method.edges[:-1], np.unique(np.append(0.0, interior)))
     assert method.edges[-1] == np.nextafter(2.0, np.inf)
@@ -64,7 +80,7 @@ def test_numeric_psi_uses_deduplicated_reference_quantiles_as_edges() -> None:
 
 def test_values_outside_the_reference_range_land_in_under_and_overflow() -> None:
     reference = np.linspace(0.0, 10.0, 1_001)
-    method = NumericPSI(bins=5).fit(reference)
+    method = numeric_psi(bins=5).fit(reference)
     window = np.array([-5.0, -0.1, 0.0, 10.0, 10.1, 99.0])
     index = np.searchsorted(method.edges, window, side="right")
     overflow = method.edges.size
@@ -135,7 +151,7 @@ def test_unseen_categories_raise_categorical_psi() -> None:
     rng = np.random.default_rng(13)
     reference = _codes(rng, [0.6, 0.4], 5_000)
     window = _codes(rng, [0.6, 0.4], 5_000)
-    method = CategoricalPSI().fit(reference, n_categories=2)
+    method = categorical_psi().fit(reference, n_categories=2)
     baseline = method.score(window).score
     with_unseen = window.copy()
     with_unseen[:500] = np.where(np.arange(500) % 2 == 0, 2, 5)
@@ -144,16 +160,16 @@ def test_unseen_categories_raise_categorical_psi() -> None:
 
 
 def test_categorical_fit_honours_n_categories_beyond_the_observed_codes() -> None:
-    method = CategoricalPSI().fit(np.array([0, 1, 1]), n_categories=4)
+    method = categorical_psi().fit(np.array([0, 1, 1]), n_categories=4)
     assert method.n_categories == 4
     assert method.reference_proportions.size == 6  # 4 categories, __other__, missing
     with pytest.raises(ValueError, match="psi"):
-        CategoricalPSI().fit(np.array([0, 3]), n_categories=2)
+        categorical_psi().fit(np.array([0, 3]), n_categories=2)
 
 
 def test_numeric_methods_accept_and_ignore_n_categories() -> None:
     reference = np.arange(100, dtype=float)
-    for method in (NumericPSI(), KolmogorovSmirnov()):
+    for method in (numeric_psi(), KolmogorovSmirnov()):
         assert method.fit(reference, n_categories=7).score(reference).drifted is False
 
 
@@ -208,7 +224,7 @@ def test_every_table_entry_is_named_and_typed_consistently() -> None:
 
 
 @pytest.mark.parametrize(
-    "method", [NumericPSI(), KolmogorovSmirnov(), CategoricalPSI(), ChiSquare()]
+    "method", [numeric_psi(), KolmogorovSmirnov(), categorical_psi(), ChiSquare()]
 )
 def test_score_before_fit_raises_naming_the_method(method: DriftMethod) -> None:
     with pytest.raises(RuntimeError, match=f"^{method.name}: score"):
@@ -216,7 +232,7 @@ def test_score_before_fit_raises_naming_the_method(method: DriftMethod) -> None:
 
 
 @pytest.mark.parametrize(
-    "method", [NumericPSI(), KolmogorovSmirnov(), CategoricalPSI(), ChiSquare()]
+    "method", [numeric_psi(), KolmogorovSmirnov(), categorical_psi(), ChiSquare()]
 )
 def test_fitting_an_empty_reference_raises_naming_the_method(
     method: DriftMethod,
@@ -229,13 +245,38 @@ def test_invalid_thresholds_and_bins_are_rejected_at_construction() -> None:
     with pytest.raises(ValueError, match="ks: threshold"):
         KolmogorovSmirnov(threshold=1.5)
     with pytest.raises(ValueError, match="psi: threshold"):
-        NumericPSI(threshold=-0.1)
+        numeric_psi(threshold=-0.1)
     with pytest.raises(ValueError, match="psi: bins"):
-        NumericPSI(bins=0)
+        numeric_psi(bins=0)
 
 
 def test_constant_reference_still_scores_with_under_and_overflow_bins() -> None:
-    method = NumericPSI().fit(np.full(100, 3.0))
+    method = numeric_psi().fit(np.full(100, 3.0))
     assert method.edges.size == 2
     assert not method.score(np.full(50, 3.0)).drifted
     assert method.score(np.array([2.0, 3.0, 4.0] * 10)).drifted
+
+
+def test_every_binned_formula_registers_one_numeric_and_one_categorical_method() -> None:
+    for formula in BINNED_DISTANCES:
+        by_type = METHODS[formula]
+        assert set(by_type) == {NUMERIC, CATEGORICAL}
+        assert issubclass(by_type[NUMERIC], NumericBinned)
+        assert issubclass(by_type[CATEGORICAL], CategoricalBinned)
+        for method_class in by_type.values():
+            assert (method_class.name, method_class.is_test) == (formula, False)
+            assert method_class.default_threshold == 0.1 and method_class.handles_missing
+
+
+def test_a_formula_added_to_the_table_scores_numeric_and_categorical_windows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def total_variation(ref: np.ndarray, win: np.ndarray) -> float:
+        return float(np.abs(ref - win).sum() / 2)
+
+    monkeypatch.setitem(BINNED_DISTANCES, "tv", total_variation)
+    by_type = binned_methods("tv")
+    numeric = by_type[NUMERIC]().fit(np.arange(100.0)).score(np.arange(50.0))
+    assert numeric.score == pytest.approx(0.5) and numeric.p_value is None
+    categorical = by_type[CATEGORICAL]().fit(np.array([0, 1])).score(np.array([1, 1, -1, 1]))
+    assert categorical.score == pytest.approx(0.5) and categorical.drifted

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize  # type: ignore[import-untyped]
 
 from exporter.config.model import ModelConfig
 from exporter.evaluate.probabilities import ece, positive_scores, score_matrix
@@ -36,26 +37,17 @@ class Calibration:
 
 
 def isotonic(score: np.ndarray, truth: np.ndarray) -> Calibration:
-    """Fit a non-decreasing map from score to outcome rate by pooling adjacent violators."""
+    """Fit a non-decreasing map from score to outcome rate by pooling adjacent violators.
+
+    scipy's isotonic_regression does the pooling, but it fits a sequence and knows no x: rows
+    sharing a score are first merged into one rate weighted by their count, so tied scores
+    get one calibrated value and the knots are the distinct scores.
+    """
     xs, inverse = np.unique(score, return_inverse=True)
-    sums = np.bincount(inverse, weights=truth.astype(float))
     weights = np.bincount(inverse).astype(float)
-    means: list[float] = []
-    counts: list[float] = []
-    sizes: list[int] = []
-    for s, w in zip(sums, weights, strict=True):
-        means.append(s / w)
-        counts.append(w)
-        sizes.append(1)
-        while len(means) > 1 and means[-2] >= means[-1]:
-            w2, w1 = counts.pop(), counts.pop()
-            m2, m1 = means.pop(), means.pop()
-            n2, n1 = sizes.pop(), sizes.pop()
-            means.append((m1 * w1 + m2 * w2) / (w1 + w2))
-            counts.append(w1 + w2)
-            sizes.append(n1 + n2)
-    ys = np.repeat(means, sizes)
-    return Calibration(xs.astype(float), ys)
+    rates = np.bincount(inverse, weights=truth.astype(float)) / weights
+    fitted = optimize.isotonic_regression(rates, weights=weights, increasing=True)
+    return Calibration(xs.astype(float), np.asarray(fitted.x, dtype=float))
 
 
 def fit_calibration(model: ModelConfig, data: ReferenceData) -> Calibration | None:

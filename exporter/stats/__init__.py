@@ -10,37 +10,25 @@ from exporter.stats.auto import (
     resolve,
 )
 from exporter.stats.base import EPS, DriftMethod, DriftResult, present
-from exporter.stats.categorical import (
-    CategoricalHellinger,
-    CategoricalJensenShannon,
-    CategoricalKL,
-    CategoricalPSI,
-    ChiSquare,
-    GTest,
-    ZTest,
-)
+from exporter.stats.categorical import CategoricalBinned, ChiSquare, GTest, ZTest
 from exporter.stats.continuous import AndersonDarling, CramerVonMises, Energy, Wasserstein
-from exporter.stats.distances import psi_from_proportions
+from exporter.stats.distances import BINNED_DISTANCES, BinnedDistance, psi_from_proportions
 from exporter.stats.kinds import FeatureType
-from exporter.stats.numeric import (
-    KolmogorovSmirnov,
-    NumericHellinger,
-    NumericJensenShannon,
-    NumericKL,
-    NumericPSI,
-)
+from exporter.stats.numeric import KolmogorovSmirnov, NumericBinned
 
 __all__ = [
+    "BINNED_DISTANCES",
     "DEFAULT_METHOD",
     "EPS",
     "METHODS",
-    "CategoricalPSI",
+    "CategoricalBinned",
     "ChiSquare",
     "DiscreteNumeric",
     "DriftMethod",
     "DriftResult",
     "KolmogorovSmirnov",
-    "NumericPSI",
+    "NumericBinned",
+    "binned_methods",
     "choose_method",
     "make_method",
     "methods_for",
@@ -50,14 +38,35 @@ __all__ = [
 ]
 
 NUMERIC, CATEGORICAL = FeatureType.NUMERIC, FeatureType.CATEGORICAL
+MethodTable = dict[str, dict[FeatureType, type[DriftMethod]]]
 
-# The single registry: add a method here (one entry per feature type it supports).
-METHODS: dict[str, dict[FeatureType, type[DriftMethod]]] = {
+
+def binned_methods(formula: str) -> dict[FeatureType, type[DriftMethod]]:
+    """A numeric and a categorical method scoring by one formula in BINNED_DISTANCES.
+
+    Each is a subclass named after the formula rather than an instance holding it, because the
+    table is read without instantiating: config reads is_test and feature_types off the class.
+    """
+    by_type: dict[FeatureType, type[DriftMethod]] = {}
+    bases: dict[FeatureType, type[BinnedDistance]] = {
+        NUMERIC: NumericBinned,
+        CATEGORICAL: CategoricalBinned,
+    }
+    for feature_type, base in bases.items():
+        namespace = {
+            "name": formula,
+            "__module__": base.__module__,
+            "__doc__": f"{base.__doc__}\n\n{BINNED_DISTANCES[formula].__doc__}",
+        }
+        by_type[feature_type] = type(f"{base.__name__}[{formula}]", (base,), namespace)
+    return by_type
+
+
+# The single registry: add a method here (one entry per feature type it supports), or a
+# binned-distance formula to BINNED_DISTANCES.
+METHODS: MethodTable = {
     "auto": {NUMERIC: AutoNumeric, CATEGORICAL: AutoCategorical},
-    "psi": {NUMERIC: NumericPSI, CATEGORICAL: CategoricalPSI},
-    "jensenshannon": {NUMERIC: NumericJensenShannon, CATEGORICAL: CategoricalJensenShannon},
-    "hellinger": {NUMERIC: NumericHellinger, CATEGORICAL: CategoricalHellinger},
-    "kl_div": {NUMERIC: NumericKL, CATEGORICAL: CategoricalKL},
+    **{formula: binned_methods(formula) for formula in BINNED_DISTANCES},
     "ks": {NUMERIC: KolmogorovSmirnov},
     "wasserstein": {NUMERIC: Wasserstein},
     "cramervonmises": {NUMERIC: CramerVonMises},

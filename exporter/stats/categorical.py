@@ -9,7 +9,7 @@ import numpy.typing as npt
 from scipy import stats  # type: ignore[import-untyped]
 
 from exporter.stats.base import EPS, CodeArray, DriftMethod, FloatArray
-from exporter.stats.distances import BINNED_DISTANCES
+from exporter.stats.distances import BinnedDistance
 from exporter.stats.kinds import FeatureType
 
 
@@ -66,42 +66,8 @@ class _CategoricalMethod(DriftMethod):
         return (self._counts(codes) / codes.size).astype(np.float64)
 
 
-class _CategoricalBinned(_CategoricalMethod):
-    """A distance between bucket shares; missing values count in their own bucket."""
-
-    is_test: ClassVar[bool] = False
-    default_threshold: ClassVar[float] = 0.1
-    handles_missing: ClassVar[bool] = True
-
-    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
-        return self._distance(self._ref_prop, self.window_proportions(window)), None
-
-    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        return BINNED_DISTANCES[self.name](ref, win)
-
-
-class CategoricalPSI(_CategoricalBinned):
-    """Population Stability Index over category shares: the same scale as numeric PSI."""
-
-    name: ClassVar[str] = "psi"
-
-
-class CategoricalJensenShannon(_CategoricalBinned):
-    """Jensen-Shannon distance over category shares."""
-
-    name: ClassVar[str] = "jensenshannon"
-
-
-class CategoricalHellinger(_CategoricalBinned):
-    """Hellinger distance over category shares."""
-
-    name: ClassVar[str] = "hellinger"
-
-
-class CategoricalKL(_CategoricalBinned):
-    """KL(reference || window) over category shares."""
-
-    name: ClassVar[str] = "kl_div"
+class CategoricalBinned(_CategoricalMethod, BinnedDistance):
+    """A binned distance over category shares; missing values count in their own bucket."""
 
 
 def smoothed_proportions(proportions: FloatArray, eps: float = EPS) -> FloatArray:
@@ -128,16 +94,16 @@ class _GoodnessOfFit(_CategoricalMethod):
         self._expected_prop = smoothed_proportions(self._ref_prop, EPS)
 
     def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
+        """scipy's power divergence of window counts from the smoothed reference's expectation.
+
+        Smoothing at fit keeps every expected count above zero, where scipy's statistic would
+        be infinite. Every bucket, the empty `__other__` included, is one observation, so the
+        degrees of freedom are k: ddof stays 0.
+        """
         observed = self._counts(self._as_codes(window, "window")).astype(np.float64)
         expected = self._expected_prop * observed.sum()
-        if self.lambda_ == "pearson":
-            statistic = float(np.sum((observed - expected) ** 2 / expected))
-        else:
-            seen = observed > 0
-            statistic = 2.0 * float(
-                np.sum(observed[seen] * np.log(observed[seen] / expected[seen]))
-            )
-        return statistic, float(stats.chi2.sf(statistic, observed.size - 1))
+        result = stats.power_divergence(observed, expected, lambda_=self.lambda_)
+        return float(result.statistic), float(result.pvalue)
 
 
 class ChiSquare(_GoodnessOfFit):

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from scipy import stats  # type: ignore[import-untyped]
 
 CORRECTIONS = ("fdr_bh", "bonferroni", "none")
-DEFAULT_CORRECTION = "fdr_bh"
 
 
 def adjust_p_values(p_values: npt.ArrayLike, how: str) -> npt.NDArray[np.float64]:
-    """Adjusted p-values (Benjamini-Hochberg step-up or Bonferroni), compared with each alpha."""
+    """Adjusted p-values, each compared with its own test's alpha.
+
+    Benjamini-Hochberg is scipy's false_discovery_control (R's p.adjust "BH"); Bonferroni is
+    a one-line clip. A NaN p-value makes the BH ranking undefined: scipy raises, so every
+    adjusted value is NaN instead, which re-decides no test as drifted.
+    """
     p = np.asarray(p_values, dtype=np.float64)
-    m = p.size
-    if how == "none" or m == 0:
+    if how == "none":
         return p.copy()
     if how == "bonferroni":
-        return np.minimum(p * m, 1.0)
+        return np.minimum(p * p.size, 1.0)
     if how != "fdr_bh":
         raise ValueError(f"unknown correction {how!r} (known: {', '.join(CORRECTIONS)})")
-    order = np.argsort(p)
-    scaled = p[order] * m / np.arange(1, m + 1)
-    stepped = np.minimum.accumulate(scaled[::-1])[::-1]
-    adjusted = np.empty(m, dtype=np.float64)
-    adjusted[order] = np.minimum(stepped, 1.0)
+    if np.isnan(p).any():
+        return np.full_like(p, np.nan)
+    adjusted: npt.NDArray[np.float64] = stats.false_discovery_control(p, method="bh")
     return adjusted

@@ -1,4 +1,4 @@
-"""Numeric drift over bins fixed at fit (PSI, JS, KL, Hellinger) and the two-sample KS test."""
+"""Numeric drift: binned distances over bins fixed at fit, and the two-sample KS test."""
 
 from __future__ import annotations
 
@@ -8,24 +8,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats  # type: ignore[import-untyped]
 
-from exporter.stats.base import EPS, DriftMethod, FloatArray
-from exporter.stats.distances import (
-    BINNED_DISTANCES,
-    psi_from_proportions,
-)
+from exporter.stats.base import DriftMethod, FloatArray
+from exporter.stats.distances import BinnedDistance
 from exporter.stats.kinds import FeatureType
 
-__all__ = [
-    "EPS",
-    "KolmogorovSmirnov",
-    "NumericHellinger",
-    "NumericJensenShannon",
-    "NumericKL",
-    "NumericPSI",
-    "bin_proportions",
-    "psi_from_proportions",
-    "quantile_edges",
-]
+__all__ = ["KolmogorovSmirnov", "NumericBinned", "bin_proportions", "quantile_edges"]
 
 # scipy's ks_2samp computes exact p-values up to this many values per side, asymptotic above.
 KS_EXACT_MAX = 10_000
@@ -54,19 +41,16 @@ def bin_proportions(values: FloatArray, edges: FloatArray) -> FloatArray:
     return (counts / values.size).astype(np.float64)
 
 
-class _NumericBinned(DriftMethod):
-    """Shared fit/score of distances over reference-quantile bins plus a missing bucket."""
+class NumericBinned(BinnedDistance):
+    """A binned distance over reference-quantile bins plus a missing bucket; one per formula."""
 
     feature_types: ClassVar[frozenset[FeatureType]] = frozenset({FeatureType.NUMERIC})
-    is_test: ClassVar[bool] = False
-    default_threshold: ClassVar[float] = 0.1
-    handles_missing: ClassVar[bool] = True
 
     def __init__(self, threshold: float | None = None, bins: int = 10) -> None:
         """Start unfitted; edges and reference proportions come from fit()."""
         super().__init__(threshold, bins)
         self._edges: FloatArray = np.empty(0, dtype=np.float64)
-        self._ref_prop: FloatArray = np.empty(0, dtype=np.float64)
+        self._ref_prop = np.empty(0, dtype=np.float64)
 
     @property
     def edges(self) -> FloatArray:
@@ -94,37 +78,6 @@ class _NumericBinned(DriftMethod):
             raise ValueError(f"{self.name}: reference has no present values")
         self._edges = quantile_edges(present, self.bins)
         self._ref_prop = bin_proportions(values, self._edges)
-
-    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
-        """The distance between the window's bucket shares and the reference's; no p-value."""
-        return self._distance(self._ref_prop, self.window_proportions(window)), None
-
-    def _distance(self, ref: FloatArray, win: FloatArray) -> float:
-        return BINNED_DISTANCES[self.name](ref, win)
-
-
-class NumericPSI(_NumericBinned):
-    """Population Stability Index over reference-quantile bins: a sample-size-stable distance."""
-
-    name: ClassVar[str] = "psi"
-
-
-class NumericJensenShannon(_NumericBinned):
-    """Jensen-Shannon distance over the fixed bins: bounded by sqrt(ln 2), symmetric."""
-
-    name: ClassVar[str] = "jensenshannon"
-
-
-class NumericHellinger(_NumericBinned):
-    """Hellinger distance over the fixed bins: bounded by 1, symmetric."""
-
-    name: ClassVar[str] = "hellinger"
-
-
-class NumericKL(_NumericBinned):
-    """Kullback-Leibler divergence KL(reference || window) over the fixed bins."""
-
-    name: ClassVar[str] = "kl_div"
 
 
 class KolmogorovSmirnov(DriftMethod):
