@@ -29,26 +29,31 @@ class Monitored(Generic[M]):
 
     def predict(self, x: Any, *args: Any, ids: Sequence[Any] | None = None, **kwargs: Any) -> Any:
         """The model's predict; each row is logged with the call's latency."""
-        started = time.perf_counter()
-        try:
-            out = self.model.predict(x, *args, **kwargs)  # type: ignore[attr-defined]
-        except Exception:
-            self._log(x, None, None, started, ids)
-            raise
-        self._log(x, out, None, started, ids)
-        return out
+        return self._call("predict", x, args, kwargs, ids)
 
     def predict_proba(
         self, x: Any, *args: Any, ids: Sequence[Any] | None = None, **kwargs: Any
     ) -> Any:
         """The model's predict_proba; each row is logged with its class and probabilities."""
+        return self._call("predict_proba", x, args, kwargs, ids)
+
+    def _call(
+        self,
+        method: str,
+        x: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        ids: Sequence[Any] | None,
+    ) -> Any:
+        """Call the model, timed; a failed call is logged as an error row, then re-raised."""
         started = time.perf_counter()
         try:
-            out = self.model.predict_proba(x, *args, **kwargs)  # type: ignore[attr-defined]
+            out = getattr(self.model, method)(x, *args, **kwargs)
         except Exception:
             self._log(x, None, None, started, ids)
             raise
-        self._log(x, None, out, started, ids)
+        proba = method == "predict_proba"
+        self._log(x, None if proba else out, out if proba else None, started, ids)
         return out
 
     def __getattr__(self, name: str) -> Any:

@@ -64,6 +64,12 @@ class DriftMethod(ABC):
         self._bins = bins
         self._fitted = False
 
+    def _fitted_copy(self, value: FloatArray, what: str) -> FloatArray:
+        """A copy of something fit() computed; asking before fit() is the caller's bug."""
+        if not self.is_fitted:
+            raise RuntimeError(f"{self.name}: {what} requested before fit()")
+        return value.copy()
+
     @property
     def threshold(self) -> float:
         """The cut-off in effect, so callers can publish it next to the score."""

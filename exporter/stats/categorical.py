@@ -32,9 +32,7 @@ class _CategoricalMethod(DriftMethod):
     @property
     def reference_proportions(self) -> FloatArray:
         """Reference share per category, then `__other__` (always 0), then missing if binned."""
-        if not self.is_fitted:
-            raise RuntimeError(f"{self.name}: reference_proportions requested before fit()")
-        return self._ref_prop.copy()
+        return self._fitted_copy(self._ref_prop, "reference_proportions")
 
     def window_proportions(self, window: npt.NDArray[Any]) -> FloatArray:
         """A window's shares over the same buckets."""

@@ -55,16 +55,12 @@ class NumericBinned(BinnedDistance):
     @property
     def edges(self) -> FloatArray:
         """Fitted lower bin bounds (see quantile_edges), exposed so the score can be audited."""
-        if not self.is_fitted:
-            raise RuntimeError(f"{self.name}: edges requested before fit()")
-        return self._edges.copy()
+        return self._fitted_copy(self._edges, "edges")
 
     @property
     def reference_proportions(self) -> FloatArray:
         """Reference share per bucket: underflow, inner bins, overflow, missing."""
-        if not self.is_fitted:
-            raise RuntimeError(f"{self.name}: reference_proportions requested before fit()")
-        return self._ref_prop.copy()
+        return self._fitted_copy(self._ref_prop, "reference_proportions")
 
     def window_proportions(self, window: npt.NDArray[Any]) -> FloatArray:
         """A window's shares over the fitted buckets."""
