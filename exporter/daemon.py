@@ -14,9 +14,8 @@ import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 
-from exporter.config import ConfigError, load_config
+from exporter.config import Config, ConfigError, load_config
 from exporter.config.document import MAX_DOCUMENT_BYTES
-from exporter.config.model import Config
 from exporter.evaluate.reference import ReferenceError
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.files import RefusedFile, read_regular_file

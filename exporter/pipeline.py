@@ -11,7 +11,7 @@ from typing import cast
 
 import redis
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.evaluate.estimate import Calibration, fit_calibration
 from exporter.evaluate.evaluator import evaluate
 from exporter.evaluate.fit import FittedReference, fit_reference

@@ -11,7 +11,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from exporter.config.model import ScheduleConfig
+from exporter.config import ScheduleConfig
 
 if TYPE_CHECKING:
     from exporter.pipeline import ModelPipeline

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 import redis
 from prometheus_client import CollectorRegistry
 
-from exporter.config.model import Config
+from exporter.config import Config
 from exporter.evaluate.reference import ReferenceError
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.ingest.connect import describe

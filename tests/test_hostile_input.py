@@ -14,7 +14,7 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.ingest.tail import read_tail, records_in
 from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
@@ -34,10 +34,10 @@ def model(task: Task = Task.MULTICLASS) -> ModelConfig:
         name="m",
         task=task,
         features=(
-            FeatureConfig("x", FeatureType.NUMERIC),
-            FeatureConfig("c", FeatureType.CATEGORICAL),
+            FeatureConfig(name="x", type=FeatureType.NUMERIC),
+            FeatureConfig(name="c", type=FeatureType.CATEGORICAL),
         ),
-        streams=StreamsConfig("mlmon:{m}:predictions", "mlmon:{m}:labels"),
+        streams=StreamsConfig(predictions="mlmon:{m}:predictions", labels="mlmon:{m}:labels"),
         reference=ReferenceConfig(redis_key="mlmon:{m}:reference"),
     )
 

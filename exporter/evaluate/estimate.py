@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.evaluate.probabilities import ece, positive_scores, score_matrix
 from exporter.evaluate.reference import ReferenceData
 from exporter.ingest.labels import Compact, Target

@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.evaluate.reference import ReferenceData
 from exporter.ingest.vocab import OTHER, Vocabulary
 from exporter.stats.kinds import FeatureType

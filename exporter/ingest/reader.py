@@ -12,7 +12,7 @@ from typing import Any, cast
 import redis
 from redis.cluster import RedisCluster
 
-from exporter.config.model import RedisConfig
+from exporter.config import RedisConfig
 from exporter.ingest.connect import describe, make_client
 from exporter.ingest.gaps import GapTracker, StreamState, parse_id
 from exporter.ingest.tail import read_tail

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.ingest.labels import JoinResult
 from exporter.ingest.vocab import MAX_VALUE_CHARS, OTHER
 from exporter.ingest.wire import KINDS, Prediction, Reason
