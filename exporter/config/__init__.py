@@ -1,9 +1,10 @@
 """The exporter's configuration: load_config() validates the YAML file into frozen models."""
 
 from exporter.config.drift import DriftSpec
+from exporter.config.features import FeatureConfig
 from exporter.config.keys import ConfigError
 from exporter.config.load import Config, load_config, load_config_text
-from exporter.config.models import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config.models import ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.config.performance import Bounds
 from exporter.config.redis_web import RedisConfig, TLSConfig, WebConfig
 from exporter.config.settings import (

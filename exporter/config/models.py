@@ -5,20 +5,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from exporter.config.drift import DriftByType, DriftKeys, DriftSpec, check_method
-from exporter.config.keys import ConfigError, Section, describe
+from exporter.config.features import FeatureConfig, FeatureKeys
+from exporter.config.keys import ConfigError, Section
 from exporter.config.performance import Bounds, Performance, metrics_for
 from exporter.config.scalars import (
     File,
     Label,
     Labels,
-    Positive,
     Text,
-    item,
     listed,
-    number,
     one_of,
     text,
 )
@@ -30,68 +28,11 @@ _TASKS = tuple(t.value for t in Task)
 _NAME = r"[a-zA-Z0-9_.-]{1,64}"
 
 
-def value_range(value: object) -> tuple[float, float]:
-    """[lo, hi] with lo < hi."""
-    if not isinstance(value, list):
-        raise ConfigError("", f"must be a list, got {describe(value)}")
-    if len(value) != 2:
-        raise ConfigError("", f"must be a list of two numbers [lo, hi], got {len(value)} items")
-    lo, hi = (item(i, number, v) for i, v in enumerate(value))
-    if not lo < hi:
-        raise ConfigError("", f"lo must be less than hi, got [{lo:g}, {hi:g}]")
-    return lo, hi
-
-
-def feature_type(value: object) -> FeatureType:
-    """The FeatureType named by value."""
-    if not isinstance(value, str) or value not in FeatureType._value2member_map_:
-        raise ConfigError("", f"must be numeric or categorical, got {describe(value)}")
-    return FeatureType(value)
-
-
 def model_name(value: object) -> str:
     """Safe in metric labels and stream keys."""
     if not re.fullmatch(_NAME, name := text(value)):
         raise ConfigError("", f"must be 1-64 letters, digits, '_', '.' or '-', got {name!r}")
     return name
-
-
-class FeatureKeys(DriftKeys):
-    """One model input, as the producer names it."""
-
-    required_hints = {"type": "numeric or categorical"}  # noqa: RUF012 - a ClassVar of Section
-    name: Text
-    """The feature name in the prediction records."""
-    type: Annotated[FeatureType, BeforeValidator(feature_type)]
-    """How values are stored and compared."""
-    range: Annotated[tuple[float, float] | None, BeforeValidator(value_range)] = None
-    """Expected [lo, hi] of a numeric feature; values outside are data quality violations."""
-    allowed: Labels | None = None
-    """Expected values of a categorical feature; others are data quality violations."""
-    importance: Positive = 1.0
-    """Weight of the feature in the dataset drift share."""
-
-    @model_validator(mode="after")
-    def _fits_type(self) -> Self:
-        for key, only in (("range", FeatureType.NUMERIC), ("allowed", FeatureType.CATEGORICAL)):
-            if getattr(self, key) is not None and self.type is not only:
-                reason = (
-                    f"only applies to {only.value} features ({self.name!r} is {self.type.value})"
-                )
-                raise ConfigError(key, reason)
-        check_method(self.method, "method", [self.type], f"{self.type.value} feature {self.name!r}")
-        return self
-
-    def over_type(self, by_type: dict[FeatureType, DriftSpec], path: str) -> FeatureConfig:
-        """The feature, its drift keys over the defaults for its type."""
-        return FeatureConfig(
-            name=self.name,
-            type=self.type,
-            drift=self.over(by_type.get(self.type, DriftSpec()), path),
-            range=self.range,
-            allowed=self.allowed,
-            importance=self.importance,
-        )
 
 
 class StreamsConfig(Section):
@@ -198,19 +139,6 @@ class ModelKeys(Layer):
 def default_streams(name: str) -> dict[str, str]:
     """Braces keep a model's keys in one Redis Cluster slot."""
     return {"predictions": f"mlmon:{{{name}}}:predictions", "labels": f"mlmon:{{{name}}}:labels"}
-
-
-class FeatureConfig(BaseModel):
-    """One model input, its drift settings layered over the defaults for its type."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    type: FeatureType
-    drift: DriftSpec = Field(default_factory=DriftSpec)
-    range: tuple[float, float] | None = None
-    allowed: tuple[str, ...] | None = None
-    importance: float = 1.0
 
 
 class ModelConfig(Settings):
