@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from scipy import stats
 
 from bench.common import machine, median_seconds
-from exporter.config.model import (
+from exporter.config import (
     FeatureConfig,
     ModelConfig,
     ReferenceConfig,
@@ -55,8 +55,10 @@ def _pipeline(features: int, reference: int, cap: int) -> ModelPipeline:
     model = ModelConfig(
         name=f"eval{features}",
         task=Task.REGRESSION,
-        features=tuple(FeatureConfig(f"f{i}", FeatureType.NUMERIC) for i in range(features)),
-        streams=StreamsConfig("p", "l"),
+        features=tuple(
+            FeatureConfig(name=f"f{i}", type=FeatureType.NUMERIC) for i in range(features)
+        ),
+        streams=StreamsConfig(predictions="p", labels="l"),
         reference=ReferenceConfig(file="x.csv"),
         window=WindowConfig(duration_seconds=1e9, max_samples=cap),
     )

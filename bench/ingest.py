@@ -10,7 +10,7 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from bench.common import machine, median_seconds, redis_server
-from exporter.config.model import (
+from exporter.config import (
     FeatureConfig,
     ModelConfig,
     ReferenceConfig,
@@ -27,15 +27,15 @@ BATCH = 100
 COUNT = 1000
 
 FEATURES = (
-    *(FeatureConfig(f"n{i}", FeatureType.NUMERIC) for i in range(10)),
-    FeatureConfig("c0", FeatureType.CATEGORICAL),
-    FeatureConfig("c1", FeatureType.CATEGORICAL),
+    *(FeatureConfig(name=f"n{i}", type=FeatureType.NUMERIC) for i in range(10)),
+    FeatureConfig(name="c0", type=FeatureType.CATEGORICAL),
+    FeatureConfig(name="c1", type=FeatureType.CATEGORICAL),
 )
 MODEL = ModelConfig(
     name="bench",
     task=Task.REGRESSION,
     features=FEATURES,
-    streams=StreamsConfig("bench:single", "bench:labels"),
+    streams=StreamsConfig(predictions="bench:single", labels="bench:labels"),
     reference=ReferenceConfig(file="unused.csv"),
     window=WindowConfig(duration_seconds=1e9, max_samples=100_000),
 )

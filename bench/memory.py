@@ -20,7 +20,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from bench.common import RUNS, machine
-from exporter.config.model import (
+from exporter.config import (
     FeatureConfig,
     ModelConfig,
     ReferenceConfig,
@@ -39,14 +39,14 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 
 
 def _models(count: int) -> list[ModelConfig]:
-    features = tuple(FeatureConfig(f"f{i}", FeatureType.NUMERIC) for i in range(FEATURES))
+    features = tuple(FeatureConfig(name=f"f{i}", type=FeatureType.NUMERIC) for i in range(FEATURES))
     return [
         ModelConfig(
-            f"mem{m}",
-            Task.REGRESSION,
-            features,
-            StreamsConfig("p", "l"),
-            ReferenceConfig(file="unused.csv"),
+            name=f"mem{m}",
+            task=Task.REGRESSION,
+            features=features,
+            streams=StreamsConfig(predictions="p", labels="l"),
+            reference=ReferenceConfig(file="unused.csv"),
             window=WindowConfig(duration_seconds=1e9, max_samples=SAMPLES),
         )
         for m in range(count)

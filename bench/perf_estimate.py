@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import RUNS
-from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.estimate import estimate, fit_calibration
 from exporter.evaluate.performance import performance
 from exporter.reference.load import ReferenceData
@@ -41,7 +41,7 @@ def _model(task: Task, positive: str | None) -> ModelConfig:
         name="m",
         task=task,
         features=(),
-        streams=StreamsConfig("p", "l"),
+        streams=StreamsConfig(predictions="p", labels="l"),
         reference=ReferenceConfig(file="x"),
         positive_class=positive,
     )

@@ -18,7 +18,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from bench.common import machine, median_seconds
-from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot, SnapshotStore
 from exporter.expose.collector import SnapshotCollector
 from exporter.expose.exposition import Combined, Exposition
@@ -33,14 +33,16 @@ TARGET_RATIO = 0.5
 
 
 def _models(count: int) -> list[ModelConfig]:
-    features = tuple(FeatureConfig(f"feature_{f}", FeatureType.NUMERIC) for f in range(FEATURES))
+    features = tuple(
+        FeatureConfig(name=f"feature_{f}", type=FeatureType.NUMERIC) for f in range(FEATURES)
+    )
     return [
         ModelConfig(
-            f"model_{m}",
-            Task.REGRESSION,
-            features,
-            StreamsConfig("p", "l"),
-            ReferenceConfig(file="unused.csv"),
+            name=f"model_{m}",
+            task=Task.REGRESSION,
+            features=features,
+            streams=StreamsConfig(predictions="p", labels="l"),
+            reference=ReferenceConfig(file="unused.csv"),
         )
         for m in range(count)
     ]

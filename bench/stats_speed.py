@@ -11,7 +11,7 @@ import numpy as np
 import scipy
 
 from bench import _evidently
-from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.evaluator import evaluate
 from exporter.evaluate.fit import fit_reference
 from exporter.reference.load import ReferenceData
@@ -46,11 +46,11 @@ def main() -> None:
     rng = np.random.default_rng(42)
     ref, cur = _data(rng, REFERENCE, 0.0), _data(rng, WINDOW, 0.3)
     model = ModelConfig(
-        "bench",
-        Task.REGRESSION,
-        tuple(FeatureConfig(n, FeatureType.NUMERIC) for n in ref),
-        StreamsConfig("p", "l"),
-        ReferenceConfig(file="x"),
+        name="bench",
+        task=Task.REGRESSION,
+        features=tuple(FeatureConfig(name=n, type=FeatureType.NUMERIC) for n in ref),
+        streams=StreamsConfig(predictions="p", labels="l"),
+        reference=ReferenceConfig(file="x"),
     )
     fitted = fit_reference(model, ReferenceData(REFERENCE, ref, {}, None, None, None, "d"))
     nan = np.full(WINDOW, np.nan)

@@ -8,7 +8,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from exporter.config.model import ScheduleConfig
+from exporter.config import ScheduleConfig
 
 
 def trigger_for(schedule: ScheduleConfig) -> BaseTrigger:

@@ -13,8 +13,7 @@ import orjson
 import redis
 from prometheus_client import CollectorRegistry
 
-from exporter.config import load_config_text
-from exporter.config.model import Config
+from exporter.config import Config, load_config_text
 from exporter.daemon import Daemon
 from exporter.daemon.shard import Shard
 from tests.conftest import free_port, wait_for

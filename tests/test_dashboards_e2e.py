@@ -15,8 +15,7 @@ import redis
 
 from dashboards.build import DASHBOARDS
 from dashboards.lint import queries
-from exporter.config import load_config_text
-from exporter.config.model import Config
+from exporter.config import Config, load_config_text
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import running, xadd_all
 from tests.promstack import PrometheusProcess, start_prometheus

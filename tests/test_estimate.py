@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.estimate import estimate, expected_auc, fit_calibration, isotonic
 from exporter.evaluate.performance import performance
 from exporter.reference.load import ReferenceData
@@ -21,7 +21,7 @@ def _model(task: Task, positive: str | None = None) -> ModelConfig:
         name="m",
         task=task,
         features=(),
-        streams=StreamsConfig("p", "l"),
+        streams=StreamsConfig(predictions="p", labels="l"),
         reference=ReferenceConfig(file="x"),
         positive_class=positive,
     )

@@ -10,8 +10,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.config import ConfigError, load_config_text
-from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import (
+    ConfigError,
+    FeatureConfig,
+    ModelConfig,
+    ReferenceConfig,
+    StreamsConfig,
+    load_config_text,
+)
 from exporter.decode.wire import Decoder, Label, Prediction, Reason
 from exporter.stats.kinds import FeatureType, Task
 from exporter.window.ring import Window
@@ -26,8 +32,11 @@ MODEL = ModelConfig(
     name="m",
     task=Task.BINARY,
     positive_class="1",
-    features=(FeatureConfig("x", FeatureType.NUMERIC), FeatureConfig("c", FeatureType.CATEGORICAL)),
-    streams=StreamsConfig("p", "l"),
+    features=(
+        FeatureConfig(name="x", type=FeatureType.NUMERIC),
+        FeatureConfig(name="c", type=FeatureType.CATEGORICAL),
+    ),
+    streams=StreamsConfig(predictions="p", labels="l"),
     reference=ReferenceConfig(file="r.csv"),
     max_entry_bytes=4096,
     max_new_categories=20,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.collector import SnapshotCollector
@@ -28,10 +28,10 @@ MODELS = {
         task=task,
         positive_class="1" if task is Task.BINARY else None,
         features=(
-            FeatureConfig("x", FeatureType.NUMERIC),
-            FeatureConfig("c", FeatureType.CATEGORICAL),
+            FeatureConfig(name="x", type=FeatureType.NUMERIC),
+            FeatureConfig(name="c", type=FeatureType.CATEGORICAL),
         ),
-        streams=StreamsConfig(f"p{task.value}", f"l{task.value}"),
+        streams=StreamsConfig(predictions=f"p{task.value}", labels=f"l{task.value}"),
         reference=ReferenceConfig(file="ref.csv"),
         max_versions=5,
         max_new_categories=5,

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.decode.wire import Decoder, Reason
 from exporter.evaluate.snapshot import SnapshotStore
@@ -34,10 +34,10 @@ def model(task: Task = Task.MULTICLASS) -> ModelConfig:
         name="m",
         task=task,
         features=(
-            FeatureConfig("x", FeatureType.NUMERIC),
-            FeatureConfig("c", FeatureType.CATEGORICAL),
+            FeatureConfig(name="x", type=FeatureType.NUMERIC),
+            FeatureConfig(name="c", type=FeatureType.CATEGORICAL),
         ),
-        streams=StreamsConfig("mlmon:{m}:predictions", "mlmon:{m}:labels"),
+        streams=StreamsConfig(predictions="mlmon:{m}:predictions", labels="mlmon:{m}:labels"),
         reference=ReferenceConfig(redis_key="mlmon:{m}:reference"),
     )
 

@@ -60,7 +60,7 @@ def test_a_client_that_never_starts_the_tls_handshake_does_not_stop_the_others(
     tmp_path: Path,
 ) -> None:
     pki = make_pki(tmp_path)
-    tls = TLSServerConfig(str(pki.server_cert), str(pki.server_key))
+    tls = TLSServerConfig(cert_file=str(pki.server_cert), key_file=str(pki.server_key))
     with serving(WebSecurity(tls=tls)) as port, ExitStack() as stack:
         silent(port, 3 * listener.WORKERS, stack)
         conn = http.client.HTTPSConnection(
@@ -114,7 +114,7 @@ def test_a_client_reading_the_response_too_slowly_is_cut_off_at_the_deadline(
 
 def test_the_tls_listener_survives_a_client_speaking_plain_http(tmp_path: Path) -> None:
     pki = make_pki(tmp_path)
-    tls = TLSServerConfig(str(pki.server_cert), str(pki.server_key))
+    tls = TLSServerConfig(cert_file=str(pki.server_cert), key_file=str(pki.server_key))
     with serving(WebSecurity(tls=tls)) as port:
         plain = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         with pytest.raises((OSError, http.client.HTTPException)):
@@ -132,7 +132,10 @@ def test_a_tls_client_without_the_required_certificate_is_refused_before_http(
 ) -> None:
     pki = make_pki(tmp_path)
     tls = TLSServerConfig(
-        str(pki.server_cert), str(pki.server_key), "RequireAndVerifyClientCert", str(pki.ca)
+        cert_file=str(pki.server_cert),
+        key_file=str(pki.server_key),
+        client_auth_type="RequireAndVerifyClientCert",
+        client_ca_file=str(pki.ca),
     )
     with serving(WebSecurity(tls=tls)) as port:
         anonymous = http.client.HTTPSConnection(

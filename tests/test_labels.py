@@ -8,7 +8,7 @@ import tracemalloc
 import orjson
 from prometheus_client import CollectorRegistry
 
-from exporter.config.model import (
+from exporter.config import (
     LabelsConfig,
     ModelConfig,
     ReferenceConfig,
@@ -41,7 +41,7 @@ def _model(task: Task = Task.BINARY, **overrides: object) -> ModelConfig:
         "name": "m",
         "task": task,
         "features": (),
-        "streams": StreamsConfig("p", "l"),
+        "streams": StreamsConfig(predictions="p", labels="l"),
         "reference": ReferenceConfig(file="x"),
         "positive_class": "1" if task is Task.BINARY else None,
     }

@@ -5,15 +5,14 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.config.measures import PERFORMANCE_METRICS
-from exporter.config.model import (
-    LOWER_IS_BETTER,
+from exporter.config import (
     Bounds,
     FeatureConfig,
     ModelConfig,
     ReferenceConfig,
     StreamsConfig,
 )
+from exporter.config.performance import LOWER_IS_BETTER, PERFORMANCE_METRICS
 from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
 from exporter.expose.collector import SnapshotCollector
 from exporter.stats.kinds import FeatureType, Task
@@ -53,8 +52,8 @@ def _model() -> ModelConfig:
         name="fraud",
         task=Task.BINARY,
         positive_class="1",
-        features=(FeatureConfig("amount", FeatureType.NUMERIC),),
-        streams=StreamsConfig("p", "l"),
+        features=(FeatureConfig(name="amount", type=FeatureType.NUMERIC),),
+        streams=StreamsConfig(predictions="p", labels="l"),
         reference=ReferenceConfig(redis_key="r"),
         performance=(
             ("accuracy", Bounds(max_drop=0.05)),

@@ -10,7 +10,7 @@ import pytest
 from sklearn import calibration  # type: ignore[import-untyped]
 from sklearn import metrics as sk
 
-from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.performance import performance, realised
 from exporter.stats.kinds import Task
 from exporter.window.labels import Compact
@@ -23,7 +23,7 @@ def _model(
         name="m",
         task=task,
         features=(),
-        streams=StreamsConfig("p", "l"),
+        streams=StreamsConfig(predictions="p", labels="l"),
         reference=ReferenceConfig(file="x"),
         positive_class=positive,
         classes=classes,

@@ -15,8 +15,7 @@ import pytest
 import redis
 from prometheus_client import CollectorRegistry
 
-from exporter.config import ConfigError, load_config_text
-from exporter.config.model import Config
+from exporter.config import Config, ConfigError, load_config_text
 from exporter.daemon import Daemon
 from exporter.source.connect import make_client
 from tests.conftest import free_port, require_tool, wait_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import Metric
 
-from exporter.config.model import ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot, SnapshotStore
 from exporter.expose.collector import SnapshotCollector
 from exporter.expose.exposition import Exposition
@@ -17,7 +17,7 @@ def _model(name: str) -> ModelConfig:
         name=name,
         task=Task.REGRESSION,
         features=(),
-        streams=StreamsConfig(f"{name}:p", f"{name}:l"),
+        streams=StreamsConfig(predictions=f"{name}:p", labels=f"{name}:l"),
         reference=ReferenceConfig(redis_key=f"{name}:ref"),
     )
 

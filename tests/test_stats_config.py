@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 import yaml
 
-from exporter.config import ConfigError, DriftSpec, ModelConfig, load_config_text
-from exporter.config.model import MultivariateConfig
+from exporter.config import (
+    ConfigError,
+    DriftSpec,
+    ModelConfig,
+    MultivariateConfig,
+    load_config_text,
+)
 from exporter.evaluate.fit import fit_reference
 from exporter.reference.load import ReferenceError, parse_reference
 
@@ -40,7 +45,7 @@ def _error(**overrides: Any) -> str:
 def test_defaults_are_auto_fdr_bh_k3_and_pca_on() -> None:
     model = _load()
     assert (model.drift_correction, model.learned_k) == ("fdr_bh", 3.0)
-    assert model.multivariate == MultivariateConfig(True, 0.65)
+    assert model.multivariate == MultivariateConfig(enabled=True, variance=0.65)
     assert model.features[0].drift == DriftSpec() and model.features[0].importance == 1.0
 
 
@@ -52,7 +57,7 @@ def test_drift_options_layer_over_defaults_next_to_the_per_type_methods() -> Non
     )
     assert (model.drift_correction, model.learned_k) == ("bonferroni", 2.5)
     assert model.features[0].drift.method == "ks"
-    assert model.multivariate == MultivariateConfig(True, 0.9)
+    assert model.multivariate == MultivariateConfig(enabled=True, variance=0.9)
 
 
 def test_threshold_learned_and_importance_are_read_per_feature() -> None:
@@ -67,7 +72,7 @@ def test_threshold_learned_and_importance_are_read_per_feature() -> None:
             }
         ]
     )
-    assert model.features[0].drift == DriftSpec("psi", None, learned=True)
+    assert model.features[0].drift == DriftSpec(method="psi", threshold=None, learned=True)
     assert model.features[0].importance == 4.0
 
 

@@ -10,14 +10,14 @@ import pytest
 import redis
 from prometheus_client import CollectorRegistry
 
-from exporter.config import load_config_text
-from exporter.config.model import (
+from exporter.config import (
     FeatureConfig,
     ModelConfig,
     RedisConfig,
     ReferenceConfig,
     StreamsConfig,
     WindowConfig,
+    load_config_text,
 )
 from exporter.daemon.pipeline import ModelPipeline, _log_changes
 from exporter.decode.wire import Decoder, Reason
@@ -33,8 +33,10 @@ def model(name: str = "fraud", window_seconds: float = 3600.0) -> ModelConfig:
         name=name,
         task=Task.BINARY,
         positive_class="1",
-        features=(FeatureConfig("amount", FeatureType.NUMERIC),),
-        streams=StreamsConfig(f"mlmon:{{{name}}}:predictions", f"mlmon:{{{name}}}:labels"),
+        features=(FeatureConfig(name="amount", type=FeatureType.NUMERIC),),
+        streams=StreamsConfig(
+            predictions=f"mlmon:{{{name}}}:predictions", labels=f"mlmon:{{{name}}}:labels"
+        ),
         reference=ReferenceConfig(redis_key=f"mlmon:{{{name}}}:reference"),
         window=WindowConfig(duration_seconds=window_seconds),
     )

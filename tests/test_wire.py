@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from exporter.config.model import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.decode.wire import Decoder, Reason, class_key, entry_time
 from exporter.stats.kinds import FeatureType, Task
 
@@ -14,10 +14,10 @@ MODEL = ModelConfig(
     task=Task.BINARY,
     positive_class="1",
     features=(
-        FeatureConfig("amount", FeatureType.NUMERIC),
-        FeatureConfig("country", FeatureType.CATEGORICAL),
+        FeatureConfig(name="amount", type=FeatureType.NUMERIC),
+        FeatureConfig(name="country", type=FeatureType.CATEGORICAL),
     ),
-    streams=StreamsConfig("p", "l"),
+    streams=StreamsConfig(predictions="p", labels="l"),
     reference=ReferenceConfig(file="r.csv"),
     max_entry_bytes=1000,
 )

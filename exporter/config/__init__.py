@@ -1,20 +1,17 @@
-"""The exporter's configuration: load_config() turns the YAML file into frozen dataclasses."""
+"""The exporter's configuration: load_config() validates the YAML file into frozen models."""
 
-from exporter.config.load import ConfigError, load_config, load_config_text
-from exporter.config.model import (
-    Bounds,
-    Config,
-    DriftSpec,
-    FeatureConfig,
+from exporter.config.drift import DriftSpec
+from exporter.config.features import FeatureConfig
+from exporter.config.keys import ConfigError
+from exporter.config.load import Config, load_config, load_config_text
+from exporter.config.models import ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config.performance import Bounds
+from exporter.config.redis_web import RedisConfig, TLSConfig, WebConfig
+from exporter.config.settings import (
     LabelsConfig,
-    ModelConfig,
-    RedisConfig,
-    ReferenceConfig,
+    MultivariateConfig,
     ScheduleConfig,
     SLOConfig,
-    StreamsConfig,
-    TLSConfig,
-    WebConfig,
     WindowConfig,
 )
 from exporter.stats.kinds import FeatureType, Task
@@ -28,6 +25,7 @@ __all__ = [
     "FeatureType",
     "LabelsConfig",
     "ModelConfig",
+    "MultivariateConfig",
     "RedisConfig",
     "ReferenceConfig",
     "SLOConfig",

@@ -14,7 +14,7 @@ from collections.abc import Hashable
 
 import yaml
 
-from exporter.config.values import ConfigError
+from exporter.config.keys import ConfigError
 from exporter.files import MiB, read_regular_file
 
 MAX_DOCUMENT_BYTES = 4 * MiB

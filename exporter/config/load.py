@@ -1,88 +1,107 @@
-"""Read the YAML config into validated dataclasses, failing early with the key path of a problem."""
+"""The top-level keys, and load_config: YAML text to the validated Config the daemon reads."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from exporter.config.document import parse_yaml, read_yaml_text
-from exporter.config.features import FEATURE_KEYS
-from exporter.config.measures import (
-    BOUNDS_KEYS,
-    DRIFT_KEYS,
-    DRIFT_SPEC_KEYS,
-    MULTIVARIATE_KEYS,
-    PERFORMANCE_METRICS,
-)
-from exporter.config.model import Config, RedisConfig
-from exporter.config.models_section import (
-    DEFAULTS_KEYS,
-    MODEL_KEYS,
-    REFERENCE_KEYS,
-    STREAMS_KEYS,
-    parse_defaults,
-    parse_models,
-)
-from exporter.config.sections import (
-    LABELS_KEYS,
-    REDIS_KEYS,
-    SCHEDULE_KEYS,
-    SLO_KEYS,
-    TLS_KEYS,
-    WEB_KEYS,
-    WINDOW_KEYS,
-    parse_redis,
-    parse_web,
-)
-from exporter.config.values import ConfigError, expand_env, mapping, optional, required, string
+from exporter.config.keys import ConfigError, Section, describe, validate
+from exporter.config.models import DefaultsKeys, ModelConfig, ModelKeys, resolve
+from exporter.config.redis_web import RedisConfig, WebConfig
+from exporter.config.scalars import listed, text
 
-__all__ = ["SECTION_KEYS", "TOP_LEVEL_KEYS", "ConfigError", "load_config", "load_config_text"]
-
-TOP_LEVEL_KEYS = ("redis", "web", "log_level", "defaults", "models")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-
-# The keys the loader accepts in each mapping, by the config/schema.json $defs entry describing it
-# ("config" is the schema's root); tests compare the two so they cannot drift apart.
-SECTION_KEYS: Mapping[str, tuple[str, ...]] = {
-    "config": TOP_LEVEL_KEYS,
-    "redis": REDIS_KEYS,
-    "tls": TLS_KEYS,
-    "web": WEB_KEYS,
-    "defaults": DEFAULTS_KEYS,
-    "model": MODEL_KEYS,
-    "feature": FEATURE_KEYS,
-    "streams": STREAMS_KEYS,
-    "reference": REFERENCE_KEYS,
-    "window": WINDOW_KEYS,
-    "schedule": SCHEDULE_KEYS,
-    "slo": SLO_KEYS,
-    "labels": LABELS_KEYS,
-    "drift": DRIFT_KEYS,
-    "multivariate": MULTIVARIATE_KEYS,
-    "drift_spec": DRIFT_SPEC_KEYS,
-    "performance": tuple(PERFORMANCE_METRICS),
-    "bounds": BOUNDS_KEYS,
-}
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_REFERENCE = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
+_VARIABLE = re.compile(rf"({_NAME})(?::-(.*))?", re.DOTALL)
 
 
-def log_level(value: object, path: str) -> str:
-    """One of LOG_LEVELS, case-insensitive, returned in lower case."""
-    text = string(value, path).lower()
-    if text not in LOG_LEVELS:
-        raise ConfigError(path, f"must be one of: {', '.join(LOG_LEVELS)} (got {value!r})")
-    return text
+def read_log_level(value: object) -> str:
+    """Case-insensitive, as users type it; stored in lower case."""
+    if (level := text(value).lower()) not in LOG_LEVELS:
+        raise ConfigError("", f"must be one of: {', '.join(LOG_LEVELS)} (got {value!r})")
+    return level
 
 
-def build_config(document: object, base_dir: str) -> Config:
-    """A Config from an env-expanded YAML document."""
-    raw = mapping(document, "", TOP_LEVEL_KEYS)
-    defaults = parse_defaults(raw.get("defaults"), "defaults")
-    return Config(
-        redis=optional(raw, "", "redis", lambda v, p: parse_redis(v, p, base_dir), RedisConfig()),
-        web=parse_web(raw.get("web"), "web"),
-        models=required(raw, "", "models", lambda v, p: parse_models(v, p, defaults, base_dir)),
-        log_level=optional(raw, "", "log_level", log_level, Config.log_level),
-    )
+class ConfigKeys(Section):
+    """Configuration of the ML-monitoring Prometheus exporter.
+
+    Every string may use ${VAR} or ${VAR:-default}; $$ is a literal $.
+    """
+
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    """Where the prediction/label streams and Redis references live."""
+    web: WebConfig = Field(default_factory=WebConfig)
+    """Where /metrics, the health endpoints and the model pages are served."""
+    log_level: Annotated[
+        str, Field(json_schema_extra={"enum": list(LOG_LEVELS)}), BeforeValidator(read_log_level)
+    ] = "info"
+    """Log verbosity."""
+    defaults: DefaultsKeys = Field(default_factory=DefaultsKeys)
+    """Settings every model inherits unless it sets them itself."""
+    models: Annotated[
+        tuple[ModelKeys, ...],
+        Field(min_length=1),
+        BeforeValidator(listed("must list at least one model")),
+    ]
+    """The monitored models; names must be unique."""
+
+
+class Config(BaseModel):
+    """The whole validated config file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    redis: RedisConfig
+    web: WebConfig
+    models: tuple[ModelConfig, ...]
+    log_level: str = "info"
+
+
+def expand_env(value: object, path: str, environ: Mapping[str, str]) -> object:
+    """Copy of a parsed YAML tree with ${VAR} expanded in every string value."""
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigError(path or "<root>", f"keys must be strings, got {describe(key)}")
+            out[key] = expand_env(item, f"{path}.{key}" if path else key, environ)
+        return out
+    if isinstance(value, list):
+        return [expand_env(item, f"{path}[{i}]", environ) for i, item in enumerate(value)]
+    if isinstance(value, str):
+        return expand_string(value, path, environ)
+    return value
+
+
+def expand_string(text: str, path: str, environ: Mapping[str, str]) -> str:
+    """Expand ${VAR} and ${VAR:-default} (default when unset or empty); $$ is a literal $."""
+
+    def substitute(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "$$":
+            return "$"
+        if match.group(1) is None:
+            raise ConfigError(path, f"unterminated '${{' in {text!r} (write $$ for a literal $)")
+        ref = _VARIABLE.fullmatch(match.group(1))
+        if ref is None:
+            hint = "use ${NAME} or ${NAME:-default}"
+            raise ConfigError(path, f"invalid variable reference {token!r} ({hint})")
+        name, default = ref.group(1), ref.group(2)
+        current = environ.get(name)
+        if default is not None:
+            return current if current else default
+        if current is None:
+            hint = f"use ${{{name}:-default}} for a default"
+            raise ConfigError(path, f"environment variable {name} is not set ({hint})")
+        return current
+
+    return _REFERENCE.sub(substitute, text)
 
 
 def load_config_text(
@@ -93,10 +112,12 @@ def load_config_text(
 ) -> Config:
     """Validate config text; relative paths resolve against base_dir; source names it in errors."""
     document = parse_yaml(text, source)
-    if document is None:
-        document = {}
-    expanded = expand_env(document, "", os.environ if environ is None else environ)
-    return build_config(expanded, base_dir)
+    expanded = expand_env(
+        {} if document is None else document, "", os.environ if environ is None else environ
+    )
+    keys = validate(ConfigKeys, expanded, base_dir=base_dir)
+    models = resolve(keys.defaults, keys.models)
+    return Config(redis=keys.redis, web=keys.web, models=models, log_level=keys.log_level)
 
 
 def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:

@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 
-from exporter.config import ConfigError, load_config
-from exporter.config.model import Config
+from exporter.config import Config, ConfigError, load_config
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.daemon.runtime import (
     Shared,

@@ -11,7 +11,7 @@ from typing import cast
 
 import redis
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.decode.wire import (
     LABEL_KEYS,
     PREDICTION_KEYS,

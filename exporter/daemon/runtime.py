@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from exporter.config.model import Config
+from exporter.config import Config
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.daemon.scheduler import build_scheduler
 from exporter.daemon.validate import build_pipelines

@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from exporter.config.model import Config
+from exporter.config import Config
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,8 @@ class Shard:
         """The config with only this replica's models."""
         if self.count == 1:
             return config
-        from dataclasses import replace
-
-        return replace(config, models=tuple(m for m in config.models if self.owns(m.name)))
+        owned = tuple(m for m in config.models if self.owns(m.name))
+        return config.model_copy(update={"models": owned})
 
 
 def _score(model: str, replica: int) -> int:

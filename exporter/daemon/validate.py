@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 import redis
 from prometheus_client import CollectorRegistry
 
-from exporter.config.model import Config
+from exporter.config import Config
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.stats.kinds import FeatureType
 
 FeatureValue = float | str | None

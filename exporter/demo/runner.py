@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 import redis
 
-from exporter.config.model import (
+from exporter.config import (
     Bounds,
     Config,
     FeatureConfig,
@@ -50,8 +50,10 @@ def _model(
         name=name,
         task=task,
         positive_class="1" if task is Task.BINARY else None,
-        features=tuple(FeatureConfig(n, t) for n, t in features),
-        streams=StreamsConfig(f"mlmon:{{{name}}}:predictions", f"mlmon:{{{name}}}:labels"),
+        features=tuple(FeatureConfig(name=n, type=t) for n, t in features),
+        streams=StreamsConfig(
+            predictions=f"mlmon:{{{name}}}:predictions", labels=f"mlmon:{{{name}}}:labels"
+        ),
         reference=ReferenceConfig(redis_key=f"mlmon:{{{name}}}:reference"),
         window=WindowConfig(duration_seconds=120.0, max_samples=5000),
         schedule=ScheduleConfig(interval_seconds=EVALUATION_SECONDS),
@@ -80,7 +82,9 @@ def demo_config(redis_url: str, listen_address: str) -> Config:
         (("mae", Bounds(max_drop=0.5)),),
     )
     return Config(
-        redis=RedisConfig(url=redis_url), web=WebConfig(listen_address), models=(fraud, eta)
+        redis=RedisConfig(url=redis_url),
+        web=WebConfig(listen_address=listen_address),
+        models=(fraud, eta),
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.decode.wire import class_key
 from exporter.evaluate.fit import FittedColumn, FittedReference
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize  # type: ignore[import-untyped]
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.evaluate.probabilities import ece, positive_scores, score_matrix
 from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import Task

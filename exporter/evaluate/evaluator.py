@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.evaluate.drift import score_column, summarise
 from exporter.evaluate.estimate import Calibration
 from exporter.evaluate.fit import FittedColumn, FittedReference

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from exporter.config.model import DriftSpec, FeatureConfig, ModelConfig
+from exporter.config import DriftSpec, FeatureConfig, ModelConfig
 from exporter.evaluate.histograms import ReferenceHistogram, fit_histograms
 from exporter.evaluate.performance import performance
 from exporter.reference.load import ReferenceData, ReferenceError, categories

@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import FeatureType
 from exporter.window.vocab import OTHER

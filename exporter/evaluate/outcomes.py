@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.evaluate.estimate import Calibration, estimate
 from exporter.evaluate.performance import Pairs, realised
 from exporter.window.labels import JoinedPairs

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.evaluate.probabilities import (
     binary_score_metrics,
     multiclass_score_metrics,

@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporter import __version__
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.evaluate.snapshot import DriftValue, ModelSnapshot, SnapshotStore
 from exporter.expose.catalog import spec
 

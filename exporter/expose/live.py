@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.decode.wire import Prediction, Reason
 from exporter.expose.catalog import LATENCY_BUCKETS, spec
 from exporter.schedule import interval_seconds

@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 import orjson
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.decode.wire import class_key
 from exporter.files import MiB, describe_size, read_regular_file
 from exporter.source.connect import RedisClient

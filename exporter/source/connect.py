@@ -9,7 +9,7 @@ import redis
 from redis.cluster import RedisCluster
 from redis.credentials import CredentialProvider
 
-from exporter.config.model import RedisConfig
+from exporter.config import RedisConfig
 from exporter.files import read_regular_file
 
 # One server or a Redis Cluster: everything that reads streams or references takes either.

@@ -12,7 +12,7 @@ from typing import Any, cast
 import redis
 from redis.cluster import RedisCluster
 
-from exporter.config.model import RedisConfig
+from exporter.config import RedisConfig
 from exporter.source.connect import RedisClient, describe
 from exporter.source.gaps import GapTracker, StreamState, lag_seconds
 from exporter.source.server import ReplySize, check_version

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from prometheus_client import Counter, Gauge
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 
 Entry = tuple[bytes, Mapping[bytes, bytes]]
 Reply = tuple[bytes, list[Entry]]  # one stream's part of an XREAD answer

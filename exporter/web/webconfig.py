@@ -9,22 +9,16 @@ import os
 import secrets
 import ssl
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
+from typing import Annotated, Self
 
 import bcrypt
+from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
 from exporter.config.document import parse_yaml, read_yaml_text
-from exporter.config.values import ConfigError, describe, join, mapping, optional, string
+from exporter.config.keys import ConfigError, Section, describe, validate
+from exporter.config.scalars import text
 
-WEB_CONFIG_KEYS = ("tls_server_config", "basic_auth_users")
-TLS_SERVER_KEYS = (
-    "cert_file",
-    "key_file",
-    "client_auth_type",
-    "client_ca_file",
-    "min_version",
-    "max_version",
-)
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
@@ -41,24 +35,75 @@ _BCRYPT_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
 MIN_COST, MAX_COST = 4, 31  # what bcrypt accepts
 
 
-@dataclass(frozen=True)
-class TLSServerConfig:
+def _one_of(allowed: Iterable[str]) -> BeforeValidator:
+    """A reader of one of allowed, in the exporter-toolkit's wording."""
+
+    def read(value: object) -> str:
+        if (found := text(value)) not in allowed:
+            raise ConfigError("", f"must be one of {', '.join(allowed)}")
+        return found
+
+    return BeforeValidator(read)
+
+
+def _server_file(value: object, info: ValidationInfo) -> str:
+    """Relative paths are taken from the file's directory, as in Go; the file must exist."""
+    found = text(value)
+    if info.context is None:
+        return found
+    full = found if os.path.isabs(found) else os.path.join(str(info.context["base_dir"]), found)
+    if not os.path.isfile(full):
+        raise ConfigError("", f"no such file: {full}")
+    return full
+
+
+ServerFile = Annotated[str, BeforeValidator(_server_file)]
+
+
+class TLSServerConfig(Section):
     """The listener's certificate and, optionally, the CA client certificates must chain to."""
 
-    cert_file: str
-    key_file: str
-    client_auth_type: str = "NoClientCert"
-    client_ca_file: str | None = None
-    min_version: str = "TLS12"
-    max_version: str | None = None
+    cert_file: ServerFile
+    key_file: ServerFile
+    client_auth_type: Annotated[str, _one_of(CLIENT_AUTH)] = "NoClientCert"
+    client_ca_file: ServerFile | None = None
+    min_version: Annotated[str, _one_of(TLS_VERSIONS)] = "TLS12"
+    max_version: Annotated[str, _one_of(TLS_VERSIONS)] | None = None
+
+    @model_validator(mode="after")
+    def _ca_when_verifying(self) -> Self:
+        if self.client_auth_type != "NoClientCert" and self.client_ca_file is None:
+            raise ConfigError("client_ca_file", f"is required by {self.client_auth_type}")
+        return self
 
 
-@dataclass(frozen=True)
-class WebSecurity:
+def _users(value: object) -> tuple[tuple[str, bytes], ...]:
+    if isinstance(value, tuple):
+        return value  # built in code, already pairs
+    if not isinstance(value, dict):
+        raise ConfigError("", f"must be a mapping of user to bcrypt hash, got {describe(value)}")
+    users = []
+    for user, hashed in value.items():
+        if not isinstance(user, str) or not user or ":" in user:
+            raise ConfigError(str(user), "user names must be non-empty strings without ':'")
+        if not isinstance(hashed, str) or bcrypt_cost(hashed.encode()) is None:
+            # The hash itself is never echoed: it is as good as a password to an offline attack.
+            raise ConfigError(
+                user,
+                "must be a bcrypt hash ($2a$, $2b$ or $2y$, a cost of "
+                f"{MIN_COST} to {MAX_COST}, then the salted hash)",
+            )
+        users.append((user, hashed.encode()))
+    return tuple(users)
+
+
+class WebSecurity(Section):
     """What the listener enforces; the default (no TLS, no users) is plain open HTTP."""
 
-    tls: TLSServerConfig | None = None
-    users: tuple[tuple[str, bytes], ...] = ()
+    tls: TLSServerConfig | None = Field(None, alias="tls_server_config")
+    users: Annotated[tuple[tuple[str, bytes], ...], BeforeValidator(_users)] = Field(
+        (), alias="basic_auth_users"
+    )
 
 
 def load_web_config(path: str) -> WebSecurity:
@@ -78,68 +123,7 @@ def load_web_config(path: str) -> WebSecurity:
 
 def parse_web_config(raw: object, base_dir: str) -> WebSecurity:
     """The whole file; relative file paths are taken from the file's directory, as in Go."""
-    top = mapping(raw, "", WEB_CONFIG_KEYS)
-    tls = optional(top, "", "tls_server_config", lambda v, p: _parse_tls(v, p, base_dir), None)
-    no_users: tuple[tuple[str, bytes], ...] = ()
-    users = optional(top, "", "basic_auth_users", _parse_users, no_users)
-    return WebSecurity(tls=tls, users=users)
-
-
-def _parse_tls(value: object, path: str, base_dir: str) -> TLSServerConfig:
-    raw = mapping(value, path, TLS_SERVER_KEYS)
-
-    def file(key: str, needed: bool) -> str | None:
-        if key not in raw:
-            if needed:
-                raise ConfigError(join(path, key), "is required")
-            return None
-        text = string(raw[key], join(path, key))
-        full = text if os.path.isabs(text) else os.path.join(base_dir, text)
-        if not os.path.isfile(full):
-            raise ConfigError(join(path, key), f"no such file: {full}")
-        return full
-
-    def choice(key: str, allowed: tuple[str, ...], fallback: str | None) -> str | None:
-        if key not in raw:
-            return fallback
-        text = string(raw[key], join(path, key))
-        if text not in allowed:
-            raise ConfigError(join(path, key), f"must be one of {', '.join(allowed)}")
-        return text
-
-    auth = choice("client_auth_type", tuple(CLIENT_AUTH), "NoClientCert")
-    ca = file("client_ca_file", False)
-    if auth != "NoClientCert" and ca is None:
-        raise ConfigError(join(path, "client_ca_file"), f"is required by {auth}")
-    cert, key = file("cert_file", True), file("key_file", True)
-    assert cert is not None and key is not None and auth is not None
-    return TLSServerConfig(
-        cert_file=cert,
-        key_file=key,
-        client_auth_type=auth,
-        client_ca_file=ca,
-        min_version=choice("min_version", tuple(TLS_VERSIONS), "TLS12") or "TLS12",
-        max_version=choice("max_version", tuple(TLS_VERSIONS), None),
-    )
-
-
-def _parse_users(value: object, path: str) -> tuple[tuple[str, bytes], ...]:
-    if not isinstance(value, dict):
-        raise ConfigError(path, f"must be a mapping of user to bcrypt hash, got {describe(value)}")
-    users = []
-    for user, hashed in value.items():
-        where = join(path, str(user))
-        if not isinstance(user, str) or not user or ":" in user:
-            raise ConfigError(where, "user names must be non-empty strings without ':'")
-        if not isinstance(hashed, str) or bcrypt_cost(hashed.encode()) is None:
-            # The hash itself is never echoed: it is as good as a password to an offline attack.
-            raise ConfigError(
-                where,
-                "must be a bcrypt hash ($2a$, $2b$ or $2y$, a cost of "
-                f"{MIN_COST} to {MAX_COST}, then the salted hash)",
-            )
-        users.append((user, hashed.encode()))
-    return tuple(users)
+    return validate(WebSecurity, raw, base_dir=base_dir)
 
 
 def bcrypt_cost(hashed: bytes) -> int | None:

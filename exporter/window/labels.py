@@ -7,7 +7,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.decode.wire import Label, Prediction
 from exporter.stats.kinds import Task
 from exporter.window.vocab import MAX_VALUE_CHARS, OTHER

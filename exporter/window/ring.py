@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exporter.config.model import ModelConfig
+from exporter.config import ModelConfig
 from exporter.decode.wire import Prediction
 from exporter.stats.kinds import FeatureType, Task
 from exporter.window.vocab import Vocabulary

@@ -1,0 +1,104 @@
+"""Strict YAML mappings, and mistakes reported as ConfigError with the key path to look at."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
+from pydantic_core import ErrorDetails
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A config problem; the message starts with the key path so the user can find it."""
+
+    def __init__(self, path: str, reason: str | None = None) -> None:
+        # ConfigError("models[0].x: message") also works, for callers with a ready-made message.
+        if reason is None:
+            path, _, reason = path.partition(": ")
+        super().__init__(f"{path}: {reason}" if reason else path)
+        self.path = path
+        self.reason = reason
+
+
+def describe(value: object) -> str:
+    """A YAML-ish type name for error messages, so users see their own vocabulary."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"number {value!r}"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a mapping"
+    return type(value).__name__
+
+
+class Section(BaseModel):
+    """A YAML mapping: unknown keys are errors, and null stands for an empty mapping.
+
+    Code builds sections by attribute name; only YAML (validated with a context) is held to
+    the YAML keys, which the aliases give where they differ from the attribute names.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+    required_hints: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_keys(cls, data: object, info: ValidationInfo) -> object:
+        if info.context is None:
+            return data
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError("", f"must be a mapping, got {describe(data)}")
+        keys = sorted(f.alias or name for name, f in cls.model_fields.items())
+        for key in data:
+            if key not in keys:
+                raise ConfigError(str(key), f"unknown key (expected one of: {', '.join(keys)})")
+        for name, field in cls.model_fields.items():
+            if field.is_required() and (field.alias or name) not in data:
+                hint = cls.required_hints.get(name)
+                raise ConfigError(
+                    field.alias or name, f"is required ({hint})" if hint else "is required"
+                )
+        return cls.yaml_rules(data)
+
+    @classmethod
+    def yaml_rules(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Rules a YAML mapping must follow beyond its keys, checked before their values."""
+        return data
+
+
+def _path(loc: tuple[int | str, ...], tail: str = "") -> str:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    if tail:
+        text += tail if tail.startswith("[") else f".{tail}"
+    return text.lstrip(".") or "<root>"
+
+
+def _error(error: ErrorDetails) -> ConfigError:
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, ConfigError):
+        return ConfigError(_path(error["loc"], cause.path), cause.reason)
+    if error["type"] == "missing":
+        return ConfigError(_path(error["loc"]), "is required")
+    return ConfigError(_path(error["loc"]), error["msg"])
+
+
+def validate(cls: type[M], data: object, **context: object) -> M:
+    """data as a cls, or the first mistake in it as a ConfigError naming its key path."""
+    try:
+        return cls.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise _error(exc.errors()[0]) from None

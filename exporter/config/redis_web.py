@@ -1,0 +1,147 @@
+"""The redis: and web: keys: where the streams live and where /metrics listens."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated, Self
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
+
+from exporter.config.keys import ConfigError, Section
+from exporter.config.scalars import Duration, File, OptionalText, PositiveInt, file_path, text
+
+_SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
+
+
+def redis_url(value: object) -> str:
+    """Errors never echo the URL: it may hold a password."""
+    parts = urlsplit(url := text(value))
+    if parts.scheme not in _SCHEMES:
+        raise ConfigError(
+            "",
+            "must start with redis://, rediss:// or (for a Redis Cluster) "
+            "redis+cluster:// or rediss+cluster://",
+        )
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ConfigError("", f"invalid port ({exc})") from None
+    if not parts.hostname:
+        raise ConfigError("", "must name a host, e.g. redis://localhost:6379/0")
+    return url
+
+
+def secret(value: object) -> str | None:
+    """Unlike other values, a secret is never echoed in an error."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError("", "must be a string (quote it in YAML)")
+    return value
+
+
+def regular_file(value: str | None) -> str | None:
+    """OpenSSL reads Redis TLS files at every connection, without a timeout: a FIFO there would
+    hang the stream reader, and a device would feed it without end."""
+    if value is not None and os.path.exists(value) and not os.path.isfile(value):
+        raise ConfigError("", f"not a regular file: {value}")
+    return value
+
+
+def existing_file(value: str | None, info: ValidationInfo) -> str | None:
+    """A mounted Secret that is missing should fail at startup, not at the first connection."""
+    if value is not None and info.context is not None and not os.path.isfile(value):
+        raise ConfigError("", f"no such file: {value}")
+    return value
+
+
+def read_listen_address(value: object) -> str:
+    """HOST:PORT (host may be empty or bracketed IPv6); port 0 picks a free one, as tests need."""
+    host, _, port = (address := text(value)).rpartition(":")
+    if not re.fullmatch(r"[0-9]{1,5}", port) or int(port) > 65535:
+        reason = f"must be HOST:PORT with a port from 0 to 65535, got {address!r}"
+        raise ConfigError("", reason)
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        reason = f"IPv6 hosts must be in brackets, e.g. [::]:10135, got {address!r}"
+        raise ConfigError("", reason)
+    return address
+
+
+def read_external_url(value: object) -> str:
+    """Links in alerts start with it, so it must be absolute."""
+    url = "" if value == "" else text(value).rstrip("/")
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise ConfigError("", f"must be an http:// or https:// URL, got {url!r}")
+    return url
+
+
+TLSFile = Annotated[File, AfterValidator(regular_file)]
+
+
+class TLSConfig(Section):
+    """TLS files for the Redis connection; all optional."""
+
+    ca_file: TLSFile = None
+    """CA bundle that signed the server's certificate; relative to the config file."""
+    cert_file: TLSFile = None
+    """Client certificate, for mutual TLS; relative to the config file."""
+    key_file: TLSFile = None
+    """Private key of the client certificate; relative to the config file."""
+
+
+class RedisConfig(Section):
+    """Redis connection settings."""
+
+    url: Annotated[str, BeforeValidator(redis_url)] = "redis://localhost:6379/0"
+    """redis://, rediss:// (TLS), or redis+cluster:// / rediss+cluster:// for a Redis Cluster."""
+    username: OptionalText = None
+    """ACL user name; empty or null means the default user."""
+    password: Annotated[str | None, BeforeValidator(secret)] = Field(None, repr=False)
+    """AUTH password; empty or null means none."""
+    password_file: Annotated[
+        str | None, BeforeValidator(file_path), AfterValidator(existing_file)
+    ] = None
+    """File holding the AUTH password (a mounted Secret), read at each connection."""
+    tls: TLSConfig = Field(default_factory=TLSConfig)
+    """TLS files; only allowed with a rediss:// URL."""
+    socket_timeout_seconds: Duration = Field(5.0, alias="socket_timeout")
+    """Timeout of connecting and of each command."""
+    read_count: PositiveInt = 1000
+    """Largest number of stream entries fetched per XREAD call."""
+    block_seconds: Duration = Field(1.0, alias="block")
+    """How long one XREAD waits for new entries (at least 1ms)."""
+    backoff_max_seconds: Duration = Field(30.0, alias="backoff_max")
+    """Ceiling of the exponential back-off between reconnect attempts."""
+    check_interval_seconds: Duration = Field(5.0, alias="check_interval")
+    """How often each stream's lag and trimmed entries are measured (at least 100ms)."""
+
+    @property
+    def block_ms(self) -> int:
+        """XREAD counts its BLOCK in milliseconds."""
+        return round(self.block_seconds * 1000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.block_seconds < 0.001:
+            raise ConfigError("block", f"must be at least 1ms, got {self.block_seconds}s")
+        if self.check_interval_seconds < 0.1:
+            check = self.check_interval_seconds
+            raise ConfigError("check_interval", f"must be at least 100ms, got {check}s")
+        if self.tls != TLSConfig() and not self.url.startswith(("rediss://", "rediss+cluster://")):
+            reason = "is set, but redis.url does not use rediss:// or rediss+cluster://"
+            raise ConfigError("tls", reason)  # files without TLS would silently go plain
+        if self.password is not None and self.password_file is not None:
+            raise ConfigError("password_file", "and redis.password are both set")
+        return self
+
+
+class WebConfig(Section):
+    """The HTTP listener for /metrics and the health endpoints."""
+
+    listen_address: Annotated[str, BeforeValidator(read_listen_address)] = "0.0.0.0:10135"
+    """HOST:PORT to listen on (port 0 picks a free port); IPv6 hosts go in brackets."""
+    external_url: Annotated[str, BeforeValidator(read_external_url)] = ""
+    """URL under which users reach the exporter (e.g. behind an ingress), for links in alerts."""

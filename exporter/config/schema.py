@@ -1,0 +1,46 @@
+"""config/schema.json, generated from the declared keys so editors check what the loader does.
+
+Run `python -m exporter.config.schema` after changing a key; a test fails until the file
+matches again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic.json_schema import GenerateJsonSchema
+
+from exporter.config.load import ConfigKeys
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "config" / "schema.json"
+
+
+class _EditorSchema(GenerateJsonSchema):
+    """Without pydantic's titles (noise in an editor's hover) and with the draft named."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def generate(self, schema: Any, mode: Any = "validation") -> dict[str, Any]:
+        result = super().generate(schema, mode)
+        for node in [result, *result.get("$defs", {}).values()]:
+            node.pop("title", None)
+        return {"$schema": self.schema_dialect, **result}
+
+
+def schema_text() -> str:
+    """The schema as committed: indented, keys in declaration order, one trailing newline."""
+    schema = ConfigKeys.model_json_schema(schema_generator=_EditorSchema)
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    """Write the schema to argv[0], or to config/schema.json."""
+    Path(argv[0] if argv else SCHEMA_FILE).write_text(schema_text())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,126 @@
+"""The keys a model shares with defaults: window, schedule, slo, labels, multivariate, limits."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from exporter.config.keys import ConfigError, Section, describe
+from exporter.config.scalars import Duration, Fraction, PositiveInt, Share, at_least, text
+
+
+def cron_line(value: object) -> str:
+    """Checked now, so a bad line fails at startup rather than at its first run."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    line = text(value)
+    try:
+        CronTrigger.from_crontab(line, timezone=datetime.UTC)
+    except ValueError as exc:
+        raise ConfigError("", f"invalid cron line {line!r}: {exc}") from None
+    return line
+
+
+def boolean(value: object) -> bool:
+    """YAML spells booleans true and false; "yes" in quotes is a string, not a boolean."""
+    if not isinstance(value, bool):
+        raise ConfigError("", f"must be true or false, got {describe(value)}")
+    return value
+
+
+class WindowConfig(Section):
+    """Bounds of the in-memory window; whichever is hit first wins."""
+
+    duration_seconds: Duration = Field(3600.0, alias="duration")
+    """Oldest prediction kept."""
+    max_samples: PositiveInt = 10000
+    """Most predictions kept."""
+
+
+class ScheduleConfig(Section):
+    """When a model is evaluated: exactly one of interval or cron."""
+
+    interval_seconds: Duration | None = Field(60.0, alias="interval")
+    """Time between two evaluations."""
+    cron: Annotated[str, BeforeValidator(cron_line)] | None = None
+    """A five-field crontab line, evaluated in UTC, e.g. */5 * * * *."""
+
+    @classmethod
+    def yaml_rules(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Exactly one key, so a model's schedule always replaces the default as a whole."""
+        if ("interval" in data) == ("cron" in data):
+            raise ConfigError("", "must set exactly one of: interval, cron")
+        return {"interval": None, "cron": None, **data}
+
+
+class SLOConfig(Section):
+    """The latency objective: the share of predictions faster than a target."""
+
+    latency_target_seconds: Duration | None = Field(None, alias="latency_target")
+    """Latency a prediction should beat; null disables the SLO."""
+    objective: Fraction = 0.99
+    """Share of predictions that should beat the target."""
+    availability: Fraction | None = None
+    """Share of predictions that should succeed, exported for burn-rate alerts."""
+
+
+class LabelsConfig(Section):
+    """Joining ground-truth labels to predictions."""
+
+    horizon_seconds: Duration = Field(86400.0, alias="horizon")
+    """How long a prediction waits for its label."""
+    max_pending: PositiveInt = 200000
+    """Most predictions waiting for a label at once."""
+
+
+class MultivariateConfig(Section):
+    """Multivariate drift: PCA reconstruction error over the numeric features."""
+
+    enabled: Annotated[bool, BeforeValidator(boolean)] = True
+    """Compute it where it applies: when the kept components are fewer than the features."""
+    variance: Fraction = 0.65
+    """Share of the reference variance the kept components explain."""
+
+
+class Settings(Section):
+    """What defaults: may set for every model; window, slo, labels, multivariate merge by key."""
+
+    window: WindowConfig = Field(default_factory=WindowConfig)
+    """The in-memory window of recent predictions; merged key by key with defaults.window."""
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    """When the model is evaluated; replaces defaults.schedule as a whole."""
+    slo: SLOConfig = Field(default_factory=SLOConfig)
+    """The latency objective; merged key by key with defaults.slo."""
+    labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    """Joining ground-truth labels to predictions; merged key by key with defaults.labels."""
+    multivariate: MultivariateConfig = Field(default_factory=MultivariateConfig)
+    """Multivariate drift; merged key by key with defaults.multivariate."""
+    min_samples: PositiveInt = 100
+    """Fewer predictions than this in the window and an evaluation is skipped."""
+    drift_share: Share = 0.5
+    """A model counts as drifted when at least this share of its features drift."""
+    max_new_categories: Annotated[int, Field(ge=0), BeforeValidator(at_least(0))] = 50
+    """Unseen categories tracked per categorical feature before the rest are lumped together."""
+    max_versions: PositiveInt = 20
+    """Model versions tracked per model before the oldest are dropped."""
+    max_entry_bytes: PositiveInt = 512 * 1024
+    """Larger stream entries are rejected as malformed."""
+    histogram_bins: Annotated[int, Field(ge=2), BeforeValidator(at_least(2))] = 10
+    """Bins of numeric histograms (PSI and the exported distributions)."""
+
+    def layered_over(self, defaults: Settings) -> dict[str, Any]:
+        """These settings over defaults': keys not set here come from defaults."""
+        merged: dict[str, Any] = {}
+        for name in Settings.model_fields:
+            own, base = getattr(self, name), getattr(defaults, name)
+            if name not in self.model_fields_set:
+                merged[name] = base
+            elif name in ("window", "slo", "labels", "multivariate"):
+                merged[name] = base.model_copy(
+                    update={k: getattr(own, k) for k in own.model_fields_set}
+                )
+            else:
+                merged[name] = own
+        return merged

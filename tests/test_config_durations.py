@@ -1,0 +1,47 @@
+"""Durations: seconds as a number, or a string with units such as 1h30m."""
+
+from __future__ import annotations
+
+import pytest
+
+from exporter.config.scalars import parse_duration
+from tests.config_cases import (
+    load_doc,
+    load_model,
+    model_keys,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("10m", 600),
+        ("1h", 3600),
+        ("1d", 86400),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        ("1.5h", 5400),
+        ("90", 90),
+        ("2.5", 2.5),
+        (" 1m ", 60),
+        ("1m30s250ms", 90.25),
+    ],
+)
+def test_durations_parse_from_unit_strings(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "10x", "-5s", "1h 30m", "h", "1.h", "5 s", "1e3"])
+def test_malformed_durations_are_not_durations(text: str) -> None:
+    assert parse_duration(text) is None
+
+
+def test_durations_accept_plain_numbers_of_seconds() -> None:
+    assert load_model(window={"duration": 45}).window.duration_seconds == 45.0
+    assert load_model(window={"duration": 0.5}).window.duration_seconds == 0.5
+
+
+def test_durations_from_env_variables_are_parsed() -> None:
+    config = load_doc({"models": [model_keys(window={"duration": "${WINDOW:-2h}"})]}, {})
+    assert config.models[0].window.duration_seconds == 7200.0

@@ -1,0 +1,80 @@
+"""${VAR} expansion in config values, before any value is checked."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from exporter.config import (
+    load_config_text,
+)
+from tests.config_cases import (
+    load_doc,
+    load_error,
+    model_keys,
+)
+
+
+def test_env_variables_expand_in_every_string_value() -> None:
+    text = """
+redis: {url: "redis://${HOST}:6379/0", password: "${PW}"}
+models:
+  - name: ${MODEL}
+    task: binary_classification
+    features: [{name: country, type: categorical, allowed: ["${C1}", FR]}]
+"""
+    env = {"HOST": "cache", "PW": "s3cret", "MODEL": "fraud", "C1": "DE"}
+    config = load_config_text(text, env)
+    assert config.redis.url == "redis://cache:6379/0" and config.redis.password == "s3cret"
+    assert config.models[0].name == "fraud"
+    assert config.models[0].features[0].allowed == ("DE", "FR")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, "fallback"), ({"PW": ""}, "fallback"), ({"PW": "given"}, "given")],
+)
+def test_env_default_applies_when_the_variable_is_unset_or_empty(
+    env: dict[str, str], expected: str
+) -> None:
+    config = load_doc({"models": [model_keys()], "redis": {"password": "${PW:-fallback}"}}, env)
+    assert config.redis.password == expected
+
+
+def test_an_empty_env_default_means_no_password() -> None:
+    config = load_doc({"models": [model_keys()], "redis": {"password": "${REDIS_PASSWORD:-}"}})
+    assert config.redis.password is None
+
+
+def test_an_unset_env_variable_without_default_names_the_key_path_and_variable() -> None:
+    message = load_error({"models": [model_keys()], "redis": {"password": "${REDIS_PASSWORD}"}})
+    assert message.startswith("redis.password: environment variable REDIS_PASSWORD is not set")
+
+
+def test_a_set_but_empty_env_variable_expands_to_an_empty_string() -> None:
+    config = load_doc({"models": [model_keys()], "redis": {"password": "${PW}"}}, {"PW": ""})
+    assert config.redis.password is None
+
+
+def test_double_dollar_is_a_literal_dollar_and_a_lone_dollar_is_kept() -> None:
+    config = load_doc({"models": [model_keys()], "redis": {"password": "a$$b${X:-c}$d"}}, {})
+    assert config.redis.password == "a$b" + "c$d"
+
+
+def test_an_expanded_value_is_not_expanded_again() -> None:
+    config = load_doc({"models": [model_keys()], "redis": {"password": "${PW}"}}, {"PW": "${X}"})
+    assert config.redis.password == "${X}"
+
+
+@pytest.mark.parametrize("text", ["${", "${1ABC}", "${A B}", "${A:default}"])
+def test_malformed_env_references_are_errors(text: str) -> None:
+    message = load_error({"models": [model_keys()], "redis": {"password": text}})
+    assert message.startswith("redis.password: ")
+
+
+def test_environ_defaults_to_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLMON_TEST_PASSWORD", "from-os")
+    text = yaml.safe_dump(
+        {"models": [model_keys()], "redis": {"password": "${MLMON_TEST_PASSWORD}"}}
+    )
+    assert load_config_text(text).redis.password == "from-os"
