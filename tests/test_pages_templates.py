@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -161,3 +163,13 @@ def test_the_history_chart_waits_for_two_points_and_spans_its_values() -> None:
     chart = pages.history_chart([point, {"score": 0.3, "threshold": 0.1}], 110, 20)
     assert chart is not None
     assert (chart.score, chart.limit) == ("5.0,10.0 105.0,5.0", "5.0,15.0 105.0,15.0")
+
+
+def test_every_template_ships_in_the_wheel() -> None:
+    # A template the package-data globs miss works from a checkout and 500s when installed.
+    project = tomllib.loads((Path(pages.__file__).parents[2] / "pyproject.toml").read_text())
+    globs = project["tool"]["setuptools"]["package-data"]["exporter.web"]
+    folder = Path(pages.__file__).parent
+    shipped = {p for g in globs for p in folder.glob(g)}
+    assert set((folder / "templates").iterdir()) == shipped
+    assert "jinja2>=3.1" in project["project"]["dependencies"]

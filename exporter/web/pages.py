@@ -17,8 +17,8 @@ from urllib.parse import quote, unquote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
-from exporter.web.views import feature_view, model_view, models_view
+from exporter.evaluate.snapshot import SnapshotStore
+from exporter.web.views import feature_view, model_view, models_view, multivariate_view
 
 Response = tuple[int, str, bytes]
 HTML = "text/html; charset=utf-8"
@@ -137,7 +137,7 @@ def history_chart(
     return LineChart(width, height, score, limit)
 
 
-# Built once at import: loading and compiling the templates is the slow part, rendering is not.
+# Built once at import; each template compiles on first use and stays cached in ENV.
 # autoescape covers .html templates, which all pages are; trim/lstrip keep the block tags from
 # leaving blank lines, and no markup is ever marked safe by hand, the charts included.
 ENV = Environment(
@@ -160,17 +160,6 @@ def _json(body: dict[str, Any]) -> Response:
     # default=str only sees types json cannot write (never floats: NaN raises with
     # allow_nan=False before any default), so the views must hand over finite numbers or None.
     return 200, JSON, json.dumps(body, default=str, allow_nan=False).encode()
-
-
-def multivariate_view(s: ModelSnapshot) -> dict[str, Any]:
-    """Joint drift, or why there is none, so a missing series is explained where people look."""
-    d = s.multivariate_drift
-    drift = (
-        None
-        if d is None
-        else {"method": d.method, "score": d.score, "threshold": d.threshold, "drifted": d.drifted}
-    )
-    return {"drift": drift, "note": s.multivariate_note or None}
 
 
 def render(path: str, accept: str, store: SnapshotStore, names: Sequence[str]) -> Response | None:
