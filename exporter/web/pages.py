@@ -1,78 +1,129 @@
-"""Server-side drill-down pages: HTML with inline SVG, or JSON, from the current snapshot."""
+"""Server-side drill-down pages: HTML with inline SVG, or JSON, from the current snapshot.
+
+The markup lives in templates/ and is rendered by Jinja2 with autoescape on, so every name a
+producer or the config chose (models, features, categories, methods, notes) is escaped
+wherever it lands (text, attribute or SVG tooltip) without a call to remember at each spot.
+StrictUndefined turns a misspelt field into an error in the tests instead of an empty cell.
+Python keeps the data shaping (views.py) and the chart geometry (below).
+"""
 
 from __future__ import annotations
 
-import html
 import json
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
-from exporter.web.views import feature_view, model_view, models_view
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from exporter.evaluate.snapshot import SnapshotStore
+from exporter.web.views import feature_view, model_view, models_view, multivariate_view
 
 Response = tuple[int, str, bytes]
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
-STYLE = """body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
-table{border-collapse:collapse}td,th{padding:.25em .6em;border-bottom:1px solid #ddd;
-text-align:left}.drifted{color:#b00020;font-weight:600}.muted{color:#777}
-.ref{fill:#9e9e9e}.win{fill:#1565c0}.unseen{fill:#b00020}svg text{font-size:10px}"""
+TEXT = "text/plain; charset=utf-8"
 
 
-def e(value: object) -> str:
-    """Escape anything a producer or the config may have named, quotes included."""
-    return html.escape("" if value is None else str(value), quote=True)
+@dataclass(frozen=True)
+class Bar:
+    """One rectangle of a histogram; coordinates are preformatted as the SVG carries them."""
+
+    cls: str
+    x: str
+    y: str
+    width: str
+    height: str
+    tip: str
 
 
-def _num(x: float | None, digits: int = 4) -> str:
+@dataclass(frozen=True)
+class BinLabel:
+    """A bin's name under its bars, cut to fit, with the whole name as its tooltip."""
+
+    x: str
+    y: int
+    short: str
+    tip: str
+
+
+@dataclass(frozen=True)
+class Bin:
+    """The reference bar, the window bar and, on the large chart, the label of one bin."""
+
+    bars: tuple[Bar, Bar]
+    label: BinLabel | None
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """Reference and window shares side by side, scaled to the tallest share."""
+
+    width: int
+    height: int
+    bins: tuple[Bin, ...]
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """The score and its threshold as SVG polyline point lists."""
+
+    width: int
+    height: int
+    score: str
+    limit: str
+
+
+def num(x: float | None, digits: int = 4) -> str:
+    """A value as the pages print it: 4 significant digits, a dash where there is none."""
     return "–" if x is None else f"{x:.{digits}g}"
 
 
-def _page(title: str, body: str) -> bytes:
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
-        f"<style>{STYLE}</style></head><body>{body}</body></html>"
-    ).encode("utf-8", "replace")
+def pathpart(name: str) -> str:
+    """A name as one URL path segment: '/' too is quoted, as render() unquotes per segment."""
+    return quote(name, safe="")
 
 
-def _bars(h: dict[str, Any] | None, width: int, height: int, labels: bool) -> str:
-    """Reference (grey) and window (blue, red where unseen) shares per bin, side by side."""
+def bar_chart(h: dict[str, Any] | None, width: int, height: int, labels: bool) -> BarChart | None:
+    """Reference (grey) and window (blue, red where unseen) shares per bin; None: no data."""
     if not h or not h["labels"]:
-        return "<span class='muted'>no data</span>"
-    n = len(h["labels"])
+        return None
     top = max([*h["reference"], *h["window"], 1e-9])
     plot = height - (30 if labels else 0)
-    step = width / n
-    out = [f"<svg width='{width}' height='{height}' role='img'>"]
+    step = width / len(h["labels"])
+    fits = max(3, int(step / 6))  # about 6 px per character at 10 px
+    bins = []
     for i, (r, w, unseen) in enumerate(zip(h["reference"], h["window"], h["unseen"], strict=True)):
-        x = i * step
-        rh, wh = plot * r / top, plot * w / top
-        out.append(
-            f"<rect class='ref' x='{x:.1f}' y='{plot - rh:.1f}' width='{step * 0.45:.1f}'"
-            f" height='{rh:.1f}'><title>reference {r:.3f}</title></rect>"
+        x, rh, wh, name = i * step, plot * r / top, plot * w / top, h["labels"][i]
+        ref = Bar(
+            "ref",
+            f"{x:.1f}",
+            f"{plot - rh:.1f}",
+            f"{step * 0.45:.1f}",
+            f"{rh:.1f}",
+            f"reference {r:.3f}",
         )
-        cls = "unseen" if unseen else "win"
-        out.append(
-            f"<rect class='{cls}' x='{x + step * 0.45:.1f}' y='{plot - wh:.1f}' "
-            f"width='{step * 0.45:.1f}' height='{wh:.1f}'><title>window {w:.3f}</title>"
-            "</rect>"
+        win = Bar(
+            "unseen" if unseen else "win",
+            f"{x + step * 0.45:.1f}",
+            f"{plot - wh:.1f}",
+            f"{step * 0.45:.1f}",
+            f"{wh:.1f}",
+            f"window {w:.3f}",
         )
-        if labels:
-            mark = " (unseen)" if unseen else ""
-            fits = max(3, int(step / 6))  # about 6 px per character at 10 px
-            out.append(
-                f"<text x='{x + 2:.1f}' y='{plot + 12}'>{e(h['labels'][i][:fits])}"
-                f"<title>{e(h['labels'][i])}{mark}</title></text>"
-            )
-    return "".join(out) + "</svg>"
+        tip = name + (" (unseen)" if unseen else "")
+        label = BinLabel(f"{x + 2:.1f}", plot + 12, name[:fits], tip) if labels else None
+        bins.append(Bin((ref, win), label))
+    return BarChart(width, height, tuple(bins))
 
 
-def _history(points: Sequence[dict[str, Any]], width: int = 640, height: int = 160) -> str:
-    """The score over recent evaluations against its threshold (dashed)."""
+def history_chart(
+    points: Sequence[dict[str, Any]], width: int = 640, height: int = 160
+) -> LineChart | None:
+    """The score over recent evaluations against its threshold; None before two points."""
     if len(points) < 2:
-        return "<p class='muted'>history appears after two evaluations</p>"
+        return None
     values = [p["score"] for p in points] + [p["threshold"] for p in points]
     lo, hi = min(values), max(values) or 1.0
     span = (hi - lo) or 1.0
@@ -83,126 +134,32 @@ def _history(points: Sequence[dict[str, Any]], width: int = 640, height: int = 1
 
     score = " ".join(xy(i, p["score"]) for i, p in enumerate(points))
     limit = " ".join(xy(i, p["threshold"]) for i, p in enumerate(points))
-    return (
-        f"<svg width='{width}' height='{height}' role='img'>"
-        f"<polyline points='{limit}' fill='none' stroke='#b00020' stroke-dasharray='4 3'/>"
-        f"<polyline points='{score}' fill='none' stroke='#1565c0' stroke-width='2'/></svg>"
-    )
+    return LineChart(width, height, score, limit)
 
 
-def _models_html(view: dict[str, Any]) -> bytes:
-    rows = []
-    for m in view["models"]:
-        link = f"<a href='/models/{quote(m['model'], safe='')}'>{e(m['model'])}</a>"
-        if m.get("reference_note"):
-            link += f"<br><span class='drifted'>{e(m['reference_note'])}</span>"
-        if m.get("evaluated_at") is None:
-            rows.append(
-                f"<tr><td>{link}</td><td colspan='5' class='muted'>not evaluated yet</td></tr>"
-            )
-            continue
-        cls = " class='drifted'" if m["dataset_drift"] else ""
-        perf = ", ".join(f"{e(k)} {_num(v)}" for k, v in m["performance"].items())
-        est = ", ".join(f"{e(k)} {_num(v)}" for k, v in m["estimated_performance"].items())
-        rows.append(
-            f"<tr><td>{link}</td><td{cls}>{_num(m['drift_share'])}</td>"
-            f"<td>{e(', '.join(m['drifted_features']))}</td>"
-            f"<td>{_num(m['max_missing_ratio'])}</td><td>{perf}</td><td>{est}</td>"
-            f"<td>{m['window_samples']}</td></tr>"
-        )
-    head = (
-        "<tr><th>model</th><th>drift share</th><th>drifted features</th>"
-        "<th>max missing</th><th>realised</th><th>estimated</th><th>window</th></tr>"
-    )
-    return _page(
-        "models",
-        f"<h1>Models</h1><table>{head}{''.join(rows)}</table>"
-        "<p><a href='/metrics'>/metrics</a></p>",
-    )
+# Built once at import; each template compiles on first use and stays cached in ENV.
+# autoescape covers .html templates, which all pages are; trim/lstrip keep the block tags from
+# leaving blank lines, and no markup is ever marked safe by hand, the charts included.
+ENV = Environment(
+    loader=PackageLoader("exporter.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ENV.filters.update(num=num, pathpart=pathpart)
+ENV.globals.update(bar_chart=bar_chart, history_chart=history_chart)
 
 
-def multivariate_view(s: ModelSnapshot) -> dict[str, Any]:
-    """Joint drift, or why there is none, so a missing series is explained where people look."""
-    d = s.multivariate_drift
-    drift = (
-        None
-        if d is None
-        else {"method": d.method, "score": d.score, "threshold": d.threshold, "drifted": d.drifted}
-    )
-    return {"drift": drift, "note": s.multivariate_note or None}
-
-
-def _multivariate_html(view: dict[str, Any]) -> str:
-    d, note = view["drift"], view["note"]
-    if d is not None:
-        cls = " class='drifted'" if d["drifted"] else ""
-        return (
-            f"<p{cls}>multivariate drift ({e(d['method'])}): score {_num(d['score'])}, "
-            f"threshold {_num(d['threshold'])}</p>"
-        )
-    why = note or "not scored: fewer than min_samples records in the window"
-    return f"<p class='muted'>multivariate drift: {e(why)}</p>"
-
-
-def _model_html(view: dict[str, Any]) -> bytes:
-    model = view["model"]
-    rows = []
-    for f in view["features"]:
-        d = f["drift"] or {}
-        cls = " class='drifted'" if d.get("drifted") else ""
-        href = f"/models/{quote(model, safe='')}/features/{quote(f['feature'], safe='')}"
-        rows.append(
-            f"<tr><td{cls}><a href='{href}'>{e(f['feature'])}</a></td>"
-            f"<td>{_bars(f['histogram'], 120, 28, False)}</td><td>{e(d.get('method'))}</td>"
-            f"<td>{_num(d.get('score'))}</td><td>{_num(d.get('threshold'))}</td>"
-            f"<td>{_num(d.get('p_value'))}</td><td>{_num(f['missing_ratio'])}</td>"
-            f"<td>{_num(f['out_of_range_ratio'])}</td><td>{_num(f['unseen_category_ratio'])}</td>"
-            "</tr>"
-        )
-    head = (
-        "<tr><th>feature</th><th>reference / window</th><th>method</th><th>score</th>"
-        "<th>threshold</th><th>p-value</th><th>missing</th><th>out of range</th>"
-        "<th>unseen</th></tr>"
-    )
-    return _page(
-        model,
-        f"<p><a href='/models'>models</a></p><h1>{e(model)}</h1>"
-        f"<p>drift share {_num(view['drift_share'])}, window "
-        f"{view['window_samples']} records</p>"
-        + (
-            f"<p class='drifted'>{e(view['reference_note'])}</p>"
-            if view.get("reference_note")
-            else ""
-        )
-        + f"{_multivariate_html(view['multivariate'])}"
-        f"<table>{head}{''.join(rows)}</table>",
-    )
-
-
-def _feature_html(view: dict[str, Any]) -> bytes:
-    model, d = view["model"], view["drift"] or {}
-    back = f"/models/{quote(model, safe='')}"
-    cls = "drifted" if d.get("drifted") else ""
-    return _page(
-        f"{model} / {view['feature']}",
-        (
-            f"<p><a href='/models'>models</a> / <a href='{back}'>{e(model)}</a></p>"
-            f"<h1 class='{cls}'>{e(view['feature'])}</h1>"
-            f"<p>{e(d.get('method'))}: score {_num(d.get('score'))}, threshold "
-            f"{_num(d.get('threshold'))}, p-value {_num(d.get('p_value'))}</p>"
-            "<h2>Reference (grey) and window (blue; red: unseen in the reference)</h2>"
-            f"{_bars(view['histogram'], 720, 220, True)}"
-            f"<h2>Score over recent evaluations (dashed: threshold)</h2>{_history(view['history'])}"
-        ),
-    )
+def _html(template: str, title: str, **view: Any) -> Response:
+    body = ENV.get_template(template).render(title=title, **view)
+    return 200, HTML, body.encode("utf-8", "replace")
 
 
 def _json(body: dict[str, Any]) -> Response:
-    return 200, JSON, json.dumps(body, default=_jsonable, allow_nan=False).encode()
-
-
-def _jsonable(x: object) -> object:
-    return None if isinstance(x, float) and not math.isfinite(x) else str(x)
+    # default=str only sees types json cannot write (never floats: NaN raises with
+    # allow_nan=False before any default), so the views must hand over finite numbers or None.
+    return 200, JSON, json.dumps(body, default=str, allow_nan=False).encode()
 
 
 def render(path: str, accept: str, store: SnapshotStore, names: Sequence[str]) -> Response | None:
@@ -213,13 +170,13 @@ def render(path: str, accept: str, store: SnapshotStore, names: Sequence[str]) -
     want_json = "application/json" in accept
     if len(parts) == 1:
         view = models_view(store, list(names))
-        return _json(view) if want_json else (200, HTML, _models_html(view))
+        return _json(view) if want_json else _html("models.html", "models", **view)
     snapshot = store.models.get(parts[1]) if parts[1] in names else None
     if snapshot is None:
-        return 404, "text/plain; charset=utf-8", b"no such model, or not evaluated yet\n"
+        return 404, TEXT, b"no such model, or not evaluated yet\n"
     if len(parts) == 2:
         view = {**model_view(snapshot), "multivariate": multivariate_view(snapshot)}
-        return _json(view) if want_json else (200, HTML, _model_html(view))
+        return _json(view) if want_json else _html("model.html", snapshot.model, **view)
     feature = next(
         (
             f
@@ -229,6 +186,7 @@ def render(path: str, accept: str, store: SnapshotStore, names: Sequence[str]) -
         None,
     )
     if feature is None:
-        return 404, "text/plain; charset=utf-8", b"no such feature\n"
+        return 404, TEXT, b"no such feature\n"
     view = feature_view(store, snapshot, feature)
-    return _json(view) if want_json else (200, HTML, _feature_html(view))
+    title = f"{snapshot.model} / {feature.name}"
+    return _json(view) if want_json else _html("feature.html", title, **view)

@@ -85,6 +85,17 @@ def models_view(store: SnapshotStore, names: list[str]) -> dict[str, Any]:
     }
 
 
+def multivariate_view(s: ModelSnapshot) -> dict[str, Any]:
+    """Joint drift, or why there is none, so a missing series is explained where people look."""
+    d = s.multivariate_drift
+    drift = (
+        None
+        if d is None
+        else {"method": d.method, "score": d.score, "threshold": d.threshold, "drifted": d.drifted}
+    )
+    return {"drift": drift, "note": s.multivariate_note or None}
+
+
 def model_view(snapshot: ModelSnapshot) -> dict[str, Any]:
     """One model with its features, the furthest past their thresholds first."""
     rows = sorted(snapshot.features, key=lambda f: severity(f.drift), reverse=True)
