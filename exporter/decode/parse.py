@@ -41,8 +41,8 @@ class Reader:
         payload = _checked(fields[b"batch"], limit)
         try:
             items: Any = self._batch.decode(payload)
-        except msgspec.ValidationError:
-            raise Malformed(Reason.BAD_BATCH) from None
+        except msgspec.ValidationError:  # not an array, unless not even JSON
+            items = self._plain(payload)
         except _ENTRY_ERRORS:
             items = diagnose(payload)
         if not isinstance(items, list) or len(items) > MAX_BATCH_RECORDS:

@@ -67,6 +67,9 @@ PREDICTION_KEYS = frozenset(
 )
 LABEL_KEYS = frozenset({"id", "label", "ts"})
 
+_FLOATS = frozenset({float, type(None)})
+_TEXTS = frozenset({str, type(None)})
+
 
 class Prediction(NamedTuple):
     """One prediction record as the producer sent it, validated (a tuple: cheap to build)."""
@@ -135,8 +138,15 @@ class Decoder:
     def __init__(self, model: ModelConfig) -> None:
         self._limit = model.max_entry_bytes
         self._classification = model.task.is_classification
-        self._features = tuple((f.name, f.type is FeatureType.NUMERIC) for f in model.features)
+        # Numeric features first, so one slice of the decoded values holds all the numbers.
+        self._features = tuple(
+            sorted(
+                ((f.name, f.type is FeatureType.NUMERIC) for f in model.features),
+                key=lambda feature: not feature[1],
+            )
+        )
         self._names = tuple(name for name, _ in self._features)
+        self._numeric_count = sum(numeric for _, numeric in self._features)
         self._max_scores = max(MAX_SCORE_KEYS, len(model.classes or ()))
         self._window_seconds = model.window.duration_seconds
         self._horizon_seconds = model.labels.horizon_seconds
@@ -205,11 +215,17 @@ class Decoder:
         )
 
     def _feature_values(self, raw: Any) -> dict[str, FeatureValue]:
-        """Typed values for the configured features; absent or null means missing."""
+        """Typed values for the configured features; absent or null means missing.
+
+        Most records hold floats and strings only: two set checks pass them without a loop.
+        """
         if raw is None:
             raise Invalid(Reason.MISSING_FEATURES)
         values = astuple(raw)
         out: dict[str, FeatureValue] = dict(zip(self._names, values, strict=True))
+        n = self._numeric_count
+        if _FLOATS.issuperset(map(type, values[:n])) and _TEXTS.issuperset(map(type, values[n:])):
+            return out
         for (name, numeric), value in zip(self._features, values, strict=True):
             kind = type(value)
             if value is None or kind is (float if numeric else str):
