@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from exporter.classes import class_key as class_text
 from exporter.client.logger import PredictionLogger
 from exporter.client.metrics import DropReason
 
@@ -112,15 +113,6 @@ def feature_rows(x: Any, names: Sequence[str] | None) -> list[Mapping[str, Any]]
         keys = names if names is not None else [f"x{i}" for i in range(len(values))]
         out.append(dict(zip(keys, values, strict=False)))
     return out
-
-
-def class_text(value: Any) -> str:
-    """A class as the exporter compares it: 1, 1.0 and "1" are one class."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _as_list(values: Any) -> list[Any]:

@@ -1,0 +1,156 @@
+"""Entry bytes to typed record structs, naming why bytes that are not usable JSON are not.
+
+msgspec parses and type-checks in one pass. When it refuses the bytes themselves, the slow
+stdlib parser runs only to name the reason (NaN, a lone surrogate, broken JSON), exactly as
+when orjson was the parser; JSON that only the stdlib reads (UTF-16 text, say) is still
+converted and checked against the same shape.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from exporter.decode.reasons import MAX_BATCH_RECORDS, Invalid, Malformed, Reason
+from exporter.decode.shapes import Refused
+
+_ENTRY_ERRORS = (msgspec.DecodeError, RecursionError)
+
+
+class Reader:
+    """Reads one record shape from entries: each record typed, or rejected with a reason."""
+
+    def __init__(self, shape: type[Any], known: frozenset[str]) -> None:
+        self._shape = shape
+        self._known = known
+        self._one = msgspec.json.Decoder(shape)
+        self._batch = msgspec.json.Decoder(list[msgspec.Raw])
+        self._keys = msgspec.json.Decoder(dict[str, msgspec.Raw])
+        self._any = msgspec.json.Decoder()
+
+    def sources(self, fields: Mapping[bytes, bytes], limit: int) -> Sequence[Any]:
+        """The undecoded records of one entry: its `data`, or each element of its `batch`."""
+        if b"data" in fields:
+            return [_checked(fields[b"data"], limit)]
+        if b"batch" not in fields:
+            raise Malformed(Reason.NO_DATA_FIELD)
+        payload = _checked(fields[b"batch"], limit)
+        try:
+            items: Any = self._batch.decode(payload)
+        except msgspec.ValidationError:  # not an array, unless not even JSON
+            items = self._plain(payload)
+        except _ENTRY_ERRORS:
+            items = diagnose(payload)
+        if not isinstance(items, list) or len(items) > MAX_BATCH_RECORDS:
+            raise Malformed(Reason.BAD_BATCH)
+        return items
+
+    def record(self, source: Any) -> Any:
+        """One record as its typed struct, or as `Refused` when a field has the wrong type."""
+        if isinstance(source, bytes | msgspec.Raw):
+            try:
+                return self._one.decode(source)
+            except msgspec.ValidationError:
+                source = self._plain(source)
+            except _ENTRY_ERRORS:
+                source = diagnose(bytes(source))
+        if not isinstance(source, dict):
+            raise Invalid(Reason.NOT_AN_OBJECT)
+        try:
+            return msgspec.convert(source, self._shape)
+        except msgspec.ValidationError:
+            return Refused(source, self._shape)
+
+    def _plain(self, source: bytes | msgspec.Raw) -> Any:
+        """The whole record parsed without a type, so broken JSON after its first type error
+        still rejects the entry as it did when records were parsed before they were checked.
+        """
+        try:
+            return self._any.decode(source)
+        except msgspec.ValidationError as exc:  # a number beyond the float or int range
+            overflow = str(exc).startswith("Number out of range")
+            raise Malformed(Reason.NON_FINITE if overflow else Reason.INVALID_JSON) from None
+        except _ENTRY_ERRORS:
+            return diagnose(bytes(source))
+
+    def unknown(self, source: Any) -> tuple[str, ...]:
+        """The record's top-level keys outside the wire format, sorted; often none."""
+        if isinstance(source, dict):
+            keys: Any = source
+        else:
+            try:
+                keys = self._keys.decode(source)
+            except _ENTRY_ERRORS:
+                keys = diagnose(bytes(source))
+        if self._known.issuperset(keys):
+            return ()
+        return tuple(sorted(str(k) for k in keys if k not in self._known))
+
+
+def _checked(payload: bytes, limit: int) -> bytes:
+    """The payload if it is within the size limit and valid UTF-8.
+
+    msgspec skips the text of keys nobody reads without checking it; orjson refused broken
+    UTF-8 anywhere, so the check stays (ASCII, the common case, costs next to nothing).
+    """
+    if len(payload) > limit:
+        raise Malformed(Reason.TOO_LARGE)
+    if not payload.isascii():
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError:
+            diagnose(payload)
+    return payload
+
+
+def diagnose(payload: bytes) -> Any:
+    """Parse what msgspec refused with the stdlib, to name why; the value if it is usable."""
+    try:
+        value = json.loads(payload, parse_constant=_reject_constant)
+    except _NonFinite:
+        raise Malformed(Reason.NON_FINITE) from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise Malformed(Reason.INVALID_JSON) from None
+    if not _finite(value):
+        raise Malformed(Reason.NON_FINITE)  # 1e999 overflows to inf without a constant
+    if not _encodable(value):
+        raise Malformed(Reason.INVALID_UNICODE)  # a lone surrogate escape
+    return value
+
+
+class _NonFinite(Exception):
+    """Raised by the fallback parser when it meets NaN or Infinity."""
+
+
+def _reject_constant(_: str) -> Any:
+    raise _NonFinite()
+
+
+def _finite(value: Any) -> bool:
+    """False when any float inside is infinite or NaN."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def _encodable(value: Any) -> bool:
+    """False when any text inside, key or value, cannot be written as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True

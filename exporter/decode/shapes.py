@@ -1,0 +1,111 @@
+"""The wire format's record shapes as msgspec types, and the reason each type error means.
+
+Declaring the shapes lets msgspec check types and simple bounds while it parses, in C; what
+a type cannot say (cross-field rules, plausible times, the regression bound) is checked by
+the decoder afterwards. Every field is optional here so that a missing one is judged by the
+decoder with its own reason, never by msgspec's "missing required field".
+
+msgspec stops at a record's first type error, in the order of its keys on the wire; the
+reasons have a fixed order of precedence instead. A refused record is therefore judged again
+as a `Refused`, field by field, in the order the decoder asks for its fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from exporter.decode.reasons import MAX_ABS_VALUE, MAX_ID_CHARS, MIN_SAMPLE_RATE, Invalid, Reason
+
+# A bool is a JSON true/false, never a number: msgspec keeps them apart as the wire demands.
+Scalar = str | int | float | bool | None
+Number = float | None
+Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+WireId = Annotated[str, msgspec.Meta(max_length=MAX_ID_CHARS)] | int | None
+NumericFeature = float | bool | None  # a bool is 0 or 1 for a numeric feature, as before
+
+# The reason a type error under each top-level key means.
+_FIELD_REASONS = {
+    "id": Reason.BAD_ID,
+    "ts": Reason.BAD_TIMESTAMP,
+    "version": Reason.BAD_VERSION,
+    "features": Reason.BAD_FEATURE_VALUE,
+    "prediction": Reason.BAD_PREDICTION,
+    "scores": Reason.BAD_SCORES,
+    "latency_ms": Reason.BAD_LATENCY,
+    "status": Reason.BAD_STATUS,
+    "sample_rate": Reason.BAD_SAMPLE_RATE,
+    "label": Reason.BAD_LABEL,
+}
+
+
+def prediction_shape(
+    features: Sequence[tuple[str, bool]], classification: bool, max_scores: int
+) -> type[Any]:
+    """One model's prediction record: its features as named fields, its prediction's type.
+
+    Feature names come from the config and may be any text, so the struct's fields are
+    positional (f0, f1, ...) renamed to the configured names on the wire.
+    """
+    feature_shape = msgspec.defstruct(
+        "Features",
+        [(f"f{i}", NumericFeature if num else Scalar, None) for i, (_, num) in enumerate(features)],
+        rename={f"f{i}": name for i, (name, _) in enumerate(features)},
+        gc=False,
+    )
+    scores = Annotated[dict[str, Probability], msgspec.Meta(max_length=max_scores)]
+    fields: list[tuple[str, Any, Any]] = [
+        ("id", WireId, None),
+        ("ts", Number, None),
+        ("version", Scalar, None),
+        ("features", feature_shape | None, None),
+        ("prediction", Scalar if classification else Number, None),
+        ("scores", Probability | scores | None, None),
+        ("latency_ms", Annotated[float, msgspec.Meta(ge=0.0, le=MAX_ABS_VALUE)] | None, None),
+        ("status", Literal["ok", "error"], "ok"),
+        ("sample_rate", Annotated[float, msgspec.Meta(ge=MIN_SAMPLE_RATE, le=1.0)] | None, None),
+    ]
+    return msgspec.defstruct("PredictionRecord", fields, gc=False)
+
+
+def label_shape(classification: bool) -> type[Any]:
+    """One model's label record; its label has the type of the model's predictions."""
+    fields: list[tuple[str, Any, Any]] = [
+        ("id", WireId, None),
+        ("label", Scalar if classification else Number, None),
+        ("ts", Number, None),
+    ]
+    return msgspec.defstruct("LabelRecord", fields, gc=False)
+
+
+class Refused:
+    """A record msgspec refused, as a plain object whose fields are type-checked when read.
+
+    The decoder reads fields in the order of the reasons' precedence, so the first field
+    read that fails names the reason, whatever order the producer wrote the keys in.
+    """
+
+    def __init__(self, obj: dict[str, Any], shape: type[Any]) -> None:
+        self._obj = obj
+        self._fields = {f.name: f for f in msgspec.structs.fields(shape)}
+
+    def __getattr__(self, name: str) -> Any:
+        info = self._fields[name]
+        value = self._obj.get(info.encode_name, info.default)
+        try:
+            return msgspec.convert(value, info.type)
+        except msgspec.ValidationError as exc:
+            raise Invalid(field_reason(name, str(exc))) from None
+
+
+def field_reason(key: str, message: str) -> Reason:
+    """The bounded reason for a type error in the value of one top-level key."""
+    if message.startswith("Number out of range"):
+        return Reason.NON_FINITE  # an integer of hundreds of digits, read as a number
+    if key == "features" and " - at `$" not in message:
+        return Reason.MISSING_FEATURES  # features is not an object at all
+    if key == "scores" and "of length <=" in message:
+        return Reason.TOO_MANY_SCORES
+    return _FIELD_REASONS[key]
