@@ -161,7 +161,7 @@ def test_a_reload_that_changes_one_model_keeps_the_other_models_window(
             if r.getMessage() == "window rebuilt from redis"
         }
         assert rebuilt == {"b"}
-        assert daemon.pipelines[0] is kept and len(kept.window.view(daemon._clock())) == 300
+        assert daemon.pipelines[0] is kept and len(kept.window.view(time.time())) == 300
         wait_evaluated(daemon, "b", 300)
         xadd_all(client, "mlmon:{a}:predictions", records(sample(rng, 50), start=300))
         settles_at(

@@ -6,11 +6,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats  # type: ignore[import-untyped]
 
 from exporter.stats.base import EPS, CodeArray, DriftMethod, FloatArray
 from exporter.stats.distances import BinnedDistance
 from exporter.stats.kinds import FeatureType
+from exporter.stats.lazy import scipy_stats
 
 
 class _CategoricalMethod(DriftMethod):
@@ -100,7 +100,7 @@ class _GoodnessOfFit(_CategoricalMethod):
         """
         observed = self._counts(self._as_codes(window, "window")).astype(np.float64)
         expected = self._expected_prop * observed.sum()
-        result = stats.power_divergence(observed, expected, lambda_=self.lambda_)
+        result = scipy_stats().power_divergence(observed, expected, lambda_=self.lambda_)
         return float(result.statistic), float(result.pvalue)
 
 
@@ -144,4 +144,4 @@ class ZTest(_CategoricalMethod):
         if se == 0.0:
             return 0.0, 1.0
         z = abs(p1 - p2) / se
-        return z, float(2.0 * stats.norm.sf(z))
+        return z, float(2.0 * scipy_stats().norm.sf(z))

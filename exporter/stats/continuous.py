@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats  # type: ignore[import-untyped]
 
 from exporter.stats.base import DriftMethod, FloatArray
 from exporter.stats.kinds import FeatureType
+from exporter.stats.lazy import scipy_stats
 
 IndexArray = npt.NDArray[np.int64]
 
@@ -75,7 +75,7 @@ class CramerVonMises(_RawNumeric):
         win = self._as_float(window, "window")
         if self._ref.size < 2 or win.size < 2:
             raise ValueError(f"{self.name}: needs at least two values on each side")
-        result = stats.cramervonmises_2samp(self._ref, win)
+        result = scipy_stats().cramervonmises_2samp(self._ref, win)
         return float(result.statistic), float(result.pvalue)
 
 
@@ -93,7 +93,7 @@ class AndersonDarling(_RawNumeric):
             return 0.0, 1.0  # every value equal: scipy refuses, and nothing has drifted
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = stats.anderson_ksamp([self._ref, win])
+            result = scipy_stats().anderson_ksamp([self._ref, win])
         return float(result.statistic), float(result.pvalue)
 
 
@@ -105,4 +105,6 @@ class Energy(_RawNumeric):
     default_threshold: ClassVar[float] = 0.1
 
     def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
-        return float(stats.energy_distance(self._ref, self._as_float(window, "window"))), None
+        return float(
+            scipy_stats().energy_distance(self._ref, self._as_float(window, "window"))
+        ), None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats  # type: ignore[import-untyped]
+
+from exporter.stats.lazy import scipy_stats
 
 CORRECTIONS = ("fdr_bh", "bonferroni", "none")
 
@@ -25,5 +26,5 @@ def adjust_p_values(p_values: npt.ArrayLike, how: str) -> npt.NDArray[np.float64
         raise ValueError(f"unknown correction {how!r} (known: {', '.join(CORRECTIONS)})")
     if np.isnan(p).any():
         return np.full_like(p, np.nan)
-    adjusted: npt.NDArray[np.float64] = stats.false_discovery_control(p, method="bh")
+    adjusted: npt.NDArray[np.float64] = scipy_stats().false_discovery_control(p, method="bh")
     return adjusted

@@ -9,10 +9,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special  # type: ignore[import-untyped]
-from scipy.spatial import distance  # type: ignore[import-untyped]
 
 from exporter.stats.base import EPS, DriftMethod, FloatArray
+from exporter.stats.lazy import scipy_distance, scipy_special
 
 
 def smooth(proportions: npt.NDArray[np.float64], eps: float = EPS) -> FloatArray:
@@ -50,7 +49,7 @@ def kl_from_proportions(
     """
     ref, win = _pair(ref_prop, win_prop, "kl_div")
     r, w = smooth(ref, eps), smooth(win, eps)
-    return max(0.0, float(np.sum(special.rel_entr(r / r.sum(), w / w.sum()))))
+    return max(0.0, float(np.sum(scipy_special().rel_entr(r / r.sum(), w / w.sum()))))
 
 
 def js_from_proportions(
@@ -63,7 +62,7 @@ def js_from_proportions(
     """
     ref, win = _pair(ref_prop, win_prop, "jensenshannon")
     with np.errstate(invalid="ignore"):
-        value = float(distance.jensenshannon(smooth(ref, eps), smooth(win, eps)))
+        value = float(scipy_distance().jensenshannon(smooth(ref, eps), smooth(win, eps)))
     return 0.0 if math.isnan(value) else value
 
 

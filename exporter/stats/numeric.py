@@ -6,11 +6,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats  # type: ignore[import-untyped]
 
 from exporter.stats.base import DriftMethod, FloatArray
 from exporter.stats.distances import BinnedDistance
 from exporter.stats.kinds import FeatureType
+from exporter.stats.lazy import scipy_stats
 
 __all__ = ["KolmogorovSmirnov", "NumericBinned", "bin_proportions", "quantile_edges"]
 
@@ -101,7 +101,7 @@ class KolmogorovSmirnov(DriftMethod):
         ref, win = self._sorted_reference, np.sort(self._as_float(window, "window"))
         n1, n2 = ref.size, win.size
         if max(n1, n2) <= KS_EXACT_MAX:
-            result = stats.ks_2samp(ref, win)
+            result = scipy_stats().ks_2samp(ref, win)
             return float(result.statistic), float(result.pvalue)
         cdf1 = np.concatenate([self._reference_cdf, np.searchsorted(ref, win, side="right") / n1])
         cdf2 = np.concatenate(
@@ -114,5 +114,5 @@ class KolmogorovSmirnov(DriftMethod):
         low, high = float(np.clip(-diffs.min(), 0, 1)), float(diffs.max())
         d = low if low > high else high
         m, n = sorted([float(n1), float(n2)], reverse=True)
-        p = float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+        p = float(np.clip(scipy_stats().kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
         return d, p
