@@ -29,6 +29,7 @@ CORE_KINDS = {
     "Secret",
     "NetworkPolicy",
     "PodDisruptionBudget",
+    "Pod",
 }
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 
@@ -187,7 +188,8 @@ def test_each_dashboard_config_map_holds_exactly_the_json_of_its_file(chart: Pat
 
 def container_env(docs: list[Doc]) -> dict[str, str]:
     """The environment the exporter container gets; secret values become placeholders."""
-    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    containers = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    container = next(c for c in containers if c["name"] == "exporter")
     return {e["name"]: str(e.get("value", "placeholder")) for e in container.get("env", [])}
 
 
