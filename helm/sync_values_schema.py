@@ -53,7 +53,9 @@ def main(argv: list[str]) -> int:
     want = expected()
     if "--check" in argv:
         if VALUES_SCHEMA.read_text() != want:
-            print(f"{VALUES_SCHEMA} is stale: run python helm/sync_values_schema.py", file=sys.stderr)
+            print(
+                f"{VALUES_SCHEMA} is stale: run python helm/sync_values_schema.py", file=sys.stderr
+            )
             return 1
         return 0
     VALUES_SCHEMA.write_text(want)

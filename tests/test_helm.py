@@ -194,11 +194,16 @@ def container_env(docs: list[Doc]) -> dict[str, str]:
 
 
 def test_the_rendered_config_yaml_passes_check_config(chart: Path, tmp_path: Path) -> None:
+    checked: set[tuple[str, str]] = set()  # many values files render the same config: check once
     for values in [None, *CI_VALUES]:
         docs = render(chart, *values_args(values))
         maps = [d for d in docs if d["kind"] == "ConfigMap" and "config.yaml" in d["data"]]
         env = {k: v for k, v in os.environ.items() if not k.startswith("REDIS_")}
         for cm in maps:
+            seen = (cm["data"]["config.yaml"], repr(sorted(container_env(docs).items())))
+            if seen in checked:
+                continue
+            checked.add(seen)
             path = tmp_path / "config.yaml"
             path.write_text(cm["data"]["config.yaml"])
             result = subprocess.run(
