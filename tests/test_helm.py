@@ -29,6 +29,7 @@ CORE_KINDS = {
     "Secret",
     "NetworkPolicy",
     "PodDisruptionBudget",
+    "Pod",
 }
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 
@@ -187,16 +188,22 @@ def test_each_dashboard_config_map_holds_exactly_the_json_of_its_file(chart: Pat
 
 def container_env(docs: list[Doc]) -> dict[str, str]:
     """The environment the exporter container gets; secret values become placeholders."""
-    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    containers = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    container = next(c for c in containers if c["name"] == "exporter")
     return {e["name"]: str(e.get("value", "placeholder")) for e in container.get("env", [])}
 
 
 def test_the_rendered_config_yaml_passes_check_config(chart: Path, tmp_path: Path) -> None:
+    checked: set[tuple[str, str]] = set()  # many values files render the same config: check once
     for values in [None, *CI_VALUES]:
         docs = render(chart, *values_args(values))
         maps = [d for d in docs if d["kind"] == "ConfigMap" and "config.yaml" in d["data"]]
         env = {k: v for k, v in os.environ.items() if not k.startswith("REDIS_")}
         for cm in maps:
+            seen = (cm["data"]["config.yaml"], repr(sorted(container_env(docs).items())))
+            if seen in checked:
+                continue
+            checked.add(seen)
             path = tmp_path / "config.yaml"
             path.write_text(cm["data"]["config.yaml"])
             result = subprocess.run(

@@ -118,3 +118,54 @@ http
 {{- end }}
 {{- toYaml $mounts }}
 {{- end }}
+
+{{/* The headless Service a sharded StatefulSet names its pods' DNS records after. */}}
+{{- define "mlmon.headlessServiceName" -}}
+{{- printf "%s-headless" (include "mlmon.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Label that marks the headless Service, which the ServiceMonitor must not select. */}}
+{{- define "mlmon.headlessLabel" -}}
+ml-monitoring-exporter/headless
+{{- end }}
+
+{{/*
+One scrape endpoint of a ServiceMonitor or PodMonitor, from (list $ settings): the scheme
+follows the listener, the rest comes from serviceMonitor.* or podMonitor.*.
+*/}}
+{{- define "mlmon.scrapeEndpoint" -}}
+{{- $ := index . 0 }}
+{{- $m := index . 1 -}}
+port: metrics
+path: /metrics
+scheme: {{ include "mlmon.scheme" $ }}
+{{- with $m.tlsConfig }}
+tlsConfig:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $m.basicAuth }}
+basicAuth:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $m.interval }}
+interval: {{ . }}
+{{- end }}
+{{- with $m.scrapeTimeout }}
+scrapeTimeout: {{ . }}
+{{- end }}
+honorLabels: {{ $m.honorLabels }}
+{{- with $m.relabelings }}
+relabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $m.metricRelabelings }}
+metricRelabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Labels of the `helm test` pod (the NetworkPolicy admits it by these). */}}
+{{- define "mlmon.helmTestLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+{{- end }}
