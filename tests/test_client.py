@@ -41,8 +41,9 @@ def _records(client: fakeredis.FakeRedis, stream: str = STREAM) -> list[dict[str
 def test_importing_the_client_pulls_in_none_of_the_evaluation_stack() -> None:
     code = (
         "import sys, exporter.client; print(','.join(sorted(m for m in sys.modules if m in "
-        "('scipy', 'apscheduler', 'numpy', 'yaml') or m.startswith(('exporter.ingest', "
-        "'exporter.evaluate', 'exporter.stats', 'exporter.config')))))"
+        "('scipy', 'apscheduler', 'numpy', 'yaml', 'pydantic', 'msgspec') or m.startswith(("
+        "'exporter.source', 'exporter.decode', 'exporter.window', 'exporter.evaluate', "
+        "'exporter.stats', 'exporter.config')))))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
