@@ -109,12 +109,9 @@ def _value_errors(value: Any, hint: Any, path: str) -> list[str]:
     if hint is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
         return [] if ok else [f"{path}: {value!r} is not an integer"]
-    if callable(getattr(hint, "from_json", None)):
-        if isinstance(value, dict):  # kept raw by its parent's decoder (panel links, transforms)
-            value = hint.from_json(value)
-        if not isinstance(value, hint):
-            return [f"{path}: {value!r} is not a {hint.__name__}"]
-        return _model_errors(value, path)
+    from_json = getattr(hint, "from_json", None)
+    if callable(from_json) and isinstance(value, dict):
+        value = from_json(value)  # kept raw by its parent's decoder (panel links, transforms)
     if not isinstance(value, hint):
         return [f"{path}: {value!r} is not a {hint.__name__}"]
     return _model_errors(value, path) if _is_model(value) else []  # e.g. a Prometheus target
