@@ -216,7 +216,8 @@ def exporter_url_variable() -> Json:
             f' or max by (url) (label_replace({unset}, "url", "http://$1", "instance", "(.+)"))')
     out = query_variable("exporter_url", "Exporter URL", f"query_result({expr})",
                          include_all=False, regex='/url="([^"]+)"/')
-    out["allowCustomValue"] = True
+    # On load (and when cluster or namespace change), not on every time range: a typed value stays.
+    out.update(refresh=1, allowCustomValue=True)
     return out
 
 
