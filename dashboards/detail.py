@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dashboards.grafana import (
+    EXPORTER_URL,
     Json,
     Layout,
     Query,
     Selectors,
     dashboard,
+    exporter_url_variable,
+    label_values,
     query_variable,
     rate,
     stat,
@@ -229,19 +232,15 @@ def build() -> Json:
     labels(lay)
     canary(lay)
     variables = [
-        query_variable("namespace", "Namespace", "label_values(mlmon_build_info, namespace)",
+        query_variable("model", "Model", label_values("mlmon_records_read_total", "model"),
+                       include_all=False),
+        query_variable("feature", "Feature",
+                       label_values("mlmon_feature_missing_ratio", "feature", model_op="="),
                        all_value=".*", multi=True),
-        query_variable("model", "Model", 'label_values(mlmon_records_read_total'
-                       '{namespace=~"$namespace"}, model)', include_all=False),
-        query_variable("feature", "Feature", 'label_values(mlmon_feature_missing_ratio'
-                       '{namespace=~"$namespace", model="$model"}, feature)',
-                       all_value=".*", multi=True),
-        {**query_variable("external_url", "Exporter URL", 'label_values(mlmon_build_info'
-                          '{namespace=~"$namespace"}, external_url)', include_all=False),
-         "hide": 2},  # set by web.external_url; feeds the drill-down link
+        exporter_url_variable(),
     ]
     drilldown = {"type": "link", "title": "Drill-down page (reference vs window)",
-                 "url": "${external_url}/models/${model}", "targetBlank": True,
+                 "url": f"{EXPORTER_URL}/models/${{model}}", "targetBlank": True,
                  "icon": "external link", "tooltip": "The exporter's page for this model: "
                  "every feature's histograms against the reference", "asDropdown": False,
                  "includeVars": False, "keepTime": False, "tags": []}

@@ -8,6 +8,7 @@ from dashboards.grafana import (
     Query,
     Selectors,
     dashboard,
+    label_values,
     query_variable,
     rate,
     stat,
@@ -112,12 +113,9 @@ def build() -> Json:
                        "with models, features, versions and reasons, all bounded.", "none",
                        [Query(target("scrape_samples_scraped"), "{{instance}}")]))
     variables = [
-        query_variable("namespace", "Namespace", "label_values(mlmon_build_info, namespace)",
-                       all_value=".*", multi=True),
-        query_variable("job", "Job", 'label_values(mlmon_build_info{namespace=~"$namespace"}, '
-                       "job)", multi=True),
-        query_variable("model", "Model", 'label_values(mlmon_records_read_total'
-                       '{namespace=~"$namespace", job=~"$job"}, model)', multi=True),
+        query_variable("job", "Job", label_values("mlmon_build_info", "job"), multi=True),
+        query_variable("model", "Model", label_values("mlmon_records_read_total", "model",
+                                                      extra=JOB), multi=True),
     ]
     return dashboard(UID, "ML monitoring exporter", "The exporter's own health: scrape, Redis and "
                      "reader state, records read and rejected, stream lag, evaluations, windows "

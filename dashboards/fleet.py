@@ -9,6 +9,7 @@ from dashboards.grafana import (
     Selectors,
     column,
     dashboard,
+    label_values,
     query_variable,
     rate,
     stat,
@@ -17,7 +18,7 @@ from dashboards.grafana import (
 )
 
 UID = "mlmon-fleet-overview"
-DETAIL_URL = ("/d/mlmon-model-detail/ml-model-detail?${datasource:queryparam}"
+DETAIL_URL = ("/d/mlmon-model-detail/ml-model-detail?${datasource:queryparam}&${cluster:queryparam}"
               "&${namespace:queryparam}&var-model=${__value.raw}&${__url_time_range}")
 S = Selectors(model_op="=~")
 BY = "sum by (namespace, model)"
@@ -130,10 +131,8 @@ def build() -> Json:
     lay.add(timeseries("Error rate by model", "Share of prediction records with status error.",
                        "percentunit", [Query(error_ratio(BY), "{{model}}")]))
     variables = [
-        query_variable("namespace", "Namespace", "label_values(mlmon_build_info, namespace)",
-                       all_value=".*", multi=True),
-        query_variable("model", "Model", 'label_values(mlmon_records_read_total'
-                       '{namespace=~"$namespace"}, model)', multi=True),
+        query_variable("model", "Model", label_values("mlmon_records_read_total", "model"),
+                       multi=True),
     ]
     return dashboard(UID, "ML fleet overview", "Every monitored model at a glance: drift, "
                      "performance against bounds, traffic, latency, labels and alerts.",

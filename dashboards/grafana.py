@@ -9,6 +9,13 @@ DS: dict[str, str] = {"type": "prometheus", "uid": "${datasource}"}
 BASE_THRESHOLDS: dict[str, Any] = {"mode": "absolute", "steps": [{"color": "green", "value": None}]}
 REFERENCE_LINES = "^(threshold|min|max|reference|SLO target) .*"
 TAGS = ["ml-monitoring"]
+# kube-prometheus-stack's convention: a hidden `cluster` variable matched with `=`, so a single
+# Prometheus (no cluster label: the variable is empty) and a multi-cluster store both work.
+CLUSTER = 'cluster="$cluster"'
+NAMESPACE = 'namespace=~"$namespace"'
+# Where a browser reaches the exporter's drill-down pages: web.external_url when the exporter has
+# one, else the address Prometheus scrapes it at; editable, since neither may be reachable.
+EXPORTER_URL = "${exporter_url}"
 
 Json = dict[str, Any]
 
@@ -24,14 +31,15 @@ class Query:
 
 @dataclass(frozen=True)
 class Selectors:
-    """Builds selectors that always carry the namespace matcher, and the model one when asked."""
+    """Builds selectors that always carry the cluster and namespace matchers, and the model one
+    when asked."""
 
     model_op: str = "="
 
     def __call__(self, metric: str, *, model: bool = True, feature: bool = False,
                  extra: str = "") -> str:
-        """`metric{namespace=~"$namespace", model="$model", ...}`."""
-        parts = ['namespace=~"$namespace"']
+        """`metric{cluster="$cluster", namespace=~"$namespace", model="$model", ...}`."""
+        parts = [CLUSTER, NAMESPACE]
         if model:
             parts.append(f'model{self.model_op}"$model"')
         if feature:
@@ -57,9 +65,16 @@ def target(q: Query, ref: str) -> Json:
 
 def field_config(unit: str, *, mappings: list[Json] | None = None,
                  overrides: list[Json] | None = None, custom: Json | None = None,
-                 color: str = "palette-classic", **extra: Any) -> Json:
-    """Defaults with a unit and only the base threshold step: lines come from exported metrics."""
-    defaults: Json = {"unit": unit, "color": {"mode": color}, "mappings": mappings or [],
+                 color: str = "palette-classic", fixed_color: str | None = None,
+                 **extra: Any) -> Json:
+    """Defaults with a unit and only the base threshold step: lines come from exported metrics.
+
+    `fixed_color` belongs inside `color` (Grafana ignores a `defaults.fixedColor` and draws gray).
+    """
+    color_config: Json = {"mode": color}
+    if fixed_color is not None:
+        color_config["fixedColor"] = fixed_color
+    defaults: Json = {"unit": unit, "color": color_config, "mappings": mappings or [],
                       "thresholds": BASE_THRESHOLDS, **extra}
     if custom is not None:
         defaults["custom"] = custom
@@ -101,7 +116,7 @@ def stat(title: str, description: str, unit: str, query: Query,
     """A single current value, coloured by value mappings only."""
     return {"type": "stat", "title": title, "description": description,
             "fieldConfig": field_config(unit, mappings=mappings, color="fixed",
-                                        fixedColor="blue"),
+                                        fixed_color="blue"),
             "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "",
                                           "values": False},
                         "colorMode": "background", "graphMode": "none", "textMode": "auto",
@@ -157,16 +172,52 @@ def datasource_variable() -> Json:
 
 
 def query_variable(name: str, label: str, query: str, *, all_value: str | None = None,
-                   multi: bool = False, include_all: bool = True) -> Json:
+                   multi: bool = False, include_all: bool = True, hide: int = 0,
+                   regex: str = "") -> Json:
     """A label_values variable; `.*` as the all value also matches series without the label."""
     out: Json = {"name": name, "label": label, "type": "query", "datasource": DS,
                  "definition": query, "query": {"query": query, "refId": f"{name}-values"},
                  "refresh": 2, "sort": 1, "includeAll": include_all, "multi": multi,
-                 "current": {}, "hide": 0, "options": [], "regex": ""}
+                 "current": {}, "hide": hide, "options": [], "regex": regex}
     if all_value is not None:
         out["allValue"] = all_value
     if include_all:
         out["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
+    return out
+
+
+def label_values(metric: str, label: str, *, model_op: str | None = None, extra: str = "") -> str:
+    """`label_values(metric{cluster=..., namespace=..., [model...]}, label)` for a variable."""
+    selector = Selectors(model_op or "=")(metric, model=model_op is not None, extra=extra)
+    return f"label_values({selector}, {label})"
+
+
+def cluster_variable() -> Json:
+    """Hidden, as kube-prometheus-stack's: empty (matching series without the label) on a single
+    Prometheus; the first cluster, or `var-cluster` from the URL, on a multi-cluster store."""
+    return query_variable("cluster", "Cluster", "label_values(mlmon_build_info, cluster)",
+                          include_all=False, hide=2)
+
+
+def namespace_variable() -> Json:
+    """Namespaces of the chosen cluster that run an exporter; All (`.*`) also matches no label."""
+    return query_variable("namespace", "Namespace", f"label_values(mlmon_build_info{{{CLUSTER}}}, "
+                          "namespace)", all_value=".*", multi=True)
+
+
+def exporter_url_variable() -> Json:
+    """The exporter's URL for links: its `web.external_url` (the `external_url` label of
+    `mlmon_build_info`), else `http://` and the address Prometheus scrapes it at, never a path on
+    the Grafana host. A custom value can be typed (a port-forward, an ingress)."""
+    info = Selectors()("mlmon_build_info", model=False)
+    configured = info.replace("}", ', external_url!=""}')
+    unset = info.replace("}", ', external_url=""}')
+    expr = (f'max by (url) (label_replace({configured}, "url", "$1", "external_url", "(.+)"))'
+            f' or max by (url) (label_replace({unset}, "url", "http://$1", "instance", "(.+)"))')
+    out = query_variable("exporter_url", "Exporter URL", f"query_result({expr})",
+                         include_all=False, regex='/url="([^"]+)"/')
+    # On load (and when cluster or namespace change), not on every time range: a typed value stays.
+    out.update(refresh=1, allowCustomValue=True)
     return out
 
 
@@ -206,7 +257,11 @@ class Layout:
 
 def dashboard(uid: str, title: str, description: str, variables: list[Json],
               layout: Layout, links: list[Json] | None = None) -> Json:
-    """The dashboard envelope: stable uid, no __inputs, variables and cross-links."""
+    """The dashboard envelope: stable uid, no __inputs, variables and cross-links.
+
+    Every dashboard gets the data source, cluster and namespace variables first; `variables`
+    follow them.
+    """
     nav = {"type": "dashboards", "tags": TAGS, "asDropdown": True, "title": "ML monitoring",
            "includeVars": True, "keepTime": True, "icon": "external link", "targetBlank": False,
            "tooltip": "", "url": ""}
@@ -215,5 +270,6 @@ def dashboard(uid: str, title: str, description: str, variables: list[Json],
             "refresh": "1m", "schemaVersion": 39, "version": 1, "liveNow": False,
             "time": {"from": "now-6h", "to": "now"}, "timepicker": {}, "fiscalYearStartMonth": 0,
             "annotations": {"list": []}, "links": [nav, *(links or [])],
-            "templating": {"list": [datasource_variable(), *variables]},
+            "templating": {"list": [datasource_variable(), cluster_variable(),
+                                    namespace_variable(), *variables]},
             "panels": layout.panels}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dashboards.grafana import DS
+from dashboards.grafana import CLUSTER, DS, NAMESPACE
 
 KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
                       "and", "or", "unless", "offset", "inf", "nan"})
@@ -21,7 +21,6 @@ REFERENCE_LEGEND = re.compile(r"^(threshold|min|max|SLO target)\b")
 REFERENCE_METRIC = re.compile(r"_(threshold|min|max|target_seconds)\{")
 RATE_CALL = re.compile(r"\b(rate|irate|increase)\s*\(")
 LITERAL_COMPARISON = re.compile(r"(==|!=|>=|<=|>|<)\s*(bool\s+)?-?\d")
-NAMESPACE = 'namespace=~"$namespace"'
 
 
 @dataclass(frozen=True)
@@ -50,11 +49,19 @@ def queries(dashboard: dict[str, Any]) -> Iterator[PanelQuery]:
 
 
 def variable_metrics(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(variable, metric) of every label_values variable."""
+    """(variable, metric) of every label_values or query_result variable ('' when unparsed)."""
     for var in dashboard.get("templating", {}).get("list", []):
         if var.get("type") == "query":
-            m = re.match(r"label_values\(\s*([a-zA-Z_:][\w:]*)", var.get("definition", ""))
-            yield var["name"], m.group(1) if m else ""
+            definition = var.get("definition", "")
+            m = re.match(r"label_values\(\s*([a-zA-Z_:][\w:]*)", definition)
+            result = re.fullmatch(r"query_result\((.*)\)", definition, re.DOTALL)
+            if m:
+                yield var["name"], m.group(1)
+            elif result:
+                for metric in sorted(metric_names(result.group(1))) or [""]:
+                    yield var["name"], metric
+            else:
+                yield var["name"], ""
 
 
 def metric_names(expr: str) -> set[str]:
@@ -110,6 +117,8 @@ def tree_breaches(d: dict[str, Any]) -> Iterator[str]:
             yield f"{path}: typed-in threshold steps {value['steps']}"
         if key == "thresholdsStyle" and value.get("mode") != "off":
             yield f"{path}: threshold lines must come from exported threshold metrics"
+        if key == "fixedColor" and path.endswith(".defaults"):
+            yield f"{path}.fixedColor: Grafana reads it only inside defaults.color (draws gray)"
         if isinstance(value, str) and "${DS_" in value:
             yield f"{path}.{key}: import-time data source placeholder {value!r}"
 
@@ -137,7 +146,7 @@ def panel_breaches(d: dict[str, Any]) -> Iterator[str]:
 
 
 def query_breaches(d: dict[str, Any]) -> Iterator[str]:
-    """Rate intervals, namespace matchers and threshold series of every query."""
+    """Rate intervals, cluster and namespace matchers and threshold series of every query."""
     for q in queries(d):
         where = f"panel {q.panel!r} query {q.ref}"
         for r in _rate_ranges(q.expr):
@@ -148,19 +157,29 @@ def query_breaches(d: dict[str, Any]) -> Iterator[str]:
         if REFERENCE_LEGEND.match(q.legend) and not REFERENCE_METRIC.search(q.expr):
             yield f"{where}: reference line {q.legend!r} does not read a threshold metric"
         for name in metric_names(q.expr):
-            if any(NAMESPACE not in s for s in selectors(q.expr, name)):
-                yield f"{where}: {name} without {NAMESPACE}"
+            for matcher in (CLUSTER, NAMESPACE):
+                if any(matcher not in s for s in selectors(q.expr, name)):
+                    yield f"{where}: {name} without {matcher}"
 
 
 def variable_breaches(d: dict[str, Any]) -> Iterator[str]:
-    """The datasource and namespace variables every dashboard needs."""
+    """The datasource, cluster and namespace variables every dashboard needs, and their use."""
     variables = {v["name"]: v for v in d.get("templating", {}).get("list", [])}
     ds = variables.get("datasource", {})
     if ds.get("type") != "datasource" or ds.get("query") != "prometheus":
         yield "no datasource variable of type prometheus"
+    cluster = variables.get("cluster", {})
+    if cluster.get("type") != "query" or cluster.get("hide") != 2 or cluster.get("includeAll"):
+        yield "cluster variable must be a hidden single-value query (kube-prometheus-stack's)"
     ns = variables.get("namespace", {})
     if not ns.get("includeAll") or ns.get("allValue") != ".*":
         yield "namespace variable must include All as .* (series outside Kubernetes lack it)"
+    for name, var in variables.items():
+        if var.get("type") != "query" or name == "cluster":
+            continue
+        for matcher in (CLUSTER, NAMESPACE) if name != "namespace" else (CLUSTER,):
+            if matcher not in var.get("definition", ""):
+                yield f"variable {name}: query without {matcher}"
 
 
 def breaches(d: dict[str, Any]) -> list[str]:

@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from dashboards.build import DASHBOARDS, render
+from dashboards.grafana import CLUSTER
 from dashboards.lint import breaches, metric_names, panels, queries, selectors, variable_metrics
+from dashboards.schema import losses, type_errors
 from exporter.expose.catalog import BY_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,8 +26,9 @@ UIDS = {
 }
 # Series Prometheus itself writes for every target or alert: not in the exporter's catalog.
 PROMETHEUS_SERIES = frozenset({"up", "ALERTS", "scrape_duration_seconds", "scrape_samples_scraped"})
-# Labels Prometheus or Kubernetes service discovery add to every series of a target.
-TARGET_LABELS = frozenset({"namespace", "job", "instance"})
+# Labels Prometheus or Kubernetes service discovery add to every series of a target; `cluster`
+# is the external (or target) label of a multi-cluster setup, as kube-prometheus-stack's.
+TARGET_LABELS = frozenset({"cluster", "namespace", "job", "instance"})
 ALERT_LABELS = frozenset({"alertname", "alertstate", "severity"})
 
 
@@ -107,21 +110,101 @@ def test_every_label_matcher_names_a_label_the_metric_has(name: str) -> None:
     assert unknown == []
 
 
-def test_model_dashboard_offers_datasource_namespace_model_and_feature() -> None:
+@pytest.mark.parametrize("name", FILES)
+def test_dashboard_survives_grafanas_own_dashboard_model_without_losing_a_field(name: str) -> None:
+    assert losses(load(name)) == []
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_value_has_the_type_grafanas_dashboard_model_declares(name: str) -> None:
+    assert type_errors(load(name)) == []
+
+
+def test_grafanas_model_drops_a_fixed_color_beside_the_color_mode() -> None:
+    d = copy.deepcopy(load("ml-fleet-overview.json"))
+    defaults = _first(d, "stat")["fieldConfig"]["defaults"]
+    defaults["fixedColor"] = defaults["color"].pop("fixedColor")
+    assert [f for f in losses(d) if "defaults.fixedColor" in f]
+
+
+def test_grafanas_model_rejects_a_value_outside_an_enum() -> None:
+    d = copy.deepcopy(load("ml-fleet-overview.json"))
+    _first(d, "stat")["fieldConfig"]["defaults"]["color"]["mode"] = "fixd"
+    assert [e for e in type_errors(d) if "color.mode" in e]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_no_panel_keeps_a_fixed_color_outside_its_color_object(name: str) -> None:
+    kept = [
+        p["title"]
+        for p in panels(load(name))
+        if "fixedColor" in p.get("fieldConfig", {}).get("defaults", {})
+    ]
+    assert kept == []
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_stat_panel_is_blue_until_a_value_mapping_colours_it(name: str) -> None:
+    stats = [p for p in panels(load(name)) if p["type"] == "stat"]
+    assert stats
+    assert all(
+        p["fieldConfig"]["defaults"]["color"] == {"mode": "fixed", "fixedColor": "blue"}
+        for p in stats
+    )
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_dashboard_has_kube_prometheus_stacks_hidden_cluster_variable(name: str) -> None:
+    variables = load(name)["templating"]["list"]
+    cluster = next(v for v in variables if v["name"] == "cluster")
+    assert cluster["hide"] == 2 and not cluster["includeAll"] and not cluster["multi"]
+    assert cluster["definition"] == "label_values(mlmon_build_info, cluster)"
+    assert [v["name"] for v in variables][:3] == ["datasource", "cluster", "namespace"]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_selector_of_every_query_and_variable_matches_the_cluster(name: str) -> None:
+    d = load(name)
+    missing = [
+        f"{q.panel} [{q.ref}]: {metric}"
+        for q in queries(d)
+        for metric in metric_names(q.expr)
+        for matchers in selectors(q.expr, metric)
+        if CLUSTER not in matchers
+    ]
+    missing += [
+        v["name"]
+        for v in d["templating"]["list"]
+        if v["type"] == "query" and v["name"] != "cluster" and CLUSTER not in v["definition"]
+    ]
+    assert missing == []
+
+
+def test_model_dashboard_offers_datasource_namespace_model_feature_and_exporter_url() -> None:
     variables = load("ml-model-detail.json")["templating"]["list"]
     assert [v["name"] for v in variables if v.get("hide") != 2] == [
         "datasource",
         "namespace",
         "model",
         "feature",
+        "exporter_url",
     ]
 
 
 def test_model_dashboard_links_to_the_exporters_drill_down_page_for_the_model() -> None:
     dashboard = load("ml-model-detail.json")
-    hidden = {v["name"]: v for v in dashboard["templating"]["list"] if v.get("hide") == 2}
-    assert "mlmon_build_info" in hidden["external_url"]["definition"]
-    assert any(link.get("url") == "${external_url}/models/${model}" for link in dashboard["links"])
+    links = [link for link in dashboard["links"] if link["type"] == "link"]
+    assert [link["url"] for link in links] == ["${exporter_url}/models/${model}"]
+
+
+def test_exporter_url_is_the_external_url_else_the_scraped_address_never_the_grafana_host() -> None:
+    variables = {v["name"]: v for v in load("ml-model-detail.json")["templating"]["list"]}
+    url = variables["exporter_url"]
+    query = url["definition"]
+    assert query.startswith("query_result(") and url["regex"] == '/url="([^"]+)"/'
+    assert 'external_url!=""}, "url", "$1", "external_url"' in query  # web.external_url, if set
+    assert 'external_url=""}, "url", "http://$1", "instance"' in query  # else where it is scraped
+    assert url["allowCustomValue"] and not url["includeAll"]  # a port-forward can be typed in
 
 
 def test_fleet_table_links_each_model_to_the_model_dashboard() -> None:
@@ -129,6 +212,7 @@ def test_fleet_table_links_each_model_to_the_model_dashboard() -> None:
     urls = [v for _, key, v in _links(d) if key == "url"]
     assert urls and all(u.startswith(f"/d/{UIDS['ml-model-detail.json']}/") for u in urls)
     assert all("var-model=${__value.raw}" in u and "${datasource:queryparam}" in u for u in urls)
+    assert all("${cluster:queryparam}" in u and "${namespace:queryparam}" in u for u in urls)
 
 
 def _links(d: dict[str, Any]) -> list[tuple[str, str, Any]]:
@@ -180,6 +264,21 @@ def _mutations() -> list[tuple[str, Any]]:
     def no_all_value(d: dict[str, Any]) -> None:
         next(v for v in d["templating"]["list"] if v["name"] == "namespace").pop("allValue")
 
+    def no_cluster(d: dict[str, Any]) -> None:
+        t = _first(d)["targets"][0]
+        t["expr"] = t["expr"].replace('cluster="$cluster", ', "")
+
+    def cluster_shown(d: dict[str, Any]) -> None:
+        next(v for v in d["templating"]["list"] if v["name"] == "cluster")["hide"] = 0
+
+    def variable_without_cluster(d: dict[str, Any]) -> None:
+        model = next(v for v in d["templating"]["list"] if v["name"] == "model")
+        model["definition"] = model["definition"].replace('cluster="$cluster", ', "")
+
+    def fixed_color_beside_mode(d: dict[str, Any]) -> None:
+        defaults = _first(d, "stat")["fieldConfig"]["defaults"]
+        defaults["fixedColor"] = defaults["color"].pop("fixedColor")
+
     return [
         ("hard-coded uid", hard_uid),
         ("__inputs", inputs),
@@ -190,6 +289,10 @@ def _mutations() -> list[tuple[str, Any]]:
         ("literal comparison", literal_comparison),
         ("namespace matcher dropped", no_namespace),
         ("namespace all value", no_all_value),
+        ("cluster matcher dropped", no_cluster),
+        ("cluster variable shown", cluster_shown),
+        ("variable without cluster", variable_without_cluster),
+        ("fixedColor beside the colour mode", fixed_color_beside_mode),
     ]
 
 

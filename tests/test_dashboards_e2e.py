@@ -23,10 +23,12 @@ from tests.test_dashboards import RULES, load
 
 pytestmark = pytest.mark.integration
 
-# What the dashboards' variables are set to: All for namespace and feature (series outside
-# Kubernetes carry no namespace, `.*` matches them), the test's model and scrape job, and a rate
-# window that holds every increment the test feeds.
+# What the dashboards' variables are set to: the hidden cluster variable empty, as on a single
+# Prometheus (no series has the label), All for namespace and feature (series outside Kubernetes
+# carry no namespace, `.*` matches them), the test's model and scrape job, and a rate window that
+# holds every increment the test feeds.
 VARIABLES = {
+    "cluster": "",
     "namespace": ".*",
     "model": "fraud",
     "feature": ".*",
@@ -174,6 +176,42 @@ def test_every_panel_query_returns_data_from_prometheus(
             prom.stop()
 
 
+def exporter_urls(prom: PrometheusProcess) -> list[str]:
+    """What the model dashboard's exporter_url variable offers: its query_result, its regex."""
+    var = next(
+        v for v in load("ml-model-detail.json")["templating"]["list"] if v["name"] == "exporter_url"
+    )
+    query = re.fullmatch(r"query_result\((.+)\)", var["definition"])
+    assert query is not None
+    expr = query.group(1).replace('"$1"', "PLACEHOLDER").replace('"http://$1"', "SCHEME")
+    expr = substitute(expr).replace("PLACEHOLDER", '"$1"').replace("SCHEME", '"http://$1"')
+    pattern = re.compile(var["regex"].strip("/"))
+    lines = [f'{{url="{s["metric"].get("url", "")}"}}' for s in prom.query(expr)]
+    return sorted(m.group(1) for line in lines if (m := pattern.search(line)))
+
+
+def test_exporter_url_variable_offers_the_external_url_else_the_scraped_address(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    write_reference(tmp_path / "ref.csv", np.random.default_rng(9))
+    configured = config(tmp_path, redis_server.url)
+    unset = configured.model_copy(
+        update={
+            "web": configured.web.model_copy(
+                update={"listen_address": f"127.0.0.1:{free_port()}", "external_url": ""}
+            )
+        }
+    )
+    with running(configured) as with_url, running(unset) as without_url:
+        targets = [f"127.0.0.1:{with_url.http.port}", f"127.0.0.1:{without_url.http.port}"]
+        prom = start_prometheus(tmp_path, targets)
+        try:
+            expected = sorted(["https://mlmon.example.com", f"http://{targets[1]}"])
+            wait_for(lambda: exporter_urls(prom) == expected, 30, what="both exporter URLs")
+        finally:
+            prom.stop()
+
+
 def test_every_variable_query_offers_values(redis_server: RedisServer, tmp_path: Path) -> None:
     write_reference(tmp_path / "ref.csv", np.random.default_rng(8))
     with running(config(tmp_path, redis_server.url)) as daemon:
@@ -183,7 +221,8 @@ def test_every_variable_query_offers_values(redis_server: RedisServer, tmp_path:
             for name in DASHBOARDS:
                 for var in load(name)["templating"]["list"]:
                     m = re.fullmatch(r"label_values\((.+), (\w+)\)", var.get("definition", ""))
-                    if m is None or m.group(2) == "namespace":  # absent outside Kubernetes
+                    # cluster and namespace are absent on a single Prometheus outside Kubernetes
+                    if m is None or m.group(2) in ("cluster", "namespace"):
                         continue
                     label = m.group(2)
                     expr = f"count by ({label}) ({substitute(m.group(1))})"
