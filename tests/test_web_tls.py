@@ -7,7 +7,6 @@ import ipaddress
 import logging
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 from pathlib import Path
@@ -15,7 +14,16 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from tests.webtls import BODY, Authority, Issued, client_context, fetch, served_serial, serving
+from tests.webtls import (
+    BODY,
+    Authority,
+    Issued,
+    client_context,
+    connected,
+    fetch,
+    served_serial,
+    serving,
+)
 from tests.webtls import web_file as load
 
 TYPES = (
@@ -171,10 +179,9 @@ def test_tls12_uses_the_configured_cipher_suite_only(
 ) -> None:
     extra = "  max_version: TLS12\n  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384]\n"
     with serving(load(tmp_path, tls_yaml(server, extra))) as port:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-            with client_context(ca.cert).wrap_socket(raw, server_hostname="localhost") as tls:
-                assert tls.version() == "TLSv1.2"
-                assert tls.cipher()[0] == "ECDHE-ECDSA-AES256-GCM-SHA384"
+        with connected(port, client_context(ca.cert)) as tls:
+            assert tls.version() == "TLSv1.2"
+            assert (tls.cipher() or ("",))[0] == "ECDHE-ECDSA-AES256-GCM-SHA384"
         other_cipher = client_context(ca.cert)
         other_cipher.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
         assert not admitted(port, other_cipher)
@@ -211,10 +218,8 @@ def test_http2_true_is_warned_about_and_alpn_offers_http11_only(
     assert "HTTP/1.1 only" in caplog.text
     client = client_context(ca.cert)
     client.set_alpn_protocols(["h2", "http/1.1"])
-    with serving(web) as port:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-            with client.wrap_socket(raw, server_hostname="localhost") as tls:
-                assert tls.selected_alpn_protocol() == "http/1.1"
+    with serving(web) as port, connected(port, client) as tls:
+        assert tls.selected_alpn_protocol() == "http/1.1"
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl command")

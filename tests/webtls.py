@@ -109,14 +109,23 @@ def client_context(
     return context
 
 
+@contextmanager
+def connected(port: int, context: ssl.SSLContext) -> Iterator[ssl.SSLSocket]:
+    """A TLS connection to the listener, handshake done."""
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        yield tls
+
+
 def fetch(port: int, context: ssl.SSLContext, path: str = "/metrics") -> tuple[int, bytes]:
     """Status and body of a GET over a new TLS connection; raises when TLS refuses it."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname="localhost") as tls:
-            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
-            reply = b""
-            while chunk := tls.recv(65536):
-                reply += chunk
+    with connected(port, context) as tls:
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        reply = b""
+        while chunk := tls.recv(65536):
+            reply += chunk
     if not reply:
         raise ConnectionError("closed without an answer")
     head, _, body = reply.partition(b"\r\n\r\n")
@@ -125,9 +134,8 @@ def fetch(port: int, context: ssl.SSLContext, path: str = "/metrics") -> tuple[i
 
 def served_serial(port: int, ca: Path) -> int:
     """The serial number of the certificate the listener presents to a new connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with client_context(ca).wrap_socket(raw, server_hostname="localhost") as tls:
-            der = tls.getpeercert(binary_form=True)
+    with connected(port, client_context(ca)) as tls:
+        der = tls.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der).serial_number
 
