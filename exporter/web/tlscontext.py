@@ -46,7 +46,7 @@ def read_material(tls: TLSServerConfig) -> Material:
 @contextmanager
 def _as_file(data: bytes) -> Iterator[str]:
     """A path to data for OpenSSL, in memory where Linux allows (keys never touch a disk)."""
-    if hasattr(os, "memfd_create"):
+    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
         fd = os.memfd_create("pem", os.MFD_CLOEXEC)
         try:
             os.write(fd, data)
