@@ -125,10 +125,10 @@ def make_pki(dest: Path) -> Pki:
 def web_config_text(pki: Pki, client_auth: str = "NoClientCert") -> str:
     """A web config in the exporter-toolkit format, with one basic-auth user."""
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    ca = f"  client_ca_file: {pki.ca.name}\n" if client_auth != "NoClientCert" else ""
     return (
         f"tls_server_config:\n  cert_file: {pki.server_cert.name}\n"
-        f"  key_file: {pki.server_key.name}\n  client_auth_type: {client_auth}\n"
-        f"  client_ca_file: {pki.ca.name}\n"
+        f"  key_file: {pki.server_key.name}\n  client_auth_type: {client_auth}\n{ca}"
         f"basic_auth_users:\n  {USER}: '{hashed}'\n"
     )
 
@@ -302,8 +302,8 @@ def test_users_hashed_at_different_costs_are_warned_about(caplog: pytest.LogCapt
             "tls_server_config.bogus: unknown key",
         ),
         (
-            "basic_auth_users: {u: x}\nhttp_server_config: {http2: true}\n",
-            "http_server_config: unknown key",
+            "basic_auth_users: {u: x}\nhttp_server_config: {http3: true}\n",
+            "http_server_config.http3: unknown key",
         ),
         ("tls_server_config: {key_file: server.key}\n", "tls_server_config.cert_file: is required"),
         (

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from wsgiref.types import WSGIApplication
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from exporter.web.httpconfig import Guard
 from exporter.web.listener import Listener
 from exporter.web.routes import Pages, Render, Routes
 from exporter.web.webconfig import BasicAuth, WebSecurity, ssl_context
@@ -35,7 +37,7 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def bind(address: str, app: Routes, security: WebSecurity) -> Listener:
+def bind(address: str, app: WSGIApplication, security: WebSecurity) -> Listener:
     """Bind and listen, turning the bare OSError (`[Errno 98] ...`) into one a user can act on."""
     host, port = parse_listen_address(address)
     context = None if security.tls is None else ssl_context(security.tls)
@@ -63,7 +65,7 @@ class MetricsServer:
     ) -> None:
         security = security or WebSecurity()
         app = Routes(render or _plain(registry), ready, BasicAuth(security.users), pages)
-        self._listener = bind(address, app, security)
+        self._listener = bind(address, Guard(app, security.http, security.rate_limit), security)
         self.scheme = "http" if security.tls is None else "https"
         self._prepared = threading.Event()
         # A daemon thread, so cheroot's worker threads (started from it) are daemons too: a

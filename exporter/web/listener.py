@@ -4,10 +4,12 @@ cheroot gives a fixed pool of worker threads, a selector that parks idle keep-al
 connections without holding a worker, a queue for connections waiting for a worker (full: 503)
 and a configurable listen backlog. Three things are ours:
 
-- TLS uses the context built from the web config (client-certificate verification included),
+- TLS uses the context built from the web config (client-certificate verification included;
+  its SNI callback switches a connection to re-read certificates, exporter/web/tlscontext.py),
   and the handshake runs in the worker, under the connection's deadline: cheroot's own adapter
   handshakes in its accept loop, where one client that connects and stays silent stops every
-  other connection (cherrypy/cheroot#748).
+  other connection (cherrypy/cheroot#748). After it, a client certificate without any of
+  client_allowed_sans ends the connection before a request is read.
 - A new connection waits in the selector, not in a worker, until it sends something (cheroot
   hands it to a worker at once, where a client that connects and stays silent holds it).
 - Every read and write makes progress within IDLE_SECONDS; the request line and headers
@@ -31,6 +33,8 @@ from cheroot import wsgi
 from cheroot.makefile import MakeFile
 from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl import Adapter
+
+from exporter.web.tlscontext import ServerContext
 
 log = logging.getLogger("exporter.http")
 
@@ -118,10 +122,23 @@ class _Connection(HTTPConnection):
             if self._handshake_pending:
                 self.deadline.do_handshake()
                 self._handshake_pending = False
+                if not self._peer_allowed():
+                    return False
             return bool(super().communicate())  # type: ignore[no-untyped-call]
         except OSError as exc:  # a failed handshake, or out of time while answering an error
             log.debug("connection from %s dropped: %s", self.remote_addr, exc)
             return False
+
+    def _peer_allowed(self) -> bool:
+        """client_allowed_sans: a client certificate without any of them ends the connection."""
+        context = self.server.ssl_adapter.context
+        sock = self.socket
+        if not isinstance(context, ServerContext) or not isinstance(sock, ssl.SSLSocket):
+            return True
+        if context.peer_allowed(sock.getpeercert()):
+            return True
+        log.info("connection from %s refused: no allowed SAN in its certificate", self.remote_addr)
+        return False
 
 
 class _TLS(Adapter):

@@ -7,81 +7,49 @@ import hmac
 import logging
 import os
 import secrets
-import ssl
 import threading
-from collections.abc import Iterable
-from typing import Annotated, Self
+from typing import Annotated
 
 import bcrypt
-from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
+from pydantic import BeforeValidator, Field
 
 from exporter.config.document import parse_yaml, read_yaml_text
-from exporter.config.keys import ConfigError, Section, describe, validate
-from exporter.config.scalars import text
+from exporter.config.keys import ConfigError, Section, validate
+from exporter.web.httpconfig import HTTPServerConfig, RateLimit
+from exporter.web.tlsconfig import TLSServerConfig
+from exporter.web.tlscontext import ssl_context
 
-CLIENT_AUTH = {
-    "NoClientCert": ssl.CERT_NONE,
-    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
-}
-TLS_VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1,
-    "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2,
-    "TLS13": ssl.TLSVersion.TLSv1_3,
-}
+__all__ = [
+    "BasicAuth",
+    "HTTPServerConfig",
+    "RateLimit",
+    "TLSServerConfig",
+    "WebSecurity",
+    "bcrypt_cost",
+    "load_web_config",
+    "parse_web_config",
+    "ssl_context",
+]
+
 log = logging.getLogger("exporter.http")
 _BCRYPT_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
 MIN_COST, MAX_COST = 4, 31  # what bcrypt accepts
 
 
-def _one_of(allowed: Iterable[str]) -> BeforeValidator:
-    """A reader of one of allowed, in the exporter-toolkit's wording."""
-
-    def read(value: object) -> str:
-        if (found := text(value)) not in allowed:
-            raise ConfigError("", f"must be one of {', '.join(allowed)}")
-        return found
-
-    return BeforeValidator(read)
+def _describe(value: object) -> str:
+    return "null" if value is None else type(value).__name__
 
 
-def _server_file(value: object, info: ValidationInfo) -> str:
-    """Relative paths are taken from the file's directory, as in Go; the file must exist."""
-    found = text(value)
-    if info.context is None:
-        return found
-    full = found if os.path.isabs(found) else os.path.join(str(info.context["base_dir"]), found)
-    if not os.path.isfile(full):
-        raise ConfigError("", f"no such file: {full}")
-    return full
-
-
-ServerFile = Annotated[str, BeforeValidator(_server_file)]
-
-
-class TLSServerConfig(Section):
-    """The listener's certificate and, optionally, the CA client certificates must chain to."""
-
-    cert_file: ServerFile
-    key_file: ServerFile
-    client_auth_type: Annotated[str, _one_of(CLIENT_AUTH)] = "NoClientCert"
-    client_ca_file: ServerFile | None = None
-    min_version: Annotated[str, _one_of(TLS_VERSIONS)] = "TLS12"
-    max_version: Annotated[str, _one_of(TLS_VERSIONS)] | None = None
-
-    @model_validator(mode="after")
-    def _ca_when_verifying(self) -> Self:
-        if self.client_auth_type != "NoClientCert" and self.client_ca_file is None:
-            raise ConfigError("client_ca_file", f"is required by {self.client_auth_type}")
-        return self
+def _tls(value: object) -> object:
+    """An empty tls_server_config means plain HTTP, as in the toolkit."""
+    return None if value is None or value == {} else value
 
 
 def _users(value: object) -> tuple[tuple[str, bytes], ...]:
     if isinstance(value, tuple):
         return value  # built in code, already pairs
     if not isinstance(value, dict):
-        raise ConfigError("", f"must be a mapping of user to bcrypt hash, got {describe(value)}")
+        raise ConfigError("", f"must be a mapping of user to bcrypt hash, got {_describe(value)}")
     users = []
     for user, hashed in value.items():
         if not isinstance(user, str) or not user or ":" in user:
@@ -100,7 +68,11 @@ def _users(value: object) -> tuple[tuple[str, bytes], ...]:
 class WebSecurity(Section):
     """What the listener enforces; the default (no TLS, no users) is plain open HTTP."""
 
-    tls: TLSServerConfig | None = Field(None, alias="tls_server_config")
+    tls: Annotated[TLSServerConfig | None, BeforeValidator(_tls)] = Field(
+        None, alias="tls_server_config"
+    )
+    http: HTTPServerConfig = Field(HTTPServerConfig(), alias="http_server_config")
+    rate_limit: RateLimit = RateLimit()
     users: Annotated[tuple[tuple[str, bytes], ...], BeforeValidator(_users)] = Field(
         (), alias="basic_auth_users"
     )
@@ -116,9 +88,16 @@ def load_web_config(path: str) -> WebSecurity:
     except ConfigError as exc:
         raise ConfigError("--web.config.file", str(exc)) from None
     try:
-        return parse_web_config(raw, os.path.dirname(os.path.abspath(path)))
+        web = parse_web_config(raw, os.path.dirname(os.path.abspath(path)))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.path}", exc.reason) from None
+    if web.http.http2:
+        log.warning(
+            "%s: http_server_config.http2: this server speaks HTTP/1.1 only (ALPN offers "
+            "http/1.1), so HTTP/2 is not served",
+            path,
+        )
+    return web
 
 
 def parse_web_config(raw: object, base_dir: str) -> WebSecurity:
@@ -137,22 +116,6 @@ def bcrypt_cost(hashed: bytes) -> int | None:
     ):
         return None
     return int(cost)
-
-
-def ssl_context(tls: TLSServerConfig) -> ssl.SSLContext:
-    """A server-side context enforcing the configured versions and client certificates."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = TLS_VERSIONS[tls.min_version]
-    if tls.max_version is not None:
-        context.maximum_version = TLS_VERSIONS[tls.max_version]
-    try:
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-        if tls.client_ca_file is not None:
-            context.load_verify_locations(cafile=tls.client_ca_file)
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigError("tls_server_config", f"cannot load certificates: {exc}") from None
-    context.verify_mode = CLIENT_AUTH[tls.client_auth_type]
-    return context
 
 
 class BasicAuth:
