@@ -97,9 +97,7 @@ def _exposed() -> dict[str, float]:
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(_body()):
         for s in family.samples:
-            labels = ",".join(
-                f'{k}="{_shown(s.name, k, v)}"' for k, v in sorted(s.labels.items())
-            )
+            labels = ",".join(f'{k}="{_shown(s.name, k, v)}"' for k, v in sorted(s.labels.items()))
             key = f"{s.name}{{{labels}}}"
             values[key] = math.nan if TIMED.search(s.name) else s.value
     return values
