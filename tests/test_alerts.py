@@ -206,6 +206,8 @@ def test_every_alert_has_a_severity_annotations_and_a_runbook_with_its_sections(
         assert text.startswith(f"# {name}\n"), name
         for section in SECTIONS:
             assert section in text, f"{name}.md has no {section}"
+        severity = re.search(r"^Severity: \*\*(\w+)\*\*\.", text, re.M)
+        assert severity and severity.group(1) == alert["labels"]["severity"], name
 
 
 def test_every_runbook_belongs_to_an_alert() -> None:
