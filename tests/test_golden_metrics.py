@@ -80,7 +80,7 @@ def _body() -> str:
     try:
         url = f"http://127.0.0.1:{daemon.http.port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:
-            body = response.read().decode()
+            body: str = response.read().decode()
     finally:
         daemon.http.stop()
     return body
