@@ -23,6 +23,11 @@ LABEL org.opencontainers.image.title="ml-monitoring-exporter" \
 RUN groupadd --system --gid 10135 mlmon \
     && useradd --system --uid 10135 --gid 10135 --no-create-home --shell /usr/sbin/nologin mlmon
 COPY --from=build /opt/venv /opt/venv
+# The source revision, served as mlmon_build_info{revision}:
+#   docker build --build-arg REVISION="$(git rev-parse HEAD)" .
+ARG REVISION=unknown
+LABEL org.opencontainers.image.revision="${REVISION}"
+ENV MLMON_REVISION="${REVISION}"
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1

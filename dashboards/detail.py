@@ -140,15 +140,22 @@ def performance(lay: Layout) -> None:
         "Realised and estimated performance", "Solid lines: realised (from labels) and "
         "estimated (from scores, available before labels). Dashed: configured min/max and "
         "the value on the reference data. A solid line crossing a bound is a breach.", "none",
-        [Query(S("mlmon_model_performance"), "realised · {{metric}}"),
-         Query(S("mlmon_model_performance_estimated"), "estimated · {{metric}}"),
-         Query(S("mlmon_model_performance_reference"), "reference · {{metric}}"),
-         Query(S("mlmon_model_performance_min"), "min · {{metric}}"),
-         Query(S("mlmon_model_performance_max"), "max · {{metric}}")]), w=16)
+        [Query(f"{S('mlmon_model_performance_ratio')} or {S('mlmon_model_regression_error')}"
+               f" or {S('mlmon_model_loss')}", "realised · {{metric}}"),
+         Query(S("mlmon_model_performance_estimated_ratio"), "estimated · {{metric}}"),
+         Query(f"{S('mlmon_model_performance_reference_ratio')}"
+               f" or {S('mlmon_model_regression_error_reference')}"
+               f" or {S('mlmon_model_loss_reference')}", "reference · {{metric}}"),
+         Query(f"{S('mlmon_model_performance_min_ratio')}"
+               f" or {S('mlmon_model_regression_error_min')}"
+               f" or {S('mlmon_model_loss_min')}", "min · {{metric}}"),
+         Query(f"{S('mlmon_model_performance_max_ratio')}"
+               f" or {S('mlmon_model_regression_error_max')}"
+               f" or {S('mlmon_model_loss_max')}", "max · {{metric}}")]), w=16)
     lay.add(timeseries(
         "Estimation error", "Absolute gap between estimated and realised performance; when it "
         "grows, trust the estimate less until labels catch up.", "none",
-        [Query(S("mlmon_model_performance_estimation_error"), "{{metric}}")]), w=8)
+        [Query(S("mlmon_model_performance_estimation_error_ratio"), "{{metric}}")]), w=8)
 
 
 def service(lay: Layout) -> None:

@@ -27,12 +27,20 @@ BAD_RANGE = {"type": "range", "options": {"from": 1, "to": 1e9,
                                           "result": {"color": "red", "index": 1}}}
 
 
-def breaches(value: str) -> str:
+# Performance families, one per unit, each with its bounds: (value, min, max).
+REALISED = (("mlmon_model_performance_ratio", "mlmon_model_performance_min_ratio",
+             "mlmon_model_performance_max_ratio"),
+            ("mlmon_model_regression_error", "mlmon_model_regression_error_min",
+             "mlmon_model_regression_error_max"),
+            ("mlmon_model_loss", "mlmon_model_loss_min", "mlmon_model_loss_max"))
+ESTIMATED = (("mlmon_model_performance_estimated_ratio", "mlmon_model_performance_min_ratio",
+              "mlmon_model_performance_max_ratio"),)
+
+
+def breaches(units: tuple[tuple[str, str, str], ...]) -> str:
     """Count of performance metrics outside their exported bounds, 0 when all are inside."""
-    v = S(value)
-    return (f"count by (namespace, model) (({v} < {S('mlmon_model_performance_min')})"
-            f" or ({v} > {S('mlmon_model_performance_max')}))"
-            f" or {BY} (0 * {v})")
+    outside = " or ".join(f"({S(v)} < {S(lo)}) or ({S(v)} > {S(hi)})" for v, lo, hi in units)
+    return f"count by (namespace, model) ({outside}) or {BY} (0 * {S(units[0][0])})"
 
 
 def error_ratio(by: str) -> str:
@@ -57,8 +65,8 @@ def fleet_table() -> Json:
     queries = [
         Query(f"max by (namespace, model) ({S('mlmon_dataset_drift_share_ratio')})", instant=True),
         Query(f"max by (namespace, model) ({S('mlmon_dataset_drift_detected')})", instant=True),
-        Query(breaches("mlmon_model_performance"), instant=True),
-        Query(breaches("mlmon_model_performance_estimated"), instant=True),
+        Query(breaches(REALISED), instant=True),
+        Query(breaches(ESTIMATED), instant=True),
         Query(f"{BY} ({rate(S('mlmon_predictions_total'))})", instant=True),
         Query(p99("namespace, model"), instant=True),
         Query(error_ratio(BY), instant=True),
@@ -88,10 +96,16 @@ def fleet_table() -> Json:
 
 def performance_table() -> Json:
     """One row per model and metric: realised and estimated next to the configured bounds."""
-    names = ("mlmon_model_performance", "mlmon_model_performance_estimated",
-             "mlmon_model_performance_reference", "mlmon_model_performance_min",
-             "mlmon_model_performance_max")
-    queries = [Query(f"max by (namespace, model, metric) ({S(n)})", instant=True) for n in names]
+    names = (("mlmon_model_performance_ratio", "mlmon_model_regression_error", "mlmon_model_loss"),
+             ("mlmon_model_performance_estimated_ratio",),
+             ("mlmon_model_performance_reference_ratio", "mlmon_model_regression_error_reference",
+              "mlmon_model_loss_reference"),
+             ("mlmon_model_performance_min_ratio", "mlmon_model_regression_error_min",
+              "mlmon_model_loss_min"),
+             ("mlmon_model_performance_max_ratio", "mlmon_model_regression_error_max",
+              "mlmon_model_loss_max"))
+    queries = [Query(f"max by (namespace, model, metric) ({' or '.join(map(S, n))})",
+                     instant=True) for n in names]
     titles = ("Realised", "Estimated", "Reference", "Min", "Max")
     columns = [column(chr(ord("A") + i), t, "none") for i, t in enumerate(titles)]
     return table("Performance against bounds", "Each performance metric of each model: realised "

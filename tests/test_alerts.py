@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from exporter.config.performance import LOWER_IS_BETTER
 from exporter.expose.catalog import BY_NAME
+from exporter.expose.catalog_performance import FAMILIES, MAX, METRIC_UNITS, MIN, RATIO, REALISED
 from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,6 +206,8 @@ def test_every_alert_has_a_severity_annotations_and_a_runbook_with_its_sections(
         assert text.startswith(f"# {name}\n"), name
         for section in SECTIONS:
             assert section in text, f"{name}.md has no {section}"
+        severity = re.search(r"^Severity: \*\*(\w+)\*\*\.", text, re.M)
+        assert severity and severity.group(1) == alert["labels"]["severity"], name
 
 
 def test_every_runbook_belongs_to_an_alert() -> None:
@@ -254,5 +258,99 @@ def test_dataset_drift_and_a_broken_exporter_inhibit_the_alerts_they_explain() -
     assert (
         ('alertname=~"MLMonExporterDown|MLMonRedisUnreachable|MLMonReaderDown"',),
         ('model=~".+"',),
-        ("namespace",),
+        ("namespace", "job", "instance"),
     ) in pairs
+
+
+# Alerts over the fleet-wide recorded rates: they add up every replica's traffic, so they keep
+# no instance, and a broken exporter makes them quiet (no rate), never loud.
+FLEET_RATES = {
+    "MLMonLatencySLOFastBurn",
+    "MLMonLatencySLOSlowBurn",
+    "MLMonAvailabilitySLOFastBurn",
+    "MLMonAvailabilitySLOSlowBurn",
+    "MLMonPredictionErrorRateHigh",
+}
+
+
+def _groupings(expr: str) -> list[list[str]]:
+    return [[lbl.strip() for lbl in labels.split(",")] for _, labels in GROUPING.findall(expr)]
+
+
+def test_model_alerts_keep_the_replica_so_one_shard_down_inhibits_only_its_models() -> None:
+    """The inhibition matches on namespace, job and instance: a model alert without them
+    would never be inhibited, and one that kept only the namespace would be by any replica."""
+    recorded = {r["record"]: r["expr"] for r in rules() if "record" in r}
+    for alert in alerts():
+        name, expr = alert["alert"], alert["expr"]
+        groups = _groupings(expr)
+        for rule in RECORDED.findall(expr):
+            groups += _groupings(recorded[rule])
+        with_model = [g for g in groups if "model" in g]
+        if not with_model or name in FLEET_RATES:
+            continue
+        for group in with_model:
+            assert {"job", "instance"} <= set(group), f"{name}: ({', '.join(group)})"
+    for name in FLEET_RATES:
+        assert all("instance" not in g for g in _groupings(_alert(name)["expr"])), name
+
+
+def _alert(name: str) -> dict[str, Any]:
+    (rule,) = [a for a in alerts() if a["alert"] == name]
+    return rule
+
+
+@pytest.mark.parametrize(
+    ("names", "severity"),
+    [
+        (
+            (
+                "MLMonDatasetDrift",
+                "MLMonFeatureDrift",
+                "MLMonPredictionDrift",
+                "MLMonTargetDrift",
+                "MLMonMultivariateDrift",
+            ),
+            "warning",
+        ),
+        (
+            (
+                "MLMonPerformanceBelowMin",
+                "MLMonPerformanceAboveMax",
+                "MLMonLatencySLOFastBurn",
+                "MLMonAvailabilitySLOFastBurn",
+                "MLMonExporterDown",
+            ),
+            "critical",
+        ),
+    ],
+    ids=["drift-tickets", "pages"],
+)
+def test_severity_follows_who_must_act_now(names: tuple[str, ...], severity: str) -> None:
+    for name in names:
+        assert _alert(name)["labels"]["severity"] == severity, name
+
+
+def test_every_summary_and_description_is_a_sentence() -> None:
+    for alert in alerts():
+        for key in ("summary", "description"):
+            text = alert["annotations"][key]
+            assert re.match(r"[A-Z0-9{]", text) and text.endswith("."), f"{alert['alert']} {key}"
+        assert alert["annotations"]["summary"][0].isupper(), alert["alert"]
+
+
+def test_the_performance_alerts_read_every_unit_family_and_its_own_bounds() -> None:
+    """Each value family is compared with the bound families of the same unit, never another."""
+    for name, variant in (("MLMonPerformanceBelowMin", MIN), ("MLMonPerformanceAboveMax", MAX)):
+        expr = _alert(name)["expr"]
+        for unit in FAMILIES.values():
+            pair = rf"\({unit.name(REALISED)}\)\s*[<>] on \([^)]*\)\s*max by \([^)]*\) "
+            assert re.search(pair + rf"\({unit.name(variant)}\)", expr), (name, unit.unit)
+
+
+def test_the_degradation_rule_knows_which_ratios_are_better_low() -> None:
+    (rule,) = [r for r in rules() if r.get("record", "").endswith(":degradation_ratio")]
+    (low,) = set(re.findall(r'metric=~"([^"]+)"', rule["expr"]))
+    better_low = {m for m in LOWER_IS_BETTER if METRIC_UNITS[m] == RATIO}
+    assert set(low.split("|")) == better_low
+    assert {m for m in LOWER_IS_BETTER if METRIC_UNITS[m] != RATIO} == {"mae", "rmse", "log_loss"}

@@ -52,7 +52,7 @@ def test_demo_shows_drift_for_both_models_and_flags_the_drifting_one() -> None:
         )
         body = _metrics(port)
         assert 'mlmon_dataset_drift_detected{model="eta"} 0.0' in body
-        assert 'mlmon_model_performance{metric="mae",model="eta"}' in body
+        assert 'mlmon_model_regression_error{metric="mae",model="eta"}' in body
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
         out = proc.stdout.read() if proc.stdout else ""

@@ -33,6 +33,15 @@ REQUIRED = {
 # population, and the demo's fraud model does get worse (its accuracy falls from about 0.78
 # to about 0.5, past the demo's max_drop of 0.05).
 ALSO_ALLOWED = {("MLMonTargetDrift", "fraud", "")}
+# The resolved bounds of every unit's family: the demo bounds fraud's accuracy and eta's mae.
+BOUNDS = " or ".join(
+    f"{{__name__=~'{stem}_(min|max){unit}'}}"
+    for stem, unit in (
+        ("mlmon_model_performance", "_ratio"),
+        ("mlmon_model_regression_error", ""),
+        ("mlmon_model_loss", ""),
+    )
+)
 FRAUD_PERFORMANCE = {"MLMonPerformanceBelowMin", "MLMonEstimatedPerformanceDegraded"}
 Alert = tuple[str, str, str]
 
@@ -84,10 +93,7 @@ def test_the_demo_is_quiet_while_healthy_then_alerts_on_the_drifting_model_only(
             def warmed_up() -> bool:
                 return (
                     len(prom.query(f"mlmon_window_samples == {full}")) == 2
-                    and len(
-                        prom.query("mlmon_model_performance_min or mlmon_model_performance_max")
-                    )
-                    == 2
+                    and len(prom.query(BOUNDS)) == 2
                 )
 
             wait_for(warmed_up, DRIFT_AFTER, 1.0, "full windows and resolved bounds")

@@ -71,7 +71,9 @@ def test_the_drifting_demo_model_shows_prediction_drift_and_live_roc_auc(
         "the fraud model's prediction drift",
     )
     auc = wait_for(
-        lambda: drifting_demo.value("mlmon_model_performance", model="fraud", metric="roc_auc"),
+        lambda: drifting_demo.value(
+            "mlmon_model_performance_ratio", model="fraud", metric="roc_auc"
+        ),
         60,
         1.0,
         "live roc_auc",

@@ -37,7 +37,7 @@ DASHBOARD = (
                 {
                     "targets": [
                         {
-                            "expr": 'mlmon_model_performance{model="$model"}',
+                            "expr": 'mlmon_model_performance_ratio{model="$model"}',
                             "legendFormat": "{{metric}}",
                         }
                     ]

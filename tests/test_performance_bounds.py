@@ -75,10 +75,10 @@ def test_the_gauges_serve_the_resolved_bound_once_the_reference_performance_is_k
     def bound(name: str, metric: str) -> float | None:
         return registry.get_sample_value(name, {"model": "fraud", "metric": metric})
 
-    assert bound("mlmon_model_performance_min", "accuracy") is None
-    assert bound("mlmon_model_performance_min", "recall") == 0.5
+    assert bound("mlmon_model_performance_min_ratio", "accuracy") is None
+    assert bound("mlmon_model_performance_min_ratio", "recall") == 0.5
     store.publish(_snapshot((("accuracy", 0.779), ("log_loss", 0.335), ("recall", 0.6))))
-    assert bound("mlmon_model_performance_min", "accuracy") == pytest.approx(0.729)
-    assert bound("mlmon_model_performance_max", "log_loss") == pytest.approx(0.435)
-    assert bound("mlmon_model_performance_max", "accuracy") is None
-    assert bound("mlmon_model_performance_min", "recall") == 0.5
+    assert bound("mlmon_model_performance_min_ratio", "accuracy") == pytest.approx(0.729)
+    assert bound("mlmon_model_loss_max", "log_loss") == pytest.approx(0.435)
+    assert bound("mlmon_model_performance_max_ratio", "accuracy") is None
+    assert bound("mlmon_model_performance_min_ratio", "recall") == 0.5

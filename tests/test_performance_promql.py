@@ -134,16 +134,18 @@ def test_promql_over_the_counters_matches_the_accuracy_mae_and_r2_gauges_with_ne
                 60,
                 what="both models evaluated with every label joined",
             )
-            accuracy = value(daemon, "mlmon_model_performance", model="clf", metric="accuracy")
-            mae = value(daemon, "mlmon_model_performance", model="reg", metric="mae")
-            r2 = value(daemon, "mlmon_model_performance", model="reg", metric="r2")
+            accuracy = value(
+                daemon, "mlmon_model_performance_ratio", model="clf", metric="accuracy"
+            )
+            mae = value(daemon, "mlmon_model_regression_error", model="reg", metric="mae")
+            r2 = value(daemon, "mlmon_model_performance_ratio", model="reg", metric="r2")
             assert accuracy is not None and mae is not None and r2 is not None
             assert value(daemon, "mlmon_regression_target_negative_total", model="reg") > 0
             for name, labels in (
-                ("mlmon_model_performance_estimated", {"metric": "accuracy"}),
-                ("mlmon_model_performance_estimation_error", {"metric": "f1"}),
-                ("mlmon_model_performance_reference", {"metric": "roc_auc"}),
-                ("mlmon_class_performance", {"class": "1", "metric": "recall"}),
+                ("mlmon_model_performance_estimated_ratio", {"metric": "accuracy"}),
+                ("mlmon_model_performance_estimation_error_ratio", {"metric": "f1"}),
+                ("mlmon_model_performance_reference_ratio", {"metric": "roc_auc"}),
+                ("mlmon_class_performance_ratio", {"class": "1", "metric": "recall"}),
             ):
                 assert value(daemon, name, model="clf", **labels) is not None, name
             wait_for(

@@ -42,7 +42,7 @@ def test_a_generation_taken_before_a_publish_still_renders_the_older_evaluation(
     store.publish(_snapshot("m", 900, 2.0))
     old = list(collector.derived(generation))
     assert _value(old, "mlmon_window_samples") == 500
-    assert _value(old, "mlmon_model_performance") == 1.0
+    assert _value(old, "mlmon_model_regression_error") == 1.0
     new = list(collector.derived())
     assert _value(new, "mlmon_window_samples") == 900
 
@@ -58,7 +58,7 @@ def test_the_cached_metrics_body_follows_a_new_evaluation() -> None:
     store.publish(_snapshot("m", 900, 2.0))
     body = exposition.render("text/plain")[0]
     assert b'mlmon_window_samples{model="m"} 900.0' in body
-    assert b'mlmon_model_performance{metric="mae",model="m"} 2.0' in body
+    assert b'mlmon_model_regression_error{metric="mae",model="m"} 2.0' in body
 
 
 def test_a_model_dropped_from_the_config_loses_its_drift_history_too() -> None:

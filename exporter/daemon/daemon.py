@@ -25,7 +25,7 @@ from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.catalog import spec
 from exporter.expose.collector import SnapshotCollector
 from exporter.expose.exposition import Combined, Exposition
-from exporter.expose.live import LiveMetrics
+from exporter.expose.live import LiveMetrics, live_registry
 from exporter.reference.load import ReferenceError
 from exporter.source.connect import RedisClient
 from exporter.source.reader import StreamReader
@@ -56,7 +56,7 @@ class Daemon:
         self.store = SnapshotStore()
         self._config_path = config_path
         self._shard = shard or Shard()
-        live = CollectorRegistry()  # counters; the snapshot's families are rendered apart
+        live = live_registry()  # counters, process, Python; the snapshot is rendered apart
         self._live = LiveMetrics(live, self._shard.filter(config).models, clock)
         self._shared = Shared(self._live, self.store, clock, client)
         self.watcher = ConfigWatcher(config_path, self.reload, lambda: self._live.reloaded(False))

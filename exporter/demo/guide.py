@@ -45,9 +45,9 @@ def introduction(base: str, redis_port: int, drift_after: float, every: float) -
             f"  mlmon_feature_drift_detected{{{model}}}      1 for each drifted feature",
             f"  mlmon_dataset_drift_detected{{{model}}}      1 once most features drift",
             f"  mlmon_prediction_drift_detected{{{model}}}   1 once the scores shift",
-            f"  mlmon_model_performance{{{model}}}           realised accuracy, roc_auc, "
-            "log_loss, ... as labels arrive",
-            f"  mlmon_model_performance_min{{{model}}}       the bound: reference accuracy - "
+            f"  mlmon_model_performance_ratio{{{model}}}     realised accuracy, roc_auc, ... "
+            "as labels arrive",
+            f"  mlmon_model_performance_min_ratio{{{model}}} the bound: reference accuracy - "
             "max_drop",
             "",
             f"embedded Redis:  redis-cli -h 127.0.0.1 -p {redis_port}",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from exporter.expose.catalog_exporter import EXPORTER
 from exporter.expose.catalog_models import MODELS
+from exporter.expose.catalog_performance import PERFORMANCE
 from exporter.expose.spec import LATENCY_BUCKETS, MetricSpec
 
 __all__ = ["BY_NAME", "CATALOG", "LATENCY_BUCKETS", "MetricSpec", "spec"]
 
-CATALOG: tuple[MetricSpec, ...] = EXPORTER + MODELS
+CATALOG: tuple[MetricSpec, ...] = EXPORTER + MODELS + PERFORMANCE
 
 BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in CATALOG}
 

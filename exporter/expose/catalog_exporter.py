@@ -8,8 +8,10 @@ EXPORTER: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_build_info",
         "gauge",
-        "Always 1; the exporter's version and the external URL of its drill-down pages.",
-        ("version", "external_url"),
+        "Always 1; the exporter's version, the source revision it was built from (unknown "
+        "without one), the Python version it runs on and the external URL of its drill-down "
+        "pages.",
+        ("version", "revision", "python_version", "external_url"),
     ),
     MetricSpec(
         "mlmon_config_reloads_total",

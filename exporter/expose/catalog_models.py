@@ -1,4 +1,7 @@
-"""Metrics about the models: drift, data quality, performance and service-level objectives."""
+"""Metrics about the models: drift, data quality, labels and service-level objectives.
+
+The performance metrics, one family per unit, are in catalog_performance.
+"""
 
 from __future__ import annotations
 
@@ -82,32 +85,6 @@ MODELS: tuple[MetricSpec, ...] = (
         "ratio",
     ),
     MetricSpec(
-        "mlmon_model_performance",
-        "gauge",
-        "Realised performance over labelled predictions in the window.",
-        ("model", "metric"),
-    ),
-    MetricSpec(
-        "mlmon_model_performance_reference",
-        "gauge",
-        "The same metric computed on the reference data set.",
-        ("model", "metric"),
-    ),
-    MetricSpec(
-        "mlmon_model_performance_min",
-        "gauge",
-        "Lower bound of a performance metric: min, or the reference value less max_drop, "
-        "whichever is stricter.",
-        ("model", "metric"),
-    ),
-    MetricSpec(
-        "mlmon_model_performance_max",
-        "gauge",
-        "Upper bound of a performance metric: max, or the reference value plus max_drop, "
-        "whichever is stricter.",
-        ("model", "metric"),
-    ),
-    MetricSpec(
         "mlmon_multivariate_drift_score",
         "gauge",
         "Multivariate drift score of the window against the reference.",
@@ -159,12 +136,6 @@ MODELS: tuple[MetricSpec, ...] = (
         "ratio",
     ),
     MetricSpec(
-        "mlmon_class_performance",
-        "gauge",
-        "Realised per-class performance over the window, for configured classes.",
-        ("model", "class", "metric"),
-    ),
-    MetricSpec(
         "mlmon_labeled_predictions_total",
         "counter",
         "Predictions joined to a label, by actual and predicted class.",
@@ -206,18 +177,6 @@ MODELS: tuple[MetricSpec, ...] = (
         "counter",
         "Sum of the squared labels of joined regression predictions.",
         MODEL,
-    ),
-    MetricSpec(
-        "mlmon_model_performance_estimated",
-        "gauge",
-        "Performance estimated from calibrated scores, without labels.",
-        ("model", "metric"),
-    ),
-    MetricSpec(
-        "mlmon_model_performance_estimation_error",
-        "gauge",
-        "Absolute difference between estimated and realised performance.",
-        ("model", "metric"),
     ),
     MetricSpec(
         "mlmon_slow_predictions_total",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
@@ -12,6 +14,30 @@ from exporter import __version__
 from exporter.config import ModelConfig
 from exporter.evaluate.snapshot import DriftValue, ModelSnapshot, SnapshotStore
 from exporter.expose.catalog import spec
+from exporter.expose.catalog_performance import (
+    CLASS_PERFORMANCE,
+    ESTIMATED,
+    ESTIMATION_ERROR,
+    FAMILIES,
+    MAX,
+    MIN,
+    REALISED,
+    REFERENCE,
+    class_family,
+    family,
+)
+
+REVISION_ENV = "MLMON_REVISION"
+
+
+def build_labels() -> tuple[str, str, str]:
+    """Version, source revision and Python version of this build, for mlmon_build_info.
+
+    The revision is $MLMON_REVISION, which the image sets from its REVISION build argument,
+    or "unknown" when the exporter was built or installed without one.
+    """
+    revision = os.environ.get(REVISION_ENV, "").strip() or "unknown"
+    return __version__, revision, platform.python_version()
 
 
 class Generation(NamedTuple):
@@ -40,6 +66,7 @@ class SnapshotCollector(Collector):
         self._models = tuple(models)
         self._redis_up = redis_up
         self._external_url = external_url
+        self._build = build_labels()
 
     def set_models(self, models: Sequence[ModelConfig]) -> None:
         """Serve the thresholds of a reloaded config."""
@@ -57,7 +84,7 @@ class SnapshotCollector(Collector):
     def status(self) -> Iterator[Metric]:
         """What may change between evaluations: build info and whether Redis answers."""
         info = _family("mlmon_build_info")
-        info.add_metric([__version__, self._external_url], 1.0)
+        info.add_metric([*self._build, self._external_url], 1.0)
         up = _family("mlmon_redis_up")
         up.add_metric([], 1.0 if self._redis_up() else 0.0)
         yield info
@@ -84,19 +111,17 @@ class SnapshotCollector(Collector):
 def _thresholds(
     snapshots: Mapping[str, ModelSnapshot], models: Sequence[ModelConfig]
 ) -> Iterator[Metric]:
-    """Resolved bounds: max_drop needs the reference value, so it waits for an evaluation."""
-    low, high = _family("mlmon_model_performance_min"), _family("mlmon_model_performance_max")
+    """Resolved bounds, in their metric's unit family; max_drop waits for a reference value."""
+    families = {n: _family(n) for u in FAMILIES.values() for n in (u.name(MIN), u.name(MAX))}
     for model in models:
         snapshot = snapshots.get(model.name)
         reference = dict(snapshot.reference_performance) if snapshot is not None else {}
         for metric, bounds in model.performance:
-            bottom, top = bounds.resolve(metric, reference.get(metric))
-            if bottom is not None:
-                low.add_metric([model.name, metric], bottom)
-            if top is not None:
-                high.add_metric([model.name, metric], top)
-    yield low
-    yield high
+            resolved = bounds.resolve(metric, reference.get(metric))
+            for variant, bound in zip((MIN, MAX), resolved, strict=True):
+                if bound is not None:
+                    families[family(metric, variant)].add_metric([model.name, metric], bound)
+    yield from families.values()
 
 
 def _slo(models: Sequence[ModelConfig]) -> Iterator[Metric]:
@@ -132,8 +157,6 @@ SNAPSHOT_FAMILIES = (
     "mlmon_feature_missing_ratio",
     "mlmon_feature_out_of_range_ratio",
     "mlmon_feature_unseen_category_ratio",
-    "mlmon_model_performance",
-    "mlmon_model_performance_reference",
 )
 Families = dict[str, GaugeMetricFamily]
 
@@ -152,10 +175,6 @@ def _snapshots(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
             families["mlmon_dataset_drift_share_ratio"].add_metric([m], s.drift_share)
             families["mlmon_dataset_drift_detected"].add_metric([m], float(bool(s.dataset_drift)))
         _add_drift(families, "mlmon_prediction_drift", [m], s.prediction_drift)
-        for metric, value in s.performance:
-            families["mlmon_model_performance"].add_metric([m, metric], value)
-        for metric, value in s.reference_performance:
-            families["mlmon_model_performance_reference"].add_metric([m, metric], value)
     yield from families.values()
 
 
@@ -173,20 +192,25 @@ def _features(families: Families, s: ModelSnapshot) -> None:
 
 
 def _performance(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
-    """Per-class, estimated and coverage values; absent parts export no series."""
-    per_class = _family("mlmon_class_performance")
-    estimated = _family("mlmon_model_performance_estimated")
-    error = _family("mlmon_model_performance_estimation_error")
+    """Realised, reference, estimated and per-class values, each in its metric's unit family,
+    and the label coverage; absent parts export no series."""
+    names = [u.name(v) for u in FAMILIES.values() for v in u.variants if v not in (MIN, MAX)]
+    families = {n: _family(n) for n in (*names, CLASS_PERFORMANCE.name)}
     coverage = _family("mlmon_label_coverage_ratio")
     for s in snapshots:
-        for cls, metric, value in s.class_performance:
-            per_class.add_metric([s.model, cls, metric], value)
-        for family, pairs in ((estimated, s.estimated_performance), (error, s.estimation_error)):
+        for variant, pairs in (
+            (REALISED, s.performance),
+            (REFERENCE, s.reference_performance),
+            (ESTIMATED, s.estimated_performance),
+            (ESTIMATION_ERROR, s.estimation_error),
+        ):
             for metric, value in pairs:
-                family.add_metric([s.model, metric], value)
+                families[family(metric, variant)].add_metric([s.model, metric], value)
+        for cls, metric, value in s.class_performance:
+            families[class_family(metric)].add_metric([s.model, cls, metric], value)
         if s.label_coverage is not None:
             coverage.add_metric([s.model], s.label_coverage)
-    yield from (per_class, estimated, error, coverage)
+    yield from (*families.values(), coverage)
 
 
 def _model_drift(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:

@@ -8,7 +8,14 @@ import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from exporter.config import ModelConfig
 from exporter.decode.wire import Prediction, Reason
@@ -44,6 +51,15 @@ REGRESSION_SUMS = (
     "mlmon_regression_target_negative_total",
     "mlmon_regression_target_squared_total",
 )
+
+
+def live_registry() -> CollectorRegistry:
+    """A registry for the live part, with the process (memory, CPU, file descriptors) and Python
+    platform collectors on it: the daemon's own, never client_python's global one."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return registry
 
 
 def _counter(name: str, registry: CollectorRegistry) -> Counter:
