@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from exporter.web.listener import Listener
-from exporter.web.routes import Pages, Render, Routes
+from exporter.web.routes import TELEMETRY_PATH, Pages, Render, Routes
 from exporter.web.webconfig import BasicAuth, WebSecurity, ssl_context
 
 __all__ = ["ListenError", "MetricsServer", "Pages", "Render", "parse_listen_address"]
@@ -60,9 +60,11 @@ class MetricsServer:
         security: WebSecurity | None = None,
         pages: Pages | None = None,
         render: Render | None = None,
+        telemetry_path: str = TELEMETRY_PATH,
     ) -> None:
         security = security or WebSecurity()
-        app = Routes(render or _plain(registry), ready, BasicAuth(security.users), pages)
+        auth = BasicAuth(security.users)
+        app = Routes(render or _plain(registry), ready, auth, pages, telemetry_path)
         self._listener = bind(address, app, security)
         self.scheme = "http" if security.tls is None else "https"
         self._prepared = threading.Event()

@@ -12,12 +12,16 @@ import threading
 from collections.abc import Iterable
 from typing import Annotated, Self
 
-import bcrypt
 from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
 from exporter.config.document import parse_yaml, read_yaml_text
 from exporter.config.keys import ConfigError, Section, describe, validate
 from exporter.config.scalars import text
+
+try:  # the `web-auth` extra: only basic_auth_users needs it
+    import bcrypt
+except ModuleNotFoundError:  # basic auth then fails with require_bcrypt's message
+    bcrypt = None  # type: ignore[assignment]
 
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
@@ -77,11 +81,21 @@ class TLSServerConfig(Section):
         return self
 
 
+def require_bcrypt() -> None:
+    """Basic auth checks passwords with bcrypt, which the `web-auth` extra installs."""
+    if bcrypt is None:
+        raise ConfigError(
+            "", "needs bcrypt: pip install 'ml-monitoring-exporter[web-auth]' (the web-auth extra)"
+        )
+
+
 def _users(value: object) -> tuple[tuple[str, bytes], ...]:
     if isinstance(value, tuple):
         return value  # built in code, already pairs
     if not isinstance(value, dict):
         raise ConfigError("", f"must be a mapping of user to bcrypt hash, got {describe(value)}")
+    if value:
+        require_bcrypt()
     users = []
     for user, hashed in value.items():
         if not isinstance(user, str) or not user or ":" in user:
@@ -176,9 +190,11 @@ class BasicAuth:
                 "with one cost",
                 ", ".join(map(str, sorted(costs))),
             )
-        self._dummy = bcrypt.hashpw(
-            secrets.token_hex(16).encode(), bcrypt.gensalt(rounds=max(costs, default=MIN_COST))
-        )
+        self._dummy = b""  # without users check() is never called, and bcrypt may be absent
+        if self._users:
+            self._dummy = bcrypt.hashpw(
+                secrets.token_hex(16).encode(), bcrypt.gensalt(rounds=max(costs, default=MIN_COST))
+            )
 
     @property
     def enabled(self) -> bool:
