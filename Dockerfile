@@ -1,18 +1,20 @@
 # syntax=docker/dockerfile:1
 # The exporter in a slim Python 3.11 runtime: the build stage installs the package and its
 # dependencies into a virtual environment, the final stage copies only that environment.
-#   docker build -t ml-monitoring-exporter .
+#   docker build -t ml-monitoring-exporter \
+#     --build-arg REVISION="$(git rev-parse HEAD)" --build-arg BUILD_DATE="$(date -u +%FT%TZ)" .
 #   docker run -v "$PWD/config.yaml:/etc/ml-monitoring-exporter/config.yaml:ro" -p 10135:10135 ml-monitoring-exporter
 
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY exporter/ exporter/
-# The install step (tests/test_image.py runs it into a fresh virtual environment).
+# The install step (tests/test_image.py runs it into a fresh virtual environment); web-auth
+# brings bcrypt, for basic auth in --web.config.file.
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir . \
+    && /opt/venv/bin/pip install --no-cache-dir '.[web-auth]' \
     && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 FROM python:3.11-slim-bookworm
@@ -23,11 +25,12 @@ LABEL org.opencontainers.image.title="ml-monitoring-exporter" \
 RUN groupadd --system --gid 10135 mlmon \
     && useradd --system --uid 10135 --gid 10135 --no-create-home --shell /usr/sbin/nologin mlmon
 COPY --from=build /opt/venv /opt/venv
-# The source revision, served as mlmon_build_info{revision}:
-#   docker build --build-arg REVISION="$(git rev-parse HEAD)" .
+# The source revision and build date: mlmon_build_info{revision} and `--version` print them.
 ARG REVISION=unknown
+ARG BUILD_DATE=""
 LABEL org.opencontainers.image.revision="${REVISION}"
-ENV MLMON_REVISION="${REVISION}"
+ENV MLMON_REVISION="${REVISION}" \
+    MLMON_BUILD_DATE="${BUILD_DATE}"
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1

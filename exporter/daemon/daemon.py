@@ -31,6 +31,7 @@ from exporter.source.connect import RedisClient
 from exporter.source.reader import StreamReader
 from exporter.web import pages
 from exporter.web.http import MetricsServer
+from exporter.web.routes import TELEMETRY_PATH
 from exporter.web.webconfig import WebSecurity
 
 log = logging.getLogger("exporter.daemon")
@@ -50,6 +51,7 @@ class Daemon:
         config_path: str | None = None,
         shard: Shard | None = None,
         web: WebSecurity | None = None,
+        telemetry_path: str = TELEMETRY_PATH,
     ) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no rule reads `_created`
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -82,6 +84,7 @@ class Daemon:
             web,
             self._page,
             self._exposition.render,
+            telemetry_path,
         )
 
     @property

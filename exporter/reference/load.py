@@ -171,6 +171,12 @@ def store_in_redis(client: RedisClient, key: str, content: bytes, fmt: str) -> N
 
 def decode_from_redis(model: ModelConfig, key: str, fields: Mapping[bytes, bytes]) -> ReferenceData:
     """Parse the hash written by `reference load`."""
+    fmt, content = unpack_from_redis(key, fields)
+    return parse_reference(model, content, fmt, f"redis key {key}")
+
+
+def unpack_from_redis(key: str, fields: Mapping[bytes, bytes]) -> tuple[str, bytes]:
+    """Format and decompressed content of the hash written by `reference load`."""
     try:
         fmt = fields[b"format"].decode()
         content = _gunzip(fields[b"content"], MAX_REFERENCE_BYTES)
@@ -183,7 +189,7 @@ def decode_from_redis(model: ModelConfig, key: str, fields: Mapping[bytes, bytes
             f"redis key {key}: reference is larger than the "
             f"{describe_size(MAX_REFERENCE_BYTES)} limit once decompressed"
         )
-    return parse_reference(model, content, fmt, f"redis key {key}")
+    return fmt, content
 
 
 def _gunzip(data: bytes, limit: int) -> bytes | None:

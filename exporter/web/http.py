@@ -15,7 +15,7 @@ from prometheus_client.exposition import choose_encoder
 
 from exporter.web.httpconfig import Guard
 from exporter.web.listener import Listener
-from exporter.web.routes import Pages, Render, Routes
+from exporter.web.routes import TELEMETRY_PATH, Pages, Render, Routes
 from exporter.web.webconfig import BasicAuth, WebSecurity, ssl_context
 
 __all__ = ["ListenError", "MetricsServer", "Pages", "Render", "parse_listen_address"]
@@ -62,9 +62,11 @@ class MetricsServer:
         security: WebSecurity | None = None,
         pages: Pages | None = None,
         render: Render | None = None,
+        telemetry_path: str = TELEMETRY_PATH,
     ) -> None:
         security = security or WebSecurity()
-        app = Routes(render or _plain(registry), ready, BasicAuth(security.users), pages)
+        auth = BasicAuth(security.users)
+        app = Routes(render or _plain(registry), ready, auth, pages, telemetry_path)
         self._listener = bind(address, Guard(app, security.http, security.rate_limit), security)
         self.scheme = "http" if security.tls is None else "https"
         self._prepared = threading.Event()

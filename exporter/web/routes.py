@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import html
 import logging
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -19,15 +20,19 @@ from exporter.web.webconfig import BasicAuth
 
 log = logging.getLogger("exporter.http")
 
-LANDING = b"""<!doctype html>
+TELEMETRY_PATH = "/metrics"
+# The links are relative, so the page works behind a proxy that serves it under a prefix.
+LANDING = """<!doctype html>
 <html><head><meta charset="utf-8"><title>ml-monitoring-exporter</title></head>
 <body><h1>ml-monitoring-exporter</h1>
-<ul><li><a href="metrics">/metrics</a> (Prometheus and OpenMetrics)</li>
+<ul><li><a href="{href}">{path}</a> (Prometheus and OpenMetrics)</li>
 <li><a href="healthz">/healthz</a> (process alive)</li>
 <li><a href="readyz">/readyz</a> (Redis reachable, every reference loaded)</li>
 <li><a href="models">/models</a> (drift per model and feature, with histograms)</li></ul>
 </body></html>
 """
+# Paths the exporter answers itself, which --web.telemetry-path cannot take over.
+RESERVED_PATHS = ("/", "/healthz", "/readyz", "/models")
 # Probes need no credentials: they reveal only liveness and, on failure, why not ready.
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 METHODS = ("GET", "HEAD")
@@ -40,9 +45,25 @@ CHALLENGE = ("WWW-Authenticate", 'Basic realm="ml-monitoring-exporter"')
 # (path, Accept) -> (status, content type, body), or None when the path is not a page
 Pages = Callable[[str, str], "tuple[int, str, bytes] | None"]
 # Accept header -> (body, content type) of /metrics
-Render = Callable[[str], "tuple[bytes, str]"]
+Render = Callable[[str], "tuple[bytes, str]"]  # of the telemetry path
 Ready = Callable[[], "tuple[bool, str]"]
 Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+def check_telemetry_path(path: str) -> str:
+    """The path, if it can serve the metrics: absolute, plain, not another page's."""
+    if not path.startswith("/") or any(c in path for c in "?#% \t\r\n"):
+        raise ValueError(f"{path!r}: expected an absolute path such as /metrics")
+    taken = [p for p in RESERVED_PATHS if path == p or (p != "/" and path.startswith(p + "/"))]
+    if taken:
+        raise ValueError(f"{path!r}: {taken[0]} is one of the exporter's own pages")
+    return path
+
+
+def landing_page(telemetry_path: str) -> bytes:
+    """The page at /, linking to the metrics wherever they are served."""
+    href = html.escape(telemetry_path.lstrip("/"))
+    return LANDING.format(href=href, path=html.escape(telemetry_path)).encode()
 
 
 def gzip_accepted(accept_encoding: str) -> bool:
@@ -59,9 +80,18 @@ def gzip_accepted(accept_encoding: str) -> bool:
 
 
 class Routes:
-    """The WSGI application: auth, then the path; /metrics bodies shared by concurrent scrapes."""
+    """The WSGI application: auth, then the path; metrics bodies shared by concurrent scrapes."""
 
-    def __init__(self, render: Render, ready: Ready, auth: BasicAuth, pages: Pages | None) -> None:
+    def __init__(
+        self,
+        render: Render,
+        ready: Ready,
+        auth: BasicAuth,
+        pages: Pages | None,
+        telemetry_path: str = TELEMETRY_PATH,
+    ) -> None:
+        self.telemetry_path = check_telemetry_path(telemetry_path)
+        self._landing = landing_page(telemetry_path)
         self._render = render
         self._ready = ready
         self._auth = auth
@@ -91,7 +121,7 @@ class Routes:
         if path not in OPEN_PATHS and not self._authorized(environ.get("HTTP_AUTHORIZATION")):
             return 401, [CHALLENGE, ("Content-Type", TEXT)], b"unauthorized\n"
         accept = str(environ.get("HTTP_ACCEPT", ""))
-        if path == "/metrics":
+        if path == self.telemetry_path:
             zipped = gzip_accepted(str(environ.get("HTTP_ACCEPT_ENCODING", "")))
             body, content_type = self._metrics.get((accept, zipped))
             headers = [("Content-Type", content_type), ("Vary", "Accept, Accept-Encoding")]
@@ -102,14 +132,14 @@ class Routes:
             ok, why = self._ready()
             return 200 if ok else 503, [("Content-Type", TEXT)], (why + "\n").encode()
         if path == "/":
-            return 200, [("Content-Type", "text/html; charset=utf-8")], LANDING
+            return 200, [("Content-Type", "text/html; charset=utf-8")], self._landing
         page = self._pages(path, accept) if self._pages is not None else None
         if page is not None:
             return page[0], [("Content-Type", page[1])], page[2]
         return 404, [("Content-Type", TEXT)], b"not found\n"
 
     def _encode(self, key: tuple[str, bool]) -> tuple[bytes, str]:
-        """One /metrics body for an Accept header, gzipped when asked."""
+        """One metrics body for an Accept header, gzipped when asked."""
         accept, zipped = key
         body, content_type = self._render(accept)
         return (gzip.compress(body, GZIP_LEVEL, mtime=0) if zipped else body), content_type

@@ -10,7 +10,6 @@ import secrets
 import threading
 from typing import Annotated
 
-import bcrypt
 from pydantic import BeforeValidator, Field
 
 from exporter.config.document import parse_yaml, read_yaml_text
@@ -31,6 +30,11 @@ __all__ = [
     "ssl_context",
 ]
 
+try:  # the `web-auth` extra: only basic_auth_users needs it
+    import bcrypt
+except ModuleNotFoundError:  # basic auth then fails with require_bcrypt's message
+    bcrypt = None  # type: ignore[assignment]
+
 log = logging.getLogger("exporter.http")
 _BCRYPT_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
 MIN_COST, MAX_COST = 4, 31  # what bcrypt accepts
@@ -45,11 +49,21 @@ def _tls(value: object) -> object:
     return None if value is None or value == {} else value
 
 
+def require_bcrypt() -> None:
+    """Basic auth checks passwords with bcrypt, which the `web-auth` extra installs."""
+    if bcrypt is None:
+        raise ConfigError(
+            "", "needs bcrypt: pip install 'ml-monitoring-exporter[web-auth]' (the web-auth extra)"
+        )
+
+
 def _users(value: object) -> tuple[tuple[str, bytes], ...]:
     if isinstance(value, tuple):
         return value  # built in code, already pairs
     if not isinstance(value, dict):
         raise ConfigError("", f"must be a mapping of user to bcrypt hash, got {_describe(value)}")
+    if value:
+        require_bcrypt()
     users = []
     for user, hashed in value.items():
         if not isinstance(user, str) or not user or ":" in user:
@@ -139,9 +153,11 @@ class BasicAuth:
                 "with one cost",
                 ", ".join(map(str, sorted(costs))),
             )
-        self._dummy = bcrypt.hashpw(
-            secrets.token_hex(16).encode(), bcrypt.gensalt(rounds=max(costs, default=MIN_COST))
-        )
+        self._dummy = b""  # without users check() is never called, and bcrypt may be absent
+        if self._users:
+            self._dummy = bcrypt.hashpw(
+                secrets.token_hex(16).encode(), bcrypt.gensalt(rounds=max(costs, default=MIN_COST))
+            )
 
     @property
     def enabled(self) -> bool:

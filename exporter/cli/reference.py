@@ -1,0 +1,114 @@
+"""`reference load` writes a model's Redis key; `reference show` describes what the exporter reads.
+
+Both go through exporter/reference/load.py, the code the daemon reads references with, so what
+`show` prints (rows, sha256) is what the daemon fits, and a reference it refuses is refused
+here with the same message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from typing import Any, cast
+
+import orjson
+import redis
+
+from exporter.config import Config, ConfigError, ModelConfig, load_config
+from exporter.files import describe_size, read_regular_file
+from exporter.reference.load import (
+    MAX_REFERENCE_BYTES,
+    ReferenceError,
+    format_of,
+    parse_reference,
+    store_in_redis,
+    unpack_from_redis,
+)
+from exporter.source.connect import describe, make_client
+
+
+def _model(args: argparse.Namespace) -> tuple[Config, ModelConfig]:
+    config = load_config(args.config_file)
+    model = next((m for m in config.models if m.name == args.model), None)
+    if model is None:
+        raise ConfigError(f"--model: no model named {args.model!r} in {args.config_file}")
+    return config, model
+
+
+def _read_file(path: str, flag: str) -> tuple[str, bytes]:
+    fmt = format_of(path)
+    try:
+        return fmt, read_regular_file(path, MAX_REFERENCE_BYTES)
+    except OSError as exc:
+        raise ReferenceError(f"{flag}: cannot read {path}: {exc.strerror or exc}") from None
+
+
+def reference_load(args: argparse.Namespace) -> int:
+    """Parse and fit the file as the daemon would, then write it into the model's key."""
+    from exporter.evaluate.fit import fit_reference
+
+    config, model = _model(args)
+    key = model.reference.redis_key
+    if key is None:
+        raise ConfigError(f"models[{args.model}].reference: not a redis_key reference")
+    fmt, content = _read_file(args.file, "--file")
+    data = parse_reference(model, content, fmt, args.file)
+    fit_reference(model, data)
+    try:
+        store_in_redis(make_client(config.redis), key, content, fmt)
+    except redis.RedisError as exc:
+        raise ReferenceError(
+            f"models[{model.name}].reference.redis_key: {describe(exc, config.redis, key)}"
+        ) from None
+    print(f"loaded {data.rows} rows for model {model.name} into {key}")
+    return 0
+
+
+def _from_redis(config: Config, key: str) -> tuple[str, bytes, int]:
+    """Format, content and stored (compressed) size of the reference in a Redis key."""
+    try:
+        fields = cast("dict[bytes, bytes]", make_client(config.redis).hgetall(key))
+    except redis.RedisError as exc:
+        raise ReferenceError(f"redis key {key}: {describe(exc, config.redis, key)}") from None
+    if not fields:
+        raise ReferenceError(
+            f"redis key {key} is empty: no reference loaded; "
+            "run `ml-monitoring-exporter reference load`"
+        )
+    fmt, content = unpack_from_redis(key, fields)
+    return fmt, content, len(fields.get(b"content", b""))
+
+
+def columns(content: bytes, fmt: str) -> list[str]:
+    """The columns of a reference: the CSV header, or every key of the JSON Lines rows."""
+    if fmt == "csv":
+        return next(csv.reader(io.StringIO(content.decode("utf-8-sig"))), [])
+    seen: dict[str, None] = {}
+    for line in content.splitlines():
+        if line.strip():
+            seen.update(dict.fromkeys(cast("dict[str, Any]", orjson.loads(line))))
+    return list(seen)
+
+
+def reference_show(args: argparse.Namespace) -> int:
+    """Print where the model's reference is, its sha256, rows, columns, format and size."""
+    config, model = _model(args)
+    ref = model.reference
+    if ref.redis_key is not None:
+        fmt, content, stored = _from_redis(config, ref.redis_key)
+        source, where = f"redis key {ref.redis_key}", f"redis key {ref.redis_key}"
+        size = f"{describe_size(len(content))} ({describe_size(stored)} gzipped in Redis)"
+    else:
+        path = str(ref.file)
+        fmt, content = _read_file(path, f"models[{model.name}].reference.file")
+        source, where, size = f"file {path}", path, describe_size(len(content))
+    data = parse_reference(model, content, fmt, where)
+    print(f"model:   {model.name}")
+    print(f"source:  {source}")
+    print(f"format:  {fmt}")
+    print(f"sha256:  {data.digest}")
+    print(f"rows:    {data.rows}")
+    print(f"columns: {', '.join(columns(content, fmt))}")
+    print(f"size:    {size}")
+    return 0
