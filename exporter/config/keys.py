@@ -7,19 +7,9 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 from pydantic_core import ErrorDetails
 
+from exporter.yamlfile import ConfigError as ConfigError
+
 M = TypeVar("M", bound=BaseModel)
-
-
-class ConfigError(ValueError):
-    """A config problem; the message starts with the key path so the user can find it."""
-
-    def __init__(self, path: str, reason: str | None = None) -> None:
-        # ConfigError("models[0].x: message") also works, for callers with a ready-made message.
-        if reason is None:
-            path, _, reason = path.partition(": ")
-        super().__init__(f"{path}: {reason}" if reason else path)
-        self.path = path
-        self.reason = reason
 
 
 def describe(value: object) -> str:

@@ -9,11 +9,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from exporter.config.document import parse_yaml, read_yaml_text
 from exporter.config.keys import ConfigError, Section, describe, validate
 from exporter.config.models import DefaultsKeys, ModelConfig, ModelKeys, resolve
 from exporter.config.redis_web import RedisConfig, WebConfig
 from exporter.config.scalars import listed, text
+from exporter.yamlfile import parse_yaml, read_yaml_text
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -123,7 +123,7 @@ def load_config_text(
 def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate the config file; relative paths in it resolve against its directory.
 
-    The file must be a regular file within the limits of exporter.config.document.
+    The file must be a regular file within the limits of exporter.yamlfile.
     """
     text = read_yaml_text(path, "config file")
     base_dir = os.path.dirname(os.path.abspath(path))

@@ -15,9 +15,9 @@ from typing import Annotated, Self
 import bcrypt
 from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
-from exporter.config.document import parse_yaml, read_yaml_text
 from exporter.config.keys import ConfigError, Section, describe, validate
 from exporter.config.scalars import text
+from exporter.yamlfile import parse_yaml, read_yaml_text
 
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
@@ -109,7 +109,7 @@ class WebSecurity(Section):
 def load_web_config(path: str) -> WebSecurity:
     """Read a web config file; errors name the key path and never echo a hash.
 
-    Read and parsed with the main config's limits (exporter.config.document).
+    Read and parsed with the main config's limits (exporter.yamlfile).
     """
     try:
         raw = parse_yaml(read_yaml_text(path, "web config file"), path)
