@@ -5,15 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    model_validator,
+)
 
 from exporter.config.keys import ConfigError, Section
-from exporter.config.scalars import Positive, number_where, one_of
+from exporter.config.scalars import Positive
 from exporter.stats import METHODS, methods_for
 from exporter.stats.kinds import FeatureType
 
 LEARNED = "learned"
-CORRECTIONS = ("fdr_bh", "bonferroni", "none")
+_POSITIVE = TypeAdapter(Positive)
 
 
 class DriftSpec(BaseModel):
@@ -36,7 +44,7 @@ def known_method(value: object) -> str:
 
 def threshold(value: object) -> float | str:
     """`learned` asks for mean + k sd of the score over reference chunks."""
-    return LEARNED if value == LEARNED else number_where(lambda x: x > 0, "positive")(value)
+    return LEARNED if value == LEARNED else _POSITIVE.validate_python(value)
 
 
 def check_method(method: str | None, path: str, types: Iterable[FeatureType], subject: str) -> None:
@@ -100,7 +108,7 @@ class DriftByType(Section):
     """For numeric features that name no method."""
     categorical: DriftKeys | None = _typed(FeatureType.CATEGORICAL)
     """For categorical features that name no method."""
-    correction: Annotated[str, BeforeValidator(one_of(CORRECTIONS))] | None = None
+    correction: Literal["fdr_bh", "bonferroni", "none"] | None = None
     """Multiple-testing correction of p-value tests across the model's features (fdr_bh)."""
     learned_k: Positive | None = None
     """Learned thresholds sit at mean + learned_k standard deviations (3)."""

@@ -1,27 +1,29 @@
 """The keys of a features: entry: a model input, its drift method and its expected values."""
 
-from __future__ import annotations
-
 from typing import Annotated, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from exporter.config.drift import DriftKeys, DriftSpec, check_method
 from exporter.config.keys import ConfigError, describe
-from exporter.config.scalars import Labels, Positive, Text, item, number
+from exporter.config.scalars import Labels, Number, Positive, Text
 from exporter.stats.kinds import FeatureType
 
 
-def value_range(value: object) -> tuple[float, float]:
-    """[lo, hi] with lo < hi."""
+def pair(value: object) -> object:
+    """[lo, hi], checked as two Numbers."""
     if not isinstance(value, list):
         raise ConfigError("", f"must be a list, got {describe(value)}")
     if len(value) != 2:
         raise ConfigError("", f"must be a list of two numbers [lo, hi], got {len(value)} items")
-    lo, hi = (item(i, number, v) for i, v in enumerate(value))
-    if not lo < hi:
+    return value
+
+
+def ordered(value: tuple[float, float]) -> tuple[float, float]:
+    """lo < hi."""
+    if not (lo := value[0]) < (hi := value[1]):
         raise ConfigError("", f"lo must be less than hi, got [{lo:g}, {hi:g}]")
-    return lo, hi
+    return value
 
 
 def feature_type(value: object) -> FeatureType:
@@ -29,6 +31,9 @@ def feature_type(value: object) -> FeatureType:
     if not isinstance(value, str) or value not in FeatureType._value2member_map_:
         raise ConfigError("", f"must be numeric or categorical, got {describe(value)}")
     return FeatureType(value)
+
+
+Range = Annotated[tuple[Number, Number], AfterValidator(ordered)]
 
 
 class FeatureKeys(DriftKeys):
@@ -39,7 +44,7 @@ class FeatureKeys(DriftKeys):
     """The feature name in the prediction records."""
     type: Annotated[FeatureType, BeforeValidator(feature_type)]
     """How values are stored and compared."""
-    range: Annotated[tuple[float, float] | None, BeforeValidator(value_range)] = None
+    range: Annotated[Range | None, BeforeValidator(pair)] = None  # null too must be a list
     """Expected [lo, hi] of a numeric feature; values outside are data quality violations."""
     allowed: Labels | None = None
     """Expected values of a categorical feature; others are data quality violations."""
@@ -57,7 +62,7 @@ class FeatureKeys(DriftKeys):
         check_method(self.method, "method", [self.type], f"{self.type.value} feature {self.name!r}")
         return self
 
-    def over_type(self, by_type: dict[FeatureType, DriftSpec], path: str) -> FeatureConfig:
+    def over_type(self, by_type: dict[FeatureType, DriftSpec], path: str) -> "FeatureConfig":
         """The feature, its drift keys over the defaults for its type."""
         return FeatureConfig(
             name=self.name,
