@@ -1,7 +1,5 @@
 """The top-level keys, and load_config: YAML text to the validated Config the daemon reads."""
 
-from __future__ import annotations
-
 import os
 import re
 from collections.abc import Mapping

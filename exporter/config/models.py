@@ -1,14 +1,18 @@
 """The models: and defaults: keys, and how a model's keys layer over the defaults."""
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from exporter.config.drift import DriftByType, DriftKeys, DriftSpec, check_method
-from exporter.config.features import FeatureConfig, FeatureKeys
+from exporter.config.drift import (
+    DriftByType,
+    DriftKeys,
+    DriftSpec,
+    FeatureConfig,
+    FeatureKeys,
+    check_method,
+)
 from exporter.config.keys import ConfigError, Section
 from exporter.config.performance import Bounds, Performance, metrics_for
 from exporter.config.scalars import File, Label, Labels, Text
