@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import redis
 
+from exporter import yamlfile as yaml_document
 from exporter.config import ConfigError, load_config_text
-from exporter.config import document as yaml_document
-from exporter.config.document import parse_yaml, read_yaml_text
 from exporter.daemon import Daemon
 from exporter.daemon.signals import EXIT_HUNG, SignalEvents
 from exporter.files import MiB, RefusedFile, read_regular_file
@@ -23,6 +22,7 @@ from exporter.reference import load as reference
 from exporter.reference.load import ReferenceError, decode_from_redis, encode_for_redis
 from exporter.source.connect import PasswordFile
 from exporter.web.webconfig import load_web_config
+from exporter.yamlfile import parse_yaml, read_yaml_text
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import make_config, model_yaml, sample, write_reference
 from tests.test_hostile_files import ALIAS_BOMB

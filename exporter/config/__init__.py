@@ -1,7 +1,6 @@
 """The exporter's configuration: load_config() validates the YAML file into frozen models."""
 
-from exporter.config.drift import DriftSpec
-from exporter.config.features import FeatureConfig
+from exporter.config.drift import DriftSpec, FeatureConfig
 from exporter.config.keys import ConfigError
 from exporter.config.load import Config, load_config, load_config_text
 from exporter.config.models import ModelConfig, ReferenceConfig, StreamsConfig
@@ -14,7 +13,6 @@ from exporter.config.settings import (
     SLOConfig,
     WindowConfig,
 )
-from exporter.stats.kinds import FeatureType, Task
 
 __all__ = [
     "Bounds",
@@ -22,7 +20,6 @@ __all__ = [
     "ConfigError",
     "DriftSpec",
     "FeatureConfig",
-    "FeatureType",
     "LabelsConfig",
     "ModelConfig",
     "MultivariateConfig",
@@ -32,7 +29,6 @@ __all__ = [
     "ScheduleConfig",
     "StreamsConfig",
     "TLSConfig",
-    "Task",
     "WebConfig",
     "WindowConfig",
     "load_config",

@@ -1,19 +1,27 @@
-"""The drift keys: a method and threshold per feature, per feature type, and for predictions."""
-
-from __future__ import annotations
+"""The drift keys (a method and threshold per feature, per feature type, for predictions), and
+the keys of a features: entry: a model input, its drift method and its expected values."""
 
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    model_validator,
+)
 
-from exporter.config.keys import ConfigError, Section
-from exporter.config.scalars import Positive, number_where, one_of
+from exporter.config.keys import ConfigError, Section, describe
+from exporter.config.scalars import Labels, Number, Positive, Text
 from exporter.stats import METHODS, methods_for
 from exporter.stats.kinds import FeatureType
 
 LEARNED = "learned"
-CORRECTIONS = ("fdr_bh", "bonferroni", "none")
+_POSITIVE = TypeAdapter(Positive)
 
 
 class DriftSpec(BaseModel):
@@ -36,7 +44,7 @@ def known_method(value: object) -> str:
 
 def threshold(value: object) -> float | str:
     """`learned` asks for mean + k sd of the score over reference chunks."""
-    return LEARNED if value == LEARNED else number_where(lambda x: x > 0, "positive")(value)
+    return LEARNED if value == LEARNED else _POSITIVE.validate_python(value)
 
 
 def check_method(method: str | None, path: str, types: Iterable[FeatureType], subject: str) -> None:
@@ -100,7 +108,7 @@ class DriftByType(Section):
     """For numeric features that name no method."""
     categorical: DriftKeys | None = _typed(FeatureType.CATEGORICAL)
     """For categorical features that name no method."""
-    correction: Annotated[str, BeforeValidator(one_of(CORRECTIONS))] | None = None
+    correction: Literal["fdr_bh", "bonferroni", "none"] | None = None
     """Multiple-testing correction of p-value tests across the model's features (fdr_bh)."""
     learned_k: Positive | None = None
     """Learned thresholds sit at mean + learned_k standard deviations (3)."""
@@ -121,3 +129,80 @@ class DriftByType(Section):
             if own is not None:
                 result[kind] = own.over(base.get(kind, DriftSpec()), f"{path}.{kind.value}")
         return result
+
+
+def pair(value: object) -> object:
+    """[lo, hi], checked as two Numbers."""
+    if not isinstance(value, list):
+        raise ConfigError("", f"must be a list, got {describe(value)}")
+    if len(value) != 2:
+        raise ConfigError("", f"must be a list of two numbers [lo, hi], got {len(value)} items")
+    return value
+
+
+def ordered(value: tuple[float, float]) -> tuple[float, float]:
+    """lo < hi."""
+    if not (lo := value[0]) < (hi := value[1]):
+        raise ConfigError("", f"lo must be less than hi, got [{lo:g}, {hi:g}]")
+    return value
+
+
+def feature_type(value: object) -> FeatureType:
+    """The FeatureType named by value."""
+    if not isinstance(value, str) or value not in FeatureType._value2member_map_:
+        raise ConfigError("", f"must be numeric or categorical, got {describe(value)}")
+    return FeatureType(value)
+
+
+Range = Annotated[tuple[Number, Number], AfterValidator(ordered)]
+
+
+class FeatureKeys(DriftKeys):
+    """One model input, as the producer names it."""
+
+    required_hints = {"type": "numeric or categorical"}  # noqa: RUF012 - a ClassVar of Section
+    name: Text
+    """The feature name in the prediction records."""
+    type: Annotated[FeatureType, BeforeValidator(feature_type)]
+    """How values are stored and compared."""
+    range: Annotated[Range | None, BeforeValidator(pair)] = None  # null too must be a list
+    """Expected [lo, hi] of a numeric feature; values outside are data quality violations."""
+    allowed: Labels | None = None
+    """Expected values of a categorical feature; others are data quality violations."""
+    importance: Positive = 1.0
+    """Weight of the feature in the dataset drift share."""
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> Self:
+        for key, only in (("range", FeatureType.NUMERIC), ("allowed", FeatureType.CATEGORICAL)):
+            if getattr(self, key) is not None and self.type is not only:
+                reason = (
+                    f"only applies to {only.value} features ({self.name!r} is {self.type.value})"
+                )
+                raise ConfigError(key, reason)
+        check_method(self.method, "method", [self.type], f"{self.type.value} feature {self.name!r}")
+        return self
+
+    def over_type(self, by_type: dict[FeatureType, DriftSpec], path: str) -> "FeatureConfig":
+        """The feature, its drift keys over the defaults for its type."""
+        return FeatureConfig(
+            name=self.name,
+            type=self.type,
+            drift=self.over(by_type.get(self.type, DriftSpec()), path),
+            range=self.range,
+            allowed=self.allowed,
+            importance=self.importance,
+        )
+
+
+class FeatureConfig(BaseModel):
+    """One model input, its drift settings layered over the defaults for its type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    type: FeatureType
+    drift: DriftSpec = Field(default_factory=DriftSpec)
+    range: tuple[float, float] | None = None
+    allowed: tuple[str, ...] | None = None
+    importance: float = 1.0

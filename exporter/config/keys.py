@@ -1,25 +1,27 @@
 """Strict YAML mappings, and mistakes reported as ConfigError with the key path to look at."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 from pydantic_core import ErrorDetails
 
+from exporter.yamlfile import ConfigError as ConfigError
+
 M = TypeVar("M", bound=BaseModel)
-
-
-class ConfigError(ValueError):
-    """A config problem; the message starts with the key path so the user can find it."""
-
-    def __init__(self, path: str, reason: str | None = None) -> None:
-        # ConfigError("models[0].x: message") also works, for callers with a ready-made message.
-        if reason is None:
-            path, _, reason = path.partition(": ")
-        super().__init__(f"{path}: {reason}" if reason else path)
-        self.path = path
-        self.reason = reason
+# pydantic's error types, worded in the user's vocabulary; {kind} is describe(the value).
+WORDING = {
+    "missing": "is required",
+    "string_type": "must be a string, got {kind}",
+    "string_too_short": "must not be empty",
+    "too_short": "must not be empty",
+    "int_type": "must be an integer, got {kind}",
+    "float_type": "must be a number, got {kind}",
+    "finite_number": "must be a finite number, got {value!r}",
+    "bool_type": "must be true or false, got {kind}",
+    "tuple_type": "must be a list, got {kind}",
+    "enum": "must be one of: {expected} (got {kind})",
+    "literal_error": "must be one of: {expected} (got {kind})",
+}
 
 
 def describe(value: object) -> str:
@@ -45,11 +47,7 @@ class Section(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        use_attribute_docstrings=True,
-        validate_by_name=True,
-        validate_by_alias=True,
+        extra="forbid", frozen=True, use_attribute_docstrings=True, validate_by_name=True
     )
     required_hints: ClassVar[dict[str, str]] = {}
 
@@ -67,11 +65,9 @@ class Section(BaseModel):
             if key not in keys:
                 raise ConfigError(str(key), f"unknown key (expected one of: {', '.join(keys)})")
         for name, field in cls.model_fields.items():
-            if field.is_required() and (field.alias or name) not in data:
+            if field.is_required() and (key := field.alias or name) not in data:
                 hint = cls.required_hints.get(name)
-                raise ConfigError(
-                    field.alias or name, f"is required ({hint})" if hint else "is required"
-                )
+                raise ConfigError(key, f"is required ({hint})" if hint else "is required")
         return cls.yaml_rules(data)
 
     @classmethod
@@ -91,9 +87,12 @@ def _error(error: ErrorDetails) -> ConfigError:
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, ConfigError):
         return ConfigError(_path(error["loc"], cause.path), cause.reason)
-    if error["type"] == "missing":
-        return ConfigError(_path(error["loc"]), "is required")
-    return ConfigError(_path(error["loc"]), error["msg"])
+    if (words := WORDING.get(error["type"])) is None:
+        return ConfigError(_path(error["loc"]), error["msg"])
+    expected = str(error.get("ctx", {}).get("expected", "")).replace("'", "")
+    value = error["input"]
+    words = words.format(kind=describe(value), value=value, expected=expected.replace(" or ", ", "))
+    return ConfigError(_path(error["loc"]), words)
 
 
 def validate(cls: type[M], data: object, **context: object) -> M:

@@ -1,19 +1,17 @@
 """The top-level keys, and load_config: YAML text to the validated Config the daemon reads."""
 
-from __future__ import annotations
-
 import os
 import re
 from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from exporter.config.document import parse_yaml, read_yaml_text
 from exporter.config.keys import ConfigError, Section, describe, validate
 from exporter.config.models import DefaultsKeys, ModelConfig, ModelKeys, resolve
 from exporter.config.redis_web import RedisConfig, WebConfig
-from exporter.config.scalars import listed, text
+from exporter.config.scalars import Text
+from exporter.yamlfile import parse_yaml, read_yaml_text
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -21,11 +19,18 @@ _REFERENCE = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
 _VARIABLE = re.compile(rf"({_NAME})(?::-(.*))?", re.DOTALL)
 
 
-def read_log_level(value: object) -> str:
+def read_log_level(value: str) -> str:
     """Case-insensitive, as users type it; stored in lower case."""
-    if (level := text(value).lower()) not in LOG_LEVELS:
+    if (level := value.lower()) not in LOG_LEVELS:
         raise ConfigError("", f"must be one of: {', '.join(LOG_LEVELS)} (got {value!r})")
     return level
+
+
+def some_models(value: object) -> object:
+    """The list is checked as a tuple; only its emptiness has its own words."""
+    if value == []:
+        raise ConfigError("", "must list at least one model")
+    return value
 
 
 class ConfigKeys(Section):
@@ -39,7 +44,7 @@ class ConfigKeys(Section):
     web: WebConfig = Field(default_factory=WebConfig)
     """Where /metrics, the health endpoints and the model pages are served."""
     log_level: Annotated[
-        str, Field(json_schema_extra={"enum": list(LOG_LEVELS)}), BeforeValidator(read_log_level)
+        Text, Field(json_schema_extra={"enum": list(LOG_LEVELS)}), AfterValidator(read_log_level)
     ] = "info"
     """Log verbosity."""
     defaults: DefaultsKeys = Field(default_factory=DefaultsKeys)
@@ -47,7 +52,7 @@ class ConfigKeys(Section):
     models: Annotated[
         tuple[ModelKeys, ...],
         Field(min_length=1),
-        BeforeValidator(listed("must list at least one model")),
+        BeforeValidator(some_models),
     ]
     """The monitored models; names must be unique."""
 
@@ -123,7 +128,7 @@ def load_config_text(
 def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate the config file; relative paths in it resolve against its directory.
 
-    The file must be a regular file within the limits of exporter.config.document.
+    The file must be a regular file within the limits of exporter.yamlfile.
     """
     text = read_yaml_text(path, "config file")
     base_dir = os.path.dirname(os.path.abspath(path))

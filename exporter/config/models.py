@@ -1,25 +1,21 @@
 """The models: and defaults: keys, and how a model's keys layer over the defaults."""
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any, Self
 
-from pydantic import BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from exporter.config.drift import DriftByType, DriftKeys, DriftSpec, check_method
-from exporter.config.features import FeatureConfig, FeatureKeys
+from exporter.config.drift import (
+    DriftByType,
+    DriftKeys,
+    DriftSpec,
+    FeatureConfig,
+    FeatureKeys,
+    check_method,
+)
 from exporter.config.keys import ConfigError, Section
 from exporter.config.performance import Bounds, Performance, metrics_for
-from exporter.config.scalars import (
-    File,
-    Label,
-    Labels,
-    Text,
-    listed,
-    one_of,
-    text,
-)
+from exporter.config.scalars import File, Label, Labels, Text
 from exporter.config.settings import Settings
 from exporter.stats.kinds import FeatureType, Task
 
@@ -28,9 +24,9 @@ _TASKS = tuple(t.value for t in Task)
 _NAME = r"[a-zA-Z0-9_.-]{1,64}"
 
 
-def model_name(value: object) -> str:
+def model_name(name: str) -> str:
     """Safe in metric labels and stream keys."""
-    if not re.fullmatch(_NAME, name := text(value)):
+    if not re.fullmatch(_NAME, name):
         raise ConfigError("", f"must be 1-64 letters, digits, '_', '.' or '-', got {name!r}")
     return name
 
@@ -94,9 +90,11 @@ class ModelKeys(Layer):
     """One monitored model."""
 
     required_hints = {"task": f"one of: {', '.join(_TASKS)}"}  # noqa: RUF012 - see FeatureKeys
-    name: Annotated[str, Field(pattern=f"^{_NAME}$"), BeforeValidator(model_name)]
+    name: Annotated[
+        Text, AfterValidator(model_name), Field(json_schema_extra={"pattern": f"^{_NAME}$"})
+    ]
     """Unique model name: letters, digits, _ . - (at most 64)."""
-    task: Annotated[Task, BeforeValidator(one_of(_TASKS))]
+    task: Task
     """What the model predicts; decides which performance metrics apply."""
     positive_class: Label | None = None
     """The label counted as positive by precision, recall and f1; binary_classification only."""
@@ -106,9 +104,7 @@ class ModelKeys(Layer):
     """Redis stream keys; default mlmon:{<name>}:predictions and mlmon:{<name>}:labels."""
     reference: ReferenceConfig | None = None
     """The data drift is measured against; default {redis_key: mlmon:{<name>}:reference}."""
-    features: Annotated[
-        tuple[FeatureKeys, ...], Field(min_length=1), BeforeValidator(listed("must not be empty"))
-    ]
+    features: Annotated[tuple[FeatureKeys, ...], Field(min_length=1)]
     """The model inputs to monitor; names must be unique."""
 
     @classmethod

@@ -1,7 +1,5 @@
 """The performance keys: bounds per metric, and which metrics each kind of model gets."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from pydantic import Field, create_model, model_validator

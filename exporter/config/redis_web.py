@@ -1,7 +1,5 @@
 """The redis: and web: keys: where the streams live and where /metrics listens."""
 
-from __future__ import annotations
-
 import os
 import re
 from typing import Annotated, Self
@@ -10,14 +8,14 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 
 from exporter.config.keys import ConfigError, Section
-from exporter.config.scalars import Duration, File, OptionalText, PositiveInt, file_path, text
+from exporter.config.scalars import Duration, File, OptionalText, PositiveInt, Text
 
 _SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 
 
-def redis_url(value: object) -> str:
+def redis_url(url: str) -> str:
     """Errors never echo the URL: it may hold a password."""
-    parts = urlsplit(url := text(value))
+    parts = urlsplit(url)
     if parts.scheme not in _SCHEMES:
         raise ConfigError(
             "",
@@ -57,9 +55,9 @@ def existing_file(value: str | None, info: ValidationInfo) -> str | None:
     return value
 
 
-def read_listen_address(value: object) -> str:
+def read_listen_address(address: str) -> str:
     """HOST:PORT (host may be empty or bracketed IPv6); port 0 picks a free one, as tests need."""
-    host, _, port = (address := text(value)).rpartition(":")
+    host, _, port = address.rpartition(":")
     if not re.fullmatch(r"[0-9]{1,5}", port) or int(port) > 65535:
         reason = f"must be HOST:PORT with a port from 0 to 65535, got {address!r}"
         raise ConfigError("", reason)
@@ -69,9 +67,9 @@ def read_listen_address(value: object) -> str:
     return address
 
 
-def read_external_url(value: object) -> str:
+def read_external_url(value: str) -> str:
     """Links in alerts start with it, so it must be absolute."""
-    url = "" if value == "" else text(value).rstrip("/")
+    url = value.rstrip("/")
     parts = urlsplit(url)
     if url and (parts.scheme not in ("http", "https") or not parts.netloc):
         raise ConfigError("", f"must be an http:// or https:// URL, got {url!r}")
@@ -95,15 +93,13 @@ class TLSConfig(Section):
 class RedisConfig(Section):
     """Redis connection settings."""
 
-    url: Annotated[str, BeforeValidator(redis_url)] = "redis://localhost:6379/0"
+    url: Annotated[Text, AfterValidator(redis_url)] = "redis://localhost:6379/0"
     """redis://, rediss:// (TLS), or redis+cluster:// / rediss+cluster:// for a Redis Cluster."""
     username: OptionalText = None
     """ACL user name; empty or null means the default user."""
     password: Annotated[str | None, BeforeValidator(secret)] = Field(None, repr=False)
     """AUTH password; empty or null means none."""
-    password_file: Annotated[
-        str | None, BeforeValidator(file_path), AfterValidator(existing_file)
-    ] = None
+    password_file: Annotated[File, AfterValidator(existing_file)] = None
     """File holding the AUTH password (a mounted Secret), read at each connection."""
     tls: TLSConfig = Field(default_factory=TLSConfig)
     """TLS files; only allowed with a rediss:// URL."""
@@ -141,7 +137,7 @@ class RedisConfig(Section):
 class WebConfig(Section):
     """The HTTP listener for /metrics and the health endpoints."""
 
-    listen_address: Annotated[str, BeforeValidator(read_listen_address)] = "0.0.0.0:10135"
+    listen_address: Annotated[Text, AfterValidator(read_listen_address)] = "0.0.0.0:10135"
     """HOST:PORT to listen on (port 0 picks a free port); IPv6 hosts go in brackets."""
-    external_url: Annotated[str, BeforeValidator(read_external_url)] = ""
+    external_url: Annotated[str, Field(strict=True), AfterValidator(read_external_url)] = ""
     """URL under which users reach the exporter (e.g. behind an ingress), for links in alerts."""

@@ -1,26 +1,29 @@
-"""The value types keys are declared with; each rejects a value in the user's vocabulary.
+"""The value types keys are declared with: pydantic's strict types, plus the few rules it lacks.
 
-Pydantic would coerce "5" to 5 and word its errors in Python's terms, so every type here
-checks the raw YAML value itself and raises ConfigError; the Field constraints beside the
-checks only describe the type in config/schema.json.
+Type errors are worded in keys.WORDING; the readers here reject values pydantic cannot judge.
 """
 
-from __future__ import annotations
-
-import math
 import os
 import re
-from collections.abc import Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationInfo, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
 
 from exporter.config.keys import ConfigError, describe
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+"
 _PLAIN_NUMBER = r"\d+(?:\.\d+)?"
-T = TypeVar("T")
+_OUTSIDE = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
 DURATION_HINT = "seconds, or a string like 30s, 10m, 1h30m, 500ms"
 
 
@@ -33,11 +36,6 @@ def text(value: object) -> str:
     return value
 
 
-def optional_text(value: object) -> str | None:
-    """Null or empty (e.g. ${VAR:-}) means unset."""
-    return None if value is None or value == "" else text(value)
-
-
 def label(value: object) -> str:
     """Numbers and booleans are compared as text, booleans spelled as in YAML."""
     if isinstance(value, bool):
@@ -47,38 +45,18 @@ def label(value: object) -> str:
     raise ConfigError("", f"must be a string or number, got {describe(value)}")
 
 
-def number(value: object) -> float:
-    """Booleans are not numbers here, and neither are inf and nan."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError("", f"must be a number, got {describe(value)}")
-    if not math.isfinite(value):
-        raise ConfigError("", f"must be a finite number, got {value!r}")
-    return float(value)
+def rule(words: str) -> WrapValidator:
+    """Out-of-range numbers are refused in words, the value as the user wrote it."""
 
+    def check(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            if exc.errors()[0]["type"] not in _OUTSIDE:
+                raise
+            raise ConfigError("", f"must be {words}, got {value!r}") from None
 
-def number_where(test: Callable[[float], bool], rule: str) -> Callable[[object], float]:
-    """A number reader that rejects numbers failing test, saying rule."""
-
-    def read(value: object) -> float:
-        if not test(result := number(value)):
-            raise ConfigError("", f"must be {rule}, got {value!r}")
-        return result
-
-    return read
-
-
-def at_least(minimum: int) -> Callable[[object], int]:
-    """An integer reader with a floor, so each key states its own."""
-
-    def read(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError("", f"must be an integer, got {describe(value)}")
-        if value < minimum:
-            floor = "positive" if minimum == 1 else f"at least {minimum}"
-            raise ConfigError("", f"must be {floor}, got {value}")
-        return value
-
-    return read
+    return WrapValidator(check)
 
 
 def parse_duration(value: str) -> float | None:
@@ -92,14 +70,14 @@ def parse_duration(value: str) -> float | None:
     return sum(float(amount) * _UNIT_SECONDS[unit] for amount, unit in parts)
 
 
-def duration(value: object) -> float:
-    """A positive number of seconds, or a string with units."""
+def duration(value: object) -> object:
+    """A positive number of seconds, or a string with units; numbers are checked as Number."""
     if isinstance(value, str):
         seconds = parse_duration(value)
         if seconds is None:
             raise ConfigError("", f"invalid duration {value!r} (use {DURATION_HINT})")
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = number(value)
+        seconds = value
     else:
         raise ConfigError("", f"must be a duration ({DURATION_HINT}), got {describe(value)}")
     if seconds <= 0:
@@ -107,53 +85,19 @@ def duration(value: object) -> float:
     return seconds
 
 
-def one_of(options: Sequence[str]) -> Callable[[object], str]:
-    """A reader for one string of options, listing them when the value is wrong."""
-
-    def read(value: object) -> str:
-        if not isinstance(value, str) or value not in options:
-            raise ConfigError("", f"must be one of: {', '.join(options)} (got {describe(value)})")
-        return value
-
-    return read
-
-
-def listed(empty: str) -> Callable[[object], list[Any]]:
-    """A YAML list reader; empty is the reason an empty list is refused."""
-
-    def read(value: object) -> list[Any]:
-        if not isinstance(value, list):
-            raise ConfigError("", f"must be a list, got {describe(value)}")
-        if not value:
-            raise ConfigError("", empty)
-        return value
-
-    return read
-
-
-def distinct_labels(value: object) -> tuple[str, ...]:
-    """A non-empty list of distinct labels, stringified."""
-    result = tuple(item(i, label, v) for i, v in enumerate(listed("must not be empty")(value)))
-    for i, found in enumerate(result):
-        if found in result[:i]:
+def distinct(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Each label once."""
+    for i, found in enumerate(values):
+        if found in values[:i]:
             raise ConfigError(f"[{i}]", f"duplicate value {found!r}")
-    return result
+    return values
 
 
-def item(i: int, read: Callable[[object], T], value: object) -> T:
-    """read(value) for item i of a list, an error naming the item."""
-    try:
-        return read(value)
-    except ConfigError as exc:
-        raise ConfigError(f"[{i}]", exc.reason) from None
-
-
-def file_path(value: object, info: ValidationInfo) -> str | None:
+def file_path(value: str | None, info: ValidationInfo) -> str | None:
     """Relative paths are taken from the config file's directory, as users expect."""
-    found = optional_text(value)
-    if found is None or info.context is None:
-        return found
-    found = os.path.expanduser(found)
+    if value is None or info.context is None:
+        return value
+    found = os.path.expanduser(value)
     base_dir = str(info.context.get("base_dir", "."))
     return found if os.path.isabs(found) else os.path.normpath(os.path.join(base_dir, found))
 
@@ -166,31 +110,25 @@ _DURATION_SCHEMA = {
         {"type": "string", "pattern": r"\$\{"},
     ],
 }
-_LABEL_SCHEMA = {"type": ["string", "number", "boolean"]}
+_LABEL_SCHEMA: dict[str, Any] = {"type": ["string", "number", "boolean"]}
+_UNSET = BeforeValidator(lambda value: None if value == "" else value)  # e.g. ${VAR:-}
 
-Text = Annotated[str, Field(min_length=1), BeforeValidator(text)]
-OptionalText = Annotated[str | None, BeforeValidator(optional_text)]
+Text = Annotated[str, Field(strict=True, min_length=1)]
+OptionalText = Annotated[str | None, Field(strict=True), _UNSET]  # so never empty
 Label = Annotated[str, BeforeValidator(label), WithJsonSchema(_LABEL_SCHEMA)]
 Labels = Annotated[
-    tuple[str, ...],
-    BeforeValidator(distinct_labels),
-    WithJsonSchema({"type": "array", "minItems": 1, "uniqueItems": True, "items": _LABEL_SCHEMA}),
+    tuple[Label, ...],
+    Field(min_length=1, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(distinct),
 ]
-Number = Annotated[float, BeforeValidator(number)]
-Positive = Annotated[float, Field(gt=0), BeforeValidator(number_where(lambda x: x > 0, "positive"))]
-NonNegative = Annotated[
-    float, Field(ge=0), BeforeValidator(number_where(lambda x: x >= 0, "at least 0"))
-]
-Fraction = Annotated[
-    float,
-    Field(gt=0, lt=1),
-    BeforeValidator(number_where(lambda x: 0 < x < 1, "between 0 and 1 (exclusive)")),
-]
-Share = Annotated[
-    float,
-    Field(gt=0, le=1),
-    BeforeValidator(number_where(lambda x: 0 < x <= 1, "greater than 0 and at most 1")),
-]
-PositiveInt = Annotated[int, Field(ge=1), BeforeValidator(at_least(1))]
-Duration = Annotated[float, BeforeValidator(duration), WithJsonSchema(_DURATION_SCHEMA)]
-File = Annotated[str | None, BeforeValidator(file_path)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Flag = Annotated[bool, Field(strict=True)]
+Positive = Annotated[Number, Field(gt=0), rule("positive")]
+NonNegative = Annotated[Number, Field(ge=0), rule("at least 0")]
+Fraction = Annotated[Number, Field(gt=0, lt=1), rule("between 0 and 1 (exclusive)")]
+Share = Annotated[Number, Field(gt=0, le=1), rule("greater than 0 and at most 1")]
+PositiveInt = Annotated[int, Field(strict=True, ge=1), rule("positive")]
+Count = Annotated[int, Field(strict=True, ge=0), rule("at least 0")]
+Bins = Annotated[int, Field(strict=True, ge=2), rule("at least 2")]
+Duration = Annotated[Number, BeforeValidator(duration), WithJsonSchema(_DURATION_SCHEMA)]
+File = Annotated[OptionalText, AfterValidator(file_path)]

@@ -4,8 +4,6 @@ Run `python -m exporter.config.schema` after changing a key; a test fails until 
 matches again.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

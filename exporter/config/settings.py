@@ -1,33 +1,23 @@
 """The keys a model shares with defaults: window, schedule, slo, labels, multivariate, limits."""
 
-from __future__ import annotations
-
 import datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, Field
 
-from exporter.config.keys import ConfigError, Section, describe
-from exporter.config.scalars import Duration, Fraction, PositiveInt, Share, at_least, text
+from exporter.config.keys import ConfigError, Section
+from exporter.config.scalars import Bins, Count, Duration, Flag, Fraction, PositiveInt, Share, Text
 
 
-def cron_line(value: object) -> str:
+def cron_line(line: str) -> str:
     """Checked now, so a bad line fails at startup rather than at its first run."""
     from apscheduler.triggers.cron import CronTrigger
 
-    line = text(value)
     try:
         CronTrigger.from_crontab(line, timezone=datetime.UTC)
     except ValueError as exc:
         raise ConfigError("", f"invalid cron line {line!r}: {exc}") from None
     return line
-
-
-def boolean(value: object) -> bool:
-    """YAML spells booleans true and false; "yes" in quotes is a string, not a boolean."""
-    if not isinstance(value, bool):
-        raise ConfigError("", f"must be true or false, got {describe(value)}")
-    return value
 
 
 class WindowConfig(Section):
@@ -44,7 +34,7 @@ class ScheduleConfig(Section):
 
     interval_seconds: Duration | None = Field(60.0, alias="interval")
     """Time between two evaluations."""
-    cron: Annotated[str, BeforeValidator(cron_line)] | None = None
+    cron: Annotated[Text, AfterValidator(cron_line)] | None = None
     """A five-field crontab line, evaluated in UTC, e.g. */5 * * * *."""
 
     @classmethod
@@ -78,7 +68,7 @@ class LabelsConfig(Section):
 class MultivariateConfig(Section):
     """Multivariate drift: PCA reconstruction error over the numeric features."""
 
-    enabled: Annotated[bool, BeforeValidator(boolean)] = True
+    enabled: Flag = True
     """Compute it where it applies: when the kept components are fewer than the features."""
     variance: Fraction = 0.65
     """Share of the reference variance the kept components explain."""
@@ -101,16 +91,16 @@ class Settings(Section):
     """Fewer predictions than this in the window and an evaluation is skipped."""
     drift_share: Share = 0.5
     """A model counts as drifted when at least this share of its features drift."""
-    max_new_categories: Annotated[int, Field(ge=0), BeforeValidator(at_least(0))] = 50
+    max_new_categories: Count = 50
     """Unseen categories tracked per categorical feature before the rest are lumped together."""
     max_versions: PositiveInt = 20
     """Model versions tracked per model before the oldest are dropped."""
     max_entry_bytes: PositiveInt = 512 * 1024
     """Larger stream entries are rejected as malformed."""
-    histogram_bins: Annotated[int, Field(ge=2), BeforeValidator(at_least(2))] = 10
+    histogram_bins: Bins = 10
     """Bins of numeric histograms (PSI and the exported distributions)."""
 
-    def layered_over(self, defaults: Settings) -> dict[str, Any]:
+    def layered_over(self, defaults: "Settings") -> dict[str, Any]:
         """These settings over defaults': keys not set here come from defaults."""
         merged: dict[str, Any] = {}
         for name in Settings.model_fields:

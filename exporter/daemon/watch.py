@@ -8,8 +8,8 @@ import os
 import threading
 from collections.abc import Callable
 
-from exporter.config.document import MAX_DOCUMENT_BYTES
 from exporter.files import RefusedFile, read_regular_file
+from exporter.yamlfile import MAX_DOCUMENT_BYTES
 
 log = logging.getLogger("exporter.daemon")
 

@@ -12,11 +12,11 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
-from exporter.config.document import parse_yaml, read_yaml_text
 from exporter.config.keys import ConfigError, Section, validate
 from exporter.web.httpconfig import HTTPServerConfig, RateLimit
 from exporter.web.tlsconfig import TLSServerConfig
 from exporter.web.tlscontext import ssl_context
+from exporter.yamlfile import parse_yaml, read_yaml_text
 
 __all__ = [
     "BasicAuth",
@@ -95,7 +95,7 @@ class WebSecurity(Section):
 def load_web_config(path: str) -> WebSecurity:
     """Read a web config file; errors name the key path and never echo a hash.
 
-    Read and parsed with the main config's limits (exporter.config.document).
+    Read and parsed with the main config's limits (exporter.yamlfile).
     """
     try:
         raw = parse_yaml(read_yaml_text(path, "web config file"), path)

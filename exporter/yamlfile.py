@@ -1,4 +1,4 @@
-"""Read a YAML file into plain data with bounded cost, whatever the file holds.
+"""Read a YAML file into plain data with bounded cost, whatever the file holds; ConfigError.
 
 A 353-byte "billion laughs" document (anchors whose aliases nest nine deep) expands to
 hundreds of millions of values once walked, and a 49 MB list takes minutes and gigabytes
@@ -14,13 +14,24 @@ from collections.abc import Hashable
 
 import yaml
 
-from exporter.config.keys import ConfigError
 from exporter.files import MiB, read_regular_file
 
 MAX_DOCUMENT_BYTES = 4 * MiB
 MAX_DOCUMENT_VALUES = 100_000
 MAX_DOCUMENT_DEPTH = 64
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class ConfigError(ValueError):
+    """A config problem; the message starts with the key path so the user can find it."""
+
+    def __init__(self, path: str, reason: str | None = None) -> None:
+        # ConfigError("models[0].x: message") also works, for callers with a ready-made message.
+        if reason is None:
+            path, _, reason = path.partition(": ")
+        super().__init__(f"{path}: {reason}" if reason else path)
+        self.path = path
+        self.reason = reason
 
 
 class DocumentTooLarge(yaml.YAMLError):
