@@ -14,7 +14,8 @@ from typing import Annotated, Self
 
 from pydantic import BeforeValidator, Field, ValidationInfo, model_validator
 
-from exporter.config.keys import ConfigError, Section
+from exporter.config.keys import ConfigError, Section, describe
+from exporter.config.scalars import text
 
 # client_auth_type -> (OpenSSL verify mode, whether the chain is verified)
 CLIENT_AUTH = {
@@ -55,18 +56,6 @@ CURVES = {
 }
 
 
-def _kind(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _string(value: object) -> str:
-    if not isinstance(value, str):
-        raise ConfigError("", f"must be a string, got {_kind(value)}")
-    if not value:
-        raise ConfigError("", "must not be empty")
-    return value
-
-
 def _one_of(allowed: Iterable[str], aliases: dict[str, str] | None = None) -> BeforeValidator:
     """A reader of one name of allowed, in the exporter-toolkit's wording."""
 
@@ -87,7 +76,7 @@ def _names(allowed: Iterable[str]) -> BeforeValidator:
 
     def read(value: object) -> tuple[str, ...]:
         if not isinstance(value, list | tuple):
-            raise ConfigError("", f"must be a list, got {_kind(value)}")
+            raise ConfigError("", f"must be a list, got {describe(value)}")
         for i, item in enumerate(value):
             if item not in choices:
                 raise ConfigError(f"[{i}]", f"unknown name {item!r}: one of {', '.join(choices)}")
@@ -98,22 +87,22 @@ def _names(allowed: Iterable[str]) -> BeforeValidator:
 
 def _strings(value: object) -> tuple[str, ...]:
     if not isinstance(value, list | tuple):
-        raise ConfigError("", f"must be a list of strings, got {_kind(value)}")
+        raise ConfigError("", f"must be a list of strings, got {describe(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item:
-            raise ConfigError(f"[{i}]", f"must be a non-empty string, got {_kind(item)}")
+            raise ConfigError(f"[{i}]", f"must be a non-empty string, got {describe(item)}")
     return tuple(value)
 
 
 def boolean(value: object) -> bool:
     """true or false, nothing YAML or pydantic would coerce."""
     if not isinstance(value, bool):
-        raise ConfigError("", f"must be true or false, got {_kind(value)}")
+        raise ConfigError("", f"must be true or false, got {describe(value)}")
     return value
 
 
 def _pem(value: object) -> str:
-    found = _string(value)
+    found = text(value)
     if "-----BEGIN " not in found:
         raise ConfigError("", "must be PEM text (-----BEGIN ...)")  # never echoed: it may be a key
     return found
@@ -121,7 +110,7 @@ def _pem(value: object) -> str:
 
 def _server_file(value: object, info: ValidationInfo) -> str:
     """Relative paths are taken from the file's directory, as in Go; the file must exist."""
-    found = _string(value)
+    found = text(value)
     if info.context is None:
         return found
     full = found if os.path.isabs(found) else os.path.join(str(info.context["base_dir"]), found)
