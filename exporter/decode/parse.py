@@ -27,6 +27,8 @@ class Reader:
     def __init__(self, shape: type[Any], known: frozenset[str]) -> None:
         self._shape = shape
         self._known = known
+        closed = msgspec.defstruct(shape.__name__, [], bases=(shape,), forbid_unknown_fields=True)
+        self._closed = msgspec.json.Decoder(closed)  # the common record: one pass, no key scan
         self._one = msgspec.json.Decoder(shape)
         self._batch = msgspec.json.Decoder(list[msgspec.Raw])
         self._keys = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -49,8 +51,22 @@ class Reader:
             raise Malformed(Reason.BAD_BATCH)
         return items
 
-    def record(self, source: Any) -> Any:
-        """One record as its typed struct, or as `Refused` when a field has the wrong type."""
+    def record(self, source: Any) -> tuple[Any, bool]:
+        """One record as its typed struct, or as `Refused` when a field has the wrong type;
+        and whether it may carry keys outside the wire format (then `unknown` says which).
+
+        Most records have only known keys and decode in one pass with the closed shape; any
+        refusal of it (an unknown key, a bad value, broken JSON) takes the open path below,
+        which decides as before.
+        """
+        if isinstance(source, bytes | msgspec.Raw):
+            try:
+                return self._closed.decode(source), False
+            except (msgspec.ValidationError, *_ENTRY_ERRORS):
+                pass
+        return self._open(source), True
+
+    def _open(self, source: Any) -> Any:
         if isinstance(source, bytes | msgspec.Raw):
             try:
                 return self._one.decode(source)

@@ -177,13 +177,14 @@ class Decoder:
         try:
             for source in reader.sources(fields, self._limit):
                 try:
-                    records.append(one(reader.record(source), default_ts))
+                    record, open_keys = reader.record(source)
+                    records.append(one(record, default_ts))
                 except Malformed:
                     raise
                 except Invalid as exc:
                     rejected.append(exc.reason)
                     continue
-                keys = reader.unknown(source)
+                keys = reader.unknown(source) if open_keys else ()
                 if keys:
                     unknown.append(keys)
         except Malformed as exc:  # the entry as a whole is unusable: one reason, no record
