@@ -20,10 +20,10 @@ import orjson
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter import REVISION_ENV
 from exporter.daemon import Daemon
 from exporter.demo.runner import demo_config
 from exporter.demo.simulate import SIMS, reference_csv
-from exporter.expose.collector import REVISION_ENV
 from exporter.reference.load import store_in_redis
 from tests.conftest import require_tool
 

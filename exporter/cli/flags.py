@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 from typing import Any
 
-from exporter import __version__
+from exporter import __version__, build_date, revision
 from exporter.logs import LOG_FORMATS, LOG_LEVELS, canonical_format, canonical_level
 from exporter.web.routes import TELEMETRY_PATH, check_telemetry_path
 
 PROG = "ml-monitoring-exporter"
 COMMANDS = ("run", "check-config", "demo", "reference")
-# Set when the image is built (see the Dockerfile); a source install knows neither.
-REVISION_ENV, BUILD_DATE_ENV = "MLMON_REVISION", "MLMON_BUILD_DATE"
 
 
 def version_text() -> str:
     """What --version prints, in the layout of `prometheus --version`."""
-    revision = os.environ.get(REVISION_ENV) or "unknown"
-    lines = [f"{PROG}, version {__version__} (revision: {revision})"]
-    if os.environ.get(BUILD_DATE_ENV):
-        lines.append(f"  build date:       {os.environ[BUILD_DATE_ENV]}")
+    lines = [f"{PROG}, version {__version__} (revision: {revision()})"]
+    if build_date():
+        lines.append(f"  build date:       {build_date()}")
     lines.append(f"  python version:   {platform.python_version()}")
     lines.append(f"  platform:         {sys.platform}/{platform.machine()}")
     return "\n".join(lines)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
@@ -10,7 +9,7 @@ from typing import NamedTuple
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from exporter import __version__
+from exporter import __version__, revision
 from exporter.config import ModelConfig
 from exporter.evaluate.snapshot import DriftValue, ModelSnapshot, SnapshotStore
 from exporter.expose.catalog import spec
@@ -27,8 +26,6 @@ from exporter.expose.catalog_performance import (
     family,
 )
 
-REVISION_ENV = "MLMON_REVISION"
-
 
 def build_labels() -> tuple[str, str, str]:
     """Version, source revision and Python version of this build, for mlmon_build_info.
@@ -36,8 +33,7 @@ def build_labels() -> tuple[str, str, str]:
     The revision is $MLMON_REVISION, which the image sets from its REVISION build argument,
     or "unknown" when the exporter was built or installed without one.
     """
-    revision = os.environ.get(REVISION_ENV, "").strip() or "unknown"
-    return __version__, revision, platform.python_version()
+    return __version__, revision(), platform.python_version()
 
 
 class Generation(NamedTuple):
