@@ -155,6 +155,18 @@ def test_a_certificate_replaced_on_disk_is_served_on_the_next_connection(
         assert fetch(port, client_context(ca.cert)) == (200, BODY)
 
 
+def test_a_certificate_swapped_for_a_fifo_keeps_the_last_good_one_without_blocking(
+    tmp_path: Path, ca: Authority, server: Issued, caplog: pytest.LogCaptureFixture
+) -> None:
+    web = load(tmp_path, tls_yaml(server))
+    with serving(web) as port:
+        os.remove(server.cert)
+        os.mkfifo(server.cert)  # a reader would wait for a writer forever
+        with caplog.at_level(logging.WARNING, "exporter.http"):
+            assert served_serial(port, ca.cert) == server.serial
+        assert "not a regular file" in caplog.text
+
+
 def test_a_client_ca_replaced_on_disk_verifies_the_next_connection(
     tmp_path: Path, ca: Authority, server: Issued
 ) -> None:

@@ -22,11 +22,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from exporter.config.keys import ConfigError
+from exporter.files import MiB, read_regular_file
 from exporter.web import openssl
 from exporter.web.tlsconfig import CLIENT_AUTH, CURVES, TLS_VERSIONS, TLSServerConfig
 
 log = logging.getLogger("exporter.http")
 Material = tuple[bytes, bytes, bytes | None]  # certificate chain, key, client CAs (PEM)
+MAX_PEM_BYTES = 4 * MiB  # a CA bundle is a few hundred KB
 
 
 def read_material(tls: TLSServerConfig) -> Material:
@@ -35,8 +37,7 @@ def read_material(tls: TLSServerConfig) -> Material:
     def read(path: str | None, inline: str | None) -> bytes | None:
         if path is None:
             return None if inline is None else inline.encode()
-        with open(path, "rb") as f:
-            return f.read()
+        return read_regular_file(path, MAX_PEM_BYTES)  # never blocks a handshake on a FIFO
 
     cert, key = read(tls.cert_file, tls.cert), read(tls.key_file, tls.key)
     assert cert is not None and key is not None  # the model requires one of each
