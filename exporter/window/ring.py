@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
 from exporter.config import ModelConfig
-from exporter.decode.wire import Prediction
+from exporter.decode.batch import PredictionBatch
+from exporter.decode.wire import Scores
 from exporter.stats.kinds import FeatureType, Task
 from exporter.window.vocab import Vocabulary
 
@@ -59,30 +61,31 @@ class Window:
     def __len__(self) -> int:
         return self._size
 
-    def extend(self, records: Sequence[Prediction]) -> None:
+    def extend(self, batch: PredictionBatch) -> None:
         """Append a batch column by column; the oldest rows fall out past the cap."""
-        if not records:
+        n = len(batch)
+        if not n:
             return
-        records = records[-self._cap :]
-        ts = np.fromiter((r.ts for r in records), float, len(records))
-        num = np.array(
-            [[r.features.get(n) for r in records] for n in self._numeric], dtype=float
-        ).reshape(len(self._numeric), len(records))  # None -> NaN
+        keep = slice(max(0, n - self._cap), n)
+        kept = min(n, self._cap)
         cat = np.array(
-            [[self._code(n, r.features.get(n)) for r in records] for n in self._categorical],
+            [
+                self.vocabularies[name].codes(batch.categorical[i][keep])
+                for i, name in enumerate(self._categorical)
+            ],
             dtype=np.int32,
-        ).reshape(len(self._categorical), len(records))
-        pred = np.fromiter((self._pred_value(r.prediction) for r in records), float, len(records))
-        score = np.fromiter((self._score_value(r) for r in records), float, len(records))
+        ).reshape(len(self._categorical), kept)
+        pred = self._predictions(batch.prediction[keep])
+        score = self._scores(batch.scores[keep])
         with self._lock:
-            idx = (self._pos + np.arange(len(records))) % self._cap
-            self._ts[idx] = ts
-            self._num[:, idx] = num
+            idx = (self._pos + np.arange(pred.shape[0])) % self._cap
+            self._ts[idx] = batch.ts[keep]
+            self._num[:, idx] = batch.numeric[:, keep]
             self._cat[:, idx] = cat
             self._pred[idx] = pred
             self._score[idx] = score
-            self._pos = int((self._pos + len(records)) % self._cap)
-            self._size = min(self._cap, self._size + len(records))
+            self._pos = int((self._pos + len(idx)) % self._cap)
+            self._size = min(self._cap, self._size + len(idx))
 
     def view(self, now: float) -> WindowView:
         """Copy the rows no older than the window duration, oldest first."""
@@ -107,23 +110,20 @@ class Window:
             self.vocabularies[name].seed(values)
         self.classes.seed(classes)
 
-    def _code(self, name: str, value: object) -> int:
-        return -1 if value is None else self.vocabularies[name].code(str(value))
+    def _predictions(self, values: list[float | str | None]) -> np.ndarray:
+        """Class codes of a classifier's predictions, a regressor's values; NaN where none."""
+        if not self._classification:
+            return np.array(values, dtype=float)
+        codes = self.classes.codes(cast(list[str | None], values))  # a classifier's are text
+        return np.where(codes < 0, np.nan, codes)
 
-    def _pred_value(self, value: float | str | None) -> float:
-        if value is None:
-            return float("nan")
-        if self._classification:
-            return float(self.classes.code(str(value)))
-        return float(value)
-
-    def _score_value(self, record: Prediction) -> float:
+    def _scores(self, scores: list[Scores]) -> np.ndarray:
         """The positive-class probability, whichever form the producer sent."""
-        scores = record.scores
-        if scores is None:
-            return float("nan")
-        if isinstance(scores, float):
-            return scores
-        if self._positive is not None and self._positive in scores:
-            return float(scores[self._positive])
-        return float("nan")
+        positive = self._positive
+        out = np.full(len(scores), np.nan)
+        for i, s in enumerate(scores):
+            if isinstance(s, float):
+                out[i] = s
+            elif s is not None and positive is not None and positive in s:
+                out[i] = s[positive]
+        return out
