@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,6 +64,20 @@ def redis_server() -> Iterator[redis.Redis]:
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def wait_ready(port: int, seconds: float = 120.0) -> None:
+    """Wait until the exporter on port answers /readyz with 200."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the exporter on port {port} was not ready within {seconds:.0f} s")
 
 
 def rss_mb(pid: int) -> float:

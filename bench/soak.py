@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 import redis
 
-from bench.common import free_port, machine, rss_mb, start_redis, unique_batches
+from bench.common import free_port, machine, rss_mb, start_redis, unique_batches, wait_ready
 from tests.helpers import model_yaml, sample, write_reference
 
 MODELS = tuple(f"soak{i}" for i in range(10))
@@ -103,7 +103,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(3)
+        wait_ready(wport)
         prom = start_prometheus(tmpdir, [f"127.0.0.1:{wport}"])
         written = mp.Value("q", 0)
         producer = mp.Process(target=produce, args=(rport, args.rate, seconds, written))
