@@ -110,11 +110,13 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"the exporter exited with {self.proc.returncode}")
-            if self.get("/readyz")[0] == 200:
-                status, body = self.get("/metrics")
-                if status == 200 and body.count(b"\nmlmon_window_samples{") == models:
-                    return
-            time.sleep(0.2)
+            if self.get("/readyz")[0] != 200:
+                time.sleep(0.2)
+                continue
+            status, body = self.get("/metrics")
+            if status == 200 and body.count(b"\nmlmon_window_samples{") == models:
+                return
+            time.sleep(1.0)  # a 100-model scrape costs the exporter a few tenths of a second
         raise SystemExit(f"the exporter did not evaluate its {models} models in {seconds:.0f} s")
 
     def records_read(self) -> float:
