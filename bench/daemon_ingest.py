@@ -3,7 +3,7 @@ from the very same stream in the same repetition.
 
     python -m bench.daemon_ingest [--quick]
 
-One redis-server, one exporter process per case (`python -m exporter`), a producer process.
+Per case a redis-server and an exporter process (`python -m exporter`); a producer process.
 Each repetition visits every case in turn: the case's exporter is paused (SIGSTOP), the
 producer fills its streams with N records, the bench process pages through those entries with
 XRANGE (raw, then with orjson.loads of each field), then the exporter is resumed (SIGCONT) and
