@@ -164,7 +164,7 @@ def measure(accept: str, runs: int) -> tuple[int, float, float, float, float]:
 def main(quick: bool = False) -> None:
     """Print the scrape table."""
     runs = QUICK_RUNS if quick else RUNS
-    disable_created_metrics()  # as the daemon does
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # as the daemon does
     print(
         f"## Scrape ({time.strftime('%Y-%m-%d')}; {machine()}, "
         f"prometheus-client {metadata.version('prometheus-client')})\n"
