@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 import numpy as np
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter.window import pending
-from exporter.window.pending import Pending, keys_of
+from exporter.window.pending import Pending, Recent, keys_of
 
 
 class DictPending:
@@ -118,3 +118,21 @@ def test_slots_of_joined_predictions_are_reused_rather_than_grown() -> None:
         assert store.take(keys)[0].all()
     assert len(store) == 0
     assert len(store._key) <= 4 * 20_000 + 2 * pending.CHUNK
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    capacity=st.integers(1, 40),
+    batches=st.lists(st.lists(st.tuples(st.integers(0, 100), score), max_size=30), max_size=12),
+    cutoff=st.integers(0, 100),
+)
+def test_recent_predictions_keep_the_newest_like_a_bounded_deque(
+    capacity: int, batches: list[list[tuple[int, Any]]], cutoff: int
+) -> None:
+    ours, theirs = Recent(capacity), deque(maxlen=capacity)
+    for rows in batches:
+        ts = [float(t) for t, _ in rows]
+        ours.extend(np.array(ts, float), [f"p{t}" for t in ts], [s for _, s in rows])
+        theirs.extend((t, f"p{t}", s) for t, (_, s) in zip(ts, rows, strict=True))
+    kept = [row for row in theirs if row[0] >= cutoff]
+    assert ours.since(float(cutoff)) == ([row[1] for row in kept], [row[2] for row in kept])

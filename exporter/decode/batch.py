@@ -79,3 +79,15 @@ def concat(batches: Sequence[PredictionBatch]) -> PredictionBatch:
 def _text(value: float | str | None) -> str | None:
     """A decoded categorical value is text already; numbers came only from tests' records."""
     return value if value is None or isinstance(value, str) else str(value)
+
+
+def positive_scores(scores: Sequence[Scores], positive: str | None) -> np.ndarray:
+    """The positive-class probability per record, whichever form the producer sent; NaN where
+    there is none."""
+    out = np.full(len(scores), np.nan)
+    for i, s in enumerate(scores):
+        if isinstance(s, float):
+            out[i] = s
+        elif s is not None and positive is not None and positive in s:
+            out[i] = s[positive]
+    return out

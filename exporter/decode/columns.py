@@ -77,7 +77,7 @@ class FastPredictions:
             records = list(map(self._one.decode, payloads))
         except _PARSE_ERRORS:
             return None
-        times = np.fromiter(map(entry_time, (e[0] for e in entries)), float, len(entries))
+        times = _entry_times([entry_id for entry_id, _ in entries])
         return self._columns(records, times)
 
     def _batch(self, entry: Entry) -> PredictionBatch | None:
@@ -152,3 +152,10 @@ def _texts(values: list[Any]) -> list[Any]:
     if _TEXTS.issuperset(map(type, values)):
         return values
     return [v if v is None or type(v) is str else as_text(v) for v in values]
+
+
+def _entry_times(ids: list[Any]) -> np.ndarray:
+    """Epoch seconds of stream entry IDs ("<milliseconds>-<sequence>"), as `entry_time`."""
+    if not all(type(i) is bytes for i in ids):
+        return np.fromiter(map(entry_time, ids), float, len(ids))
+    return np.array([i.partition(b"-")[0] for i in ids]).astype(np.int64) / 1000.0

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import cast
 
 from exporter.config import ModelConfig
-from exporter.decode.batch import PredictionBatch
-from exporter.decode.wire import Label
+from exporter.decode.batch import PredictionBatch, positive_scores
+from exporter.decode.wire import Label, Scores
 from exporter.stats.kinds import Task
-from exporter.window.pending import Pending, keys_of
+from exporter.window.pending import Pending, Recent, keys_of
 from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
 
 # A prediction's scores kept compactly: the positive-class probability, or interned class
@@ -61,25 +61,24 @@ class LabelJoin:
         self._pairs: deque[tuple[float, float, Target, Target, Compact]] = deque(
             maxlen=model.window.max_samples
         )
-        self._recent: deque[tuple[float, Target, Compact]] = deque(
-            maxlen=model.window.max_samples if self._classification else 0
-        )
+        self._recent = Recent(model.window.max_samples if self._classification else 0)
         self._keysets: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._classes: list[str] = list(model.classes or ())
         if not self._classes and model.task is Task.BINARY and model.positive_class:
             self._classes.append(model.positive_class)
+        self._positive = model.positive_class if model.task is Task.BINARY else None
         self._lock = threading.Lock()
 
     def remember(self, batch: PredictionBatch) -> None:
         """Keep id, time, prediction and scores of each record, dropping the oldest first."""
         kept = [i for i, p in enumerate(batch.prediction) if p is not None]
         predicted = cast(list[Target], [batch.prediction[i] for i in kept])
-        scores = [self._compact(batch.scores[i]) for i in kept]
+        scores = self._scores([batch.scores[i] for i in kept])
         ids = [batch.ids[i] for i in kept]
         waiting = [j for j, id_ in enumerate(ids) if id_ is not None]
         with self._lock:
             if self._classification:
-                self._recent.extend(zip(batch.ts[kept].tolist(), predicted, scores, strict=True))
+                self._recent.extend(batch.ts[kept], predicted, scores)
             if waiting:
                 self._pending.add(
                     keys_of([cast(str, ids[j]) for j in waiting]),
@@ -121,7 +120,7 @@ class LabelJoin:
             recent = [p for p in self._pairs if p[0] >= cutoff]
             labelled = sum(1 for p in self._pairs if p[1] >= cutoff)
             waiting = self._pending.waiting_since(cutoff)
-            window = [r for r in self._recent if r[0] >= cutoff]
+            window_predicted, window_scores = self._recent.since(cutoff)
             classes = tuple(self._classes)
         total = labelled + waiting
         return JoinedPairs(
@@ -130,8 +129,8 @@ class LabelJoin:
             scores=tuple(p[4] for p in recent),
             coverage=labelled / total if total else None,
             classes=classes,
-            window_predicted=tuple(r[1] for r in window),
-            window_scores=tuple(r[2] for r in window),
+            window_predicted=tuple(window_predicted),
+            window_scores=tuple(window_scores),
         )
 
     @property
@@ -151,6 +150,12 @@ class LabelJoin:
             self._classes.append(cls)
             return cls
         return OTHER
+
+    def _scores(self, scores: list[Scores]) -> list[Compact]:
+        """A binary model's positive-class probability is all that its metrics read."""
+        if self._positive is None:
+            return [self._compact(s) for s in scores]
+        return [None if p != p else p for p in positive_scores(scores, self._positive).tolist()]
 
     def _compact(self, scores: float | Mapping[str, float] | None) -> Compact:
         """Scores with the class names interned, so a million of them share one key tuple."""

@@ -17,6 +17,11 @@ CHUNK = 8192  # slots per sorted index; the newest, open chunk is a dict
 MAX_INTERNED = 4096  # distinct predicted classes stored once
 
 
+def objects(values: Sequence[Any]) -> np.ndarray:
+    """An object array of exactly these values: numpy would read tuples as rows of their own."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
 def keys_of(ids: Sequence[str]) -> np.ndarray:
     """The 64-bit hashes that stand for ids within this process."""
     return np.fromiter(map(hash, ids), np.int64, len(ids))
@@ -145,7 +150,7 @@ class Pending:
         if self._extra is not None or any(isinstance(s, tuple) for s in scores):
             if self._extra is None:
                 self._extra = np.full(len(self._key), None, dtype=object)
-            self._extra[rows] = [s if isinstance(s, tuple) else None for s in scores]
+            self._extra[rows] = objects([s if isinstance(s, tuple) else None for s in scores])
         start, listed = self._tail, keys.tolist()
         while start < self._tail + n:  # fill the open chunk; a full one gets its sorted index
             stop = min(self._tail + n, (start // CHUNK + 1) * CHUNK)
@@ -188,3 +193,46 @@ class Pending:
         self._head += slots
         for chunk in [c for c in self._chunks if (c + 1) * CHUNK <= self._head]:
             del self._chunks[chunk]
+
+
+class Recent:
+    """The newest predictions of a classifier, for estimates without labels: a ring of arrays,
+    so a full window is not a hundred thousand tuples for the garbage collector to walk."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._ts = np.empty(0)
+        self._pred = np.empty(0, dtype=object)
+        self._score = np.empty(0, dtype=object)
+        self._next = self._size = 0
+
+    def extend(self, ts: np.ndarray, predicted: list[Any], scores: list[Any]) -> None:
+        """Append in arrival order; past the capacity the oldest are overwritten."""
+        n = min(len(ts), self._capacity)
+        if not n:
+            return
+        self._grow(self._size + n)
+        at = (self._next + np.arange(n)) % len(self._ts)
+        self._ts[at] = ts[-n:]
+        self._pred[at], self._score[at] = objects(predicted[-n:]), objects(scores[-n:])
+        self._next = int((self._next + n) % len(self._ts))
+        self._size = min(self._size + n, len(self._ts))
+
+    def since(self, cutoff: float) -> tuple[list[Any], list[Any]]:
+        """(predicted, scores) of those stamped at or after cutoff, oldest first."""
+        order = (self._next - self._size + np.arange(self._size)) % max(len(self._ts), 1)
+        keep = order[self._ts[order] >= cutoff]
+        return self._pred[keep].tolist(), self._score[keep].tolist()
+
+    def _grow(self, wanted: int) -> None:
+        """Buffers double up to the capacity as they fill, rather than start full."""
+        if wanted <= len(self._ts) or len(self._ts) == self._capacity:
+            return
+        size = min(self._capacity, max(2 * len(self._ts), wanted, 1024))
+        order = (self._next - self._size + np.arange(self._size)) % max(len(self._ts), 1)
+        for name in ("_ts", "_pred", "_score"):
+            old = getattr(self, name)
+            new = np.empty(size, old.dtype)
+            new[: self._size] = old[order]
+            setattr(self, name, new)
+        self._next = self._size

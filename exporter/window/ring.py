@@ -10,8 +10,7 @@ from typing import cast
 import numpy as np
 
 from exporter.config import ModelConfig
-from exporter.decode.batch import PredictionBatch
-from exporter.decode.wire import Scores
+from exporter.decode.batch import PredictionBatch, positive_scores
 from exporter.stats.kinds import FeatureType, Task
 from exporter.window.vocab import Vocabulary
 
@@ -49,11 +48,11 @@ class Window:
         self.classes = Vocabulary(model.max_new_categories, lambda: fold("class"))
         self._classification = model.task.is_classification
         self._positive = model.positive_class if model.task is Task.BINARY else None
-        self._ts = np.zeros(cap)
-        self._num = np.full((len(self._numeric), cap), np.nan)
-        self._cat = np.full((len(self._categorical), cap), -1, dtype=np.int32)
-        self._pred = np.full(cap, np.nan)
-        self._score = np.full(cap, np.nan)
+        self._ts = np.zeros(0)  # buffers grow as they fill: see _grow
+        self._num = np.zeros((len(self._numeric), 0))
+        self._cat = np.zeros((len(self._categorical), 0), dtype=np.int32)
+        self._pred = np.zeros(0)
+        self._score = np.zeros(0)
         self._pos = 0
         self._size = 0
         self._lock = threading.Lock()
@@ -76,22 +75,22 @@ class Window:
             dtype=np.int32,
         ).reshape(len(self._categorical), kept)
         pred = self._predictions(batch.prediction[keep])
-        score = self._scores(batch.scores[keep])
+        score = positive_scores(batch.scores[keep], self._positive)
         with self._lock:
-            idx = (self._pos + np.arange(pred.shape[0])) % self._cap
+            self._grow(self._size + kept)
+            idx = (self._pos + np.arange(kept)) % len(self._ts)
             self._ts[idx] = batch.ts[keep]
             self._num[:, idx] = batch.numeric[:, keep]
             self._cat[:, idx] = cat
             self._pred[idx] = pred
             self._score[idx] = score
-            self._pos = int((self._pos + len(idx)) % self._cap)
-            self._size = min(self._cap, self._size + len(idx))
+            self._pos = int((self._pos + kept) % len(self._ts))
+            self._size = min(self._cap, self._size + kept)
 
     def view(self, now: float) -> WindowView:
         """Copy the rows no older than the window duration, oldest first."""
         with self._lock:
-            start = (self._pos - self._size) % self._cap
-            order = (start + np.arange(self._size)) % self._cap
+            order = self._order()
             keep = order[self._ts[order] >= now - self._duration]
             rows = (
                 self._ts[keep].copy(),
@@ -117,13 +116,19 @@ class Window:
         codes = self.classes.codes(cast(list[str | None], values))  # a classifier's are text
         return np.where(codes < 0, np.nan, codes)
 
-    def _scores(self, scores: list[Scores]) -> np.ndarray:
-        """The positive-class probability, whichever form the producer sent."""
-        positive = self._positive
-        out = np.full(len(scores), np.nan)
-        for i, s in enumerate(scores):
-            if isinstance(s, float):
-                out[i] = s
-            elif s is not None and positive is not None and positive in s:
-                out[i] = s[positive]
-        return out
+    def _order(self) -> np.ndarray:
+        """Buffer positions of the kept rows, oldest first."""
+        return (self._pos - self._size + np.arange(self._size)) % max(len(self._ts), 1)
+
+    def _grow(self, wanted: int) -> None:
+        """Double the buffers up to the cap, so a window that never fills never costs its cap."""
+        if wanted <= len(self._ts) or len(self._ts) == self._cap:
+            return
+        size = min(self._cap, max(2 * len(self._ts), wanted, 1024))
+        order = self._order()
+        for name in ("_ts", "_pred", "_score", "_num", "_cat"):
+            old = getattr(self, name)
+            new = np.empty((*old.shape[:-1], size), old.dtype)
+            new[..., : self._size] = old[..., order]
+            setattr(self, name, new)
+        self._pos = self._size
