@@ -48,49 +48,40 @@ class FastPredictions:
         self._categorical = [attrgetter(f"f{i}") for i in range(numeric, len(features))]
 
     def groups(self, entries: Sequence[Entry]) -> Iterator[tuple[Sequence[Entry], Any]]:
-        """(entries, PredictionBatch or None) in stream order."""
+        """(entries, PredictionBatch or None) in stream order, a run of one kind at a time."""
         start = 0
-        for i, (_, fields) in enumerate(entries):
-            if b"data" not in fields:
-                if start < i:
-                    yield from self._singles(entries[start:i])
-                yield entries[i : i + 1], self._batch(entries[i])
-                start = i + 1
-        if start < len(entries):
-            yield from self._singles(entries[start:])
+        for i in range(1, len(entries) + 1):
+            if i == len(entries) or _single(entries[i]) != _single(entries[start]):
+                yield from self._run(entries[start:i])
+                start = i
 
-    def _singles(self, entries: Sequence[Entry]) -> Iterator[tuple[Sequence[Entry], Any]]:
-        """A run of single-record entries: fast as a whole, else each half on its own."""
-        batch = self._single_columns(entries)
-        if batch is not None or len(entries) < SMALLEST_SPLIT:
+    def _run(self, entries: Sequence[Entry]) -> Iterator[tuple[Sequence[Entry], Any]]:
+        """A run of entries: fast as a whole, else each half on its own."""
+        batch = self._run_columns(entries)
+        smallest = SMALLEST_SPLIT if _single(entries[0]) else 2
+        if batch is not None or len(entries) < smallest:
             yield entries, batch
             return
         half = len(entries) // 2
-        yield from self._singles(entries[:half])
-        yield from self._singles(entries[half:])
+        yield from self._run(entries[:half])
+        yield from self._run(entries[half:])
 
-    def _single_columns(self, entries: Sequence[Entry]) -> PredictionBatch | None:
-        payloads = [fields[b"data"] for _, fields in entries]
-        if not all(len(p) <= self._limit and p.isascii() for p in payloads):
-            return None
-        try:
-            records = list(map(self._one.decode, payloads))
-        except _PARSE_ERRORS:
+    def _run_columns(self, entries: Sequence[Entry]) -> PredictionBatch | None:
+        single = _single(entries[0])
+        payloads = [fields.get(b"data" if single else b"batch") for _, fields in entries]
+        if not all(p is not None and len(p) <= self._limit and p.isascii() for p in payloads):
             return None
         times = _entry_times([entry_id for entry_id, _ in entries])
-        return self._columns(records, times)
-
-    def _batch(self, entry: Entry) -> PredictionBatch | None:
-        payload = entry[1].get(b"batch")
-        if payload is None or len(payload) > self._limit or not payload.isascii():
-            return None
         try:
-            records = self._many.decode(payload)
+            if single:
+                return self._columns(list(map(self._one.decode, payloads)), times)
+            lists = list(map(self._many.decode, payloads))
         except _PARSE_ERRORS:
             return None
-        if not records or len(records) > MAX_BATCH_RECORDS:
+        counts = [len(records) for records in lists]
+        if not all(0 < n <= MAX_BATCH_RECORDS for n in counts):
             return None
-        return self._columns(records, np.full(len(records), entry_time(entry[0])))
+        return self._columns([r for records in lists for r in records], np.repeat(times, counts))
 
     def _columns(self, records: list[Any], times: np.ndarray) -> PredictionBatch | None:
         """The records as columns, or None when one needs the per-record checks."""
@@ -147,10 +138,19 @@ class FastPredictions:
         return not bad.any()
 
 
+def _single(entry: Entry) -> bool:
+    """Whether the entry holds one record (`data`), as the per-record decoder decides."""
+    return b"data" in entry[1]
+
+
 def _texts(values: list[Any]) -> list[Any]:
     """Values as their class text, as the per-record decoder converts them."""
-    if _TEXTS.issuperset(map(type, values)):
+    kinds = set(map(type, values))
+    if _TEXTS.issuperset(kinds):
         return values
+    if len(kinds - _TEXTS) == 1:  # one kind of number: equal values are the same text
+        texts = {v: v if v is None or type(v) is str else as_text(v) for v in set(values)}
+        return list(map(texts.__getitem__, values))
     return [v if v is None or type(v) is str else as_text(v) for v in values]
 
 

@@ -1,7 +1,7 @@
-"""Predictions waiting for their label, in numpy columns with a sorted index per chunk.
+"""Predictions waiting for their label, in numpy columns with one sorted index of id hashes.
 
 A dict of tuples holding a million waiting predictions costs about 400 bytes each; here one
-costs about 60: its id's 64-bit hash, time, prediction and score in arrays, and 12 bytes of
+costs about 60: its id's 64-bit hash, time, prediction and score in arrays, and 16 bytes of
 index. Ids are compared by hash; two ids of a million colliding is a one-in-ten-million event,
 and would join one label to the wrong prediction.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-CHUNK = 8192  # slots per sorted index; the newest, open chunk is a dict
+CHUNK = 8192  # slots the newest, open chunk holds in a dict before the sorted index takes them
 MAX_INTERNED = 4096  # distinct predicted classes stored once
 
 
@@ -38,6 +38,13 @@ class Pending:
 
     def __len__(self) -> int:
         return self._alive_count
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays and the sorted index, not counting the open chunk's dict."""
+        arrays = (self._key, self._ts, self._pred, self._score, self._alive, self._extra)
+        index = self._sorted_keys.nbytes + self._sorted_at.nbytes
+        return sum(a.nbytes for a in arrays if a is not None) + index
 
     def add(
         self, keys: np.ndarray, ts: np.ndarray, predicted: list[Any], scores: list[Any]
@@ -96,35 +103,30 @@ class Pending:
         """Hold exactly the given live slots, indexed afresh from position 0."""
         self._key, self._ts, self._pred, self._score, self._extra = keys, ts, pred, score, extra
         self._alive = np.ones(len(keys), bool)
-        self._base = self._head = 0
+        self._base = self._head = self._pruned_to = 0
         self._tail = self._alive_count = len(keys)
-        self._chunks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._open: dict[int, int] = {}
-        full = len(keys) // CHUNK
-        for chunk in range(full):
-            self._index_chunk(chunk)
-        start = full * CHUNK
+        start = len(keys) // CHUNK * CHUNK
+        order = np.argsort(keys[:start], kind="stable")
+        self._sorted_keys, self._sorted_at = keys[order], order.astype(np.int64)
         self._open = dict(zip(keys[start:].tolist(), range(start, len(keys)), strict=True))
 
     def _index_chunk(self, chunk: int) -> None:
+        """Merge a full chunk into the sorted index; equal keys stay in arrival order."""
         lo = chunk * CHUNK - self._base
-        keys = self._key[lo : lo + CHUNK]
-        order = np.argsort(keys, kind="stable").astype(np.int32)
-        self._chunks[chunk] = (keys[order], order)
+        order = np.argsort(self._key[lo : lo + CHUNK], kind="stable")
+        keys, at = self._key[lo + order], order + chunk * CHUNK
+        where = np.searchsorted(self._sorted_keys, keys, side="right")
+        self._sorted_keys = np.insert(self._sorted_keys, where, keys)
+        self._sorted_at = np.insert(self._sorted_at, where, at)
 
     def _find(self, keys: np.ndarray) -> np.ndarray:
         """The live position of each key, or -1; a key's newest slot decides."""
         at = np.fromiter(map(self._open.get, keys.tolist(), [-1] * len(keys)), np.int64, len(keys))
-        todo = at < 0
-        for chunk in sorted(self._chunks, reverse=True):
-            if not todo.any():
-                break
-            sorted_keys, order = self._chunks[chunk]
-            which = np.flatnonzero(todo)
-            i = np.maximum(np.searchsorted(sorted_keys, keys[which], side="right") - 1, 0)
-            hit = sorted_keys[i] == keys[which]  # the rightmost equal key: its newest slot
-            at[which[hit]] = chunk * CHUNK + order[i[hit]]
-            todo[which[hit]] = False
+        todo = np.flatnonzero(at < 0)
+        if todo.size and self._sorted_keys.size:
+            i = np.maximum(np.searchsorted(self._sorted_keys, keys[todo], side="right") - 1, 0)
+            hit = self._sorted_keys[i] == keys[todo]  # the rightmost equal key: the newest slot
+            at[todo[hit]] = self._sorted_at[i[hit]]
         live = at >= 0
         live[live] = self._alive[at[live] - self._base]
         return np.where(live, at, -1)
@@ -191,8 +193,10 @@ class Pending:
         lo = self._head - self._base
         self._forget(slice(lo, lo + slots))
         self._head += slots
-        for chunk in [c for c in self._chunks if (c + 1) * CHUNK <= self._head]:
-            del self._chunks[chunk]
+        if self._head - self._pruned_to >= CHUNK:  # slots behind the head are never found again
+            keep = self._sorted_at >= self._head
+            self._sorted_keys, self._sorted_at = self._sorted_keys[keep], self._sorted_at[keep]
+            self._pruned_to = self._head
 
 
 class Recent:
