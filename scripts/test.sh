@@ -43,6 +43,18 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# The image test builds the Dockerfile with buildah (no daemon; vfs storage and chroot
+# isolation) from a base that debootstrap makes from Debian packages, and runs it.
+if ! { command -v buildah && command -v debootstrap; } >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing buildah and debootstrap (Debian packages)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends buildah debootstrap debian-archive-keyring >/dev/null
+  else
+    echo "buildah/debootstrap are missing: apt-get install buildah debootstrap" >&2
+  fi
+fi
+
 venv=${VENV:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
