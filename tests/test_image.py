@@ -402,7 +402,14 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built_image() -> Iterator[Built]:
-    """The Dockerfile built by buildah from the local base; removed after the module."""
+    """The Dockerfile built by buildah from the local base; removed after the module.
+
+    Opt-in with MLMON_IMAGE_BUILD=1: on a clean machine the base alone takes about four
+    minutes to make and the build downloads every dependency, more than the suite's budget;
+    docs/operations.md records a run, and the step-by-step proof runs in its place.
+    """
+    if os.environ.get("MLMON_IMAGE_BUILD") != "1":
+        pytest.skip("the real image build is opt-in: MLMON_IMAGE_BUILD=1 (about 5 minutes)")
     base = local_base()
     revision = secrets.token_hex(20)  # a value no earlier build can have left behind
     build_date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
