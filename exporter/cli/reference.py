@@ -17,6 +17,7 @@ import redis
 
 from exporter.config import Config, ConfigError, ModelConfig, load_config
 from exporter.files import describe_size, read_regular_file
+from exporter.reference.arrow import parquet_columns
 from exporter.reference.load import (
     MAX_REFERENCE_BYTES,
     ReferenceError,
@@ -81,7 +82,9 @@ def _from_redis(config: Config, key: str) -> tuple[str, bytes, int]:
 
 
 def columns(content: bytes, fmt: str) -> list[str]:
-    """The columns of a reference: the CSV header, or every key of the JSON Lines rows."""
+    """The columns of a reference: the CSV header, Parquet schema or every JSON Lines key."""
+    if fmt == "parquet":
+        return parquet_columns(content, "reference")
     if fmt == "csv":
         return next(csv.reader(io.StringIO(content.decode("utf-8-sig"))), [])
     seen: dict[str, None] = {}
