@@ -32,7 +32,7 @@ def data_drift(
     categorical: tuple[str, ...] = (),
 ) -> dict[str, tuple[str, float, bool]]:
     """DataDriftPreset with its defaults: column -> (method, value, drifted)."""
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import orjson
-import scipy
+import scipy  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry
 from scipy import stats
 

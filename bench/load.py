@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 import redis
 
-from bench.common import free_port, machine, redis_server
+from bench.common import free_port, machine, redis_server, rss_mb, unique_batches
 from tests.helpers import model_yaml, sample, write_reference
 
 MODELS = tuple(f"load{i}" for i in range(10))
@@ -36,16 +36,17 @@ def produce(port: int, seconds: float, written: Any) -> None:
     """Write BATCH-record entries round-robin over the models at RATE records/s."""
     data = sample(np.random.default_rng(1), BATCH)
     rows = [
-        {
-            "id": str(i),
-            "prediction": float(data["x2"][i]),
-            "features": {
-                k: (float(v[i]) if v.dtype.kind == "f" else str(v[i])) for k, v in data.items()
-            },
-        }
+        orjson.dumps(
+            {
+                "prediction": float(data["x2"][i]),
+                "features": {
+                    k: (float(v[i]) if v.dtype.kind == "f" else str(v[i])) for k, v in data.items()
+                },
+            }
+        )
         for i in range(BATCH)
     ]
-    payload = orjson.dumps(rows)
+    payloads = unique_batches(rows)  # unique ids: the label join holds what it would deployed
     client = redis.Redis(port=port, protocol=2)
     start, sent, model = time.monotonic(), 0, 0
     while time.monotonic() - start < seconds:
@@ -54,7 +55,7 @@ def produce(port: int, seconds: float, written: Any) -> None:
             continue
         client.xadd(
             f"mlmon:{{{MODELS[model]}}}:predictions",
-            {"batch": payload},
+            {"batch": next(payloads)},
             maxlen=MAXLEN,
             approximate=True,
         )
@@ -62,11 +63,6 @@ def produce(port: int, seconds: float, written: Any) -> None:
         model = (model + 1) % len(MODELS)
         with written.get_lock():
             written.value = sent
-
-
-def _rss_mb(pid: int) -> float:
-    match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
-    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 def _counters(port: int) -> tuple[float, float]:
@@ -118,7 +114,7 @@ def run(seconds: float) -> tuple[list[tuple[float, float, int, float]], tuple[fl
                 samples.append(
                     (
                         time.monotonic() - started,
-                        _rss_mb(exporter.pid),
+                        rss_mb(exporter.pid),
                         int(written.value),
                         _counters(wport)[0],
                     )

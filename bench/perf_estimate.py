@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -175,14 +176,14 @@ def main() -> None:
                 f"{abs(est[key] - real[key]):.4f} | {other[0]} | {other[1]} |"
             )
         baseline = (
-            median_seconds(lambda c=case: nannyml_cbpe(c))
+            median_seconds(partial(nannyml_cbpe, case))
             if nanny is not None
-            else median_seconds(lambda c=case: realised(c))
+            else median_seconds(partial(realised, case))
         )
         timings.append(
             (
                 case.name,
-                median_seconds(lambda c=case: ours(c)),
+                median_seconds(partial(ours, case)),
                 baseline,
                 "NannyML CBPE fit+estimate" if nanny is not None else "realised metrics",
             )

@@ -13,26 +13,26 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
 import redis
 
-from bench.common import free_port, machine
+from bench.common import free_port, machine, rss_mb, start_redis, unique_batches, wait_ready
 from tests.helpers import model_yaml, sample, write_reference
 
 MODELS = tuple(f"soak{i}" for i in range(10))
 BATCH = 200
 
 
-def produce(port: int, rate: float, seconds: float, written: mp.Value) -> None:  # type: ignore[type-arg]
+def produce(port: int, rate: float, seconds: float, written: Any) -> None:
     """Write batch entries round-robin over the models at `rate` records/s, riding out outages."""
     rng = np.random.default_rng(1)
     data = sample(rng, BATCH)
     rows = [
         orjson.dumps(
             {
-                "id": str(i),
                 "features": {
                     k: (float(v[i]) if v.dtype.kind == "f" else str(v[i])) for k, v in data.items()
                 },
@@ -41,7 +41,8 @@ def produce(port: int, rate: float, seconds: float, written: mp.Value) -> None: 
         )
         for i in range(BATCH)
     ]
-    payload = b"[" + b",".join(rows) + b"]"
+    payloads = unique_batches(rows)
+    payload = next(payloads)
     client = redis.Redis(port=port, protocol=2, socket_timeout=2)
     start, sent, model = time.monotonic(), 0, 0
     while time.monotonic() - start < seconds:
@@ -59,16 +60,11 @@ def produce(port: int, rate: float, seconds: float, written: mp.Value) -> None: 
         except redis.RedisError:
             time.sleep(0.05)
             continue
+        payload = next(payloads)
         sent += BATCH
         model = (model + 1) % len(MODELS)
         with written.get_lock():
             written.value += BATCH
-
-
-def _rss_mb(pid: int) -> float:
-    text = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmRSS:\s+(\d+) kB", text)
-    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 def _read_total(port: int) -> float:
@@ -80,34 +76,6 @@ def _read_total(port: int) -> float:
             r'mlmon_records_read_total\{kind="predictions",model="soak\d+"\} ([0-9.e+]+)', body
         )
     )
-
-
-def _redis(port: int, workdir: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            return proc
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    raise SystemExit("redis-server did not start")
 
 
 def main() -> None:
@@ -122,7 +90,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         rport, wport = free_port(), free_port()
-        server = _redis(rport, tmp)
+        server = start_redis(rport, tmp)
         write_reference(tmpdir / "ref.csv", sample(np.random.default_rng(0), 2000))
         (tmpdir / "config.yaml").write_text(
             f"redis: {{url: 'redis://127.0.0.1:{rport}/0', backoff_max: 1s}}\n"
@@ -135,7 +103,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(3)
+        wait_ready(wport)
         prom = start_prometheus(tmpdir, [f"127.0.0.1:{wport}"])
         written = mp.Value("q", 0)
         producer = mp.Process(target=produce, args=(rport, args.rate, seconds, written))
@@ -148,12 +116,12 @@ def main() -> None:
                 if not restarted and elapsed >= seconds / 2:
                     redis.Redis(port=rport).shutdown(save=True)
                     server.wait(30)
-                    server = _redis(rport, tmp)
+                    server = start_redis(rport, tmp)
                     restarted = True
                 samples.append(
                     (
                         elapsed,
-                        _rss_mb(exporter.pid),
+                        rss_mb(exporter.pid),
                         written.value,
                         _read_total(wport),
                         exporter.poll() is None,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Callable
 
 import numpy as np
-import scipy
+import scipy  # type: ignore[import-untyped]
 
 from bench import _evidently
 from exporter.stats import make_method
@@ -25,7 +26,10 @@ def _numeric(
     return values
 
 
-SCENARIOS = {  # name -> (categorical?, draw(rng, n)); "none" measures false alarms
+Draw = Callable[[np.random.Generator, int], np.ndarray]
+SCENARIOS: dict[
+    str, tuple[bool, Draw]
+] = {  # name -> (categorical?, draw(rng, n)); "none": false alarms
     "none (numeric)": (False, lambda r, n: _numeric(r, n)),
     "mean +0.1 sd": (False, lambda r, n: _numeric(r, n, 0.1)),
     "mean +0.25 sd": (False, lambda r, n: _numeric(r, n, 0.25)),

@@ -18,7 +18,8 @@ from exporter.config import (
     StreamsConfig,
     load_config_text,
 )
-from exporter.decode.wire import Decoder, Label, Prediction, Reason
+from exporter.decode.batch import batch_of
+from exporter.decode.wire import Decoder, Label, Prediction, Reason, struct_order
 from exporter.stats.kinds import FeatureType, Task
 from exporter.window.ring import Window
 
@@ -115,7 +116,7 @@ def test_any_category_storm_keeps_the_vocabulary_bounded(values: list[str]) -> N
     decoder = Decoder(MODEL)
     batch = [{"features": {"x": 1.0, "c": v}, "prediction": 1} for v in values]
     decoded = decoder.predictions(b"1-0", {b"batch": orjson.dumps(batch)})
-    window.extend(decoded.records)
+    window.extend(batch_of(decoded.records, struct_order(MODEL)))
     assert len(window.vocabularies["c"]) <= MODEL.max_new_categories + 1
     assert len(window) == len(decoded.records)
 

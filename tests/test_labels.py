@@ -16,6 +16,7 @@ from exporter.config import (
     StreamsConfig,
 )
 from exporter.daemon.pipeline import ModelPipeline
+from exporter.decode.batch import batch_of
 from exporter.decode.wire import Label, Prediction
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics
@@ -96,14 +97,18 @@ def test_a_label_after_the_horizon_is_unmatched_and_not_joined() -> None:
 
 def test_a_label_stamped_past_the_horizon_is_unmatched_even_before_expiry_runs() -> None:
     join = LabelJoin(_model(labels=LabelsConfig(horizon_seconds=HOUR)), Clock(T0))
-    join.remember([Prediction("a", T0, None, {}, "1", None, None, True, 1.0)])
+    join.remember(batch_of([Prediction("a", T0, None, {}, "1", None, None, True, 1.0)], ()))
     assert join.join([Label("a", "1", T0 + 2 * HOUR)]).unmatched == 1
 
 
 def test_coverage_is_the_labelled_share_of_the_window_predictions() -> None:
     clock = Clock(T0)
     join = LabelJoin(_model(), clock)
-    join.remember([Prediction(str(i), T0, None, {}, "1", 0.7, None, True, 1.0) for i in range(10)])
+    join.remember(
+        batch_of(
+            [Prediction(str(i), T0, None, {}, "1", 0.7, None, True, 1.0) for i in range(10)], ()
+        )
+    )
     join.join([Label(str(i), "1", T0 + 1) for i in range(4)])
     pairs = join.pairs(T0 + 2)
     assert pairs.coverage == 0.4
@@ -209,12 +214,11 @@ def _fill(join: LabelJoin, start: int, count: int) -> None:
     scores = {"a": 0.2, "b": 0.5, "c": 0.3}
     batch = 10_000
     for base in range(start, start + count, batch):
-        join.remember(
-            [
-                Prediction(f"id-{i}", T0 + i * 1e-3, "v1", {}, "b", scores, 0.01, True, 1.0)
-                for i in range(base, base + batch)
-            ]
-        )
+        records = [
+            Prediction(f"id-{i}", T0 + i * 1e-3, "v1", {}, "b", scores, 0.01, True, 1.0)
+            for i in range(base, base + batch)
+        ]
+        join.remember(batch_of(records, ()))
 
 
 def test_memory_stays_flat_while_predictions_that_never_get_labels_pour_in() -> None:

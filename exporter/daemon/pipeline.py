@@ -12,6 +12,8 @@ from typing import cast
 import redis
 
 from exporter.config import ModelConfig
+from exporter.decode.batch import batch_of, concat
+from exporter.decode.columns import FastPredictions
 from exporter.decode.wire import (
     LABEL_KEYS,
     PREDICTION_KEYS,
@@ -19,6 +21,7 @@ from exporter.decode.wire import (
     Decoder,
     Label,
     Prediction,
+    struct_order,
 )
 from exporter.evaluate.estimate import Calibration, fit_calibration
 from exporter.evaluate.evaluator import evaluate
@@ -57,6 +60,8 @@ class ModelPipeline:
         self._store = store
         self._clock = clock
         self._decoder = Decoder(model)
+        self._fast = FastPredictions(model)
+        self._features = struct_order(model)
         self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
         self.join = LabelJoin(model, clock)
         self.fitted: FittedReference | None = None
@@ -71,13 +76,20 @@ class ModelPipeline:
 
     def ingest_predictions(self, entries: Sequence[Entry], count: bool = True) -> None:
         """Decode, count and append a batch of prediction entries (count=False: a replay)."""
-        got = self._decode(entries, self._decoder.predictions, PREDICTIONS, count)
-        records = cast(list[Prediction], got.records)
-        if records:
-            self.window.extend(records)
-            self.join.remember(records)
+        batches = []
+        for group, columns in self._fast.groups(entries):
+            if columns is None:  # not plain: per record, which names every rejection
+                got = self._decode(group, self._decoder.predictions, PREDICTIONS, count)
+                records = cast(list[Prediction], got.records)
+                columns = batch_of(records, self._features) if records else None
+            if columns is not None:
+                batches.append(columns)
+        if batches:
+            batch = concat(batches)
+            self.window.extend(batch)
+            self.join.remember(batch)
             if count:
-                self._live.observe_predictions(self.model.name, records)
+                self._live.observe_predictions(self.model.name, batch)
 
     def ingest_labels(self, entries: Sequence[Entry], count: bool = True) -> None:
         """Decode, count and join a batch of label entries (count=False: a replay)."""

@@ -44,9 +44,11 @@ __all__ = [
     "Prediction",
     "Reason",
     "Scores",
+    "as_text",
     "check_ts",
     "class_key",
     "entry_time",
+    "struct_order",
 ]
 
 FeatureValue = float | str | None
@@ -127,6 +129,12 @@ def check_ts(ts: float, entry_ts: float, max_age: float) -> float:
     return ts
 
 
+def struct_order(model: ModelConfig) -> tuple[tuple[str, bool], ...]:
+    """(name, is numeric) of each feature, numeric first: one slice then holds the numbers."""
+    features = ((f.name, f.type is FeatureType.NUMERIC) for f in model.features)
+    return tuple(sorted(features, key=lambda feature: not feature[1]))
+
+
 class Decoder:
     """Turns one model's stream entries into records; knows its features' types.
 
@@ -138,13 +146,7 @@ class Decoder:
     def __init__(self, model: ModelConfig) -> None:
         self._limit = model.max_entry_bytes
         self._classification = model.task.is_classification
-        # Numeric features first, so one slice of the decoded values holds all the numbers.
-        self._features = tuple(
-            sorted(
-                ((f.name, f.type is FeatureType.NUMERIC) for f in model.features),
-                key=lambda feature: not feature[1],
-            )
-        )
+        self._features = struct_order(model)
         self._names = tuple(name for name, _ in self._features)
         self._numeric_count = sum(numeric for _, numeric in self._features)
         self._max_scores = max(MAX_SCORE_KEYS, len(model.classes or ()))
@@ -206,7 +208,7 @@ class Decoder:
         return Prediction(
             id=None if raw_id is None else str(raw_id),
             ts=default_ts if ts is None else ts,
-            version=version if version is None or type(version) is str else _text(version),
+            version=version if version is None or type(version) is str else as_text(version),
             features=self._feature_values(rec.features),
             prediction=self._prediction_value(rec.prediction, status == "error"),
             scores=rec.scores,
@@ -231,7 +233,7 @@ class Decoder:
             kind = type(value)
             if value is None or kind is (float if numeric else str):
                 continue
-            out[name] = float(value) if numeric else _text(value)  # a bool, or a class
+            out[name] = float(value) if numeric else as_text(value)  # a bool, or a class
         return out
 
     def _prediction_value(self, value: Any, errored: bool) -> float | str | None:
@@ -240,7 +242,7 @@ class Decoder:
                 return None
             raise Invalid(Reason.BAD_PREDICTION)
         if self._classification:
-            return value if type(value) is str else _text(value)
+            return value if type(value) is str else as_text(value)
         return _bounded(value)
 
     def _label(self, rec: Any, default_ts: float) -> Label:
@@ -253,7 +255,7 @@ class Decoder:
         if value is None:
             raise Invalid(Reason.BAD_LABEL)
         if self._classification:
-            label: float | str = value if type(value) is str else _text(value)
+            label: float | str = value if type(value) is str else as_text(value)
         else:
             label = _bounded(value)
         ts = rec.ts
@@ -280,8 +282,8 @@ def _check_int_id(raw_id: int) -> None:
         raise Invalid(Reason.BAD_ID)
 
 
-def _text(value: str | int | float | bool) -> str:
-    """A number or bool as its class text (strings are their own text)."""
+def as_text(value: str | int | float | bool) -> str:
+    """A number or bool as its class text (strings are their own text), as records carry it."""
     if type(value) is int:
         return class_key(_wire_int(value))
     return class_key(value)

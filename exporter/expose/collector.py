@@ -135,6 +135,10 @@ def _slo(models: Sequence[ModelConfig]) -> Iterator[Metric]:
     yield target
 
 
+# How many of derived()'s first families list models in config order; the rest follow the
+# snapshot store's order.
+CONFIG_FAMILIES = sum(1 for _ in _thresholds({}, ())) + sum(1 for _ in _slo(()))
+
 SNAPSHOT_FAMILIES = (
     "mlmon_evaluation_duration_seconds",
     "mlmon_evaluation_last_success_timestamp_seconds",

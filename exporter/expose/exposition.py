@@ -2,13 +2,17 @@
 
 The statistics only change when an evaluation publishes a snapshot, so their text is rendered
 once per snapshot and format and served as bytes; a scrape then only formats the counters.
+Each model's part is kept apart (expose/parts.py), so one model's evaluation re-renders only
+that model.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.exposition import choose_encoder
@@ -16,10 +20,10 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from exporter.expose.collector import Generation, SnapshotCollector
+from exporter.expose.parts import EOF_LINE, Parts
 
 log = logging.getLogger("exporter.exposition")
 
-EOF_LINE = b"# EOF\n"
 Encoder = Callable[[Collector], bytes]
 
 
@@ -87,6 +91,8 @@ class Exposition:
         self._snapshot = snapshot
         self._failures = failures
         self._cache: dict[str, tuple[Generation, bytes]] = {}
+        self._parts: dict[str, Parts] = {}
+        self.model_renders: Tally[str] = Tally()  # per model, how often its part was rendered
         self._last_good: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self.healthy = True  # False while /metrics cannot be rendered: /readyz says so
@@ -124,10 +130,14 @@ class Exposition:
         version = self._snapshot.version
         with self._lock:
             cached = self._cache.get(content_type)
+            parts = self._parts.get(content_type)
+            if parts is None:
+                parts = self._parts[content_type] = Parts(
+                    self._snapshot, partial(_encode, encoder), self.model_renders
+                )
         if cached is not None and all(a is b for a, b in zip(cached[0], version, strict=True)):
             return cached[1]
-        body = _encode(encoder, list(self._snapshot.derived(version)))
-        body = body[: -len(EOF_LINE)] if body.endswith(EOF_LINE) else body
+        body = parts.body(version)
         with self._lock:
             self._cache[content_type] = (version, body)
         return body

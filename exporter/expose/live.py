@@ -8,6 +8,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -18,7 +19,9 @@ from prometheus_client import (
 )
 
 from exporter.config import ModelConfig
-from exporter.decode.wire import Prediction, Reason
+from exporter.decode.batch import PredictionBatch
+from exporter.decode.wire import Reason
+from exporter.expose.batches import groups, observe_many
 from exporter.expose.catalog import LATENCY_BUCKETS, spec
 from exporter.schedule import interval_seconds
 from exporter.source.streams import KINDS
@@ -233,35 +236,19 @@ class LiveMetrics:
         self.limited.labels(model, "version").inc()
         return OTHER
 
-    def observe_predictions(self, model: str, records: Sequence[Prediction]) -> None:
+    def observe_predictions(self, model: str, batch: PredictionBatch) -> None:
         """Count a batch of valid predictions by version, errors and latency."""
-        self.read.labels(model, "predictions").inc(len(records))
-        totals: Tally[str] = Tally()
-        errors: Tally[str] = Tally()
-        slow: Tally[str] = Tally()
-        served: dict[str, float] = {}
-        latency: dict[str, list[float]] = {}
+        self.read.labels(model, "predictions").inc(len(batch))
         target = self._slo_target.get(model)
-        for r in records:
-            version = self.version(model, r.version)
-            totals[version] += 1
-            served[version] = served.get(version, 0.0) + 1.0 / r.sample_rate
-            if not r.ok:
-                errors[version] += 1
-            if r.latency_seconds is not None:
-                latency.setdefault(version, []).append(r.latency_seconds)
-                if target is not None and r.latency_seconds > target:
-                    slow[version] += 1
-        for version, seconds in latency.items():
-            child = self.latency.labels(model, version)  # one label lookup per batch
-            for s in seconds:
-                child.observe(s)
-        for version, n in totals.items():
-            self.predictions.labels(model, version).inc(n)
-            self.errors.labels(model, version).inc(errors[version])
-            self.estimated.labels(model, version).inc(served[version])
+        timed = ~np.isnan(batch.latency)
+        for version, mask in groups([self.version(model, v) for v in batch.versions]).items():
+            self.predictions.labels(model, version).inc(int(mask.sum()))
+            self.errors.labels(model, version).inc(int((mask & ~batch.ok).sum()))
+            self.estimated.labels(model, version).inc(float((1.0 / batch.sample_rate[mask]).sum()))
+            seconds = batch.latency[mask & timed]
+            observe_many(self.latency.labels(model, version), seconds)
             if target is not None:
-                self.slow.labels(model, version).inc(slow[version])
+                self.slow.labels(model, version).inc(int((seconds > target).sum()))
 
     def observe_labels(self, model: str, count: int, joined: JoinResult) -> None:
         """Count valid labels, unmatched ones, delays, and the joined outcomes for PromQL."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from exporter.config import ModelConfig
-from exporter.decode.wire import Label, Prediction
+from exporter.decode.batch import PredictionBatch, positive_scores
+from exporter.decode.wire import Label, Scores
 from exporter.stats.kinds import Task
+from exporter.window.pending import Pending, Recent, keys_of
 from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
 
 # A prediction's scores kept compactly: the positive-class probability, or interned class
@@ -51,38 +54,39 @@ class LabelJoin:
     def __init__(self, model: ModelConfig, clock: Callable[[], float]) -> None:
         self._model = model
         self._horizon = model.labels.horizon_seconds
-        self._max_pending = model.labels.max_pending
         self._duration = model.window.duration_seconds
         self._clock = clock
         self._classification = model.task.is_classification
-        self._pending: OrderedDict[str, tuple[float, Target, Compact]] = OrderedDict()
+        self._pending = Pending(model.labels.max_pending, not self._classification)
         self._pairs: deque[tuple[float, float, Target, Target, Compact]] = deque(
             maxlen=model.window.max_samples
         )
-        self._recent: deque[tuple[float, Target, Compact]] = deque(
-            maxlen=model.window.max_samples if self._classification else 0
-        )
+        self._recent = Recent(model.window.max_samples if self._classification else 0)
         self._keysets: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._classes: list[str] = list(model.classes or ())
         if not self._classes and model.task is Task.BINARY and model.positive_class:
             self._classes.append(model.positive_class)
+        self._positive = model.positive_class if model.task is Task.BINARY else None
         self._lock = threading.Lock()
 
-    def remember(self, records: Sequence[Prediction]) -> None:
+    def remember(self, batch: PredictionBatch) -> None:
         """Keep id, time, prediction and scores of each record, dropping the oldest first."""
+        kept = [i for i, p in enumerate(batch.prediction) if p is not None]
+        predicted = cast(list[Target], [batch.prediction[i] for i in kept])
+        scores = self._scores([batch.scores[i] for i in kept])
+        ids = [batch.ids[i] for i in kept]
+        waiting = [j for j, id_ in enumerate(ids) if id_ is not None]
         with self._lock:
-            for r in records:
-                if r.prediction is None:
-                    continue
-                kept = (r.ts, r.prediction, self._compact(r.scores))
-                if self._classification:
-                    self._recent.append(kept)
-                if r.id is not None:
-                    self._pending[r.id] = kept
-                    self._pending.move_to_end(r.id)
-            while len(self._pending) > self._max_pending:
-                self._pending.popitem(last=False)
-            self._expire()
+            if self._classification:
+                self._recent.extend(batch.ts[kept], predicted, scores)
+            if waiting:
+                self._pending.add(
+                    keys_of([cast(str, ids[j]) for j in waiting]),
+                    batch.ts[kept][waiting],
+                    [predicted[j] for j in waiting],
+                    [scores[j] for j in waiting],
+                )
+            self._pending.expire(self._clock() - self._horizon)
 
     def join(self, labels: Sequence[Label]) -> JoinResult:
         """Pair labels with remembered predictions; expired or unknown ones are unmatched."""
@@ -90,15 +94,19 @@ class LabelJoin:
         classes: list[tuple[str, str]] = []
         values: list[tuple[float, float]] = []
         with self._lock:
-            self._expire()
-            for label in labels:
-                found = self._pending.pop(label.id, None)
-                if found is None or label.ts - found[0] > self._horizon:
+            self._pending.expire(self._clock() - self._horizon)
+            found, times, predictions, scores = self._pending.take(keys_of([x.id for x in labels]))
+            matches = iter(zip(times.tolist(), predictions, scores, strict=True))
+            for label, was_found in zip(labels, found.tolist(), strict=True):
+                if not was_found:
                     unmatched += 1
                     continue
-                ts, predicted, scores = found
+                ts, predicted, score = next(matches)
+                if label.ts - ts > self._horizon:
+                    unmatched += 1
+                    continue
                 delays.append(max(0.0, label.ts - ts))
-                self._pairs.append((label.ts, ts, predicted, label.label, scores))
+                self._pairs.append((label.ts, ts, predicted, label.label, score))
                 if self._classification:
                     classes.append((self._bounded(str(label.label)), self._bounded(str(predicted))))
                 else:
@@ -111,12 +119,8 @@ class LabelJoin:
         with self._lock:
             recent = [p for p in self._pairs if p[0] >= cutoff]
             labelled = sum(1 for p in self._pairs if p[1] >= cutoff)
-            waiting = 0
-            for ts, _, _ in reversed(self._pending.values()):
-                if ts < cutoff:
-                    break
-                waiting += 1
-            window = [r for r in self._recent if r[0] >= cutoff]
+            waiting = self._pending.waiting_since(cutoff)
+            window_predicted, window_scores = self._recent.since(cutoff)
             classes = tuple(self._classes)
         total = labelled + waiting
         return JoinedPairs(
@@ -125,20 +129,14 @@ class LabelJoin:
             scores=tuple(p[4] for p in recent),
             coverage=labelled / total if total else None,
             classes=classes,
-            window_predicted=tuple(r[1] for r in window),
-            window_scores=tuple(r[2] for r in window),
+            window_predicted=tuple(window_predicted),
+            window_scores=tuple(window_scores),
         )
 
     @property
     def pending(self) -> int:
         """Predictions still waiting for a label."""
         return len(self._pending)
-
-    def _expire(self) -> None:
-        """Drop predictions older than the horizon; the dict is in arrival order."""
-        oldest = self._clock() - self._horizon
-        while self._pending and next(iter(self._pending.values()))[0] < oldest:
-            self._pending.popitem(last=False)
 
     def _bounded(self, cls: str) -> str:
         """The class itself when configured or among the first seen, else `__other__`."""
@@ -153,6 +151,12 @@ class LabelJoin:
             return cls
         return OTHER
 
+    def _scores(self, scores: list[Scores]) -> list[Compact]:
+        """A binary model's positive-class probability is all that its metrics read."""
+        if self._positive is None:
+            return [self._compact(s) for s in scores]
+        return [None if p != p else p for p in positive_scores(scores, self._positive).tolist()]
+
     def _compact(self, scores: float | Mapping[str, float] | None) -> Compact:
         """Scores with the class names interned, so a million of them share one key tuple."""
         if scores is None or isinstance(scores, float):
@@ -163,4 +167,4 @@ class LabelJoin:
             if len(self._keysets) >= MAX_KEYSETS:
                 return None
             interned = self._keysets.setdefault(keys, keys)
-        return interned, tuple(scores[k] for k in interned)
+        return interned, tuple(map(scores.__getitem__, interned))

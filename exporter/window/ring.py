@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
 from exporter.config import ModelConfig
-from exporter.decode.wire import Prediction
+from exporter.decode.batch import PredictionBatch, positive_scores
 from exporter.stats.kinds import FeatureType, Task
 from exporter.window.vocab import Vocabulary
 
@@ -47,11 +48,11 @@ class Window:
         self.classes = Vocabulary(model.max_new_categories, lambda: fold("class"))
         self._classification = model.task.is_classification
         self._positive = model.positive_class if model.task is Task.BINARY else None
-        self._ts = np.zeros(cap)
-        self._num = np.full((len(self._numeric), cap), np.nan)
-        self._cat = np.full((len(self._categorical), cap), -1, dtype=np.int32)
-        self._pred = np.full(cap, np.nan)
-        self._score = np.full(cap, np.nan)
+        self._ts = np.zeros(0)  # buffers grow as they fill: see _grow
+        self._num = np.zeros((len(self._numeric), 0))
+        self._cat = np.zeros((len(self._categorical), 0), dtype=np.int32)
+        self._pred = np.zeros(0)
+        self._score = np.zeros(0)
         self._pos = 0
         self._size = 0
         self._lock = threading.Lock()
@@ -59,36 +60,37 @@ class Window:
     def __len__(self) -> int:
         return self._size
 
-    def extend(self, records: Sequence[Prediction]) -> None:
+    def extend(self, batch: PredictionBatch) -> None:
         """Append a batch column by column; the oldest rows fall out past the cap."""
-        if not records:
+        n = len(batch)
+        if not n:
             return
-        records = records[-self._cap :]
-        ts = np.fromiter((r.ts for r in records), float, len(records))
-        num = np.array(
-            [[r.features.get(n) for r in records] for n in self._numeric], dtype=float
-        ).reshape(len(self._numeric), len(records))  # None -> NaN
+        keep = slice(max(0, n - self._cap), n)
+        kept = min(n, self._cap)
         cat = np.array(
-            [[self._code(n, r.features.get(n)) for r in records] for n in self._categorical],
+            [
+                self.vocabularies[name].codes(batch.categorical[i][keep])
+                for i, name in enumerate(self._categorical)
+            ],
             dtype=np.int32,
-        ).reshape(len(self._categorical), len(records))
-        pred = np.fromiter((self._pred_value(r.prediction) for r in records), float, len(records))
-        score = np.fromiter((self._score_value(r) for r in records), float, len(records))
+        ).reshape(len(self._categorical), kept)
+        pred = self._predictions(batch.prediction[keep])
+        score = positive_scores(batch.scores[keep], self._positive)
         with self._lock:
-            idx = (self._pos + np.arange(len(records))) % self._cap
-            self._ts[idx] = ts
-            self._num[:, idx] = num
+            self._grow(self._size + kept)
+            idx = (self._pos + np.arange(kept)) % len(self._ts)
+            self._ts[idx] = batch.ts[keep]
+            self._num[:, idx] = batch.numeric[:, keep]
             self._cat[:, idx] = cat
             self._pred[idx] = pred
             self._score[idx] = score
-            self._pos = int((self._pos + len(records)) % self._cap)
-            self._size = min(self._cap, self._size + len(records))
+            self._pos = int((self._pos + kept) % len(self._ts))
+            self._size = min(self._cap, self._size + kept)
 
     def view(self, now: float) -> WindowView:
         """Copy the rows no older than the window duration, oldest first."""
         with self._lock:
-            start = (self._pos - self._size) % self._cap
-            order = (start + np.arange(self._size)) % self._cap
+            order = self._order()
             keep = order[self._ts[order] >= now - self._duration]
             rows = (
                 self._ts[keep].copy(),
@@ -107,23 +109,26 @@ class Window:
             self.vocabularies[name].seed(values)
         self.classes.seed(classes)
 
-    def _code(self, name: str, value: object) -> int:
-        return -1 if value is None else self.vocabularies[name].code(str(value))
+    def _predictions(self, values: list[float | str | None]) -> np.ndarray:
+        """Class codes of a classifier's predictions, a regressor's values; NaN where none."""
+        if not self._classification:
+            return np.array(values, dtype=float)
+        codes = self.classes.codes(cast(list[str | None], values))  # a classifier's are text
+        return np.where(codes < 0, np.nan, codes)
 
-    def _pred_value(self, value: float | str | None) -> float:
-        if value is None:
-            return float("nan")
-        if self._classification:
-            return float(self.classes.code(str(value)))
-        return float(value)
+    def _order(self) -> np.ndarray:
+        """Buffer positions of the kept rows, oldest first."""
+        return (self._pos - self._size + np.arange(self._size)) % max(len(self._ts), 1)
 
-    def _score_value(self, record: Prediction) -> float:
-        """The positive-class probability, whichever form the producer sent."""
-        scores = record.scores
-        if scores is None:
-            return float("nan")
-        if isinstance(scores, float):
-            return scores
-        if self._positive is not None and self._positive in scores:
-            return float(scores[self._positive])
-        return float("nan")
+    def _grow(self, wanted: int) -> None:
+        """Double the buffers up to the cap, so a window that never fills never costs its cap."""
+        if wanted <= len(self._ts) or len(self._ts) == self._cap:
+            return
+        size = min(self._cap, max(2 * len(self._ts), wanted, 1024))
+        order = self._order()
+        for name in ("_ts", "_pred", "_score", "_num", "_cat"):
+            old = getattr(self, name)
+            new = np.empty((*old.shape[:-1], size), old.dtype)
+            new[..., : self._size] = old[..., order]
+            setattr(self, name, new)
+        self._pos = self._size

@@ -43,21 +43,40 @@ class Vocabulary:
         code = self._codes.get(value)
         if code is not None:
             return code
+        code, folded = self._assign(value)
+        if folded and self._on_fold is not None:
+            self._on_fold()  # counted per folded value, so a storm shows its size
+        return code
+
+    def codes(self, values: Sequence[str | None]) -> np.ndarray:
+        """Codes of a column, -1 for None; each distinct value is looked up once."""
+        found: dict[str | None, int] = {None: -1}
+        for value in dict.fromkeys(values):
+            if value is None:
+                continue
+            code = self._codes.get(value)
+            if code is None:
+                code, folded = self._assign(value)
+                for _ in range(values.count(value) if folded and self._on_fold else 0):
+                    self._on_fold()  # type: ignore[misc]  # checked just above
+            found[value] = code
+        return np.array(list(map(found.__getitem__, values)), dtype=np.int32)
+
+    def _assign(self, value: str) -> tuple[int, bool]:
+        """A code for a value without one, and whether it folded into `__other__`."""
         with self._lock:
             code = self._codes.get(value)
             if code is not None:
-                return code
+                return code, False
             if value in self._known or (
                 self._new < self._max_new and len(value) <= MAX_VALUE_CHARS
             ):
                 if value not in self._known:
                     self._new += 1
-                return self._add(value)
+                return self._add(value), False
             if self._other is None:
                 self._other = self._add(OTHER)
-        if self._on_fold is not None:
-            self._on_fold()  # counted per folded value, so a storm shows its size
-        return self._other
+            return self._other, True
 
     def _add(self, value: str) -> int:
         code = len(self._values)

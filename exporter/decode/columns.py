@@ -1,0 +1,161 @@
+"""The fast path of prediction decoding: whole reads of plain records straight into columns.
+
+Nearly every record a healthy producer sends has only known keys, values of the expected
+types and a plausible time. Such records are parsed by msgspec in C and checked column by
+column with numpy. Any record that is not plain (a rejection, an unknown key, an integer id)
+sends its group of entries to the per-record decoder, which alone names reasons; a group is
+halved first, so one bad record costs only a few small groups their speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from operator import attrgetter
+from types import GenericAlias
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from exporter.config import ModelConfig
+from exporter.decode.batch import PredictionBatch
+from exporter.decode.reasons import MAX_ABS_VALUE, MAX_BATCH_RECORDS, MAX_FUTURE_SKEW_SECONDS
+from exporter.decode.shapes import prediction_shape
+from exporter.decode.wire import MAX_SCORE_KEYS, as_text, entry_time, struct_order
+
+Entry = tuple[Any, Any]
+SMALLEST_SPLIT = 8  # below this many entries a group with a bad record goes per record
+_PARSE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
+_TEXTS = frozenset({str, type(None)})
+_NONE = type(None)
+
+
+class FastPredictions:
+    """Splits a read into groups of entries, each with its columns or None (decode per record)."""
+
+    def __init__(self, model: ModelConfig) -> None:
+        features = struct_order(model)
+        self._classification = model.task.is_classification
+        self._window_seconds = model.window.duration_seconds
+        self._limit = model.max_entry_bytes
+        max_scores = max(MAX_SCORE_KEYS, len(model.classes or ()))
+        shape = prediction_shape(features, self._classification, max_scores)
+        closed = msgspec.defstruct(shape.__name__, [], bases=(shape,), forbid_unknown_fields=True)
+        self._one = msgspec.json.Decoder(closed)  # as the per-record decoder's first try
+        self._many = msgspec.json.Decoder(GenericAlias(list, (closed,)))
+        numeric = sum(is_numeric for _, is_numeric in features)
+        self._numeric = [attrgetter(f"f{i}") for i in range(numeric)]
+        self._categorical = [attrgetter(f"f{i}") for i in range(numeric, len(features))]
+
+    def groups(self, entries: Sequence[Entry]) -> Iterator[tuple[Sequence[Entry], Any]]:
+        """(entries, PredictionBatch or None) in stream order."""
+        start = 0
+        for i, (_, fields) in enumerate(entries):
+            if b"data" not in fields:
+                if start < i:
+                    yield from self._singles(entries[start:i])
+                yield entries[i : i + 1], self._batch(entries[i])
+                start = i + 1
+        if start < len(entries):
+            yield from self._singles(entries[start:])
+
+    def _singles(self, entries: Sequence[Entry]) -> Iterator[tuple[Sequence[Entry], Any]]:
+        """A run of single-record entries: fast as a whole, else each half on its own."""
+        batch = self._single_columns(entries)
+        if batch is not None or len(entries) < SMALLEST_SPLIT:
+            yield entries, batch
+            return
+        half = len(entries) // 2
+        yield from self._singles(entries[:half])
+        yield from self._singles(entries[half:])
+
+    def _single_columns(self, entries: Sequence[Entry]) -> PredictionBatch | None:
+        payloads = [fields[b"data"] for _, fields in entries]
+        if not all(len(p) <= self._limit and p.isascii() for p in payloads):
+            return None
+        try:
+            records = list(map(self._one.decode, payloads))
+        except _PARSE_ERRORS:
+            return None
+        times = _entry_times([entry_id for entry_id, _ in entries])
+        return self._columns(records, times)
+
+    def _batch(self, entry: Entry) -> PredictionBatch | None:
+        payload = entry[1].get(b"batch")
+        if payload is None or len(payload) > self._limit or not payload.isascii():
+            return None
+        try:
+            records = self._many.decode(payload)
+        except _PARSE_ERRORS:
+            return None
+        if not records or len(records) > MAX_BATCH_RECORDS:
+            return None
+        return self._columns(records, np.full(len(records), entry_time(entry[0])))
+
+    def _columns(self, records: list[Any], times: np.ndarray) -> PredictionBatch | None:
+        """The records as columns, or None when one needs the per-record checks."""
+        ids = [r.id for r in records]
+        versions = [r.version for r in records]
+        features = [r.features for r in records]
+        if not (_TEXTS.issuperset(map(type, ids)) and _TEXTS.issuperset(map(type, versions))):
+            return None  # an integer id or a numeric version: rare, checked per record
+        if _NONE in set(map(type, features)):
+            return None
+        ok = np.array([r.status == "ok" for r in records], dtype=bool)
+        prediction = self._predictions([r.prediction for r in records], ok)
+        ts = np.array([r.ts for r in records], dtype=float)  # None -> NaN
+        if prediction is None or not self._plausible(ts, times):
+            return None
+        latency = np.array([r.latency_ms for r in records], dtype=float) / 1000.0
+        rate = np.array([r.sample_rate for r in records], dtype=float)
+        return PredictionBatch(
+            ids=ids,
+            ts=np.where(np.isnan(ts), times, ts),
+            versions=versions,
+            numeric=self._numbers(features),
+            categorical=[_texts(list(map(get, features))) for get in self._categorical],
+            prediction=prediction,
+            scores=[r.scores for r in records],
+            latency=latency,
+            ok=ok,
+            sample_rate=np.where(np.isnan(rate), 1.0, rate),
+        )
+
+    def _numbers(self, features: list[Any]) -> np.ndarray:
+        """One row per numeric feature; a bool is 0 or 1 and null is NaN, as per record."""
+        out = np.empty((len(self._numeric), len(features)))
+        for row, get in enumerate(self._numeric):
+            out[row] = np.array(list(map(get, features)), dtype=float)
+        return out
+
+    def _predictions(self, values: list[Any], ok: np.ndarray) -> list[Any] | None:
+        """The predictions, or None when one is missing without an error status or unbounded."""
+        missing = np.array([v is None for v in values], dtype=bool)
+        if (missing & ok).any():
+            return None
+        if self._classification:
+            return _texts(values)
+        numbers = np.array(values, dtype=float)
+        if (np.abs(numbers[~missing]) > MAX_ABS_VALUE).any():
+            return None
+        return values
+
+    def _plausible(self, ts: np.ndarray, times: np.ndarray) -> bool:
+        """Whether every given time is one the per-record check accepts (see `check_ts`)."""
+        late = times - self._window_seconds
+        bad = (ts > times + MAX_FUTURE_SKEW_SECONDS) | (ts < late)  # NaN (no time) is neither
+        return not bad.any()
+
+
+def _texts(values: list[Any]) -> list[Any]:
+    """Values as their class text, as the per-record decoder converts them."""
+    if _TEXTS.issuperset(map(type, values)):
+        return values
+    return [v if v is None or type(v) is str else as_text(v) for v in values]
+
+
+def _entry_times(ids: list[Any]) -> np.ndarray:
+    """Epoch seconds of stream entry IDs ("<milliseconds>-<sequence>"), as `entry_time`."""
+    if not all(type(i) is bytes for i in ids):
+        return np.fromiter(map(entry_time, ids), float, len(ids))
+    return np.array([i.partition(b"-")[0] for i in ids]).astype(np.int64) / 1000.0

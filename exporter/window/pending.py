@@ -1,0 +1,238 @@
+"""Predictions waiting for their label, in numpy columns with a sorted index per chunk.
+
+A dict of tuples holding a million waiting predictions costs about 400 bytes each; here one
+costs about 60: its id's 64-bit hash, time, prediction and score in arrays, and 12 bytes of
+index. Ids are compared by hash; two ids of a million colliding is a one-in-ten-million event,
+and would join one label to the wrong prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+CHUNK = 8192  # slots per sorted index; the newest, open chunk is a dict
+MAX_INTERNED = 4096  # distinct predicted classes stored once
+
+
+def objects(values: Sequence[Any]) -> np.ndarray:
+    """An object array of exactly these values: numpy would read tuples as rows of their own."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def keys_of(ids: Sequence[str]) -> np.ndarray:
+    """The 64-bit hashes that stand for ids within this process."""
+    return np.fromiter(map(hash, ids), np.int64, len(ids))
+
+
+class Pending:
+    """Arrival-ordered slots; a slot dies when joined, replaced, evicted or expired."""
+
+    def __init__(self, limit: int, numeric: bool) -> None:
+        self._limit = limit
+        self._numeric = numeric
+        self._interned: dict[str, str] = {}
+        self._reset(np.empty(0, np.int64), np.empty(0), self._column(0), np.empty(0), None)
+
+    def __len__(self) -> int:
+        return self._alive_count
+
+    def add(
+        self, keys: np.ndarray, ts: np.ndarray, predicted: list[Any], scores: list[Any]
+    ) -> None:
+        """Append predictions, newest last; a key already waiting is replaced by the newer."""
+        last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
+        if len(last) < len(keys):  # the same id twice in one batch: the later one counts
+            keep = np.sort(last)
+            keys, ts = keys[keep], ts[keep]
+            predicted = [predicted[i] for i in keep]
+            scores = [scores[i] for i in keep]
+        self._kill(self._find(keys))
+        if not self._numeric:
+            interned = self._interned
+            if len(interned) < MAX_INTERNED:
+                predicted = [interned.setdefault(p, p) for p in predicted]
+        self._append(keys, ts, predicted, scores)
+        self._evict_beyond_limit()
+
+    def take(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any], list[Any]]:
+        """(found, ts, predicted, scores) for each key; found ones stop waiting."""
+        first = np.zeros(len(keys), bool)
+        first[np.unique(keys, return_index=True)[1]] = True  # a repeated label finds nothing
+        at = np.where(first, self._find(keys), -1)
+        found = at >= 0
+        rows = at[found] - self._base
+        extra = self._extra[rows].tolist() if self._extra is not None else [None] * len(rows)
+        scores = [
+            e if e is not None else (None if s != s else s)  # NaN: no float score
+            for s, e in zip(self._score[rows].tolist(), extra, strict=True)
+        ]
+        ts, predicted = self._ts[rows], self._pred[rows].tolist()
+        self._kill(at)
+        return found, ts, predicted, scores
+
+    def expire(self, oldest: float) -> None:
+        """Drop waiting predictions from the oldest on, up to the first stamped at or after."""
+        lo, hi = self._head - self._base, self._tail - self._base
+        keep = self._alive[lo:hi] & (self._ts[lo:hi] >= oldest)
+        stop = int(np.argmax(keep)) if keep.any() else hi - lo
+        self._drop_front(stop)
+
+    def waiting_since(self, cutoff: float) -> int:
+        """Waiting predictions newer than the newest one stamped before cutoff."""
+        lo, hi = self._head - self._base, self._tail - self._base
+        alive = self._alive[lo:hi]
+        before = np.flatnonzero(alive & (self._ts[lo:hi] < cutoff))
+        return int(alive[before[-1] + 1 :].sum()) if before.size else int(alive.sum())
+
+    def _column(self, size: int) -> np.ndarray:
+        return np.empty(size) if self._numeric else np.empty(size, dtype=object)
+
+    def _reset(
+        self, keys: np.ndarray, ts: np.ndarray, pred: np.ndarray, score: np.ndarray, extra: Any
+    ) -> None:
+        """Hold exactly the given live slots, indexed afresh from position 0."""
+        self._key, self._ts, self._pred, self._score, self._extra = keys, ts, pred, score, extra
+        self._alive = np.ones(len(keys), bool)
+        self._base = self._head = 0
+        self._tail = self._alive_count = len(keys)
+        self._chunks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._open: dict[int, int] = {}
+        full = len(keys) // CHUNK
+        for chunk in range(full):
+            self._index_chunk(chunk)
+        start = full * CHUNK
+        self._open = dict(zip(keys[start:].tolist(), range(start, len(keys)), strict=True))
+
+    def _index_chunk(self, chunk: int) -> None:
+        lo = chunk * CHUNK - self._base
+        keys = self._key[lo : lo + CHUNK]
+        order = np.argsort(keys, kind="stable").astype(np.int32)
+        self._chunks[chunk] = (keys[order], order)
+
+    def _find(self, keys: np.ndarray) -> np.ndarray:
+        """The live position of each key, or -1; a key's newest slot decides."""
+        at = np.fromiter(map(self._open.get, keys.tolist(), [-1] * len(keys)), np.int64, len(keys))
+        todo = at < 0
+        for chunk in sorted(self._chunks, reverse=True):
+            if not todo.any():
+                break
+            sorted_keys, order = self._chunks[chunk]
+            which = np.flatnonzero(todo)
+            i = np.maximum(np.searchsorted(sorted_keys, keys[which], side="right") - 1, 0)
+            hit = sorted_keys[i] == keys[which]  # the rightmost equal key: its newest slot
+            at[which[hit]] = chunk * CHUNK + order[i[hit]]
+            todo[which[hit]] = False
+        live = at >= 0
+        live[live] = self._alive[at[live] - self._base]
+        return np.where(live, at, -1)
+
+    def _kill(self, at: np.ndarray) -> None:
+        self._forget(at[at >= 0] - self._base)
+
+    def _forget(self, rows: np.ndarray | slice) -> None:
+        """Mark slots dead and let go of the score objects they held."""
+        self._alive_count -= int(self._alive[rows].sum())
+        self._alive[rows] = False
+        if self._extra is not None:
+            self._extra[rows] = None
+
+    def _append(self, keys: np.ndarray, ts: np.ndarray, pred: list[Any], scores: list[Any]) -> None:
+        n = len(keys)
+        self._make_room(n)
+        lo = self._tail - self._base
+        rows = slice(lo, lo + n)
+        self._key[rows], self._ts[rows], self._alive[rows] = keys, ts, True
+        self._pred[rows] = pred
+        self._score[rows] = [s if isinstance(s, float) else np.nan for s in scores]
+        if self._extra is not None or any(isinstance(s, tuple) for s in scores):
+            if self._extra is None:
+                self._extra = np.full(len(self._key), None, dtype=object)
+            self._extra[rows] = objects([s if isinstance(s, tuple) else None for s in scores])
+        start, listed = self._tail, keys.tolist()
+        while start < self._tail + n:  # fill the open chunk; a full one gets its sorted index
+            stop = min(self._tail + n, (start // CHUNK + 1) * CHUNK)
+            part = listed[start - self._tail : stop - self._tail]
+            self._open.update(zip(part, range(start, stop), strict=True))
+            if stop % CHUNK == 0:
+                self._index_chunk(start // CHUNK)
+                self._open = {}
+            start = stop
+        self._tail += n
+        self._alive_count += n
+
+    def _make_room(self, n: int) -> None:
+        """Squeeze out dead slots if they are half or more, else grow; room for twice the live."""
+        used = self._tail - self._base
+        if used + n <= len(self._key):
+            return
+        if self._alive_count * 2 <= used:
+            live = np.flatnonzero(self._alive[:used])
+            extra = self._extra[live] if self._extra is not None else None
+            self._reset(self._key[live], self._ts[live], self._pred[live], self._score[live], extra)
+        size = max(2 * (self._tail - self._base) + n, 1024)
+        for name in ("_key", "_ts", "_pred", "_score", "_alive", "_extra"):
+            old = getattr(self, name)
+            if old is not None:
+                new = np.empty(size, old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+
+    def _evict_beyond_limit(self) -> None:
+        excess = self._alive_count - self._limit
+        if excess > 0:
+            lo, hi = self._head - self._base, self._tail - self._base
+            self._drop_front(int(np.searchsorted(np.cumsum(self._alive[lo:hi]), excess)) + 1)
+
+    def _drop_front(self, slots: int) -> None:
+        """Kill the oldest slots and forget the indexes they no longer need."""
+        lo = self._head - self._base
+        self._forget(slice(lo, lo + slots))
+        self._head += slots
+        for chunk in [c for c in self._chunks if (c + 1) * CHUNK <= self._head]:
+            del self._chunks[chunk]
+
+
+class Recent:
+    """The newest predictions of a classifier, for estimates without labels: a ring of arrays,
+    so a full window is not a hundred thousand tuples for the garbage collector to walk."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._ts = np.empty(0)
+        self._pred = np.empty(0, dtype=object)
+        self._score = np.empty(0, dtype=object)
+        self._next = self._size = 0
+
+    def extend(self, ts: np.ndarray, predicted: list[Any], scores: list[Any]) -> None:
+        """Append in arrival order; past the capacity the oldest are overwritten."""
+        n = min(len(ts), self._capacity)
+        if not n:
+            return
+        self._grow(self._size + n)
+        at = (self._next + np.arange(n)) % len(self._ts)
+        self._ts[at] = ts[-n:]
+        self._pred[at], self._score[at] = objects(predicted[-n:]), objects(scores[-n:])
+        self._next = int((self._next + n) % len(self._ts))
+        self._size = min(self._size + n, len(self._ts))
+
+    def since(self, cutoff: float) -> tuple[list[Any], list[Any]]:
+        """(predicted, scores) of those stamped at or after cutoff, oldest first."""
+        order = (self._next - self._size + np.arange(self._size)) % max(len(self._ts), 1)
+        keep = order[self._ts[order] >= cutoff]
+        return self._pred[keep].tolist(), self._score[keep].tolist()
+
+    def _grow(self, wanted: int) -> None:
+        """Buffers double up to the capacity as they fill, rather than start full."""
+        if wanted <= len(self._ts) or len(self._ts) == self._capacity:
+            return
+        size = min(self._capacity, max(2 * len(self._ts), wanted, 1024))
+        order = (self._next - self._size + np.arange(self._size)) % max(len(self._ts), 1)
+        for name in ("_ts", "_pred", "_score"):
+            old = getattr(self, name)
+            new = np.empty(size, old.dtype)
+            new[: self._size] = old[order]
+            setattr(self, name, new)
+        self._next = self._size
