@@ -11,6 +11,7 @@ interpreter start importing the CLI, and the raw bytes of the reference and wind
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import statistics
@@ -181,7 +182,8 @@ def load_table(directory: Path, redis_port: int, runs: int) -> None:
         ("csv", csv_path, lambda: pyarrow.csv.read_csv(csv_path)),
         ("parquet", parquet_path, lambda: pyarrow.parquet.read_table(parquet_path)),
     ):
-        ours = attempt(lambda p=path: cli("reference", "load", *flags, f"--file={p}"), runs)
+        load = functools.partial(cli, "reference", "load", *flags, f"--file={path}")
+        ours = attempt(load, runs)
         base = timed(read, runs)[0]
         if ours is None:
             print(f"| {fmt} | refused | | < {TARGETS[fmt]:g} s | {base:.3f} | |")

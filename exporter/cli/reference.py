@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import orjson
 import redis
+from threadpoolctl import threadpool_limits
 
 from exporter.config import Config, ConfigError, ModelConfig, load_config
 from exporter.files import describe_size, read_regular_file
@@ -55,7 +56,8 @@ def reference_load(args: argparse.Namespace) -> int:
         raise ConfigError(f"models[{args.model}].reference: not a redis_key reference")
     fmt, content = _read_file(args.file, "--file")
     data = parse_reference(model, content, fmt, args.file)
-    fit_reference(model, data)
+    with threadpool_limits(limits=1, user_api="blas"):  # as the daemon fits: threads cost here
+        fit_reference(model, data)
     try:
         store_in_redis(make_client(config.redis), key, content, fmt)
     except redis.RedisError as exc:
