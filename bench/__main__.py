@@ -40,6 +40,7 @@ BENCHES = (
     Bench("bench.scrape", takes_quick=True),
     Bench("bench.scrape_concurrency", takes_quick=True),
     Bench("bench.memory", takes_quick=True),
+    Bench("bench.reference", takes_quick=True),
     Bench("bench.freshness", takes_quick=True),
     Bench("bench.load", takes_quick=True),
     Bench("bench.client_log"),

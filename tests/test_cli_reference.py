@@ -79,3 +79,33 @@ def test_reference_show_refuses_a_reference_the_exporter_would_refuse(
     status, _, err = _show(config, capsys)
     assert status == 2
     assert "lacks feature column 'x3'" in err
+
+
+@pytest.mark.integration
+def test_a_parquet_reference_loaded_into_redis_shows_the_rows_and_columns_of_its_csv(
+    redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("pyarrow")
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(6), 300))
+    table = pyarrow.csv.read_csv(tmp_path / "ref.csv")
+    pyarrow.parquet.write_table(table, tmp_path / "ref.parquet")
+    config = _config(tmp_path, redis_server.url, "{redis_key: 'ref:m'}")
+
+    loaded = main(
+        [
+            "reference",
+            "load",
+            f"--config.file={config}",
+            "--model=m",
+            f"--file={tmp_path}/ref.parquet",
+        ]
+    )
+    capsys.readouterr()
+    status, shown, _ = _show(config, capsys)
+
+    assert (loaded, status) == (0, 0)
+    assert shown["format"] == "parquet" and shown["rows"] == "300"
+    assert shown["columns"] == ", ".join(table.column_names)

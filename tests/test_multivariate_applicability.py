@@ -108,3 +108,22 @@ def test_a_correlation_flip_is_still_detected_where_components_are_dropped() -> 
     score, cut = pca.score(flipped), pca.threshold(500)
     assert pca.drifted(score, cut)
     assert not pca.drifted(pca.score(reference[500:1000]), cut)
+
+
+def test_the_fitted_components_rebuild_rows_as_an_svd_of_the_reference_does() -> None:
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(20_000, 3)) @ rng.normal(size=(3, 40)) + 0.3 * rng.normal(
+        size=(20_000, 40)
+    )
+    x[rng.random(x.shape) < 0.02] = np.nan
+    fitted = PCAReconstruction.fit(x, 0.65)
+
+    mean, std = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+    scale = np.where(std > 0, std, 1.0)
+    _, singular, vt = np.linalg.svd(np.nan_to_num((x - mean) / scale), full_matrices=False)
+    explained = np.cumsum(singular**2) / np.sum(singular**2)
+    kept = int(np.searchsorted(explained, 0.65 - 1e-12) + 1)
+    by_svd = PCAReconstruction(mean, scale, vt[:kept], np.empty(0))
+
+    assert fitted.kept == kept
+    np.testing.assert_allclose(fitted.row_errors(x), by_svd.row_errors(x), rtol=1e-9, atol=1e-12)

@@ -137,7 +137,7 @@ def reference_flags(ref: argparse.ArgumentParser) -> None:
     load = actions.add_parser("load", help="write a reference file into the model's Redis key")
     config_flag(load)
     load.add_argument("--model", required=True, help="model name from the config")
-    load.add_argument("--file", required=True, help="CSV or JSON Lines reference file")
+    load.add_argument("--file", required=True, help="CSV, JSON Lines or Parquet reference file")
     show = actions.add_parser(
         "show",
         help="describe the model's reference as the exporter reads it: "

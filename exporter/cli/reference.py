@@ -14,9 +14,11 @@ from typing import Any, cast
 
 import orjson
 import redis
+from threadpoolctl import threadpool_limits
 
 from exporter.config import Config, ConfigError, ModelConfig, load_config
 from exporter.files import describe_size, read_regular_file
+from exporter.reference.arrow import parquet_columns
 from exporter.reference.load import (
     MAX_REFERENCE_BYTES,
     ReferenceError,
@@ -54,7 +56,8 @@ def reference_load(args: argparse.Namespace) -> int:
         raise ConfigError(f"models[{args.model}].reference: not a redis_key reference")
     fmt, content = _read_file(args.file, "--file")
     data = parse_reference(model, content, fmt, args.file)
-    fit_reference(model, data)
+    with threadpool_limits(limits=1, user_api="blas"):  # as the daemon fits: threads cost here
+        fit_reference(model, data)
     try:
         store_in_redis(make_client(config.redis), key, content, fmt)
     except redis.RedisError as exc:
@@ -81,7 +84,9 @@ def _from_redis(config: Config, key: str) -> tuple[str, bytes, int]:
 
 
 def columns(content: bytes, fmt: str) -> list[str]:
-    """The columns of a reference: the CSV header, or every key of the JSON Lines rows."""
+    """The columns of a reference: the CSV header, Parquet schema or every JSON Lines key."""
+    if fmt == "parquet":
+        return parquet_columns(content, "reference")
     if fmt == "csv":
         return next(csv.reader(io.StringIO(content.decode("utf-8-sig"))), [])
     seen: dict[str, None] = {}

@@ -52,7 +52,7 @@ class ReferenceConfig(Section):
     """Where the reference data set comes from: exactly one of file or redis_key."""
 
     file: File = None
-    """CSV or JSON Lines file, relative to the config file's directory; read at startup."""
+    """CSV, JSON Lines or Parquet (parquet extra) file, relative to the config; read at startup."""
     redis_key: Text | None = None
     """Redis hash written by `ml-monitoring-exporter reference load`."""
 

@@ -33,6 +33,7 @@ from exporter.reference.load import (
     ReferenceError,
     decode_from_redis,
     read_reference_file,
+    release_freed_memory,
 )
 from exporter.source.connect import RedisClient
 from exporter.source.streams import LABELS, PREDICTIONS, Entry
@@ -199,6 +200,8 @@ class ModelPipeline:
         self.calibration = fit_calibration(self.model, data)
         self.fitted = fitted
         log.info("reference fitted", extra={"model": self.model.name, "rows": data.rows})
+        del data  # the raw columns: the fit keeps what the methods need
+        release_freed_memory()
 
     def evaluate(self, client: RedisClient | None) -> bool:
         """One scheduled run; a failure keeps the last snapshot, is counted and logged once."""

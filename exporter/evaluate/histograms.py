@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -68,16 +69,12 @@ def _shares(index: np.ndarray, size: int) -> tuple[float, ...]:
 
 def _categorical(name: str, values: tuple[str | None, ...]) -> ReferenceHistogram:
     """The reference categories, most frequent first."""
-    present = [v for v in values if v is not None]
-    names, counts = (
-        np.unique(np.array(present, dtype=object), return_counts=True)
-        if present
-        else (np.array([]), np.array([]))
-    )
-    order = np.argsort(-counts, kind="stable")
-    cats = tuple(str(names[i]) for i in order)
-    total = counts.sum()
-    shares = tuple(float(counts[i]) / total for i in order) if total else ()
+    counts = Counter(values)  # counted in C: sorting 100k texts as objects took a second
+    counts.pop(None, None)
+    order = sorted(counts.items(), key=lambda item: (-item[1], item[0]))  # ties: by name
+    cats = tuple(str(c) for c, _ in order)
+    total = np.int64(sum(counts.values()))
+    shares = tuple(float(n) / total for _, n in order) if total else ()
     return ReferenceHistogram(name, False, cats, shares, categories=cats)
 
 

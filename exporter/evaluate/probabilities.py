@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import rankdata  # type: ignore[import-untyped]
 
+from exporter.stats.lazy import scipy_stats
 from exporter.window.labels import Compact
 
 ECE_BINS = 10
@@ -44,7 +44,7 @@ def binary_auc(truth: np.ndarray, score: np.ndarray) -> float | None:
     negatives = truth.size - positives
     if positives == 0 or negatives == 0:
         return None
-    ranks = rankdata(score)
+    ranks = scipy_stats().rankdata(score)  # imported on first use: it costs a second
     u = float(ranks[truth].sum()) - positives * (positives + 1) / 2.0
     return u / (positives * negatives)
 

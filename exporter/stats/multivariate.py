@@ -17,6 +17,30 @@ METHOD = "pca_reconstruction"
 NOISE_RELATIVE = 1e-9
 
 
+BLOCK_ROWS = 8192
+
+
+def _standardised(x: Matrix, mean: Matrix, scale: Matrix) -> Matrix:
+    """(x - mean) / scale, missing values at the mean (0)."""
+    z: Matrix = np.nan_to_num((x - mean) / scale, nan=0.0)
+    return z
+
+
+def _principal_axes(x: Matrix, mean: Matrix, scale: Matrix) -> tuple[Matrix, Matrix]:
+    """Eigenvalues (descending) and axes (rows) of the standardised rows' scatter matrix.
+
+    The same axes and squared singular values as an SVD of the standardised rows, from a
+    features x features matrix summed over blocks of rows: for a 100k x 200 reference that is
+    a fraction of the SVD's time and no copy of the reference.
+    """
+    scatter = np.zeros((x.shape[1], x.shape[1]))
+    for start in range(0, x.shape[0], BLOCK_ROWS):
+        z = _standardised(x[start : start + BLOCK_ROWS], mean, scale)
+        scatter += z.T @ z
+    eigenvalues, vectors = np.linalg.eigh(scatter)
+    return np.clip(eigenvalues[::-1], 0.0, None), vectors[:, ::-1].T.copy()
+
+
 @dataclass(frozen=True)
 class PCAReconstruction:
     """Reference means, scales and components, and the reference rows' own errors."""
@@ -33,20 +57,25 @@ class PCAReconstruction:
         mean = np.nanmean(x, axis=0)
         std = np.nanstd(x, axis=0)
         scale = np.where(std > 0, std, 1.0)
-        z = np.nan_to_num((x - mean) / scale, nan=0.0)
-        _, singular, vt = np.linalg.svd(z, full_matrices=False)
-        explained = np.cumsum(singular**2) / max(float(np.sum(singular**2)), 1e-300)
+        eigenvalues, vectors = _principal_axes(x, mean, scale)
+        explained = np.cumsum(eigenvalues) / max(float(np.sum(eigenvalues)), 1e-300)
         keep = int(np.searchsorted(explained, variance - 1e-12) + 1)
-        model = cls(mean, scale, vt[:keep], np.empty(0))
+        model = cls(mean, scale, vectors[:keep], np.empty(0))
         errors = model.row_errors(x)
         shuffled = np.random.default_rng(seed).permutation(errors)
-        return cls(mean, scale, vt[:keep], shuffled)
+        return cls(mean, scale, vectors[:keep], shuffled)
 
     def row_errors(self, rows: Matrix) -> Matrix:
-        """Euclidean distance of each standardised row to its projection (missing -> the mean)."""
-        z = np.nan_to_num((np.asarray(rows, dtype=np.float64) - self.mean) / self.scale, nan=0.0)
-        rebuilt = (z @ self.components.T) @ self.components
-        errors: Matrix = np.sqrt(np.sum((z - rebuilt) ** 2, axis=1))
+        """Euclidean distance of each standardised row to its projection (missing -> the mean).
+
+        A block of rows at a time, so a 100k-row reference needs no full-size temporaries.
+        """
+        x = np.asarray(rows, dtype=np.float64)
+        errors: Matrix = np.empty(x.shape[0], dtype=np.float64)
+        for start in range(0, x.shape[0], BLOCK_ROWS):
+            z = _standardised(x[start : start + BLOCK_ROWS], self.mean, self.scale)
+            rebuilt = (z @ self.components.T) @ self.components
+            errors[start : start + BLOCK_ROWS] = np.sqrt(np.sum((z - rebuilt) ** 2, axis=1))
         return errors
 
     def score(self, rows: Matrix) -> float:

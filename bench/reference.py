@@ -1,0 +1,237 @@
+"""References: `reference load` of CSV and Parquet, and a daemon's start-up until /readyz is ready.
+
+    python -m bench.reference [--quick]
+
+Everything runs as users run it: `ml-monitoring-exporter reference load` in its own process
+against a private redis-server, and the daemon started on a config whose model reads that
+Redis key, timed from the process start until /readyz answers 200, then its RSS. Baselines of
+the same run: pyarrow.csv.read_csv and pyarrow.parquet.read_table of the same file, an
+interpreter start importing the CLI, and the raw bytes of the reference and window columns.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import redis
+
+from bench.common import free_port, machine, redis_server
+from exporter.reference.load import store_in_redis
+
+ROWS, WINDOW, RUNS = 100_000, 10_000, 3
+RSS_SLACK_MB = 150
+TARGETS = {"csv": 2.0, "parquet": 1.0}
+READY_TARGET = 15.0
+
+
+def write_reference(directory: Path, numeric: int, categorical: int) -> tuple[Path, Path | None]:
+    """A CSV of ROWS rows (full-precision floats, or 6 digits past 100 columns) and its Parquet."""
+    rng = np.random.default_rng(7)
+    columns: dict[str, list[str]] = {}
+    digits = "%.17g" if numeric < 100 else "%.6g"
+    for i in range(numeric):
+        columns[f"f{i}"] = [digits % v for v in rng.normal(size=ROWS)]
+    for i in range(categorical):
+        columns[f"c{i}"] = [f"k{v}" for v in rng.integers(0, 8, size=ROWS)]
+    csv_path = directory / f"ref{numeric + categorical}.csv"
+    with csv_path.open("w") as out:
+        out.write(",".join(columns) + "\n")
+        for row in zip(*columns.values(), strict=True):
+            out.write(",".join(row) + "\n")
+    try:
+        import pyarrow.csv
+        import pyarrow.parquet
+    except ImportError:
+        return csv_path, None
+    parquet_path = csv_path.with_suffix(".parquet")
+    kinds = {f"c{i}": pyarrow.string() for i in range(categorical)}
+    table = pyarrow.csv.read_csv(
+        csv_path, convert_options=pyarrow.csv.ConvertOptions(column_types=kinds)
+    )
+    pyarrow.parquet.write_table(table, parquet_path)
+    return csv_path, parquet_path
+
+
+def write_config(directory: Path, redis_port: int, web_port: int, numeric: int, cats: int) -> Path:
+    """One regression model reading its reference from a Redis key."""
+    features = [f"      - {{name: f{i}, type: numeric}}\n" for i in range(numeric)]
+    features += [f"      - {{name: c{i}, type: categorical}}\n" for i in range(cats)]
+    path = directory / f"config{numeric + cats}.yaml"
+    path.write_text(
+        f"redis: {{url: 'redis://127.0.0.1:{redis_port}/0'}}\n"
+        f"web: {{listen_address: '127.0.0.1:{web_port}'}}\n"
+        "models:\n  - name: m\n    task: regression\n"
+        "    reference: {redis_key: 'ref:m'}\n"
+        f"    window: {{duration: 1h, max_samples: {WINDOW}}}\n"
+        "    features:\n" + "".join(features)
+    )
+    return path
+
+
+def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (this process and its children) of fn.
+
+    CPU time is reported next to wall time because on a machine shared with other work the
+    wall time measures the queue for a core as much as our code.
+    """
+    walls, cpus = [], []
+    for _ in range(runs):
+        cpu = _cpu_seconds()
+        start = time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - start)
+        cpus.append(_cpu_seconds() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def cli(*args: str) -> None:
+    """One `ml-monitoring-exporter` command in its own process; a failure ends the bench."""
+    done = subprocess.run(
+        [sys.executable, "-m", "exporter", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args[:2])} failed: {done.stderr.strip()[-300:]}")
+
+
+def start_to_ready(config: Path, web_port: int) -> tuple[float, float, float]:
+    """Seconds from the daemon's start until /readyz answers 200, its CPU seconds and RSS (MB)."""
+    start = time.perf_counter()
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "exporter", f"--config.file={config}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = start + 600
+        while time.perf_counter() < deadline:
+            if daemon.poll() is not None:
+                raise SystemExit(f"the daemon exited with {daemon.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/readyz", timeout=5):
+                    ready = time.perf_counter() - start
+                    return ready, cpu_seconds(daemon.pid), rss_mb(daemon.pid)
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.05)
+        raise SystemExit("the daemon was not ready within 600 s")
+    finally:
+        daemon.terminate()
+        daemon.wait(60)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def attempt(fn: Callable[[], object], runs: int) -> tuple[float, float] | None:
+    """timed(fn), or None when the command refuses (a build without Parquet support)."""
+    try:
+        return timed(fn, runs)
+    except SystemExit as exc:
+        print(f"<!-- {exc} -->")
+        return None
+
+
+def load_table(directory: Path, redis_port: int, runs: int) -> None:
+    """`reference load` of the 25-column reference, CSV and Parquet, with their baselines."""
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    csv_path, parquet_path = write_reference(directory, 20, 5)
+    assert parquet_path is not None
+    config = write_config(directory, redis_port, free_port(), 20, 5)
+    flags = (f"--config.file={config}", "--model=m")
+    floor = timed(lambda: cli("--version"), runs)
+    print(f"`reference load` of {ROWS:,} rows × 25 columns (20 numeric, 5 categorical) in its")
+    print(f"own process against redis-server; median of {runs} runs. The CSV is ")
+    print(f"{csv_path.stat().st_size / 1e6:.0f} MB, the Parquet file (pyarrow defaults) ")
+    print(f"{parquet_path.stat().st_size / 1e6:.0f} MB. Baseline: the same file read by pyarrow")
+    print("in-process. An interpreter starting the CLI (`--version`) takes ")
+    print(f"{floor[0]:.2f} s ({floor[1]:.2f} s CPU) of every command's time.\n")
+    print("| Format | `reference load` wall (s) | CPU (s) | Target (wall) |", end="")
+    print(" pyarrow read wall (s) | Ours / pyarrow |")
+    print("|---|---:|---:|---|---:|---:|")
+    for fmt, path, read in (
+        ("csv", csv_path, lambda: pyarrow.csv.read_csv(csv_path)),
+        ("parquet", parquet_path, lambda: pyarrow.parquet.read_table(parquet_path)),
+    ):
+        load = functools.partial(cli, "reference", "load", *flags, f"--file={path}")
+        ours = attempt(load, runs)
+        base = timed(read, runs)[0]
+        if ours is None:
+            print(f"| {fmt} | refused | | < {TARGETS[fmt]:g} s | {base:.3f} | |")
+            continue
+        met = "met" if ours[0] < TARGETS[fmt] else "missed"
+        print(
+            f"| {fmt} | {ours[0]:.2f} | {ours[1]:.2f} | < {TARGETS[fmt]:g} s {met} | "
+            f"{base:.3f} | {ours[0] / base:.1f} |"
+        )
+
+
+def startup_table(directory: Path, client: redis.Redis, redis_port: int, runs: int) -> None:
+    """Daemon start to ready, and RSS then, for 25 and 200 features with a 100k reference."""
+    print("\nDaemon start until /readyz answers 200 (reference fitted from its Redis key, ")
+    print(f"{ROWS:,} rows, window of {WINDOW:,} samples), the daemon's CPU seconds and RSS")
+    print(f"then; median of {runs} runs. Raw: 8 bytes per reference and per window cell.")
+    print("RSS target: under 2 × raw + 150 MB.\n")
+    print("| Features | Start to ready (s) | CPU (s) | Target | RSS (MB) |", end="")
+    print(" Raw ref + window (MB) | RSS target (MB) | RSS / raw |")
+    print("|---:|---:|---:|---|---:|---:|---:|---:|")
+    for numeric, cats in ((20, 5), (200, 0)):
+        csv_path, _ = write_reference(directory, numeric, cats)
+        store_in_redis(client, "ref:m", csv_path.read_bytes(), "csv")
+        csv_path.unlink()
+        port = free_port()
+        config = write_config(directory, redis_port, port, numeric, cats)
+        measured = [start_to_ready(config, port) for _ in range(runs)]
+        ready, cpu, rss = (statistics.median(m[i] for m in measured) for i in range(3))
+        features = numeric + cats
+        raw = (ROWS + WINDOW) * features * 8 / 2**20
+        budget = 2 * raw + RSS_SLACK_MB
+        met = "met" if ready < READY_TARGET else "missed"
+        rss_met = "met" if rss < budget else "missed"
+        print(
+            f"| {features} | {ready:.1f} | {cpu:.1f} | < {READY_TARGET:g} s {met} | {rss:.0f} | "
+            f"{raw:.0f} | {budget:.0f} {rss_met} | {rss / raw:.2f} |"
+        )
+
+
+def main(quick: bool = False) -> None:
+    """Print the reference tables."""
+    runs = 1 if quick else RUNS
+    print(f"## References ({time.strftime('%Y-%m-%d')}; {machine()})\n")
+    with redis_server() as client, tempfile.TemporaryDirectory() as tmp:
+        port = int(client.connection_pool.connection_kwargs["port"])
+        load_table(Path(tmp), port, runs)
+        startup_table(Path(tmp), client, port, runs)
+
+
+if __name__ == "__main__":
+    main("--quick" in sys.argv)

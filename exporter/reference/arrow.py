@@ -1,0 +1,175 @@
+"""Parquet references, and CSV read by pyarrow's columnar reader: both need the `parquet` extra.
+
+pyarrow is optional (about 100 MB installed): without it CSV goes through the stdlib reader and
+a Parquet reference is refused with a message naming the extra.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any
+
+import numpy as np
+
+from exporter.reference.columnar import Wanted, keys
+from exporter.reference.data import Inexact, ReferenceError, floats
+
+EXTRA = "ml-monitoring-exporter[parquet]"
+BOM = b"\xef\xbb\xbf"
+HEADER_PREFIX = 1 << 20  # bytes in which a CSV header must end for pyarrow to read the file
+
+
+def pyarrow() -> Any | None:
+    """The pyarrow package, or None when the extra is not installed."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute  # the submodules are used through pa
+        import pyarrow.csv
+        import pyarrow.parquet
+    except ImportError:
+        return None
+    return pa
+
+
+def _require(where: str) -> Any:
+    pa = pyarrow()
+    if pa is None:
+        raise ReferenceError(
+            f"{where}: reading a Parquet reference needs pyarrow: pip install '{EXTRA}'"
+        )
+    return pa
+
+
+class ArrowTable:
+    """Columns of a pyarrow table: numbers cast in C, texts as Python strings."""
+
+    def __init__(self, pa: Any, table: Any) -> None:
+        """Refuse repeated column names, which the row-by-row reader resolves (the last wins)."""
+        if len(set(table.column_names)) != len(table.column_names):
+            raise Inexact
+        self._pa = pa
+        self._table = table
+        self._names = frozenset(table.column_names)
+
+    @property
+    def rows(self) -> int:
+        """Data rows."""
+        return int(self._table.num_rows)
+
+    def has_feature(self, name: str) -> bool:
+        """In the schema."""
+        return name in self._names
+
+    def has_optional(self, name: str) -> bool:
+        """In the schema."""
+        return name in self._names
+
+    def numbers(self, name: str) -> np.ndarray:
+        """Numbers and booleans cast in C; text through floats(), which is Python's float()."""
+        pa, column = self._pa, self._table.column(name)
+        kind = column.type
+        if pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+            return _numpy(pa.compute.cast(column, pa.float64(), safe=False))
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            return floats(column.to_pylist())
+        try:  # pyarrow refuses some texts float() reads (" 1", "1_000"): those go to floats()
+            cast = pa.compute.cast(column, pa.float64())
+        except pa.ArrowInvalid:
+            return floats(column.to_pylist())
+        # ...and reads "nan(1)" as NaN, which float() refuses: every NaN's text is checked
+        floats(pa.compute.filter(column, pa.compute.is_nan(cast)).to_pylist())
+        return _numpy(cast)
+
+    def texts(self, name: str) -> tuple[str | None, ...]:
+        """Strings as they are ("" and null: missing), other values as class keys."""
+        pa, column = self._pa, self._table.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            return keys(column.to_pylist())
+        if pa.compute.any(pa.compute.equal(column, "")).as_py():
+            column = pa.compute.if_else(pa.compute.equal(column, ""), None, column)
+        return tuple(column.to_pylist())
+
+
+def _numpy(column: Any) -> np.ndarray:
+    """A float64 column as numpy, NaN where null."""
+    return np.asarray(column.fill_null(math.nan).to_numpy(), dtype=np.float64)
+
+
+def csv_table(content: bytes, wanted: Wanted) -> ArrowTable | None:
+    """A CSV read by pyarrow, or None to use the stdlib reader.
+
+    None when pyarrow is missing, when its reading of the header differs from the csv
+    module's, or when it refuses the file (ragged rows, bad UTF-8, no header): the stdlib
+    reader then decides, as before. Numeric columns are parsed straight to float64; a value
+    pyarrow refuses (" 1", "1_000") has the whole file read again as text, for floats().
+    """
+    pa = pyarrow()
+    body = content[len(BOM) :] if content.startswith(BOM) else content
+    prefix = body[:HEADER_PREFIX].decode("utf-8", "ignore")
+    header = next(csv.reader(io.StringIO(prefix)), None)
+    if pa is None or not header or len(set(header)) != len(header):
+        return None
+    # pyarrow reads "nan(1)" as NaN where float() refuses it: no "(", no such text
+    numeric = wanted.numeric - wanted.text if b"(" not in body else frozenset()
+    table = _read_csv(pa, body, header, numeric)
+    if table is None and numeric:
+        table = _read_csv(pa, body, header, frozenset())
+    if table is None or table.column_names != header:
+        return None
+    return ArrowTable(pa, table.select([n for n in header if n in wanted.names]))
+
+
+def _read_csv(pa: Any, body: bytes, header: list[str], numeric: frozenset[str]) -> Any | None:
+    """Every cell as text but the numeric columns' as float64, "" as null; None if refused."""
+    kinds = {n: pa.float64() if n in numeric else pa.string() for n in header}
+    convert = pa.csv.ConvertOptions(
+        column_types=kinds,
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    try:
+        return pa.csv.read_csv(
+            pa.BufferReader(body),
+            # a newline inside a value needs quotes; without any, pyarrow splits the file freely
+            parse_options=pa.csv.ParseOptions(newlines_in_values=b'"' in body),
+            convert_options=convert,
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+
+
+def parquet_table(content: bytes, wanted: Wanted, where: str) -> ArrowTable:
+    """The wanted columns of a Parquet file."""
+    pa = _require(where)
+    try:
+        schema = pa.parquet.read_schema(pa.BufferReader(content))
+        names = [n for n in schema.names if n in wanted.names]
+        return ArrowTable(pa, pa.parquet.read_table(pa.BufferReader(content), columns=names))
+    except (pa.ArrowException, OSError) as exc:
+        raise ReferenceError(f"{where}: not a readable Parquet file ({exc})") from None
+
+
+def parquet_rows(content: bytes, wanted: Wanted, where: str) -> list[dict[str, Any]]:
+    """The wanted columns of a Parquet file as rows, for the row-by-row reader."""
+    pa = _require(where)
+    try:
+        schema = pa.parquet.read_schema(pa.BufferReader(content))
+        names = [n for n in schema.names if n in wanted.names]
+        rows: list[dict[str, Any]] = pa.parquet.read_table(
+            pa.BufferReader(content), columns=names
+        ).to_pylist()
+    except (pa.ArrowException, OSError) as exc:
+        raise ReferenceError(f"{where}: not a readable Parquet file ({exc})") from None
+    return rows
+
+
+def parquet_columns(content: bytes, where: str) -> list[str]:
+    """Every column name of a Parquet file, for `reference show`."""
+    pa = _require(where)
+    try:
+        return list(pa.parquet.read_schema(pa.BufferReader(content)).names)
+    except (pa.ArrowException, OSError) as exc:
+        raise ReferenceError(f"{where}: not a readable Parquet file ({exc})") from None
