@@ -6,7 +6,7 @@ Column by column, numpy does per batch what a loop over records did per value.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,9 +27,18 @@ class PredictionBatch:
     latency: np.ndarray  # seconds; NaN where absent
     ok: np.ndarray  # bool: status ok
     sample_rate: np.ndarray
+    _positive: dict[str | None, np.ndarray] = field(default_factory=dict, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def positive(self, positive_class: str | None) -> np.ndarray:
+        """The positive-class probability per record (see `positive_scores`), computed once for
+        the window and the label join."""
+        found = self._positive.get(positive_class)
+        if found is None:
+            found = self._positive[positive_class] = positive_scores(self.scores, positive_class)
+        return found
 
 
 def batch_of(
@@ -84,10 +93,10 @@ def _text(value: float | str | None) -> str | None:
 def positive_scores(scores: Sequence[Scores], positive: str | None) -> np.ndarray:
     """The positive-class probability per record, whichever form the producer sent; NaN where
     there is none."""
-    out = np.full(len(scores), np.nan)
-    for i, s in enumerate(scores):
-        if isinstance(s, float):
-            out[i] = s
-        elif s is not None and positive is not None and positive in s:
-            out[i] = s[positive]
-    return out
+    if positive is None:
+        return np.array([s if isinstance(s, float) else np.nan for s in scores], dtype=float)
+    nan = float("nan")
+    return np.array(
+        [s if isinstance(s, float) else nan if s is None else s.get(positive, nan) for s in scores],
+        dtype=float,
+    )

@@ -6,11 +6,13 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
+
+import numpy as np
 
 from exporter.config import ModelConfig
-from exporter.decode.batch import PredictionBatch, positive_scores
-from exporter.decode.wire import Label, Scores
+from exporter.decode.batch import PredictionBatch
+from exporter.decode.wire import Label
 from exporter.stats.kinds import Task
 from exporter.window.pending import Pending, Recent, keys_of
 from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
@@ -71,20 +73,21 @@ class LabelJoin:
 
     def remember(self, batch: PredictionBatch) -> None:
         """Keep id, time, prediction and scores of each record, dropping the oldest first."""
-        kept = [i for i, p in enumerate(batch.prediction) if p is not None]
-        predicted = cast(list[Target], [batch.prediction[i] for i in kept])
-        scores = self._scores([batch.scores[i] for i in kept])
-        ids = [batch.ids[i] for i in kept]
-        waiting = [j for j, id_ in enumerate(ids) if id_ is not None]
+        kept = _present(batch.prediction)
+        predicted = cast(list[Target], _pick(batch.prediction, kept))
+        ts = batch.ts if kept is None else batch.ts[kept]
+        scores = self._scores(batch, kept)
+        ids = _pick(batch.ids, kept)
+        waiting = _present(ids)
         with self._lock:
             if self._classification:
-                self._recent.extend(batch.ts[kept], predicted, scores)
-            if waiting:
+                self._recent.extend(ts, predicted, _pick(scores, None))
+            if waiting is None or waiting:
                 self._pending.add(
-                    keys_of([cast(str, ids[j]) for j in waiting]),
-                    batch.ts[kept][waiting],
-                    [predicted[j] for j in waiting],
-                    [scores[j] for j in waiting],
+                    keys_of(cast(list[str], _pick(ids, waiting))),
+                    ts if waiting is None else ts[waiting],
+                    _pick(predicted, waiting),
+                    scores if waiting is None else _pick(scores, waiting),
                 )
             self._pending.expire(self._clock() - self._horizon)
 
@@ -151,11 +154,13 @@ class LabelJoin:
             return cls
         return OTHER
 
-    def _scores(self, scores: list[Scores]) -> list[Compact]:
-        """A binary model's positive-class probability is all that its metrics read."""
-        if self._positive is None:
-            return [self._compact(s) for s in scores]
-        return [None if p != p else p for p in positive_scores(scores, self._positive).tolist()]
+    def _scores(self, batch: PredictionBatch, kept: list[int] | None) -> Any:
+        """A binary model's positive-class probability (NaN: none) is all its metrics read;
+        other models keep their scores compactly."""
+        if self._positive is not None:
+            positive = batch.positive(self._positive)
+            return positive if kept is None else positive[kept]
+        return [self._compact(s) for s in _pick(batch.scores, kept)]
 
     def _compact(self, scores: float | Mapping[str, float] | None) -> Compact:
         """Scores with the class names interned, so a million of them share one key tuple."""
@@ -168,3 +173,18 @@ class LabelJoin:
                 return None
             interned = self._keysets.setdefault(keys, keys)
         return interned, tuple(map(scores.__getitem__, interned))
+
+
+def _present(values: Sequence[object]) -> list[int] | None:
+    """Indexes of the values that are not None; None when that is all of them."""
+    if None not in values:
+        return None
+    return [i for i, value in enumerate(values) if value is not None]
+
+
+def _pick(values: Any, indexes: list[int] | None) -> list[Any]:
+    """The values at indexes (all when None), as a list."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist() if indexes is None else values[indexes].tolist()
+        return [None if v != v else v for v in values]  # NaN: no score
+    return list(values) if indexes is None else [values[i] for i in indexes]

@@ -15,6 +15,7 @@ import numpy as np
 
 CHUNK = 8192  # slots the newest, open chunk holds in a dict before the sorted index takes them
 MAX_INTERNED = 4096  # distinct predicted classes stored once
+Scores = list[Any] | np.ndarray
 
 
 def objects(values: Sequence[Any]) -> np.ndarray:
@@ -46,21 +47,21 @@ class Pending:
         index = self._sorted_keys.nbytes + self._sorted_at.nbytes
         return sum(a.nbytes for a in arrays if a is not None) + index
 
-    def add(
-        self, keys: np.ndarray, ts: np.ndarray, predicted: list[Any], scores: list[Any]
-    ) -> None:
-        """Append predictions, newest last; a key already waiting is replaced by the newer."""
+    def add(self, keys: np.ndarray, ts: np.ndarray, predicted: list[Any], scores: Scores) -> None:
+        """Append predictions, newest last; a key already waiting is replaced by the newer.
+
+        scores: one per prediction, or an array of probabilities with NaN for none.
+        """
         last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
         if len(last) < len(keys):  # the same id twice in one batch: the later one counts
             keep = np.sort(last)
             keys, ts = keys[keep], ts[keep]
             predicted = [predicted[i] for i in keep]
-            scores = [scores[i] for i in keep]
+            scores = scores[keep] if isinstance(scores, np.ndarray) else [scores[i] for i in keep]
         self._kill(self._find(keys))
-        if not self._numeric:
-            interned = self._interned
-            if len(interned) < MAX_INTERNED:
-                predicted = [interned.setdefault(p, p) for p in predicted]
+        if not self._numeric and len(self._interned) < MAX_INTERNED:
+            once = {p: self._interned.setdefault(p, p) for p in set(predicted)}
+            predicted = list(map(once.__getitem__, predicted))
         self._append(keys, ts, predicted, scores)
         self._evict_beyond_limit()
 
@@ -141,15 +142,21 @@ class Pending:
         if self._extra is not None:
             self._extra[rows] = None
 
-    def _append(self, keys: np.ndarray, ts: np.ndarray, pred: list[Any], scores: list[Any]) -> None:
+    def _append(self, keys: np.ndarray, ts: np.ndarray, pred: list[Any], scores: Scores) -> None:
         n = len(keys)
         self._make_room(n)
         lo = self._tail - self._base
         rows = slice(lo, lo + n)
         self._key[rows], self._ts[rows], self._alive[rows] = keys, ts, True
         self._pred[rows] = pred
-        self._score[rows] = [s if isinstance(s, float) else np.nan for s in scores]
-        if self._extra is not None or any(isinstance(s, tuple) for s in scores):
+        if isinstance(scores, np.ndarray):
+            self._score[rows] = scores
+            if self._extra is not None:
+                self._extra[rows] = None
+            scores = []
+        else:
+            self._score[rows] = [s if isinstance(s, float) else np.nan for s in scores]
+        if scores and (self._extra is not None or any(isinstance(s, tuple) for s in scores)):
             if self._extra is None:
                 self._extra = np.full(len(self._key), None, dtype=object)
             self._extra[rows] = objects([s if isinstance(s, tuple) else None for s in scores])

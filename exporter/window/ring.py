@@ -10,7 +10,7 @@ from typing import cast
 import numpy as np
 
 from exporter.config import ModelConfig
-from exporter.decode.batch import PredictionBatch, positive_scores
+from exporter.decode.batch import PredictionBatch
 from exporter.stats.kinds import FeatureType, Task
 from exporter.window.vocab import Vocabulary
 
@@ -75,7 +75,7 @@ class Window:
             dtype=np.int32,
         ).reshape(len(self._categorical), kept)
         pred = self._predictions(batch.prediction[keep])
-        score = positive_scores(batch.scores[keep], self._positive)
+        score = batch.positive(self._positive)[keep]
         with self._lock:
             self._grow(self._size + kept)
             idx = (self._pos + np.arange(kept)) % len(self._ts)
