@@ -9,6 +9,7 @@ halved first, so one bad record costs only a few small groups their speed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from operator import attrgetter
 from types import GenericAlias
@@ -39,7 +40,7 @@ class FastPredictions:
         self._window_seconds = model.window.duration_seconds
         self._limit = model.max_entry_bytes
         max_scores = max(MAX_SCORE_KEYS, len(model.classes or ()))
-        shape = prediction_shape(features, self._classification, max_scores)
+        shape = prediction_shape(features, self._classification, max_scores, absent=math.nan)
         closed = msgspec.defstruct(shape.__name__, [], bases=(shape,), forbid_unknown_fields=True)
         self._one = msgspec.json.Decoder(closed)  # as the per-record decoder's first try
         self._many = msgspec.json.Decoder(GenericAlias(list, (closed,)))
@@ -94,7 +95,7 @@ class FastPredictions:
             return None
         ok = np.array([r.status == "ok" for r in records], dtype=bool)
         prediction = self._predictions([r.prediction for r in records], ok)
-        ts = np.array([r.ts for r in records], dtype=float)  # None -> NaN
+        ts = np.array([r.ts for r in records], dtype=float)  # absent: NaN; null: None -> NaN
         if prediction is None or not self._plausible(ts, times):
             return None
         latency = np.array([r.latency_ms for r in records], dtype=float) / 1000.0
