@@ -73,15 +73,20 @@ TRICKY = {
 }
 
 
+def _reader(arrow: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read with pyarrow (skipped where it is not installed) or with the stdlib reader."""
+    if arrow:
+        pytest.importorskip("pyarrow")
+    else:
+        _without_pyarrow(monkeypatch)
+
+
 @pytest.mark.parametrize("content", TRICKY.values(), ids=TRICKY.keys())
 @pytest.mark.parametrize("arrow", [True, False], ids=["pyarrow", "stdlib"])
 def test_a_tricky_csv_reads_as_the_row_by_row_reader_reads_it(
     content: bytes, arrow: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if arrow:
-        pytest.importorskip("pyarrow")
-    else:
-        _without_pyarrow(monkeypatch)
+    _reader(arrow, monkeypatch)
     model = _model()
     _same(parse_reference(model, content, "csv", "ref"), _row_by_row(model, content))
 
@@ -102,10 +107,7 @@ BAD = {
 def test_a_bad_csv_is_refused_with_the_row_by_row_readers_message(
     content: bytes, message: str, arrow: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if arrow:
-        pytest.importorskip("pyarrow")
-    else:
-        _without_pyarrow(monkeypatch)
+    _reader(arrow, monkeypatch)
     model = _model()
     with pytest.raises(ReferenceError) as fast:
         parse_reference(model, content, "csv", "ref")
