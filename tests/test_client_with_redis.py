@@ -17,7 +17,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.client import DropReason, PredictionLogger
-from exporter.decode.wire import Prediction
+from exporter.decode.batch import PredictionBatch
+from exporter.decode.wire import Prediction, struct_order
 from tests.conftest import RedisServer, settles_at, wait_for
 from tests.helpers import make_config, running, sample, value, write_reference
 
@@ -38,6 +39,30 @@ def _ticking(start: float) -> Callable[[], float]:
     return lambda: start + next(counter) / 1000.0
 
 
+def _as_records(batch: PredictionBatch, order: Sequence[tuple[str, bool]]) -> list[Prediction]:
+    """The batch's records as the per-record decoder would give them, to compare values."""
+    numeric = [name for name, is_numeric in order if is_numeric]
+    categorical = [name for name, is_numeric in order if not is_numeric]
+    out = []
+    for i, latency in enumerate(batch.latency.tolist()):
+        features: dict[str, Any] = {n: float(batch.numeric[j, i]) for j, n in enumerate(numeric)}
+        features.update({n: batch.categorical[j][i] for j, n in enumerate(categorical)})
+        out.append(
+            Prediction(
+                id=batch.ids[i],
+                ts=float(batch.ts[i]),
+                version=batch.versions[i],
+                features=features,
+                prediction=batch.prediction[i],
+                scores=batch.scores[i],
+                latency_seconds=None if latency != latency else latency,
+                ok=bool(batch.ok[i]),
+                sample_rate=float(batch.sample_rate[i]),
+            )
+        )
+    return out
+
+
 def test_records_written_by_the_logger_reach_the_exporter_with_identical_values(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -50,9 +75,10 @@ def test_records_written_by_the_logger_reach_the_exporter_with_identical_values(
     with running(make_config(tmp_path, redis_server.url)) as daemon:
         window = daemon.pipelines[0].window
         extend = window.extend
+        order = struct_order(daemon.pipelines[0].model)
 
-        def spy(batch: Sequence[Prediction]) -> None:
-            seen.extend(batch)
+        def spy(batch: PredictionBatch) -> None:
+            seen.extend(_as_records(batch, order))
             extend(batch)
 
         window.extend = spy  # type: ignore[method-assign]

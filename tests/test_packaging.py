@@ -46,7 +46,7 @@ def test_the_demo_and_basic_auth_dependencies_are_extras_the_test_extra_pulls_in
     assert _names(extras["demo"]) == {"fakeredis"}
     assert _names(extras["web-auth"]) == {"bcrypt"}
     assert not _names(project["dependencies"]) & {"fakeredis", "bcrypt"}
-    assert "ml-monitoring-exporter[demo,web-auth]" in extras["test"]
+    assert "ml-monitoring-exporter[demo,web-auth,parquet]" in extras["test"]
 
 
 def test_the_documented_install_commands_bring_the_extras_they_use() -> None:
