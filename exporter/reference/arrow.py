@@ -19,6 +19,7 @@ from exporter.reference.data import Inexact, ReferenceError, floats
 EXTRA = "ml-monitoring-exporter[parquet]"
 BOM = b"\xef\xbb\xbf"
 HEADER_PREFIX = 1 << 20  # bytes in which a CSV header must end for pyarrow to read the file
+ARROW_CSV_BYTES = 4 * 2**20  # smaller CSV references are read without pyarrow
 
 
 def pyarrow() -> Any | None:
@@ -100,11 +101,15 @@ def _numpy(column: Any) -> np.ndarray:
 def csv_table(content: bytes, wanted: Wanted) -> ArrowTable | None:
     """A CSV read by pyarrow, or None to use the stdlib reader.
 
-    None when pyarrow is missing, when its reading of the header differs from the csv
-    module's, or when it refuses the file (ragged rows, bad UTF-8, no header): the stdlib
-    reader then decides, as before. Numeric columns are parsed straight to float64; a value
-    pyarrow refuses (" 1", "1_000") has the whole file read again as text, for floats().
+    None when the file is small (the stdlib reader takes milliseconds there, and a daemon that
+    never imports pyarrow holds about 25 MB less), when pyarrow is missing, when its reading
+    of the header differs from the csv module's, or when it refuses the file (ragged rows, bad
+    UTF-8, no header): the stdlib reader then decides, as before. Numeric columns are parsed
+    straight to float64; a value pyarrow refuses (" 1", "1_000") has the whole file read again
+    as text, for floats().
     """
+    if len(content) < ARROW_CSV_BYTES:
+        return None
     pa = pyarrow()
     body = content[len(BOM) :] if content.startswith(BOM) else content
     prefix = body[:HEADER_PREFIX].decode("utf-8", "ignore")

@@ -1,7 +1,7 @@
 """Predictions waiting for their label, in numpy columns with one sorted index of id hashes.
 
 A dict of tuples holding a million waiting predictions costs about 400 bytes each; here one
-costs about 60: its id's 64-bit hash, time, prediction and score in arrays, and 16 bytes of
+costs about 60: its id's 64-bit hash, time, prediction and score in arrays, and 12 bytes of
 index. Ids are compared by hash; two ids of a million colliding is a one-in-ten-million event,
 and would join one label to the wrong prediction.
 """
@@ -108,14 +108,14 @@ class Pending:
         self._tail = self._alive_count = len(keys)
         start = len(keys) // CHUNK * CHUNK
         order = np.argsort(keys[:start], kind="stable")
-        self._sorted_keys, self._sorted_at = keys[order], order.astype(np.int64)
+        self._sorted_keys, self._sorted_at = keys[order], order.astype(np.int32)
         self._open = dict(zip(keys[start:].tolist(), range(start, len(keys)), strict=True))
 
     def _index_chunk(self, chunk: int) -> None:
         """Merge a full chunk into the sorted index; equal keys stay in arrival order."""
         lo = chunk * CHUNK - self._base
         order = np.argsort(self._key[lo : lo + CHUNK], kind="stable")
-        keys, at = self._key[lo + order], order + chunk * CHUNK
+        keys, at = self._key[lo + order], (order + chunk * CHUNK).astype(np.int32)
         where = np.searchsorted(self._sorted_keys, keys, side="right")
         self._sorted_keys = np.insert(self._sorted_keys, where, keys)
         self._sorted_at = np.insert(self._sorted_at, where, at)
