@@ -16,6 +16,7 @@ log = logging.getLogger("exporter.client")
 
 MAX_BACKOFF_SECONDS = 2.0
 WIRE_MAX_BATCH = 10000  # records per `batch` entry the exporter accepts
+ROUND_TRIP_RECORDS = 5000  # a deep queue leaves in few round trips: each costs GIL hand-offs
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,10 @@ class Sender:
                 return True
 
     def _take(self) -> tuple[list[tuple[str, bytes]], list[FlushMarker]]:
-        """Pop up to one batch with C-level comprehensions, so the GIL is held briefly."""
+        """Pop up to one round trip with comprehensions, so the GIL is held briefly."""
         popleft = self.queue.popleft
-        items = [popleft() for _ in range(min(len(self.queue), self.settings.batch_size))]
+        limit = max(self.settings.batch_size, ROUND_TRIP_RECORDS)
+        items = [popleft() for _ in range(min(len(self.queue), limit))]
         records = [item for item in items if type(item) is tuple]
         if len(records) == len(items):
             return records, []
