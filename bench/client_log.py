@@ -2,25 +2,34 @@
 
     python -m bench.client_log
 
-Baseline, measured in the same run: what a hand-written producer does, one synchronous
-`XADD ... data <json>` per prediction (and, for throughput, pipelined XADDs of 500 entries).
+Latency baseline, measured in the same run: the floor of any queueing producer, orjson.dumps of
+the same record and a deque.append, with an idle second thread. Cases: Redis up, Redis down,
+and the queue-full drop path (a redis-server this bench started, stopped with SIGSTOP). For
+throughput, hand-written pipelined XADDs of 500 entries.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
+import signal
 import statistics
+import tempfile
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import redis
 
-from bench.common import RUNS, free_port, machine, redis_server
-from exporter.client import PredictionLogger
+from bench.common import RUNS, free_port, machine, redis_server, start_redis
+from exporter.client import DropReason, PredictionLogger
+from exporter.client.logger import JSON_OPTIONS
 
-CALLS = 20_000
+CALLS = 100_000
+DIRECT_CALLS = 10_000
 E2E_RECORDS = 100_000
 
 
@@ -34,8 +43,11 @@ def _record(i: int) -> dict[str, Any]:
     }
 
 
-def _timed_calls(call: Callable[[int], None], n: int = CALLS) -> tuple[float, float]:
-    """p50 and p99 in microseconds of n calls, each timed on its own."""
+Tail = tuple[float, float, float, float]  # p50, p99, p99.9, max in microseconds
+
+
+def _timed_calls(call: Callable[[int], None], n: int = CALLS) -> Tail:
+    """p50, p99, p99.9 and max in microseconds of n calls, each timed on its own."""
     out = [0] * n
     clock = time.perf_counter_ns
     for i in range(n):
@@ -43,38 +55,94 @@ def _timed_calls(call: Callable[[int], None], n: int = CALLS) -> tuple[float, fl
         call(i)
         out[i] = clock() - start
     out.sort()
-    return out[n // 2] / 1000.0, out[int(n * 0.99)] / 1000.0
+    return (
+        out[n // 2] / 1000.0,
+        out[int(n * 0.99)] / 1000.0,
+        out[int(n * 0.999)] / 1000.0,
+        out[-1] / 1000.0,
+    )
 
 
-def _logger_calls(url: str) -> tuple[float, float]:
-    with PredictionLogger(url, "bench", max_queue=CALLS) as logger:
+def _log_call(logger: PredictionLogger) -> Callable[[int], None]:
+    def call(i: int) -> None:
+        r = _record(i)
+        logger.log(
+            r["features"],
+            r["prediction"],
+            scores=r["scores"],
+            latency_ms=r["latency_ms"],
+            id=r["id"],
+        )
 
-        def call(i: int) -> None:
-            r = _record(i)
-            logger.log(
-                r["features"],
-                r["prediction"],
-                scores=r["scores"],
-                latency_ms=r["latency_ms"],
-                id=r["id"],
-            )
+    return call
 
-        result = _timed_calls(call)
+
+def _logger_calls(url: str, max_queue: int = CALLS) -> Tail:
+    with PredictionLogger(url, "bench", max_queue=max_queue, socket_timeout=0.5) as logger:
+        logger.flush(0.2)  # the sender thread exists and is idle, as in the baseline
+        result = _timed_calls(_log_call(logger))
         logger.flush(1.0)
     return result
 
 
-def _direct_calls(client: redis.Redis) -> tuple[float, float]:
+def _bare_append() -> Tail:
+    """Baseline: serialise with orjson and append to a deque; an idle thread waits on an Event."""
+    queue: deque[tuple[str, bytes]] = deque()
+    idle = threading.Event()
+    thread = threading.Thread(target=idle.wait, daemon=True)
+    thread.start()
+
+    def call(i: int) -> None:
+        r = _record(i)
+        record = {
+            "features": r["features"],
+            "prediction": r["prediction"],
+            "ts": time.time(),
+            "id": r["id"],
+            "scores": r["scores"],
+            "latency_ms": r["latency_ms"],
+        }
+        queue.append(("predictions", orjson.dumps(record, option=JSON_OPTIONS)))
+
+    result = _timed_calls(call)
+    idle.set()
+    thread.join()
+    return result
+
+
+def _queue_full() -> Tail:
+    """log() against a redis-server stopped with SIGSTOP: a queue of 100 fills, then drops."""
+    with tempfile.TemporaryDirectory() as workdir:
+        port = free_port()
+        proc = start_redis(port, workdir)
+        try:
+            proc.send_signal(signal.SIGSTOP)
+            with PredictionLogger(
+                f"redis://127.0.0.1:{port}/0", "full", max_queue=100, socket_timeout=0.5
+            ) as logger:
+                result = _timed_calls(_log_call(logger))
+                assert logger.stats.dropped[DropReason.QUEUE_FULL] > CALLS // 2
+                proc.send_signal(signal.SIGCONT)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+            proc.terminate()
+            proc.wait(10)
+    return result
+
+
+def _direct_calls(client: redis.Redis) -> Tail:
     def call(i: int) -> None:
         client.xadd(
             "mlmon:{direct}:predictions", {"data": orjson.dumps(_record(i))}, maxlen=1_000_000
         )
 
-    return _timed_calls(call)
+    return _timed_calls(call, DIRECT_CALLS)
 
 
-def _median_pair(runs: list[tuple[float, float]]) -> tuple[float, float]:
-    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+def _median(runs: list[Tail]) -> Tail:
+    """Each percentile's median over the runs."""
+    p50, p99, p999, top = (statistics.median(r[k] for r in runs) for k in range(4))
+    return p50, p99, p999, top
 
 
 def _end_to_end(url: str, client: redis.Redis) -> float:
@@ -110,26 +178,39 @@ def _pipelined(client: redis.Redis) -> float:
     return E2E_RECORDS / (time.perf_counter() - start)
 
 
+def _row(name: str, tail: Tail, base: Tail) -> str:
+    cells = " | ".join(f"{v:.1f}" for v in tail)
+    ratios = " | ".join(f"{v / b:.1f}" for v, b in zip(tail[1:], base[1:], strict=True))
+    return f"| {name} | {cells} | {ratios} |"
+
+
 def main() -> None:
+    logging.getLogger("exporter.client").setLevel(logging.ERROR)  # the down cases warn
     gc.collect()
     with redis_server() as client:
         url = f"redis://127.0.0.1:{client.connection_pool.connection_kwargs['port']}/0"
-        up = _median_pair([_logger_calls(url) for _ in range(RUNS)])
-        down = _median_pair(
-            [_logger_calls(f"redis://127.0.0.1:{free_port()}/0") for _ in range(RUNS)]
-        )
-        direct = _median_pair([_direct_calls(client) for _ in range(RUNS)])
+        down_url = f"redis://127.0.0.1:{free_port()}/0"
+        cases: dict[str, list[Tail]] = {k: [] for k in ("base", "up", "down", "full")}
+        for _ in range(RUNS):  # alternated, so drift on the shared machine hits every case
+            cases["base"].append(_bare_append())
+            cases["up"].append(_logger_calls(url))
+            cases["down"].append(_logger_calls(down_url))
+            cases["full"].append(_queue_full())
+        direct = _median([_direct_calls(client) for _ in range(RUNS)])
         e2e = statistics.median(_end_to_end(url, client) for _ in range(RUNS))
         piped = statistics.median(_pipelined(client) for _ in range(RUNS))
+    base = _median(cases["base"])
     print(f"{machine()}; {CALLS} calls per run, median of {RUNS} runs\n")
-    print("| Case | p50 µs | p99 µs | p99 vs baseline |")
-    print("|---|---|---|---|")
-    print(
-        f"| baseline: synchronous XADD per record, Redis up | {direct[0]:.1f} | "
-        f"{direct[1]:.1f} | 1.00 |"
-    )
-    for name, (p50, p99) in (("log(), Redis up", up), ("log(), Redis down", down)):
-        print(f"| {name} | {p50:.1f} | {p99:.1f} | {p99 / direct[1]:.3f} |")
+    print("| Case | p50 µs | p99 µs | p99.9 µs | max µs | p99 / base | p99.9 / base | max / base |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(_row("baseline: orjson.dumps + deque.append, idle thread", base, base))
+    for name, key in (
+        ("log(), Redis up", "up"),
+        ("log(), Redis down (nobody listens)", "down"),
+        ("log(), queue full (Redis stopped, max_queue=100)", "full"),
+    ):
+        print(_row(name, _median(cases[key]), base))
+    print(_row(f"synchronous XADD per record ({DIRECT_CALLS} calls)", direct, base))
     print(f"\n{E2E_RECORDS} records, log() to acknowledged by Redis, median of {RUNS} runs\n")
     print("| Producer | records/s | vs baseline |")
     print("|---|---|---|")

@@ -19,7 +19,13 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from exporter.client.metrics import LABELS, PREDICTIONS, ClientStats, DropReason, attach
-from exporter.client.sender import WIRE_MAX_BATCH, FlushMarker, Sender, SendSettings
+from exporter.client.sender import (
+    ROUND_TRIP_RECORDS,
+    WIRE_MAX_BATCH,
+    FlushMarker,
+    Sender,
+    SendSettings,
+)
 
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 DEFAULT_MAXLEN = 1_000_000
@@ -70,6 +76,8 @@ class PredictionLogger:
         self._model = model
         self._rate = sample_rate
         self._max_queue = max_queue
+        # wake the sender for a deep round trip, not every batch: each wake costs GIL hand-offs
+        self._wake_at = min(max(batch_size, ROUND_TRIP_RECORDS), max(batch_size, max_queue // 2))
         self._max_record = max_batch_bytes - 2
         self._version = version
         self._clock = clock
@@ -191,7 +199,7 @@ class PredictionLogger:
         queue.append((kind, payload))
         if sender.thread is None:
             sender.ensure_started()
-        if len(queue) >= self._settings.batch_size:
+        if len(queue) >= self._wake_at:
             sender.wake.set()
 
     def flush(self, timeout: float = 5.0) -> bool:

@@ -7,7 +7,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 
@@ -17,6 +16,7 @@ log = logging.getLogger("exporter.client")
 
 MAX_BACKOFF_SECONDS = 2.0
 WIRE_MAX_BATCH = 10000  # records per `batch` entry the exporter accepts
+ROUND_TRIP_RECORDS = 5000  # a deep queue leaves in few round trips: each costs GIL hand-offs
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ Item = tuple[str, bytes] | FlushMarker
 
 def chunks(payloads: list[bytes], max_records: int, max_bytes: int) -> Iterator[list[bytes]]:
     """Split serialised records into batches under both the record and the byte bound."""
+    if not payloads:
+        return
+    if len(payloads) <= max_records and 2 + sum(map(len, payloads)) + len(payloads) <= max_bytes:
+        yield payloads  # the usual case, checked without a Python loop per record
+        return
     chunk: list[bytes] = []
     size = 2  # the brackets
     for p in payloads:
@@ -130,34 +135,32 @@ class Sender:
                 return True
 
     def _take(self) -> tuple[list[tuple[str, bytes]], list[FlushMarker]]:
-        """Pop up to one batch of records, stopping after a flush marker."""
-        records: list[tuple[str, bytes]] = []
-        markers: list[FlushMarker] = []
-        while len(records) < self.settings.batch_size:
-            try:
-                item = self.queue.popleft()
-            except IndexError:
-                break
-            if isinstance(item, FlushMarker):
-                markers.append(item)
-                break
-            records.append(item)
-        return records, markers
+        """Pop up to one round trip with comprehensions, so the GIL is held briefly."""
+        popleft = self.queue.popleft
+        limit = max(self.settings.batch_size, ROUND_TRIP_RECORDS)
+        items = [popleft() for _ in range(min(len(self.queue), limit))]
+        records = [item for item in items if type(item) is tuple]
+        if len(records) == len(items):
+            return records, []
+        # a marker taken with later records is still answered after every record before it
+        return records, [item for item in items if isinstance(item, FlushMarker)]
 
     def _send(self, records: list[tuple[str, bytes]]) -> bool:
-        """One pipelined round trip with a trimmed XADD per batch; drops and counts on error."""
+        """One round trip of trimmed XADDs, packed here; drops and counts on error."""
         s = self.settings
-        by_kind: dict[str, list[bytes]] = {PREDICTIONS: [], LABELS: []}
-        for kind, payload in records:
-            by_kind[kind].append(payload)
-        pipe = self.client.pipeline(transaction=False)
-        for kind, stream in ((PREDICTIONS, s.predictions_stream), (LABELS, s.labels_stream)):
-            for chunk in chunks(
-                by_kind[kind], min(s.batch_size, WIRE_MAX_BATCH), s.max_batch_bytes
-            ):
-                pipe.xadd(stream, {"batch": b"[" + b",".join(chunk) + b"]"}, **self._trim())
+        labels = [p for kind, p in records if kind == LABELS]
+        if labels:
+            by_kind = {PREDICTIONS: [p for kind, p in records if kind != LABELS], LABELS: labels}
+        else:
+            by_kind = {PREDICTIONS: [p for _, p in records], LABELS: []}
+        trim = self._trim()
+        commands = [
+            _resp((b"XADD", stream.encode(), *trim, b"*", b"batch", b"[" + b",".join(chunk) + b"]"))
+            for kind, stream in ((PREDICTIONS, s.predictions_stream), (LABELS, s.labels_stream))
+            for chunk in chunks(by_kind[kind], min(s.batch_size, WIRE_MAX_BATCH), s.max_batch_bytes)
+        ]
         try:
-            pipe.execute()
+            self._execute(commands)
         except Exception as exc:  # redis errors, and anything else the client may raise
             self.stats.failed(len(records))
             if not self._down:
@@ -172,9 +175,31 @@ class Sender:
                 self.stats.delivered(kind, len(payloads))
         return True
 
-    def _trim(self) -> dict[str, Any]:
+    def _execute(self, commands: list[bytes]) -> None:
+        """Write the packed commands at once and read every reply; an error reply raises."""
+        pool = self.client.connection_pool
+        conn = pool.get_connection()
+        try:
+            conn.send_packed_command([b"".join(commands)], False)  # type: ignore[no-untyped-call]
+            for _ in commands:
+                conn.read_response()
+        except BaseException:  # replies may be left unread: never reuse this connection
+            conn.disconnect()  # type: ignore[no-untyped-call]
+            raise
+        finally:
+            pool.release(conn)
+
+    def _trim(self) -> tuple[bytes, ...]:
         """MAXLEN ~ or MINID ~ arguments, so the streams never grow without bound."""
         s = self.settings
         if s.retention_seconds is not None:
-            return {"minid": int((self.clock() - s.retention_seconds) * 1000), "approximate": True}
-        return {"maxlen": s.stream_maxlen, "approximate": True}
+            return (b"MINID", b"~", b"%d" % int((self.clock() - s.retention_seconds) * 1000))
+        return (b"MAXLEN", b"~", b"%d" % (s.stream_maxlen or 0))
+
+
+def _resp(args: tuple[bytes, ...]) -> bytes:
+    """One command in RESP2, far cheaper than redis-py's pipeline packing of a large value."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        parts += (b"$%d\r\n" % len(arg), arg, b"\r\n")
+    return b"".join(parts)
