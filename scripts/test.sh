@@ -77,4 +77,7 @@ bash scripts/fetch-helm.sh >/dev/null || echo "could not fetch helm: the chart t
 
 "$venv/bin/ruff" check exporter tests
 "$venv/bin/mypy"
-"$venv/bin/python" -m pytest "$@"
+# In parallel (pytest-xdist, from the test extra): one worker more than CPUs (tests/conftest.py),
+# each test file on one worker, so a file's module fixtures start once and its tests keep their
+# order. Arguments come after and win: `bash scripts/test.sh -n 0` runs in one process.
+"$venv/bin/python" -m pytest -n auto --dist loadfile "$@"

@@ -23,6 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS62 = ROOT / ".cache" / "redis-6.2" / "bin" / "redis-server"
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (scripts/test.sh): one worker more than there are CPUs.
+
+    Much of the suite waits on subprocesses, servers and clocks rather than computing, so with a
+    worker per CPU the CPUs still idle a good part of the run.
+    """
+    return len(os.sched_getaffinity(0)) + 1
+
+
 def free_port() -> int:
     """A TCP port on loopback that nobody listens on right now."""
     with socket.socket() as s:

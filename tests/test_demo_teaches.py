@@ -7,7 +7,6 @@ import errno
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +18,9 @@ from tests.demoproc import DemoProcess, demo
 
 DRIFT_AFTER = 8.0
 DEFAULT_PORT = 10135
-EXIT_DEADLINE = 5.0
+# A demo that finds its port taken must end rather than hang or run on; this is how long a
+# start-up may take on a busy machine before that counts as hanging.
+EXIT_DEADLINE = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -96,15 +97,15 @@ def _occupy(port: int) -> socket.socket:
 
 def _demo_on_taken_port(args: list[str]) -> subprocess.CompletedProcess[str]:
     """Run the demo and require it to end within the deadline (a hang fails, not blocks)."""
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "exporter", "demo", *args],
-        capture_output=True,
-        text=True,
-        timeout=EXIT_DEADLINE + 10,
-    )
-    assert time.monotonic() - started < EXIT_DEADLINE, "the demo took too long to give up"
-    return done
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "exporter", "demo", *args],
+            capture_output=True,
+            text=True,
+            timeout=EXIT_DEADLINE,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the demo did not give up within {EXIT_DEADLINE:g}s")
 
 
 def test_a_taken_port_ends_the_demo_at_once_naming_the_address_and_the_flag() -> None:
