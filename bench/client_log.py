@@ -150,15 +150,9 @@ def _end_to_end(url: str, client: redis.Redis) -> float:
     client.delete("mlmon:{e2e}:predictions")
     start = time.perf_counter()
     with PredictionLogger(url, "e2e", max_queue=E2E_RECORDS, batch_size=1000) as logger:
+        log = _log_call(logger)
         for i in range(E2E_RECORDS):
-            r = _record(i)
-            logger.log(
-                r["features"],
-                r["prediction"],
-                scores=r["scores"],
-                latency_ms=r["latency_ms"],
-                id=r["id"],
-            )
+            log(i)
         assert logger.flush(60)
     elapsed = time.perf_counter() - start
     assert logger.stats.sent["predictions"] == E2E_RECORDS

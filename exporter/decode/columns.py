@@ -21,7 +21,7 @@ import numpy as np
 from exporter.config import ModelConfig
 from exporter.decode.batch import PredictionBatch
 from exporter.decode.reasons import MAX_ABS_VALUE, MAX_BATCH_RECORDS, MAX_FUTURE_SKEW_SECONDS
-from exporter.decode.shapes import prediction_shape
+from exporter.decode.shapes import closed, prediction_shape
 from exporter.decode.wire import MAX_SCORE_KEYS, as_text, entry_time, struct_order
 
 Entry = tuple[Any, Any]
@@ -41,9 +41,9 @@ class FastPredictions:
         self._limit = model.max_entry_bytes
         max_scores = max(MAX_SCORE_KEYS, len(model.classes or ()))
         shape = prediction_shape(features, self._classification, max_scores, absent=math.nan)
-        closed = msgspec.defstruct(shape.__name__, [], bases=(shape,), forbid_unknown_fields=True)
-        self._one = msgspec.json.Decoder(closed)  # as the per-record decoder's first try
-        self._many = msgspec.json.Decoder(GenericAlias(list, (closed,)))
+        record = closed(shape)
+        self._one = msgspec.json.Decoder(record)  # as the per-record decoder's first try
+        self._many = msgspec.json.Decoder(GenericAlias(list, (record,)))
         numeric = sum(is_numeric for _, is_numeric in features)
         self._numeric = [attrgetter(f"f{i}") for i in range(numeric)]
         self._categorical = [attrgetter(f"f{i}") for i in range(numeric, len(features))]

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from exporter.decode.reasons import MAX_BATCH_RECORDS, Invalid, Malformed, Reason
-from exporter.decode.shapes import Refused
+from exporter.decode.shapes import Refused, closed
 
 _ENTRY_ERRORS = (msgspec.DecodeError, RecursionError)
 
@@ -27,8 +27,7 @@ class Reader:
     def __init__(self, shape: type[Any], known: frozenset[str]) -> None:
         self._shape = shape
         self._known = known
-        closed = msgspec.defstruct(shape.__name__, [], bases=(shape,), forbid_unknown_fields=True)
-        self._closed = msgspec.json.Decoder(closed)  # the common record: one pass, no key scan
+        self._closed = msgspec.json.Decoder(closed(shape))  # the common record: no key scan
         self._one = msgspec.json.Decoder(shape)
         self._batch = msgspec.json.Decoder(list[msgspec.Raw])
         self._keys = msgspec.json.Decoder(dict[str, msgspec.Raw])

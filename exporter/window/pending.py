@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from exporter.window.growth import grown_size, regrown, ring_order
+
 CHUNK = 8192  # slots the newest, open chunk holds in a dict before the sorted index takes them
 MAX_INTERNED = 4096  # distinct predicted classes stored once
 Scores = list[Any] | np.ndarray
@@ -71,7 +73,7 @@ class Pending:
         first[np.unique(keys, return_index=True)[1]] = True  # a repeated label finds nothing
         at = np.where(first, self._find(keys), -1)
         found = at >= 0
-        rows = at[found] - self._base
+        rows = at[found]
         extra = self._extra[rows].tolist() if self._extra is not None else [None] * len(rows)
         scores = [
             e if e is not None else (None if s != s else s)  # NaN: no float score
@@ -83,14 +85,14 @@ class Pending:
 
     def expire(self, oldest: float) -> None:
         """Drop waiting predictions from the oldest on, up to the first stamped at or after."""
-        lo, hi = self._head - self._base, self._tail - self._base
+        lo, hi = self._head, self._tail
         keep = self._alive[lo:hi] & (self._ts[lo:hi] >= oldest)
         stop = int(np.argmax(keep)) if keep.any() else hi - lo
         self._drop_front(stop)
 
     def waiting_since(self, cutoff: float) -> int:
         """Waiting predictions newer than the newest one stamped before cutoff."""
-        lo, hi = self._head - self._base, self._tail - self._base
+        lo, hi = self._head, self._tail
         alive = self._alive[lo:hi]
         before = np.flatnonzero(alive & (self._ts[lo:hi] < cutoff))
         return int(alive[before[-1] + 1 :].sum()) if before.size else int(alive.sum())
@@ -104,7 +106,7 @@ class Pending:
         """Hold exactly the given live slots, indexed afresh from position 0."""
         self._key, self._ts, self._pred, self._score, self._extra = keys, ts, pred, score, extra
         self._alive = np.ones(len(keys), bool)
-        self._base = self._head = self._pruned_to = 0
+        self._head = self._pruned_to = 0
         self._tail = self._alive_count = len(keys)
         start = len(keys) // CHUNK * CHUNK
         order = np.argsort(keys[:start], kind="stable")
@@ -113,9 +115,9 @@ class Pending:
 
     def _index_chunk(self, chunk: int) -> None:
         """Merge a full chunk into the sorted index; equal keys stay in arrival order."""
-        lo = chunk * CHUNK - self._base
+        lo = chunk * CHUNK
         order = np.argsort(self._key[lo : lo + CHUNK], kind="stable")
-        keys, at = self._key[lo + order], (order + chunk * CHUNK).astype(np.int32)
+        keys, at = self._key[lo + order], (order + lo).astype(np.int32)
         where = np.searchsorted(self._sorted_keys, keys, side="right")
         self._sorted_keys = np.insert(self._sorted_keys, where, keys)
         self._sorted_at = np.insert(self._sorted_at, where, at)
@@ -129,11 +131,11 @@ class Pending:
             hit = self._sorted_keys[i] == keys[todo]  # the rightmost equal key: the newest slot
             at[todo[hit]] = self._sorted_at[i[hit]]
         live = at >= 0
-        live[live] = self._alive[at[live] - self._base]
+        live[live] = self._alive[at[live]]
         return np.where(live, at, -1)
 
     def _kill(self, at: np.ndarray) -> None:
-        self._forget(at[at >= 0] - self._base)
+        self._forget(at[at >= 0])
 
     def _forget(self, rows: np.ndarray | slice) -> None:
         """Mark slots dead and let go of the score objects they held."""
@@ -145,8 +147,7 @@ class Pending:
     def _append(self, keys: np.ndarray, ts: np.ndarray, pred: list[Any], scores: Scores) -> None:
         n = len(keys)
         self._make_room(n)
-        lo = self._tail - self._base
-        rows = slice(lo, lo + n)
+        rows = slice(self._tail, self._tail + n)
         self._key[rows], self._ts[rows], self._alive[rows] = keys, ts, True
         self._pred[rows] = pred
         if isinstance(scores, np.ndarray):
@@ -174,14 +175,13 @@ class Pending:
 
     def _make_room(self, n: int) -> None:
         """Squeeze out dead slots if they are half or more, else grow; room for twice the live."""
-        used = self._tail - self._base
-        if used + n <= len(self._key):
+        if self._tail + n <= len(self._key):
             return
-        if self._alive_count * 2 <= used:
-            live = np.flatnonzero(self._alive[:used])
+        if self._alive_count * 2 <= self._tail:
+            live = np.flatnonzero(self._alive[: self._tail])
             extra = self._extra[live] if self._extra is not None else None
             self._reset(self._key[live], self._ts[live], self._pred[live], self._score[live], extra)
-        size = max(2 * (self._tail - self._base) + n, 1024)
+        size = max(2 * self._tail + n, 1024)
         for name in ("_key", "_ts", "_pred", "_score", "_alive", "_extra"):
             old = getattr(self, name)
             if old is not None:
@@ -192,13 +192,12 @@ class Pending:
     def _evict_beyond_limit(self) -> None:
         excess = self._alive_count - self._limit
         if excess > 0:
-            lo, hi = self._head - self._base, self._tail - self._base
+            lo, hi = self._head, self._tail
             self._drop_front(int(np.searchsorted(np.cumsum(self._alive[lo:hi]), excess)) + 1)
 
     def _drop_front(self, slots: int) -> None:
         """Kill the oldest slots and forget the indexes they no longer need."""
-        lo = self._head - self._base
-        self._forget(slice(lo, lo + slots))
+        self._forget(slice(self._head, self._head + slots))
         self._head += slots
         if self._head - self._pruned_to >= CHUNK:  # slots behind the head are never found again
             keep = self._sorted_at >= self._head
@@ -231,19 +230,17 @@ class Recent:
 
     def since(self, cutoff: float) -> tuple[list[Any], list[Any]]:
         """(predicted, scores) of those stamped at or after cutoff, oldest first."""
-        order = (self._next - self._size + np.arange(self._size)) % max(len(self._ts), 1)
+        order = ring_order(self._next, self._size, len(self._ts))
         keep = order[self._ts[order] >= cutoff]
         return self._pred[keep].tolist(), self._score[keep].tolist()
 
     def _grow(self, wanted: int) -> None:
         """Buffers double up to the capacity as they fill, rather than start full."""
-        if wanted <= len(self._ts) or len(self._ts) == self._capacity:
+        size = grown_size(len(self._ts), wanted, self._capacity)
+        if size == len(self._ts):
             return
-        size = min(self._capacity, max(2 * len(self._ts), wanted, 1024))
-        order = (self._next - self._size + np.arange(self._size)) % max(len(self._ts), 1)
-        for name in ("_ts", "_pred", "_score"):
-            old = getattr(self, name)
-            new = np.empty(size, old.dtype)
-            new[: self._size] = old[order]
-            setattr(self, name, new)
+        order = ring_order(self._next, self._size, len(self._ts))
+        self._ts, self._pred, self._score = (
+            regrown(a, order, size) for a in (self._ts, self._pred, self._score)
+        )
         self._next = self._size

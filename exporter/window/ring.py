@@ -12,6 +12,7 @@ import numpy as np
 from exporter.config import ModelConfig
 from exporter.decode.batch import PredictionBatch
 from exporter.stats.kinds import FeatureType, Task
+from exporter.window.growth import grown_size, regrown, ring_order
 from exporter.window.vocab import Vocabulary
 
 
@@ -118,17 +119,14 @@ class Window:
 
     def _order(self) -> np.ndarray:
         """Buffer positions of the kept rows, oldest first."""
-        return (self._pos - self._size + np.arange(self._size)) % max(len(self._ts), 1)
+        return ring_order(self._pos, self._size, len(self._ts))
 
     def _grow(self, wanted: int) -> None:
-        """Double the buffers up to the cap, so a window that never fills never costs its cap."""
-        if wanted <= len(self._ts) or len(self._ts) == self._cap:
+        """Double the buffers up to the cap as the window fills."""
+        size = grown_size(len(self._ts), wanted, self._cap)
+        if size == len(self._ts):
             return
-        size = min(self._cap, max(2 * len(self._ts), wanted, 1024))
         order = self._order()
         for name in ("_ts", "_pred", "_score", "_num", "_cat"):
-            old = getattr(self, name)
-            new = np.empty((*old.shape[:-1], size), old.dtype)
-            new[..., : self._size] = old[..., order]
-            setattr(self, name, new)
+            setattr(self, name, regrown(getattr(self, name), order, size))
         self._pos = self._size
