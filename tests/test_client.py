@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,12 +14,15 @@ import fakeredis
 import numpy as np
 import orjson
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from sklearn.linear_model import LogisticRegression
 
 from exporter.client import DropReason, PredictionLogger, monitor
+from exporter.client.metrics import ClientStats
+from exporter.client.sender import Sender, SendSettings
 
 STREAM, LABELS = "mlmon:{m}:predictions", "mlmon:{m}:labels"
 
@@ -368,3 +373,19 @@ def test_monitor_wraps_a_fitted_scikit_learn_classifier(fake: fakeredis.FakeRedi
     assert [r["scores"]["1"] for r in got[:50]] == proba[:, 1].tolist()
     assert [r["prediction"] for r in got[50:]] == labels.tolist()
     assert [r["prediction"] for r in got[:50]] == labels.tolist()
+
+
+def test_while_redis_is_down_each_failed_write_drops_one_batch_not_the_whole_queue() -> None:
+    with socket.socket() as closed:  # a port nothing listens on: every write fails at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings = SendSettings("p", "l", 20, 1 << 20, 60.0, None, None)
+    stats = ClientStats()
+    client = redis.Redis(port=port, socket_connect_timeout=1)
+    sender = Sender(settings, client, stats, time.time)
+    sender.queue.extend(("predictions", b"{}") for _ in range(100))
+    assert not sender.drain()  # Redis not yet known to be down: the round trip takes it all
+    sender.queue.extend(("predictions", b"{}") for _ in range(100))
+    assert not sender.drain()
+    assert stats.dropped[DropReason.REDIS_ERROR] == 100 + 20
+    assert len(sender.queue) == 80

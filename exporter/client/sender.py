@@ -135,9 +135,14 @@ class Sender:
                 return True
 
     def _take(self) -> tuple[list[tuple[str, bytes]], list[FlushMarker]]:
-        """Pop up to one round trip with comprehensions, so the GIL is held briefly."""
+        """Pop up to one round trip with comprehensions, so the GIL is held briefly.
+
+        While Redis is down a round trip is a probe, and a failed one drops what it took: one
+        batch, as before round trips grew, rather than the whole queue.
+        """
         popleft = self.queue.popleft
-        limit = max(self.settings.batch_size, ROUND_TRIP_RECORDS)
+        size = self.settings.batch_size
+        limit = size if self._down else max(size, ROUND_TRIP_RECORDS)
         items = [popleft() for _ in range(min(len(self.queue), limit))]
         records = [item for item in items if type(item) is tuple]
         if len(records) == len(items):
