@@ -107,4 +107,8 @@ def setup_logging(fmt: str = "json", level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(_PYTHON_LEVELS[canonical_level(level)])
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.captureWarnings(True)  # numpy's RuntimeWarnings too, as structured lines
+    # numpy's RuntimeWarnings too, as structured lines. Released first: a second call (a
+    # reload) must hook warnings again even if something replaced warnings.showwarning since,
+    # which captureWarnings(True) alone skips when it believes it is still hooked.
+    logging.captureWarnings(False)
+    logging.captureWarnings(True)
