@@ -17,6 +17,7 @@ from exporter.expose.catalog_performance import (
     class_family,
     family,
 )
+from exporter.expose.catalog_segments import slice_family
 from exporter.expose.collector import SnapshotCollector
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
@@ -43,9 +44,19 @@ def test_every_metric_name_is_declared_once() -> None:
     assert len(names) == len(set(names))
 
 
+# Families with a `metric` label that hold a decision or a p-value about it, not its value.
+DECISIONS = frozenset(
+    {
+        "mlmon_segment_performance_out_of_bounds",
+        "mlmon_version_comparison_p_value",
+        "mlmon_version_worse",
+    }
+)
+
+
 def _performance_families() -> dict[str, MetricSpec]:
-    """Every family that serves performance metrics: the ones with a `metric` label."""
-    return {s.name: s for s in CATALOG if "metric" in s.labels}
+    """Every family that serves performance values: the ones with a `metric` label."""
+    return {s.name: s for s in CATALOG if "metric" in s.labels and s.name not in DECISIONS}
 
 
 def test_every_performance_metric_the_evaluator_computes_has_a_unit() -> None:
@@ -61,6 +72,8 @@ def test_no_family_mixes_units() -> None:
             units.setdefault(family(metric, variant), set()).add(unit)
         if unit == CLASS_UNIT:
             units.setdefault(class_family(metric), set()).add(unit)
+        for kind in ("segment", "version"):
+            units.setdefault(slice_family(kind, unit), set()).add(unit)
     assert set(units) == set(_performance_families()), "declared families the split never fills"
     mixed = {name: u for name, u in units.items() if len(u) != 1}
     assert not mixed, f"families mixing units: {mixed}"
@@ -92,4 +105,5 @@ def test_the_collector_puts_each_metric_in_its_units_family() -> None:
 
 def test_performance_metrics_keep_a_bounded_metric_label() -> None:
     for name, s in _performance_families().items():
-        assert set(s.labels) <= {"model", "class", "metric"}, name
+        slices = {"class", "segment", "segment_value", "version"}
+        assert set(s.labels) <= {"model", "metric"} | slices, name

@@ -5,11 +5,12 @@ from __future__ import annotations
 from exporter.expose.catalog_exporter import EXPORTER
 from exporter.expose.catalog_models import MODELS
 from exporter.expose.catalog_performance import PERFORMANCE
+from exporter.expose.catalog_segments import SEGMENTS, VERSIONS
 from exporter.expose.spec import LATENCY_BUCKETS, MetricSpec
 
 __all__ = ["BY_NAME", "CATALOG", "LATENCY_BUCKETS", "MetricSpec", "spec"]
 
-CATALOG: tuple[MetricSpec, ...] = EXPORTER + MODELS + PERFORMANCE
+CATALOG: tuple[MetricSpec, ...] = EXPORTER + MODELS + PERFORMANCE + SEGMENTS + VERSIONS
 
 BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in CATALOG}
 
