@@ -22,8 +22,9 @@ from tests.config_cases import (
 # Every key a models entry may hold: the ones only a model sets, then those defaults may set.
 MODEL_KEYS = (
     *("name", "task", "positive_class", "classes", "streams", "reference", "features"),
+    "segments",
     *("window", "schedule", "slo", "labels", "multivariate", "min_samples", "drift_share"),
-    *("max_new_categories", "max_versions", "max_entry_bytes", "histogram_bins"),
+    *("max_new_categories", "max_versions", "max_entry_bytes", "histogram_bins", "versions"),
     *("drift", "prediction_drift", "performance"),
 )
 

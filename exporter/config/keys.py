@@ -14,6 +14,7 @@ WORDING = {
     "string_type": "must be a string, got {kind}",
     "string_too_short": "must not be empty",
     "too_short": "must not be empty",
+    "too_long": "must list at most {max_length} items, got {actual_length}",
     "int_type": "must be an integer, got {kind}",
     "float_type": "must be a number, got {kind}",
     "finite_number": "must be a finite number, got {value!r}",
@@ -91,7 +92,8 @@ def _error(error: ErrorDetails) -> ConfigError:
         return ConfigError(_path(error["loc"]), error["msg"])
     expected = str(error.get("ctx", {}).get("expected", "")).replace("'", "")
     value = error["input"]
-    words = words.format(kind=describe(value), value=value, expected=expected.replace(" or ", ", "))
+    context = {**error.get("ctx", {}), "expected": expected.replace(" or ", ", ")}
+    words = words.format(kind=describe(value), value=value, **context)
     return ConfigError(_path(error["loc"]), words)
 
 

@@ -15,11 +15,18 @@ from exporter.config.drift import (
 )
 from exporter.config.keys import ConfigError, Section
 from exporter.config.performance import Bounds, Performance, metrics_for
-from exporter.config.scalars import File, Label, Labels, Text
+from exporter.config.scalars import File, Label, Labels, PositiveInt, Text, rule
 from exporter.config.settings import Settings
 from exporter.stats.kinds import FeatureType, Task
 
 MAX_CLASSES = 50
+MAX_SEGMENT_VALUES = 100
+MAX_SEGMENTS = 4  # with the version, a record's codes pack into 64 bits for the label join
+SegmentBudget = Annotated[
+    int,
+    Field(strict=True, ge=1, le=MAX_SEGMENT_VALUES),
+    rule(f"between 1 and {MAX_SEGMENT_VALUES}"),
+]
 _TASKS = tuple(t.value for t in Task)
 _NAME = r"[a-zA-Z0-9_.-]{1,64}"
 
@@ -61,6 +68,31 @@ class ReferenceConfig(Section):
         if (self.file is None) == (self.redis_key is None):
             raise ConfigError("", "must set exactly one of: file, redis_key")
         return self
+
+
+class SegmentConfig(Section):
+    """A segment key: a categorical feature or a record tag, with its budget of series."""
+
+    feature: Text | None = None
+    """A categorical feature of the model whose values are segments."""
+    tag: Annotated[Text, Field(max_length=256)] | None = None
+    """A key of the record's tags object (e.g. region, tenant) whose values are segments."""
+    max_values: SegmentBudget = 10
+    """Values with the most traffic in the window that get their own series; others are
+    __other__."""
+    min_samples: PositiveInt = 100
+    """Predictions a segment value needs in the window before a decision is made about it."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.feature is None) == (self.tag is None):
+            raise ConfigError("", "must set exactly one of: feature, tag")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The value of the `segment` label: the feature's or the tag's name."""
+        return self.feature or self.tag or ""
 
 
 class Layer(Settings):
@@ -106,6 +138,8 @@ class ModelKeys(Layer):
     """The data drift is measured against; default {redis_key: mlmon:{<name>}:reference}."""
     features: Annotated[tuple[FeatureKeys, ...], Field(min_length=1)]
     """The model inputs to monitor; names must be unique."""
+    segments: Annotated[tuple[SegmentConfig, ...], Field(max_length=MAX_SEGMENTS)] = ()
+    """Segment keys (at most 4): drift, quality and performance also per value of each."""
 
     @classmethod
     def yaml_rules(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +163,26 @@ class ModelKeys(Layer):
         if self.classes is not None and not 2 <= len(self.classes) <= MAX_CLASSES:
             reason = f"must list 2 to {MAX_CLASSES} classes, got {len(self.classes)}"
             raise ConfigError("classes", reason)
+        seen: dict[str, int] = {}
+        for i, segment in enumerate(self.segments):
+            key = f"segments[{i}].{'feature' if segment.feature else 'tag'}"
+            if segment.feature is not None:
+                check_segment_feature(segment.feature, self.features, key)
+            if (first := seen.get(segment.name)) is not None:
+                reason = f"duplicate segment {segment.name!r} (first used by segments[{first}])"
+                raise ConfigError(key, reason)
+            seen[segment.name] = i
         return self
+
+
+def check_segment_feature(name: str, features: tuple[FeatureKeys, ...], path: str) -> None:
+    """A segment feature must be a categorical feature: its values are the segments."""
+    kinds = {f.name: f.type for f in features}
+    if name not in kinds:
+        raise ConfigError(path, f"no feature named {name!r} (features: {', '.join(kinds)})")
+    if kinds[name] is not FeatureType.CATEGORICAL:
+        reason = f"must name a categorical feature ({name!r} is {kinds[name].value})"
+        raise ConfigError(path, reason)
 
 
 def default_streams(name: str) -> dict[str, str]:
@@ -151,6 +204,7 @@ class ModelConfig(Settings):
     performance: tuple[tuple[str, Bounds], ...] = ()
     drift_correction: str = "fdr_bh"
     learned_k: float = 3.0
+    segments: tuple[SegmentConfig, ...] = ()
 
     def feature(self, name: str) -> FeatureConfig:
         """The feature called name; KeyError names it when absent."""
@@ -235,4 +289,5 @@ def _model(
         performance=performance,
         drift_correction=keys.drift.correction or defaults.drift.correction or "fdr_bh",
         learned_k=keys.drift.learned_k or defaults.drift.learned_k or 3.0,
+        segments=keys.segments,
     )

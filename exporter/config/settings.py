@@ -6,7 +6,17 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 
 from exporter.config.keys import ConfigError, Section
-from exporter.config.scalars import Bins, Count, Duration, Flag, Fraction, PositiveInt, Share, Text
+from exporter.config.scalars import (
+    Bins,
+    Count,
+    Duration,
+    Flag,
+    Fraction,
+    Label,
+    PositiveInt,
+    Share,
+    Text,
+)
 
 
 def cron_line(line: str) -> str:
@@ -74,6 +84,17 @@ class MultivariateConfig(Section):
     """Share of the reference variance the kept components explain."""
 
 
+class VersionsConfig(Section):
+    """Comparing each challenger version with the champion over the same window."""
+
+    champion: Label | None = None
+    """The version challengers are compared with; default: the one with most traffic."""
+    alpha: Fraction = 0.05
+    """Significance level of the one-sided test that a challenger is worse."""
+    min_labeled: PositiveInt = 200
+    """Labelled predictions each version needs before it is compared."""
+
+
 class Settings(Section):
     """What defaults: may set for every model; window, slo, labels, multivariate merge by key."""
 
@@ -99,6 +120,8 @@ class Settings(Section):
     """Larger stream entries are rejected as malformed."""
     histogram_bins: Bins = 10
     """Bins of numeric histograms (PSI and the exported distributions)."""
+    versions: VersionsConfig = Field(default_factory=VersionsConfig)
+    """Version comparison; merged key by key with defaults.versions."""
 
     def layered_over(self, defaults: "Settings") -> dict[str, Any]:
         """These settings over defaults': keys not set here come from defaults."""
@@ -107,7 +130,7 @@ class Settings(Section):
             own, base = getattr(self, name), getattr(defaults, name)
             if name not in self.model_fields_set:
                 merged[name] = base
-            elif name in ("window", "slo", "labels", "multivariate"):
+            elif name in ("window", "slo", "labels", "multivariate", "versions"):
                 merged[name] = base.model_copy(
                     update={k: getattr(own, k) for k in own.model_fields_set}
                 )

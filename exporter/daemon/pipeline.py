@@ -86,8 +86,8 @@ class ModelPipeline:
                 batches.append(columns)
         if batches:
             batch = concat(batches)
-            self.window.extend(batch)
-            self.join.remember(batch)
+            slices = self.window.extend(batch)
+            self.join.remember(batch, slices)
             if count:
                 self._live.observe_predictions(self.model.name, batch)
 

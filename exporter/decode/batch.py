@@ -5,7 +5,7 @@ Column by column, numpy does per batch what a loop over records did per value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +27,7 @@ class PredictionBatch:
     latency: np.ndarray  # seconds; NaN where absent
     ok: np.ndarray  # bool: status ok
     sample_rate: np.ndarray
+    tags: list[Mapping[str, str] | None]  # a record's attributes that are not features
     _positive: dict[str | None, np.ndarray] = field(default_factory=dict, compare=False)
 
     def __len__(self) -> int:
@@ -63,6 +64,7 @@ def batch_of(
         latency=np.array(latency, dtype=float),
         ok=np.array([r.ok for r in records], dtype=bool),
         sample_rate=np.array([r.sample_rate for r in records], dtype=float),
+        tags=[r.tags for r in records],
     )
 
 
@@ -82,6 +84,7 @@ def concat(batches: Sequence[PredictionBatch]) -> PredictionBatch:
         latency=np.concatenate([b.latency for b in batches]),
         ok=np.concatenate([b.ok for b in batches]),
         sample_rate=np.concatenate([b.sample_rate for b in batches]),
+        tags=[t for b in batches for t in b.tags],
     )
 
 

@@ -111,6 +111,7 @@ class FastPredictions:
             latency=latency,
             ok=ok,
             sample_rate=np.where(np.isnan(rate), 1.0, rate),
+            tags=_tags([r.tags for r in records]),
         )
 
     def _numbers(self, features: list[Any]) -> np.ndarray:
@@ -153,6 +154,18 @@ def _texts(values: list[Any]) -> list[Any]:
         texts = {v: v if v is None or type(v) is str else as_text(v) for v in set(values)}
         return list(map(texts.__getitem__, values))
     return [v if v is None or type(v) is str else as_text(v) for v in values]
+
+
+def _tags(values: list[Any]) -> list[Any]:
+    """Tag values as text, as the per-record decoder converts them."""
+    if set(map(type, values)) <= {_NONE}:
+        return values
+    return [
+        t
+        if t is None or _TEXTS.issuperset(map(type, t.values()))
+        else {k: as_text(v) for k, v in t.items()}
+        for t in values
+    ]
 
 
 def _entry_times(ids: list[Any]) -> np.ndarray:

@@ -13,6 +13,8 @@ MAX_FUTURE_SKEW_SECONDS = 300.0
 MAX_ID_CHARS = 256
 MAX_SCORE_KEYS = 100  # or the number of configured classes, when that is larger
 MIN_SAMPLE_RATE = 1e-6  # 1/sample_rate is added per record: a million at most
+MAX_TAGS = 32  # tags a record may carry; only the configured segment keys are kept
+MAX_TAG_CHARS = 256
 MAX_ABS_VALUE = 1e100  # squares and sums of regression values stay finite
 # orjson, the parser before msgspec, read integers outside these as floats: ids and class
 # texts keep the meaning they had then.
@@ -43,6 +45,7 @@ class Reason(StrEnum):
     BAD_STATUS = "bad_status"
     BAD_SAMPLE_RATE = "bad_sample_rate"
     BAD_LABEL = "bad_label"
+    BAD_TAGS = "bad_tags"
     INVALID_UNICODE = "invalid_unicode"
     TOO_MANY_SCORES = "too_many_scores"
     VALUE_TOO_LARGE = "value_too_large"

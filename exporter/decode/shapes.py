@@ -17,7 +17,15 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from exporter.decode.reasons import MAX_ABS_VALUE, MAX_ID_CHARS, MIN_SAMPLE_RATE, Invalid, Reason
+from exporter.decode.reasons import (
+    MAX_ABS_VALUE,
+    MAX_ID_CHARS,
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+    MIN_SAMPLE_RATE,
+    Invalid,
+    Reason,
+)
 
 # A bool is a JSON true/false, never a number: msgspec keeps them apart as the wire demands.
 Scalar = str | int | float | bool | None
@@ -25,6 +33,8 @@ Number = float | None
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 WireId = Annotated[str, msgspec.Meta(max_length=MAX_ID_CHARS)] | int | None
 NumericFeature = float | bool | None  # a bool is 0 or 1 for a numeric feature, as before
+TagText = Annotated[str, msgspec.Meta(max_length=MAX_TAG_CHARS)]
+Tags = Annotated[dict[TagText, TagText | int | float | bool], msgspec.Meta(max_length=MAX_TAGS)]
 
 # The reason a type error under each top-level key means.
 _FIELD_REASONS = {
@@ -38,6 +48,7 @@ _FIELD_REASONS = {
     "status": Reason.BAD_STATUS,
     "sample_rate": Reason.BAD_SAMPLE_RATE,
     "label": Reason.BAD_LABEL,
+    "tags": Reason.BAD_TAGS,
 }
 
 
@@ -79,6 +90,7 @@ def prediction_shape(
         ("latency_ms", Annotated[float, msgspec.Meta(ge=0.0, le=MAX_ABS_VALUE)] | None, absent),
         ("status", Literal["ok", "error"], "ok"),
         ("sample_rate", Annotated[float, msgspec.Meta(ge=MIN_SAMPLE_RATE, le=1.0)] | None, absent),
+        ("tags", Tags | None, None),
     ]
     return msgspec.defstruct("PredictionRecord", fields, gc=False)
 

@@ -65,6 +65,7 @@ PREDICTION_KEYS = frozenset(
         "latency_ms",
         "status",
         "sample_rate",
+        "tags",
     }
 )
 LABEL_KEYS = frozenset({"id", "label", "ts"})
@@ -85,6 +86,7 @@ class Prediction(NamedTuple):
     latency_seconds: float | None
     ok: bool
     sample_rate: float
+    tags: Mapping[str, str] | None = None  # attributes that are not features, for segments
 
 
 class Label(NamedTuple):
@@ -203,6 +205,7 @@ class Decoder:
         status = rec.status
         rate = rec.sample_rate
         latency = rec.latency_ms
+        tags = rec.tags
         if ts is not None:
             ts = check_ts(ts, default_ts, self._window_seconds)
         return Prediction(
@@ -215,6 +218,7 @@ class Decoder:
             latency_seconds=None if latency is None else latency / 1000.0,
             ok=status == "ok",
             sample_rate=1.0 if rate is None else rate,
+            tags=None if tags is None else {k: as_text(v) for k, v in tags.items()},
         )
 
     def _feature_values(self, raw: Any) -> dict[str, FeatureValue]:

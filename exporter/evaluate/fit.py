@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,8 @@ class FittedReference:
     multivariate_features: tuple[str, ...] = ()
     histograms: tuple[ReferenceHistogram, ...] = ()
     multivariate_note: str = ""  # why there is no multivariate drift, for the model page
+    # Per feature segment key, per value with enough reference rows: its own fitted features.
+    segments: Mapping[str, Mapping[str, tuple[FittedColumn, ...]]] = field(default_factory=dict)
 
     @property
     def categories(self) -> dict[str, tuple[str, ...]]:
@@ -131,6 +134,40 @@ def _categorical_column(
         learned=learned,
         importance=importance,
     )
+
+
+def _segment_rows(data: ReferenceData, rows: np.ndarray) -> ReferenceData:
+    """The feature columns of the given reference rows."""
+    at = np.flatnonzero(rows).tolist()
+    return replace(
+        data,
+        rows=len(at),
+        numeric={n: v[rows] for n, v in data.numeric.items()},
+        categorical={n: tuple(v[i] for i in at) for n, v in data.categorical.items()},
+    )
+
+
+def fit_segments(
+    model: ModelConfig, data: ReferenceData
+) -> dict[str, dict[str, tuple[FittedColumn, ...]]]:
+    """Each feature segment's most common reference values, fitted on their own rows.
+
+    A value needs the segment's min_samples reference rows: fewer would fit a noisier
+    baseline than the window it is compared with. Others are compared with the whole reference.
+    """
+    out: dict[str, dict[str, tuple[FittedColumn, ...]]] = {}
+    for segment in model.segments:
+        if segment.feature is None:
+            continue
+        values = data.categorical[segment.feature]
+        out[segment.name] = {}
+        for value, count in Counter(v for v in values if v is not None).most_common(100):
+            if count < segment.min_samples:
+                break
+            rows = _segment_rows(data, np.array([v == value for v in values]))
+            others = (f for f in model.features if f.name != segment.feature)
+            out[segment.name][value] = tuple(_feature(model, f, rows) for f in others)
+    return out
 
 
 def _feature(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> FittedColumn:
@@ -217,4 +254,5 @@ def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
         pca_names,
         fit_histograms(model, data),
         pca_note,
+        fit_segments(model, data),
     )

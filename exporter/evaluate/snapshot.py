@@ -36,6 +36,31 @@ class FeatureSnapshot:
 
 
 @dataclass(frozen=True)
+class SegmentSnapshot:
+    """One value of one segment key: how much traffic it had and, with enough, what it showed.
+
+    Below the segment's min_samples no decision is made: `evaluated` is False and the drift,
+    quality and performance parts are empty.
+    """
+
+    segment: str
+    value: str
+    samples: int
+    evaluated: bool
+    reference_own: bool  # compared with its own reference rows, not the whole reference
+    features: tuple[FeatureSnapshot, ...] = ()
+    drift_share: float | None = None
+    drift_detected: bool | None = None
+    performance: tuple[tuple[str, float], ...] = ()
+    out_of_bounds: tuple[tuple[str, bool], ...] = ()
+
+    @property
+    def severity(self) -> float:
+        """For sorting the worst first: each broken bound counts one, plus the drift share."""
+        return (self.drift_share or 0.0) + sum(bad for _, bad in self.out_of_bounds)
+
+
+@dataclass(frozen=True)
 class ModelSnapshot:
     """Everything one evaluation of one model found."""
 
@@ -58,6 +83,7 @@ class ModelSnapshot:
     target_drift: DriftValue | None = None
     multivariate_note: str = ""  # why multivariate drift is not computed, when it is not
     reference_note: str = ""  # set while the fitted reference outlives its Redis key
+    segments: tuple[SegmentSnapshot, ...] = ()
 
 
 HISTORY = 120

@@ -67,8 +67,8 @@ SEGMENTS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_segment_feature_drift_p_value",
         "gauge",
-        "p-value of a feature's drift test within a segment value, after the correction "
-        "across features and segments (test methods only).",
+        "p-value of a feature's drift test within a segment value (test methods only); the "
+        "decision compares it corrected across features and segments.",
         (*SEGMENT_FEATURE, "method"),
     ),
     MetricSpec(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -35,9 +35,21 @@ class JoinedPairs:
     classes: tuple[str, ...] = ()
     window_predicted: tuple[Target, ...] = ()
     window_scores: tuple[Compact, ...] = ()
+    slices: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # packed codes
 
     def __len__(self) -> int:
         return len(self.predicted)
+
+    def subset(self, rows: np.ndarray) -> JoinedPairs:
+        """The pairs at the given positions (a segment's, a version's); no window scores."""
+        at = np.flatnonzero(rows).tolist()
+        return JoinedPairs(
+            predicted=tuple(self.predicted[i] for i in at),
+            actual=tuple(self.actual[i] for i in at),
+            scores=tuple(self.scores[i] for i in at) if self.scores else (),
+            classes=self.classes,
+            slices=self.slices[rows],
+        )
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ class LabelJoin:
         self._clock = clock
         self._classification = model.task.is_classification
         self._pending = Pending(model.labels.max_pending, not self._classification)
-        self._pairs: deque[tuple[float, float, Target, Target, Compact]] = deque(
+        self._pairs: deque[tuple[float, float, Target, Target, Compact, int]] = deque(
             maxlen=model.window.max_samples
         )
         self._recent = Recent(model.window.max_samples if self._classification else 0)
@@ -71,9 +83,11 @@ class LabelJoin:
         self._positive = model.positive_class if model.task is Task.BINARY else None
         self._lock = threading.Lock()
 
-    def remember(self, batch: PredictionBatch) -> None:
-        """Keep id, time, prediction and scores of each record, dropping the oldest first."""
+    def remember(self, batch: PredictionBatch, slices: np.ndarray | None = None) -> None:
+        """Keep id, time, prediction, scores and slice codes of each record, oldest out first."""
         kept = _present(batch.prediction)
+        if slices is not None and kept is not None:
+            slices = slices[kept]
         predicted = cast(list[Target], _pick(batch.prediction, kept))
         ts = batch.ts if kept is None else batch.ts[kept]
         scores = self._scores(batch, kept)
@@ -88,6 +102,7 @@ class LabelJoin:
                     ts if waiting is None else ts[waiting],
                     _pick(predicted, waiting),
                     scores if waiting is None else _pick(scores, waiting),
+                    slices if slices is None or waiting is None else slices[waiting],
                 )
             self._pending.expire(self._clock() - self._horizon)
 
@@ -99,17 +114,18 @@ class LabelJoin:
         with self._lock:
             self._pending.expire(self._clock() - self._horizon)
             found, times, predictions, scores = self._pending.take(keys_of([x.id for x in labels]))
-            matches = iter(zip(times.tolist(), predictions, scores, strict=True))
+            taken = self._pending.taken_slices.tolist()
+            matches = iter(zip(times.tolist(), predictions, scores, taken, strict=True))
             for label, was_found in zip(labels, found.tolist(), strict=True):
                 if not was_found:
                     unmatched += 1
                     continue
-                ts, predicted, score = next(matches)
+                ts, predicted, score, codes = next(matches)
                 if label.ts - ts > self._horizon:
                     unmatched += 1
                     continue
                 delays.append(max(0.0, label.ts - ts))
-                self._pairs.append((label.ts, ts, predicted, label.label, score))
+                self._pairs.append((label.ts, ts, predicted, label.label, score, codes))
                 if self._classification:
                     classes.append((self._bounded(str(label.label)), self._bounded(str(predicted))))
                 else:
@@ -134,6 +150,7 @@ class LabelJoin:
             classes=classes,
             window_predicted=tuple(window_predicted),
             window_scores=tuple(window_scores),
+            slices=np.array([p[5] for p in recent], dtype=np.int64),
         )
 
     @property

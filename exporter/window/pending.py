@@ -1,7 +1,8 @@
 """Predictions waiting for their label, in numpy columns with one sorted index of id hashes.
 
 A dict of tuples holding a million waiting predictions costs about 400 bytes each; here one
-costs about 60: its id's 64-bit hash, time, prediction and score in arrays, and 12 bytes of
+costs about 70: its id's 64-bit hash, time, prediction, score and packed segment codes in
+arrays, and 12 bytes of
 index. Ids are compared by hash; two ids of a million colliding is a one-in-ten-million event,
 and would join one label to the wrong prediction.
 """
@@ -37,7 +38,8 @@ class Pending:
         self._limit = limit
         self._numeric = numeric
         self._interned: dict[str, str] = {}
-        self._reset(np.empty(0, np.int64), np.empty(0), self._column(0), np.empty(0), None)
+        empty = np.empty(0, np.int64)
+        self._reset(empty, np.empty(0), self._column(0), np.empty(0), empty, None)
 
     def __len__(self) -> int:
         return self._alive_count
@@ -45,19 +47,37 @@ class Pending:
     @property
     def nbytes(self) -> int:
         """Bytes of the arrays and the sorted index, not counting the open chunk's dict."""
-        arrays = (self._key, self._ts, self._pred, self._score, self._alive, self._extra)
+        arrays = (
+            self._key,
+            self._ts,
+            self._pred,
+            self._score,
+            self._slice,
+            self._alive,
+            self._extra,
+        )
         index = self._sorted_keys.nbytes + self._sorted_at.nbytes
         return sum(a.nbytes for a in arrays if a is not None) + index
 
-    def add(self, keys: np.ndarray, ts: np.ndarray, predicted: list[Any], scores: Scores) -> None:
+    def add(
+        self,
+        keys: np.ndarray,
+        ts: np.ndarray,
+        predicted: list[Any],
+        scores: Scores,
+        slices: np.ndarray | None = None,
+    ) -> None:
         """Append predictions, newest last; a key already waiting is replaced by the newer.
 
-        scores: one per prediction, or an array of probabilities with NaN for none.
+        scores: one per prediction, or an array of probabilities with NaN for none; slices:
+        each prediction's packed segment and version codes (window.slices).
         """
+        if slices is None:
+            slices = np.zeros(len(keys), np.int64)
         last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
         if len(last) < len(keys):  # the same id twice in one batch: the later one counts
             keep = np.sort(last)
-            keys, ts = keys[keep], ts[keep]
+            keys, ts, slices = keys[keep], ts[keep], slices[keep]
             predicted = [predicted[i] for i in keep]
             scores = scores[keep] if isinstance(scores, np.ndarray) else [scores[i] for i in keep]
         self._kill(self._find(keys))
@@ -65,10 +85,14 @@ class Pending:
             once = {p: self._interned.setdefault(p, p) for p in set(predicted)}
             predicted = list(map(once.__getitem__, predicted))
         self._append(keys, ts, predicted, scores)
+        self._slice[self._tail - len(keys) : self._tail] = slices
         self._evict_beyond_limit()
 
     def take(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any], list[Any]]:
-        """(found, ts, predicted, scores) for each key; found ones stop waiting."""
+        """(found, ts, predicted, scores) for each key; found ones stop waiting.
+
+        The found ones' packed slice codes are in `taken_slices` until the next take.
+        """
         first = np.zeros(len(keys), bool)
         first[np.unique(keys, return_index=True)[1]] = True  # a repeated label finds nothing
         at = np.where(first, self._find(keys), -1)
@@ -80,6 +104,7 @@ class Pending:
             for s, e in zip(self._score[rows].tolist(), extra, strict=True)
         ]
         ts, predicted = self._ts[rows], self._pred[rows].tolist()
+        self.taken_slices = self._slice[rows]
         self._kill(at)
         return found, ts, predicted, scores
 
@@ -101,10 +126,18 @@ class Pending:
         return np.empty(size) if self._numeric else np.empty(size, dtype=object)
 
     def _reset(
-        self, keys: np.ndarray, ts: np.ndarray, pred: np.ndarray, score: np.ndarray, extra: Any
+        self,
+        keys: np.ndarray,
+        ts: np.ndarray,
+        pred: np.ndarray,
+        score: np.ndarray,
+        slices: np.ndarray,
+        extra: Any,
     ) -> None:
         """Hold exactly the given live slots, indexed afresh from position 0."""
         self._key, self._ts, self._pred, self._score, self._extra = keys, ts, pred, score, extra
+        self._slice = slices
+        self.taken_slices = np.empty(0, np.int64)
         self._alive = np.ones(len(keys), bool)
         self._head = self._pruned_to = 0
         self._tail = self._alive_count = len(keys)
@@ -180,9 +213,15 @@ class Pending:
         if self._alive_count * 2 <= self._tail:
             live = np.flatnonzero(self._alive[: self._tail])
             extra = self._extra[live] if self._extra is not None else None
-            self._reset(self._key[live], self._ts[live], self._pred[live], self._score[live], extra)
+            key, ts, pred, score = (
+                self._key[live],
+                self._ts[live],
+                self._pred[live],
+                self._score[live],
+            )
+            self._reset(key, ts, pred, score, self._slice[live], extra)
         size = max(2 * self._tail + n, 1024)
-        for name in ("_key", "_ts", "_pred", "_score", "_alive", "_extra"):
+        for name in ("_key", "_ts", "_pred", "_score", "_slice", "_alive", "_extra"):
             old = getattr(self, name)
             if old is not None:
                 new = np.empty(size, old.dtype)

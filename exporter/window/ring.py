@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 import numpy as np
@@ -13,6 +13,7 @@ from exporter.config import ModelConfig
 from exporter.decode.batch import PredictionBatch
 from exporter.stats.kinds import FeatureType, Task
 from exporter.window.growth import grown_size, regrown, ring_order
+from exporter.window.slices import Slicer
 from exporter.window.vocab import Vocabulary
 
 
@@ -27,9 +28,32 @@ class WindowView:
     score: np.ndarray
     categories: dict[str, tuple[str, ...]]  # code -> value per categorical feature, as of the copy
     classes: tuple[str, ...]  # code -> class of a classifier's prediction
+    tags: dict[str, np.ndarray] = field(default_factory=dict)  # codes per tag segment key
+    tag_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    versions: np.ndarray | None = None  # version codes, -1 where none
+    version_values: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
+
+    def segment(self, key: str) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Codes and their values of a segment key: a tag's, else the categorical feature's."""
+        if key in self.tags:
+            return self.tags[key], self.tag_values[key]
+        return self.categorical[key], self.categories[key]
+
+    def subset(self, rows: np.ndarray) -> WindowView:
+        """The rows where the mask is true, for a per-segment evaluation."""
+        return replace(
+            self,
+            ts=self.ts[rows],
+            numeric={n: v[rows] for n, v in self.numeric.items()},
+            categorical={n: v[rows] for n, v in self.categorical.items()},
+            prediction=self.prediction[rows],
+            score=self.score[rows],
+            tags={n: v[rows] for n, v in self.tags.items()},
+            versions=None if self.versions is None else self.versions[rows],
+        )
 
 
 class Window:
@@ -47,6 +71,7 @@ class Window:
             for n in self._categorical
         }
         self.classes = Vocabulary(model.max_new_categories, lambda: fold("class"))
+        self.slicer = Slicer(model, self.vocabularies)
         self._classification = model.task.is_classification
         self._positive = model.positive_class if model.task is Task.BINARY else None
         self._ts = np.zeros(0)  # buffers grow as they fill: see _grow
@@ -54,6 +79,7 @@ class Window:
         self._cat = np.zeros((len(self._categorical), 0), dtype=np.int32)
         self._pred = np.zeros(0)
         self._score = np.zeros(0)
+        self._slices = np.zeros((len(self.slicer.tag_keys) + 1, 0), dtype=np.int32)
         self._pos = 0
         self._size = 0
         self._lock = threading.Lock()
@@ -61,20 +87,24 @@ class Window:
     def __len__(self) -> int:
         return self._size
 
-    def extend(self, batch: PredictionBatch) -> None:
-        """Append a batch column by column; the oldest rows fall out past the cap."""
+    def extend(self, batch: PredictionBatch) -> np.ndarray:
+        """Append a batch column by column; the oldest rows fall out past the cap.
+
+        Returns every record's segment and version codes packed, for the label join.
+        """
         n = len(batch)
         if not n:
-            return
+            return np.zeros(0, dtype=np.int64)
+        tags, versions = self.slicer.tag_codes(batch), self.slicer.version_codes(batch)
         keep = slice(max(0, n - self._cap), n)
         kept = min(n, self._cap)
         cat = np.array(
             [
-                self.vocabularies[name].codes(batch.categorical[i][keep])
+                self.vocabularies[name].codes(batch.categorical[i])
                 for i, name in enumerate(self._categorical)
             ],
             dtype=np.int32,
-        ).reshape(len(self._categorical), kept)
+        ).reshape(len(self._categorical), n)
         pred = self._predictions(batch.prediction[keep])
         score = batch.positive(self._positive)[keep]
         with self._lock:
@@ -82,11 +112,23 @@ class Window:
             idx = (self._pos + np.arange(kept)) % len(self._ts)
             self._ts[idx] = batch.ts[keep]
             self._num[:, idx] = batch.numeric[:, keep]
-            self._cat[:, idx] = cat
+            self._cat[:, idx] = cat[:, keep]
             self._pred[idx] = pred
             self._score[idx] = score
+            self._slices[:-1, idx] = tags[:, keep]
+            self._slices[-1, idx] = versions[keep]
             self._pos = int((self._pos + kept) % len(self._ts))
             self._size = min(self._cap, self._size + kept)
+        return self._packed(cat, tags, versions)
+
+    def _packed(self, cat: np.ndarray, tags: np.ndarray, versions: np.ndarray) -> np.ndarray:
+        """The records' codes in the slicer's key order, the version last."""
+        tag_rows = dict(zip(self.slicer.tag_keys, tags, strict=True))
+        rows = [
+            tag_rows[key] if key in tag_rows else cat[self._categorical.index(key)]
+            for key in self.slicer.keys
+        ]
+        return self.slicer.pack([*rows, versions])
 
     def view(self, now: float) -> WindowView:
         """Copy the rows no older than the window duration, oldest first."""
@@ -100,9 +142,19 @@ class Window:
                 self._pred[keep].copy(),
                 self._score[keep].copy(),
             )
+            slices = self._slices[:, keep]
         # Read after the rows: vocabularies only grow, so every copied code has its value.
         categories = {n: v.values for n, v in self.vocabularies.items()}
-        return WindowView(*rows, categories=categories, classes=self.classes.values)
+        tag_keys = self.slicer.tag_keys
+        return WindowView(
+            *rows,
+            categories=categories,
+            classes=self.classes.values,
+            tags={k: slices[i] for i, k in enumerate(tag_keys)},
+            tag_values={k: self.slicer.vocabulary(k).values for k in tag_keys},
+            versions=slices[-1],
+            version_values=self.slicer.versions.values,
+        )
 
     def seed(self, categories: Mapping[str, Iterable[str]], classes: Iterable[str]) -> None:
         """Give the reference's categories and classes their codes; they never fold."""
@@ -127,6 +179,6 @@ class Window:
         if size == len(self._ts):
             return
         order = self._order()
-        for name in ("_ts", "_pred", "_score", "_num", "_cat"):
+        for name in ("_ts", "_pred", "_score", "_num", "_cat", "_slices"):
             setattr(self, name, regrown(getattr(self, name), order, size))
         self._pos = self._size

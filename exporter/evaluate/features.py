@@ -1,0 +1,68 @@
+"""A feature's drift and data quality over a window copy, before any multiple-testing correction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from exporter.evaluate.drift import score_column
+from exporter.evaluate.fit import FittedColumn
+from exporter.evaluate.snapshot import FeatureSnapshot
+from exporter.stats.kinds import FeatureType
+from exporter.window.ring import WindowView
+from exporter.window.vocab import translate
+
+
+def _ratio(mask: np.ndarray) -> float | None:
+    return float(mask.mean()) if mask.size else None
+
+
+def _numeric(column: FittedColumn, values: np.ndarray, min_samples: int) -> FeatureSnapshot:
+    missing = np.isnan(values)
+    present = values[~missing]
+    out_of_range = None
+    if column.low is not None and column.high is not None:
+        out_of_range = _ratio((present < column.low) | (present > column.high))
+    return FeatureSnapshot(
+        column.name,
+        score_column(column, values, min_samples),
+        _ratio(missing),
+        out_of_range_ratio=out_of_range,
+    )
+
+
+def reference_codes(column: FittedColumn, values: Sequence[str], codes: np.ndarray) -> np.ndarray:
+    """Window codes re-expressed as reference codes; unseen values share the last code."""
+    assert column.codes is not None
+    table = translate(values, column.codes, len(column.codes))
+    out: np.ndarray = table[codes]
+    return out
+
+
+def _categorical(
+    column: FittedColumn, values: Sequence[str], codes: np.ndarray, min_samples: int
+) -> FeatureSnapshot:
+    missing = codes < 0
+    present = codes[~missing].astype(np.int64)
+    allowed = column.allowed or frozenset()
+    known = np.array([v in allowed for v in values] or [False])
+    unseen = _ratio(~known[present])
+    with_missing = np.where(missing, -1, reference_codes(column, values, np.maximum(codes, 0)))
+    drift = score_column(column, with_missing.astype(np.int64), min_samples)
+    return FeatureSnapshot(column.name, drift, _ratio(missing), unseen_category_ratio=unseen)
+
+
+def score_features(
+    columns: Sequence[FittedColumn], view: WindowView, min_samples: int
+) -> tuple[FeatureSnapshot, ...]:
+    """Each column's raw drift verdict and data quality over the view."""
+    out = []
+    for column in columns:
+        if column.type is FeatureType.NUMERIC:
+            out.append(_numeric(column, view.numeric[column.name], min_samples))
+        else:
+            codes = view.categorical[column.name]
+            values = view.categories[column.name]
+            out.append(_categorical(column, values, codes, min_samples))
+    return tuple(out)

@@ -1,0 +1,286 @@
+"""Segments: drift and performance per segment value, against the whole-traffic verdicts."""
+
+from __future__ import annotations
+
+import csv
+import gc
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+from exporter.config import ModelConfig, load_config_text
+from exporter.daemon.pipeline import ModelPipeline
+from exporter.evaluate.snapshot import ModelSnapshot, SegmentSnapshot, SnapshotStore
+from exporter.expose.collector import SnapshotCollector
+from exporter.expose.live import LiveMetrics
+
+T0 = 1_700_000_000.0
+COUNTRIES = ("DE", "FR", "IT", "ES", "NL", "PL")
+MIX = (0.15, 0.25, 0.2, 0.2, 0.1, 0.1)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _config(tmp: Path, extra: str = "") -> ModelConfig:
+    text = f"""
+models:
+  - name: m
+    task: binary_classification
+    positive_class: "1"
+    reference: {{file: ref.csv}}
+    window: {{duration: 1d, max_samples: 20000}}
+    min_samples: 100
+    drift: {{numeric: {{method: psi}}, categorical: {{method: psi}}}}
+    performance: {{accuracy: {{min: 0.7}}}}
+    features:
+      - {{name: amount, type: numeric}}
+      - {{name: age, type: numeric}}
+      - {{name: country, type: categorical}}
+    segments:
+      - {{feature: country, max_values: 10, min_samples: 200}}
+{extra}"""
+    return load_config_text(text, base_dir=str(tmp)).models[0]
+
+
+def _rows(rng: np.random.Generator, n: int, shift_de: float = 0.0) -> list[dict[str, object]]:
+    country = rng.choice(COUNTRIES, n, p=MIX)
+    amount = rng.normal(100.0, 20.0, n) + np.where(country == "DE", shift_de * 20.0, 0.0)
+    age = rng.normal(40.0, 10.0, n)
+    label = rng.random(n) < 0.5
+    correct = rng.random(n) < 0.85
+    prediction = np.where(correct, label, ~label)
+    return [
+        {
+            "amount": float(amount[i]),
+            "age": float(age[i]),
+            "country": str(country[i]),
+            "prediction": str(int(prediction[i])),
+            "label": str(int(label[i])),
+            "score": 0.8 if prediction[i] else 0.2,
+        }
+        for i in range(n)
+    ]
+
+
+def _write_reference(tmp: Path, rows: list[dict[str, object]]) -> None:
+    with (tmp / "ref.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _feed(pipeline: ModelPipeline, rows: list[dict[str, object]], clock: Clock) -> None:
+    """Each row as a prediction with an id, then its label."""
+    entries, labels = [], []
+    for i, row in enumerate(rows):
+        ts = clock.now + i * 0.001
+        payload = {
+            "id": f"p{i}",
+            "ts": ts,
+            "features": {k: row[k] for k in ("amount", "age", "country")},
+            "prediction": row["prediction"],
+            "scores": row["score"],
+        }
+        entry_id = f"{int(ts * 1000)}-{i}".encode()
+        entries.append((entry_id, {b"data": orjson.dumps(payload)}))
+        labels.append((entry_id, {b"data": orjson.dumps({"id": f"p{i}", "label": row["label"]})}))
+    for start in range(0, len(entries), 1000):
+        pipeline.ingest_predictions(entries[start : start + 1000])
+    for start in range(0, len(labels), 1000):
+        pipeline.ingest_labels(labels[start : start + 1000])
+    clock.now += len(rows) * 0.001 + 1
+
+
+def _evaluated(
+    tmp: Path, window: list[dict[str, object]], model: ModelConfig | None = None
+) -> tuple[ModelSnapshot, CollectorRegistry]:
+    model = model or _config(tmp)
+    clock = Clock(T0)
+    registry = CollectorRegistry()
+    store = SnapshotStore()
+    pipeline = ModelPipeline(model, LiveMetrics(registry, [model]), store, clock)
+    _feed(pipeline, window, clock)
+    assert pipeline.evaluate(None)
+    return store.models["m"], registry
+
+
+def _segment(snapshot: ModelSnapshot, value: str) -> SegmentSnapshot:
+    return next(s for s in snapshot.segments if s.value == value)
+
+
+@pytest.fixture
+def reference(tmp_path: Path) -> Path:
+    _write_reference(tmp_path, _rows(np.random.default_rng(1), 20000))
+    return tmp_path
+
+
+def test_a_shift_in_one_country_flags_that_segment_and_not_the_whole_traffic(
+    reference: Path,
+) -> None:
+    snapshot, _ = _evaluated(reference, _rows(np.random.default_rng(2), 10000, shift_de=1.0))
+    assert snapshot.dataset_drift is False
+    amount = next(f for f in snapshot.features if f.name == "amount")
+    assert amount.drift is not None and not amount.drift.drifted
+    de = _segment(snapshot, "DE")
+    assert de.evaluated and de.reference_own and de.drift_detected is True
+    assert [f.name for f in de.features if f.drift and f.drift.drifted] == ["amount"]
+    flagged = [s.value for s in snapshot.segments if s.drift_detected]
+    assert flagged == ["DE"]
+
+
+def test_segment_accuracy_precision_recall_and_f1_equal_scikit_learn_on_the_filtered_rows(
+    reference: Path,
+) -> None:
+    window = _rows(np.random.default_rng(3), 6000)
+    snapshot, _ = _evaluated(reference, window)
+    for value in COUNTRIES:
+        rows = [r for r in window if r["country"] == value]
+        y, p = [r["label"] for r in rows], [r["prediction"] for r in rows]
+        expected = {
+            "accuracy": accuracy_score(y, p),
+            "precision": precision_score(y, p, pos_label="1"),
+            "recall": recall_score(y, p, pos_label="1"),
+            "f1": f1_score(y, p, pos_label="1"),
+        }
+        got = dict(_segment(snapshot, value).performance)
+        for metric, want in expected.items():
+            assert got[metric] == pytest.approx(want, abs=1e-9), (value, metric)
+
+
+def test_a_segment_value_with_too_few_samples_gets_no_decision(reference: Path) -> None:
+    window = _rows(np.random.default_rng(4), 1000)  # NL and PL have about 100 each
+    snapshot, _ = _evaluated(reference, window)
+    small = [s for s in snapshot.segments if s.samples < 200]
+    assert small, "the mix should leave some values under min_samples"
+    for segment in small:
+        assert not segment.evaluated
+        assert segment.features == () and segment.drift_detected is None
+        assert segment.performance == ()
+
+
+def test_values_past_the_budget_fold_into_other_with_their_traffic(reference: Path) -> None:
+    model = _config(reference).model_copy(
+        update={"segments": (_config(reference).segments[0].model_copy(update={"max_values": 3}),)}
+    )
+    window = _rows(np.random.default_rng(5), 4000)
+    snapshot, _ = _evaluated(reference, window, model)
+    values = [s.value for s in snapshot.segments]
+    assert len(values) == 4 and values[-1] == "__other__"
+    assert sum(s.samples for s in snapshot.segments) == len(window)
+    counts = {c: sum(r["country"] == c for r in window) for c in COUNTRIES}
+    top = sorted(counts, key=lambda c: -counts[c])[:3]
+    assert values[:3] == top
+
+
+def test_segment_series_carry_segment_and_segment_value_labels(reference: Path) -> None:
+    model = _config(reference)
+    snapshot, _ = _evaluated(reference, _rows(np.random.default_rng(6), 6000, shift_de=1.0))
+    store = SnapshotStore()
+    store.publish(snapshot)
+    registry = CollectorRegistry()
+    registry.register(SnapshotCollector(store, [model], lambda: True))
+    de = {"model": "m", "segment": "country", "segment_value": "DE"}
+    fr = {**de, "segment_value": "FR"}
+    assert registry.get_sample_value("mlmon_segment_drift_detected", de) == 1
+    assert registry.get_sample_value("mlmon_segment_drift_detected", fr) == 0
+    assert registry.get_sample_value("mlmon_segment_evaluated", de) == 1
+    assert (
+        registry.get_sample_value("mlmon_segment_samples", de) == _segment(snapshot, "DE").samples
+    )
+    accuracy = registry.get_sample_value(
+        "mlmon_segment_performance_ratio", {**de, "metric": "accuracy"}
+    )
+    assert accuracy == dict(_segment(snapshot, "DE").performance)["accuracy"]
+    assert registry.get_sample_value("mlmon_dataset_drift_detected", {"model": "m"}) == 0
+
+
+def _tagged(
+    rng: np.random.Generator, n: int, tenants: int
+) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    entries = []
+    for i in range(n):
+        payload = {
+            "id": f"t{i}",
+            "ts": T0 + i * 0.001,
+            "features": {"amount": float(rng.normal(100, 20)), "age": 40.0, "country": "DE"},
+            "prediction": "1",
+            "tags": {"tenant": f"tenant-{i % tenants}"},
+        }
+        entries.append(
+            (f"{int((T0 + i * 0.001) * 1000)}-{i}".encode(), {b"data": orjson.dumps(payload)})
+        )
+    return entries
+
+
+def _tag_model(reference: Path, segments: str) -> ModelConfig:
+    text = f"""
+models:
+  - name: m
+    task: binary_classification
+    positive_class: "1"
+    reference: {{file: ref.csv}}
+    window: {{duration: 1d, max_samples: 20000}}
+    features:
+      - {{name: amount, type: numeric}}
+      - {{name: age, type: numeric}}
+      - {{name: country, type: categorical}}
+    segments: {segments}
+"""
+    return load_config_text(text, base_dir=str(reference)).models[0]
+
+
+def test_ten_thousand_tag_values_stay_within_the_series_budget(reference: Path) -> None:
+    model = _tag_model(reference, "[{tag: tenant, max_values: 5, min_samples: 10}]")
+    clock = Clock(T0 + 100)
+    store = SnapshotStore()
+    pipeline = ModelPipeline(model, LiveMetrics(CollectorRegistry(), [model]), store, clock)
+    entries = _tagged(np.random.default_rng(7), 30000, tenants=10000)
+    for start in range(0, len(entries), 1000):
+        pipeline.ingest_predictions(entries[start : start + 1000])
+    assert pipeline.evaluate(None)
+    registry = CollectorRegistry()
+    registry.register(SnapshotCollector(store, [model], lambda: True))
+    series = [
+        s for m in registry.collect() if m.name.startswith("mlmon_segment_") for s in m.samples
+    ]
+    features, metrics = 3, 0  # no labels joined: no performance series
+    budget = (5 + 1) * (5 + 4 * features + 2 * metrics)
+    assert 0 < len(series) <= budget
+    values = {s.labels["segment_value"] for s in series}
+    assert len(values) == 6 and "__other__" in values
+
+
+def _ingested_bytes(model: ModelConfig, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
+    """Bytes the pipeline holds after ingesting the entries, as tracemalloc counts them."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        pipeline = ModelPipeline(model, LiveMetrics(CollectorRegistry(), [model]), SnapshotStore())
+        for start in range(0, len(entries), 1000):
+            pipeline.ingest_predictions(entries[start : start + 1000])
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(pipeline.window) == 20000
+    return held
+
+
+def test_ten_thousand_tag_values_add_less_than_a_fifth_to_the_memory_held(reference: Path) -> None:
+    entries = _tagged(np.random.default_rng(8), 40000, tenants=10000)
+    plain = _ingested_bytes(_tag_model(reference, "[]"), entries)
+    segmented = _ingested_bytes(_tag_model(reference, "[{tag: tenant, max_values: 10}]"), entries)
+    assert segmented < 1.2 * plain, (segmented, plain)
