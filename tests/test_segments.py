@@ -18,6 +18,7 @@ from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.snapshot import ModelSnapshot, SegmentSnapshot, SnapshotStore
 from exporter.expose.collector import SnapshotCollector
 from exporter.expose.live import LiveMetrics
+from exporter.web import pages
 
 T0 = 1_700_000_000.0
 COUNTRIES = ("DE", "FR", "IT", "ES", "NL", "PL")
@@ -284,3 +285,21 @@ def test_ten_thousand_tag_values_add_less_than_a_fifth_to_the_memory_held(refere
     plain = _ingested_bytes(_tag_model(reference, "[]"), entries)
     segmented = _ingested_bytes(_tag_model(reference, "[{tag: tenant, max_values: 10}]"), entries)
     assert segmented < 1.2 * plain, (segmented, plain)
+
+
+def test_the_model_page_lists_the_drifting_segment_first_with_its_drifted_feature(
+    reference: Path,
+) -> None:
+    snapshot, _ = _evaluated(reference, _rows(np.random.default_rng(9), 6000, shift_de=1.0))
+    store = SnapshotStore()
+    store.publish(snapshot)
+    response = pages.render("/models/m", "application/json", store, ["m"])
+    assert response is not None
+    segments = orjson.loads(response[2])["segments"]
+    assert segments[0]["value"] == "DE" and segments[0]["drifted_features"] == ["amount"]
+    assert segments[0]["reference"] == "own rows"
+    html = pages.render("/models/m", "text/html", store, ["m"])
+    assert html is not None
+    text = html[2].decode()
+    assert "<h2>segments</h2>" in text
+    assert text.index(">DE<") < text.index(">FR<")

@@ -3,7 +3,7 @@
 from exporter.config.drift import DriftSpec, FeatureConfig
 from exporter.config.keys import ConfigError
 from exporter.config.load import Config, load_config, load_config_text
-from exporter.config.models import ModelConfig, ReferenceConfig, StreamsConfig
+from exporter.config.models import ModelConfig, ReferenceConfig, SegmentConfig, StreamsConfig
 from exporter.config.performance import Bounds
 from exporter.config.redis_web import RedisConfig, TLSConfig, WebConfig
 from exporter.config.settings import (
@@ -11,6 +11,7 @@ from exporter.config.settings import (
     MultivariateConfig,
     ScheduleConfig,
     SLOConfig,
+    VersionsConfig,
     WindowConfig,
 )
 
@@ -27,8 +28,10 @@ __all__ = [
     "ReferenceConfig",
     "SLOConfig",
     "ScheduleConfig",
+    "SegmentConfig",
     "StreamsConfig",
     "TLSConfig",
+    "VersionsConfig",
     "WebConfig",
     "WindowConfig",
     "load_config",

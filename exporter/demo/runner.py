@@ -21,6 +21,7 @@ from exporter.config import (
     RedisConfig,
     ReferenceConfig,
     ScheduleConfig,
+    SegmentConfig,
     SLOConfig,
     StreamsConfig,
     WebConfig,
@@ -45,6 +46,7 @@ def _model(
     task: Task,
     features: list[tuple[str, FeatureType]],
     performance: tuple[tuple[str, Bounds], ...],
+    segments: tuple[SegmentConfig, ...] = (),
 ) -> ModelConfig:
     return ModelConfig(
         name=name,
@@ -59,6 +61,7 @@ def _model(
         schedule=ScheduleConfig(interval_seconds=EVALUATION_SECONDS),
         performance=performance,
         slo=SLOConfig(latency_target_seconds=0.1, objective=0.99),
+        segments=segments,
     )
 
 
@@ -74,6 +77,7 @@ def demo_config(redis_url: str, listen_address: str) -> Config:
         Task.BINARY,
         [("amount", num), ("age", num), ("country", cat), ("channel", cat)],
         (("accuracy", Bounds(max_drop=0.05)),),
+        (SegmentConfig(feature="channel", max_values=3, min_samples=100),),
     )
     eta = _model(
         "eta",

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from exporter.config import ModelConfig
 from exporter.evaluate.drift import score_column, summarise
 from exporter.evaluate.estimate import Calibration
-from exporter.evaluate.features import reference_codes, score_features
+from exporter.evaluate.features import reference_codes, score_features, with_histogram
 from exporter.evaluate.fit import FittedReference
-from exporter.evaluate.histograms import ReferenceHistogram, categorical_window, numeric_window
 from exporter.evaluate.outcomes import assess
 from exporter.evaluate.segments import evaluate_segments
-from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot
+from exporter.evaluate.snapshot import DriftValue, ModelSnapshot
 from exporter.stats.kinds import FeatureType
 from exporter.window.labels import JoinedPairs
 from exporter.window.ring import WindowView
@@ -31,19 +28,6 @@ def _prediction_drift(
     if column.type is FeatureType.CATEGORICAL:
         present = reference_codes(column, view.classes, present.astype(np.int64))
     return score_column(column, present, model.min_samples)
-
-
-def _with_histogram(
-    feature: FeatureSnapshot, ref: ReferenceHistogram, view: WindowView
-) -> FeatureSnapshot:
-    """Attach the reference-versus-window picture the drill-down page draws."""
-    if ref.numeric:
-        histogram = numeric_window(ref, view.numeric[feature.name])
-    else:
-        histogram = categorical_window(
-            ref, view.categories[feature.name], view.categorical[feature.name]
-        )
-    return replace(feature, histogram=histogram)
 
 
 def evaluate(
@@ -63,7 +47,7 @@ def evaluate(
     )
     outcome = assess(model, pairs, calibration)
     with_histograms = tuple(
-        _with_histogram(f, h, view)
+        with_histogram(f, h, view)
         for f, h in zip(summary.features, fitted.histograms, strict=False)
     )
     return ModelSnapshot(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from exporter.evaluate.drift import score_column
 from exporter.evaluate.fit import FittedColumn
+from exporter.evaluate.histograms import ReferenceHistogram, categorical_window, numeric_window
 from exporter.evaluate.snapshot import FeatureSnapshot
 from exporter.stats.kinds import FeatureType
 from exporter.window.ring import WindowView
@@ -51,6 +53,19 @@ def _categorical(
     with_missing = np.where(missing, -1, reference_codes(column, values, np.maximum(codes, 0)))
     drift = score_column(column, with_missing.astype(np.int64), min_samples)
     return FeatureSnapshot(column.name, drift, _ratio(missing), unseen_category_ratio=unseen)
+
+
+def with_histogram(
+    feature: FeatureSnapshot, ref: ReferenceHistogram, view: WindowView
+) -> FeatureSnapshot:
+    """Attach the reference-versus-window picture the drill-down page draws."""
+    if ref.numeric:
+        histogram = numeric_window(ref, view.numeric[feature.name])
+    else:
+        histogram = categorical_window(
+            ref, view.categories[feature.name], view.categorical[feature.name]
+        )
+    return replace(feature, histogram=histogram)
 
 
 def score_features(

@@ -35,6 +35,14 @@ class FittedColumn:
 
 
 @dataclass(frozen=True)
+class SegmentFit:
+    """A segment value's own reference: its fitted features and their histograms."""
+
+    columns: tuple[FittedColumn, ...]
+    histograms: tuple[ReferenceHistogram, ...]
+
+
+@dataclass(frozen=True)
 class FittedReference:
     """A model's reference, ready to score windows against."""
 
@@ -50,7 +58,7 @@ class FittedReference:
     histograms: tuple[ReferenceHistogram, ...] = ()
     multivariate_note: str = ""  # why there is no multivariate drift, for the model page
     # Per feature segment key, per value with enough reference rows: its own fitted features.
-    segments: Mapping[str, Mapping[str, tuple[FittedColumn, ...]]] = field(default_factory=dict)
+    segments: Mapping[str, Mapping[str, SegmentFit]] = field(default_factory=dict)
 
     @property
     def categories(self) -> dict[str, tuple[str, ...]]:
@@ -147,15 +155,13 @@ def _segment_rows(data: ReferenceData, rows: np.ndarray) -> ReferenceData:
     )
 
 
-def fit_segments(
-    model: ModelConfig, data: ReferenceData
-) -> dict[str, dict[str, tuple[FittedColumn, ...]]]:
+def fit_segments(model: ModelConfig, data: ReferenceData) -> dict[str, dict[str, SegmentFit]]:
     """Each feature segment's most common reference values, fitted on their own rows.
 
     A value needs the segment's min_samples reference rows: fewer would fit a noisier
     baseline than the window it is compared with. Others are compared with the whole reference.
     """
-    out: dict[str, dict[str, tuple[FittedColumn, ...]]] = {}
+    out: dict[str, dict[str, SegmentFit]] = {}
     for segment in model.segments:
         if segment.feature is None:
             continue
@@ -165,8 +171,12 @@ def fit_segments(
             if count < segment.min_samples:
                 break
             rows = _segment_rows(data, np.array([v == value for v in values]))
-            others = (f for f in model.features if f.name != segment.feature)
-            out[segment.name][value] = tuple(_feature(model, f, rows) for f in others)
+            others = [i for i, f in enumerate(model.features) if f.name != segment.feature]
+            histograms = fit_histograms(model, rows)
+            out[segment.name][value] = SegmentFit(
+                tuple(_feature(model, model.features[i], rows) for i in others),
+                tuple(histograms[i] for i in others),
+            )
     return out
 
 

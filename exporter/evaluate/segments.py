@@ -15,8 +15,8 @@ import numpy as np
 from exporter.config import ModelConfig
 from exporter.config.models import SegmentConfig
 from exporter.evaluate.drift import correct, dataset_share
-from exporter.evaluate.features import score_features
-from exporter.evaluate.fit import FittedColumn, FittedReference
+from exporter.evaluate.features import score_features, with_histogram
+from exporter.evaluate.fit import FittedReference, SegmentFit
 from exporter.evaluate.performance import realised
 from exporter.evaluate.snapshot import FeatureSnapshot, SegmentSnapshot
 from exporter.window.labels import JoinedPairs
@@ -50,15 +50,20 @@ def groups(
     return out
 
 
-def _columns(
+def _reference(
     segment: SegmentConfig, fitted: FittedReference, value: str
-) -> tuple[tuple[FittedColumn, ...], bool]:
+) -> tuple[SegmentFit, bool]:
     """The segment value's own fitted features if it had enough reference rows, else the
     whole reference's; the segment's own feature is constant within it and left out."""
     own = fitted.segments.get(segment.name, {}).get(value)
     if own is not None:
         return own, True
-    return tuple(c for c in fitted.features if c.name != segment.feature), False
+    others = [i for i, c in enumerate(fitted.features) if c.name != segment.feature]
+    histograms = fitted.histograms
+    return SegmentFit(
+        tuple(fitted.features[i] for i in others),
+        tuple(histograms[i] for i in others) if histograms else (),
+    ), False
 
 
 def _performance(
@@ -90,10 +95,17 @@ def _raw(
 ) -> SegmentSnapshot:
     """One segment value's verdicts before the correction across segments."""
     samples = int(group.rows.sum())
-    columns, own = _columns(segment, fitted, group.value)
+    reference, own = _reference(segment, fitted, group.value)
     if samples < segment.min_samples:
         return SegmentSnapshot(segment.name, group.value, samples, False, own)
-    features = score_features(columns, view.subset(group.rows), segment.min_samples)
+    rows = view.subset(group.rows)
+    features = score_features(reference.columns, rows, segment.min_samples)
+    features = (
+        tuple(
+            with_histogram(f, h, rows) for f, h in zip(features, reference.histograms, strict=False)
+        )
+        or features
+    )
     performance, out_of_bounds = _performance(model, segment, fitted, pairs.subset(group.pairs))
     return SegmentSnapshot(
         segment.name,
@@ -134,8 +146,8 @@ def _corrected(
             out.append(snap)
             continue
         features = tuple(next(corrected) for _ in snap.features)
-        columns, _ = _columns(_segment(model, snap.segment), fitted, snap.value)
-        share = dataset_share(columns, features)
+        reference, _ = _reference(_segment(model, snap.segment), fitted, snap.value)
+        share = dataset_share(reference.columns, features)
         detected = None if share is None else share >= model.drift_share
         out.append(replace(snap, features=features, drift_share=share, drift_detected=detected))
     return tuple(out)

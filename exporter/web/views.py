@@ -5,7 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot, SnapshotStore
+from exporter.evaluate.snapshot import (
+    DriftValue,
+    FeatureSnapshot,
+    ModelSnapshot,
+    SegmentSnapshot,
+    SnapshotStore,
+)
 
 
 def severity(drift: DriftValue | None) -> float:
@@ -96,10 +102,33 @@ def multivariate_view(s: ModelSnapshot) -> dict[str, Any]:
     return {"drift": drift, "note": s.multivariate_note or None}
 
 
+def segment_row(s: SegmentSnapshot) -> dict[str, Any]:
+    """One segment value: its traffic, its decision (if it had enough) and its features."""
+    rows = sorted(s.features, key=lambda f: severity(f.drift), reverse=True)
+    return {
+        "segment": s.segment,
+        "value": s.value,
+        "samples": s.samples,
+        "evaluated": s.evaluated,
+        "reference": "own rows" if s.reference_own else "whole reference",
+        "drift_share": s.drift_share,
+        "drift_detected": s.drift_detected,
+        "drifted_features": [f.name for f in s.features if f.drift and f.drift.drifted],
+        "performance": dict(s.performance),
+        "out_of_bounds": [m for m, bad in s.out_of_bounds if bad],
+        "features": [feature_row(f) for f in rows],
+    }
+
+
 def model_view(snapshot: ModelSnapshot) -> dict[str, Any]:
-    """One model with its features, the furthest past their thresholds first."""
+    """One model with its features and segments, the furthest past their thresholds first."""
     rows = sorted(snapshot.features, key=lambda f: severity(f.drift), reverse=True)
-    return {**model_summary(snapshot), "features": [feature_row(f) for f in rows]}
+    segments = sorted(snapshot.segments, key=lambda s: (s.evaluated, s.severity), reverse=True)
+    return {
+        **model_summary(snapshot),
+        "features": [feature_row(f) for f in rows],
+        "segments": [segment_row(s) for s in segments],
+    }
 
 
 def feature_view(
