@@ -25,13 +25,15 @@ pytestmark = pytest.mark.integration
 
 # What the dashboards' variables are set to: the hidden cluster variable empty, as on a single
 # Prometheus (no series has the label), All for namespace and feature (series outside Kubernetes
-# carry no namespace, `.*` matches them), the test's model and scrape job, and a rate window that
-# holds every increment the test feeds.
+# carry no namespace, `.*` matches them), All for segment and segment value, the test's model and
+# scrape job, and a rate window that holds every increment the test feeds.
 VARIABLES = {
     "cluster": "",
     "namespace": ".*",
     "model": "fraud",
     "feature": ".*",
+    "segment": ".*",
+    "segment_value": ".*",
     "job": "mlmon",
     "__rate_interval": "1m",
 }
