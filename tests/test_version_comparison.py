@@ -217,3 +217,46 @@ def test_the_champion_is_the_configured_version_else_the_busiest_real_one() -> N
     assert choose_champion(traffic) == "v2"
     assert choose_champion(traffic, configured="v1") == "v1"
     assert choose_champion({"__other__": 10}) is None
+
+
+def test_a_correction_across_metrics_keeps_an_equal_challengers_alarms_within_alpha() -> None:
+    rng = np.random.default_rng(25)
+    truth = rng.random((2, TRIALS, LABELLED)) < 0.4
+    hits = rng.random((2, TRIALS, LABELLED)) < 0.85
+    predicted = np.where(hits, truth, ~truth)
+
+    def side(v: int, t: int) -> Labelled:
+        return Labelled(np.where(truth[v, t], "yes", "no"), np.where(predicted[v, t], "yes", "no"))
+
+    def any_flagged(correction: str) -> float:
+        return float(
+            np.mean(
+                [
+                    any(
+                        c.worse
+                        for c in compare_versions(
+                            Task.BINARY,
+                            side(0, t),
+                            side(1, t),
+                            positive="yes",
+                            correction=correction,
+                        )
+                    )
+                    for t in range(TRIALS)
+                ]
+            )
+        )
+
+    assert any_flagged("bonferroni") <= FALSE_ALARM_BOUND
+    assert any_flagged("none") >= any_flagged("bonferroni")
+
+
+def test_bonferroni_multiplies_each_p_value_by_the_metrics_compared() -> None:
+    rng = np.random.default_rng(14)
+    a, b = _binary(rng, 600, 0.0), _binary(rng, 600, 0.1)
+    plain = compare_versions(Task.BINARY, a, b, positive="yes")
+    adjusted = compare_versions(Task.BINARY, a, b, positive="yes", correction="bonferroni")
+    assert [c.metric for c in adjusted] == [c.metric for c in plain]
+    for before, after in zip(plain, adjusted, strict=True):
+        assert after.p_value == pytest.approx(min(1.0, before.p_value * len(plain)))
+        assert after.worse == (after.p_value < ALPHA)

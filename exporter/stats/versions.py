@@ -8,14 +8,15 @@ DeLong's variance for ROC AUC, Welch's t-test on per-record errors and losses.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from exporter.stats import make_method
-from exporter.stats.base import DriftResult
+from exporter.stats.base import DriftResult, present
+from exporter.stats.correction import adjust_p_values
 from exporter.stats.kinds import FeatureType, Task
 from exporter.stats.lazy import scipy_stats
 
@@ -23,7 +24,6 @@ FloatArray = npt.NDArray[np.float64]
 
 # Scores are clipped so log loss stays finite, as the realised metrics clip them.
 EPS = float(np.finfo(np.float64).eps)
-OTHER = "__other__"
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,8 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Labelled:
-    """One version's labelled predictions in the window, as the comparison reads them.
-
-    `scores` is the positive-class probability per row for a binary model (NaN: none), or a
-    row of probabilities per class in `classes` order for a multiclass one; None without scores.
+    """One version's labelled predictions in the window; `scores` per row is a binary model's
+    positive-class probability (NaN: none) or a multiclass one's probabilities in `classes` order.
     """
 
     y_true: npt.NDArray[Any]
@@ -181,15 +179,13 @@ def _proportions(side: Labelled, positive: str | None) -> dict[str, tuple[int, i
     return out
 
 
-def _scored(side: Labelled) -> Labelled | None:
-    """The rows that carry scores, or None when none do."""
+def _scored(side: Labelled) -> tuple[npt.NDArray[np.str_], FloatArray] | None:
+    """The truth (as class names) and scores of the rows that carry scores; None if none do."""
     if side.scores is None:
         return None
     scores = np.asarray(side.scores, dtype=np.float64)
     keep = ~np.isnan(scores) if scores.ndim == 1 else ~np.isnan(scores).any(axis=1)
-    if not keep.any():
-        return None
-    return Labelled(np.asarray(side.y_true)[keep], np.asarray(side.y_pred)[keep], scores[keep])
+    return (np.asarray(side.y_true)[keep].astype(str), scores[keep]) if keep.any() else None
 
 
 def _score_comparisons(
@@ -199,24 +195,32 @@ def _score_comparisons(
     positive: str | None,
     classes: Sequence[str],
 ) -> list[Comparison]:
-    """ROC AUC (binary, both classes present twice) and per-record losses, from scores."""
+    """ROC AUC (binary, each class at least twice a side) and per-record losses, from scores."""
     a, b = _scored(champion), _scored(challenger)
-    if a is None or b is None or (a.scores is None or b.scores is None):
+    if a is None or b is None or a[1].ndim != b[1].ndim:
         return []
-    if positive is not None and a.scores.ndim == 1 and b.scores.ndim == 1:
-        ta = np.asarray(a.y_true).astype(str) == positive
-        tb = np.asarray(b.y_true).astype(str) == positive
-        out = []
+    out = []
+    if positive is not None and a[1].ndim == 1:
+        ta, tb = a[0] == positive, b[0] == positive
         if min(ta.sum(), (~ta).sum(), tb.sum(), (~tb).sum()) >= 2:
-            out.append(auc_worse((ta, a.scores), (tb, b.scores), alpha))
-        la, lb = _binary_losses(ta, a.scores), _binary_losses(tb, b.scores)
-    elif a.scores.ndim == 2 and b.scores.ndim == 2 and classes:
-        out = []
-        la = _multiclass_losses(np.asarray(a.y_true).astype(str), a.scores, classes)
-        lb = _multiclass_losses(np.asarray(b.y_true).astype(str), b.scores, classes)
+            out.append(auc_worse((ta, a[1]), (tb, b[1]), alpha))
+        la, lb = _binary_losses(ta, a[1]), _binary_losses(tb, b[1])
+    elif a[1].ndim == 2 and classes:
+        la, lb = _multiclass_losses(*a, classes), _multiclass_losses(*b, classes)
     else:
         return []
     return out + [losses_worse(name, la[name], lb[name], alpha) for name in la]
+
+
+def corrected(comparisons: Sequence[Comparison], how: str, alpha: float) -> tuple[Comparison, ...]:
+    """p-values adjusted across a challenger's metrics, so its family of tests keeps alpha."""
+    if how == "none" or not comparisons:
+        return tuple(comparisons)
+    adjusted = adjust_p_values([c.p_value for c in comparisons], how)
+    return tuple(
+        replace(c, p_value=float(p), worse=bool(p < alpha))
+        for c, p in zip(comparisons, adjusted, strict=True)
+    )
 
 
 def compare_versions(
@@ -227,6 +231,7 @@ def compare_versions(
     min_labeled: int = 200,
     positive: str | None = None,
     classes: Sequence[str] = (),
+    correction: str = "none",
 ) -> tuple[Comparison, ...]:
     """Every comparison that applies to the task; none when either side has < min_labeled.
 
@@ -239,10 +244,11 @@ def compare_versions(
     if task is Task.REGRESSION:
         err_a = np.asarray(champion.y_pred, float) - np.asarray(champion.y_true, float)
         err_b = np.asarray(challenger.y_pred, float) - np.asarray(challenger.y_true, float)
-        return (
+        out = [
             losses_worse("mae", np.abs(err_a), np.abs(err_b), alpha),
             losses_worse("rmse", err_a**2, err_b**2, alpha, root=True),
-        )
+        ]
+        return corrected(out, correction, alpha)
     pos = positive if task is Task.BINARY else None
     shares_a, shares_b = _proportions(champion, pos), _proportions(challenger, pos)
     out = [
@@ -251,7 +257,7 @@ def compare_versions(
         if shares_a[name][1] > 0 and shares_b[name][1] > 0
     ]
     out += _score_comparisons(champion, challenger, alpha, pos, classes)
-    return tuple(out)
+    return corrected(out, correction, alpha)
 
 
 def prediction_drift(
@@ -268,30 +274,26 @@ def prediction_drift(
     None when either side has no present prediction.
     """
     a, b = np.asarray(champion), np.asarray(challenger)
-    if a.dtype.kind == "f":
-        a, b = a[~np.isnan(a)], np.asarray(b, dtype=np.float64)
-        b = b[~np.isnan(b)]
-        if a.size == 0 or b.size == 0:
-            return None
-        numeric = make_method(methods[0], FeatureType.NUMERIC, alpha).fit(a)
-        return VersionDrift(numeric.label, numeric.score(b))
+    numeric = a.dtype.kind == "f"
+    if numeric:
+        a, b = present(a), present(b.astype(np.float64))
     if a.size == 0 or b.size == 0:
         return None
-    names = sorted(set(a.astype(str).tolist()))
-    index = {name: code for code, name in enumerate(names)}
-    codes_a = np.array([index[v] for v in a.astype(str).tolist()], dtype=np.int64)
-    codes_b = np.array([index.get(v, len(names)) for v in b.astype(str).tolist()], dtype=np.int64)
-    categorical = make_method(methods[1], FeatureType.CATEGORICAL, alpha)
-    categorical.fit(codes_a, n_categories=len(names))
-    return VersionDrift(categorical.label, categorical.score(codes_b))
+    if numeric:
+        method = make_method(methods[0], FeatureType.NUMERIC, alpha).fit(a)
+        return VersionDrift(method.label, method.score(b))
+    names, codes_a = np.unique(a.astype(str), return_inverse=True)
+    b = b.astype(str)
+    at = np.minimum(np.searchsorted(names, b), names.size - 1)
+    codes_b = np.where(names[at] == b, at, names.size).astype(np.int64)
+    method = make_method(methods[1], FeatureType.CATEGORICAL, alpha)
+    method.fit(codes_a.astype(np.int64), n_categories=names.size)
+    return VersionDrift(method.label, method.score(codes_b))
 
 
 def choose_champion(traffic: Mapping[str, int], configured: str | None = None) -> str | None:
-    """The configured champion, else the version with the most traffic (ties: first by name).
-
-    `__other__` pools versions past the cap, so it is never the champion; None without traffic.
-    """
+    """The configured champion, else the busiest version (ties: by name), never `__other__`."""
     if configured is not None:
         return configured
-    ranked = sorted((-n, v) for v, n in traffic.items() if v != OTHER and n > 0)
+    ranked = sorted((-n, v) for v, n in traffic.items() if v != "__other__" and n > 0)
     return ranked[0][1] if ranked else None
