@@ -260,3 +260,43 @@ def test_bonferroni_multiplies_each_p_value_by_the_metrics_compared() -> None:
     for before, after in zip(plain, adjusted, strict=True):
         assert after.p_value == pytest.approx(min(1.0, before.p_value * len(plain)))
         assert after.worse == (after.p_value < ALPHA)
+
+
+@pytest.mark.filterwarnings("error")
+def test_welch_on_constant_errors_decides_without_warnings() -> None:
+    zeros, ones, spread = np.zeros(300), np.ones(300), np.random.default_rng(15).random(300)
+    assert losses_worse("mae", zeros, ones).p_value == 0.0
+    assert losses_worse("mae", ones, zeros).p_value == 1.0
+    assert not losses_worse("mae", ones, ones).worse
+    assert losses_worse("mae", np.full(300, 0.3), spread).p_value == pytest.approx(
+        stats.t.sf((spread.mean() - 0.3) / (spread.std(ddof=1) / math.sqrt(300)), 299)
+    )
+
+
+def prediction_drift_rate(shift: float, seed: int) -> tuple[float, float]:
+    """Shares of seeded trials whose class and numeric predictions drift between two versions."""
+    rng = np.random.default_rng(seed)
+    shares = np.array([0.5, 0.3, 0.2])
+    moved = shares + np.array([-shift, shift, 0.0])
+    classes = rng.random((2, TRIALS, LABELLED))
+    champion = np.array(["a", "b", "c"])[np.searchsorted(np.cumsum(shares), classes[0])]
+    challenger = np.array(["a", "b", "c"])[np.searchsorted(np.cumsum(moved), classes[1])]
+    numbers = rng.normal(0.0, 1.0, (2, TRIALS, LABELLED)) + np.array([0.0, shift])[:, None, None]
+    flags = [
+        (prediction_drift(champion[t], challenger[t]), prediction_drift(*numbers[:, t]))
+        for t in range(TRIALS)
+    ]
+    return (
+        float(np.mean([c is not None and c.result.drifted for c, _ in flags])),
+        float(np.mean([n is not None and n.result.drifted for _, n in flags])),
+    )
+
+
+def test_equal_versions_predictions_drift_no_more_often_than_alpha_allows() -> None:
+    classes, numbers = prediction_drift_rate(0.0, seed=26)
+    assert classes <= FALSE_ALARM_BOUND and numbers <= FALSE_ALARM_BOUND
+
+
+def test_a_challenger_moving_six_points_between_two_classes_is_seen_to_drift() -> None:
+    classes, _ = prediction_drift_rate(0.06, seed=27)
+    assert classes >= 0.90
