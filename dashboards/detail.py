@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dashboards import slices
 from dashboards.grafana import (
     EXPORTER_URL,
     Json,
@@ -238,12 +239,15 @@ def build() -> Json:
     service(lay)
     labels(lay)
     canary(lay)
+    slices.versions(lay)
+    slices.segments(lay)
     variables = [
         query_variable("model", "Model", label_values("mlmon_records_read_total", "model"),
                        include_all=False),
         query_variable("feature", "Feature",
                        label_values("mlmon_feature_missing_ratio", "feature", model_op="="),
                        all_value=".*", multi=True),
+        *slices.variables(),
         exporter_url_variable(),
     ]
     drilldown = {"type": "link", "title": "Drill-down page (reference vs window)",
@@ -253,4 +257,5 @@ def build() -> Json:
                  "includeVars": False, "keepTime": False, "tags": []}
     return dashboard(UID, "ML model detail", "One model: which feature drifted since when, "
                      "output and target drift, data quality, performance, latency and SLO, "
-                     "labels, and versions side by side.", variables, lay, [drilldown])
+                     "labels, versions side by side and against the champion, and its worst "
+                     "segments.", variables, lay, [drilldown])

@@ -262,6 +262,35 @@ def test_dataset_drift_and_a_broken_exporter_inhibit_the_alerts_they_explain() -
     ) in pairs
 
 
+
+def test_alerts_of_the_whole_model_inhibit_the_same_alerts_of_its_segments() -> None:
+    inhibit = yaml.safe_load(AM_EXAMPLE.read_text())["inhibit_rules"]
+    pairs = {
+        (tuple(r["source_matchers"]), tuple(r["target_matchers"]), tuple(r["equal"]))
+        for r in inhibit
+    }
+    assert (
+        ('alertname="MLMonDatasetDrift"',),
+        ('alertname="MLMonSegmentDrift"',),
+        ("namespace", "model"),
+    ) in pairs
+    assert (
+        ('alertname=~"MLMonPerformance(BelowMin|AboveMax)"',),
+        ('alertname="MLMonSegmentPerformanceOutOfBounds"',),
+        ("namespace", "model", "metric"),
+    ) in pairs
+
+
+def test_the_segment_alerts_read_every_unit_family_of_a_segment_and_keep_the_slice() -> None:
+    expr = _alert("MLMonSegmentPerformanceOutOfBounds")["expr"]
+    for unit in ("performance_ratio", "regression_error", "loss"):
+        assert f"(mlmon_segment_{unit})" in expr, unit
+    for name in ("MLMonSegmentDrift", "MLMonSegmentPerformanceOutOfBounds"):
+        for group in _groupings(_alert(name)["expr"]):
+            assert {"segment", "segment_value"} <= set(group), (name, group)
+    for group in _groupings(_alert("MLMonChallengerWorse")["expr"]):
+        assert {"version", "metric"} <= set(group), group
+
 # Alerts over the fleet-wide recorded rates: they add up every replica's traffic, so they keep
 # no instance, and a broken exporter makes them quiet (no rate), never loud.
 FLEET_RATES = {

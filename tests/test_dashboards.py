@@ -180,15 +180,53 @@ def test_every_selector_of_every_query_and_variable_matches_the_cluster(name: st
     assert missing == []
 
 
-def test_model_dashboard_offers_datasource_namespace_model_feature_and_exporter_url() -> None:
+def test_model_dashboard_offers_datasource_namespace_model_feature_segment_and_exporter_url() -> (
+    None
+):
     variables = load("ml-model-detail.json")["templating"]["list"]
     assert [v["name"] for v in variables if v.get("hide") != 2] == [
         "datasource",
         "namespace",
         "model",
         "feature",
+        "segment",
+        "segment_value",
         "exporter_url",
     ]
+
+
+def test_segment_values_follow_the_chosen_segments_and_all_matches_every_value() -> None:
+    variables = {v["name"]: v for v in load("ml-model-detail.json")["templating"]["list"]}
+    assert 'segment=~"$segment"' in variables["segment_value"]["definition"]
+    assert 'model="$model"' in variables["segment"]["definition"]
+    for name in ("segment", "segment_value"):
+        assert (variables[name]["allValue"], variables[name]["multi"]) == (".*", True)
+
+
+def test_the_worst_segments_table_puts_the_most_drifted_segment_value_first() -> None:
+    (worst,) = [p for p in panels(load("ml-model-detail.json")) if p["title"] == "Worst segments"]
+    assert worst["options"]["sortBy"] == [{"displayName": "Drift share", "desc": True}]
+    exprs = [t["expr"] for t in worst["targets"]]
+    assert "mlmon_segment_drift_share_ratio" in exprs[0]
+    assert any("mlmon_segment_samples" in e for e in exprs)
+    assert any("mlmon_segment_evaluated" in e for e in exprs)
+
+
+def test_the_versions_row_shows_champion_performance_p_values_and_decisions() -> None:
+    detail = load("ml-model-detail.json")
+    read = {name for q in queries(detail) for name in metric_names(q.expr)}
+    assert {
+        "mlmon_version_champion_info",
+        "mlmon_version_performance_ratio",
+        "mlmon_version_regression_error",
+        "mlmon_version_loss",
+        "mlmon_version_comparison_p_value",
+        "mlmon_version_worse",
+        "mlmon_version_labeled_samples",
+        "mlmon_version_prediction_drift_score",
+    } <= read
+    rows = [p["title"] for p in panels(detail) if p["type"] == "row"]
+    assert "Versions: challengers against the champion" in rows and "Segments" in rows
 
 
 def test_model_dashboard_links_to_the_exporters_drill_down_page_for_the_model() -> None:

@@ -25,13 +25,15 @@ pytestmark = pytest.mark.integration
 
 # What the dashboards' variables are set to: the hidden cluster variable empty, as on a single
 # Prometheus (no series has the label), All for namespace and feature (series outside Kubernetes
-# carry no namespace, `.*` matches them), the test's model and scrape job, and a rate window that
-# holds every increment the test feeds.
+# carry no namespace, `.*` matches them), All for segment and segment value, the test's model and
+# scrape job, and a rate window that holds every increment the test feeds.
 VARIABLES = {
     "cluster": "",
     "namespace": ".*",
     "model": "fraud",
     "feature": ".*",
+    "segment": ".*",
+    "segment_value": ".*",
     "job": "mlmon",
     "__rate_interval": "1m",
 }
@@ -147,6 +149,18 @@ def feed_while_scraped(prom: PrometheusProcess, client: redis.Redis) -> None:
         )
 
 
+# Families the evaluator does not fill yet (issue #20: segments and versions are declared in the
+# catalog and drawn on the model dashboard before the evaluator computes them). Their panels are
+# checked apart, as an expected failure that turns into an error once they have data, so that
+# this set is emptied (with segments and versions in the config above) when they do.
+AWAITING = re.compile(r"\bmlmon_(segment|version)_\w+")
+
+
+def empty_queries(prom: PrometheusProcess, exprs: list[tuple[str, str]]) -> list[str]:
+    """The (panel, query) pairs whose query returns no data yet, as lines to show."""
+    return [f"{where}: {substitute(expr)}" for where, expr in exprs if not has_data(prom, expr)]
+
+
 def test_every_panel_query_returns_data_from_prometheus(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -157,23 +171,25 @@ def test_every_panel_query_returns_data_from_prometheus(
         try:
             wait_for(lambda: prom.query('up{job="mlmon"} == 1'), 30, what="the scrape to be up")
             feed_while_scraped(prom, redis_server.client())
-            all_queries = [q for name in DASHBOARDS for q in queries(load(name))]
+            every = [(f"{q.panel} [{q.ref}]", q.expr) for n in DASHBOARDS for q in queries(load(n))]
+            filled = [(w, e) for w, e in every if not AWAITING.search(e)]
+            awaiting = [(w, e) for w, e in every if AWAITING.search(e)]
             empty: list[str] = []
 
             def every_query_has_data() -> bool:
-                empty[:] = [
-                    f"{q.panel} [{q.ref}]: {substitute(q.expr)}"
-                    for q in all_queries
-                    if not has_data(prom, q.expr)
-                ]
+                empty[:] = empty_queries(prom, filled)
                 return not empty
 
             try:
                 wait_for(every_query_has_data, 45, interval=1.0, what="panel queries' data")
             except AssertionError:
                 pytest.fail("queries without data:\n" + "\n".join(empty))
+            still_empty = empty_queries(prom, awaiting)
         finally:
             prom.stop()
+    if not awaiting or not still_empty:
+        pytest.fail("the segment and version panels have data: empty AWAITING in this test")
+    pytest.xfail("segment and version families not filled yet:\n" + "\n".join(still_empty))
 
 
 def exporter_urls(prom: PrometheusProcess) -> list[str]:
@@ -212,24 +228,39 @@ def test_exporter_url_variable_offers_the_external_url_else_the_scraped_address(
             prom.stop()
 
 
+def label_queries() -> Iterator[tuple[str, str, str]]:
+    """(where, label, query counting the label's values) of every label_values variable."""
+    for name in DASHBOARDS:
+        for var in load(name)["templating"]["list"]:
+            m = re.fullmatch(r"label_values\((.+), (\w+)\)", var.get("definition", ""))
+            # cluster and namespace are absent on a single Prometheus outside Kubernetes
+            if m is None or m.group(2) in ("cluster", "namespace"):
+                continue
+            label = m.group(2)
+            yield f"{name} variable {var['name']}", label, f"count by ({label}) ({m.group(1)})"
+
+
 def test_every_variable_query_offers_values(redis_server: RedisServer, tmp_path: Path) -> None:
     write_reference(tmp_path / "ref.csv", np.random.default_rng(8))
     with running(config(tmp_path, redis_server.url)) as daemon:
         prom = start_prometheus(tmp_path, [f"127.0.0.1:{daemon.http.port}"])
         try:
             feed_while_scraped(prom, redis_server.client())
-            for name in DASHBOARDS:
-                for var in load(name)["templating"]["list"]:
-                    m = re.fullmatch(r"label_values\((.+), (\w+)\)", var.get("definition", ""))
-                    # cluster and namespace are absent on a single Prometheus outside Kubernetes
-                    if m is None or m.group(2) in ("cluster", "namespace"):
-                        continue
-                    label = m.group(2)
-                    expr = f"count by ({label}) ({substitute(m.group(1))})"
-                    wait_for(
-                        lambda e=expr, lb=label: [s for s in prom.query(e) if s["metric"].get(lb)],
-                        30,
-                        what=f"{name} variable {var['name']} to offer values",
-                    )
+
+            def offers(expr: str, label: str) -> bool:
+                return any(s["metric"].get(label) for s in prom.query(substitute(expr)))
+
+            awaiting = []
+            for where, label, expr in label_queries():
+                if AWAITING.search(expr):
+                    awaiting.append((where, label, expr))
+                    continue
+                wait_for(
+                    lambda e=expr, lb=label: offers(e, lb), 30, what=f"{where} to offer values"
+                )
+            still_empty = [where for where, label, expr in awaiting if not offers(expr, label)]
         finally:
             prom.stop()
+    if not awaiting or not still_empty:
+        pytest.fail("the segment variables offer values: empty AWAITING in this test")
+    pytest.xfail("segment families not filled yet: " + ", ".join(still_empty))
