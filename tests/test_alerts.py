@@ -262,7 +262,6 @@ def test_dataset_drift_and_a_broken_exporter_inhibit_the_alerts_they_explain() -
     ) in pairs
 
 
-
 def test_alerts_of_the_whole_model_inhibit_the_same_alerts_of_its_segments() -> None:
     inhibit = yaml.safe_load(AM_EXAMPLE.read_text())["inhibit_rules"]
     pairs = {
@@ -290,6 +289,7 @@ def test_the_segment_alerts_read_every_unit_family_of_a_segment_and_keep_the_sli
             assert {"segment", "segment_value"} <= set(group), (name, group)
     for group in _groupings(_alert("MLMonChallengerWorse")["expr"]):
         assert {"version", "metric"} <= set(group), group
+
 
 # Alerts over the fleet-wide recorded rates: they add up every replica's traffic, so they keep
 # no instance, and a broken exporter makes them quiet (no rate), never loud.

@@ -24,6 +24,7 @@ from exporter.config import (
     SegmentConfig,
     SLOConfig,
     StreamsConfig,
+    VersionsConfig,
     WebConfig,
     WindowConfig,
 )
@@ -62,6 +63,9 @@ def _model(
         performance=performance,
         slo=SLOConfig(latency_target_seconds=0.1, objective=0.99),
         segments=segments,
+        # v2 is a canary of the same model; it is tested again at every evaluation, so the
+        # demo asks for strong evidence before calling it worse.
+        versions=VersionsConfig(alpha=0.01),
     )
 
 

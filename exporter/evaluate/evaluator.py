@@ -12,6 +12,7 @@ from exporter.evaluate.fit import FittedReference
 from exporter.evaluate.outcomes import assess
 from exporter.evaluate.segments import evaluate_segments
 from exporter.evaluate.snapshot import DriftValue, ModelSnapshot
+from exporter.evaluate.versions import evaluate_versions
 from exporter.stats.kinds import FeatureType
 from exporter.window.labels import JoinedPairs
 from exporter.window.ring import WindowView
@@ -70,4 +71,5 @@ def evaluate(
         target_drift=summary.target,
         multivariate_note=fitted.multivariate_note,
         segments=evaluate_segments(model, fitted, view, pairs),
+        versions=evaluate_versions(model, view, pairs),
     )

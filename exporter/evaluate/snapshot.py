@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from exporter.evaluate.histograms import FeatureHistogram
+from exporter.stats.versions import Comparison
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,26 @@ class SegmentSnapshot:
 
 
 @dataclass(frozen=True)
+class VersionSnapshot:
+    """One model version over the window: its labelled traffic, performance and, for a
+    challenger, how its predictions and metrics compare with the champion's."""
+
+    version: str
+    labeled: int
+    performance: tuple[tuple[str, float], ...] = ()
+    drift: DriftValue | None = None
+    comparisons: tuple[Comparison, ...] = ()
+
+
+@dataclass(frozen=True)
+class VersionsSnapshot:
+    """The champion and every version seen in the window, the champion first."""
+
+    champion: str
+    versions: tuple[VersionSnapshot, ...]
+
+
+@dataclass(frozen=True)
 class ModelSnapshot:
     """Everything one evaluation of one model found."""
 
@@ -84,6 +105,7 @@ class ModelSnapshot:
     multivariate_note: str = ""  # why multivariate drift is not computed, when it is not
     reference_note: str = ""  # set while the fitted reference outlives its Redis key
     segments: tuple[SegmentSnapshot, ...] = ()
+    versions: VersionsSnapshot | None = None
 
 
 HISTORY = 120

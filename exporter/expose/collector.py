@@ -25,7 +25,7 @@ from exporter.expose.catalog_performance import (
     class_family,
     family,
 )
-from exporter.expose.slices import segment_families
+from exporter.expose.slices import segment_families, version_families
 
 
 def build_labels() -> tuple[str, str, str]:
@@ -104,6 +104,7 @@ class SnapshotCollector(Collector):
         yield from _performance(snapshots.values())
         yield from _model_drift(snapshots.values())
         yield from segment_families(snapshots.values())
+        yield from version_families(snapshots.values())
 
 
 def _thresholds(

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.evaluate.snapshot import ModelSnapshot, SegmentSnapshot
+from exporter.evaluate.snapshot import ModelSnapshot, SegmentSnapshot, VersionsSnapshot
 from exporter.expose.catalog import spec
 from exporter.expose.catalog_performance import METRIC_UNITS
-from exporter.expose.catalog_segments import SEGMENTS, slice_family
+from exporter.expose.catalog_segments import SEGMENTS, VERSIONS, slice_family
 
 Families = dict[str, GaugeMetricFamily]
 
@@ -62,3 +62,33 @@ def _segment(families: Families, model: str, s: SegmentSnapshot) -> None:
         families["mlmon_segment_performance_out_of_bounds"].add_metric(
             [*labels, metric], float(bad)
         )
+
+
+def version_families(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
+    """The champion, each version's labelled traffic and metrics, and each challenger's
+    comparison; a comparison without enough labels exports no decision at all."""
+    families = _families(s.name for s in VERSIONS)
+    for snapshot in snapshots:
+        if snapshot.versions is not None:
+            _versions(families, snapshot.model, snapshot.versions)
+    yield from families.values()
+
+
+def _versions(families: Families, model: str, versions: VersionsSnapshot) -> None:
+    families["mlmon_version_champion_info"].add_metric([model, versions.champion], 1.0)
+    for v in versions.versions:
+        labels = [model, v.version]
+        families["mlmon_version_labeled_samples"].add_metric(labels, v.labeled)
+        for metric, value in v.performance:
+            family = slice_family("version", METRIC_UNITS[metric])
+            families[family].add_metric([*labels, metric], value)
+        if v.drift is not None:
+            families["mlmon_version_prediction_drift_score"].add_metric(
+                [*labels, v.drift.method], v.drift.score
+            )
+            families["mlmon_version_prediction_drift_detected"].add_metric(
+                labels, float(v.drift.drifted)
+            )
+        for c in v.comparisons:
+            families["mlmon_version_comparison_p_value"].add_metric([*labels, c.metric], c.p_value)
+            families["mlmon_version_worse"].add_metric([*labels, c.metric], float(c.worse))

@@ -1,0 +1,127 @@
+"""Each challenger version against the champion over the same window: predictions and metrics.
+
+Both versions see the same time window, so what differs between them is the model, not the
+traffic's season. A challenger is compared only once both sides have min_labeled labelled
+predictions; the metrics of one challenger are corrected together (Benjamini-Hochberg), so a
+challenger equal to the champion is flagged on some metric about as often as alpha says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from exporter.config import ModelConfig
+from exporter.evaluate.performance import realised
+from exporter.evaluate.probabilities import positive_scores, score_matrix
+from exporter.evaluate.snapshot import DriftValue, VersionSnapshot, VersionsSnapshot
+from exporter.stats.kinds import Task
+from exporter.stats.versions import (
+    Labelled,
+    choose_champion,
+    compare_versions,
+    prediction_drift,
+)
+from exporter.window.labels import JoinedPairs
+from exporter.window.ring import WindowView
+from exporter.window.slices import unpack
+from exporter.window.vocab import OTHER
+
+CORRECTION = "fdr_bh"
+
+
+def _labelled(model: ModelConfig, pairs: JoinedPairs) -> Labelled:
+    """A version's labelled pairs as arrays; rows without a prediction or label are left out."""
+    rows = [
+        i
+        for i, (p, a) in enumerate(zip(pairs.predicted, pairs.actual, strict=True))
+        if p is not None and a is not None
+    ]
+    kind = float if model.task is Task.REGRESSION else str
+    y_true = np.array([kind(pairs.actual[i]) for i in rows])
+    y_pred = np.array([kind(pairs.predicted[i]) for i in rows])
+    scores = [pairs.scores[i] for i in rows] if pairs.scores else []
+    if not scores or all(s is None for s in scores):
+        return Labelled(y_true, y_pred)
+    if model.task is Task.BINARY and model.positive_class is not None:
+        return Labelled(y_true, y_pred, positive_scores(scores, model.positive_class))
+    classes = pairs.classes or model.classes or ()
+    if model.task is Task.MULTICLASS and classes:
+        return Labelled(y_true, y_pred, score_matrix(scores, classes))
+    return Labelled(y_true, y_pred)
+
+
+def _predictions(model: ModelConfig, view: WindowView, rows: np.ndarray) -> np.ndarray:
+    """What the version predicted in the window: the positive-class score of a binary model
+    that sends one, class names of a classifier, numbers of a regressor."""
+    scores: np.ndarray = view.score[rows]
+    if model.task is Task.BINARY and not np.isnan(scores).all():
+        return scores
+    values: np.ndarray = view.prediction[rows]
+    if not model.task.is_classification:
+        return values
+    codes = values[~np.isnan(values)].astype(np.int64)
+    names: np.ndarray = np.array(view.classes, dtype=object)[codes].astype(str)
+    return names
+
+
+def _drift(model: ModelConfig, champion: np.ndarray, challenger: np.ndarray) -> DriftValue | None:
+    found = prediction_drift(champion, challenger, model.versions.alpha)
+    if found is None:
+        return None
+    r = found.result
+    return DriftValue(found.method, r.score, r.p_value, r.threshold, r.drifted)
+
+
+def evaluate_versions(
+    model: ModelConfig, view: WindowView, pairs: JoinedPairs
+) -> VersionsSnapshot | None:
+    """The champion and each version with traffic; None until two versions are seen."""
+    codes, values = view.versions, view.version_values
+    if codes is None:
+        return None
+    counts = np.bincount(codes[codes >= 0], minlength=len(values))
+    traffic = {v: int(counts[i]) for i, v in enumerate(values) if counts[i] and v != OTHER}
+    champion = choose_champion(traffic, model.versions.champion)
+    if champion is None or len(traffic) < 2:
+        return None
+    pair_codes = unpack(pairs.slices, len(model.segments))
+    names = [champion, *sorted(v for v in traffic if v != champion)]
+    return VersionsSnapshot(
+        champion, tuple(_versions(model, view, pairs, names, values, codes, pair_codes))
+    )
+
+
+def _versions(
+    model: ModelConfig,
+    view: WindowView,
+    pairs: JoinedPairs,
+    names: list[str],
+    values: Sequence[str],
+    codes: np.ndarray,
+    pair_codes: np.ndarray,
+) -> list[VersionSnapshot]:
+    """The champion's snapshot, then each challenger's against it."""
+    settings = model.versions
+    code = {v: i for i, v in enumerate(values)}
+    out: list[VersionSnapshot] = []
+    base: tuple[Labelled, np.ndarray] | None = None
+    for name in names:
+        at = code.get(name, -2)
+        sub = pairs.subset(pair_codes == at)
+        labelled = _labelled(model, sub)
+        metrics = realised(model, sub.predicted, sub.actual, sub.scores, sub.classes).metrics
+        performance = metrics if len(labelled) >= settings.min_labeled else ()
+        predictions = _predictions(model, view, codes == at)
+        if base is None:
+            base = (labelled, predictions)
+            out.append(VersionSnapshot(name, len(labelled), performance))
+            continue
+        comparisons = compare_versions(
+            model.task, base[0], labelled, settings.alpha, settings.min_labeled,
+            model.positive_class, pairs.classes or model.classes or (), CORRECTION,
+        )  # fmt: skip
+        drift = _drift(model, base[1], predictions)
+        out.append(VersionSnapshot(name, len(labelled), performance, drift, comparisons))
+    return out
