@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "alerts" / "ml-monitoring.rules.yml"
 AM_EXAMPLE = ROOT / "alerts" / "alertmanager.example.yml"
-MODELS = ("drifty", "slow", "quiet", "steady")
+MODELS = ("drifty", "slow", "quiet", "steady", "segmented")
 PREFILL = 1500
 BATCH = 20
 ALERT_TIMEOUT = 45.0
@@ -46,7 +46,13 @@ ALLOWED = {
     "slow": {("/pager", "MLMonLatencySLOFastBurn", "")},
     "quiet": {("/chat", "MLMonNoPredictions", "")},
     "steady": set(),
+    "segmented": {("/chat", "MLMonSegmentDrift", "")},
 }
+# segmented: x2 shifts by one sd where c1 is "c" (a fifth of the traffic) only. PSI over all
+# traffic barely moves; over that segment it crosses its threshold.
+SEGMENTED = """
+    drift: {numeric: {method: psi}, categorical: {method: psi}}
+    segments: [{feature: c1, max_values: 3, min_samples: 100}]"""
 
 
 def reference(path: Path, rng: np.random.Generator, n: int = 3000) -> None:
@@ -74,7 +80,7 @@ def config_text(redis_url: str) -> str:
     features:
       - {{name: x1, type: numeric}}
       - {{name: x2, type: numeric}}
-      - {{name: c1, type: categorical}}
+      - {{name: c1, type: categorical}}{SEGMENTED if m == "segmented" else ""}
 """
         for m in MODELS
     )
@@ -100,17 +106,20 @@ class Producer:
     counter: int = 0
 
     def payloads(self, model: str, n: int) -> tuple[list[bytes], list[bytes]]:
-        """n predictions of `model` (x2 shifted by one sd for drifty, 2 s late for slow)."""
-        shift = 2.0 if model == "drifty" else 0.0
+        """n predictions of `model` (x2 shifted by one sd for drifty and for segmented's c1=c,
+        2 s late for slow)."""
+        shift = 2.0 if model in ("drifty", "segmented") else 0.0
         latency = 2000.0 if model == "slow" else 12.0
         preds, labels = [], []
         for x1, x2, c1, p in zip(
             self.rng.normal(0, 1, n),
-            self.rng.normal(5 + shift, 2, n),
+            self.rng.normal(5, 2, n),
             self.rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]),
             self.rng.normal(10, 1, n),
             strict=True,
         ):
+            if model != "segmented" or c1 == "c":
+                x2 += shift
             self.counter += 1
             rid = f"{model}-{self.counter}"
             features = {"x1": float(x1), "x2": float(x2), "c1": str(c1)}
@@ -264,3 +273,17 @@ def test_stable_traffic_gives_no_alert_and_no_model_gets_an_unexpected_one(stack
         if a["labels"].get("model") not in MODELS
     }
     assert others == set(), "alerts without one of the test's models reached a receiver"
+
+
+def test_a_shift_in_one_segment_gives_the_segment_drift_alert_and_no_model_wide_one(
+    stack: Stack,
+) -> None:
+    alert = stack.wait_received("segmented", "MLMonSegmentDrift")
+    assert alert["path"] == "/chat"
+    labels = alert["labels"]
+    assert (labels["segment"], labels["segment_value"]) == ("c1", "c")
+    assert alert["annotations"]["runbook_url"].endswith("/docs/runbooks/MLMonSegmentDrift.md")
+    firing = stack.prometheus.query('ALERTS{model="segmented", alertstate="firing"}')
+    assert {a["metric"]["alertname"] for a in firing} == {"MLMonSegmentDrift"}
+    assert {a["metric"]["segment_value"] for a in firing} == {"c"}
+    assert stack.received("segmented") <= ALLOWED["segmented"]

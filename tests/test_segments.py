@@ -303,3 +303,37 @@ def test_the_model_page_lists_the_drifting_segment_first_with_its_drifted_featur
     text = html[2].decode()
     assert "<h2>segments</h2>" in text
     assert text.index(">DE<") < text.index(">FR<")
+
+
+def test_tags_are_read_as_text_and_a_bad_tags_object_is_counted_and_skipped(
+    reference: Path,
+) -> None:
+    model = _tag_model(reference, "[{tag: tenant, max_values: 5, min_samples: 1}]")
+    good = {"features": {"amount": 1.0, "age": 2.0, "country": "DE"}, "prediction": "1"}
+    records = [
+        {**good, "tags": {"tenant": 7}},
+        {**good, "tags": {"tenant": "acme", "region": "eu"}},
+        {**good, "tags": ["tenant", "acme"]},
+        {**good, "tags": {"tenant": None}},
+        {**good, "tags": {f"k{i}": "v" for i in range(33)}},
+        good,
+    ]
+    entries = [
+        (f"{int(T0 * 1000)}-{i}".encode(), {b"data": orjson.dumps(r)})
+        for i, r in enumerate(records)
+    ]
+    for fast in (True, False):  # one read (the columnar path), then one entry at a time
+        registry = CollectorRegistry()
+        pipeline = ModelPipeline(model, LiveMetrics(registry, [model]), SnapshotStore())
+        if fast:
+            pipeline.ingest_predictions(entries)
+        else:
+            for entry in entries:
+                pipeline.ingest_predictions([entry])
+        bad = registry.get_sample_value(
+            "mlmon_records_invalid_total", {"model": "m", "reason": "bad_tags"}
+        )
+        assert bad == 3
+        view = pipeline.window.view(T0 + 1)
+        codes, values = view.segment("tenant")
+        assert [values[c] if c >= 0 else None for c in codes] == ["7", "acme", None]

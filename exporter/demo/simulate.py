@@ -19,13 +19,14 @@ DRIFT_MIX = (0.15, 0.15, 0.2, 0.5)
 @dataclass(frozen=True)
 class FraudSim:
     """Transactions whose amounts and countries shift once `drifting` is set; so do the ages
-    of the app channel alone, for the segment it is (`segments: [{feature: channel}]`)."""
+    of the app channel alone, by 0.2 sd: past the threshold within that segment, a third of
+    that over all traffic (`segments: [{feature: channel}]`)."""
 
     def row(self, rng: np.random.Generator, drifting: bool) -> dict[str, Any]:
         """One transaction as the wire format has it (`scores`), plus its true label."""
         amount = float(rng.lognormal(4.0 + (0.8 if drifting else 0.0), 0.6))
         channel = str(rng.choice(CHANNELS))
-        age = float(rng.normal(40 + (15 if drifting and channel == "app" else 0), 12))
+        age = float(rng.normal(40 + (2.4 if drifting and channel == "app" else 0), 12))
         country = str(rng.choice(COUNTRIES, p=DRIFT_MIX if drifting else BASE_MIX))
         risk = 0.02 * (amount / 55.0) + (0.15 if country == "GB" else 0.0)
         label = int(rng.random() < min(risk, 0.9))

@@ -136,7 +136,8 @@ VERSIONS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_version_comparison_p_value",
         "gauge",
-        "One-sided p-value that a challenger is worse than the champion on a metric.",
+        "One-sided p-value that a challenger is worse than the champion on a metric, adjusted "
+        "across the challenger's metrics (Benjamini-Hochberg).",
         VERSION_METRIC,
     ),
     MetricSpec(
