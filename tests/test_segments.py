@@ -161,6 +161,16 @@ def test_segment_accuracy_precision_recall_and_f1_equal_scikit_learn_on_the_filt
             assert got[metric] == pytest.approx(want, abs=1e-9), (value, metric)
 
 
+def test_a_binary_models_segments_get_performance_estimated_from_their_scores(
+    reference: Path,
+) -> None:
+    snapshot, _ = _evaluated(reference, _rows(np.random.default_rng(10), 6000))
+    for segment in snapshot.segments:
+        estimated, realised = dict(segment.estimated), dict(segment.performance)
+        assert set(estimated) >= {"accuracy", "roc_auc"}
+        assert abs(estimated["accuracy"] - realised["accuracy"]) < 0.1, segment.value
+
+
 def test_a_segment_value_with_too_few_samples_gets_no_decision(reference: Path) -> None:
     window = _rows(np.random.default_rng(4), 1000)  # NL and PL have about 100 each
     snapshot, _ = _evaluated(reference, window)

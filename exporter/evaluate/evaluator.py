@@ -70,6 +70,6 @@ def evaluate(
         multivariate_drift=summary.multivariate,
         target_drift=summary.target,
         multivariate_note=fitted.multivariate_note,
-        segments=evaluate_segments(model, fitted, view, pairs),
+        segments=evaluate_segments(model, fitted, view, pairs, calibration),
         versions=evaluate_versions(model, view, pairs),
     )

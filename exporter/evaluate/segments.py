@@ -15,10 +15,12 @@ import numpy as np
 from exporter.config import ModelConfig
 from exporter.config.models import SegmentConfig
 from exporter.evaluate.drift import correct, dataset_share
+from exporter.evaluate.estimate import Calibration, estimate
 from exporter.evaluate.features import score_features, with_histogram
 from exporter.evaluate.fit import FittedReference, SegmentFit
 from exporter.evaluate.performance import realised
 from exporter.evaluate.snapshot import FeatureSnapshot, SegmentSnapshot
+from exporter.stats.kinds import Task
 from exporter.window.labels import JoinedPairs
 from exporter.window.ring import WindowView
 from exporter.window.slices import OVERFLOW, unpack
@@ -85,6 +87,20 @@ def _performance(
     return metrics, tuple(out)
 
 
+def _estimated(
+    model: ModelConfig, segment: SegmentConfig, rows: WindowView, calibration: Calibration | None
+) -> tuple[tuple[str, float], ...]:
+    """A binary model's metrics estimated from the segment's scores; the window keeps only
+    the positive-class score, so a multiclass model's estimates stay model-wide."""
+    if model.task is not Task.BINARY or calibration is None:
+        return ()
+    known = ~np.isnan(rows.prediction)
+    predicted = [rows.classes[int(c)] for c in rows.prediction[known]]
+    scores = [None if s != s else s for s in rows.score[known].tolist()]
+    at_segment = model.model_copy(update={"min_samples": segment.min_samples})
+    return estimate(at_segment, calibration, predicted, scores)
+
+
 def _raw(
     model: ModelConfig,
     segment: SegmentConfig,
@@ -92,6 +108,7 @@ def _raw(
     view: WindowView,
     pairs: JoinedPairs,
     group: _Group,
+    calibration: Calibration | None,
 ) -> SegmentSnapshot:
     """One segment value's verdicts before the correction across segments."""
     samples = int(group.rows.sum())
@@ -118,11 +135,16 @@ def _raw(
         None,
         performance,
         out_of_bounds,
+        _estimated(model, segment, rows, calibration),
     )
 
 
 def evaluate_segments(
-    model: ModelConfig, fitted: FittedReference, view: WindowView, pairs: JoinedPairs
+    model: ModelConfig,
+    fitted: FittedReference,
+    view: WindowView,
+    pairs: JoinedPairs,
+    calibration: Calibration | None = None,
 ) -> tuple[SegmentSnapshot, ...]:
     """Every segment key's values, each feature's decision corrected across all of them."""
     raw: list[SegmentSnapshot] = []
@@ -130,7 +152,7 @@ def evaluate_segments(
         codes, values = view.segment(segment.name)
         pair_codes = unpack(pairs.slices, index)
         for group in groups(segment, codes, values, pair_codes):
-            raw.append(_raw(model, segment, fitted, view, pairs, group))
+            raw.append(_raw(model, segment, fitted, view, pairs, group, calibration))
     return _corrected(model, fitted, raw)
 
 

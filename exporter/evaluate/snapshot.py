@@ -54,6 +54,7 @@ class SegmentSnapshot:
     drift_detected: bool | None = None
     performance: tuple[tuple[str, float], ...] = ()
     out_of_bounds: tuple[tuple[str, bool], ...] = ()
+    estimated: tuple[tuple[str, float], ...] = ()  # from scores, before labels (binary only)
 
     @property
     def severity(self) -> float:

@@ -99,6 +99,14 @@ SEGMENTS: tuple[MetricSpec, ...] = (
     ),
     *_performance("segment", SEGMENT_METRIC, "Realised performance within a segment value"),
     MetricSpec(
+        "mlmon_segment_performance_estimated_ratio",
+        "gauge",
+        "Performance of a segment value estimated from its calibrated scores, without labels "
+        "(binary models).",
+        SEGMENT_METRIC,
+        "ratio",
+    ),
+    MetricSpec(
         "mlmon_segment_performance_out_of_bounds",
         "gauge",
         "1 when a segment value's realised metric is outside the model's bounds for it.",

@@ -58,6 +58,8 @@ def _segment(families: Families, model: str, s: SegmentSnapshot) -> None:
     for metric, value in s.performance:
         family = slice_family("segment", METRIC_UNITS[metric])
         families[family].add_metric([*labels, metric], value)
+    for metric, value in s.estimated:
+        families["mlmon_segment_performance_estimated_ratio"].add_metric([*labels, metric], value)
     for metric, bad in s.out_of_bounds:
         families["mlmon_segment_performance_out_of_bounds"].add_metric(
             [*labels, metric], float(bad)
