@@ -92,7 +92,7 @@ def _estimated(
 ) -> tuple[tuple[str, float], ...]:
     """A binary model's metrics estimated from the segment's scores; the window keeps only
     the positive-class score, so a multiclass model's estimates stay model-wide."""
-    if model.task is not Task.BINARY or calibration is None:
+    if model.task is not Task.BINARY:
         return ()
     known = ~np.isnan(rows.prediction)
     predicted = [rows.classes[int(c)] for c in rows.prediction[known]]
