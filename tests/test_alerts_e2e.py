@@ -46,12 +46,17 @@ ALLOWED = {
     "slow": {("/pager", "MLMonLatencySLOFastBurn", "")},
     "quiet": {("/chat", "MLMonNoPredictions", "")},
     "steady": set(),
-    "segmented": {("/chat", "MLMonSegmentDrift", "")},
+    "segmented": {
+        ("/chat", "MLMonSegmentDrift", ""),
+        ("/chat", "MLMonSegmentPerformanceOutOfBounds", ""),
+    },
 }
-# segmented: x2 shifts by one sd where c1 is "c" (a fifth of the traffic) only. PSI over all
-# traffic barely moves; over that segment it crosses its threshold.
+# segmented: where c1 is "c" (a fifth of the traffic) only, x2 shifts by one sd and the labels
+# are 1.0 off instead of 0.1. Over all traffic PSI barely moves and the MAE is about 0.28, within
+# its bound of 0.5; over that segment both cross.
 SEGMENTED = """
     drift: {numeric: {method: psi}, categorical: {method: psi}}
+    performance: {mae: {max: 0.5}}
     segments: [{feature: c1, max_values: 3, min_samples: 100}]"""
 
 
@@ -128,7 +133,8 @@ class Producer:
                     {"id": rid, "features": features, "prediction": float(p), "latency_ms": latency}
                 )
             )
-            labels.append(orjson.dumps({"id": rid, "label": float(p) + 0.1}))
+            off = 1.0 if model == "segmented" and c1 == "c" else 0.1
+            labels.append(orjson.dumps({"id": rid, "label": float(p) + off}))
         return preds, labels
 
     def send(self, model: str, n: int) -> None:
@@ -275,7 +281,7 @@ def test_stable_traffic_gives_no_alert_and_no_model_gets_an_unexpected_one(stack
     assert others == set(), "alerts without one of the test's models reached a receiver"
 
 
-def test_a_shift_in_one_segment_gives_the_segment_drift_alert_and_no_model_wide_one(
+def test_a_shift_in_one_segment_gives_the_segment_alerts_and_no_model_wide_one(
     stack: Stack,
 ) -> None:
     alert = stack.wait_received("segmented", "MLMonSegmentDrift")
@@ -283,7 +289,12 @@ def test_a_shift_in_one_segment_gives_the_segment_drift_alert_and_no_model_wide_
     labels = alert["labels"]
     assert (labels["segment"], labels["segment_value"]) == ("c1", "c")
     assert alert["annotations"]["runbook_url"].endswith("/docs/runbooks/MLMonSegmentDrift.md")
+    worse = stack.wait_received("segmented", "MLMonSegmentPerformanceOutOfBounds")
+    assert (worse["labels"]["segment_value"], worse["labels"]["metric"]) == ("c", "mae")
     firing = stack.prometheus.query('ALERTS{model="segmented", alertstate="firing"}')
-    assert {a["metric"]["alertname"] for a in firing} == {"MLMonSegmentDrift"}
+    assert {a["metric"]["alertname"] for a in firing} <= {
+        "MLMonSegmentDrift",
+        "MLMonSegmentPerformanceOutOfBounds",
+    }
     assert {a["metric"]["segment_value"] for a in firing} == {"c"}
     assert stack.received("segmented") <= ALLOWED["segmented"]
