@@ -14,6 +14,7 @@ from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore, VersionsSna
 from exporter.evaluate.versions import evaluate_versions
 from exporter.expose.collector import SnapshotCollector
 from exporter.expose.live import LiveMetrics
+from exporter.web import pages
 from exporter.window.labels import JoinedPairs
 from exporter.window.ring import WindowView
 from exporter.window.slices import Slicer
@@ -153,3 +154,29 @@ def test_a_worse_challenger_is_exported_worse_and_one_with_few_labels_gets_no_ve
     assert value("mlmon_version_worse", version="v1", metric="accuracy") is None
     accuracy = value("mlmon_version_performance_ratio", version="v2", metric="accuracy")
     assert accuracy is not None and 0.7 < accuracy < 0.8
+
+
+def test_the_model_page_shows_the_champion_and_the_challengers_verdicts() -> None:
+    model = _model()
+    pipeline = ModelPipeline(
+        model, LiveMetrics(CollectorRegistry(), [model]), SnapshotStore(), lambda: T0
+    )
+    _feed(
+        pipeline,
+        np.random.default_rng(33),
+        {"v1": (3000, 0.9), "v2": (2500, 0.75), "v3": (50, 0.9)},
+    )
+    versions = evaluate_versions(model, pipeline.window.view(T0 + 10), pipeline.join.pairs(T0 + 10))
+    store = SnapshotStore()
+    store.publish(
+        ModelSnapshot("m", T0, 0.0, 1, 0, (), None, None, None, (), (), versions=versions)
+    )
+    response = pages.render("/models/m", "application/json", store, ["m"])
+    assert response is not None
+    shown = orjson.loads(response[2])["versions"]
+    assert shown["champion"] == "v1"
+    rows = {v["version"]: v for v in shown["versions"]}
+    assert any(c["metric"] == "accuracy" and c["worse"] for c in rows["v2"]["comparisons"])
+    assert rows["v3"]["comparisons"] == []
+    html = pages.render("/models/m", "text/html", store, ["m"])
+    assert html is not None and "no verdict: fewer than min_labeled labels" in html[2].decode()

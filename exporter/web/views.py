@@ -11,6 +11,7 @@ from exporter.evaluate.snapshot import (
     ModelSnapshot,
     SegmentSnapshot,
     SnapshotStore,
+    VersionsSnapshot,
 )
 
 
@@ -120,6 +121,28 @@ def segment_row(s: SegmentSnapshot) -> dict[str, Any]:
     }
 
 
+def versions_view(versions: VersionsSnapshot | None) -> dict[str, Any] | None:
+    """The champion, then each challenger with its verdict per metric (none: too few labels)."""
+    if versions is None:
+        return None
+    return {
+        "champion": versions.champion,
+        "versions": [
+            {
+                "version": v.version,
+                "labeled": v.labeled,
+                "performance": dict(v.performance),
+                "prediction_drift": _drift(v.drift),
+                "comparisons": [
+                    {"metric": c.metric, "p_value": c.p_value, "test": c.test, "worse": c.worse}
+                    for c in v.comparisons
+                ],
+            }
+            for v in versions.versions
+        ],
+    }
+
+
 def model_view(snapshot: ModelSnapshot) -> dict[str, Any]:
     """One model with its features and segments, the furthest past their thresholds first."""
     rows = sorted(snapshot.features, key=lambda f: severity(f.drift), reverse=True)
@@ -128,6 +151,7 @@ def model_view(snapshot: ModelSnapshot) -> dict[str, Any]:
         **model_summary(snapshot),
         "features": [feature_row(f) for f in rows],
         "segments": [segment_row(s) for s in segments],
+        "versions": versions_view(snapshot.versions),
     }
 
 
