@@ -8,6 +8,8 @@ from __future__ import annotations
 # What the simulated fraud model changes once it drifts (exporter/demo/simulate.py).
 DRIFTING_MODEL = "fraud"
 DRIFTING_FEATURES = ("amount", "country")
+# The segment whose own feature shifts too, too little to move the feature over all traffic.
+DRIFTING_SEGMENT = ("channel", "app", "age")
 
 
 def base_url(listen_address: str, port: int) -> str:
@@ -37,7 +39,7 @@ def introduction(base: str, redis_port: int, drift_after: float, every: float) -
             "open:",
             f"  {base}/models          every model: drift share, drifted features, performance",
             f"  {base}/models/{DRIFTING_MODEL}    its features, furthest past their threshold "
-            "first, with histograms",
+            "first, with histograms; its channel segments and its versions v1/v2",
             f"  {base}/metrics         what Prometheus scrapes",
             f"  {base}/readyz          ready once Redis answers and the references are loaded",
             "",
@@ -49,6 +51,10 @@ def introduction(base: str, redis_port: int, drift_after: float, every: float) -
             "as labels arrive",
             f"  mlmon_model_performance_min_ratio{{{model}}} the bound: reference accuracy - "
             "max_drop",
+            f"  mlmon_segment_drift_detected{{{model}}}      per channel: 1 once that "
+            "channel drifts",
+            f"  mlmon_version_worse{{{model}}}               1 where canary v2 is "
+            "significantly worse than v1",
             "",
             f"embedded Redis:  redis-cli -h 127.0.0.1 -p {redis_port}",
             "Ctrl-C stops.",
@@ -59,8 +65,11 @@ def introduction(base: str, redis_port: int, drift_after: float, every: float) -
 def drift_started(base: str) -> str:
     """The line printed when the first drifted records are written."""
     features = " and ".join(DRIFTING_FEATURES)
+    key, value, own = DRIFTING_SEGMENT
     return (
         f"{DRIFTING_MODEL}: drift started now: {features} shift; watch "
         f'mlmon_feature_drift_detected{{model="{DRIFTING_MODEL}"}} turn 1 for {features} '
-        f"within a few evaluations, and {base}/models/{DRIFTING_MODEL}"
+        f"within a few evaluations, and {base}/models/{DRIFTING_MODEL}; in the {key}={value} "
+        f"segment alone {own} shifts too, flagged in "
+        f'mlmon_segment_feature_drift_detected{{segment_value="{value}",feature="{own}"}}'
     )
