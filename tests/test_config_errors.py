@@ -25,6 +25,7 @@ MODEL_KEYS = (
     "segments",
     *("window", "schedule", "slo", "labels", "multivariate", "min_samples", "drift_share"),
     *("max_new_categories", "max_versions", "max_entry_bytes", "histogram_bins", "versions"),
+    "change",
     *("drift", "prediction_drift", "performance"),
 )
 

@@ -13,6 +13,7 @@ from exporter.config.scalars import (
     Flag,
     Fraction,
     Label,
+    Positive,
     PositiveInt,
     Share,
     Text,
@@ -84,6 +85,20 @@ class MultivariateConfig(Section):
     """Share of the reference variance the kept components explain."""
 
 
+class ChangeConfig(Section):
+    """Sequential change detection (CUSUM) on each labelled prediction's error."""
+
+    enabled: Flag = True
+    """Watch the error of every labelled prediction against the reference's error level."""
+    error_rise: Fraction = 0.1
+    """Classifiers: the rise of the error rate above the reference's to detect fastest."""
+    error_shift: Positive = 1.0
+    """Regressors: the rise of the absolute error, in reference standard deviations."""
+    threshold: Positive = 11.5
+    """Log-likelihood-ratio threshold: at most one false detection per e**threshold stationary
+    labelled predictions (11.5: about one per 100,000)."""
+
+
 class VersionsConfig(Section):
     """Comparing each challenger version with the champion over the same window."""
 
@@ -122,6 +137,8 @@ class Settings(Section):
     """Bins of numeric histograms (PSI and the exported distributions)."""
     versions: VersionsConfig = Field(default_factory=VersionsConfig)
     """Version comparison; merged key by key with defaults.versions."""
+    change: ChangeConfig = Field(default_factory=ChangeConfig)
+    """Change detection on labelled errors; merged key by key with defaults.change."""
 
     def layered_over(self, defaults: "Settings") -> dict[str, Any]:
         """These settings over defaults': keys not set here come from defaults."""
@@ -130,7 +147,7 @@ class Settings(Section):
             own, base = getattr(self, name), getattr(defaults, name)
             if name not in self.model_fields_set:
                 merged[name] = base
-            elif name in ("window", "slo", "labels", "multivariate", "versions"):
+            elif name in ("window", "slo", "labels", "multivariate", "versions", "change"):
                 merged[name] = base.model_copy(
                     update={k: getattr(own, k) for k in own.model_fields_set}
                 )

@@ -9,9 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import cast
 
+import numpy as np
 import redis
 
 from exporter.config import ModelConfig
+from exporter.daemon.change import error_detector, feed
 from exporter.decode.batch import batch_of, concat
 from exporter.decode.columns import FastPredictions
 from exporter.decode.wire import (
@@ -37,6 +39,7 @@ from exporter.reference.load import (
 )
 from exporter.source.connect import RedisClient
 from exporter.source.streams import LABELS, PREDICTIONS, Entry
+from exporter.stats.change import Cusum
 from exporter.window.labels import LabelJoin
 from exporter.window.ring import Window
 
@@ -65,6 +68,7 @@ class ModelPipeline:
         self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
         self.join = LabelJoin(model, clock)
         self.fitted: FittedReference | None = None
+        self.change: Cusum | None = None  # built with the reference, whose error level it needs
         self.calibration: Calibration | None = None
         self._logged_keys: set[tuple[str, str]] = set()
         self.reference_note = ""  # why the fitted reference is used without its Redis key
@@ -96,9 +100,13 @@ class ModelPipeline:
         got = self._decode(entries, self._decoder.labels, LABELS, count)
         labels = cast(list[Label], got.records)
         if labels:
-            unmatched = self.join.join(labels)
+            joined = self.join.join(labels)
             if count:
-                self._live.observe_labels(self.model.name, len(labels), unmatched)
+                self._live.observe_labels(self.model.name, len(labels), joined)
+            if self.change is not None and joined.errors:
+                found = feed(self.change, np.array(joined.errors))
+                changes = [joined.times[i] for i in found]
+                self._live.changes.observe(self.model.name, self.change.statistic, changes, count)
 
     def _decode(
         self, entries: Sequence[Entry], decode: Callable[..., Decoded], kind: str, count: bool
@@ -198,6 +206,8 @@ class ModelPipeline:
         fitted = fit_reference(self.model, data)
         self.window.seed(fitted.categories, fitted.classes)  # before the swap: codes are ready
         self.calibration = fit_calibration(self.model, data)
+        if self.fitted is None or self.fitted.error_baseline != fitted.error_baseline:
+            self.change = error_detector(self.model, fitted)  # a new level: a new detector
         self.fitted = fitted
         log.info("reference fitted", extra={"model": self.model.name, "rows": data.rows})
         del data  # the raw columns: the fit keeps what the methods need

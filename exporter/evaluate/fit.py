@@ -59,6 +59,9 @@ class FittedReference:
     multivariate_note: str = ""  # why there is no multivariate drift, for the model page
     # Per feature segment key, per value with enough reference rows: its own fitted features.
     segments: Mapping[str, Mapping[str, SegmentFit]] = field(default_factory=dict)
+    # Mean and standard deviation of a record's error on the reference (a classifier's 0/1
+    # miss, a regressor's absolute error): the level change detection measures rises from.
+    error_baseline: tuple[float, float] | None = None
 
     @property
     def categories(self) -> dict[str, tuple[str, ...]]:
@@ -265,4 +268,20 @@ def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
         fit_histograms(model, data),
         pca_note,
         fit_segments(model, data),
+        error_baseline(model, data),
     )
+
+
+def error_baseline(model: ModelConfig, data: ReferenceData) -> tuple[float, float] | None:
+    """The reference's per-record error level, where it has predictions and labels."""
+    if data.prediction is None or data.label is None:
+        return None
+    pairs = [(p, a) for p, a in zip(data.prediction, data.label, strict=True) if p is not None]
+    pairs = [(p, a) for p, a in pairs if a is not None]
+    if not pairs:
+        return None
+    if model.task.is_classification:
+        errors = np.array([str(p) != str(a) for p, a in pairs], dtype=float)
+    else:
+        errors = np.abs(np.array([float(p) - float(a) for p, a in pairs]))
+    return float(errors.mean()), float(errors.std())

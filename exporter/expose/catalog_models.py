@@ -204,4 +204,30 @@ MODELS: tuple[MetricSpec, ...] = (
         MODEL,
         "seconds",
     ),
+    MetricSpec(
+        "mlmon_change_detections_total",
+        "counter",
+        "Changes the CUSUM detector found in a signal, counted as records are read live.",
+        ("model", "signal"),
+    ),
+    MetricSpec(
+        "mlmon_change_statistic",
+        "gauge",
+        "The change detector's CUSUM statistic; a change is detected when it passes the "
+        "threshold, and it restarts at 0.",
+        ("model", "signal"),
+    ),
+    MetricSpec(
+        "mlmon_change_threshold",
+        "gauge",
+        "The threshold the change detector's statistic is compared with.",
+        ("model", "signal"),
+    ),
+    MetricSpec(
+        "mlmon_change_last_timestamp_seconds",
+        "gauge",
+        "Time of the record at which the change detector last found a change.",
+        ("model", "signal"),
+        "seconds",
+    ),
 )

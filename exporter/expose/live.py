@@ -23,6 +23,7 @@ from exporter.decode.batch import PredictionBatch
 from exporter.decode.wire import Reason
 from exporter.expose.batches import groups, observe_many
 from exporter.expose.catalog import LATENCY_BUCKETS, spec
+from exporter.expose.change_live import ChangeMetrics
 from exporter.schedule import interval_seconds
 from exporter.source.streams import KINDS
 from exporter.stats.kinds import Task
@@ -114,6 +115,7 @@ class LiveMetrics:
         self.render_failures = _counter("mlmon_exposition_failures_total", registry)
         self.reference_lost = _counter("mlmon_reference_lost_total", registry)
         self.reference_missing = _gauge("mlmon_reference_missing", registry)
+        self.changes = ChangeMetrics(registry)
         self._reload_metrics(registry)
         self._registry = registry
         self._version_supported: Gauge | None = None
@@ -175,6 +177,8 @@ class LiveMetrics:
                 self.reference_missing.labels(m.name)
             self.labels.labels(m.name)
             self.unmatched.labels(m.name)
+            if m.change.enabled:
+                self.changes.start(m.name, m.change.threshold)
 
     def reloaded(self, ok: bool) -> None:
         """Record a reload's outcome the way Prometheus and Alertmanager expose theirs."""
@@ -219,6 +223,7 @@ class LiveMetrics:
         )
         for family in families:
             family.remove_by_labels({"model": model})
+        self.changes.forget(model)
         self._versions.pop(model, None)
         self._max_versions.pop(model, None)
         self._slo_target.pop(model, None)

@@ -60,6 +60,8 @@ class JoinResult:
     delays: tuple[float, ...] = ()
     classes: tuple[tuple[str, str], ...] = ()
     values: tuple[tuple[float, float], ...] = ()
+    errors: tuple[float, ...] = ()  # per joined label, in order: a miss (0/1) or |error|
+    times: tuple[float, ...] = ()  # the joined labels' times
 
 
 class LabelJoin:
@@ -111,6 +113,8 @@ class LabelJoin:
         unmatched, delays = 0, []
         classes: list[tuple[str, str]] = []
         values: list[tuple[float, float]] = []
+        errors: list[float] = []
+        label_times: list[float] = []
         with self._lock:
             self._pending.expire(self._clock() - self._horizon)
             found, times, predictions, scores = self._pending.take(keys_of([x.id for x in labels]))
@@ -126,11 +130,21 @@ class LabelJoin:
                     continue
                 delays.append(max(0.0, label.ts - ts))
                 self._pairs.append((label.ts, ts, predicted, label.label, score, codes))
+                label_times.append(label.ts)
                 if self._classification:
                     classes.append((self._bounded(str(label.label)), self._bounded(str(predicted))))
+                    errors.append(float(str(label.label) != str(predicted)))
                 else:
                     values.append((float(predicted), float(label.label)))
-        return JoinResult(unmatched, tuple(delays), tuple(classes), tuple(values))
+                    errors.append(abs(float(predicted) - float(label.label)))
+        return JoinResult(
+            unmatched,
+            tuple(delays),
+            tuple(classes),
+            tuple(values),
+            tuple(errors),
+            tuple(label_times),
+        )
 
     def pairs(self, now: float) -> JoinedPairs:
         """The pairs whose label arrived within the window, with coverage and recent scores."""

@@ -1,0 +1,51 @@
+"""Change detection's series, moved as labels join: detections, the statistic, the last change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from exporter.expose.catalog import spec
+
+ERROR = "error"  # the signal: each labelled prediction's error
+
+
+def _counter(name: str, registry: CollectorRegistry) -> Counter:
+    s = spec(name)
+    return Counter(s.base_name, s.help, s.labels, registry=registry)
+
+
+def _gauge(name: str, registry: CollectorRegistry) -> Gauge:
+    s = spec(name)
+    return Gauge(s.name, s.help, s.labels, registry=registry, unit=s.unit)
+
+
+class ChangeMetrics:
+    """Detections count only when read live; a replay after a restart rebuilds the statistic
+    and the time of the last change without counting its detections again."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.detections = _counter("mlmon_change_detections_total", registry)
+        self.statistic = _gauge("mlmon_change_statistic", registry)
+        self.threshold = _gauge("mlmon_change_threshold", registry)
+        self.last = _gauge("mlmon_change_last_timestamp_seconds", registry)
+
+    def start(self, model: str, threshold: float) -> None:
+        """The model's series from 0, so the first detection is an increase."""
+        self.detections.labels(model, ERROR)
+        self.statistic.labels(model, ERROR).set(0.0)
+        self.threshold.labels(model, ERROR).set(threshold)
+
+    def observe(self, model: str, statistic: float, changes: Sequence[float], count: bool) -> None:
+        """After a batch of labels: where the statistic stands and when it last crossed."""
+        self.statistic.labels(model, ERROR).set(statistic)
+        if changes:
+            self.last.labels(model, ERROR).set(changes[-1])
+            if count:
+                self.detections.labels(model, ERROR).inc(len(changes))
+
+    def forget(self, model: str) -> None:
+        """Drop a removed model's series."""
+        for family in (self.detections, self.statistic, self.threshold, self.last):
+            family.remove_by_labels({"model": model})

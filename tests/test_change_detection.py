@@ -1,0 +1,135 @@
+"""Sequential change detection: fast on a real drop in accuracy, rare on stationary data, and
+rebuilt exactly when the exporter is killed and restarted."""
+
+from __future__ import annotations
+
+import math
+import signal
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from exporter.stats.change import DEFAULT_THRESHOLD, BernoulliCusum, GaussianCusum
+from tests.conftest import RedisServer, free_port, wait_for
+from tests.helpers import xadd_all
+from tests.test_lifecycle import _get, _sample, exporter
+
+RUNS = 100
+CHANGE_AT = 5000
+
+
+def _first_detection_after_the_change(seed: int) -> int | None:
+    """Records from the change to the first detection after it, accuracy 0.90 -> 0.80."""
+    rng = np.random.default_rng(seed)
+    detector = BernoulliCusum(DEFAULT_THRESHOLD, p0=0.10, p1=0.20)
+    detector.events(rng.random(CHANGE_AT) < 0.10)
+    found = detector.events(rng.random(5000) < 0.20)
+    return found[0] if found else None
+
+
+def test_accuracy_dropping_from_90_to_80_percent_is_detected_within_1000_labels_in_90_of_100() -> (
+    None
+):
+    delays = [_first_detection_after_the_change(seed) for seed in range(RUNS)]
+    within = sum(d is not None and d < 1000 for d in delays)
+    assert within >= 90, delays
+
+
+def test_a_million_stationary_labels_give_no_more_false_detections_than_documented() -> None:
+    """Wald's bound: at most one per e**threshold records on average; 1e6 / e**11.5 is 10."""
+    rng = np.random.default_rng(7)
+    detector = BernoulliCusum(DEFAULT_THRESHOLD, p0=0.10, p1=0.20)
+    for _ in range(10):
+        detector.events(rng.random(100_000) < 0.10)
+    assert detector.detections <= 1_000_000 / math.exp(DEFAULT_THRESHOLD)
+
+
+def test_the_gaussian_detector_sees_a_one_sd_rise_and_ignores_a_fall() -> None:
+    rng = np.random.default_rng(8)
+    up = GaussianCusum(DEFAULT_THRESHOLD, mean=0.5, sd=0.2, shift=1.0)
+    assert up.values(rng.normal(0.5, 0.2, 20_000)) == []
+    assert up.values(rng.normal(0.7, 0.2, 1000))
+    down = GaussianCusum(DEFAULT_THRESHOLD, mean=0.5, sd=0.2, shift=1.0)
+    assert down.values(rng.normal(0.3, 0.2, 5000)) == []
+
+
+def _reference(path: Path, rng: np.random.Generator) -> None:
+    truth = rng.random(4000) < 0.5
+    predicted = np.where(rng.random(4000) < 0.9, truth, ~truth)
+    lines = ["x,prediction,label"] + [
+        f"{x!r},{int(p)},{int(t)}"
+        for x, p, t in zip(rng.normal(0, 1, 4000).tolist(), predicted, truth, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _feed(
+    server: RedisServer, rng: np.random.Generator, start: int, n: int, accuracy: float
+) -> None:
+    truth = rng.random(n) < 0.5
+    predicted = np.where(rng.random(n) < accuracy, truth, ~truth)
+    ids = [f"r{start + i}" for i in range(n)]
+    xadd_all(
+        server.client(),
+        "mlmon:{m}:predictions",
+        [
+            orjson.dumps({"id": i, "features": {"x": 0.0}, "prediction": int(p)})
+            for i, p in zip(ids, predicted, strict=True)
+        ],
+    )
+    xadd_all(
+        server.client(),
+        "mlmon:{m}:labels",
+        [orjson.dumps({"id": i, "label": int(t)}) for i, t in zip(ids, truth, strict=True)],
+    )
+
+
+CONFIG = """redis: {{url: '{url}', backoff_max: 1s}}
+web: {{listen_address: '127.0.0.1:{port}'}}
+models:
+  - name: m
+    task: binary_classification
+    positive_class: "1"
+    reference: {{file: ref.csv}}
+    window: {{duration: 1d, max_samples: 5000}}
+    labels: {{horizon: 1d}}
+    schedule: {{interval: 1s}}
+    features: [{{name: x, type: numeric}}]
+"""
+SERIES = '{model="m",signal="error"}'
+DETECTIONS = "mlmon_change_detections_total" + SERIES
+STATISTIC = "mlmon_change_statistic" + SERIES
+LAST = "mlmon_change_last_timestamp_seconds" + SERIES
+
+
+def test_a_detection_survives_sigkill_and_restart_neither_lost_nor_counted_twice(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The restarted exporter replays the streams' tails: the same statistic and time of the
+    last change, and no detection counted again (a counter that restarts at 0 does not add
+    the old detections to increase() a second time)."""
+    rng = np.random.default_rng(11)
+    _reference(tmp_path / "ref.csv", rng)
+    port = free_port()
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(url=redis_server.url, port=port))
+    read = 'mlmon_labels_total{model="m"}'
+    seen = []
+    for run in range(2):
+        with exporter(path) as proc:
+            wait_for(lambda: _get(port, "/readyz")[0] == 200, 60, 0.2, "readiness")
+            if run == 0:  # read live, then replayed after the restart
+                _feed(redis_server, rng, 0, 2000, 0.9)
+                _feed(redis_server, rng, 2000, 2000, 0.75)
+                wait_for(lambda: _sample(port, read) == 4000, 60, 0.2, "every label read")
+                detections = _sample(port, DETECTIONS)
+                assert detections is not None and detections >= 1
+            else:
+                wait_for(lambda: _sample(port, LAST) is not None, 60, 0.2, "the replay")
+                assert _sample(port, DETECTIONS) == 0
+            seen.append((_sample(port, STATISTIC), _sample(port, LAST)))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+    assert seen[0][1] is not None and seen[0][1] > 0
+    assert seen[1] == seen[0]
