@@ -42,7 +42,11 @@ BOUNDS = " or ".join(
         ("mlmon_model_loss", ""),
     )
 )
-FRAUD_PERFORMANCE = {"MLMonPerformanceBelowMin", "MLMonEstimatedPerformanceDegraded"}
+FRAUD_PERFORMANCE = {
+    "MLMonPerformanceBelowMin",
+    "MLMonEstimatedPerformanceDegraded",
+    "MLMonErrorRateChanged",
+}
 # The drift reaches every channel of fraud (amounts shift for all), so any channel may drift.
 FRAUD_SEGMENTS = {"MLMonSegmentDrift", "MLMonSegmentPerformanceOutOfBounds"}
 Alert = tuple[str, str, str]

@@ -91,9 +91,8 @@ class ChangeConfig(Section):
     enabled: Flag = True
     """Watch the error of every labelled prediction against the reference's error level."""
     error_rise: Fraction = 0.1
-    """Classifiers: the rise of the error rate above the reference's to detect fastest."""
-    error_shift: Positive = 1.0
-    """Regressors: the rise of the absolute error, in reference standard deviations."""
+    """The rise of the error rate above the reference's to detect fastest (a regressor errs
+    when its absolute error passes the reference's 90th percentile)."""
     threshold: Positive = 11.5
     """Log-likelihood-ratio threshold: at most one false detection per e**threshold stationary
     labelled predictions (11.5: about one per 100,000)."""

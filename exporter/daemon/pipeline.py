@@ -39,7 +39,7 @@ from exporter.reference.load import (
 )
 from exporter.source.connect import RedisClient
 from exporter.source.streams import LABELS, PREDICTIONS, Entry
-from exporter.stats.change import Cusum
+from exporter.stats.change import BernoulliCusum
 from exporter.window.labels import LabelJoin
 from exporter.window.ring import Window
 
@@ -68,7 +68,9 @@ class ModelPipeline:
         self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
         self.join = LabelJoin(model, clock)
         self.fitted: FittedReference | None = None
-        self.change: Cusum | None = None  # built with the reference, whose error level it needs
+        self.change: BernoulliCusum | None = (
+            None  # built with the reference, whose error level it needs
+        )
         self.calibration: Calibration | None = None
         self._logged_keys: set[tuple[str, str]] = set()
         self.reference_note = ""  # why the fitted reference is used without its Redis key
@@ -103,8 +105,8 @@ class ModelPipeline:
             joined = self.join.join(labels)
             if count:
                 self._live.observe_labels(self.model.name, len(labels), joined)
-            if self.change is not None and joined.errors:
-                found = feed(self.change, np.array(joined.errors))
+            if self.change is not None and self.fitted is not None and joined.errors:
+                found = feed(self.change, self.fitted, np.array(joined.errors))
                 changes = [joined.times[i] for i in found]
                 self._live.changes.observe(self.model.name, self.change.statistic, changes, count)
 

@@ -59,8 +59,9 @@ class FittedReference:
     multivariate_note: str = ""  # why there is no multivariate drift, for the model page
     # Per feature segment key, per value with enough reference rows: its own fitted features.
     segments: Mapping[str, Mapping[str, SegmentFit]] = field(default_factory=dict)
-    # Mean and standard deviation of a record's error on the reference (a classifier's 0/1
-    # miss, a regressor's absolute error): the level change detection measures rises from.
+    # (cut, share): a record "errs" when its error (a classifier's 0/1 miss, a regressor's
+    # absolute error) is above cut; share is how often the reference errs. Change detection
+    # measures rises of that share, whatever the errors' distribution.
     error_baseline: tuple[float, float] | None = None
 
     @property
@@ -273,7 +274,8 @@ def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
 
 
 def error_baseline(model: ModelConfig, data: ReferenceData) -> tuple[float, float] | None:
-    """The reference's per-record error level, where it has predictions and labels."""
+    """The reference's error level, where it has predictions and labels: a regressor's cut is
+    the 90th percentile of its absolute errors, so a tenth of the reference errs."""
     if data.prediction is None or data.label is None:
         return None
     pairs = [(p, a) for p, a in zip(data.prediction, data.label, strict=True) if p is not None]
@@ -282,6 +284,8 @@ def error_baseline(model: ModelConfig, data: ReferenceData) -> tuple[float, floa
         return None
     if model.task.is_classification:
         errors = np.array([str(p) != str(a) for p, a in pairs], dtype=float)
+        cut = 0.5
     else:
         errors = np.abs(np.array([float(p) - float(a) for p, a in pairs]))
-    return float(errors.mean()), float(errors.std())
+        cut = float(np.quantile(errors, 0.9))
+    return cut, float((errors > cut).mean())

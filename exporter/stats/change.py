@@ -2,7 +2,7 @@
 
 A windowed test sees a drop in accuracy once enough of its window has changed; CUSUM adds up
 each record's evidence for the change and sees it within a few hundred records. The baseline
-is the reference's (its error rate, its mean and spread), not the stream's own history: the
+is the reference's (how often it errs), not the stream's own history: the
 statistic then depends only on the records since it last touched zero, so replaying a stream's
 tail after a restart rebuilds it exactly (see docs/statistics.md). Page-Hinkley with a known
 mean is this same statistic; estimating the mean from the stream instead would make the state
@@ -63,24 +63,3 @@ class BernoulliCusum(Cusum):
         up = math.log(self.p1 / self.p0)
         down = math.log((1 - self.p1) / (1 - self.p0))
         return self.feed(np.where(np.asarray(hits, bool), up, down))
-
-
-@dataclass
-class GaussianCusum(Cusum):
-    """Upward mean shifts of `shift` standard deviations: each value adds
-    shift * (z - shift / 2), the likelihood ratio of a normal mean shift, z standardised by
-    the reference's mean and spread."""
-
-    mean: float = 0.0
-    sd: float = 1.0
-    shift: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not (self.sd > 0 and self.shift > 0):
-            raise ValueError(f"need sd > 0 and shift > 0, got sd={self.sd}, shift={self.shift}")
-
-    def values(self, x: np.ndarray) -> list[int]:
-        """Feed values; NaN values add nothing."""
-        z = (np.asarray(x, float) - self.mean) / self.sd
-        steps = self.shift * (z - self.shift / 2)
-        return self.feed(np.where(np.isnan(steps), 0.0, steps))
