@@ -285,9 +285,10 @@ def startup_table(
             )
 
 
-def main(argv: Sequence[str]) -> None:
-    """Print the reference tables."""
-    runs = 1 if "--quick" in argv else RUNS
+def main(quick: bool = False) -> None:
+    """Print the reference tables (flags from sys.argv, as `python -m bench` passes them)."""
+    argv = sys.argv[1:]
+    runs = 1 if quick or "--quick" in argv else RUNS
     runs = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--runs=")), runs)
     trees = {"after": HERE}
     before = [a.split("=", 1)[1] for a in argv if a.startswith("--before=")]
@@ -302,4 +303,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
