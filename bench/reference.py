@@ -1,12 +1,15 @@
 """References: `reference load` of CSV and Parquet, and a daemon's start-up until /readyz is ready.
 
-    python -m bench.reference [--quick]
+    python -m bench.reference [--quick | --runs=N] [--load-only] [--before=DIR]
 
 Everything runs as users run it: `ml-monitoring-exporter reference load` in its own process
 against a private redis-server, and the daemon started on a config whose model reads that
 Redis key, timed from the process start until /readyz answers 200, then its RSS. Baselines of
 the same run: pyarrow.csv.read_csv and pyarrow.parquet.read_table of the same file, an
 interpreter start importing the CLI, and the raw bytes of the reference and window columns.
+With --before=DIR (a source tree of an earlier commit, e.g. from `git archive`), every
+command also runs from that tree, alternating with this one run by run, so both see the
+same machine load.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,7 @@ from bench.common import free_port, machine, redis_server
 from exporter.reference.load import store_in_redis
 
 ROWS, WINDOW, RUNS = 100_000, 10_000, 3
+HERE = Path(__file__).resolve().parent.parent  # the source tree measured as "after"
 RSS_SLACK_MB = 150
 TARGETS = {"csv": 2.0, "parquet": 1.0}
 READY_TARGET = 15.0
@@ -102,22 +106,52 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def cli(*args: str) -> None:
+def _tree_env(tree: Path) -> dict[str, str]:
+    """The environment that makes `python -m exporter` run the exporter of a source tree.
+
+    With bytecode caching on, as for an installed package (pip compiles it): a checkout run
+    with PYTHONDONTWRITEBYTECODE would compile every module on every start.
+    """
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def cli(tree: Path, *args: str) -> None:
     """One `ml-monitoring-exporter` command in its own process; a failure ends the bench."""
     done = subprocess.run(
-        [sys.executable, "-m", "exporter", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tree,
+        env=_tree_env(tree),
     )
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args[:2])} failed: {done.stderr.strip()[-300:]}")
 
 
-def start_to_ready(config: Path, web_port: int) -> tuple[float, float, float]:
+def alternating(fns: Sequence[Callable[[], object]], runs: int) -> list[tuple[float, float]]:
+    """timed() of each fn, one run of each in turn, so a change of machine load hits all."""
+    walls: list[list[float]] = [[] for _ in fns]
+    cpus: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for i, fn in enumerate(fns):
+            wall, cpu = timed(fn, 1)
+            walls[i].append(wall)
+            cpus[i].append(cpu)
+    return [(statistics.median(w), statistics.median(c)) for w, c in zip(walls, cpus, strict=True)]
+
+
+def start_to_ready(tree: Path, config: Path, web_port: int) -> tuple[float, float, float]:
     """Seconds from the daemon's start until /readyz answers 200, its CPU seconds and RSS (MB)."""
     start = time.perf_counter()
     daemon = subprocess.Popen(
         [sys.executable, "-m", "exporter", f"--config.file={config}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=tree,
+        env=_tree_env(tree),
     )
     try:
         deadline = start + 600
@@ -150,16 +184,32 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def attempt(fn: Callable[[], object], runs: int) -> tuple[float, float] | None:
-    """timed(fn), or None when the command refuses (a build without Parquet support)."""
-    try:
-        return timed(fn, runs)
-    except SystemExit as exc:
-        print(f"<!-- {exc} -->")
-        return None
+def attempt(fn: Callable[[], object]) -> Callable[[], object]:
+    """fn, printing why instead of ending the bench when the command refuses (no Parquet)."""
+
+    def run() -> object:
+        try:
+            return fn()
+        except SystemExit as exc:
+            print(f"<!-- {exc} -->")
+            return None
+
+    return run
 
 
-def load_table(directory: Path, redis_port: int, runs: int) -> None:
+def _versions() -> str:
+    """pyarrow's and isal's versions (absent: the code falls back to the stdlib)."""
+    found = []
+    for name in ("pyarrow", "isal"):
+        try:
+            module = __import__(name)
+            found.append(f"{name} {module.__version__}")
+        except ImportError:
+            found.append(f"{name} absent")
+    return ", ".join(found)
+
+
+def load_table(directory: Path, redis_port: int, runs: int, trees: dict[str, Path]) -> None:
     """`reference load` of the 25-column reference, CSV and Parquet, with their baselines."""
     import pyarrow.csv
     import pyarrow.parquet
@@ -168,70 +218,89 @@ def load_table(directory: Path, redis_port: int, runs: int) -> None:
     assert parquet_path is not None
     config = write_config(directory, redis_port, free_port(), 20, 5)
     flags = (f"--config.file={config}", "--model=m")
-    floor = timed(lambda: cli("--version"), runs)
     print(f"`reference load` of {ROWS:,} rows × 25 columns (20 numeric, 5 categorical) in its")
-    print(f"own process against redis-server; median of {runs} runs. The CSV is ")
-    print(f"{csv_path.stat().st_size / 1e6:.0f} MB, the Parquet file (pyarrow defaults) ")
+    print(f"own process against redis-server; median of {runs} runs ({_versions()}). The CSV ")
+    print(f"is {csv_path.stat().st_size / 1e6:.0f} MB, the Parquet file (pyarrow defaults) ")
     print(f"{parquet_path.stat().st_size / 1e6:.0f} MB. Baseline: the same file read by pyarrow")
-    print("in-process. An interpreter starting the CLI (`--version`) takes ")
-    print(f"{floor[0]:.2f} s ({floor[1]:.2f} s CPU) of every command's time.\n")
-    print("| Format | `reference load` wall (s) | CPU (s) | Target (wall) |", end="")
-    print(" pyarrow read wall (s) | Ours / pyarrow |")
-    print("|---|---:|---:|---|---:|---:|")
+    print("in-process; `--version` is an interpreter starting the CLI, the floor of every ")
+    print(f"command. Code: {', '.join(trees)}, run by run in turn, after one warm-up run each")
+    print("(bytecode compiled, files in the page cache, as for an installed package).\n")
+    print("| Command | Code | Wall (s) | CPU (s) | Target (wall) | pyarrow read wall (s) |", end="")
+    print(" Wall / pyarrow read |")
+    print("|---|---|---:|---:|---|---:|---:|")
+    for tree in trees.values():  # compiles the bytecode and reads the files into the page cache
+        cli(tree, "reference", "load", *flags, f"--file={parquet_path}")
+    floors = alternating([functools.partial(cli, t, "--version") for t in trees.values()], runs)
+    for code, floor in zip(trees, floors, strict=True):
+        print(f"| `--version` | {code} | {floor[0]:.2f} | {floor[1]:.2f} | | | |")
     for fmt, path, read in (
         ("csv", csv_path, lambda: pyarrow.csv.read_csv(csv_path)),
         ("parquet", parquet_path, lambda: pyarrow.parquet.read_table(parquet_path)),
     ):
-        load = functools.partial(cli, "reference", "load", *flags, f"--file={path}")
-        ours = attempt(load, runs)
-        base = timed(read, runs)[0]
-        if ours is None:
-            print(f"| {fmt} | refused | | < {TARGETS[fmt]:g} s | {base:.3f} | |")
-            continue
-        met = "met" if ours[0] < TARGETS[fmt] else "missed"
-        print(
-            f"| {fmt} | {ours[0]:.2f} | {ours[1]:.2f} | < {TARGETS[fmt]:g} s {met} | "
-            f"{base:.3f} | {ours[0] / base:.1f} |"
-        )
+        loads = [
+            attempt(functools.partial(cli, t, "reference", "load", *flags, f"--file={path}"))
+            for t in trees.values()
+        ]
+        measured = alternating([*loads, read], runs)
+        base = measured[-1][0]
+        for code, (wall, cpu) in zip(trees, measured, strict=False):
+            met = "met" if wall < TARGETS[fmt] else "missed"
+            print(
+                f"| `reference load` {fmt} | {code} | {wall:.2f} | {cpu:.2f} | "
+                f"< {TARGETS[fmt]:g} s {met} | {base:.3f} | {wall / base:.1f} |"
+            )
 
 
-def startup_table(directory: Path, client: redis.Redis, redis_port: int, runs: int) -> None:
+def startup_table(
+    directory: Path, client: redis.Redis, redis_port: int, runs: int, trees: dict[str, Path]
+) -> None:
     """Daemon start to ready, and RSS then, for 25 and 200 features with a 100k reference."""
     print("\nDaemon start until /readyz answers 200 (reference fitted from its Redis key, ")
     print(f"{ROWS:,} rows, window of {WINDOW:,} samples), the daemon's CPU seconds and RSS")
     print(f"then; median of {runs} runs. Raw: 8 bytes per reference and per window cell.")
     print("RSS target: under 2 × raw + 150 MB.\n")
-    print("| Features | Start to ready (s) | CPU (s) | Target | RSS (MB) |", end="")
+    print("| Features | Code | Start to ready (s) | CPU (s) | Target | RSS (MB) |", end="")
     print(" Raw ref + window (MB) | RSS target (MB) | RSS / raw |")
-    print("|---:|---:|---:|---|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---|---:|---:|---:|---:|")
     for numeric, cats in ((20, 5), (200, 0)):
         csv_path, _ = write_reference(directory, numeric, cats)
         store_in_redis(client, "ref:m", csv_path.read_bytes(), "csv")
         csv_path.unlink()
         port = free_port()
         config = write_config(directory, redis_port, port, numeric, cats)
-        measured = [start_to_ready(config, port) for _ in range(runs)]
-        ready, cpu, rss = (statistics.median(m[i] for m in measured) for i in range(3))
+        measured: dict[str, list[tuple[float, float, float]]] = {code: [] for code in trees}
+        for _ in range(runs):
+            for code, tree in trees.items():
+                measured[code].append(start_to_ready(tree, config, port))
         features = numeric + cats
         raw = (ROWS + WINDOW) * features * 8 / 2**20
         budget = 2 * raw + RSS_SLACK_MB
-        met = "met" if ready < READY_TARGET else "missed"
-        rss_met = "met" if rss < budget else "missed"
-        print(
-            f"| {features} | {ready:.1f} | {cpu:.1f} | < {READY_TARGET:g} s {met} | {rss:.0f} | "
-            f"{raw:.0f} | {budget:.0f} {rss_met} | {rss / raw:.2f} |"
-        )
+        for code, runs_of in measured.items():
+            ready, cpu, rss = (statistics.median(m[i] for m in runs_of) for i in range(3))
+            met = "met" if ready < READY_TARGET else "missed"
+            rss_met = "met" if rss < budget else "missed"
+            print(
+                f"| {features} | {code} | {ready:.1f} | {cpu:.1f} | < {READY_TARGET:g} s {met} | "
+                f"{rss:.0f} | {raw:.0f} | {budget:.0f} {rss_met} | {rss / raw:.2f} |"
+            )
 
 
 def main(quick: bool = False) -> None:
-    """Print the reference tables."""
-    runs = 1 if quick else RUNS
+    """Print the reference tables (flags from sys.argv, as `python -m bench` passes them)."""
+    argv = sys.argv[1:]
+    runs = 1 if quick or "--quick" in argv else RUNS
+    runs = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--runs=")), runs)
+    trees = {"after": HERE}
+    before = [a.split("=", 1)[1] for a in argv if a.startswith("--before=")]
+    if before:
+        trees = {"before": Path(before[0]).resolve(), **trees}
     print(f"## References ({time.strftime('%Y-%m-%d')}; {machine()})\n")
     with redis_server() as client, tempfile.TemporaryDirectory() as tmp:
         port = int(client.connection_pool.connection_kwargs["port"])
-        load_table(Path(tmp), port, runs)
-        startup_table(Path(tmp), client, port, runs)
+        load_table(Path(tmp), port, runs, trees)
+        if "--load-only" not in argv:
+            startup_table(Path(tmp), client, port, runs, trees)
 
 
 if __name__ == "__main__":
-    main("--quick" in sys.argv)
+    main()

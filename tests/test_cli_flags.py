@@ -213,3 +213,10 @@ def test_a_nested_telemetry_path_serves_the_metrics_and_the_landing_page_links_t
     assert routes.respond("GET", "/metrics", {})[0] == 404
     landing = routes.respond("GET", "/", {})[2]
     assert b'<a href="exporter/metrics">/exporter/metrics</a>' in landing
+
+
+def test_the_default_telemetry_path_in_the_help_is_the_path_the_server_serves() -> None:
+    from exporter.cli import flags
+    from exporter.web import routes
+
+    assert flags.TELEMETRY_PATH == routes.TELEMETRY_PATH

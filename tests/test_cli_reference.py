@@ -1,8 +1,11 @@
-"""`reference show`: what the exporter would read for a model, from its Redis key or its file."""
+"""`reference show`: what the exporter would read for a model, from its Redis key or its file;
+`reference load`: what it writes there, and what it refuses to."""
 
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +13,12 @@ import pytest
 import redis
 
 from exporter.cli import main
-from exporter.reference.load import store_in_redis
+from exporter.reference.load import (
+    GZIP_LEVEL,
+    encode_for_redis,
+    store_in_redis,
+    unpack_from_redis,
+)
 from tests.conftest import RedisServer
 from tests.helpers import model_yaml, sample, write_reference
 
@@ -109,3 +117,77 @@ def test_a_parquet_reference_loaded_into_redis_shows_the_rows_and_columns_of_its
     assert (loaded, status) == (0, 0)
     assert shown["format"] == "parquet" and shown["rows"] == "300"
     assert shown["columns"] == ", ".join(table.column_names)
+
+
+def _load(config: Path, file: Path) -> int:
+    return main(["reference", "load", f"--config.file={config}", "--model=m", f"--file={file}"])
+
+
+@pytest.mark.integration
+def test_reference_load_of_a_csv_read_by_pyarrow_writes_the_file_back_byte_for_byte(
+    redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(8), 50_000))
+    content = (tmp_path / "ref.csv").read_bytes()
+    assert len(content) > 4 * 2**20  # read by pyarrow, compressed by ISA-L where installed
+    config = _config(tmp_path, redis_server.url, "{redis_key: 'ref:m'}")
+
+    assert _load(config, tmp_path / "ref.csv") == 0
+
+    fields = redis_server.client().hgetall("ref:m")
+    assert unpack_from_redis("ref:m", fields) == ("csv", content)
+    assert fields[b"sha256"] == hashlib.sha256(content).hexdigest().encode()
+    assert len(fields[b"content"]) < len(content) / 2
+    assert "loaded 50000 rows for model m into ref:m" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_reference_load_of_a_reference_the_fit_refuses_exits_2_and_writes_nothing(
+    redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(9), 200))
+    config = _config(tmp_path, redis_server.url, "{redis_key: 'ref:m'}")
+    text = config.read_text().replace(
+        "{name: c1, type: categorical}", "{name: c1, type: categorical, method: z}"
+    )
+    config.write_text(text)
+
+    assert _load(config, tmp_path / "ref.csv") == 2
+
+    assert "feature 'c1': z: applies to binary features only" in capsys.readouterr().err
+    assert redis_server.client().exists("ref:m") == 0
+
+
+def test_a_reference_compressed_without_isal_reads_back_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    content = b"x1,x2\n" + b"".join(b"%d,%d\n" % (i, i % 7) for i in range(20_000))
+    with_isal = encode_for_redis(content, "csv")
+    monkeypatch.setitem(sys.modules, "isal", None)  # as on a platform without its wheel
+    without = encode_for_redis(content, "csv")
+    for fields in (with_isal, without):
+        stored = {k.encode(): v for k, v in fields.items()}
+        assert unpack_from_redis("k", stored) == ("csv", content)
+        assert len(fields["content"]) < len(content) / 2
+    assert GZIP_LEVEL == 1
+
+
+@pytest.mark.integration
+def test_reference_load_imports_neither_the_http_server_nor_scipy_nor_pyarrow_compute(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Each import costs every `reference load` a tenth of a second or more (scipy, a second)."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(10), 300))
+    config = _config(tmp_path, redis_server.url, "{redis_key: 'ref:m'}")
+    script = (
+        "import sys; from exporter.cli import main; "
+        f"status = main(['reference', 'load', '--config.file={config}', '--model=m', "
+        f"'--file={tmp_path / 'ref.csv'}']); "
+        "heavy = ('scipy', 'prometheus_client', 'cheroot', 'apscheduler', 'jinja2', "
+        "'pyarrow.compute', 'pyarrow.dataset', 'exporter.web', 'exporter.daemon'); "
+        "print(status, sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr

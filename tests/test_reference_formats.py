@@ -202,3 +202,25 @@ def test_parquet_numbers_stored_as_integers_or_texts_read_as_in_csv() -> None:
         np.testing.assert_array_equal(from_parquet.numeric[name], from_csv.numeric[name])
     assert from_parquet.categorical == from_csv.categorical
     assert from_parquet.prediction == from_csv.prediction
+
+
+def test_parquet_integers_with_nulls_booleans_and_empty_texts_read_as_in_csv() -> None:
+    model = _model(task="regression")
+    csv = b"a,b,c\n1,1,x\n,,\n3,0,\n"
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet
+
+    table = pa.table(
+        {
+            "a": pa.array([1, None, 3], pa.int64()),
+            "b": pa.array([True, None, False]),
+            "c": pa.array(["x", "", None]),
+        }
+    )
+    out = io.BytesIO()
+    pyarrow.parquet.write_table(table, out)
+    from_parquet = parse_reference(model, out.getvalue(), "parquet", "ref.parquet")
+    from_csv = parse_reference(model, csv, "csv", "ref.csv")
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(from_parquet.numeric[name], from_csv.numeric[name])
+    assert from_parquet.categorical == from_csv.categorical == {"c": ("x", None, None)}

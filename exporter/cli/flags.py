@@ -9,10 +9,12 @@ from typing import Any
 
 from exporter import __version__, build_date, revision
 from exporter.logs import LOG_FORMATS, LOG_LEVELS, canonical_format, canonical_level
-from exporter.web.routes import TELEMETRY_PATH, check_telemetry_path
 
 PROG = "ml-monitoring-exporter"
 COMMANDS = ("run", "check-config", "demo", "reference")
+# exporter.web.routes.TELEMETRY_PATH (a test keeps them equal): importing web/ for it would
+# cost every command, `reference load` included, the listener's TLS and HTTP config models.
+TELEMETRY_PATH = "/metrics"
 
 
 def version_text() -> str:
@@ -32,6 +34,13 @@ class _Version(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         print(version_text())
         parser.exit()
+
+
+def _telemetry_path(path: str) -> str:
+    """exporter.web.routes.check_telemetry_path, imported when `run` reads the flag."""
+    from exporter.web.routes import check_telemetry_path
+
+    return check_telemetry_path(path)
 
 
 def _checked(check: Any) -> Any:
@@ -76,7 +85,7 @@ def run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--web.telemetry-path",
         dest="telemetry_path",
-        type=_checked(check_telemetry_path),
+        type=_checked(_telemetry_path),
         default=TELEMETRY_PATH,
         metavar="PATH",
         help=f"path under which the metrics are served (default: {TELEMETRY_PATH})",

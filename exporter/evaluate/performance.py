@@ -181,3 +181,21 @@ def performance(
 ) -> Pairs:
     """The model-level metrics only, as the reference baseline needs them."""
     return realised(model, predicted, actual, scores).metrics
+
+
+def error_baseline(
+    model: ModelConfig, predicted: Sequence[object], actual: Sequence[object]
+) -> tuple[float, float] | None:
+    """The reference's error level for change detection: (cut, share of records past it). A
+    regressor's cut is the 90th percentile of its absolute errors, so a tenth of it errs."""
+    pairs = [(p, a) for p, a in zip(predicted, actual, strict=True) if p is not None]
+    pairs = [(p, a) for p, a in pairs if a is not None]
+    if not pairs:
+        return None
+    if model.task.is_classification:
+        errors = np.array([str(p) != str(a) for p, a in pairs], dtype=float)
+        cut = 0.5
+    else:
+        errors = np.abs(np.array([float(p) - float(a) for p, a in pairs]))  # type: ignore[arg-type]
+        cut = float(np.quantile(errors, 0.9))
+    return cut, float((errors > cut).mean())

@@ -23,15 +23,24 @@ ARROW_CSV_BYTES = 4 * 2**20  # smaller CSV references are read without pyarrow
 
 
 def pyarrow() -> Any | None:
-    """The pyarrow package, or None when the extra is not installed."""
+    """The pyarrow package with its csv and parquet readers, or None without the extra.
+
+    pyarrow.compute (a tenth of a second to import) is left to the columns that need it.
+    """
     try:
         import pyarrow as pa
-        import pyarrow.compute  # the submodules are used through pa
-        import pyarrow.csv
+        import pyarrow.csv  # the submodules are used through pa
         import pyarrow.parquet
     except ImportError:
         return None
     return pa
+
+
+def _compute(pa: Any) -> Any:
+    """pyarrow.compute, imported on the first column that needs more than a copy to numpy."""
+    import pyarrow.compute as compute
+
+    return compute
 
 
 def _require(where: str) -> Any:
@@ -71,16 +80,19 @@ class ArrowTable:
         """Numbers and booleans cast in C; text through floats(), which is Python's float()."""
         pa, column = self._pa, self._table.column(name)
         kind = column.type
-        if pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind):
-            return _numpy(pa.compute.cast(column, pa.float64(), safe=False))
+        if pa.types.is_floating(kind) or pa.types.is_integer(kind):  # nulls come out as NaN
+            return np.asarray(column.to_numpy(), dtype=np.float64)
+        if pa.types.is_boolean(kind):
+            return _numpy(_compute(pa).cast(column, pa.float64(), safe=False))
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
             return floats(column.to_pylist())
+        compute = _compute(pa)
         try:  # pyarrow refuses some texts float() reads (" 1", "1_000"): those go to floats()
-            cast = pa.compute.cast(column, pa.float64())
+            cast = compute.cast(column, pa.float64())
         except pa.ArrowInvalid:
             return floats(column.to_pylist())
         # ...and reads "nan(1)" as NaN, which float() refuses: every NaN's text is checked
-        floats(pa.compute.filter(column, pa.compute.is_nan(cast)).to_pylist())
+        floats(compute.filter(column, compute.is_nan(cast)).to_pylist())
         return _numpy(cast)
 
     def texts(self, name: str) -> tuple[str | None, ...]:
@@ -88,9 +100,8 @@ class ArrowTable:
         pa, column = self._pa, self._table.column(name)
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             return keys(column.to_pylist())
-        if pa.compute.any(pa.compute.equal(column, "")).as_py():
-            column = pa.compute.if_else(pa.compute.equal(column, ""), None, column)
-        return tuple(column.to_pylist())
+        values: list[str | None] = column.to_pylist()
+        return tuple(v if v != "" else None for v in values) if "" in values else tuple(values)
 
 
 def _numpy(column: Any) -> np.ndarray:
@@ -146,13 +157,18 @@ def _read_csv(pa: Any, body: bytes, header: list[str], numeric: frozenset[str]) 
         return None
 
 
+def _read_parquet(pa: Any, content: bytes, names: list[str]) -> Any:
+    """The named columns of a one-file Parquet reference, without pyarrow.dataset's import."""
+    return pa.parquet.ParquetFile(pa.BufferReader(content)).read(columns=names)
+
+
 def parquet_table(content: bytes, wanted: Wanted, where: str) -> ArrowTable:
     """The wanted columns of a Parquet file."""
     pa = _require(where)
     try:
         schema = pa.parquet.read_schema(pa.BufferReader(content))
         names = [n for n in schema.names if n in wanted.names]
-        return ArrowTable(pa, pa.parquet.read_table(pa.BufferReader(content), columns=names))
+        return ArrowTable(pa, _read_parquet(pa, content, names))
     except (pa.ArrowException, OSError) as exc:
         raise ReferenceError(f"{where}: not a readable Parquet file ({exc})") from None
 
@@ -163,9 +179,7 @@ def parquet_rows(content: bytes, wanted: Wanted, where: str) -> list[dict[str, A
     try:
         schema = pa.parquet.read_schema(pa.BufferReader(content))
         names = [n for n in schema.names if n in wanted.names]
-        rows: list[dict[str, Any]] = pa.parquet.read_table(
-            pa.BufferReader(content), columns=names
-        ).to_pylist()
+        rows: list[dict[str, Any]] = _read_parquet(pa, content, names).to_pylist()
     except (pa.ArrowException, OSError) as exc:
         raise ReferenceError(f"{where}: not a readable Parquet file ({exc})") from None
     return rows
