@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dashboards import slices
 from dashboards.grafana import (
+    DS,
     EXPORTER_URL,
     Json,
     Layout,
@@ -258,4 +259,11 @@ def build() -> Json:
     return dashboard(UID, "ML model detail", "One model: which feature drifted since when, "
                      "output and target drift, data quality, performance, latency and SLO, "
                      "labels, versions side by side and against the champion, and its worst "
-                     "segments.", variables, lay, [drilldown])
+                     "segments.", variables, lay, [drilldown], [change_annotation()])
+
+
+def change_annotation() -> Json:
+    """A marker over the minutes in which the exporter's change detector found a change."""
+    expr = f"sum by (signal) (increase({S('mlmon_change_detections_total')}[2m])) > 0"
+    return {"name": "Change detected", "datasource": DS, "enable": True, "hide": False,
+            "iconColor": "red", "expr": expr}

@@ -256,7 +256,8 @@ class Layout:
 
 
 def dashboard(uid: str, title: str, description: str, variables: list[Json],
-              layout: Layout, links: list[Json] | None = None) -> Json:
+              layout: Layout, links: list[Json] | None = None,
+              annotations: list[Json] | None = None) -> Json:
     """The dashboard envelope: stable uid, no __inputs, variables and cross-links.
 
     Every dashboard gets the data source, cluster and namespace variables first; `variables`
@@ -269,7 +270,7 @@ def dashboard(uid: str, title: str, description: str, variables: list[Json],
             "tags": TAGS, "editable": True, "graphTooltip": 1, "timezone": "",
             "refresh": "1m", "schemaVersion": 39, "version": 1, "liveNow": False,
             "time": {"from": "now-6h", "to": "now"}, "timepicker": {}, "fiscalYearStartMonth": 0,
-            "annotations": {"list": []}, "links": [nav, *(links or [])],
+            "annotations": {"list": annotations or []}, "links": [nav, *(links or [])],
             "templating": {"list": [datasource_variable(), cluster_variable(),
                                     namespace_variable(), *variables]},
             "panels": layout.panels}

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import math
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
 import orjson
+from prometheus_client import CollectorRegistry
 
 from exporter.config import load_config_text
 from exporter.daemon.change import error_detector, feed
+from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.fit import fit_reference
+from exporter.evaluate.snapshot import SnapshotStore
+from exporter.expose.live import LiveMetrics
 from exporter.reference.data import ReferenceData
 from exporter.stats.change import DEFAULT_THRESHOLD, BernoulliCusum
+from exporter.web import pages
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import xadd_all
 from tests.test_lifecycle import _get, _sample, exporter
@@ -156,3 +162,40 @@ def test_a_regressors_detector_stays_calibrated_on_heavy_tailed_errors() -> None
         feed(detector, fitted, rng.exponential(1.0, 100_000))
     assert detector.detections <= 1_000_000 / math.exp(DEFAULT_THRESHOLD)
     assert feed(detector, fitted, rng.exponential(1.6, 2000))  # twice as many past the cut
+
+
+def test_the_model_page_shows_the_detector_and_when_it_last_found_a_change(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    _reference(tmp_path / "ref.csv", rng)
+    text = CONFIG.format(url="redis://127.0.0.1:1/0", port=free_port())
+    model = load_config_text(text, base_dir=str(tmp_path)).models[0]
+    store = SnapshotStore()
+    pipeline = ModelPipeline(model, LiveMetrics(CollectorRegistry(), [model]), store)
+    pipeline.evaluate(None)  # fits the reference, and with it the detector
+    start = int(time.time() * 1000) - 10_000
+    entries, labels = [], []
+    for i in range(3000):
+        truth = int(rng.random() < 0.5)
+        predicted = truth if rng.random() < (0.9 if i < 1000 else 0.7) else 1 - truth
+        entry = f"{start + i}-0".encode()
+        entries.append(
+            (
+                entry,
+                {
+                    b"data": orjson.dumps(
+                        {"id": f"p{i}", "features": {"x": 0.0}, "prediction": predicted}
+                    )
+                },
+            )
+        )
+        labels.append((entry, {b"data": orjson.dumps({"id": f"p{i}", "label": truth})}))
+    pipeline.ingest_predictions(entries)
+    pipeline.ingest_labels(labels)
+    assert pipeline.evaluate(None)
+    response = pages.render("/models/m", "application/json", store, ["m"])
+    assert response is not None
+    change = orjson.loads(response[2])["change"]
+    assert change["threshold"] == DEFAULT_THRESHOLD
+    assert change["last_change"] is not None and change["last_change"] >= (start + 1000) / 1000
+    html = pages.render("/models/m", "text/html", store, ["m"])
+    assert html is not None and "change detector on labelled errors" in html[2].decode()

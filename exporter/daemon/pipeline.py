@@ -28,7 +28,7 @@ from exporter.decode.wire import (
 from exporter.evaluate.estimate import Calibration, fit_calibration
 from exporter.evaluate.evaluator import evaluate
 from exporter.evaluate.fit import FittedReference, fit_reference
-from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
+from exporter.evaluate.snapshot import ChangeState, ModelSnapshot, SnapshotStore
 from exporter.expose.live import LiveMetrics
 from exporter.reference.load import (
     ReferenceData,
@@ -68,9 +68,8 @@ class ModelPipeline:
         self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
         self.join = LabelJoin(model, clock)
         self.fitted: FittedReference | None = None
-        self.change: BernoulliCusum | None = (
-            None  # built with the reference, whose error level it needs
-        )
+        self.change: BernoulliCusum | None = None  # built with the reference
+        self.last_change: float | None = None
         self.calibration: Calibration | None = None
         self._logged_keys: set[tuple[str, str]] = set()
         self.reference_note = ""  # why the fitted reference is used without its Redis key
@@ -108,6 +107,7 @@ class ModelPipeline:
             if self.change is not None and self.fitted is not None and joined.errors:
                 found = feed(self.change, self.fitted, np.array(joined.errors))
                 changes = [joined.times[i] for i in found]
+                self.last_change = changes[-1] if changes else self.last_change
                 self._live.changes.observe(self.model.name, self.change.statistic, changes, count)
 
     def _decode(
@@ -215,6 +215,12 @@ class ModelPipeline:
         del data  # the raw columns: the fit keeps what the methods need
         release_freed_memory()
 
+    def _change_state(self) -> ChangeState | None:
+        """Where the change detector stands, for the model page."""
+        if self.change is None:
+            return None
+        return ChangeState(self.change.statistic, self.change.threshold, self.last_change)
+
     def evaluate(self, client: RedisClient | None) -> bool:
         """One scheduled run; a failure keeps the last snapshot, is counted and logged once."""
         started = time.perf_counter()
@@ -240,6 +246,7 @@ class ModelPipeline:
                 snapshot,
                 duration_seconds=time.perf_counter() - started,
                 reference_note=self.reference_note,
+                change=self._change_state(),
             )
         except Exception as exc:
             self._live.failures.labels(self.model.name).inc()

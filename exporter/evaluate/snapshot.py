@@ -83,6 +83,15 @@ class VersionsSnapshot:
 
 
 @dataclass(frozen=True)
+class ChangeState:
+    """The change detector on labelled errors as the evaluation found it."""
+
+    statistic: float
+    threshold: float
+    last_change: float | None  # time of the label at which it last crossed, if ever
+
+
+@dataclass(frozen=True)
 class ModelSnapshot:
     """Everything one evaluation of one model found."""
 
@@ -107,6 +116,7 @@ class ModelSnapshot:
     reference_note: str = ""  # set while the fitted reference outlives its Redis key
     segments: tuple[SegmentSnapshot, ...] = ()
     versions: VersionsSnapshot | None = None
+    change: ChangeState | None = None
 
 
 HISTORY = 120

@@ -152,6 +152,7 @@ def model_view(snapshot: ModelSnapshot) -> dict[str, Any]:
         "features": [feature_row(f) for f in rows],
         "segments": [segment_row(s) for s in segments],
         "versions": versions_view(snapshot.versions),
+        "change": None if snapshot.change is None else vars(snapshot.change),
     }
 
 
