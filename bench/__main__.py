@@ -48,6 +48,7 @@ BENCHES = (
     Bench("bench.stats_speed"),
     Bench("bench.stats_power", ("20",), ("3",)),
     Bench("bench.stats_false_alarms"),
+    Bench("bench.change_delay", ("100",), ("20",)),
     Bench("bench.perf_estimate"),
     Bench("bench.pages"),
     Bench("bench.soak", ("--minutes", "1"), None),
