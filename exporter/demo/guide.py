@@ -53,6 +53,8 @@ def introduction(base: str, redis_port: int, drift_after: float, every: float) -
             "max_drop",
             f"  mlmon_segment_drift_detected{{{model}}}      per channel: 1 once that "
             "channel drifts",
+            f"  mlmon_change_detections_total{{{model}}}     rises within a few hundred labels "
+            "of fraud's accuracy drop",
             f"  mlmon_version_worse{{{model}}}               1 where canary v2 is "
             "significantly worse than v1",
             "",
