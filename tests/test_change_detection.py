@@ -13,7 +13,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from exporter.config import load_config_text
-from exporter.daemon.change import error_detector, feed
+from exporter.daemon.change import TailWatch, error_detector, feed, tail_watches
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.fit import fit_reference
 from exporter.evaluate.snapshot import SnapshotStore
@@ -199,3 +199,21 @@ def test_the_model_page_shows_the_detector_and_when_it_last_found_a_change(tmp_p
     assert change["last_change"] is not None and change["last_change"] >= (start + 1000) / 1000
     html = pages.render("/models/m", "text/html", store, ["m"])
     assert html is not None and "change detector on labelled errors" in html[2].decode()
+
+
+def _watch(rng: np.random.Generator) -> TailWatch:
+    model = load_config_text(
+        "models: [{name: r, task: regression, reference: {file: x.csv},"
+        " features: [{name: x, type: numeric}], change: {features: [x]}}]"
+    ).models[0]
+    data = ReferenceData(20_000, {"x": rng.lognormal(0, 1, 20_000)}, {}, None, None, None, "t")
+    return tail_watches(model, data)["x"]
+
+
+def test_a_watched_feature_keeps_the_bound_on_skewed_data_and_sees_a_shift_either_way() -> None:
+    rng = np.random.default_rng(14)
+    watch = _watch(rng)
+    found = sum(len(watch.feed(rng.lognormal(0, 1, 100_000))) for _ in range(10))
+    assert found <= 2 * 1_000_000 / math.exp(DEFAULT_THRESHOLD)  # one bound per side
+    assert watch.feed(rng.lognormal(0.5, 1, 2000))
+    assert _watch(rng).feed(rng.lognormal(-0.5, 1, 2000))

@@ -45,7 +45,7 @@ BOUNDS = " or ".join(
 FRAUD_PERFORMANCE = {
     "MLMonPerformanceBelowMin",
     "MLMonEstimatedPerformanceDegraded",
-    "MLMonErrorRateChanged",
+    "MLMonChangeDetected",
 }
 # The drift reaches every channel of fraud (amounts shift for all), so any channel may drift.
 FRAUD_SEGMENTS = {"MLMonSegmentDrift", "MLMonSegmentPerformanceOutOfBounds"}

@@ -15,18 +15,12 @@ from exporter.config.drift import (
 )
 from exporter.config.keys import ConfigError, Section
 from exporter.config.performance import Bounds, Performance, metrics_for
-from exporter.config.scalars import File, Label, Labels, PositiveInt, Text, rule
+from exporter.config.scalars import File, Label, Labels, Text
+from exporter.config.segments import MAX_SEGMENTS, SegmentConfig, check_segment_feature
 from exporter.config.settings import Settings
 from exporter.stats.kinds import FeatureType, Task
 
 MAX_CLASSES = 50
-MAX_SEGMENT_VALUES = 100
-MAX_SEGMENTS = 4  # with the version, a record's codes pack into 64 bits for the label join
-SegmentBudget = Annotated[
-    int,
-    Field(strict=True, ge=1, le=MAX_SEGMENT_VALUES),
-    rule(f"between 1 and {MAX_SEGMENT_VALUES}"),
-]
 _TASKS = tuple(t.value for t in Task)
 _NAME = r"[a-zA-Z0-9_.-]{1,64}"
 
@@ -68,31 +62,6 @@ class ReferenceConfig(Section):
         if (self.file is None) == (self.redis_key is None):
             raise ConfigError("", "must set exactly one of: file, redis_key")
         return self
-
-
-class SegmentConfig(Section):
-    """A segment key: a categorical feature or a record tag, with its budget of series."""
-
-    feature: Text | None = None
-    """A categorical feature of the model whose values are segments."""
-    tag: Annotated[Text, Field(max_length=256)] | None = None
-    """A key of the record's tags object (e.g. region, tenant) whose values are segments."""
-    max_values: SegmentBudget = 10
-    """Values with the most traffic in the window that get their own series; others are
-    __other__."""
-    min_samples: PositiveInt = 100
-    """Predictions a segment value needs in the window before a decision is made about it."""
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Self:
-        if (self.feature is None) == (self.tag is None):
-            raise ConfigError("", "must set exactly one of: feature, tag")
-        return self
-
-    @property
-    def name(self) -> str:
-        """The value of the `segment` label: the feature's or the tag's name."""
-        return self.feature or self.tag or ""
 
 
 class Layer(Settings):
@@ -175,14 +144,17 @@ class ModelKeys(Layer):
         return self
 
 
-def check_segment_feature(name: str, features: tuple[FeatureKeys, ...], path: str) -> None:
-    """A segment feature must be a categorical feature: its values are the segments."""
-    kinds = {f.name: f.type for f in features}
-    if name not in kinds:
-        raise ConfigError(path, f"no feature named {name!r} (features: {', '.join(kinds)})")
-    if kinds[name] is not FeatureType.CATEGORICAL:
-        reason = f"must name a categorical feature ({name!r} is {kinds[name].value})"
-        raise ConfigError(path, reason)
+def _check_watched(
+    names: tuple[str, ...], features: tuple[FeatureConfig, ...], keys: ModelKeys, path: str
+) -> None:
+    """change.features must name numeric features of the model, wherever they were set."""
+    numeric = {f.name for f in features if f.type is FeatureType.NUMERIC}
+    own = "features" in keys.change.model_fields_set
+    for i, name in enumerate(names):
+        if name not in numeric:
+            where = f"{path}.change" if own else "defaults.change"
+            reason = f"must name a numeric feature of model {keys.name!r}, got {name!r}"
+            raise ConfigError(f"{where}.features[{i}]", reason)
 
 
 def default_streams(name: str) -> dict[str, str]:
@@ -267,6 +239,8 @@ def _model(
         f.over_type(by_type, f"{path}.features[{i}]") for i, f in enumerate(keys.features)
     )
     unique([f.name for f in features], f"{path}.features", "feature")
+    settings = keys.layered_over(defaults)
+    _check_watched(settings["change"].features, features, keys, path)
     prediction_drift = _prediction_drift(keys, path, prediction)
     own = "performance" in keys.model_fields_set
     performance = metrics_for(
@@ -277,7 +251,7 @@ def _model(
         inherited=not own,
     )
     return ModelConfig(
-        **keys.layered_over(defaults),
+        **settings,
         name=keys.name,
         task=keys.task,
         features=features,

@@ -86,10 +86,13 @@ class MultivariateConfig(Section):
 
 
 class ChangeConfig(Section):
-    """Sequential change detection (CUSUM) on each labelled prediction's error."""
+    """Sequential change detection (CUSUM) on errors, scores and chosen numeric features."""
 
     enabled: Flag = True
-    """Watch the error of every labelled prediction against the reference's error level."""
+    """Watch every labelled prediction's error, and every score or numeric prediction."""
+    features: tuple[Text, ...] = ()
+    """Numeric features whose values are watched too (how often they pass the reference's
+    outer tenths)."""
     error_rise: Fraction = 0.1
     """The rise of the error rate above the reference's to detect fastest (a regressor errs
     when its absolute error passes the reference's 90th percentile)."""

@@ -9,11 +9,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import cast
 
-import numpy as np
 import redis
 
 from exporter.config import ModelConfig
-from exporter.daemon.change import error_detector, feed
+from exporter.daemon.changes import ModelChanges
 from exporter.decode.batch import batch_of, concat
 from exporter.decode.columns import FastPredictions
 from exporter.decode.wire import (
@@ -28,7 +27,7 @@ from exporter.decode.wire import (
 from exporter.evaluate.estimate import Calibration, fit_calibration
 from exporter.evaluate.evaluator import evaluate
 from exporter.evaluate.fit import FittedReference, fit_reference
-from exporter.evaluate.snapshot import ChangeState, ModelSnapshot, SnapshotStore
+from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
 from exporter.expose.live import LiveMetrics
 from exporter.reference.load import (
     ReferenceData,
@@ -39,7 +38,6 @@ from exporter.reference.load import (
 )
 from exporter.source.connect import RedisClient
 from exporter.source.streams import LABELS, PREDICTIONS, Entry
-from exporter.stats.change import BernoulliCusum
 from exporter.window.labels import LabelJoin
 from exporter.window.ring import Window
 
@@ -68,8 +66,7 @@ class ModelPipeline:
         self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
         self.join = LabelJoin(model, clock)
         self.fitted: FittedReference | None = None
-        self.change: BernoulliCusum | None = None  # built with the reference
-        self.last_change: float | None = None
+        self.changes = ModelChanges(model, live.changes)
         self.calibration: Calibration | None = None
         self._logged_keys: set[tuple[str, str]] = set()
         self.reference_note = ""  # why the fitted reference is used without its Redis key
@@ -93,6 +90,7 @@ class ModelPipeline:
             batch = concat(batches)
             slices = self.window.extend(batch)
             self.join.remember(batch, slices)
+            self.changes.predictions(batch, count)
             if count:
                 self._live.observe_predictions(self.model.name, batch)
 
@@ -104,11 +102,7 @@ class ModelPipeline:
             joined = self.join.join(labels)
             if count:
                 self._live.observe_labels(self.model.name, len(labels), joined)
-            if self.change is not None and self.fitted is not None and joined.errors:
-                found = feed(self.change, self.fitted, np.array(joined.errors))
-                changes = [joined.times[i] for i in found]
-                self.last_change = changes[-1] if changes else self.last_change
-                self._live.changes.observe(self.model.name, self.change.statistic, changes, count)
+            self.changes.labels(joined, count)
 
     def _decode(
         self, entries: Sequence[Entry], decode: Callable[..., Decoded], kind: str, count: bool
@@ -208,18 +202,11 @@ class ModelPipeline:
         fitted = fit_reference(self.model, data)
         self.window.seed(fitted.categories, fitted.classes)  # before the swap: codes are ready
         self.calibration = fit_calibration(self.model, data)
-        if self.fitted is None or self.fitted.error_baseline != fitted.error_baseline:
-            self.change = error_detector(self.model, fitted)  # a new level: a new detector
+        self.changes.refit(fitted, data)
         self.fitted = fitted
         log.info("reference fitted", extra={"model": self.model.name, "rows": data.rows})
         del data  # the raw columns: the fit keeps what the methods need
         release_freed_memory()
-
-    def _change_state(self) -> ChangeState | None:
-        """Where the change detector stands, for the model page."""
-        if self.change is None:
-            return None
-        return ChangeState(self.change.statistic, self.change.threshold, self.last_change)
 
     def evaluate(self, client: RedisClient | None) -> bool:
         """One scheduled run; a failure keeps the last snapshot, is counted and logged once."""
@@ -246,7 +233,7 @@ class ModelPipeline:
                 snapshot,
                 duration_seconds=time.perf_counter() - started,
                 reference_note=self.reference_note,
-                change=self._change_state(),
+                change=self.changes.state(),
             )
         except Exception as exc:
             self._live.failures.labels(self.model.name).inc()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from exporter.config import ModelConfig
-from exporter.config.models import SegmentConfig
+from exporter.config.segments import SegmentConfig
 from exporter.evaluate.drift import correct, dataset_share
 from exporter.evaluate.estimate import Calibration, estimate
 from exporter.evaluate.features import score_features, with_histogram

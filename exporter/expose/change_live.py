@@ -31,19 +31,20 @@ class ChangeMetrics:
         self.threshold = _gauge("mlmon_change_threshold", registry)
         self.last = _gauge("mlmon_change_last_timestamp_seconds", registry)
 
-    def start(self, model: str, threshold: float) -> None:
-        """The model's series from 0, so the first detection is an increase."""
-        self.detections.labels(model, ERROR)
-        self.statistic.labels(model, ERROR).set(0.0)
-        self.threshold.labels(model, ERROR).set(threshold)
+    def start(self, model: str, signal: str, threshold: float) -> None:
+        """A signal's series from 0, so the first detection is an increase."""
+        self.detections.labels(model, signal)
+        self.threshold.labels(model, signal).set(threshold)
 
-    def observe(self, model: str, statistic: float, changes: Sequence[float], count: bool) -> None:
-        """After a batch of labels: where the statistic stands and when it last crossed."""
-        self.statistic.labels(model, ERROR).set(statistic)
+    def observe(
+        self, model: str, signal: str, statistic: float, changes: Sequence[float], count: bool
+    ) -> None:
+        """After a batch: where the statistic stands and when it last crossed."""
+        self.statistic.labels(model, signal).set(statistic)
         if changes:
-            self.last.labels(model, ERROR).set(changes[-1])
+            self.last.labels(model, signal).set(changes[-1])
             if count:
-                self.detections.labels(model, ERROR).inc(len(changes))
+                self.detections.labels(model, signal).inc(len(changes))
 
     def forget(self, model: str) -> None:
         """Drop a removed model's series."""

@@ -177,8 +177,6 @@ class LiveMetrics:
                 self.reference_missing.labels(m.name)
             self.labels.labels(m.name)
             self.unmatched.labels(m.name)
-            if m.change.enabled:
-                self.changes.start(m.name, m.change.threshold)
 
     def reloaded(self, ok: bool) -> None:
         """Record a reload's outcome the way Prometheus and Alertmanager expose theirs."""
