@@ -244,12 +244,17 @@ def test_the_example_routing_sends_each_severity_to_its_receiver(
     assert result.stdout.strip() == receiver
 
 
-def test_dataset_drift_and_a_broken_exporter_inhibit_the_alerts_they_explain() -> None:
+def _inhibitions() -> set[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+    """(source matchers, target matchers, equal labels) of the example's inhibit rules."""
     inhibit = yaml.safe_load(AM_EXAMPLE.read_text())["inhibit_rules"]
-    pairs = {
+    return {
         (tuple(r["source_matchers"]), tuple(r["target_matchers"]), tuple(r["equal"]))
         for r in inhibit
     }
+
+
+def test_dataset_drift_and_a_broken_exporter_inhibit_the_alerts_they_explain() -> None:
+    pairs = _inhibitions()
     assert (
         ('alertname="MLMonDatasetDrift"',),
         ('alertname="MLMonFeatureDrift"',),
@@ -263,11 +268,7 @@ def test_dataset_drift_and_a_broken_exporter_inhibit_the_alerts_they_explain() -
 
 
 def test_alerts_of_the_whole_model_inhibit_the_same_alerts_of_its_segments() -> None:
-    inhibit = yaml.safe_load(AM_EXAMPLE.read_text())["inhibit_rules"]
-    pairs = {
-        (tuple(r["source_matchers"]), tuple(r["target_matchers"]), tuple(r["equal"]))
-        for r in inhibit
-    }
+    pairs = _inhibitions()
     assert (
         ('alertname="MLMonDatasetDrift"',),
         ('alertname="MLMonSegmentDrift"',),

@@ -35,7 +35,9 @@ class Clock:
         return self.now
 
 
-def _config(tmp: Path, extra: str = "") -> ModelConfig:
+def _config(
+    tmp: Path, segments: str = "[{feature: country, max_values: 10, min_samples: 200}]"
+) -> ModelConfig:
     text = f"""
 models:
   - name: m
@@ -50,9 +52,8 @@ models:
       - {{name: amount, type: numeric}}
       - {{name: age, type: numeric}}
       - {{name: country, type: categorical}}
-    segments:
-      - {{feature: country, max_values: 10, min_samples: 200}}
-{extra}"""
+    segments: {segments}
+"""
     return load_config_text(text, base_dir=str(tmp)).models[0]
 
 
@@ -236,25 +237,8 @@ def _tagged(
     return entries
 
 
-def _tag_model(reference: Path, segments: str) -> ModelConfig:
-    text = f"""
-models:
-  - name: m
-    task: binary_classification
-    positive_class: "1"
-    reference: {{file: ref.csv}}
-    window: {{duration: 1d, max_samples: 20000}}
-    features:
-      - {{name: amount, type: numeric}}
-      - {{name: age, type: numeric}}
-      - {{name: country, type: categorical}}
-    segments: {segments}
-"""
-    return load_config_text(text, base_dir=str(reference)).models[0]
-
-
 def test_ten_thousand_tag_values_stay_within_the_series_budget(reference: Path) -> None:
-    model = _tag_model(reference, "[{tag: tenant, max_values: 5, min_samples: 10}]")
+    model = _config(reference, "[{tag: tenant, max_values: 5, min_samples: 10}]")
     clock = Clock(T0 + 100)
     store = SnapshotStore()
     pipeline = ModelPipeline(model, LiveMetrics(CollectorRegistry(), [model]), store, clock)
@@ -292,8 +276,8 @@ def _ingested_bytes(model: ModelConfig, entries: list[tuple[bytes, dict[bytes, b
 
 def test_ten_thousand_tag_values_add_less_than_a_fifth_to_the_memory_held(reference: Path) -> None:
     entries = _tagged(np.random.default_rng(8), 40000, tenants=10000)
-    plain = _ingested_bytes(_tag_model(reference, "[]"), entries)
-    segmented = _ingested_bytes(_tag_model(reference, "[{tag: tenant, max_values: 10}]"), entries)
+    plain = _ingested_bytes(_config(reference, "[]"), entries)
+    segmented = _ingested_bytes(_config(reference, "[{tag: tenant, max_values: 10}]"), entries)
     assert segmented < 1.2 * plain, (segmented, plain)
 
 
@@ -318,7 +302,7 @@ def test_the_model_page_lists_the_drifting_segment_first_with_its_drifted_featur
 def test_tags_are_read_as_text_and_a_bad_tags_object_is_counted_and_skipped(
     reference: Path,
 ) -> None:
-    model = _tag_model(reference, "[{tag: tenant, max_values: 5, min_samples: 1}]")
+    model = _config(reference, "[{tag: tenant, max_values: 5, min_samples: 1}]")
     good = {"features": {"amount": 1.0, "age": 2.0, "country": "DE"}, "prediction": "1"}
     records = [
         {**good, "tags": {"tenant": 7}},
