@@ -180,11 +180,23 @@ def test_a_file_that_is_not_parquet_is_refused_as_unreadable() -> None:
         parse_reference(_model(), b"a,b,c\n1,2,x\n", "parquet", "ref.parquet")
 
 
+def _both(model: ModelConfig, table: Any, csv: bytes) -> tuple[ReferenceData, ReferenceData]:
+    """The same data read from Parquet and from CSV, their numeric columns checked equal."""
+    import pyarrow.parquet
+
+    out = io.BytesIO()
+    pyarrow.parquet.write_table(table, out)
+    from_parquet = parse_reference(model, out.getvalue(), "parquet", "ref.parquet")
+    from_csv = parse_reference(model, csv, "csv", "ref.csv")
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(from_parquet.numeric[name], from_csv.numeric[name])
+    return from_parquet, from_csv
+
+
 def test_parquet_numbers_stored_as_integers_or_texts_read_as_in_csv() -> None:
     model = _model(task="regression")
     csv = b"a,b,c,prediction\n1,2.5,x,3\n4,,y,5\n"
     pa = pytest.importorskip("pyarrow")
-    import pyarrow.parquet
 
     table = pa.table(
         {
@@ -194,12 +206,7 @@ def test_parquet_numbers_stored_as_integers_or_texts_read_as_in_csv() -> None:
             "prediction": pa.array([3, 5], pa.int32()),
         }
     )
-    out = io.BytesIO()
-    pyarrow.parquet.write_table(table, out)
-    from_parquet = parse_reference(model, out.getvalue(), "parquet", "ref.parquet")
-    from_csv = parse_reference(model, csv, "csv", "ref.csv")
-    for name in ("a", "b"):
-        np.testing.assert_array_equal(from_parquet.numeric[name], from_csv.numeric[name])
+    from_parquet, from_csv = _both(model, table, csv)
     assert from_parquet.categorical == from_csv.categorical
     assert from_parquet.prediction == from_csv.prediction
 
@@ -208,7 +215,6 @@ def test_parquet_integers_with_nulls_booleans_and_empty_texts_read_as_in_csv() -
     model = _model(task="regression")
     csv = b"a,b,c\n1,1,x\n,,\n3,0,\n"
     pa = pytest.importorskip("pyarrow")
-    import pyarrow.parquet
 
     table = pa.table(
         {
@@ -217,10 +223,5 @@ def test_parquet_integers_with_nulls_booleans_and_empty_texts_read_as_in_csv() -
             "c": pa.array(["x", "", None]),
         }
     )
-    out = io.BytesIO()
-    pyarrow.parquet.write_table(table, out)
-    from_parquet = parse_reference(model, out.getvalue(), "parquet", "ref.parquet")
-    from_csv = parse_reference(model, csv, "csv", "ref.csv")
-    for name in ("a", "b"):
-        np.testing.assert_array_equal(from_parquet.numeric[name], from_csv.numeric[name])
+    from_parquet, from_csv = _both(model, table, csv)
     assert from_parquet.categorical == from_csv.categorical == {"c": ("x", None, None)}
