@@ -1,8 +1,8 @@
 """Predictions waiting for their label, in numpy columns with one sorted index of id hashes.
 
 A dict of tuples holding a million waiting predictions costs about 400 bytes each; here one
-costs about 70: its id's 64-bit hash, time, prediction, score and packed segment codes in
-arrays, and 12 bytes of
+costs about 60: its id's 64-bit hash, time, prediction and score in arrays (8 more for the
+packed segment and version codes, once a record carries one), and 12 bytes of
 index. Ids are compared by hash; two ids of a million colliding is a one-in-ten-million event,
 and would join one label to the wrong prediction.
 """
@@ -38,8 +38,10 @@ class Pending:
         self._limit = limit
         self._numeric = numeric
         self._interned: dict[str, str] = {}
+        self._slice: np.ndarray | None = None
+        self._tail = 0
         empty = np.empty(0, np.int64)
-        self._reset(empty, np.empty(0), self._column(0), np.empty(0), empty, None)
+        self._reset(empty, np.empty(0), self._column(0), np.empty(0), None, None)
 
     def __len__(self) -> int:
         return self._alive_count
@@ -72,12 +74,13 @@ class Pending:
         scores: one per prediction, or an array of probabilities with NaN for none; slices:
         each prediction's packed segment and version codes (window.slices).
         """
-        if slices is None:
-            slices = np.zeros(len(keys), np.int64)
+        if slices is None or (self._slice is None and not slices.any()):
+            slices = None  # no segment or version yet: no column for it
         last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
         if len(last) < len(keys):  # the same id twice in one batch: the later one counts
             keep = np.sort(last)
-            keys, ts, slices = keys[keep], ts[keep], slices[keep]
+            keys, ts = keys[keep], ts[keep]
+            slices = None if slices is None else slices[keep]
             predicted = [predicted[i] for i in keep]
             scores = scores[keep] if isinstance(scores, np.ndarray) else [scores[i] for i in keep]
         self._kill(self._find(keys))
@@ -85,7 +88,12 @@ class Pending:
             once = {p: self._interned.setdefault(p, p) for p in set(predicted)}
             predicted = list(map(once.__getitem__, predicted))
         self._append(keys, ts, predicted, scores)
-        self._slice[self._tail - len(keys) : self._tail] = slices
+        if slices is not None:
+            if self._slice is None:  # the first record with a segment or version
+                self._slice = np.zeros(len(self._key), np.int64)
+            self._slice[self._tail - len(keys) : self._tail] = slices
+        elif self._slice is not None:
+            self._slice[self._tail - len(keys) : self._tail] = 0
         self._evict_beyond_limit()
 
     def take(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any], list[Any]]:
@@ -104,7 +112,9 @@ class Pending:
             for s, e in zip(self._score[rows].tolist(), extra, strict=True)
         ]
         ts, predicted = self._ts[rows], self._pred[rows].tolist()
-        self.taken_slices = self._slice[rows]
+        self.taken_slices = (
+            self._slice[rows] if self._slice is not None else np.zeros(len(rows), np.int64)
+        )
         self._kill(at)
         return found, ts, predicted, scores
 
@@ -131,7 +141,7 @@ class Pending:
         ts: np.ndarray,
         pred: np.ndarray,
         score: np.ndarray,
-        slices: np.ndarray,
+        slices: np.ndarray | None,
         extra: Any,
     ) -> None:
         """Hold exactly the given live slots, indexed afresh from position 0."""
@@ -219,7 +229,8 @@ class Pending:
                 self._pred[live],
                 self._score[live],
             )
-            self._reset(key, ts, pred, score, self._slice[live], extra)
+            slices = self._slice[live] if self._slice is not None else None
+            self._reset(key, ts, pred, score, slices, extra)
         size = max(2 * self._tail + n, 1024)
         for name in ("_key", "_ts", "_pred", "_score", "_slice", "_alive", "_extra"):
             old = getattr(self, name)
