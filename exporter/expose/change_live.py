@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
-from exporter.expose.catalog import spec
+from exporter.expose.instruments import counter, gauge
 
 ERROR = "error"  # the signal: each labelled prediction's error
-
-
-def _counter(name: str, registry: CollectorRegistry) -> Counter:
-    s = spec(name)
-    return Counter(s.base_name, s.help, s.labels, registry=registry)
-
-
-def _gauge(name: str, registry: CollectorRegistry) -> Gauge:
-    s = spec(name)
-    return Gauge(s.name, s.help, s.labels, registry=registry, unit=s.unit)
 
 
 class ChangeMetrics:
@@ -26,10 +16,10 @@ class ChangeMetrics:
     and the time of the last change without counting its detections again."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.detections = _counter("mlmon_change_detections_total", registry)
-        self.statistic = _gauge("mlmon_change_statistic", registry)
-        self.threshold = _gauge("mlmon_change_threshold", registry)
-        self.last = _gauge("mlmon_change_last_timestamp_seconds", registry)
+        self.detections = counter("mlmon_change_detections_total", registry)
+        self.statistic = gauge("mlmon_change_statistic", registry)
+        self.threshold = gauge("mlmon_change_threshold", registry)
+        self.last = gauge("mlmon_change_last_timestamp_seconds", registry)
 
     def start(self, model: str, signal: str, threshold: float) -> None:
         """A signal's series from 0, so the first detection is an increase."""

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 from prometheus_client import (
     CollectorRegistry,
-    Counter,
     Gauge,
     Histogram,
     PlatformCollector,
@@ -24,6 +23,7 @@ from exporter.decode.wire import Reason
 from exporter.expose.batches import groups, observe_many
 from exporter.expose.catalog import LATENCY_BUCKETS, spec
 from exporter.expose.change_live import ChangeMetrics
+from exporter.expose.instruments import counter, gauge
 from exporter.schedule import interval_seconds
 from exporter.source.streams import KINDS
 from exporter.stats.kinds import Task
@@ -66,16 +66,6 @@ def live_registry() -> CollectorRegistry:
     return registry
 
 
-def _counter(name: str, registry: CollectorRegistry) -> Counter:
-    s = spec(name)
-    return Counter(s.base_name, s.help, s.labels, registry=registry)
-
-
-def _gauge(name: str, registry: CollectorRegistry) -> Gauge:
-    s = spec(name)
-    return Gauge(s.name, s.help, s.labels, registry=registry)
-
-
 def _histogram(name: str, registry: CollectorRegistry, buckets: Sequence[float]) -> Histogram:
     s = spec(name)
     return Histogram(s.base_name, s.help, s.labels, registry=registry, unit=s.unit, buckets=buckets)
@@ -91,30 +81,30 @@ class LiveMetrics:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._clock = clock
-        self.read = _counter("mlmon_records_read_total", registry)
-        self.invalid = _counter("mlmon_records_invalid_total", registry)
-        self.failures = _counter("mlmon_evaluation_failures_total", registry)
-        self.predictions = _counter("mlmon_predictions_total", registry)
-        self.errors = _counter("mlmon_prediction_errors_total", registry)
-        self.labels = _counter("mlmon_labels_total", registry)
-        self.unmatched = _counter("mlmon_labels_unmatched_total", registry)
-        self.skipped = _counter("mlmon_records_skipped_total", registry)
-        self.limited = _counter("mlmon_series_limited_total", registry)
-        self.slow = _counter("mlmon_slow_predictions_total", registry)
-        self.estimated = _counter("mlmon_predictions_estimated_total", registry)
-        self.labeled = _counter("mlmon_labeled_predictions_total", registry)
-        self.regression = [_counter(name, registry) for name in REGRESSION_SUMS]
-        self.unknown_field = _counter("mlmon_records_unknown_field_total", registry)
-        self.lost = _counter("mlmon_stream_entries_lost_total", registry)
-        self.lag_entries = _gauge("mlmon_stream_lag_entries", registry)
-        self.lag_seconds = _gauge("mlmon_stream_lag_seconds", registry)
-        self.interval = _gauge("mlmon_evaluation_interval_seconds", registry)
-        self.configured_at = _gauge("mlmon_model_configured_timestamp_seconds", registry)
-        self.reader_up = _gauge("mlmon_reader_up", registry)
-        self.reader_restarts = _counter("mlmon_reader_restarts_total", registry)
-        self.render_failures = _counter("mlmon_exposition_failures_total", registry)
-        self.reference_lost = _counter("mlmon_reference_lost_total", registry)
-        self.reference_missing = _gauge("mlmon_reference_missing", registry)
+        self.read = counter("mlmon_records_read_total", registry)
+        self.invalid = counter("mlmon_records_invalid_total", registry)
+        self.failures = counter("mlmon_evaluation_failures_total", registry)
+        self.predictions = counter("mlmon_predictions_total", registry)
+        self.errors = counter("mlmon_prediction_errors_total", registry)
+        self.labels = counter("mlmon_labels_total", registry)
+        self.unmatched = counter("mlmon_labels_unmatched_total", registry)
+        self.skipped = counter("mlmon_records_skipped_total", registry)
+        self.limited = counter("mlmon_series_limited_total", registry)
+        self.slow = counter("mlmon_slow_predictions_total", registry)
+        self.estimated = counter("mlmon_predictions_estimated_total", registry)
+        self.labeled = counter("mlmon_labeled_predictions_total", registry)
+        self.regression = [counter(name, registry) for name in REGRESSION_SUMS]
+        self.unknown_field = counter("mlmon_records_unknown_field_total", registry)
+        self.lost = counter("mlmon_stream_entries_lost_total", registry)
+        self.lag_entries = gauge("mlmon_stream_lag_entries", registry)
+        self.lag_seconds = gauge("mlmon_stream_lag_seconds", registry)
+        self.interval = gauge("mlmon_evaluation_interval_seconds", registry)
+        self.configured_at = gauge("mlmon_model_configured_timestamp_seconds", registry)
+        self.reader_up = gauge("mlmon_reader_up", registry)
+        self.reader_restarts = counter("mlmon_reader_restarts_total", registry)
+        self.render_failures = counter("mlmon_exposition_failures_total", registry)
+        self.reference_lost = counter("mlmon_reference_lost_total", registry)
+        self.reference_missing = gauge("mlmon_reference_missing", registry)
         self.changes = ChangeMetrics(registry)
         self._reload_metrics(registry)
         self._registry = registry
@@ -129,11 +119,11 @@ class LiveMetrics:
 
     def _reload_metrics(self, registry: CollectorRegistry) -> None:
         """Reload outcomes at 0, and the config this daemon started with as a success."""
-        self.reloads = _counter("mlmon_config_reloads_total", registry)
+        self.reloads = counter("mlmon_config_reloads_total", registry)
         for outcome in ("success", "failure"):
             self.reloads.labels(outcome)
-        self.last_reload_ok = _gauge("mlmon_config_last_reload_successful", registry)
-        self.last_reload_at = _gauge("mlmon_config_last_reload_success_timestamp_seconds", registry)
+        self.last_reload_ok = gauge("mlmon_config_last_reload_successful", registry)
+        self.last_reload_at = gauge("mlmon_config_last_reload_success_timestamp_seconds", registry)
         self.last_reload_ok.set(1.0)
         self.last_reload_at.set(self._clock())
 
@@ -164,8 +154,8 @@ class LiveMetrics:
             self._max_versions[m.name] = m.max_versions
             self._slo_target[m.name] = m.slo.latency_target_seconds
             self.delay.labels(m.name)
-            for counter in self.regression if m.task is Task.REGRESSION else ():
-                counter.labels(m.name)
+            for total in self.regression if m.task is Task.REGRESSION else ():
+                total.labels(m.name)
             classes = (*m.classes, OTHER) if m.classes else ()
             for actual in classes:  # so increase() sees every pair start from 0
                 for predicted in classes:
@@ -277,8 +267,8 @@ class LiveMetrics:
             math.fsum(-a for _, a in values if a < 0),
             math.fsum(a * a for _, a in values),
         )
-        for counter, amount in zip(self.regression, sums, strict=True):
-            counter.labels(model).inc(amount)
+        for total, amount in zip(self.regression, sums, strict=True):
+            total.labels(model).inc(amount)
 
     def observe_invalid(self, model: str, reasons: Sequence[Reason]) -> None:
         """Count rejected records under their bounded reasons."""
