@@ -105,7 +105,7 @@ class RedisConfig(Section):
     """TLS files; only allowed with a rediss:// URL."""
     socket_timeout_seconds: Duration = Field(5.0, alias="socket_timeout")
     """Timeout of connecting and of each command."""
-    read_count: PositiveInt = 1000
+    read_count: PositiveInt = 4000
     """Largest number of stream entries fetched per XREAD call."""
     block_seconds: Duration = Field(1.0, alias="block")
     """How long one XREAD waits for new entries (at least 1ms)."""

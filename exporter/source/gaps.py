@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.source.streams import ReaderMetrics
+
 
 def parse_id(entry_id: bytes) -> tuple[int, int]:
     """A stream ID as a comparable (milliseconds, sequence) pair."""
@@ -121,3 +123,14 @@ def lag_seconds(state: StreamState | None, cursor: bytes) -> float:
     if state is None or not state.length or state.last_generated <= at:
         return 0.0
     return max(0.0, (state.last_generated[0] - max(at, state.first)[0]) / 1000)
+
+
+def export_lag(
+    live: ReaderMetrics, labels: tuple[str, str], unread: int | None, seconds: float
+) -> None:
+    """Unread entries, and the time from the reader's position to the newest entry."""
+    if unread is None:  # Redis before 7.0 cannot say: no series rather than a false 0
+        live.lag_entries.remove_by_labels({"model": labels[0], "kind": labels[1]})
+    else:
+        live.lag_entries.labels(*labels).set(unread)
+    live.lag_seconds.labels(*labels).set(seconds)

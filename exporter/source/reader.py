@@ -6,15 +6,16 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
 
 from exporter.config import RedisConfig
 from exporter.source.connect import RedisClient, describe
-from exporter.source.gaps import GapTracker, StreamState, lag_seconds
+from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds
+from exporter.source.replies import Ids, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
 from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics, Reply
 from exporter.source.tail import newest_id, read_tail, stream_state
@@ -43,6 +44,7 @@ class StreamReader:
         kept: frozenset[bytes] = frozenset(),
     ) -> None:
         self._client = client
+        skip_post_processing(client)
         self._cfg = cfg
         self._live = live
         self._clock = clock
@@ -207,7 +209,8 @@ class StreamReader:
                     "stream trimmed past the reader's position; entries skipped",
                     extra={**extra, "skipped": lost},
                 )
-            self._measure_lag(key, pipeline.model.name, kind, state, cursor)
+            unread = None if self._no_entries_added else self._gaps.unread(key, state, cursor)
+            export_lag(self._live, (pipeline.model.name, kind), unread, lag_seconds(state, cursor))
         self._next_check = time.monotonic() + self._cfg.check_interval_seconds
 
     def _probe(self, key: bytes) -> tuple[StreamState | None, bytes]:
@@ -228,24 +231,13 @@ class StreamReader:
         info, reply = replies if info_first else replies[::-1]
         if isinstance(reply, Exception):
             raise reply
-        self._deliver_reply(cast(list[Reply], reply or []))
+        self._deliver_reply(replies_of(reply))
         cursor = before if info_first else self.last_ids[key]
         if isinstance(info, redis.ResponseError):  # no such key yet
             return None, cursor
         if isinstance(info, Exception):
             raise info
         return StreamState.of(info), cursor
-
-    def _measure_lag(
-        self, key: bytes, model: str, kind: str, state: StreamState | None, cursor: bytes
-    ) -> None:
-        """Unread entries, and the time from the reader's position to the newest entry."""
-        unread = None if self._no_entries_added else self._gaps.unread(key, state, cursor)
-        if unread is None:  # Redis before 7.0 cannot say: no series rather than a false 0
-            self._live.lag_entries.remove_by_labels({"model": model, "kind": kind})
-        else:
-            self._live.lag_entries.labels(model, kind).set(unread)
-        self._live.lag_seconds.labels(model, kind).set(lag_seconds(state, cursor))
 
     def read_once(self) -> None:
         """One blocking XREAD over all streams, or in a cluster one quick XREAD per model."""
@@ -258,13 +250,10 @@ class StreamReader:
         if not got:
             self._stop.wait(CLUSTER_IDLE_SECONDS)
 
-    def _xread(self, ids: Mapping[bytes, bytes], block: int | None) -> list[Reply]:
+    def _xread(self, ids: Ids, block: int | None) -> list[Reply]:
         streams: dict[Any, Any] = dict(ids)
-        return cast(
-            list[Reply],
-            self._client.xread(streams, count=self._size.count(self._cfg.read_count), block=block)
-            or [],
-        )
+        count = self._size.count(self._cfg.read_count)
+        return replies_of(self._client.xread(streams, count=count, block=block))
 
     def _deliver_reply(self, reply: list[Reply]) -> bool:
         """Hand entries on, then advance the cursors; True when anything arrived."""

@@ -1,0 +1,123 @@
+"""Stream reads without redis-py's reply post-processing give the entries it would have."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from exporter.config import ModelConfig
+from exporter.expose.live import LiveMetrics
+from exporter.source.connect import make_client
+from exporter.source.reader import StreamReader
+from exporter.source.server import READ_BYTES, SIZE_SAMPLE
+from exporter.source.streams import Entry
+from tests.conftest import RedisServer
+from tests.helpers import make_config, sample, write_reference
+
+STREAM = b"mlmon:{m}:predictions"
+
+
+@dataclass
+class Recorder:
+    """A model's downstream that keeps every prediction entry it is handed, as plain dicts."""
+
+    model: ModelConfig
+    got: list[tuple[bytes, dict[bytes, bytes]]] = field(default_factory=list)
+    reads: list[int] = field(default_factory=list)  # entries per hand-over
+
+    def ingest_predictions(self, entries: Sequence[Entry], count: bool = True) -> None:
+        self.got.extend((entry_id, dict(fields)) for entry_id, fields in entries)
+        self.reads.append(len(entries))
+
+    def ingest_labels(self, entries: Sequence[Entry], count: bool = True) -> None:
+        pass
+
+    def count_skipped(self, kind: str, entries: int) -> None:
+        pass
+
+
+def reader_for(
+    server: RedisServer, tmp: Path, read_count: int, entries: int = 95, pad: int = 0
+) -> tuple[StreamReader, Recorder, list[tuple[bytes, dict[bytes, bytes]]]]:
+    """A reader over model m with the given COUNT, its recorder, and a backlog of entries with
+    one, two and three fields (`pad` bytes more each) added after the reader's cursor."""
+    write_reference(tmp / "ref.csv", sample(np.random.default_rng(1), 300))
+    config = make_config(tmp, server.url)
+    cfg = config.redis.model_copy(update={"read_count": read_count})
+    recorder = Recorder(config.models[0])
+    registry = CollectorRegistry()
+    live = LiveMetrics(registry, config.models)
+    reader = StreamReader(make_client(cfg), [recorder], cfg, live)
+    reader.backfill()  # the stream is empty: reading starts at its beginning
+    client = server.client()
+    for i in range(entries):
+        fields = {b"data": b'{"id": "r%d"}' % i + b" " * pad}
+        fields.update({b"extra%d" % k: b"%d" % k for k in range(i % 3)})
+        client.xadd(STREAM, fields)  # type: ignore[arg-type]
+    expected = [(i, dict(f)) for i, f in client.xrange(STREAM)]
+    return reader, recorder, expected
+
+
+def read_until_caught_up(reader: StreamReader, recorder: Recorder, total: int) -> None:
+    """XREAD until every entry arrived; a bounded number of reads, not a timed wait."""
+    for _ in range(total + 2):
+        if len(recorder.got) >= total:
+            break
+        reader.read_once()
+
+
+def test_a_backlog_read_in_small_xreads_arrives_once_in_order_with_every_field(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    reader, recorder, expected = reader_for(redis_server, tmp_path, read_count=7)
+
+    read_until_caught_up(reader, recorder, len(expected))
+
+    assert recorder.got == expected  # what redis-py's own XRANGE parsing gives, field for field
+    assert reader.last_ids[STREAM] == expected[-1][0]
+    assert reader._gaps.counts()[STREAM] == len(expected)
+
+
+def test_the_periodic_stream_check_reads_what_is_new_the_same_way(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    reader, recorder, expected = reader_for(redis_server, tmp_path, read_count=1000)
+
+    reader.check_streams()  # its pipelined XREAD, then XINFO: the first asks for a few entries
+    reader.check_streams()
+
+    assert recorder.got == expected
+    assert reader.last_ids[STREAM] == expected[-1][0]
+
+
+@pytest.mark.parametrize("read_count", [1, 1000])
+def test_a_reader_that_has_caught_up_blocks_until_a_new_entry_and_reads_it(
+    redis_server: RedisServer, tmp_path: Path, read_count: int
+) -> None:
+    reader, recorder, expected = reader_for(redis_server, tmp_path, read_count=read_count)
+    read_until_caught_up(reader, recorder, len(expected))
+
+    redis_server.client().xadd(STREAM, {b"data": b'{"id": "late"}'})
+    reader.read_once()
+
+    assert recorder.got[-1] == (reader.last_ids[STREAM], {b"data": b'{"id": "late"}'})
+    assert len(recorder.got) == len(expected) + 1
+
+
+def test_a_first_read_of_entries_of_unknown_size_asks_for_a_few_then_reads_stay_under_the_cap(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    pad = 200 * 1024  # entries of 200 kB: READ_BYTES holds 40 of them, read_count 4,000
+    reader, recorder, expected = reader_for(redis_server, tmp_path, 4000, entries=60, pad=pad)
+
+    read_until_caught_up(reader, recorder, len(expected))
+
+    reads = [n for n in recorder.reads if n]  # the rebuild of the empty stream hands over none
+    assert recorder.got == expected
+    assert reads[0] == SIZE_SAMPLE
+    assert max(reads[1:]) * pad <= READ_BYTES
