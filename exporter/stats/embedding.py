@@ -2,10 +2,11 @@
 
 An embedding feature is a fixed-dimension vector per record, so every method takes a 2-D float
 array (rows x dimension). A fitted method keeps a seeded random subsample of the reference, never
-the whole of it, and scores a bounded subsample of the window, so memory and time per feature
-are fixed by the settings below whatever the reference and window sizes (docs/statistics.md,
-"Embedding drift", gives the formulas). The methods have no FeatureType member yet: config and
-the evaluator would need an `embedding` type wired first, so they live in EMBEDDING_METHODS.
+the whole of it; mmd and domain_classifier score a bounded subsample of the window and pca_ks,
+linear in rows, projects all of it. Memory held per feature is fixed by the settings whatever
+the reference size (docs/statistics.md, "Embedding drift", gives the formulas). The methods have
+no FeatureType member yet: config and the evaluator need an `embedding` type wired first, so they
+live in EMBEDDING_METHODS.
 """
 
 from __future__ import annotations
@@ -259,7 +260,7 @@ class ProjectedKS(EmbeddingMethod):
 
     def _score_rows(self, window: FloatArray, rng: np.random.Generator) -> tuple[float, float]:
         """Largest KS statistic over components, and min p-value x components (capped at 1)."""
-        projected = ((window - self._mean) @ self._axes.T).T
+        projected = (window @ self._axes.T - self._mean @ self._axes.T).T
         ks = scipy_stats().ks_2samp
         pairs = zip(self._projected, projected, strict=True)
         results = [ks(r, w, method="asymp") for r, w in pairs]
