@@ -13,12 +13,14 @@ from exporter.stats.base import EPS, DriftMethod, DriftResult, present
 from exporter.stats.categorical import CategoricalBinned, ChiSquare, GTest, ZTest
 from exporter.stats.continuous import AndersonDarling, CramerVonMises, Energy, Wasserstein
 from exporter.stats.distances import BINNED_DISTANCES, BinnedDistance, psi_from_proportions
+from exporter.stats.embedding import EMBEDDING_METHODS, EmbeddingMethod, make_embedding_method
 from exporter.stats.kinds import FeatureType
 from exporter.stats.numeric import KolmogorovSmirnov, NumericBinned
 
 __all__ = [
     "BINNED_DISTANCES",
     "DEFAULT_METHOD",
+    "EMBEDDING_METHODS",
     "EPS",
     "METHODS",
     "CategoricalBinned",
@@ -26,10 +28,12 @@ __all__ = [
     "DiscreteNumeric",
     "DriftMethod",
     "DriftResult",
+    "EmbeddingMethod",
     "KolmogorovSmirnov",
     "NumericBinned",
     "binned_methods",
     "choose_method",
+    "make_embedding_method",
     "make_method",
     "methods_for",
     "present",
