@@ -56,7 +56,7 @@ def test_a_bad_feature_type_names_the_model_and_feature_index() -> None:
         model_keys(name="c", features=[{"name": "x", "type": "float"}]),
     ]
     assert load_error({"models": models}).startswith(
-        "models[2].features[0].type: must be numeric or categorical"
+        "models[2].features[0].type: must be numeric, categorical or embedding"
     )
 
 

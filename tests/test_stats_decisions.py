@@ -41,7 +41,7 @@ def test_auto_follows_evidentlys_rule(
 
 def test_auto_is_the_default_and_exports_the_method_it_chose() -> None:
     rng = np.random.default_rng(3)
-    assert DEFAULT_METHOD == {NUMERIC: "auto", CATEGORICAL: "auto"}
+    assert DEFAULT_METHOD == {NUMERIC: "auto", CATEGORICAL: "auto", FeatureType.EMBEDDING: "mmd"}
     big = resolve(make_method("auto", NUMERIC).fit(rng.normal(0, 1, 5000)))
     small = resolve(make_method("auto", NUMERIC).fit(rng.normal(0, 1, 500)))
     flags = resolve(make_method("auto", NUMERIC).fit(rng.choice([0.0, 1.0], 500)))

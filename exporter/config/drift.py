@@ -21,6 +21,9 @@ from exporter.stats import METHODS, methods_for
 from exporter.stats.kinds import FeatureType
 
 LEARNED = "learned"
+# An embedding's ring buffer holds 4 bytes per component and window row: at 4096 components a
+# 10,000-row window is 164 MB, the most one feature should cost.
+MAX_EMBEDDING_DIMENSION = 4096
 _POSITIVE = TypeAdapter(Positive)
 
 
@@ -108,6 +111,8 @@ class DriftByType(Section):
     """For numeric features that name no method."""
     categorical: DriftKeys | None = _typed(FeatureType.CATEGORICAL)
     """For categorical features that name no method."""
+    embedding: DriftKeys | None = _typed(FeatureType.EMBEDDING)
+    """For embedding features that name no method (mmd)."""
     correction: Literal["fdr_bh", "bonferroni", "none"] | None = None
     """Multiple-testing correction of p-value tests across the model's features (fdr_bh)."""
     learned_k: Positive | None = None
@@ -119,6 +124,9 @@ class DriftByType(Section):
             own = getattr(self, kind.value)
             if own is not None:
                 check_method(own.method, f"{kind.value}.method", [kind], f"{kind.value} features")
+        if self.embedding is not None and self.embedding.threshold == LEARNED:
+            reason = "learned thresholds apply to numeric and categorical features only"
+            raise ConfigError("embedding.threshold", reason)
         return self
 
     def over(self, base: dict[FeatureType, DriftSpec], path: str) -> dict[FeatureType, DriftSpec]:
@@ -150,7 +158,7 @@ def ordered(value: tuple[float, float]) -> tuple[float, float]:
 def feature_type(value: object) -> FeatureType:
     """The FeatureType named by value."""
     if not isinstance(value, str) or value not in FeatureType._value2member_map_:
-        raise ConfigError("", f"must be numeric or categorical, got {describe(value)}")
+        raise ConfigError("", f"must be numeric, categorical or embedding, got {describe(value)}")
     return FeatureType(value)
 
 
@@ -160,7 +168,7 @@ Range = Annotated[tuple[Number, Number], AfterValidator(ordered)]
 class FeatureKeys(DriftKeys):
     """One model input, as the producer names it."""
 
-    required_hints = {"type": "numeric or categorical"}  # noqa: RUF012 - a ClassVar of Section
+    required_hints = {"type": "numeric, categorical or embedding"}  # noqa: RUF012 - ClassVar
     name: Text
     """The feature name in the prediction records."""
     type: Annotated[FeatureType, BeforeValidator(feature_type)]
@@ -171,15 +179,28 @@ class FeatureKeys(DriftKeys):
     """Expected values of a categorical feature; others are data quality violations."""
     importance: Positive = 1.0
     """Weight of the feature in the dataset drift share."""
+    dimension: Annotated[int, Field(ge=2, le=MAX_EMBEDDING_DIMENSION)] | None = None
+    """Length of an embedding feature's vector (2 to 4096); records of another length are
+    rejected as bad_embedding."""
 
     @model_validator(mode="after")
     def _fits_type(self) -> Self:
-        for key, only in (("range", FeatureType.NUMERIC), ("allowed", FeatureType.CATEGORICAL)):
+        for key, only in (
+            ("range", FeatureType.NUMERIC),
+            ("allowed", FeatureType.CATEGORICAL),
+            ("dimension", FeatureType.EMBEDDING),
+        ):
             if getattr(self, key) is not None and self.type is not only:
                 reason = (
                     f"only applies to {only.value} features ({self.name!r} is {self.type.value})"
                 )
                 raise ConfigError(key, reason)
+        if self.type is FeatureType.EMBEDDING:
+            if self.dimension is None:
+                raise ConfigError("dimension", f"is required for embedding feature {self.name!r}")
+            if self.threshold == LEARNED:
+                reason = "learned thresholds apply to numeric and categorical features only"
+                raise ConfigError("threshold", reason)
         check_method(self.method, "method", [self.type], f"{self.type.value} feature {self.name!r}")
         return self
 
@@ -192,6 +213,7 @@ class FeatureKeys(DriftKeys):
             range=self.range,
             allowed=self.allowed,
             importance=self.importance,
+            dimension=self.dimension,
         )
 
 
@@ -206,3 +228,4 @@ class FeatureConfig(BaseModel):
     range: tuple[float, float] | None = None
     allowed: tuple[str, ...] | None = None
     importance: float = 1.0
+    dimension: int | None = None  # embedding features only

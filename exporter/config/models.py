@@ -177,6 +177,8 @@ class ModelConfig(Settings):
     drift_correction: str = "fdr_bh"
     learned_k: float = 3.0
     segments: tuple[SegmentConfig, ...] = ()
+    # Embedding features, apart: every consumer of `features` handles one number or text each.
+    embeddings: tuple[FeatureConfig, ...] = ()
 
     def feature(self, name: str) -> FeatureConfig:
         """The feature called name; KeyError names it when absent."""
@@ -205,7 +207,7 @@ def _prediction_drift(keys: ModelKeys, path: str, base: tuple[DriftSpec, str]) -
             method_path = f"{path}.prediction_drift.method"
     types = [FeatureType.NUMERIC] if keys.task is Task.REGRESSION else [FeatureType.CATEGORICAL]
     if keys.task is Task.BINARY and keys.positive_class is not None:
-        types = list(FeatureType)  # the positive-class score, or the classes
+        types = [FeatureType.NUMERIC, FeatureType.CATEGORICAL]  # the score, or the classes
     kind = "scores or classes" if len(types) > 1 else f"{types[0].value} predictions"
     subject = f"{kind} of {keys.task.value} model {keys.name!r}"
     check_method(spec.method, method_path, types, subject)
@@ -239,6 +241,8 @@ def _model(
         f.over_type(by_type, f"{path}.features[{i}]") for i, f in enumerate(keys.features)
     )
     unique([f.name for f in features], f"{path}.features", "feature")
+    embeddings = tuple(f for f in features if f.type is FeatureType.EMBEDDING)
+    features = tuple(f for f in features if f.type is not FeatureType.EMBEDDING)
     settings = keys.layered_over(defaults)
     _check_watched(settings["change"].features, features, keys, path)
     prediction_drift = _prediction_drift(keys, path, prediction)
@@ -264,4 +268,5 @@ def _model(
         drift_correction=keys.drift.correction or defaults.drift.correction or "fdr_bh",
         learned_k=keys.drift.learned_k or defaults.drift.learned_k or 3.0,
         segments=keys.segments,
+        embeddings=embeddings,
     )

@@ -63,6 +63,7 @@ class ModelPipeline:
         self._decoder = Decoder(model)
         self._fast = FastPredictions(model)
         self._features = struct_order(model)
+        self._dimensions = tuple(f.dimension or 0 for f in model.embeddings)
         self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
         self.join = LabelJoin(model, clock)
         self.fitted: FittedReference | None = None
@@ -83,7 +84,7 @@ class ModelPipeline:
             if columns is None:  # not plain: per record, which names every rejection
                 got = self._decode(group, self._decoder.predictions, PREDICTIONS, count)
                 records = cast(list[Prediction], got.records)
-                columns = batch_of(records, self._features) if records else None
+                columns = batch_of(records, self._features, self._dimensions) if records else None
             if columns is not None:
                 batches.append(columns)
         if batches:

@@ -28,6 +28,7 @@ class PredictionBatch:
     ok: np.ndarray  # bool: status ok
     sample_rate: np.ndarray
     tags: list[Mapping[str, str] | None]  # a record's attributes that are not features
+    embeddings: tuple[np.ndarray, ...] = ()  # (records, dimension) float32 each; NaN rows missing
     _positive: dict[str | None, np.ndarray] = field(default_factory=dict, compare=False)
 
     def __len__(self) -> int:
@@ -43,9 +44,12 @@ class PredictionBatch:
 
 
 def batch_of(
-    records: Sequence[Prediction], features: Sequence[tuple[str, bool]]
+    records: Sequence[Prediction],
+    features: Sequence[tuple[str, bool]],
+    dimensions: Sequence[int] = (),
 ) -> PredictionBatch:
-    """Records decoded one by one as columns; features are (name, is numeric) in model order."""
+    """Records decoded one by one as columns; features are (name, is numeric) in model order,
+    dimensions those of the model's embedding features."""
     n = len(records)
     numeric = [name for name, is_numeric in features if is_numeric]
     categorical = [name for name, is_numeric in features if not is_numeric]
@@ -65,7 +69,25 @@ def batch_of(
         ok=np.array([r.ok for r in records], dtype=bool),
         sample_rate=np.array([r.sample_rate for r in records], dtype=float),
         tags=[r.tags for r in records],
+        embeddings=tuple(
+            vectors([r.embeddings[i] if r.embeddings else None for r in records], dimension)
+            for i, dimension in enumerate(dimensions)
+        ),
     )
+
+
+def vectors(values: Sequence[list[float] | None], dimension: int) -> np.ndarray:
+    """Embedding vectors as float32 rows, a NaN row where a record sent none.
+
+    float32 halves the window's bytes; embeddings from models carry no more precision.
+    """
+    if None not in values:
+        return np.array(values, dtype=np.float32).reshape(len(values), dimension)
+    out = np.full((len(values), dimension), np.nan, dtype=np.float32)
+    for row, value in enumerate(values):
+        if value is not None:
+            out[row] = value
+    return out
 
 
 def concat(batches: Sequence[PredictionBatch]) -> PredictionBatch:
@@ -85,6 +107,10 @@ def concat(batches: Sequence[PredictionBatch]) -> PredictionBatch:
         ok=np.concatenate([b.ok for b in batches]),
         sample_rate=np.concatenate([b.sample_rate for b in batches]),
         tags=[t for b in batches for t in b.tags],
+        embeddings=tuple(
+            np.concatenate([b.embeddings[i] for b in batches])
+            for i in range(len(batches[0].embeddings))
+        ),
     )
 
 

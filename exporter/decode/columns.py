@@ -19,10 +19,16 @@ import msgspec
 import numpy as np
 
 from exporter.config import ModelConfig
-from exporter.decode.batch import PredictionBatch
+from exporter.decode.batch import PredictionBatch, vectors
 from exporter.decode.reasons import MAX_ABS_VALUE, MAX_BATCH_RECORDS, MAX_FUTURE_SKEW_SECONDS
 from exporter.decode.shapes import closed, prediction_shape
-from exporter.decode.wire import MAX_SCORE_KEYS, as_text, entry_time, struct_order
+from exporter.decode.wire import (
+    MAX_SCORE_KEYS,
+    as_text,
+    embedding_order,
+    entry_time,
+    struct_order,
+)
 
 Entry = tuple[Any, Any]
 SMALLEST_SPLIT = 8  # below this many entries a group with a bad record goes per record
@@ -40,13 +46,20 @@ class FastPredictions:
         self._window_seconds = model.window.duration_seconds
         self._limit = model.max_entry_bytes
         max_scores = max(MAX_SCORE_KEYS, len(model.classes or ()))
-        shape = prediction_shape(features, self._classification, max_scores, absent=math.nan)
+        embeddings = embedding_order(model)
+        shape = prediction_shape(
+            features, self._classification, max_scores, absent=math.nan, embeddings=embeddings
+        )
         record = closed(shape)
         self._one = msgspec.json.Decoder(record)  # as the per-record decoder's first try
         self._many = msgspec.json.Decoder(GenericAlias(list, (record,)))
         numeric = sum(is_numeric for _, is_numeric in features)
         self._numeric = [attrgetter(f"f{i}") for i in range(numeric)]
         self._categorical = [attrgetter(f"f{i}") for i in range(numeric, len(features))]
+        self._vectors = [
+            (attrgetter(f"f{len(features) + i}"), dimension)
+            for i, (_, dimension) in enumerate(embeddings)
+        ]
 
     def groups(self, entries: Sequence[Entry]) -> Iterator[tuple[Sequence[Entry], Any]]:
         """(entries, PredictionBatch or None) in stream order, a run of one kind at a time."""
@@ -112,6 +125,7 @@ class FastPredictions:
             ok=ok,
             sample_rate=np.where(np.isnan(rate), 1.0, rate),
             tags=_tags([r.tags for r in records]),
+            embeddings=tuple(vectors(list(map(get, features)), d) for get, d in self._vectors),
         )
 
     def _numbers(self, features: list[Any]) -> np.ndarray:

@@ -49,6 +49,7 @@ class Reason(StrEnum):
     INVALID_UNICODE = "invalid_unicode"
     TOO_MANY_SCORES = "too_many_scores"
     VALUE_TOO_LARGE = "value_too_large"
+    BAD_EMBEDDING = "bad_embedding"  # not an array of the feature's dimension of numbers
 
 
 class Invalid(Exception):

@@ -57,26 +57,40 @@ def closed(shape: type[Any]) -> type[Any]:
     return msgspec.defstruct(shape.__name__, [], bases=(shape,), forbid_unknown_fields=True)
 
 
+def embedding_type(dimension: int) -> Any:
+    """An embedding's vector: exactly `dimension` numbers, or null for a missing one."""
+    vector = Annotated[list[float], msgspec.Meta(min_length=dimension, max_length=dimension)]
+    return vector | None
+
+
 def prediction_shape(
     features: Sequence[tuple[str, bool]],
     classification: bool,
     max_scores: int,
     absent: float | None = None,
+    embeddings: Sequence[tuple[str, int]] = (),
 ) -> type[Any]:
     """One model's prediction record: its features as named fields, its prediction's type.
 
     Feature names come from the config and may be any text, so the struct's fields are
     positional (f0, f1, ...) renamed to the configured names on the wire. `absent` is what
     an absent number (a numeric feature, ts, latency_ms, sample_rate) reads as: the fast path
-    asks for NaN, which numpy takes far faster than None.
+    asks for NaN, which numpy takes far faster than None. Embedding vectors follow the
+    scalar features, as fields f<n>, f<n+1>, ...
     """
+    scalar: list[tuple[str, Any, Any]] = [
+        (f"f{i}", NumericFeature if num else Scalar, absent if num else None)
+        for i, (_, num) in enumerate(features)
+    ]
+    vectors = [
+        (f"f{len(features) + i}", embedding_type(dimension), None)
+        for i, (_, dimension) in enumerate(embeddings)
+    ]
+    names = [name for name, _ in features] + [name for name, _ in embeddings]
     feature_shape = msgspec.defstruct(
         "Features",
-        [
-            (f"f{i}", NumericFeature if num else Scalar, absent if num else None)
-            for i, (_, num) in enumerate(features)
-        ],
-        rename={f"f{i}": name for i, (name, _) in enumerate(features)},
+        scalar + vectors,
+        rename={f"f{i}": name for i, name in enumerate(names)},
         gc=False,
     )
     scores = Annotated[dict[str, Probability], msgspec.Meta(max_length=max_scores)]
@@ -131,6 +145,17 @@ def field_reason(key: str, message: str) -> Reason:
         return Reason.NON_FINITE  # an integer of hundreds of digits, read as a number
     if key == "features" and " - at `$" not in message:
         return Reason.MISSING_FEATURES  # features is not an object at all
+    if key == "features" and _embedding_error(message):
+        return Reason.BAD_EMBEDDING
     if key == "scores" and "of length <=" in message:
         return Reason.TOO_MANY_SCORES
     return _FIELD_REASONS[key]
+
+
+def _embedding_error(message: str) -> bool:
+    """Whether a type error under features is an embedding's: only embeddings are arrays.
+
+    msgspec says "Expected `array | null`" for a vector of the wrong type, names a length
+    for one of the wrong length, and ends the path with an index for a bad component.
+    """
+    return message.startswith("Expected `array") or "of length" in message or message.endswith("]`")

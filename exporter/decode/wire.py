@@ -25,6 +25,7 @@ from exporter.decode.reasons import (
     Reason,
 )
 from exporter.decode.shapes import label_shape, prediction_shape
+from exporter.decode.times import check_ts, entry_time
 from exporter.stats.kinds import FeatureType
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "as_text",
     "check_ts",
     "class_key",
+    "embedding_order",
     "entry_time",
     "struct_order",
 ]
@@ -87,6 +89,7 @@ class Prediction(NamedTuple):
     ok: bool
     sample_rate: float
     tags: Mapping[str, str] | None = None  # attributes that are not features, for segments
+    embeddings: tuple[list[float] | None, ...] = ()  # one vector (or None) per embedding feature
 
 
 class Label(NamedTuple):
@@ -110,31 +113,15 @@ class Decoded:
     unknown: list[tuple[str, ...]] = field(default_factory=list)
 
 
-def entry_time(entry_id: bytes | str) -> float:
-    """The epoch seconds encoded in a stream entry ID, the default record time."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(text.split("-", 1)[0]) / 1000.0
-
-
-def check_ts(ts: float, entry_ts: float, max_age: float) -> float:
-    """`ts` if it is plausible for an entry Redis stamped at entry_ts, else a bounded reason.
-
-    A record outside these bounds would sit in a window forever (milliseconds read as
-    seconds) or never enter one (a clock hours behind) while still counted as read.
-    """
-    if ts > entry_ts + MAX_FUTURE_SKEW_SECONDS:
-        if entry_ts - max_age <= ts / 1000.0 <= entry_ts + MAX_FUTURE_SKEW_SECONDS:
-            raise Invalid(Reason.TS_IN_MILLISECONDS)
-        raise Invalid(Reason.TS_IN_FUTURE)
-    if ts < entry_ts - max_age:
-        raise Invalid(Reason.TS_TOO_OLD)
-    return ts
-
-
 def struct_order(model: ModelConfig) -> tuple[tuple[str, bool], ...]:
     """(name, is numeric) of each feature, numeric first: one slice then holds the numbers."""
     features = ((f.name, f.type is FeatureType.NUMERIC) for f in model.features)
     return tuple(sorted(features, key=lambda feature: not feature[1]))
+
+
+def embedding_order(model: ModelConfig) -> tuple[tuple[str, int], ...]:
+    """(name, dimension) of each embedding feature, in config order, after the scalar ones."""
+    return tuple((f.name, f.dimension or 0) for f in model.embeddings)
 
 
 class Decoder:
@@ -150,11 +137,14 @@ class Decoder:
         self._classification = model.task.is_classification
         self._features = struct_order(model)
         self._names = tuple(name for name, _ in self._features)
+        embeddings = embedding_order(model)
         self._numeric_count = sum(numeric for _, numeric in self._features)
         self._max_scores = max(MAX_SCORE_KEYS, len(model.classes or ()))
         self._window_seconds = model.window.duration_seconds
         self._horizon_seconds = model.labels.horizon_seconds
-        shape = prediction_shape(self._features, self._classification, self._max_scores)
+        shape = prediction_shape(
+            self._features, self._classification, self._max_scores, embeddings=embeddings
+        )
         self._prediction_reader = Reader(shape, PREDICTION_KEYS)
         self._label_reader = Reader(label_shape(self._classification), LABEL_KEYS)
 
@@ -208,37 +198,44 @@ class Decoder:
         tags = rec.tags
         if ts is not None:
             ts = check_ts(ts, default_ts, self._window_seconds)
+        features = self._feature_values(rec.features)
         return Prediction(
             id=None if raw_id is None else str(raw_id),
             ts=default_ts if ts is None else ts,
             version=version if version is None or type(version) is str else as_text(version),
-            features=self._feature_values(rec.features),
+            features=features[0],
             prediction=self._prediction_value(rec.prediction, status == "error"),
             scores=rec.scores,
             latency_seconds=None if latency is None else latency / 1000.0,
             ok=status == "ok",
             sample_rate=1.0 if rate is None else rate,
             tags=None if tags is None else {k: as_text(v) for k, v in tags.items()},
+            embeddings=features[1],
         )
 
-    def _feature_values(self, raw: Any) -> dict[str, FeatureValue]:
-        """Typed values for the configured features; absent or null means missing.
+    def _feature_values(
+        self, raw: Any
+    ) -> tuple[dict[str, FeatureValue], tuple[list[float] | None, ...]]:
+        """Typed values for the configured features, and the embedding vectors after them;
+        absent or null means missing.
 
         Most records hold floats and strings only: two set checks pass them without a loop.
         """
         if raw is None:
             raise Invalid(Reason.MISSING_FEATURES)
-        values = astuple(raw)
+        fields = astuple(raw)
+        scalars = len(self._names)
+        values, vectors = fields[:scalars], tuple(fields[scalars:])
         out: dict[str, FeatureValue] = dict(zip(self._names, values, strict=True))
         n = self._numeric_count
         if _FLOATS.issuperset(map(type, values[:n])) and _TEXTS.issuperset(map(type, values[n:])):
-            return out
+            return out, vectors
         for (name, numeric), value in zip(self._features, values, strict=True):
             kind = type(value)
             if value is None or kind is (float if numeric else str):
                 continue
             out[name] = float(value) if numeric else as_text(value)  # a bool, or a class
-        return out
+        return out, vectors
 
     def _prediction_value(self, value: Any, errored: bool) -> float | str | None:
         if value is None:

@@ -31,7 +31,7 @@ class DriftSummary:
 def score_column(column: FittedColumn, values: np.ndarray, min_samples: int) -> DriftValue | None:
     """Score a column (missing values included); too few usable values export nothing."""
     method = column.method
-    if method is None or method.usable(values).size < max(min_samples, 1):
+    if method is None or method.usable(values).shape[0] < max(min_samples, 1):
         return None
     try:
         result = method.score(values)
@@ -111,7 +111,7 @@ def summarise(
 ) -> DriftSummary:
     """Everything drift-related the snapshot needs beyond each feature's raw verdict."""
     corrected = correct(tuple(features), model.drift_correction)
-    share = dataset_share(fitted.features, corrected)
+    share = dataset_share(fitted.features + fitted.embeddings, corrected)
     return DriftSummary(
         corrected,
         share,

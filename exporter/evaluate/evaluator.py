@@ -7,7 +7,12 @@ import numpy as np
 from exporter.config import ModelConfig
 from exporter.evaluate.drift import score_column, summarise
 from exporter.evaluate.estimate import Calibration
-from exporter.evaluate.features import reference_codes, score_features, with_histogram
+from exporter.evaluate.features import (
+    reference_codes,
+    score_embeddings,
+    score_features,
+    with_histogram,
+)
 from exporter.evaluate.fit import FittedReference
 from exporter.evaluate.outcomes import assess
 from exporter.evaluate.segments import evaluate_segments
@@ -43,21 +48,22 @@ def evaluate(
 
     The duration is left at 0: the caller times the whole run, reference check included.
     """
-    summary = summarise(
-        model, fitted, list(score_features(fitted.features, view, model.min_samples)), view, pairs
-    )
+    raw = score_features(fitted.features, view, model.min_samples)
+    raw += score_embeddings(fitted.embeddings, view, model.min_samples)
+    summary = summarise(model, fitted, list(raw), view, pairs)
     outcome = assess(model, pairs, calibration)
     with_histograms = tuple(
         with_histogram(f, h, view)
         for f, h in zip(summary.features, fitted.histograms, strict=False)
     )
+    features = with_histograms + summary.features[len(with_histograms) :]  # embeddings last
     return ModelSnapshot(
         model=model.name,
         evaluated_at=now,
         duration_seconds=0.0,
         window_samples=len(view),
         reference_samples=fitted.rows,
-        features=with_histograms or summary.features,
+        features=features,
         drift_share=summary.share,
         dataset_drift=summary.detected,
         prediction_drift=_prediction_drift(model, fitted, view),

@@ -81,3 +81,17 @@ def score_features(
             values = view.categories[column.name]
             out.append(_categorical(column, values, codes, min_samples))
     return tuple(out)
+
+
+def score_embeddings(
+    columns: Sequence[FittedColumn], view: WindowView, min_samples: int
+) -> tuple[FeatureSnapshot, ...]:
+    """Each embedding's raw drift verdict and the share of records that sent no vector."""
+    out = []
+    for column in columns:
+        rows = view.embeddings[column.name]
+        missing = ~np.isfinite(rows).all(axis=1)
+        out.append(
+            FeatureSnapshot(column.name, score_column(column, rows, min_samples), _ratio(missing))
+        )
+    return tuple(out)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from exporter.config import DriftSpec, FeatureConfig, ModelConfig
-from exporter.evaluate.histograms import ReferenceHistogram, fit_histograms
+from exporter.evaluate.histograms import ReferenceHistogram, SortedColumns, fit_histograms
 from exporter.reference.load import ReferenceData, ReferenceError, categories
 from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method, resolve
+from exporter.stats.embedding import MIN_ROWS as MIN_EMBEDDING_ROWS
 from exporter.stats.kinds import FeatureType, Task
 from exporter.stats.multivariate import PCAReconstruction
 from exporter.stats.thresholds import LearnedThreshold
@@ -62,6 +63,7 @@ class FittedReference:
     # absolute error) is above cut; share is how often the reference errs. Change detection
     # measures rises of that share, whatever the errors' distribution.
     error_baseline: tuple[float, float] | None = None
+    embeddings: tuple[FittedColumn, ...] = ()  # after the features in every snapshot
 
     @property
     def categories(self) -> dict[str, tuple[str, ...]]:
@@ -194,6 +196,21 @@ def _feature(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> Fitte
     return _categorical_column(f.name, data.categorical[f.name], fit, f.allowed, f.importance)
 
 
+def _embedding(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> FittedColumn:
+    """An embedding's method fitted on a bounded sample of its reference vectors.
+
+    Too few complete vectors leave it without a method, as an empty numeric column is.
+    """
+    fit = _Fit(
+        f.drift, model.histogram_bins, model.learned_k, f"model {model.name!r} feature {f.name!r}"
+    )
+    vectors = data.embeddings[f.name]
+    if int(np.isfinite(vectors).all(axis=1).sum()) < MIN_EMBEDDING_ROWS:
+        return FittedColumn(f.name, FeatureType.EMBEDDING, None, importance=f.importance)
+    method, _ = _fitted_method(fit, FeatureType.EMBEDDING, vectors, None)
+    return FittedColumn(f.name, FeatureType.EMBEDDING, method, importance=f.importance)
+
+
 def _prediction(model: ModelConfig, data: ReferenceData) -> tuple[FittedColumn | None, bool]:
     """Drift on the positive-class score when both sides can have it, else on the prediction."""
     fit = _Fit(
@@ -248,22 +265,6 @@ def _multivariate(
     return pca, names, ""
 
 
-class _Sorted(Mapping[str, np.ndarray]):
-    """Columns sorted as read: histograms bin sorted values 3x faster, one copy alive at a time."""
-
-    def __init__(self, columns: Mapping[str, np.ndarray]) -> None:
-        self._columns = columns
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return np.sort(self._columns[name])  # NaN last; the histograms drop them
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._columns)
-
-    def __len__(self) -> int:
-        return len(self._columns)
-
-
 def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
     """Fit every column; a pure function, so `reference load` and reload fit the same way."""
     features = tuple(_feature(model, f, data) for f in model.features)
@@ -287,8 +288,9 @@ def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
         _target(model, data),
         pca,
         pca_names,
-        fit_histograms(model, replace(data, numeric=_Sorted(data.numeric))),
+        fit_histograms(model, replace(data, numeric=SortedColumns(data.numeric))),
         pca_note,
         fit_segments(model, data),
         errors,
+        tuple(_embedding(model, f, data) for f in model.embeddings),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ class ReferenceData:
     score: np.ndarray | None
     label: tuple[Any, ...] | None
     digest: str
+    embeddings: Mapping[str, np.ndarray] = field(default_factory=dict)  # (rows, dimension) each
 
 
 def missing(value: Any) -> bool:

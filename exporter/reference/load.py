@@ -9,6 +9,7 @@ import hashlib
 import sys
 import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from exporter.reference.arrow import csv_table, parquet_rows, parquet_table
 from exporter.reference.columnar import CsvTable, RowTable, Table, Wanted, build
 from exporter.reference.data import OPTIONAL_COLUMNS, Inexact, ReferenceData, ReferenceError
 from exporter.reference.rows import parse_rows, rows_from_bytes
+from exporter.reference.vectors import embedding_columns
 from exporter.source.connect import RedisClient
 
 # A reference is parsed whole into memory (several times its size), so it is capped: a
@@ -56,6 +58,15 @@ def parse_reference(model: ModelConfig, content: bytes, fmt: str, where: str) ->
     Read column by column (pyarrow when installed); an input the fast readers cannot decide
     exactly is read again row by row, which accepts the same files with the same messages.
     """
+    data = _scalar_columns(model, content, fmt, where)
+    if not model.embeddings:
+        return data
+    vectors = embedding_columns(model, content, fmt, where, data.rows)
+    return replace(data, embeddings=vectors)
+
+
+def _scalar_columns(model: ModelConfig, content: bytes, fmt: str, where: str) -> ReferenceData:
+    """Every column but the embeddings, by the fastest reader that decides the input."""
     digest = hashlib.sha256(content).hexdigest()
     wanted = Wanted.of(model)
     try:

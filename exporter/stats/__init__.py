@@ -41,7 +41,11 @@ __all__ = [
     "resolve",
 ]
 
-NUMERIC, CATEGORICAL = FeatureType.NUMERIC, FeatureType.CATEGORICAL
+NUMERIC, CATEGORICAL, EMBEDDING = (
+    FeatureType.NUMERIC,
+    FeatureType.CATEGORICAL,
+    FeatureType.EMBEDDING,
+)
 MethodTable = dict[str, dict[FeatureType, type[DriftMethod]]]
 
 
@@ -79,10 +83,12 @@ METHODS: MethodTable = {
     "chisquare": {CATEGORICAL: ChiSquare},
     "z": {CATEGORICAL: ZTest},
     "g_test": {CATEGORICAL: GTest},
+    **{name: {EMBEDDING: method} for name, method in EMBEDDING_METHODS.items()},
 }
 
 # Evidently's rule (exporter.stats.auto.choose_method), decided once per reference.
-DEFAULT_METHOD: dict[FeatureType, str] = {NUMERIC: "auto", CATEGORICAL: "auto"}
+# Embeddings: MMD, the permutation test alibi-detect and the literature default to.
+DEFAULT_METHOD: dict[FeatureType, str] = {NUMERIC: "auto", CATEGORICAL: "auto", EMBEDDING: "mmd"}
 
 
 def methods_for(feature_type: FeatureType) -> list[str]:

@@ -4,9 +4,8 @@ An embedding feature is a fixed-dimension vector per record, so every method tak
 array (rows x dimension). A fitted method keeps a seeded random subsample of the reference, never
 the whole of it; mmd and domain_classifier score a bounded subsample of the window and pca_ks,
 linear in rows, projects all of it. Memory held per feature is fixed by the settings whatever
-the reference size (docs/statistics.md, "Embedding drift", gives the formulas). The methods have
-no FeatureType member yet: config and the evaluator need an `embedding` type wired first, so they
-live in EMBEDDING_METHODS.
+the reference size (docs/statistics.md, "Embedding drift", gives the formulas). The registry
+(exporter.stats.METHODS) lists them for FeatureType.EMBEDDING.
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ def _subsample(rows: FloatArray, limit: int, rng: np.random.Generator) -> FloatA
 class EmbeddingMethod(DriftMethod):
     """Shared row handling: 2-D input, rows with any NaN dropped, a bounded reference sample."""
 
-    feature_types: ClassVar[frozenset[FeatureType]] = frozenset()
+    feature_types: ClassVar[frozenset[FeatureType]] = frozenset({FeatureType.EMBEDDING})
     is_test = True
     default_threshold = 0.05
     default_reference_rows: ClassVar[int]

@@ -23,6 +23,7 @@ class FeatureType(str, Enum):  # noqa: UP042 - see Task
 
     NUMERIC = "numeric"
     CATEGORICAL = "categorical"
+    EMBEDDING = "embedding"  # a fixed-dimension vector of numbers per record
 
 
 __all__ = ["FeatureType", "Task"]

@@ -32,6 +32,7 @@ class WindowView:
     tag_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     versions: np.ndarray | None = None  # version codes, -1 where none
     version_values: tuple[str, ...] = ()
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)  # (rows, dimension) each
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
@@ -53,6 +54,7 @@ class WindowView:
             score=self.score[rows],
             tags={n: v[rows] for n, v in self.tags.items()},
             versions=None if self.versions is None else self.versions[rows],
+            embeddings={n: v[rows] for n, v in self.embeddings.items()},
         )
 
 
@@ -80,6 +82,9 @@ class Window:
         self._pred = np.zeros(0)
         self._score = np.zeros(0)
         self._slices = np.zeros((len(self.slicer.tag_keys) + 1, 0), dtype=np.int32)
+        # One (dimension, rows) float32 buffer per embedding feature: 4 * dimension bytes a row.
+        self._embedding_names = [f.name for f in model.embeddings]
+        self._emb = [np.zeros((f.dimension or 0, 0), dtype=np.float32) for f in model.embeddings]
         self._pos = 0
         self._size = 0
         self._lock = threading.Lock()
@@ -117,6 +122,8 @@ class Window:
             self._score[idx] = score
             self._slices[:-1, idx] = tags[:, keep]
             self._slices[-1, idx] = versions[keep]
+            for buffer, rows in zip(self._emb, batch.embeddings, strict=True):
+                buffer[:, idx] = rows[keep].T
             self._pos = int((self._pos + kept) % len(self._ts))
             self._size = min(self._cap, self._size + kept)
         return self._packed(cat, tags, versions)
@@ -143,6 +150,10 @@ class Window:
                 self._score[keep].copy(),
             )
             slices = self._slices[:, keep]
+            embeddings = {
+                n: np.ascontiguousarray(b[:, keep].T)
+                for n, b in zip(self._embedding_names, self._emb, strict=True)
+            }
         # Read after the rows: vocabularies only grow, so every copied code has its value.
         categories = {n: v.values for n, v in self.vocabularies.items()}
         tag_keys = self.slicer.tag_keys
@@ -154,6 +165,7 @@ class Window:
             tag_values={k: self.slicer.vocabulary(k).values for k in tag_keys},
             versions=slices[-1],
             version_values=self.slicer.versions.values,
+            embeddings=embeddings,
         )
 
     def seed(self, categories: Mapping[str, Iterable[str]], classes: Iterable[str]) -> None:
@@ -181,4 +193,5 @@ class Window:
         order = self._order()
         for name in ("_ts", "_pred", "_score", "_num", "_cat", "_slices"):
             setattr(self, name, regrown(getattr(self, name), order, size))
+        self._emb = [regrown(buffer, order, size) for buffer in self._emb]
         self._pos = self._size

@@ -1,0 +1,213 @@
+"""Embedding features end to end: config, wire, reference files and drift on /metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+import redis
+
+from exporter.config import ConfigError, load_config_text
+from exporter.decode.batch import batch_of
+from exporter.decode.columns import FastPredictions
+from exporter.decode.wire import Decoder, Reason, embedding_order, struct_order
+from exporter.reference.data import ReferenceError
+from exporter.reference.load import parse_reference
+from tests.conftest import RedisServer, free_port
+from tests.helpers import running, value, wait_evaluated, xadd_all
+
+DIM = 32
+CENTRES = np.random.default_rng(7).normal(0.0, 1.0, (4, DIM)) * 3.0
+BASE_WEIGHTS = (0.4, 0.3, 0.2, 0.1)
+SHIFTED_WEIGHTS = (0.2, 0.3, 0.2, 0.3)  # one cluster's weight moved by 20 points
+
+
+def embeddings(rng: np.random.Generator, n: int, weights: tuple[float, ...]) -> np.ndarray:
+    """Vectors around four cluster centres, mixed by weights."""
+    cluster = rng.choice(len(weights), n, p=weights)
+    return CENTRES[cluster] + rng.normal(0.0, 1.0, (n, DIM))
+
+
+def model_yaml(reference: str = "ref.jsonl", extra: str = "") -> str:
+    """One regression model with a numeric feature and a 32-dimension embedding."""
+    return f"""
+models:
+  - name: emb
+    task: regression
+    reference: {{file: {reference}}}
+    window: {{duration: 1d, max_samples: 2000}}
+    schedule: {{interval: 1s}}
+    features:
+      - {{name: x, type: numeric}}
+      - {{name: text, type: embedding, dimension: {DIM}{extra}}}
+"""
+
+
+def config(tmp: Path, text: str, redis_url: str = "redis://127.0.0.1:1") -> object:
+    head = (
+        f"redis: {{url: '{redis_url}', backoff_max: 1s}}\n"
+        f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\n"
+    )
+    return load_config_text(head + text, base_dir=str(tmp))
+
+
+def write_jsonl(path: Path, vectors: np.ndarray, rng: np.random.Generator) -> None:
+    with path.open("wb") as fh:
+        for row in vectors:
+            fh.write(orjson.dumps({"x": float(rng.normal()), "text": row.tolist()}) + b"\n")
+
+
+def test_an_embedding_feature_is_kept_apart_from_the_scalar_features(tmp_path: Path) -> None:
+    model = config(tmp_path, model_yaml()).models[0]  # type: ignore[attr-defined]
+    assert [f.name for f in model.features] == ["x"]
+    assert [(f.name, f.dimension, f.type.value) for f in model.embeddings] == [
+        ("text", DIM, "embedding")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("feature", "message"),
+    [
+        ("{name: text, type: embedding}", "models[0].features[1].dimension: is required"),
+        ("{name: text, type: embedding, dimension: 5000}", "models[0].features[1].dimension"),
+        ("{name: text, type: numeric, dimension: 8}", "only applies to embedding features"),
+        ("{name: text, type: embedding, dimension: 8, method: ks}", "'ks' does not apply"),
+        (
+            "{name: text, type: embedding, dimension: 8, threshold: learned}",
+            "models[0].features[1].threshold: learned thresholds apply",
+        ),
+        ("{name: text, type: numeric, method: mmd}", "'mmd' does not apply"),
+        ("{name: text, type: vector}", "must be numeric, categorical or embedding"),
+    ],
+)
+def test_a_wrong_embedding_setting_fails_with_its_key_path(
+    tmp_path: Path, feature: str, message: str
+) -> None:
+    text = f"""
+models:
+  - name: emb
+    task: regression
+    reference: {{file: ref.jsonl}}
+    features:
+      - {{name: x, type: numeric}}
+      - {feature}
+"""
+    with pytest.raises(ConfigError) as caught:
+        config(tmp_path, text)
+    assert message in str(caught.value)
+
+
+def test_a_segment_cannot_be_an_embedding(tmp_path: Path) -> None:
+    text = model_yaml() + "    segments: [{feature: text}]\n"
+    with pytest.raises(ConfigError, match=r"segments\[0\]\.feature: must name a categorical"):
+        config(tmp_path, text)
+
+
+def _entry(record: dict[str, object], n: int) -> tuple[bytes, dict[bytes, bytes]]:
+    return f"{1_700_000_000_000 + n}-0".encode(), {b"data": orjson.dumps(record)}
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [[0.5] * (DIM - 1), [0.5] * (DIM + 1), "0.5,0.5", [True] * DIM, [[0.5]] * DIM, {"a": 1}],
+    ids=["short", "long", "text", "bools", "nested", "object"],
+)
+def test_a_vector_that_is_not_the_dimension_in_numbers_is_rejected_as_bad_embedding(
+    tmp_path: Path, vector: object
+) -> None:
+    model = config(tmp_path, model_yaml()).models[0]  # type: ignore[attr-defined]
+    decoded = Decoder(model).predictions(
+        *_entry({"id": "a", "features": {"x": 1.0, "text": vector}, "prediction": 1.0}, 0)
+    )
+    assert decoded.records == []
+    assert decoded.rejected == [Reason.BAD_EMBEDDING]
+
+
+def test_the_fast_and_the_per_record_paths_give_the_same_vectors(tmp_path: Path) -> None:
+    model = config(tmp_path, model_yaml()).models[0]  # type: ignore[attr-defined]
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(20, DIM))
+    entries = []
+    for i, row in enumerate(vectors):
+        text = None if i % 7 == 3 else row.tolist()  # some records send no vector
+        record = {"id": f"r{i}", "features": {"x": float(i), "text": text}, "prediction": 1.0}
+        entries.append(_entry(record, i))
+    groups = list(FastPredictions(model).groups(entries))
+    assert [batch is not None for _, batch in groups] == [True]
+    fast = groups[0][1].embeddings[0]
+    decoder = Decoder(model)
+    records = [r for entry in entries for r in decoder.predictions(*entry).records]
+    slow = batch_of(records, struct_order(model), [d for _, d in embedding_order(model)])
+    np.testing.assert_array_equal(fast, slow.embeddings[0])
+    assert np.isnan(fast[3]).all() and np.isnan(fast[10]).all()
+    np.testing.assert_allclose(fast[0], vectors[0].astype(np.float32))
+
+
+def test_csv_jsonl_and_parquet_references_give_the_same_vectors(tmp_path: Path) -> None:
+    model = config(tmp_path, model_yaml()).models[0]  # type: ignore[attr-defined]
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(50, DIM))
+    xs = rng.normal(size=50)
+    jsonl = b"".join(
+        orjson.dumps({"x": float(x), "text": v.tolist()}) + b"\n"
+        for x, v in zip(xs, vectors, strict=True)
+    )
+    csv_text = "x,text\n" + "".join(
+        f'{float(x)!r},"{json.dumps(v.tolist())}"\n' for x, v in zip(xs, vectors, strict=True)
+    )
+    from_jsonl = parse_reference(model, jsonl, "jsonl", "ref.jsonl")
+    from_csv = parse_reference(model, csv_text.encode(), "csv", "ref.csv")
+    for data in (from_jsonl, from_csv):
+        np.testing.assert_array_equal(data.embeddings["text"], vectors.astype(np.float32))
+        np.testing.assert_array_equal(data.numeric["x"], xs)
+    pa = pytest.importorskip("pyarrow", reason="the parquet extra is not installed")
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table({"x": xs, "text": [v.tolist() for v in vectors]}), sink)
+    from_parquet = parse_reference(model, sink.getvalue().to_pybytes(), "parquet", "ref.parquet")
+    np.testing.assert_array_equal(from_parquet.embeddings["text"], vectors.astype(np.float32))
+
+
+def test_a_reference_row_with_a_wrong_vector_is_named(tmp_path: Path) -> None:
+    model = config(tmp_path, model_yaml()).models[0]  # type: ignore[attr-defined]
+    good = orjson.dumps({"x": 1.0, "text": [0.0] * DIM})
+    bad = orjson.dumps({"x": 1.0, "text": [0.0] * 3})
+    with pytest.raises(ReferenceError, match=r"row 2: column 'text': expected an array of 32"):
+        parse_reference(model, good + b"\n" + bad + b"\n", "jsonl", "ref.jsonl")
+    with pytest.raises(ReferenceError, match="lacks embedding column 'text'"):
+        parse_reference(model, b'{"x": 1.0}\n', "jsonl", "ref.jsonl")
+
+
+def _feed(client: redis.Redis, stream: str, vectors: np.ndarray, start: int) -> None:
+    payloads = [
+        orjson.dumps(
+            {"id": f"r{start + i}", "features": {"x": 0.0, "text": v.tolist()}, "prediction": 1.0}
+        )
+        for i, v in enumerate(vectors)
+    ]
+    xadd_all(client, stream, payloads)
+
+
+@pytest.mark.parametrize(("weights", "drifted"), [(BASE_WEIGHTS, 0.0), (SHIFTED_WEIGHTS, 1.0)])
+def test_a_shifted_cluster_weight_is_flagged_on_metrics_and_an_equal_mix_is_not(
+    tmp_path: Path, redis_server: RedisServer, weights: tuple[float, ...], drifted: float
+) -> None:
+    rng = np.random.default_rng(3)
+    write_jsonl(tmp_path / "ref.jsonl", embeddings(rng, 2000, BASE_WEIGHTS), rng)
+    cfg = config(tmp_path, model_yaml(), redis_server.url)
+    client = redis.Redis.from_url(redis_server.url)
+    with running(cfg) as daemon:  # type: ignore[arg-type]
+        _feed(client, "mlmon:{emb}:predictions", embeddings(rng, 1500, weights), 0)
+        client.xadd("mlmon:{emb}:predictions", {"data": b'{"features": {"x": 1, "text": [1]}}'})
+        wait_evaluated(daemon, "emb", 1500)
+        labels = {"model": "emb", "feature": "text"}
+        assert value(daemon, "mlmon_feature_drift_detected", **labels) == drifted
+        p_value = value(daemon, "mlmon_feature_drift_p_value", method="mmd", **labels)
+        assert p_value is not None and (p_value < 0.05) == bool(drifted)
+        assert value(daemon, "mlmon_feature_missing_ratio", **labels) == 0.0
+        invalid = {"model": "emb", "reason": "bad_embedding"}
+        assert value(daemon, "mlmon_records_invalid_total", **invalid) == 1.0
