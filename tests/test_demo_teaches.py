@@ -47,7 +47,7 @@ def test_the_demo_says_which_pages_to_open_and_which_series_to_watch(
 
 
 def test_the_demo_announces_the_moment_the_drift_starts(drifting_demo: DemoProcess) -> None:
-    started = "fraud: drift started now: amount and country shift; watch"
+    started = "fraud: drift started now: amount, country and the merchant_text embedding shift;"
     wait_for(
         lambda: drifting_demo.printed(started),
         DRIFT_AFTER + 30,
@@ -81,6 +81,21 @@ def test_the_drifting_demo_model_shows_prediction_drift_and_live_roc_auc(
     )
     assert auc is not None and 0.5 < auc < 1.0
     assert drifting_demo.value("mlmon_prediction_drift_detected", model="eta") == 0
+
+
+def test_the_drifting_demo_models_embedding_is_flagged_and_the_steady_model_stays_quiet(
+    drifting_demo: DemoProcess,
+) -> None:
+    embedding = {"model": "fraud", "feature": "merchant_text"}
+    wait_for(
+        lambda: drifting_demo.value("mlmon_feature_drift_detected", **embedding) == 1,
+        120,
+        1.0,
+        "the merchant_text embedding's drift",
+    )
+    p_value = drifting_demo.value("mlmon_feature_drift_p_value", method="mmd", **embedding)
+    assert p_value is not None and p_value < 0.05
+    assert drifting_demo.value("mlmon_dataset_drift_detected", model="eta") == 0
 
 
 def _occupy(port: int) -> socket.socket:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -211,3 +212,10 @@ def test_a_shifted_cluster_weight_is_flagged_on_metrics_and_an_equal_mix_is_not(
         assert value(daemon, "mlmon_feature_missing_ratio", **labels) == 0.0
         invalid = {"model": "emb", "reason": "bad_embedding"}
         assert value(daemon, "mlmon_records_invalid_total", **invalid) == 1.0
+        page = _get(f"http://127.0.0.1:{daemon.http.port}/models/emb/features/text")
+        assert "compared as whole vectors" in page and "mmd: score" in page
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return str(resp.read().decode())

@@ -8,6 +8,8 @@ from __future__ import annotations
 # What the simulated fraud model changes once it drifts (exporter/demo/simulate.py).
 DRIFTING_MODEL = "fraud"
 DRIFTING_FEATURES = ("amount", "country")
+# A 16-dimension embedding of the merchant's description (type: embedding, tested with mmd).
+DRIFTING_EMBEDDING = "merchant_text"
 # The segment whose own feature shifts too, too little to move the feature over all traffic.
 DRIFTING_SEGMENT = ("channel", "app", "age")
 
@@ -25,9 +27,14 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
+def _shifting() -> str:
+    """The fraud model's features that shift, the embedding last."""
+    return f"{', '.join(DRIFTING_FEATURES)} and the {DRIFTING_EMBEDDING} embedding"
+
+
 def introduction(base: str, redis_port: int, drift_after: float, every: float) -> str:
     """The opening lines: the two models, the pages to open and the series to watch."""
-    features = " and ".join(DRIFTING_FEATURES)
+    features = _shifting()
     model = f'model="{DRIFTING_MODEL}"'
     return "\n".join(
         [
@@ -45,6 +52,8 @@ def introduction(base: str, redis_port: int, drift_after: float, every: float) -
             "",
             f"watch in /metrics (models are evaluated every {every:g}s):",
             f"  mlmon_feature_drift_detected{{{model}}}      1 for each drifted feature",
+            f'  mlmon_feature_drift_p_value{{{model},feature="{DRIFTING_EMBEDDING}"}}  the '
+            "embedding's MMD permutation test",
             f"  mlmon_dataset_drift_detected{{{model}}}      1 once most features drift",
             f"  mlmon_prediction_drift_detected{{{model}}}   1 once the scores shift",
             f"  mlmon_model_performance_ratio{{{model}}}     realised accuracy, roc_auc, ... "
@@ -66,7 +75,7 @@ def introduction(base: str, redis_port: int, drift_after: float, every: float) -
 
 def drift_started(base: str) -> str:
     """The line printed when the first drifted records are written."""
-    features = " and ".join(DRIFTING_FEATURES)
+    features = _shifting()
     key, value, own = DRIFTING_SEGMENT
     return (
         f"{DRIFTING_MODEL}: drift started now: {features} shift; watch "

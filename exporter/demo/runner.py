@@ -29,7 +29,7 @@ from exporter.config import (
     WindowConfig,
 )
 from exporter.demo.guide import base_url, drift_started, introduction, say
-from exporter.demo.simulate import SIMS, reference_csv
+from exporter.demo.simulate import EMBEDDING_DIMENSION, SIMS, reference_csv
 from exporter.reference.load import store_in_redis
 from exporter.source.connect import RedisClient, make_client
 from exporter.stats.kinds import FeatureType, Task
@@ -48,12 +48,16 @@ def _model(
     features: list[tuple[str, FeatureType]],
     performance: tuple[tuple[str, Bounds], ...],
     segments: tuple[SegmentConfig, ...] = (),
+    embeddings: tuple[tuple[str, int], ...] = (),
 ) -> ModelConfig:
     return ModelConfig(
         name=name,
         task=task,
         positive_class="1" if task is Task.BINARY else None,
         features=tuple(FeatureConfig(name=n, type=t) for n, t in features),
+        embeddings=tuple(
+            FeatureConfig(name=n, type=FeatureType.EMBEDDING, dimension=d) for n, d in embeddings
+        ),
         streams=StreamsConfig(
             predictions=f"mlmon:{{{name}}}:predictions", labels=f"mlmon:{{{name}}}:labels"
         ),
@@ -82,6 +86,7 @@ def demo_config(redis_url: str, listen_address: str) -> Config:
         [("amount", num), ("age", num), ("country", cat), ("channel", cat)],
         (("accuracy", Bounds(max_drop=0.05)),),
         (SegmentConfig(feature="channel", max_values=3, min_samples=100),),
+        (("merchant_text", EMBEDDING_DIMENSION),),
     )
     eta = _model(
         "eta",

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from exporter.evaluate.snapshot import SnapshotStore
+from exporter.stats.embedding import EMBEDDING_METHODS
 from exporter.web.views import feature_view, model_view, models_view, multivariate_view
 
 Response = tuple[int, str, bytes]
@@ -148,7 +149,9 @@ ENV = Environment(
     lstrip_blocks=True,
 )
 ENV.filters.update(num=num, pathpart=pathpart)
-ENV.globals.update(bar_chart=bar_chart, history_chart=history_chart)
+ENV.globals.update(
+    bar_chart=bar_chart, history_chart=history_chart, embedding_methods=frozenset(EMBEDDING_METHODS)
+)
 
 
 def _html(template: str, title: str, **view: Any) -> Response:
