@@ -14,9 +14,13 @@ import redis
 from exporter.config import ConfigError, load_config_text
 from exporter.decode.batch import batch_of
 from exporter.decode.columns import FastPredictions
-from exporter.decode.wire import Decoder, Reason, embedding_order, struct_order
+from exporter.decode.wire import Decoder, Prediction, Reason, embedding_order, struct_order
+from exporter.evaluate.evaluator import evaluate
+from exporter.evaluate.fit import fit_reference
 from exporter.reference.data import ReferenceError
 from exporter.reference.load import parse_reference
+from exporter.window.labels import JoinedPairs
+from exporter.window.ring import Window
 from tests.conftest import RedisServer, free_port
 from tests.helpers import running, value, wait_evaluated, xadd_all
 
@@ -219,3 +223,32 @@ def test_a_shifted_cluster_weight_is_flagged_on_metrics_and_an_equal_mix_is_not(
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return str(resp.read().decode())
+
+
+def test_a_model_with_only_an_embedding_feature_is_evaluated(tmp_path: Path) -> None:
+    text = f"""
+models:
+  - name: only
+    task: regression
+    reference: {{file: ref.jsonl}}
+    window: {{duration: 1d, max_samples: 2000}}
+    features:
+      - {{name: text, type: embedding, dimension: {DIM}, method: pca_ks}}
+"""
+    model = config(tmp_path, text).models[0]  # type: ignore[attr-defined]
+    rng = np.random.default_rng(4)
+    reference = b"".join(
+        orjson.dumps({"text": v.tolist()}) + b"\n" for v in embeddings(rng, 500, BASE_WEIGHTS)
+    )
+    fitted = fit_reference(model, parse_reference(model, reference, "jsonl", "ref.jsonl"))
+    window = Window(model)
+    vectors = embeddings(rng, 500, SHIFTED_WEIGHTS).tolist()
+    records = [
+        Prediction(f"r{i}", 1e9 + i, None, {}, 1.0, None, None, True, 1.0, None, (v,))
+        for i, v in enumerate(vectors)
+    ]
+    window.extend(batch_of(records, (), [DIM]))
+    snapshot = evaluate(model, fitted, window.view(1e9 + 500), JoinedPairs((), ()), 1e9 + 500)
+    (feature,) = snapshot.features
+    assert feature.name == "text" and feature.drift is not None and feature.drift.drifted
+    assert snapshot.drift_share == 1.0

@@ -27,7 +27,7 @@ from exporter.expose.catalog import spec
 from exporter.expose.collector import SnapshotCollector
 from exporter.expose.exposition import Combined, Exposition
 from exporter.expose.live import LiveMetrics, live_registry
-from exporter.reference.load import ReferenceError
+from exporter.reference.load import ReferenceError, fix_mmap_threshold
 from exporter.source.connect import RedisClient
 from exporter.source.reader import StreamReader
 from exporter.web import pages
@@ -122,6 +122,7 @@ class Daemon:
         # One BLAS thread: OpenBLAS's thread per core makes an evaluation fight the reader and
         # the scrapes for a small machine's cores (0.52 s against 0.14 s on 2 busy cores).
         self._blas = threadpool_limits(limits=1, user_api="blas")
+        fix_mmap_threshold()
         self.http.start()
         start_runtime(self.runtime, self._stopped)
         log.info(

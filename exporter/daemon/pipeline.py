@@ -242,6 +242,8 @@ class ModelPipeline:
             return False
         _log_changes(self._store.models.get(self.model.name), snapshot)
         self._store.publish(snapshot)
+        if self.model.embeddings:  # hand back the kernels' and copies' tens of MB at once
+            release_freed_memory()
         return True
 
 

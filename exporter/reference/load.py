@@ -200,3 +200,16 @@ def release_freed_memory() -> None:
         arrow.default_memory_pool().release_unused()
     with contextlib.suppress(OSError, AttributeError):  # glibc; elsewhere nothing to call
         ctypes.CDLL(None).malloc_trim(0)
+
+
+# glibc raises its mmap threshold to the size of each large block freed (up to 32 MB), after
+# which blocks that size come from the heap and stay resident: an embedding's 32 MB kernels
+# then kept 60 MB more RSS than a fixed threshold (docs/benchmarks.md).
+MMAP_THRESHOLD = 1 * MiB
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
+
+
+def fix_mmap_threshold() -> None:
+    """Blocks of MMAP_THRESHOLD or more mapped apart, so each free hands them back at once."""
+    with contextlib.suppress(OSError, AttributeError):  # glibc; elsewhere nothing to call
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)

@@ -156,7 +156,7 @@ class MaximumMeanDiscrepancy(EmbeddingMethod):
         """
         rows = _subsample(window, self._window_rows, rng)
         d2 = squared_distances(pooled := np.concatenate([self._sample, rows]), pooled)
-        kernel = rbf_kernel(d2, median_bandwidth(d2))
+        kernel = rbf_kernel(d2, median_bandwidth(d2), overwrite=True)
         split = np.zeros(pooled.shape[0])
         split[: self._sample.shape[0]] = 1.0
         shuffled = rng.permuted(np.tile(split, (self._permutations, 1)), axis=1)
