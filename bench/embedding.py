@@ -95,8 +95,9 @@ def main() -> None:
                 f" {power:.2f} | {nudged:.2f} | {false_alarms:.2f} |",
                 flush=True,
             )
-    bound = ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / runs)
-    print(f"\nFalse-alarm bound alpha + 2 SE = {bound:.4f} (alpha {ALPHA}).")
+    if runs:
+        bound = ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / runs)
+        print(f"\nFalse-alarm bound alpha + 2 SE = {bound:.4f} (alpha {ALPHA}).")
 
 
 if __name__ == "__main__":

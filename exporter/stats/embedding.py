@@ -122,11 +122,10 @@ class EmbeddingMethod(DriftMethod):
         """(score, p-value) of a window with at least MIN_ROWS rows of the right dimension."""
 
 
-class MaximumMeanDiscrepancy(EmbeddingMethod):
-    """Unbiased MMD^2 with an RBF kernel; p-value from permutations of the pooled subsamples."""
+class _SampledWindow(EmbeddingMethod):
+    """Keeps the reference sample as is and scores a bounded subsample of each window."""
 
-    name = "mmd"
-    default_reference_rows = 1000
+    default_window_rows: ClassVar[int]
 
     def __init__(
         self,
@@ -134,19 +133,38 @@ class MaximumMeanDiscrepancy(EmbeddingMethod):
         bins: int = 10,
         *,
         reference_rows: int | None = None,
-        window_rows: int = 1000,
-        permutations: int = 100,
+        window_rows: int | None = None,
         seed: int = 0,
     ) -> None:
-        """Bounds: the kernel is (reference_rows + window_rows)^2, times permutations + 1."""
+        """window_rows bounds the rows each score uses, as reference_rows bounds the fit's."""
         super().__init__(threshold, bins, reference_rows=reference_rows, seed=seed)
-        self._window_rows = _positive_int(window_rows, "window_rows", self.name, MIN_ROWS)
-        self._permutations = _positive_int(permutations, "permutations", self.name)
+        rows = self.default_window_rows if window_rows is None else window_rows
+        self._window_rows = _positive_int(rows, "window_rows", self.name, MIN_ROWS)
         self._sample = np.empty((0, 0))
 
     def _fit_rows(self, sample: FloatArray) -> None:
-        """Only the sample: the bandwidth comes from the pooled rows at each score."""
+        """Only the sample: what is compared with it depends on the window."""
         self._sample = sample
+
+
+class MaximumMeanDiscrepancy(_SampledWindow):
+    """Unbiased MMD^2 with an RBF kernel; p-value from permutations of the pooled subsamples."""
+
+    name = "mmd"
+    default_reference_rows = 1000
+    default_window_rows = 1000
+
+    def __init__(
+        self,
+        threshold: float | None = None,
+        bins: int = 10,
+        *,
+        permutations: int = 100,
+        **rows: Any,
+    ) -> None:
+        """Bounds: the kernel is (reference_rows + window_rows)^2, times permutations + 1."""
+        super().__init__(threshold, bins, **rows)
+        self._permutations = _positive_int(permutations, "permutations", self.name)
 
     def _score_rows(self, window: FloatArray, rng: np.random.Generator) -> tuple[float, float]:
         """Observed MMD^2 and the share of permuted splits at least as large (plus one).
@@ -165,7 +183,7 @@ class MaximumMeanDiscrepancy(EmbeddingMethod):
         return float(mmd2[0]), (1 + exceed) / (1 + self._permutations)
 
 
-class DomainClassifier(EmbeddingMethod):
+class DomainClassifier(_SampledWindow):
     """ROC AUC of a shrinkage linear discriminant telling window rows from reference rows.
 
     Trained on one half of each side and scored on the other half, so under no drift the
@@ -176,28 +194,21 @@ class DomainClassifier(EmbeddingMethod):
 
     name = "domain_classifier"
     default_reference_rows = 2000
+    default_window_rows = 2000
 
     def __init__(
         self,
         threshold: float | None = None,
         bins: int = 10,
         *,
-        reference_rows: int | None = None,
-        window_rows: int = 2000,
         shrinkage: float = 0.1,
-        seed: int = 0,
+        **rows: Any,
     ) -> None:
         """shrinkage in (0, 1] blends the covariance towards its mean variance times I."""
-        super().__init__(threshold, bins, reference_rows=reference_rows, seed=seed)
-        self._window_rows = _positive_int(window_rows, "window_rows", self.name, MIN_ROWS)
+        super().__init__(threshold, bins, **rows)
         if not 0 < shrinkage <= 1:
             raise ValueError(f"{self.name}: shrinkage must be in (0, 1], got {shrinkage!r}")
         self._shrinkage = float(shrinkage)
-        self._sample = np.empty((0, 0))
-
-    def _fit_rows(self, sample: FloatArray) -> None:
-        """Only the sample: the classifier depends on the window, so it is trained per score."""
-        self._sample = sample
 
     def _direction(self, ref: FloatArray, win: FloatArray) -> FloatArray:
         """Fisher's discriminant (S + shrinkage) ^ -1 (mean_win - mean_ref) from training halves."""
