@@ -26,6 +26,7 @@ SHORT_FOR = "5s"  # every `for:` in a copy of the rules; the expressions stay as
 REQUIRED = {
     ("MLMonFeatureDrift", "fraud", "amount"),
     ("MLMonFeatureDrift", "fraud", "country"),
+    ("MLMonFeatureDrift", "fraud", "merchant_text"),  # the embedding
     ("MLMonDatasetDrift", "fraud", ""),
     ("MLMonPredictionDrift", "fraud", ""),
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 # What the simulated fraud model changes once it drifts (exporter/demo/simulate.py).
 DRIFTING_MODEL = "fraud"
 DRIFTING_FEATURES = ("amount", "country")
-# A 16-dimension embedding of the merchant's description (type: embedding, tested with mmd).
+# A 16-dimension embedding of the merchant's description (type: embedding, tested by pca_ks).
 DRIFTING_EMBEDDING = "merchant_text"
 # The segment whose own feature shifts too, too little to move the feature over all traffic.
 DRIFTING_SEGMENT = ("channel", "app", "age")
@@ -53,7 +53,7 @@ def introduction(base: str, redis_port: int, drift_after: float, every: float) -
             f"watch in /metrics (models are evaluated every {every:g}s):",
             f"  mlmon_feature_drift_detected{{{model}}}      1 for each drifted feature",
             f'  mlmon_feature_drift_p_value{{{model},feature="{DRIFTING_EMBEDDING}"}}  the '
-            "embedding's MMD permutation test",
+            "embedding's test (pca_ks: KS on its principal components)",
             f"  mlmon_dataset_drift_detected{{{model}}}      1 once most features drift",
             f"  mlmon_prediction_drift_detected{{{model}}}   1 once the scores shift",
             f"  mlmon_model_performance_ratio{{{model}}}     realised accuracy, roc_auc, ... "

@@ -16,6 +16,7 @@ import redis
 from exporter.config import (
     Bounds,
     Config,
+    DriftSpec,
     FeatureConfig,
     ModelConfig,
     RedisConfig,
@@ -40,6 +41,10 @@ EVALUATION_SECONDS = 10.0
 RECORDS_PER_TICK = 25
 TICK_SECONDS = 0.25
 STREAM_MAXLEN = 50000
+# Every evaluation tests the embedding again on a window that has barely moved, so a chance
+# p-value below 0.05 would stay for several evaluations: the demo asks for p < 0.001 from
+# pca_ks, whose p-values are continuous (mmd's 100 permutations cannot go below 1/101).
+EMBEDDING_DRIFT = DriftSpec(method="pca_ks", threshold=0.001)
 
 
 def _model(
@@ -56,7 +61,8 @@ def _model(
         positive_class="1" if task is Task.BINARY else None,
         features=tuple(FeatureConfig(name=n, type=t) for n, t in features),
         embeddings=tuple(
-            FeatureConfig(name=n, type=FeatureType.EMBEDDING, dimension=d) for n, d in embeddings
+            FeatureConfig(name=n, type=FeatureType.EMBEDDING, dimension=d, drift=EMBEDDING_DRIFT)
+            for n, d in embeddings
         ),
         streams=StreamsConfig(
             predictions=f"mlmon:{{{name}}}:predictions", labels=f"mlmon:{{{name}}}:labels"
