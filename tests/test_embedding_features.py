@@ -10,8 +10,17 @@ import numpy as np
 import orjson
 import pytest
 import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from exporter.config import ConfigError, load_config_text
+from exporter.config import (
+    ConfigError,
+    FeatureConfig,
+    ModelConfig,
+    ReferenceConfig,
+    StreamsConfig,
+    load_config_text,
+)
 from exporter.decode.batch import batch_of
 from exporter.decode.columns import FastPredictions
 from exporter.decode.wire import Decoder, Prediction, Reason, embedding_order, struct_order
@@ -19,6 +28,7 @@ from exporter.evaluate.evaluator import evaluate
 from exporter.evaluate.fit import fit_reference
 from exporter.reference.data import ReferenceError
 from exporter.reference.load import parse_reference
+from exporter.stats.kinds import FeatureType, Task
 from exporter.window.labels import JoinedPairs
 from exporter.window.ring import Window
 from tests.conftest import RedisServer, free_port
@@ -112,13 +122,21 @@ def test_a_segment_cannot_be_an_embedding(tmp_path: Path) -> None:
 
 
 def _entry(record: dict[str, object], n: int) -> tuple[bytes, dict[bytes, bytes]]:
-    return f"{1_700_000_000_000 + n}-0".encode(), {b"data": orjson.dumps(record)}
+    return f"{1_700_000_000_000 + n}-0".encode(), {b"data": json.dumps(record).encode()}
 
 
 @pytest.mark.parametrize(
     "vector",
-    [[0.5] * (DIM - 1), [0.5] * (DIM + 1), "0.5,0.5", [True] * DIM, [[0.5]] * DIM, {"a": 1}],
-    ids=["short", "long", "text", "bools", "nested", "object"],
+    [
+        [0.5] * (DIM - 1),
+        [0.5] * (DIM + 1),
+        "0.5,0.5",
+        [True] * DIM,
+        [[0.5]] * DIM,
+        {"a": 1},
+        [1e39] + [0.5] * (DIM - 1),
+    ],
+    ids=["short", "long", "text", "bools", "nested", "object", "beyond-float32"],
 )
 def test_a_vector_that_is_not_the_dimension_in_numbers_is_rejected_as_bad_embedding(
     tmp_path: Path, vector: object
@@ -183,6 +201,9 @@ def test_a_reference_row_with_a_wrong_vector_is_named(tmp_path: Path) -> None:
     bad = orjson.dumps({"x": 1.0, "text": [0.0] * 3})
     with pytest.raises(ReferenceError, match=r"row 2: column 'text': expected an array of 32"):
         parse_reference(model, good + b"\n" + bad + b"\n", "jsonl", "ref.jsonl")
+    huge = orjson.dumps({"x": 1.0, "text": [1e39] + [0.0] * (DIM - 1)})
+    with pytest.raises(ReferenceError, match=r"row 1: column 'text': .* within float32's range"):
+        parse_reference(model, huge + b"\n" + good + b"\n", "jsonl", "ref.jsonl")
     with pytest.raises(ReferenceError, match="lacks embedding column 'text'"):
         parse_reference(model, b'{"x": 1.0}\n', "jsonl", "ref.jsonl")
 
@@ -252,3 +273,48 @@ models:
     (feature,) = snapshot.features
     assert feature.name == "text" and feature.drift is not None and feature.drift.drifted
     assert snapshot.drift_share == 1.0
+
+
+EMBEDDING_MODEL = ModelConfig(
+    name="m",
+    task=Task.REGRESSION,
+    features=(FeatureConfig(name="x", type=FeatureType.NUMERIC),),
+    embeddings=(FeatureConfig(name="e", type=FeatureType.EMBEDDING, dimension=3),),
+    streams=StreamsConfig(predictions="p", labels="l"),
+    reference=ReferenceConfig(file="r.jsonl"),
+)
+_numbers = st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+_vectors = (
+    st.lists(_numbers, min_size=3, max_size=3)
+    | st.lists(_numbers | st.booleans() | st.none() | st.text(max_size=3), max_size=5)
+    | st.none()
+    | st.text(max_size=5)
+    | st.dictionaries(st.text(max_size=3), _numbers, max_size=2)
+)
+
+
+@pytest.mark.filterwarnings("error")  # a value cast to an infinite float32 warns
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_vectors, min_size=1, max_size=12))
+def test_any_embedding_value_gives_a_vector_of_the_dimension_or_bad_embedding_on_both_paths(
+    values: list[object],
+) -> None:
+    entries = [
+        _entry({"id": f"r{i}", "features": {"x": 1.0, "e": v}, "prediction": 1.0}, i)
+        for i, v in enumerate(values)
+    ]
+    decoder = Decoder(EMBEDDING_MODEL)
+    decoded = [decoder.predictions(*entry) for entry in entries]
+    records = [r for d in decoded for r in d.records]
+    assert {reason for d in decoded for reason in d.rejected} <= {Reason.BAD_EMBEDDING}
+    slow = batch_of(records, struct_order(EMBEDDING_MODEL), [3]) if records else None
+    for group, batch in FastPredictions(EMBEDDING_MODEL).groups(entries):
+        if batch is None or slow is None:
+            continue
+        first = int(group[0][0].split(b"-")[0]) - 1_700_000_000_000
+        kept = [i for i, d in enumerate(decoded) if d.records]
+        at = kept.index(first)
+        np.testing.assert_array_equal(batch.embeddings[0], slow.embeddings[0][at : at + len(group)])
+    if slow is not None:
+        vectors = slow.embeddings[0]
+        assert vectors.shape == (len(records), 3) and vectors.dtype == np.float32

@@ -57,9 +57,14 @@ def closed(shape: type[Any]) -> type[Any]:
     return msgspec.defstruct(shape.__name__, [], bases=(shape,), forbid_unknown_fields=True)
 
 
+# The window keeps vectors as float32: a component past its range would become infinite.
+FLOAT32_MAX = 3.4028234663852886e38
+Component = Annotated[float, msgspec.Meta(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+
+
 def embedding_type(dimension: int) -> Any:
     """An embedding's vector: exactly `dimension` numbers, or null for a missing one."""
-    vector = Annotated[list[float], msgspec.Meta(min_length=dimension, max_length=dimension)]
+    vector = Annotated[list[Component], msgspec.Meta(min_length=dimension, max_length=dimension)]
     return vector | None
 
 

@@ -21,6 +21,12 @@ from exporter.reference.rows import rows_from_bytes
 
 __all__ = ["embedding_columns"]
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)  # vectors are kept as float32, as in the window
+
+
+def _in_float32_range(vector: np.ndarray) -> bool:
+    return bool(np.isfinite(vector).all() and np.abs(vector).max() <= _FLOAT32_MAX)
+
 
 def embedding_columns(
     model: ModelConfig, content: bytes, fmt: str, where: str, rows: int
@@ -54,10 +60,10 @@ def _matrix(values: Sequence[Any], name: str, dimension: int, where: str) -> np.
         if missing(value):
             continue
         vector = _vector(value)
-        if vector is None or vector.shape != (dimension,) or not np.isfinite(vector).all():
+        if vector is None or vector.shape != (dimension,) or not _in_float32_range(vector):
             raise ReferenceError(
                 f"{where}: row {i + 1}: column {name!r}: expected an array of {dimension} "
-                f"finite numbers, got {_shown(value)}"
+                f"numbers within float32's range, got {_shown(value)}"
             )
         out[i] = vector
     return out
