@@ -95,6 +95,11 @@ def test_an_embedding_feature_is_kept_apart_from_the_scalar_features(tmp_path: P
             "models[0].features[1].threshold: learned thresholds apply",
         ),
         ("{name: text, type: numeric, method: mmd}", "'mmd' does not apply"),
+        (
+            "{name: text, type: embedding, dimension: 8, sample_rows: 5000}",
+            "models[0].features[1].sample_rows",
+        ),
+        ("{name: text, type: numeric, sample_rows: 100}", "only applies to embedding features"),
         ("{name: text, type: vector}", "must be numeric, categorical or embedding"),
     ],
 )
@@ -318,3 +323,24 @@ def test_any_embedding_value_gives_a_vector_of_the_dimension_or_bad_embedding_on
     if slow is not None:
         vectors = slow.embeddings[0]
         assert vectors.shape == (len(records), 3) and vectors.dtype == np.float32
+
+
+@pytest.mark.parametrize(("method", "held_rows"), [("mmd", 50), ("pca_ks", 50)])
+def test_sample_rows_bounds_the_reference_rows_a_method_keeps(
+    tmp_path: Path, method: str, held_rows: int
+) -> None:
+    extra = f", method: {method}, sample_rows: {held_rows}"
+    model = config(tmp_path, model_yaml(extra=extra)).models[0]  # type: ignore[attr-defined]
+    rng = np.random.default_rng(5)
+    reference = b"".join(
+        orjson.dumps({"x": 0.0, "text": v.tolist()}) + b"\n"
+        for v in embeddings(rng, 400, BASE_WEIGHTS)
+    )
+    fitted = fit_reference(model, parse_reference(model, reference, "jsonl", "ref.jsonl"))
+    plain = config(tmp_path, model_yaml(extra=f", method: {method}")).models[0]  # type: ignore[attr-defined]
+    default = fit_reference(plain, parse_reference(plain, reference, "jsonl", "ref.jsonl"))
+    bounded, unbounded = fitted.embeddings[0].method, default.embeddings[0].method
+    assert bounded is not None and unbounded is not None
+    assert bounded.nbytes < unbounded.nbytes  # type: ignore[attr-defined]
+    if method == "mmd":  # the kept sample itself: sample_rows x dimension doubles
+        assert bounded.nbytes == 8 * held_rows * DIM  # type: ignore[attr-defined]

@@ -24,6 +24,8 @@ LEARNED = "learned"
 # An embedding's ring buffer holds 4 bytes per component and window row: at 4096 components a
 # 10,000-row window is 164 MB, the most one feature should cost.
 MAX_EMBEDDING_DIMENSION = 4096
+# mmd's kernel is (2 x sample_rows)^2 doubles, twice while it is built: 256 MB at 2000.
+MAX_SAMPLE_ROWS = 2000
 _POSITIVE = TypeAdapter(Positive)
 
 
@@ -182,6 +184,9 @@ class FeatureKeys(DriftKeys):
     dimension: Annotated[int, Field(ge=2, le=MAX_EMBEDDING_DIMENSION)] | None = None
     """Length of an embedding feature's vector (2 to 4096); records of another length are
     rejected as bad_embedding."""
+    sample_rows: Annotated[int, Field(ge=10, le=MAX_SAMPLE_ROWS)] | None = None
+    """Rows of the reference an embedding's method keeps, and of each window mmd and
+    domain_classifier score (10 to 2000; default 1000 for mmd, else 2000)."""
 
     @model_validator(mode="after")
     def _fits_type(self) -> Self:
@@ -189,6 +194,7 @@ class FeatureKeys(DriftKeys):
             ("range", FeatureType.NUMERIC),
             ("allowed", FeatureType.CATEGORICAL),
             ("dimension", FeatureType.EMBEDDING),
+            ("sample_rows", FeatureType.EMBEDDING),
         ):
             if getattr(self, key) is not None and self.type is not only:
                 reason = (
@@ -214,6 +220,7 @@ class FeatureKeys(DriftKeys):
             allowed=self.allowed,
             importance=self.importance,
             dimension=self.dimension,
+            sample_rows=self.sample_rows,
         )
 
 
@@ -229,3 +236,4 @@ class FeatureConfig(BaseModel):
     allowed: tuple[str, ...] | None = None
     importance: float = 1.0
     dimension: int | None = None  # embedding features only
+    sample_rows: int | None = None

@@ -14,6 +14,7 @@ from exporter.evaluate.histograms import ReferenceHistogram, SortedColumns, fit_
 from exporter.reference.load import ReferenceData, ReferenceError, categories
 from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method, resolve
 from exporter.stats.embedding import MIN_ROWS as MIN_EMBEDDING_ROWS
+from exporter.stats.embedding import make_embedding_method
 from exporter.stats.kinds import FeatureType, Task
 from exporter.stats.multivariate import PCAReconstruction
 from exporter.stats.thresholds import LearnedThreshold
@@ -201,13 +202,14 @@ def _embedding(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> Fit
 
     Too few complete vectors leave it without a method, as an empty numeric column is.
     """
-    fit = _Fit(
-        f.drift, model.histogram_bins, model.learned_k, f"model {model.name!r} feature {f.name!r}"
-    )
     vectors = data.embeddings[f.name]
     if int(np.isfinite(vectors).all(axis=1).sum()) < MIN_EMBEDDING_ROWS:
         return FittedColumn(f.name, FeatureType.EMBEDDING, None, importance=f.importance)
-    method, _ = _fitted_method(fit, FeatureType.EMBEDDING, vectors, None)
+    name = f.drift.method or DEFAULT_METHOD[FeatureType.EMBEDDING]
+    try:
+        method = make_embedding_method(name, f.drift.threshold, f.sample_rows).fit(vectors)
+    except ValueError as exc:
+        raise ReferenceError(f"model {model.name!r} feature {f.name!r}: {exc}") from None
     return FittedColumn(f.name, FeatureType.EMBEDDING, method, importance=f.importance)
 
 

@@ -285,11 +285,15 @@ EMBEDDING_METHODS: dict[str, type[EmbeddingMethod]] = {
 
 
 def make_embedding_method(
-    name: str, threshold: float | None = None, **settings: Any
+    name: str, threshold: float | None = None, sample_rows: int | None = None, **settings: Any
 ) -> EmbeddingMethod:
-    """Build an unfitted embedding method, naming the known ones when name is not one."""
+    """An unfitted method; sample_rows bounds its reference sample and any window subsample."""
     method_class = EMBEDDING_METHODS.get(name)
     if method_class is None:
         known = ", ".join(sorted(EMBEDDING_METHODS))
         raise ValueError(f"unknown embedding drift method '{name}' (known: {known})")
+    if sample_rows is not None:
+        settings = {"reference_rows": sample_rows, **settings}
+        if issubclass(method_class, _SampledWindow):
+            settings.setdefault("window_rows", sample_rows)
     return method_class(threshold=threshold, **settings)
