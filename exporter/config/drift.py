@@ -21,6 +21,8 @@ from exporter.stats import METHODS, methods_for
 from exporter.stats.kinds import FeatureType
 
 LEARNED = "learned"
+# Learning a threshold scores reference chunks of single values; embeddings have none.
+_NOT_LEARNED = "learned thresholds apply to numeric and categorical features only"
 # An embedding's ring buffer holds 4 bytes per component and window row: at 4096 components a
 # 10,000-row window is 164 MB, the most one feature should cost.
 MAX_EMBEDDING_DIMENSION = 4096
@@ -127,8 +129,7 @@ class DriftByType(Section):
             if own is not None:
                 check_method(own.method, f"{kind.value}.method", [kind], f"{kind.value} features")
         if self.embedding is not None and self.embedding.threshold == LEARNED:
-            reason = "learned thresholds apply to numeric and categorical features only"
-            raise ConfigError("embedding.threshold", reason)
+            raise ConfigError("embedding.threshold", _NOT_LEARNED)
         return self
 
     def over(self, base: dict[FeatureType, DriftSpec], path: str) -> dict[FeatureType, DriftSpec]:
@@ -205,8 +206,7 @@ class FeatureKeys(DriftKeys):
             if self.dimension is None:
                 raise ConfigError("dimension", f"is required for embedding feature {self.name!r}")
             if self.threshold == LEARNED:
-                reason = "learned thresholds apply to numeric and categorical features only"
-                raise ConfigError("threshold", reason)
+                raise ConfigError("threshold", _NOT_LEARNED)
         check_method(self.method, "method", [self.type], f"{self.type.value} feature {self.name!r}")
         return self
 

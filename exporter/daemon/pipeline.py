@@ -22,6 +22,7 @@ from exporter.decode.wire import (
     Decoder,
     Label,
     Prediction,
+    embedding_order,
     struct_order,
 )
 from exporter.evaluate.estimate import Calibration, fit_calibration
@@ -63,7 +64,7 @@ class ModelPipeline:
         self._decoder = Decoder(model)
         self._fast = FastPredictions(model)
         self._features = struct_order(model)
-        self._dimensions = tuple(f.dimension or 0 for f in model.embeddings)
+        self._dimensions = tuple(dimension for _, dimension in embedding_order(model))
         self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
         self.join = LabelJoin(model, clock)
         self.fitted: FittedReference | None = None

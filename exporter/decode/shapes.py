@@ -26,6 +26,7 @@ from exporter.decode.reasons import (
     Invalid,
     Reason,
 )
+from exporter.stats.kinds import EMBEDDING_COMPONENT_MAX
 
 # A bool is a JSON true/false, never a number: msgspec keeps them apart as the wire demands.
 Scalar = str | int | float | bool | None
@@ -57,9 +58,7 @@ def closed(shape: type[Any]) -> type[Any]:
     return msgspec.defstruct(shape.__name__, [], bases=(shape,), forbid_unknown_fields=True)
 
 
-# The window keeps vectors as float32: a component past its range would become infinite.
-FLOAT32_MAX = 3.4028234663852886e38
-Component = Annotated[float, msgspec.Meta(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+Component = Annotated[float, msgspec.Meta(ge=-EMBEDDING_COMPONENT_MAX, le=EMBEDDING_COMPONENT_MAX)]
 
 
 def embedding_type(dimension: int) -> Any:

@@ -198,19 +198,19 @@ class Decoder:
         tags = rec.tags
         if ts is not None:
             ts = check_ts(ts, default_ts, self._window_seconds)
-        features = self._feature_values(rec.features)
+        features, vectors = self._feature_values(rec.features)
         return Prediction(
             id=None if raw_id is None else str(raw_id),
             ts=default_ts if ts is None else ts,
             version=version if version is None or type(version) is str else as_text(version),
-            features=features[0],
+            features=features,
             prediction=self._prediction_value(rec.prediction, status == "error"),
             scores=rec.scores,
             latency_seconds=None if latency is None else latency / 1000.0,
             ok=status == "ok",
             sample_rate=1.0 if rate is None else rate,
             tags=None if tags is None else {k: as_text(v) for k, v in tags.items()},
-            embeddings=features[1],
+            embeddings=vectors,
         )
 
     def _feature_values(

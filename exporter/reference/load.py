@@ -58,30 +58,38 @@ def parse_reference(model: ModelConfig, content: bytes, fmt: str, where: str) ->
     Read column by column (pyarrow when installed); an input the fast readers cannot decide
     exactly is read again row by row, which accepts the same files with the same messages.
     """
-    data = _scalar_columns(model, content, fmt, where)
+    # JSON Lines is read as rows by every reader: parsed once, for all of them.
+    rows = rows_from_bytes(content, fmt, where) if fmt == "jsonl" else None
+    data = _scalar_columns(model, content, fmt, where, rows)
     if not model.embeddings:
         return data
-    vectors = embedding_columns(model, content, fmt, where, data.rows)
+    vectors = embedding_columns(model, content, fmt, where, data.rows, rows)
     return replace(data, embeddings=vectors)
 
 
-def _scalar_columns(model: ModelConfig, content: bytes, fmt: str, where: str) -> ReferenceData:
+def _scalar_columns(
+    model: ModelConfig, content: bytes, fmt: str, where: str, rows: list[dict[str, Any]] | None
+) -> ReferenceData:
     """Every column but the embeddings, by the fastest reader that decides the input."""
     digest = hashlib.sha256(content).hexdigest()
     wanted = Wanted.of(model)
     try:
-        return build(model, _table(content, fmt, wanted, where), digest)
+        return build(model, _table(content, fmt, wanted, where, rows), digest)
     except Inexact:
         pass
-    if fmt == "parquet":
-        rows = parquet_rows(content, wanted, where)
-    else:
-        rows = rows_from_bytes(content, fmt, where)
+    if rows is None:
+        rows = (
+            parquet_rows(content, wanted, where)
+            if fmt == "parquet"
+            else rows_from_bytes(content, fmt, where)
+        )
     return parse_rows(model, rows, where, digest)
 
 
-def _table(content: bytes, fmt: str, wanted: Wanted, where: str) -> Table:
-    """The fastest reader available for the format."""
+def _table(
+    content: bytes, fmt: str, wanted: Wanted, where: str, rows: list[dict[str, Any]] | None
+) -> Table:
+    """The fastest reader available for the format; JSON Lines' rows come parsed."""
     if fmt == "parquet":
         return parquet_table(content, wanted, where)
     if fmt == "csv":
@@ -92,7 +100,8 @@ def _table(content: bytes, fmt: str, wanted: Wanted, where: str) -> Table:
             return CsvTable(content.decode("utf-8-sig"), wanted)
         except UnicodeDecodeError:
             raise Inexact from None
-    return RowTable(rows_from_bytes(content, fmt, where))
+    assert rows is not None  # JSON Lines: parse_reference parsed it
+    return RowTable(rows)
 
 
 def read_reference_file(model: ModelConfig, path: str) -> ReferenceData:

@@ -18,24 +18,31 @@ from exporter.reference.arrow import parquet_rows
 from exporter.reference.columnar import Wanted
 from exporter.reference.data import ReferenceError, missing
 from exporter.reference.rows import rows_from_bytes
+from exporter.stats.kinds import EMBEDDING_COMPONENT_MAX
 
 __all__ = ["embedding_columns"]
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)  # vectors are kept as float32, as in the window
-
 
 def _in_float32_range(vector: np.ndarray) -> bool:
-    return bool(np.isfinite(vector).all() and np.abs(vector).max() <= _FLOAT32_MAX)
+    return bool(np.isfinite(vector).all() and np.abs(vector).max() <= EMBEDDING_COMPONENT_MAX)
 
 
 def embedding_columns(
-    model: ModelConfig, content: bytes, fmt: str, where: str, rows: int
+    model: ModelConfig,
+    content: bytes,
+    fmt: str,
+    where: str,
+    rows: int,
+    parsed: list[dict[str, Any]] | None = None,
 ) -> dict[str, np.ndarray]:
-    """(rows, dimension) float32 per embedding feature, NaN rows where blank."""
+    """(rows, dimension) float32 per embedding feature, NaN rows where blank; `parsed` is the
+    file's rows when the caller has read them already (JSON Lines)."""
     if not model.embeddings:
         return {}
     names = frozenset(f.name for f in model.embeddings)
-    if fmt == "parquet":
+    if parsed is not None:
+        table = parsed
+    elif fmt == "parquet":
         table = parquet_rows(content, Wanted(numeric=frozenset(), text=names), where)
     else:
         table = rows_from_bytes(content, fmt, where)

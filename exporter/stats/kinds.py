@@ -26,4 +26,8 @@ class FeatureType(str, Enum):  # noqa: UP042 - see Task
     EMBEDDING = "embedding"  # a fixed-dimension vector of numbers per record
 
 
-__all__ = ["FeatureType", "Task"]
+# Embeddings are kept as float32: a component past its range would become infinite.
+EMBEDDING_COMPONENT_MAX = 3.4028234663852886e38
+
+
+__all__ = ["EMBEDDING_COMPONENT_MAX", "FeatureType", "Task"]
