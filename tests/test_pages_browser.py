@@ -179,9 +179,19 @@ def test_chromium_shows_a_drifted_feature_first_with_its_histogram_and_the_pages
         view = json.loads(_get(f"{base}/models/fraud", "application/json"))
         assert top in view["drifted_features"]
 
-        # Its histogram: a reference and a window bar per bin, each set of shares adding up.
-        small = next(iter(rows[0][1].all("svg")), None)
-        assert small is not None, f"the row of {top} shows no histogram"
+        # Its histogram (the first drifted scalar's: an embedding has none): a reference and a
+        # window bar per bin, each set of shares adding up.
+        histograms = {f["feature"]: f["histogram"] for f in view["features"]}
+        for name, cells in zip(names, rows, strict=True):
+            if histograms[name] is None:
+                assert not cells[1].all("svg"), f"the row of {name} draws a histogram it lacks"
+                page = _dom(browser, profile, f"{base}/models/fraud/features/{name}")
+                said = " ".join(para.text() for para in page.all("p"))
+                assert "no histogram" in said, f"the page of {name} does not say why it has none"
+        shown = next(i for i, n in enumerate(names) if drifted[i] and histograms[n] is not None)
+        charted = names[shown]
+        small = next(iter(rows[shown][1].all("svg")), None)
+        assert small is not None, f"the row of {charted} shows no histogram"
         reference, window = _shares(small, "reference"), _shares(small, "window")
         assert len(reference) == len(window) >= 2
         assert sum(reference) == pytest.approx(1.0, abs=0.02)
@@ -190,16 +200,16 @@ def test_chromium_shows_a_drifted_feature_first_with_its_histogram_and_the_pages
             float(bar.attrs["height"]) > 0 for bar in small.all("rect") if "ref" not in bar.classes
         )
 
-        method = rows[0][2].text()
-        series = f'mlmon_feature_drift_score{{feature="{top}",method="{method}",model="fraud"}}'
+        method = rows[shown][2].text()
+        series = f'mlmon_feature_drift_score{{feature="{charted}",method="{method}",model="fraud"}}'
         assert series in _get(f"{base}/metrics").decode()
 
         # The feature page: its name as a drifted heading, and the histogram with every bin
         # labelled as the JSON view has it.
-        page = _dom(browser, profile, f"{base}/models/fraud/features/{top}")
+        page = _dom(browser, profile, f"{base}/models/fraud/features/{charted}")
         (heading,) = page.all("h1")
-        assert heading.text() == top and "drifted" in heading.classes
-        feature = json.loads(_get(f"{base}/models/fraud/features/{top}", "application/json"))
+        assert heading.text() == charted and "drifted" in heading.classes
+        feature = json.loads(_get(f"{base}/models/fraud/features/{charted}", "application/json"))
         labels = feature["histogram"]["labels"]
         big = next((svg for svg in page.all("svg") if svg.all("rect")), None)
         assert big is not None, "the feature page shows no histogram"
@@ -215,7 +225,7 @@ def test_chromium_shows_a_drifted_feature_first_with_its_histogram_and_the_pages
             if cells and cells[0].text() == "fraud"
         )
         assert "drifted" in fraud[1].classes
-        assert top in fraud[2].text().split(", ")
+        assert charted in fraud[2].text().split(", ")
 
         demo.send_signal(signal.SIGINT)
         assert demo.wait(30) == 0
