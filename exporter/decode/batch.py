@@ -122,6 +122,8 @@ def _text(value: float | str | None) -> str | None:
 def positive_scores(scores: Sequence[Scores], positive: str | None) -> np.ndarray:
     """The positive-class probability per record, whichever form the producer sent; NaN where
     there is none."""
+    if set(map(type, scores)) == {float}:  # the usual case: one number per record
+        return np.fromiter(scores, float, len(scores))
     if positive is None:
         return np.array([s if isinstance(s, float) else np.nan for s in scores], dtype=float)
     nan = float("nan")

@@ -6,17 +6,29 @@ records would take a thousand of them per histogram.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 import numpy as np
 from prometheus_client import Histogram
 
+H = TypeVar("H", bound=Hashable)
 
-def groups(labels: Sequence[str]) -> dict[str, np.ndarray]:
-    """A mask of the records under each distinct label, in first-seen order."""
-    index = {label: i for i, label in enumerate(dict.fromkeys(labels))}
-    codes = np.fromiter(map(index.__getitem__, labels), np.intp, len(labels))
-    return {label: codes == i for label, i in index.items()}
+
+def groups(values: Sequence[H], label: Callable[[H, int], str]) -> dict[str, np.ndarray]:
+    """A mask of the records under each label, in first-seen order.
+
+    `label` is called once per distinct value, with how many records carry it, so a value's
+    label (a version folded into `__other__`, say) costs one call, not one per record; values
+    sharing a label share a mask, so there are never more masks than labels.
+    """
+    counts = Counter(values)
+    labels = {value: label(value, n) for value, n in counts.items()}
+    index = {name: i for i, name in enumerate(dict.fromkeys(labels.values()))}
+    code = {value: index[name] for value, name in labels.items()}
+    codes = np.fromiter(map(code.__getitem__, values), np.intp, len(values))
+    return {name: codes == i for name, i in index.items()}
 
 
 def observe_many(child: Histogram, values: np.ndarray) -> None:

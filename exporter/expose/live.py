@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 import numpy as np
 from prometheus_client import (
@@ -216,8 +217,9 @@ class LiveMetrics:
         self._max_versions.pop(model, None)
         self._slo_target.pop(model, None)
 
-    def version(self, model: str, version: str | None) -> str:
-        """A bounded version label: the first `max_versions` seen, then `__other__`."""
+    def version(self, model: str, version: str | None, records: int = 1) -> str:
+        """A bounded version label: the first `max_versions` seen, then `__other__` (counted
+        once per record folded)."""
         label = UNVERSIONED if version is None else version
         seen = self._versions[model]
         if label in seen:
@@ -226,7 +228,7 @@ class LiveMetrics:
             if len(seen) < self._max_versions[model] and len(label) <= MAX_VALUE_CHARS:
                 seen.add(label)
                 return label
-        self.limited.labels(model, "version").inc()
+        self.limited.labels(model, "version").inc(records)
         return OTHER
 
     def observe_predictions(self, model: str, batch: PredictionBatch) -> None:
@@ -234,7 +236,7 @@ class LiveMetrics:
         self.read.labels(model, "predictions").inc(len(batch))
         target = self._slo_target.get(model)
         timed = ~np.isnan(batch.latency)
-        for version, mask in groups([self.version(model, v) for v in batch.versions]).items():
+        for version, mask in groups(batch.versions, partial(self.version, model)).items():
             self.predictions.labels(model, version).inc(int(mask.sum()))
             self.errors.labels(model, version).inc(int((mask & ~batch.ok).sum()))
             self.estimated.labels(model, version).inc(float((1.0 / batch.sample_rate[mask]).sum()))

@@ -13,11 +13,26 @@ OTHER = "__other__"
 MAX_VALUE_CHARS = 128
 
 
+class _Codes(dict[str | None, int]):
+    """Value -> code, None -> -1; a lookup of a value without a code asks for one.
+
+    So a column's codes take one C-level lookup per value (`map` over `__getitem__`), and
+    only a value not seen before reaches Python.
+    """
+
+    def __init__(self, missing: Callable[[str], int]) -> None:
+        super().__init__({None: -1})
+        self._missing = missing
+
+    def __missing__(self, value: str) -> int:
+        return self._missing(value)
+
+
 class Vocabulary:
     """Codes for a categorical column: known values plus a capped number of new ones."""
 
     def __init__(self, max_new: int, on_fold: Callable[[], object] | None = None) -> None:
-        self._codes: dict[str, int] = {}
+        self._codes = _Codes(self._missing)
         self._values: list[str] = []
         self._known: set[str] = set()
         self._max_new = max_new
@@ -40,27 +55,17 @@ class Vocabulary:
 
     def code(self, value: str) -> int:
         """The value's code; past the cap every new value shares the `__other__` code."""
-        code = self._codes.get(value)
-        if code is not None:
-            return code
+        return self._codes[value]
+
+    def codes(self, values: Sequence[str | None]) -> np.ndarray:
+        """Codes of a column, -1 for None; a folded value is counted at each occurrence."""
+        return np.fromiter(map(self._codes.__getitem__, values), np.int32, len(values))
+
+    def _missing(self, value: str) -> int:
         code, folded = self._assign(value)
         if folded and self._on_fold is not None:
             self._on_fold()  # counted per folded value, so a storm shows its size
         return code
-
-    def codes(self, values: Sequence[str | None]) -> np.ndarray:
-        """Codes of a column, -1 for None; each distinct value is looked up once."""
-        found: dict[str | None, int] = {None: -1}
-        for value in dict.fromkeys(values):
-            if value is None:
-                continue
-            code = self._codes.get(value)
-            if code is None:
-                code, folded = self._assign(value)
-                for _ in range(values.count(value) if folded and self._on_fold else 0):
-                    self._on_fold()  # type: ignore[misc]  # checked just above
-            found[value] = code
-        return np.array(list(map(found.__getitem__, values)), dtype=np.int32)
 
     def _assign(self, value: str) -> tuple[int, bool]:
         """A code for a value without one, and whether it folded into `__other__`."""
