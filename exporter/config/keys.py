@@ -1,5 +1,6 @@
 """Strict YAML mappings, and mistakes reported as ConfigError with the key path to look at."""
 
+import os
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
@@ -8,6 +9,10 @@ from pydantic_core import ErrorDetails
 from exporter.yamlfile import ConfigError as ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+# Field docstrings are the descriptions in config/schema.json. pydantic reads them from the
+# source of every model class, a tenth of a second of every start, so only the schema
+# generator, which sets this before the models are built, asks for them.
+DOCSTRINGS = "MLMON_CONFIG_DOCSTRINGS"
 # pydantic's error types, worded in the user's vocabulary; {kind} is describe(the value).
 WORDING = {
     "missing": "is required",
@@ -48,7 +53,10 @@ class Section(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, use_attribute_docstrings=True, validate_by_name=True
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=os.environ.get(DOCSTRINGS) == "1",
+        validate_by_name=True,
     )
     required_hints: ClassVar[dict[str, str]] = {}
 

@@ -1,16 +1,21 @@
 """config/schema.json, generated from the declared keys so editors check what the loader does.
 
 Run `python -m exporter.config.schema` after changing a key; a test fails until the file
-matches again.
+matches again. The field descriptions are the models' attribute docstrings, which only a
+process started with MLMON_CONFIG_DOCSTRINGS=1 builds (see `keys.DOCSTRINGS`): elsewhere the
+schema is generated in such a process.
 """
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
 
+from exporter.config.keys import DOCSTRINGS
 from exporter.config.load import ConfigKeys
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "config" / "schema.json"
@@ -31,12 +36,23 @@ class _EditorSchema(GenerateJsonSchema):
 
 def schema_text() -> str:
     """The schema as committed: indented, keys in declaration order, one trailing newline."""
+    if os.environ.get(DOCSTRINGS) != "1":  # the models here were built without descriptions
+        return subprocess.run(
+            [sys.executable, "-m", "exporter.config.schema", "-"],
+            env={**os.environ, DOCSTRINGS: "1"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     schema = ConfigKeys.model_json_schema(schema_generator=_EditorSchema)
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str]) -> None:
-    """Write the schema to argv[0], or to config/schema.json."""
+    """Write the schema to argv[0] ("-": standard output), or to config/schema.json."""
+    if argv == ["-"]:
+        sys.stdout.write(schema_text())
+        return
     Path(argv[0] if argv else SCHEMA_FILE).write_text(schema_text())
 
 
