@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.config import load_config_text
@@ -19,7 +20,7 @@ from exporter.evaluate.fit import fit_reference
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics
 from exporter.reference.data import ReferenceData
-from exporter.stats.change import DEFAULT_THRESHOLD, BernoulliCusum
+from exporter.stats.change import DEFAULT_THRESHOLD, BernoulliCusum, Cusum
 from exporter.web import pages
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import xadd_all
@@ -53,6 +54,19 @@ def test_a_million_stationary_labels_give_no_more_false_detections_than_document
     for _ in range(10):
         detector.events(rng.random(100_000) < 0.10)
     assert detector.detections <= 1_000_000 / math.exp(DEFAULT_THRESHOLD)
+
+
+def test_a_cusum_fed_a_whole_batch_crosses_where_one_fed_record_by_record_does() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        threshold = float(rng.uniform(0.5, 12.0))  # low ones cross often: the dense path
+        steps = rng.normal(rng.uniform(-1.0, 1.0), rng.uniform(0.1, 3.0), int(rng.integers(300)))
+        start = float(rng.uniform(0.0, threshold))
+        batch, single = Cusum(threshold, start), Cusum(threshold, start)
+        found = batch.feed(steps)
+        assert found == [i for i, step in enumerate(steps) if single.feed(np.array([step]))]
+        assert batch.statistic == pytest.approx(single.statistic, abs=1e-9)
+        assert batch.detections == single.detections == len(found)
 
 
 def _reference(path: Path, rng: np.random.Generator) -> None:

@@ -19,6 +19,9 @@ import numpy as np
 # A false detection at most once per e**THRESHOLD stationary records (Wald's bound on the
 # average run length of a likelihood-ratio CUSUM): 11.5 is about one per 100,000.
 DEFAULT_THRESHOLD = 11.5
+# Past this many crossings in one batch the rest is fed record by record: each crossing
+# restarts the vectorised walk, which would cost a pass over the batch per record.
+DENSE_CROSSINGS = 8
 
 
 @dataclass
@@ -33,17 +36,43 @@ class Cusum:
     detections: int = 0
 
     def feed(self, increments: np.ndarray) -> list[int]:
-        """Add each record's increment; the positions (in `increments`) where it crossed."""
-        crossed = []
-        s, h = self.statistic, self.threshold
-        for i, step in enumerate(increments.tolist()):
+        """Add each record's increment; the positions (in `increments`) where it crossed.
+
+        Between two crossings the statistic is the walk of the increments less its lowest
+        point so far (Lindley's recursion unrolled), one numpy pass instead of a Python step
+        per record; crossings are rare, and where they are not the rest goes step by step.
+        """
+        steps = np.asarray(increments, dtype=float)
+        crossed: list[int] = []
+        start, s = 0, self.statistic
+        while start < steps.size and len(crossed) < DENSE_CROSSINGS:
+            walk = _lindley(s, steps[start:])
+            over = np.flatnonzero(walk > self.threshold)
+            if not over.size:
+                s, start = float(walk[-1]), steps.size
+                break
+            crossed.append(start + int(over[0]))
+            start, s = crossed[-1] + 1, 0.0
+        s = self._steps(s, steps, start, crossed)
+        self.statistic = s
+        self.detections += len(crossed)
+        return crossed
+
+    def _steps(self, s: float, steps: np.ndarray, start: int, crossed: list[int]) -> float:
+        """The recursion one record at a time from `start`, appending crossings."""
+        h = self.threshold
+        for i, step in enumerate(steps[start:].tolist(), start):
             s = max(0.0, s + step)
             if s > h:
                 crossed.append(i)
                 s = 0.0
-        self.statistic = s
-        self.detections += len(crossed)
-        return crossed
+        return s
+
+
+def _lindley(start: float, steps: np.ndarray) -> np.ndarray:
+    """max(0, s + step) applied along `steps` from s = start (>= 0), every value."""
+    walk = np.cumsum(np.concatenate(([start], steps)))
+    return (walk - np.minimum(np.minimum.accumulate(walk), 0.0))[1:]
 
 
 @dataclass
