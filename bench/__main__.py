@@ -36,6 +36,7 @@ class Bench:
 BENCHES = (
     Bench("bench.ingest"),
     Bench("bench.daemon_ingest", takes_quick=True),
+    Bench("bench.trickle", takes_quick=True),
     Bench("bench.daemon_memory", takes_quick=True),
     Bench("bench.evaluation", takes_quick=True),
     Bench("bench.scrape", takes_quick=True),

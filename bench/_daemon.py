@@ -58,12 +58,19 @@ def write_reference(path: Path, rows: int = 300) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def write_config(directory: Path, redis_port: int, names: Sequence[str]) -> Path:
-    """config.yaml and ref.csv for the named models, in directory."""
+def write_config(
+    directory: Path, redis_port: int, names: Sequence[str], linger: str = "null"
+) -> Path:
+    """config.yaml and ref.csv for the named models, in directory.
+
+    The reader's linger (`redis.linger`) is off unless asked for: the throughput benches
+    time a backlog until the reader waits in XREAD again, and the linger after the last,
+    caught-up read would add up to its length of idle time to every timed run.
+    """
     write_reference(directory / "ref.csv")
     path = directory / "config.yaml"
     path.write_text(
-        f"redis: {{url: 'redis://127.0.0.1:{redis_port}/0'}}\nmodels:"
+        f"redis: {{url: 'redis://127.0.0.1:{redis_port}/0', linger: {linger}}}\nmodels:"
         + "".join(model_yaml(n) for n in names)
     )
     return path

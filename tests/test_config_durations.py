@@ -45,3 +45,15 @@ def test_durations_accept_plain_numbers_of_seconds() -> None:
 def test_durations_from_env_variables_are_parsed() -> None:
     config = load_doc({"models": [model_keys(window={"duration": "${WINDOW:-2h}"})]}, {})
     assert config.models[0].window.duration_seconds == 7200.0
+
+
+def test_the_readers_linger_defaults_to_100ms_and_null_reads_at_once() -> None:
+    assert load_doc({"models": [model_keys()]}, {}).redis.linger_seconds == 0.1
+    assert (
+        load_doc({"models": [model_keys()], "redis": {"linger": "250ms"}}, {}).redis.linger_seconds
+        == 0.25
+    )
+    assert (
+        load_doc({"models": [model_keys()], "redis": {"linger": None}}, {}).redis.linger_seconds
+        is None
+    )

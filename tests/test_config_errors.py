@@ -142,6 +142,8 @@ def test_a_missing_required_key_says_it_is_required() -> None:
         ({"redis": {"url": "redis://:6379"}}, "redis.url: must name a host"),
         ({"redis": {"read_count": 0}}, "redis.read_count: must be positive"),
         ({"redis": {"block": "0.1ms"}}, "redis.block: must be at least 1ms"),
+        ({"redis": {"linger": "10s"}}, "redis.linger: must be at most 5s, got 10.0s"),
+        ({"redis": {"linger": 0}}, "redis.linger: must be a positive duration, got 0"),
         (
             {"redis": {"tls": {"ca_file": "ca.pem"}}},
             "redis.tls: is set, but redis.url does not use rediss://",

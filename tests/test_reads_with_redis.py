@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from exporter.source.connect import make_client
 from exporter.source.reader import StreamReader
 from exporter.source.server import READ_BYTES, SIZE_SAMPLE
 from exporter.source.streams import Entry
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, wait_for
 from tests.helpers import make_config, sample, write_reference
 
 STREAM = b"mlmon:{m}:predictions"
@@ -121,3 +122,46 @@ def test_a_first_read_of_entries_of_unknown_size_asks_for_a_few_then_reads_stay_
     assert recorder.got == expected
     assert reads[0] == SIZE_SAMPLE
     assert max(reads[1:]) * pad <= READ_BYTES
+
+
+def _lingering_reader(
+    server: RedisServer, tmp: Path, linger: float, read_count: int = 4000
+) -> tuple[StreamReader, Recorder]:
+    """A reader (not started) over model m whose reads linger `linger` seconds once caught up."""
+    reader, recorder, _ = reader_for(server, tmp, read_count, entries=0)
+    reader._cfg = reader._cfg.model_copy(update={"linger_seconds": linger, "block_seconds": 0.05})
+    return reader, recorder
+
+
+def test_a_trickle_of_records_is_read_in_a_few_batches_not_one_read_each(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    reader, recorder = _lingering_reader(redis_server, tmp_path, linger=0.25)
+    client = redis_server.client()
+    reader.start()
+    try:
+        for i in range(100):  # a record every 10 ms: without the linger, a read each
+            client.xadd(STREAM, {b"data": b'{"id": "t%d"}' % i})
+            time.sleep(0.01)
+        wait_for(lambda: len(recorder.got) == 100, 10, what="every trickled record")
+    finally:
+        reader.stop()
+    assert [f[b"data"] for _, f in recorder.got] == [b'{"id": "t%d"}' % i for i in range(100)]
+    assert len(recorder.reads) <= 20, recorder.reads  # a second of records, 0.25 s lingers
+
+
+def test_a_backlog_is_read_page_after_page_without_lingering_between_them(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    reader, recorder = _lingering_reader(redis_server, tmp_path, linger=5.0, read_count=7)
+    pipe = redis_server.client().pipeline(transaction=False)
+    for i in range(95):
+        pipe.xadd(STREAM, {b"data": b'{"id": "b%d"}' % i})
+    pipe.execute()
+    reader.start()
+    try:
+        # Full pages of 7 follow each other; a linger between them would take 5 s each.
+        wait_for(lambda: len(recorder.got) == 95, 4.5, what="the whole backlog before a linger")
+    finally:
+        reader.stop()
+    assert [n for n in recorder.reads if n] == [7] * 13 + [4]

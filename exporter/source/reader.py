@@ -240,19 +240,31 @@ class StreamReader:
         return StreamState.of(info), cursor
 
     def read_once(self) -> None:
-        """One blocking XREAD over all streams, or in a cluster one quick XREAD per model."""
-        if not isinstance(self._client, RedisCluster):
-            self._deliver_reply(self._xread(self.last_ids, self._cfg.block_ms))
-            return
-        got = False
-        for keys in self._by_model:  # a model's streams share a hash tag, so one node answers
-            got = self._deliver_reply(self._xread({k: self.last_ids[k] for k in keys}, None)) or got
-        if not got:
+        """One blocking XREAD over all streams, or in a cluster one quick XREAD per model.
+
+        A read that caught up (some entries, no stream's page full) is followed by the linger:
+        at a hundred records a second each read would otherwise carry one record, and the
+        per-read cost, not the records, would take a fifth of a core.
+        """
+        count = self._size.count(self._cfg.read_count)
+        cluster = isinstance(self._client, RedisCluster)
+        # In a cluster a model's streams share a hash tag, so one node answers each read.
+        reads = (
+            [{k: self.last_ids[k] for k in keys} for keys in self._by_model]
+            if cluster
+            else [self.last_ids]
+        )
+        replies = []
+        for ids in reads:
+            replies.append(self._xread(ids, None if cluster else self._cfg.block_ms, count))
+            self._deliver_reply(replies[-1])
+        if self._cfg.linger_seconds and _caught_up(replies, count):
+            self._stop.wait(self._cfg.linger_seconds)
+        elif cluster and not any(entries for reply in replies for _, entries in reply):
             self._stop.wait(CLUSTER_IDLE_SECONDS)
 
-    def _xread(self, ids: Ids, block: int | None) -> list[Reply]:
+    def _xread(self, ids: Ids, block: int | None, count: int) -> list[Reply]:
         streams: dict[Any, Any] = dict(ids)
-        count = self._size.count(self._cfg.read_count)
         return replies_of(self._client.xread(streams, count=count, block=block))
 
     def _deliver_reply(self, reply: list[Reply]) -> bool:
@@ -285,3 +297,9 @@ class StreamReader:
             )
             if not replay:
                 self._live.lost.labels(pipeline.model.name, kind).inc(len(entries))
+
+
+def _caught_up(replies: list[list[Reply]], count: int) -> bool:
+    """Whether the reads brought entries and no stream filled its page (nothing left behind)."""
+    pages = [len(entries) for reply in replies for _, entries in reply]
+    return any(pages) and max(pages) < count
