@@ -127,3 +127,19 @@ def machine() -> str:
         f"Python {platform.python_version()}, numpy {numpy.__version__}, "
         f"redis-py {redis_py.__version__}, {os.cpu_count()} cores, {platform.machine()}"
     )
+
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+def record_section(name: str, heading: str, text: str) -> None:
+    """Put text between the `bench.<name>` markers in docs/benchmarks.md, or at its end under
+    a new `heading` when the markers are not there yet; what surrounds them is hand-written."""
+    begin, end = f"<!-- bench.{name}: begin -->", f"<!-- bench.{name}: end -->"
+    doc = DOC.read_text()
+    start, stop = doc.find(begin), doc.find(end)
+    if start < 0 or stop < start:
+        doc = doc.rstrip("\n") + f"\n\n## {heading}\n\n{begin}\n{text}{end}\n"
+    else:
+        doc = doc[: start + len(begin)] + "\n" + text + doc[stop:]
+    DOC.write_text(doc)

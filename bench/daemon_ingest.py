@@ -32,11 +32,9 @@ import redis
 
 from bench._daemon import Daemon, write_config
 from bench._producer import produce
-from bench.common import cpu_seconds, free_port, machine, rss_mb, start_redis
+from bench.common import cpu_seconds, free_port, machine, record_section, rss_mb, start_redis
 from exporter.source.server import ReplySize
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- bench.daemon_ingest: begin -->", "<!-- bench.daemon_ingest: end -->"
 RECORDS, QUICK_RECORDS = 60_000, 5_000
 REPEATS, QUICK_REPEATS = 3, 3
 POLL_SECONDS = 0.005  # asks Redis, not the exporter
@@ -302,17 +300,6 @@ def table(results: dict[Case, Measured], n: int, repeats: int, load: str) -> str
     return "\n".join(lines) + "\n"
 
 
-def record(text: str) -> None:
-    """Put the table between the markers in docs/benchmarks.md, or a new section at its end."""
-    doc, table_text = DOC.read_text(), "#" + text  # a subsection of the hand-written section
-    start, end = doc.find(BEGIN), doc.find(END)
-    if start < 0 or end < start:
-        doc = doc.rstrip("\n") + f"\n\n## Ingest through the daemon\n\n{BEGIN}\n{table_text}{END}\n"
-    else:
-        doc = doc[: start + len(BEGIN)] + "\n" + table_text + doc[end:]
-    DOC.write_text(doc)
-
-
 def main(quick: bool = False) -> None:
     """Run every case and print the table; a full run also records it in the docs."""
     n, repeats = (QUICK_RECORDS, QUICK_REPEATS) if quick else (RECORDS, REPEATS)
@@ -323,7 +310,7 @@ def main(quick: bool = False) -> None:
     text = table(results, n, repeats, load)
     print(text)
     if not quick:
-        record(text)
+        record_section("daemon_ingest", "Ingest through the daemon", "#" + text)  # a subsection
 
 
 if __name__ == "__main__":

@@ -28,10 +28,8 @@ import redis
 
 from bench._daemon import Daemon, write_config
 from bench._producer import records
-from bench.common import cpu_seconds, free_port, machine, start_redis
+from bench.common import cpu_seconds, free_port, machine, record_section, start_redis
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- bench.trickle: begin -->", "<!-- bench.trickle: end -->"
 RATES = (100, 1000, 5000)
 SECONDS, QUICK_SECONDS = 10.0, 3.0
 REPEATS, QUICK_REPEATS = 3, 1
@@ -138,24 +136,13 @@ def table(got: dict[tuple[str, int], list[float]], seconds: float, repeats: int)
     return "\n".join(lines) + "\n"
 
 
-def record(text: str) -> None:
-    """Put the table between the markers in docs/benchmarks.md, or a new section at its end."""
-    doc = DOC.read_text()
-    start, end = doc.find(BEGIN), doc.find(END)
-    if start < 0 or end < start:
-        doc = doc.rstrip("\n") + f"\n\n## Steady traffic\n\n{BEGIN}\n{text}{END}\n"
-    else:
-        doc = doc[: start + len(BEGIN)] + "\n" + text + doc[end:]
-    DOC.write_text(doc)
-
-
 def main(quick: bool = False) -> None:
     """Run every rate and print the table; a full run also records it in the docs."""
     seconds, repeats = (QUICK_SECONDS, QUICK_REPEATS) if quick else (SECONDS, REPEATS)
     text = table(run(seconds, repeats), seconds, repeats)
     print(text)
     if not quick:
-        record(text)
+        record_section("trickle", "Steady traffic", text)
 
 
 if __name__ == "__main__":
