@@ -15,7 +15,7 @@ from redis.cluster import RedisCluster
 from exporter.config import RedisConfig
 from exporter.source.connect import RedisClient, describe
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds
-from exporter.source.replies import Ids, replies_of, skip_post_processing
+from exporter.source.replies import Ids, caught_up, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
 from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics, Reply
 from exporter.source.tail import newest_id, read_tail, stream_state
@@ -247,25 +247,21 @@ class StreamReader:
         per-read cost, not the records, would take a fifth of a core.
         """
         count = self._size.count(self._cfg.read_count)
-        cluster = isinstance(self._client, RedisCluster)
-        # In a cluster a model's streams share a hash tag, so one node answers each read.
-        reads = (
-            [{k: self.last_ids[k] for k in keys} for keys in self._by_model]
-            if cluster
-            else [self.last_ids]
-        )
+        cluster = isinstance(self._client, RedisCluster)  # one read per model's hash tag
         replies = []
-        for ids in reads:
-            replies.append(self._xread(ids, None if cluster else self._cfg.block_ms, count))
+        for keys in self._by_model if cluster else [list(self.last_ids)]:
+            ids = {k: self.last_ids[k] for k in keys}
+            replies.append(self._xread(ids, self._cfg.block_ms, count, cluster))
             self._deliver_reply(replies[-1])
-        if self._cfg.linger_seconds and _caught_up(replies, count):
+        if self._cfg.linger_seconds and caught_up(replies, count):
             self._stop.wait(self._cfg.linger_seconds)
         elif cluster and not any(entries for reply in replies for _, entries in reply):
             self._stop.wait(CLUSTER_IDLE_SECONDS)
 
-    def _xread(self, ids: Ids, block: int | None, count: int) -> list[Reply]:
-        streams: dict[Any, Any] = dict(ids)
-        return replies_of(self._client.xread(streams, count=count, block=block))
+    def _xread(self, ids: Ids, block: int, count: int, cluster: bool) -> list[Reply]:
+        streams: dict[Any, Any] = dict(ids)  # a cluster's reads do not block: one per node
+        block_ms = None if cluster else block
+        return replies_of(self._client.xread(streams, count=count, block=block_ms))
 
     def _deliver_reply(self, reply: list[Reply]) -> bool:
         """Hand entries on, then advance the cursors; True when anything arrived."""
@@ -297,9 +293,3 @@ class StreamReader:
             )
             if not replay:
                 self._live.lost.labels(pipeline.model.name, kind).inc(len(entries))
-
-
-def _caught_up(replies: list[list[Reply]], count: int) -> bool:
-    """Whether the reads brought entries and no stream filled its page (nothing left behind)."""
-    pages = [len(entries) for reply in replies for _, entries in reply]
-    return any(pages) and max(pages) < count

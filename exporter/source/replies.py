@@ -44,3 +44,9 @@ def entries_of(entries: list[Any]) -> list[Entry]:
 def replies_of(reply: Any) -> list[Reply]:
     """An XREAD reply, raw or parsed, as (stream, entries) pairs; nothing new is None."""
     return [(key, entries_of(entries)) for key, entries in reply or ()]
+
+
+def caught_up(replies: list[list[Reply]], count: int) -> bool:
+    """Whether reads brought entries and no stream filled its page (nothing left behind)."""
+    pages = [len(entries) for reply in replies for _, entries in reply]
+    return any(pages) and max(pages) < count
