@@ -42,6 +42,12 @@ def test_redis_outage_keeps_serving_and_resumes_without_losing_or_doubling_recor
             lambda: value(daemon, READ, model="m", kind="predictions") == 700,
             what="first 700 records read",
         )
+        # An evaluation has published the window before the outage, so the outage can be
+        # seen not to take it away (reading 700 records can outrun the first evaluation).
+        wait_for(
+            lambda: value(daemon, "mlmon_window_samples", model="m") is not None,
+            what="an evaluation before the outage",
+        )
         redis_server.stop()
         wait_for(lambda: value(daemon, "mlmon_redis_up") == 0, what="redis_up to drop to 0")
         body = scrape(daemon)
