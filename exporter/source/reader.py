@@ -15,7 +15,7 @@ from redis.cluster import RedisCluster
 from exporter.config import RedisConfig
 from exporter.source.connect import RedisClient, describe
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds
-from exporter.source.replies import Ids, caught_up, replies_of, skip_post_processing
+from exporter.source.replies import caught_up, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
 from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics, Reply
 from exporter.source.tail import newest_id, read_tail, stream_state
@@ -248,20 +248,19 @@ class StreamReader:
         """
         count = self._size.count(self._cfg.read_count)
         cluster = isinstance(self._client, RedisCluster)  # one read per model's hash tag
-        replies = []
+        block = None if cluster else self._cfg.block_ms  # a cluster's reads go node by node
+        replies, got = [], False
         for keys in self._by_model if cluster else [list(self.last_ids)]:
-            ids = {k: self.last_ids[k] for k in keys}
-            replies.append(self._xread(ids, self._cfg.block_ms, count, cluster))
-            self._deliver_reply(replies[-1])
+            replies.append(self._xread({k: self.last_ids[k] for k in keys}, block, count))
+            got = self._deliver_reply(replies[-1]) or got
         if self._cfg.linger_seconds and caught_up(replies, count):
             self._stop.wait(self._cfg.linger_seconds)
-        elif cluster and not any(entries for reply in replies for _, entries in reply):
+        elif cluster and not got:
             self._stop.wait(CLUSTER_IDLE_SECONDS)
 
-    def _xread(self, ids: Ids, block: int, count: int, cluster: bool) -> list[Reply]:
-        streams: dict[Any, Any] = dict(ids)  # a cluster's reads do not block: one per node
-        block_ms = None if cluster else block
-        return replies_of(self._client.xread(streams, count=count, block=block_ms))
+    def _xread(self, ids: dict[bytes, bytes], block: int | None, count: int) -> list[Reply]:
+        streams: dict[Any, Any] = ids
+        return replies_of(self._client.xread(streams, count=count, block=block))
 
     def _deliver_reply(self, reply: list[Reply]) -> bool:
         """Hand entries on, then advance the cursors; True when anything arrived."""

@@ -8,15 +8,12 @@ reader thread. The reader's client returns XREAD replies as hiredis built them i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import redis
 
 from exporter.source.connect import RedisClient
 from exporter.source.streams import Entry, Reply
-
-Ids = Mapping[bytes, bytes]
 
 
 def raw_reply(response: Any, **options: Any) -> Any:
