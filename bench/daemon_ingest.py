@@ -130,13 +130,14 @@ class Setup:
     daemon: Daemon
 
     @classmethod
-    def start(cls, case: Case, workdir: Path) -> Setup:
-        """Start the case's redis-server and exporter (not waiting for the exporter)."""
+    def start(cls, case: Case, workdir: Path, linger: str = "null") -> Setup:
+        """Start the case's redis-server and exporter (not waiting for the exporter);
+        `linger` is the config's `redis.linger` (off: see write_config)."""
         directory = workdir / case.key
         directory.mkdir()
         port = free_port()
         server = start_redis(port, str(directory))
-        config = write_config(directory, port, case.names())
+        config = write_config(directory, port, case.names(), linger=linger)
         daemon = Daemon.start(config, free_port(), directory / "exporter.log")
         return cls(case, server, redis.Redis(port=port, protocol=2), daemon)
 

@@ -16,54 +16,23 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import orjson
 import redis
 
-from bench._daemon import Daemon, write_config
 from bench._producer import records
-from bench.common import cpu_seconds, free_port, machine, record_section, start_redis
+from bench.common import cpu_seconds, machine, record_section
+from bench.daemon_ingest import Case, Setup
 
 CASES = ((1, 100), (1, 1000), (1, 5000), (100, 1000))  # (models, records/s over all of them)
 SECONDS, QUICK_SECONDS = 10.0, 3.0
 REPEATS, QUICK_REPEATS = 3, 1
 LINGERS = {"off (null)": "null", "100ms (default)": "0.1", "1s": "1"}
-
-
-@dataclass
-class Exporter:
-    """One exporter with its own redis-server, so its reads are its own."""
-
-    server: subprocess.Popen[bytes]
-    client: redis.Redis
-    daemon: Daemon
-    streams: list[str]
-
-    @classmethod
-    def start(cls, directory: Path, models: int, linger: str) -> Exporter:
-        """Start redis-server and the exporter on a config of `models` models; wait for it."""
-        directory.mkdir()
-        port = free_port()
-        server = start_redis(port, str(directory))
-        names = [f"m{i}" for i in range(models)]
-        config = write_config(directory, port, names, linger=linger)
-        daemon = Daemon.start(config, free_port(), directory / "exporter.log")
-        daemon.wait_evaluated(models)
-        streams = [f"mlmon:{{{n}}}:predictions" for n in names]
-        return cls(server, redis.Redis(port=port, protocol=2), daemon, streams)
-
-    def stop(self) -> None:
-        """End the exporter and its redis-server by PID."""
-        self.daemon.stop()
-        self.server.terminate()
-        self.server.wait(10)
 
 
 def produce(port: int, streams: list[str], rate: int, seconds: float, seed: int) -> None:
@@ -79,18 +48,18 @@ def produce(port: int, streams: list[str], rate: int, seconds: float, seed: int)
         client.xadd(streams[i % len(streams)], {"data": row})
 
 
-def measure(exporter: Exporter, rate: int, seconds: float, seed: int) -> float:
+def measure(setup: Setup, rate: int, seconds: float, seed: int) -> float:
     """The exporter's CPU seconds per wall second while the producer runs, plus one second."""
-    port = exporter.client.connection_pool.connection_kwargs["port"]
-    args = (port, exporter.streams, rate, seconds, seed)
-    cpu, start = cpu_seconds(exporter.daemon.proc.pid), time.monotonic()
+    port = setup.client.connection_pool.connection_kwargs["port"]
+    args = (port, setup.case.streams(), rate, seconds, seed)
+    cpu, start = cpu_seconds(setup.daemon.proc.pid), time.monotonic()
     producer = mp.get_context("fork").Process(target=produce, args=args)
     producer.start()
     producer.join()
     time.sleep(1.0)  # what was written last is read (and lingered over) inside the window
-    used = cpu_seconds(exporter.daemon.proc.pid) - cpu
-    for stream in exporter.streams:
-        exporter.client.xtrim(stream, maxlen=0)
+    used = cpu_seconds(setup.daemon.proc.pid) - cpu
+    for stream in setup.case.streams():
+        setup.client.xtrim(stream, maxlen=0)
     return used / (time.monotonic() - start)
 
 
@@ -101,12 +70,16 @@ def run(seconds: float, repeats: int) -> Results:
     """Every case with every linger, the lingers alternated in every repetition."""
     got: Results = {(m, r, k): [] for m, r in CASES for k in LINGERS}
     with tempfile.TemporaryDirectory() as tmp:
-        exporters: dict[tuple[int, str], Exporter] = {}
+        exporters: dict[tuple[int, str], Setup] = {}
         try:
             for models in sorted({m for m, _ in CASES}):
                 for i, (name, linger) in enumerate(LINGERS.items()):
-                    where = Path(tmp) / f"m{models}-{i}"
-                    exporters[models, name] = Exporter.start(where, models, linger)
+                    where = Path(tmp) / f"linger{i}"
+                    where.mkdir(exist_ok=True)
+                    case = Case(f"of{models}m", f"{models} model(s)", models, 1)
+                    exporters[models, name] = Setup.start(case, where, linger)
+            for setup in exporters.values():
+                setup.daemon.wait_evaluated(setup.case.models)
             for rep in range(repeats):
                 for models, rate in CASES:
                     for name in LINGERS:
