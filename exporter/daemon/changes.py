@@ -65,7 +65,7 @@ class ModelChanges:
             return np.asarray(batch.numeric[self._rows[name]], dtype=float)
         if self._model.task is Task.BINARY:
             return batch.positive(self._model.positive_class)
-        return np.array([np.nan if p is None else p for p in batch.prediction], dtype=float)
+        return np.array(batch.prediction, dtype=float)  # None (an error status): NaN
 
     def _observe(self, signal: str, statistic: float, changes: list[float], count: bool) -> None:
         if changes:
