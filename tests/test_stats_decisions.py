@@ -58,6 +58,12 @@ def test_auto_on_a_few_valued_numeric_column_counts_values_it_never_saw_as_other
     assert method.score(np.full(1000, 7.0)).drifted
 
 
+def test_auto_counts_every_distinct_value_even_those_only_past_the_first_rows() -> None:
+    flags_then_more = np.concatenate([np.zeros(490), np.ones(490), np.arange(2.0, 9.0)])
+    assert resolve(make_method("auto", NUMERIC).fit(flags_then_more)).label == "ks"
+    assert resolve(make_method("auto", NUMERIC).fit(flags_then_more[:980])).label == "z"
+
+
 def test_bh_and_bonferroni_adjusted_p_values_equal_scipy_and_the_formula() -> None:
     p = np.random.default_rng(1).uniform(0, 0.2, 40) ** 2
     np.testing.assert_allclose(

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import numpy.typing as npt
 
-from exporter.stats.base import CodeArray, DriftMethod, DriftResult, present
+from exporter.stats.base import CodeArray, DriftMethod, DriftResult, count_distinct, present
 from exporter.stats.kinds import FeatureType
 
 SMALL_REFERENCE = 1000
@@ -108,7 +108,7 @@ class _Auto(DriftMethod):
         values = present(np.asarray(reference))
         if values.size == 0:
             raise ValueError("auto: cannot fit on an empty reference")
-        n_unique = int(np.unique(values).size)
+        n_unique = count_distinct(values, FEW_VALUES + 1)  # choose_method asks no more
         if n_categories is not None:
             n_unique = max(n_unique, int(n_categories))
         name = choose_method(self.feature_type, int(np.size(reference)), n_unique)

@@ -41,6 +41,17 @@ def present(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return kept
 
 
+def count_distinct(values: npt.NDArray[Any], cap: int) -> int:
+    """How many distinct values, counted up to cap: a column with more reports cap.
+
+    Choosing a method only asks whether a column has more than a few distinct values; a
+    continuous column answers from its first values instead of sorting 100k of them.
+    """
+    if np.unique(values[: 8 * cap]).size >= cap:
+        return cap
+    return min(int(np.unique(values).size), cap)
+
+
 class DriftMethod(ABC):
     """A drift statistic that fits reference state once so each window is scored cheaply."""
 
