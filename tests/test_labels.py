@@ -210,6 +210,33 @@ def test_slow_and_sampling_aware_prediction_counters() -> None:
     assert _sample(registry, "mlmon_predictions_estimated_total", version="v1") == 5.0
 
 
+def test_a_reload_that_adds_a_latency_target_counts_slow_predictions_from_then_on() -> None:
+    registry = CollectorRegistry()
+    before, after = _model(), _model(slo=SLOConfig(latency_target_seconds=0.1))
+    live = LiveMetrics(registry, [before])
+    slow = {"features": {}, "prediction": 1, "latency_ms": 150, "version": "v1"}
+    ModelPipeline(before, live, SnapshotStore(), Clock(T0)).ingest_predictions([_entry(T0, slow)])
+    live.configure([after])
+    ModelPipeline(after, live, SnapshotStore(), Clock(T0)).ingest_predictions([_entry(T0, slow)])
+    assert _sample(registry, "mlmon_predictions_total", version="v1") == 2
+    assert _sample(registry, "mlmon_slow_predictions_total", version="v1") == 1
+
+
+def test_a_model_removed_and_added_again_counts_from_zero() -> None:
+    registry = CollectorRegistry()
+    model = _model()
+    live = LiveMetrics(registry, [model])
+    entry = _entry(T0, {"features": {}, "prediction": 1, "version": "v1"})
+    ModelPipeline(model, live, SnapshotStore(), Clock(T0)).ingest_predictions([entry])
+    live.configure([])
+    assert _sample(registry, "mlmon_predictions_total", version="v1") == 0
+    live.configure([model])
+    ModelPipeline(model, live, SnapshotStore(), Clock(T0)).ingest_predictions([entry])
+    assert (
+        registry.get_sample_value("mlmon_predictions_total", {"model": "m", "version": "v1"}) == 1
+    )
+
+
 def _fill(join: LabelJoin, start: int, count: int) -> None:
     scores = {"a": 0.2, "b": 0.5, "c": 0.3}
     batch = 10_000

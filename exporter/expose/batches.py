@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from prometheus_client import Histogram
+
+from exporter.decode.batch import PredictionBatch
 
 H = TypeVar("H", bound=Hashable)
 
@@ -25,6 +28,8 @@ def groups(values: Sequence[H], label: Callable[[H, int], str]) -> dict[str, np.
     """
     counts = Counter(values)
     labels = {value: label(value, n) for value, n in counts.items()}
+    if len(counts) == 1:  # the usual read: one version
+        return {name: np.ones(len(values), bool) for name in labels.values()}
     index = {name: i for i, name in enumerate(dict.fromkeys(labels.values()))}
     code = {value: index[name] for value, name in labels.items()}
     codes = np.fromiter(map(code.__getitem__, values), np.intp, len(values))
@@ -40,8 +45,43 @@ def observe_many(child: Histogram, values: np.ndarray) -> None:
     if not values.size:
         return
     bounds = np.array(child._upper_bounds)
+    _observe_bounded(child, bounds, values)
+
+
+def _observe_bounded(child: Histogram, bounds: np.ndarray, values: np.ndarray) -> None:
     counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
     child._sum.inc(float(values.sum()))
     for bucket, n in zip(child._buckets, counts.tolist(), strict=True):
         if n:
             bucket.inc(n)
+
+
+@dataclass(frozen=True)
+class VersionSeries:
+    """A model version's prediction counters and latency histogram, looked up once.
+
+    prometheus_client's labels() takes a lock and builds a key at every call: the five calls
+    a read made were a fifth of what reading one record cost.
+    """
+
+    predictions: Any
+    errors: Any
+    estimated: Any
+    latency: Histogram
+    bounds: np.ndarray  # the latency buckets' upper bounds
+    slow: Any | None = None  # with an SLO latency target only
+    target: float = 0.0  # the SLO's latency target, seconds
+
+    def observe(self, batch: PredictionBatch, mask: np.ndarray | None) -> None:
+        """Count the records under mask (None: all of them, the usual single version)."""
+        ok, rate, latency = batch.ok, batch.sample_rate, batch.latency
+        if mask is not None:
+            ok, rate, latency = ok[mask], rate[mask], latency[mask]
+        self.predictions.inc(len(ok))
+        self.errors.inc(len(ok) - int(np.count_nonzero(ok)))
+        self.estimated.inc(float(np.sum(1.0 / rate)))
+        seconds = latency[~np.isnan(latency)]
+        if seconds.size:
+            _observe_bounded(self.latency, self.bounds, seconds)
+        if self.slow is not None:
+            self.slow.inc(int(np.count_nonzero(seconds > self.target)))

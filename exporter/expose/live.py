@@ -21,7 +21,7 @@ from prometheus_client import (
 from exporter.config import ModelConfig
 from exporter.decode.batch import PredictionBatch
 from exporter.decode.wire import Reason
-from exporter.expose.batches import groups, observe_many
+from exporter.expose.batches import VersionSeries, groups
 from exporter.expose.catalog import LATENCY_BUCKETS, spec
 from exporter.expose.change_live import ChangeMetrics
 from exporter.expose.instruments import counter, gauge
@@ -115,6 +115,7 @@ class LiveMetrics:
         self.latency = _histogram("mlmon_prediction_latency_seconds", registry, LATENCY_BUCKETS)
         self._max_versions: dict[str, int] = {}
         self._versions: dict[str, set[str]] = {}
+        self._series: dict[tuple[str, str], VersionSeries] = {}
         self._lock = threading.Lock()
         self.configure(models)
 
@@ -139,6 +140,8 @@ class LiveMetrics:
         models = tuple(models)
         for name in set(self._versions) - {m.name for m in models}:
             self.forget(name)
+        with self._lock:
+            self._series = {}  # an SLO target may have changed: children are looked up anew
         for m in models:
             if changed is None or m.name in changed or m.name not in self._versions:
                 self.configured_at.labels(m.name).set(self._clock())
@@ -210,8 +213,10 @@ class LiveMetrics:
             self.delay,
             self.latency,
         )
-        for family in families:
-            family.remove_by_labels({"model": model})
+        with self._lock:
+            for family in families:
+                family.remove_by_labels({"model": model})
+            self._series = {k: v for k, v in self._series.items() if k[0] != model}
         self.changes.forget(model)
         self._versions.pop(model, None)
         self._max_versions.pop(model, None)
@@ -234,16 +239,27 @@ class LiveMetrics:
     def observe_predictions(self, model: str, batch: PredictionBatch) -> None:
         """Count a batch of valid predictions by version, errors and latency."""
         self.read.labels(model, "predictions").inc(len(batch))
-        target = self._slo_target.get(model)
-        timed = ~np.isnan(batch.latency)
-        for version, mask in groups(batch.versions, partial(self.version, model)).items():
-            self.predictions.labels(model, version).inc(int(mask.sum()))
-            self.errors.labels(model, version).inc(int((mask & ~batch.ok).sum()))
-            self.estimated.labels(model, version).inc(float((1.0 / batch.sample_rate[mask]).sum()))
-            seconds = batch.latency[mask & timed]
-            observe_many(self.latency.labels(model, version), seconds)
-            if target is not None:
-                self.slow.labels(model, version).inc(int((seconds > target).sum()))
+        by_version = groups(batch.versions, partial(self.version, model))
+        for version, mask in by_version.items():
+            series = self._series.get((model, version)) or self._version_series(model, version)
+            series.observe(batch, None if len(by_version) == 1 else mask)
+
+    def _version_series(self, model: str, version: str) -> VersionSeries:
+        """The children of a version's series, kept until the next reload or the model leaves."""
+        with self._lock:
+            latency = self.latency.labels(model, version)
+            target = self._slo_target.get(model)
+            series = VersionSeries(
+                self.predictions.labels(model, version),
+                self.errors.labels(model, version),
+                self.estimated.labels(model, version),
+                latency,
+                np.array(latency._upper_bounds),
+                None if target is None else self.slow.labels(model, version),
+                target or 0.0,
+            )
+            self._series[(model, version)] = series
+        return series
 
     def observe_labels(self, model: str, count: int, joined: JoinResult) -> None:
         """Count valid labels, unmatched ones, delays, and the joined outcomes for PromQL."""
