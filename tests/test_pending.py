@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter.window import pending
-from exporter.window.pending import Pending, Recent, keys_of
+from exporter.window.pending import Pending, keys_of
+from exporter.window.recent import Recent
 
 
 class DictPending:
@@ -57,8 +58,10 @@ operation = (
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chunks of four slots, so a few operations cross many chunk and compaction edges."""
+    """Chunks of four slots and scans of two, so a few operations cross many chunk, scan and
+    compaction edges."""
     monkeypatch.setattr(pending, "CHUNK", 4)
+    monkeypatch.setattr(pending, "SCAN", 2)
 
 
 @pytest.mark.usefixtures("small_chunks")

@@ -14,7 +14,8 @@ from exporter.config import ModelConfig
 from exporter.decode.batch import PredictionBatch
 from exporter.decode.wire import Label
 from exporter.stats.kinds import Task
-from exporter.window.pending import Pending, Recent, keys_of
+from exporter.window.pending import Pending, keys_of
+from exporter.window.recent import Recent
 from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
 
 # A prediction's scores kept compactly: the positive-class probability, or interned class

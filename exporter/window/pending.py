@@ -9,15 +9,14 @@ and would join one label to the wrong prediction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from exporter.window.growth import grown_size, regrown, ring_order
-
 CHUNK = 8192  # slots the newest, open chunk holds in a dict before the sorted index takes them
 MAX_INTERNED = 4096  # distinct predicted classes stored once
+SCAN = 1024  # slots read first from the head when looking for what to expire or evict
 Scores = list[Any] | np.ndarray
 
 
@@ -76,9 +75,10 @@ class Pending:
         """
         if slices is None or (self._slice is None and not slices.any()):
             slices = None  # no segment or version yet: no column for it
-        last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
-        if len(last) < len(keys):  # the same id twice in one batch: the later one counts
-            keep = np.sort(last)
+        ordered = np.sort(keys)  # a quick look for repeats: ids are nearly always unique
+        if len(keys) > 1 and (ordered[1:] == ordered[:-1]).any():
+            last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
+            keep = np.sort(last)  # the same id twice in one batch: the later one counts
             keys, ts = keys[keep], ts[keep]
             slices = None if slices is None else slices[keep]
             predicted = [predicted[i] for i in keep]
@@ -120,10 +120,24 @@ class Pending:
 
     def expire(self, oldest: float) -> None:
         """Drop waiting predictions from the oldest on, up to the first stamped at or after."""
-        lo, hi = self._head, self._tail
-        keep = self._alive[lo:hi] & (self._ts[lo:hi] >= oldest)
-        stop = int(np.argmax(keep)) if keep.any() else hi - lo
-        self._drop_front(stop)
+        self._drop_front(
+            self._slots_before(lambda a, b: self._alive[a:b] & (self._ts[a:b] >= oldest))
+        )
+
+    def _slots_before(self, wanted: Callable[[int, int], np.ndarray]) -> int:
+        """Slots from the head up to the first one wanted (all of them when none is).
+
+        Read in chunks that double from the head: the answer is nearly always near it, and
+        a read of the whole span cost every read O(max_pending), 40 us at 200,000.
+        """
+        lo, step = self._head, SCAN
+        while lo < self._tail:
+            stop = min(self._tail, lo + step)
+            found = np.flatnonzero(wanted(lo, stop))
+            if found.size:
+                return lo + int(found[0]) - self._head
+            lo, step = stop, 2 * step
+        return self._tail - self._head
 
     def waiting_since(self, cutoff: float) -> int:
         """Waiting predictions newer than the newest one stamped before cutoff."""
@@ -167,7 +181,11 @@ class Pending:
 
     def _find(self, keys: np.ndarray) -> np.ndarray:
         """The live position of each key, or -1; a key's newest slot decides."""
-        at = np.fromiter(map(self._open.get, keys.tolist(), [-1] * len(keys)), np.int64, len(keys))
+        listed = keys.tolist()
+        if self._open.keys().isdisjoint(listed):  # new ids, the usual case: no lookups
+            at = np.full(len(keys), -1, np.int64)
+        else:
+            at = np.fromiter(map(self._open.get, listed, [-1] * len(keys)), np.int64, len(keys))
         todo = np.flatnonzero(at < 0)
         if todo.size and self._sorted_keys.size:
             i = np.maximum(np.searchsorted(self._sorted_keys, keys[todo], side="right") - 1, 0)
@@ -240,10 +258,18 @@ class Pending:
                 setattr(self, name, new)
 
     def _evict_beyond_limit(self) -> None:
+        """Drop the oldest live slots past the limit, read only as far from the head as needed."""
         excess = self._alive_count - self._limit
-        if excess > 0:
-            lo, hi = self._head, self._tail
-            self._drop_front(int(np.searchsorted(np.cumsum(self._alive[lo:hi]), excess)) + 1)
+        if excess <= 0:
+            return
+        lo, step = self._head, 2 * excess + SCAN
+        while True:
+            counts = np.cumsum(self._alive[lo : lo + step])
+            if counts[-1] >= excess:
+                self._drop_front(lo - self._head + int(np.searchsorted(counts, excess)) + 1)
+                return
+            excess -= int(counts[-1])
+            lo, step = lo + step, 2 * step
 
     def _drop_front(self, slots: int) -> None:
         """Kill the oldest slots and forget the indexes they no longer need."""
@@ -253,44 +279,3 @@ class Pending:
             keep = self._sorted_at >= self._head
             self._sorted_keys, self._sorted_at = self._sorted_keys[keep], self._sorted_at[keep]
             self._pruned_to = self._head
-
-
-class Recent:
-    """The newest predictions of a classifier, for estimates without labels: a ring of arrays,
-    so a full window is not a hundred thousand tuples for the garbage collector to walk."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._ts = np.empty(0)
-        self._pred = np.empty(0, dtype=object)
-        self._score = np.empty(0, dtype=object)
-        self._next = self._size = 0
-
-    def extend(self, ts: np.ndarray, predicted: list[Any], scores: list[Any]) -> None:
-        """Append in arrival order; past the capacity the oldest are overwritten."""
-        n = min(len(ts), self._capacity)
-        if not n:
-            return
-        self._grow(self._size + n)
-        at = (self._next + np.arange(n)) % len(self._ts)
-        self._ts[at] = ts[-n:]
-        self._pred[at], self._score[at] = objects(predicted[-n:]), objects(scores[-n:])
-        self._next = int((self._next + n) % len(self._ts))
-        self._size = min(self._size + n, len(self._ts))
-
-    def since(self, cutoff: float) -> tuple[list[Any], list[Any]]:
-        """(predicted, scores) of those stamped at or after cutoff, oldest first."""
-        order = ring_order(self._next, self._size, len(self._ts))
-        keep = order[self._ts[order] >= cutoff]
-        return self._pred[keep].tolist(), self._score[keep].tolist()
-
-    def _grow(self, wanted: int) -> None:
-        """Buffers double up to the capacity as they fill, rather than start full."""
-        size = grown_size(len(self._ts), wanted, self._capacity)
-        if size == len(self._ts):
-            return
-        order = ring_order(self._next, self._size, len(self._ts))
-        self._ts, self._pred, self._score = (
-            regrown(a, order, size) for a in (self._ts, self._pred, self._score)
-        )
-        self._next = self._size
