@@ -22,6 +22,9 @@ DEFAULT_THRESHOLD = 11.5
 # Past this many crossings in one batch the rest is fed record by record: each crossing
 # restarts the vectorised walk, which would cost a pass over the batch per record.
 DENSE_CROSSINGS = 8
+# Below this many records the recursion goes step by step: numpy's cost per call (about
+# 10 us for the walk) is more than 48 Python steps, and a steady trickle reads few at a time.
+SMALL_BATCH = 48
 
 
 @dataclass
@@ -40,12 +43,13 @@ class Cusum:
 
         Between two crossings the statistic is the walk of the increments less its lowest
         point so far (Lindley's recursion unrolled), one numpy pass instead of a Python step
-        per record; crossings are rare, and where they are not the rest goes step by step.
+        per record; crossings are rare, and where they are not (or few records are left) the
+        rest goes step by step.
         """
         steps = np.asarray(increments, dtype=float)
         crossed: list[int] = []
         start, s = 0, self.statistic
-        while start < steps.size and len(crossed) < DENSE_CROSSINGS:
+        while steps.size - start >= SMALL_BATCH and len(crossed) < DENSE_CROSSINGS:
             walk = _lindley(s, steps[start:])
             over = np.flatnonzero(walk > self.threshold)
             if not over.size:
