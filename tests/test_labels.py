@@ -222,6 +222,20 @@ def test_a_reload_that_adds_a_latency_target_counts_slow_predictions_from_then_o
     assert _sample(registry, "mlmon_slow_predictions_total", version="v1") == 1
 
 
+def test_unversioned_records_leave_every_version_slot_to_versions_as_the_window_does() -> None:
+    clock = Clock(T0)
+    pipeline, registry = _pipeline(_model(max_versions=2), clock)
+    records = [{"features": {}, "prediction": 1}]
+    records += [{"features": {}, "prediction": 1, "version": v} for v in ("v1", "v2", "v3")]
+    pipeline.ingest_predictions([_entry(T0, r) for r in records])
+    counted = {
+        v: _sample(registry, "mlmon_predictions_total", version=v)
+        for v in ("unknown", "v1", "v2", "__other__")
+    }
+    assert counted == {"unknown": 1, "v1": 1, "v2": 1, "__other__": 1}
+    assert pipeline.window.slicer.versions.values == ("v1", "v2", "__other__")
+
+
 def test_a_model_removed_and_added_again_counts_from_zero() -> None:
     registry = CollectorRegistry()
     model = _model()

@@ -224,15 +224,17 @@ class LiveMetrics:
 
     def version(self, model: str, version: str | None, records: int = 1) -> str:
         """A bounded version label: the first `max_versions` seen, then `__other__` (counted
-        once per record folded)."""
-        label = UNVERSIONED if version is None else version
+        once per record folded). Records without a version are `unknown`, which takes none of
+        the slots, as in the window's version slices: both keep the same versions."""
+        if version is None:
+            return UNVERSIONED
         seen = self._versions[model]
-        if label in seen:
-            return label
+        if version in seen:
+            return version
         with self._lock:
-            if len(seen) < self._max_versions[model] and len(label) <= MAX_VALUE_CHARS:
-                seen.add(label)
-                return label
+            if len(seen) < self._max_versions[model] and len(version) <= MAX_VALUE_CHARS:
+                seen.add(version)
+                return version
         self.limited.labels(model, "version").inc(records)
         return OTHER
 
