@@ -29,6 +29,14 @@ finally:
     if _COLLECTING:
         gc.enable()
 
+# The daemon's reader allocates containers by the ten thousand per read (an XREAD reply's
+# lists and tuples, the entries' dicts), most of them alive until the read is handed on. At
+# CPython's default of 700 allocations between collections, those still in use were promoted
+# and walked again by the older generations: 100 models catching up a backlog read at 0.7 of
+# one model's rate. At 10,000 far fewer are still in use when a collection runs; memory is
+# freed by reference counting all the same (the collector only finds cycles).
+DAEMON_GC_THRESHOLD = (10_000, 10, 10)
+
 if TYPE_CHECKING:
     from exporter.web.webconfig import WebSecurity
 
@@ -84,6 +92,7 @@ def _check(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config_file)
     setup_logging(args.log_format, args.log_level or config.log_level)
+    gc.set_threshold(*DAEMON_GC_THRESHOLD)
     from exporter.daemon import Daemon
     from exporter.daemon.shard import Shard, parse_shard
     from exporter.web.http import ListenError
@@ -118,6 +127,7 @@ def _demo(args: argparse.Namespace) -> int:
     from exporter.web.http import ListenError
 
     setup_logging(args.log_format, args.log_level or "info")
+    gc.set_threshold(*DAEMON_GC_THRESHOLD)
     try:
         return run_demo(args.listen_address, args.redis_port, args.drift_after)
     except ListenError as exc:
