@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
+from prometheus_client import Counter as PromCounter
 from prometheus_client import Histogram
 
 from exporter.decode.batch import PredictionBatch
@@ -36,19 +37,13 @@ def groups(values: Sequence[H], label: Callable[[H, int], str]) -> dict[str, np.
     return {name: codes == i for name, i in index.items()}
 
 
-def observe_many(child: Histogram, values: np.ndarray) -> None:
+def observe_many(child: Histogram, bounds: np.ndarray, values: np.ndarray) -> None:
     """Add values to a labelled histogram as that many `observe` calls would.
 
     Uses the child's bucket and sum values, which `observe` itself updates: a bucket holds the
     count of values above the bound before it and at most its own (the exposition sums them).
+    bounds: the child's upper bounds as an array, kept by the caller.
     """
-    if not values.size:
-        return
-    bounds = np.array(child._upper_bounds)
-    _observe_bounded(child, bounds, values)
-
-
-def _observe_bounded(child: Histogram, bounds: np.ndarray, values: np.ndarray) -> None:
     counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
     child._sum.inc(float(values.sum()))
     for bucket, n in zip(child._buckets, counts.tolist(), strict=True):
@@ -64,12 +59,12 @@ class VersionSeries:
     a read made were a fifth of what reading one record cost.
     """
 
-    predictions: Any
-    errors: Any
-    estimated: Any
+    predictions: PromCounter
+    errors: PromCounter
+    estimated: PromCounter
     latency: Histogram
     bounds: np.ndarray  # the latency buckets' upper bounds
-    slow: Any | None = None  # with an SLO latency target only
+    slow: PromCounter | None = None  # with an SLO latency target only
     target: float = 0.0  # the SLO's latency target, seconds
 
     def observe(self, batch: PredictionBatch, mask: np.ndarray | None) -> None:
@@ -82,6 +77,6 @@ class VersionSeries:
         self.estimated.inc(float(np.sum(1.0 / rate)))
         seconds = latency[~np.isnan(latency)]
         if seconds.size:
-            _observe_bounded(self.latency, self.bounds, seconds)
+            observe_many(self.latency, self.bounds, seconds)
         if self.slow is not None:
             self.slow.inc(int(np.count_nonzero(seconds > self.target)))
