@@ -10,7 +10,7 @@ halved first, so one bad record costs only a few small groups their speed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from operator import attrgetter
 from types import GenericAlias
 from typing import Any
@@ -108,11 +108,14 @@ class FastPredictions:
             return None
         ok = np.array([r.status == "ok" for r in records], dtype=bool)
         prediction = self._predictions([r.prediction for r in records], ok)
-        ts = _numbers([r.ts for r in records])  # absent: NaN; null: None -> NaN
+        # A comprehension reads a fixed field a quarter faster than an attrgetter (Python 3.11
+        # specialises the load); the feature fields vary by model, so _numbers keeps getters.
+        n = len(records)
+        ts = _floats([r.ts for r in records], n)  # absent: NaN; null: None -> NaN
         if prediction is None or not self._plausible(ts, times):
             return None
-        latency = _numbers([r.latency_ms for r in records]) / 1000.0
-        rate = _numbers([r.sample_rate for r in records])
+        latency = _floats([r.latency_ms for r in records], n) / 1000.0
+        rate = _floats([r.sample_rate for r in records], n)
         return PredictionBatch(
             ids=ids,
             ts=np.where(np.isnan(ts), times, ts),
@@ -132,7 +135,7 @@ class FastPredictions:
         """One row per numeric feature; a bool is 0 or 1 and null is NaN, as per record."""
         out = np.empty((len(self._numeric), len(features)))
         for row, get in enumerate(self._numeric):
-            out[row] = _floats(get, features)
+            out[row] = _floats(map(get, features), len(features))
         return out
 
     def _predictions(self, values: list[Any], ok: np.ndarray) -> list[Any] | None:
@@ -154,15 +157,9 @@ class FastPredictions:
         return not bad.any()
 
 
-def _floats(get: Callable[[Any], Any], items: list[Any]) -> np.ndarray:
-    """One attribute of each item as floats, None as NaN: a third faster than a list first."""
-    return np.fromiter(map(get, items), float, len(items))
-
-
-def _numbers(values: list[Any]) -> np.ndarray:
-    """Floats of a list, None as NaN: a list comprehension over msgspec structs and this take
-    a quarter less than fromiter over an attrgetter, where the field name is fixed."""
-    return np.fromiter(values, float, len(values))
+def _floats(values: Iterable[Any], count: int) -> np.ndarray:
+    """count values as floats, None as NaN, in one C pass (np.array of a list is a third slower)."""
+    return np.fromiter(values, float, count)
 
 
 def _single(entry: Entry) -> bool:
