@@ -29,7 +29,11 @@ class DriftSummary:
 
 
 def score_column(column: FittedColumn, values: np.ndarray, min_samples: int) -> DriftValue | None:
-    """Score a column (missing values included); too few usable values export nothing."""
+    """Score a column (missing values included); too few usable values export nothing.
+
+    The exported threshold is the one decided by: learned, or a fixed one raised to its noise
+    floor where the window is too small for it (see NoiseFloor).
+    """
     method = column.method
     if method is None or method.usable(values).shape[0] < max(min_samples, 1):
         return None
@@ -37,11 +41,15 @@ def score_column(column: FittedColumn, values: np.ndarray, min_samples: int) -> 
         result = method.score(values)
     except ValueError:
         return None
-    cut = column.learned.for_size(int(np.size(values))) if column.learned else None
+    size = int(np.size(values))
+    cut = column.learned.for_size(size) if column.learned else None
     if cut is not None:
         return DriftValue(
             method.label, result.score, result.p_value, cut, result.score > cut, learned=True
         )
+    floor = column.noise.for_size(size) if column.noise else None
+    if floor is not None and floor > result.threshold:  # a small window: chance decides less
+        return DriftValue(method.label, result.score, result.p_value, floor, result.score > floor)
     return DriftValue(method.label, result.score, result.p_value, result.threshold, result.drifted)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 
@@ -17,7 +16,7 @@ from exporter.stats.embedding import MIN_ROWS as MIN_EMBEDDING_ROWS
 from exporter.stats.embedding import make_embedding_method
 from exporter.stats.kinds import FeatureType, Task
 from exporter.stats.multivariate import PCAReconstruction
-from exporter.stats.thresholds import LearnedThreshold
+from exporter.stats.thresholds import LearnedThreshold, NoiseFloor, size_rules
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,7 @@ class FittedColumn:
     allowed: frozenset[str] | None = None
     learned: LearnedThreshold | None = None
     importance: float = 1.0
+    noise: NoiseFloor | None = None  # a fixed distance threshold's floor at small windows
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class _Fit:
 
 def _fitted_method(
     fit: _Fit, ftype: FeatureType, values: np.ndarray, n_categories: int | None
-) -> tuple[DriftMethod, LearnedThreshold | None]:
+) -> tuple[DriftMethod, LearnedThreshold | None, NoiseFloor | None]:
     """Build, fit and resolve `auto`; errors name the model and column."""
     try:
         method = make_method(
@@ -99,14 +99,7 @@ def _fitted_method(
         fitted = resolve(method.fit(values, n_categories))
     except ValueError as exc:
         raise ReferenceError(f"{fit.where}: {exc}") from None
-    learned = None
-    if fit.spec.learned:
-
-        def scorer(chunk: np.ndarray[Any, Any]) -> float:
-            return fitted.score(chunk).score if fitted.usable(chunk).size else 0.0
-
-        learned = LearnedThreshold(values, scorer, fit.k)
-    return fitted, learned
+    return (fitted, *size_rules(fitted, values, fit.k, fit.spec.learned))
 
 
 def _numeric_column(
@@ -120,9 +113,16 @@ def _numeric_column(
     if present.size == 0:
         return FittedColumn(name, FeatureType.NUMERIC, None, *(configured or (None, None)))
     low, high = configured or (float(present.min()), float(present.max()))
-    method, learned = _fitted_method(fit, FeatureType.NUMERIC, values, None)
+    method, learned, noise = _fitted_method(fit, FeatureType.NUMERIC, values, None)
     return FittedColumn(
-        name, FeatureType.NUMERIC, method, low, high, learned=learned, importance=importance
+        name,
+        FeatureType.NUMERIC,
+        method,
+        low,
+        high,
+        learned=learned,
+        importance=importance,
+        noise=noise,
     )
 
 
@@ -138,8 +138,8 @@ def _categorical_column(
     code_of: dict[str | None, int] = {None: -1}  # missing
     code_of.update(codes.items())  # mapped in C below: twice a Python loop's speed
     ref = np.fromiter(map(code_of.__getitem__, values), dtype=np.int64, count=len(values))
-    method, learned = (
-        _fitted_method(fit, FeatureType.CATEGORICAL, ref, len(cats)) if cats else (None, None)
+    method, learned, noise = (
+        _fitted_method(fit, FeatureType.CATEGORICAL, ref, len(cats)) if cats else (None,) * 3
     )
     return FittedColumn(
         name,
@@ -149,6 +149,7 @@ def _categorical_column(
         allowed=frozenset(allowed if allowed is not None else cats),
         learned=learned,
         importance=importance,
+        noise=noise,
     )
 
 
