@@ -15,6 +15,7 @@ from redis.cluster import RedisCluster
 from exporter.config import RedisConfig
 from exporter.source.connect import RedisClient, describe
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds
+from exporter.source.order import LabelGate
 from exporter.source.replies import caught_up, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
 from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics, Reply
@@ -59,6 +60,7 @@ class StreamReader:
             (p.model.streams.predictions.encode(), p.model.streams.labels.encode())
             for p in pipelines
         ]
+        self._gate = LabelGate({labels: predictions for predictions, labels in self._by_model})
         self.redis_up = False
         self.running = False
         self.backfilled = threading.Event()
@@ -222,16 +224,17 @@ class StreamReader:
         """
         before, info_first = self.last_ids[key], self._no_entries_added
         pipe = self._client.pipeline(transaction=False)
+        count = self._size.count(self._cfg.read_count)
         if info_first:
             pipe.xinfo_stream(key)
-        pipe.xread({key: before}, count=self._size.count(self._cfg.read_count))
+        pipe.xread({key: before}, count=count)
         if not info_first:
             pipe.xinfo_stream(key)
         replies = pipe.execute(raise_on_error=False)
         info, reply = replies if info_first else replies[::-1]
         if isinstance(reply, Exception):
             raise reply
-        self._deliver_reply(replies_of(reply))
+        self._deliver_reply(replies_of(reply), count, [key])
         cursor = before if info_first else self.last_ids[key]
         if isinstance(info, redis.ResponseError):  # no such key yet
             return None, cursor
@@ -252,7 +255,7 @@ class StreamReader:
         replies, got = [], False
         for keys in self._by_model if cluster else [list(self.last_ids)]:
             replies.append(self._xread({k: self.last_ids[k] for k in keys}, block, count))
-            got = self._deliver_reply(replies[-1]) or got
+            got = self._deliver_reply(replies[-1], count, keys) or got
         if self._cfg.linger_seconds and caught_up(replies, count):
             self._stop.wait(self._cfg.linger_seconds)
         elif cluster and not got:
@@ -262,10 +265,13 @@ class StreamReader:
         streams: dict[Any, Any] = ids
         return replies_of(self._client.xread(streams, count=count, block=block))
 
-    def _deliver_reply(self, reply: list[Reply]) -> bool:
-        """Hand entries on, then advance the cursors; True when anything arrived."""
+    def _deliver_reply(self, reply: list[Reply], count: int, read: Sequence[bytes]) -> bool:
+        """Hand entries on, then advance the cursors; True when anything arrived. A page of
+        labels may stop short of its end, to wait for its predictions (see LabelGate)."""
         got = False
-        for key, entries in reply:
+        self._gate.saw(reply, count, read)
+        for key, page in self._gate.ordered(reply):
+            entries = self._gate.joinable(key, page, self.last_ids)
             if entries:
                 got = True
                 self._size.learn(entries)

@@ -1,0 +1,70 @@
+"""Behind on a model, the reader still joins every label: labels wait for their predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+from prometheus_client import CollectorRegistry
+
+from exporter.daemon.pipeline import ModelPipeline
+from exporter.evaluate.snapshot import SnapshotStore
+from exporter.expose.live import LiveMetrics
+from exporter.source.connect import make_client
+from exporter.source.order import LabelGate
+from exporter.source.reader import StreamReader
+from tests.conftest import RedisServer
+from tests.helpers import make_config, sample, write_reference
+
+PREDICTIONS, LABELS = b"mlmon:{m}:predictions", b"mlmon:{m}:labels"
+RECORDS = 3_000
+
+
+def _record(i: int) -> bytes:
+    features = {"x1": 0.1, "x2": 5.0, "x3": 1.0, "c1": "a", "c2": "b"}
+    return orjson.dumps({"id": f"p{i}", "features": features, "prediction": 5.0})
+
+
+def test_a_backlog_of_predictions_and_their_labels_joins_every_label(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Before the gate, the first read took 16 entries of each stream: the labels' eight
+    batch entries held all 3,000 labels, the predictions' 16 entries 16 predictions, and
+    2,984 labels were counted unmatched for good."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
+    config = make_config(tmp_path, redis_server.url)
+    cfg = config.redis.model_copy(update={"read_count": 1000})
+    registry = CollectorRegistry()
+    live = LiveMetrics(registry, config.models)
+    pipeline = ModelPipeline(config.models[0], live, SnapshotStore())
+    reader = StreamReader(make_client(cfg), [pipeline], cfg, live)
+    reader.backfill()  # both streams empty: reading starts at their beginnings
+    client = redis_server.client()
+    pipe = client.pipeline(transaction=False)
+    for i in range(RECORDS):
+        pipe.xadd(PREDICTIONS, {b"data": _record(i)})
+    for start in range(0, RECORDS, 375):  # every label added after every prediction
+        labels = [{"id": f"p{i}", "label": 5.5} for i in range(start, start + 375)]
+        pipe.xadd(LABELS, {b"batch": orjson.dumps(labels)})
+    pipe.execute()
+
+    for _ in range(20):  # a bounded number of reads, not a timed wait
+        if reader.last_ids.get(LABELS) == client.xinfo_stream(LABELS)["last-generated-id"]:
+            break
+        reader.read_once()
+
+    got = {"model": "m"}
+    assert registry.get_sample_value("mlmon_labels_total", got) == RECORDS
+    assert registry.get_sample_value("mlmon_labels_unmatched_total", got) == 0
+
+
+def test_a_labels_page_stops_before_the_millisecond_of_the_newest_prediction_read() -> None:
+    gate = LabelGate({LABELS: PREDICTIONS})
+    labels = [(b"%d-0" % ms, {}) for ms in (5, 9, 10, 10, 11)]
+    gate.saw([(PREDICTIONS, [(b"10-3", {})] * 2)], count=2, read=[PREDICTIONS, LABELS])
+    assert gate.joinable(LABELS, labels, {PREDICTIONS: b"10-3"}) == labels[:2]  # type: ignore
+    gate.saw([], count=2, read=[PREDICTIONS, LABELS])  # predictions caught up: all may join
+    assert gate.joinable(LABELS, labels, {PREDICTIONS: b"10-3"}) == labels  # type: ignore
+    ordered = gate.ordered([(LABELS, []), (PREDICTIONS, [])])
+    assert [key for key, _ in ordered] == [PREDICTIONS, LABELS]
