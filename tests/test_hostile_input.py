@@ -61,6 +61,26 @@ def test_a_lone_surrogate_anywhere_is_rejected_as_invalid_unicode(where: str) ->
     assert decoded.records == [] and decoded.rejected == [Reason.INVALID_UNICODE]
 
 
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ('{"features": {"x": NaN, "c": "a"}, "prediction": "1"}', Reason.NON_FINITE),
+        ('{"features": {"x": 1e999, "c": "a"}, "prediction": "1"}', Reason.NON_FINITE),
+        ('{"features": {"x": 1.0, "c": "a"}, "prediction": "1", "note": NaN}', Reason.NON_FINITE),
+        ('{"features": {"x": 1.0, "c": "\\udc00"}, "prediction": "1"}', Reason.INVALID_UNICODE),
+    ],
+)
+def test_a_record_python_json_cannot_write_rejects_itself_not_its_batch(
+    bad: str, reason: Reason
+) -> None:
+    """json.dumps writes a pandas NaN as NaN: the whole batch was one non_finite rejection."""
+    good = '{"features": {"x": 1.0, "c": "a"}, "prediction": "1"}'
+    batch = f"[{good}, {good}, {bad}, {good}]".encode()
+    ts = f"{int(NOW * 1000)}-0".encode()
+    decoded = Decoder(model()).predictions(ts, {b"batch": batch})
+    assert (len(decoded.records), decoded.rejected) == (3, [reason])
+
+
 def _exposition(live: CollectorRegistry, metrics: LiveMetrics) -> Exposition:
     collector = SnapshotCollector(SnapshotStore(), [model()], lambda: True)
     return Exposition(live, collector, metrics.render_failures)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -45,7 +46,7 @@ class Reader:
         except msgspec.ValidationError:  # not an array, unless not even JSON
             items = self._plain(payload)
         except _ENTRY_ERRORS:
-            items = diagnose(payload)
+            items = diagnose(payload, each=True)
         if not isinstance(items, list) or len(items) > MAX_BATCH_RECORDS:
             raise Malformed(Reason.BAD_BATCH)
         return items
@@ -63,6 +64,8 @@ class Reader:
                 return self._closed.decode(source), False
             except (msgspec.ValidationError, *_ENTRY_ERRORS):
                 pass
+        elif isinstance(source, Unusable):
+            raise Invalid(source.reason)
         return self._open(source), True
 
     def _open(self, source: Any) -> Any:
@@ -122,19 +125,43 @@ def _checked(payload: bytes, limit: int) -> bytes:
     return payload
 
 
-def diagnose(payload: bytes) -> Any:
-    """Parse what msgspec refused with the stdlib, to name why; the value if it is usable."""
+@dataclass(frozen=True)
+class Unusable:
+    """A batch element the stdlib could parse but no record can be made of, and why."""
+
+    reason: Reason
+
+
+def diagnose(payload: bytes, each: bool = False) -> Any:
+    """Parse what msgspec refused with the stdlib, to name why; the value if it is usable.
+
+    each: the payload is a batch, whose elements are judged one by one (an element with a
+    NaN or a lone surrogate becomes an Unusable), so one bad record does not lose the rest.
+    """
     try:
-        value = json.loads(payload, parse_constant=_reject_constant)
+        value = json.loads(payload, parse_constant=None if each else _reject_constant)
     except _NonFinite:
         raise Malformed(Reason.NON_FINITE) from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Malformed(Reason.INVALID_JSON) from None
+    if each and isinstance(value, list):
+        return [_judged(item) for item in value]
+    return _judged(value, raise_=True)
+
+
+def _judged(value: Any, raise_: bool = False) -> Any:
+    """The value, or why it is unusable: NaN and 1e999 (read as infinite) are not numbers
+    of the wire format, and a lone surrogate escape is not text."""
+    reason = None
     if not _finite(value):
-        raise Malformed(Reason.NON_FINITE)  # 1e999 overflows to inf without a constant
-    if not _encodable(value):
-        raise Malformed(Reason.INVALID_UNICODE)  # a lone surrogate escape
-    return value
+        reason = Reason.NON_FINITE
+    elif not _encodable(value):
+        reason = Reason.INVALID_UNICODE
+    if reason is None:
+        return value
+    if raise_:
+        raise Malformed(reason)
+    return Unusable(reason)
 
 
 class _NonFinite(Exception):

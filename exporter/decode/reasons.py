@@ -61,8 +61,5 @@ class Invalid(Exception):
 
 
 class Malformed(Invalid):
-    """An entry whose bytes are unusable as a whole: one reason for it, no record kept.
-
-    Raised from inside a batch too (a number beyond the float range in one element): the
-    whole entry was unreadable JSON before, and stays rejected as one.
-    """
+    """Bytes unusable as a whole: an entry (one reason for it, no record kept), or within a
+    batch one element (a number beyond the float range), which rejects only that record."""

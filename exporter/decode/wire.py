@@ -173,9 +173,7 @@ class Decoder:
                 try:
                     record, open_keys = reader.record(source)
                     records.append(one(record, default_ts))
-                except Malformed:
-                    raise
-                except Invalid as exc:
+                except Invalid as exc:  # a Malformed record in a batch too: only itself
                     rejected.append(exc.reason)
                     continue
                 keys = reader.unknown(source) if open_keys else ()
