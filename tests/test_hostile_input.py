@@ -189,3 +189,15 @@ def test_a_rebuild_reads_whole_entries_until_the_window_is_full_not_every_entry(
     newest = client.xrevrange("s", count=1)[0][0]
     assert tail.newest == newest
     assert records_in({b"batch": b"not json"}) == 1
+
+
+def test_a_rebuild_replays_an_entry_whose_other_fields_are_large_as_reading_it_live_does() -> None:
+    """Its data is what the decoder reads and checks against max_entry_bytes; a rebuild that
+    summed every field dropped such entries from the window a restart rebuilt."""
+    client = fakeredis.FakeRedis()
+    record = orjson.dumps({"features": {"x": 1.0, "c": "a"}, "prediction": "1"})
+    client.xadd("s", {"data": record, "trace": b"t" * 70_000})
+    tail = read_tail(client, b"s", 0, b"+", 10_000, 64 * 1024)
+    assert (len(tail.entries), tail.oversized) == (1, 0)
+    decoded = Decoder(model()).predictions(*tail.entries[0])  # type: ignore[arg-type]
+    assert len(decoded.records) == 1
