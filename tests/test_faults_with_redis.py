@@ -262,3 +262,26 @@ def test_redis_restarted_during_ingest_loses_and_doubles_nothing(
             None,
             0,
         )
+
+
+def test_a_stream_key_of_another_type_stops_only_its_own_model(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """One XREAD over every key failed as a whole on WRONGTYPE: no model read anything and
+    /readyz said Redis was unreachable, until someone deleted the key."""
+    rng = np.random.default_rng(8)
+    write_reference(tmp_path / "ref.csv", sample(rng, 2000))
+    config = make_config(tmp_path, redis_server.url, models=("m", "n"))
+    client = redis_server.client()
+    client.set("mlmon:{m}:predictions", "not a stream")
+    with running(config) as daemon:
+        xadd_all(client, "mlmon:{n}:predictions", records(sample(rng, 300)))
+        settles_at(
+            lambda: value(daemon, READ, model="n", kind="predictions"), 300, what="n's records"
+        )
+        assert value(daemon, "mlmon_redis_up") == 1
+        client.delete("mlmon:{m}:predictions")
+        xadd_all(client, "mlmon:{m}:predictions", records(sample(rng, 200)))
+        settles_at(
+            lambda: value(daemon, READ, model="m", kind="predictions"), 200, what="m's records"
+        )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from exporter.source.streams import ReaderMetrics
+
+log = logging.getLogger("exporter.reader")
 
 
 def parse_id(entry_id: bytes) -> tuple[int, int]:
@@ -134,3 +137,20 @@ def export_lag(
     else:
         live.lag_entries.labels(*labels).set(unread)
     live.lag_seconds.labels(*labels).set(seconds)
+
+
+def report_trim(lost: int | None, key: bytes, model: str, warned: set[bytes]) -> None:
+    """Log entries trimmed before they were read; before Redis 7.0, once per stream."""
+    extra = {"model": model, "stream": key.decode()}
+    if lost is None and key not in warned:
+        warned.add(key)
+        log.warning(
+            "stream trimmed past the reader's position: entries may have "
+            "been skipped, and redis before 7.0 cannot say how many",
+            extra=extra,
+        )
+    elif lost:
+        log.warning(
+            "stream trimmed past the reader's position; entries skipped",
+            extra={**extra, "skipped": lost},
+        )

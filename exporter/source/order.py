@@ -10,12 +10,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 
+from exporter.source.gaps import parse_id
 from exporter.source.streams import Entry, Reply
-
-
-def millisecond(entry_id: bytes) -> int:
-    """The time part of a stream entry ID ("<milliseconds>-<sequence>")."""
-    return int(entry_id.partition(b"-")[0])
 
 
 class LabelGate:
@@ -49,5 +45,5 @@ class LabelGate:
         predictions = self._predictions_of.get(key)
         if predictions not in self._behind or predictions not in cursors:
             return entries
-        limit = millisecond(cursors[predictions])
-        return entries[: bisect_left(entries, limit, key=lambda entry: millisecond(entry[0]))]
+        limit = parse_id(cursors[predictions])[0]
+        return entries[: bisect_left(entries, limit, key=lambda entry: parse_id(entry[0])[0])]

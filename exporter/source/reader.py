@@ -13,8 +13,9 @@ import redis
 from redis.cluster import RedisCluster
 
 from exporter.config import RedisConfig
+from exporter.source.clash import Clashes, wrong_type
 from exporter.source.connect import RedisClient, describe
-from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds
+from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds, report_trim
 from exporter.source.order import LabelGate
 from exporter.source.replies import caught_up, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
@@ -61,6 +62,7 @@ class StreamReader:
             for p in pipelines
         ]
         self._gate = LabelGate({labels: predictions for predictions, labels in self._by_model})
+        self._clashes = Clashes()  # keys holding another type: read around them
         self.redis_up = False
         self.running = False
         self.backfilled = threading.Event()
@@ -127,6 +129,9 @@ class StreamReader:
                 self.redis_up = True
                 backoff = BACKOFF_START
             except redis.RedisError as exc:
+                if wrong_type(exc):  # a read over a key now of another type
+                    self._next_check = 0.0  # the stream check finds which, and reads on
+                    continue
                 if self.redis_up or backoff == BACKOFF_START:
                     log.warning("redis unavailable, retrying: %s", describe(exc, self._cfg))
                 self.redis_up = False
@@ -143,7 +148,13 @@ class StreamReader:
             if resume is not None and key in self._kept:
                 self.last_ids[key] = resume  # the window was kept: nothing to rebuild
             else:
-                self._rebuild(key, pipeline, kind, resume)
+                try:
+                    self._rebuild(key, pipeline, kind, resume)
+                except redis.ResponseError as exc:
+                    if not wrong_type(exc):
+                        raise
+                    self._clashes.found(key, pipeline.model.name)
+                    self.last_ids[key] = resume or b"0-0"  # from its start once a stream
             if not self._gaps.knows(key):
                 self._gaps.baseline(key, stream_state(self._client, key))
         self.redis_up = True
@@ -162,17 +173,8 @@ class StreamReader:
             pipeline.model.max_entry_bytes,
         )
         self._deliver(pipeline, kind, tail.entries, replay=True)
-        log.info(
-            "window rebuilt from redis",
-            extra={
-                "model": pipeline.model.name,
-                "stream": key.decode(),
-                "entries": len(tail.entries),
-                "records": tail.records,
-                "oversized_entries_skipped": tail.oversized,
-                "older_entries_unread": tail.full,
-            },
-        )
+        extra = {"model": pipeline.model.name, "stream": key.decode(), **tail.summary()}
+        log.info("window rebuilt from redis", extra=extra)
         if resume is not None:
             self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
         else:
@@ -196,21 +198,9 @@ class StreamReader:
             pipeline, kind = self._routes[key]
             state, cursor = self._probe(key)
             lost = self._gaps.skipped(key, state, cursor)
-            extra = {"model": pipeline.model.name, "stream": key.decode()}
-            if lost is None:
-                if key not in self._warned_old_redis:
-                    self._warned_old_redis.add(key)
-                    log.warning(
-                        "stream trimmed past the reader's position: entries may have "
-                        "been skipped, and redis before 7.0 cannot say how many",
-                        extra=extra,
-                    )
-            elif lost:
+            report_trim(lost, key, pipeline.model.name, self._warned_old_redis)
+            if lost:
                 pipeline.count_skipped(kind, lost)
-                log.warning(
-                    "stream trimmed past the reader's position; entries skipped",
-                    extra={**extra, "skipped": lost},
-                )
             unread = None if self._no_entries_added else self._gaps.unread(key, state, cursor)
             export_lag(self._live, (pipeline.model.name, kind), unread, lag_seconds(state, cursor))
         self._next_check = time.monotonic() + self._cfg.check_interval_seconds
@@ -232,8 +222,13 @@ class StreamReader:
             pipe.xinfo_stream(key)
         replies = pipe.execute(raise_on_error=False)
         info, reply = replies if info_first else replies[::-1]
+        model = self._routes[key][0].model.name
+        if wrong_type(reply):
+            self._clashes.found(key, model)
+            return None, before
         if isinstance(reply, Exception):
             raise reply
+        self._clashes.cleared(key, model)
         self._deliver_reply(replies_of(reply), count, [key])
         cursor = before if info_first else self.last_ids[key]
         if isinstance(info, redis.ResponseError):  # no such key yet
@@ -254,8 +249,11 @@ class StreamReader:
         block = None if cluster else self._cfg.block_ms  # a cluster's reads go node by node
         replies, got = [], False
         for keys in self._by_model if cluster else [list(self.last_ids)]:
-            replies.append(self._xread({k: self.last_ids[k] for k in keys}, block, count))
-            got = self._deliver_reply(replies[-1], count, keys) or got
+            if keys := self._clashes.readable(keys):
+                replies.append(self._xread({k: self.last_ids[k] for k in keys}, block, count))
+                got = self._deliver_reply(replies[-1], count, keys) or got
+        if not replies:  # every key holds another type: the stream check looks again
+            self._stop.wait(self._cfg.block_seconds)
         if self._cfg.linger_seconds and caught_up(replies, count):
             self._stop.wait(self._cfg.linger_seconds)
         elif cluster and not got:

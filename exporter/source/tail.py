@@ -30,6 +30,15 @@ class Tail:
     oversized: int  # entries over max_entry_bytes: they would be rejected, so not replayed
     full: bool  # stopped because the window was full: older entries were not read
 
+    def summary(self) -> dict[str, int | bool]:
+        """What the rebuild replayed and left out, for its log line."""
+        return {
+            "entries": len(self.entries),
+            "records": self.records,
+            "oversized_entries_skipped": self.oversized,
+            "older_entries_unread": self.full,
+        }
+
 
 def records_in(fields: dict[bytes, bytes]) -> int:
     """How many records an entry holds: 1 for `data`, the array length for `batch`."""
