@@ -236,6 +236,23 @@ def test_unversioned_records_leave_every_version_slot_to_versions_as_the_window_
     assert pipeline.window.slicer.versions.values == ("v1", "v2", "__other__")
 
 
+def test_after_a_restart_the_counters_keep_the_versions_the_rebuilt_window_keeps() -> None:
+    """The rebuild's replay gave the window's version slices v1 and v2, but only counted
+    records reached the counters: new v3 traffic was counted as v3 while its drift and
+    performance slices folded it into __other__."""
+    pipeline, registry = _pipeline(_model(max_versions=2), Clock(T0))
+    replayed = [{"features": {}, "prediction": 1, "version": v} for v in ("v1", "v2")]
+    pipeline.ingest_predictions([_entry(T0, r) for r in replayed], count=False)
+    pipeline.ingest_predictions([_entry(T0, {"features": {}, "prediction": 1, "version": "v3"})])
+    assert _sample(registry, "mlmon_predictions_total", version="__other__") == 1
+    assert (
+        registry.get_sample_value("mlmon_predictions_total", {"model": "m", "version": "v3"})
+        is None
+    )
+    assert _sample(registry, "mlmon_predictions_total", version="v1") == 0
+    assert pipeline.window.slicer.versions.values == ("v1", "v2", "__other__")
+
+
 def test_a_model_removed_and_added_again_counts_from_zero() -> None:
     registry = CollectorRegistry()
     model = _model()

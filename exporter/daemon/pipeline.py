@@ -41,6 +41,7 @@ from exporter.source.connect import RedisClient
 from exporter.source.streams import LABELS, PREDICTIONS, Entry
 from exporter.window.labels import LabelJoin
 from exporter.window.ring import Window
+from exporter.window.vocab import OTHER
 
 log = logging.getLogger("exporter.pipeline")
 
@@ -95,6 +96,10 @@ class ModelPipeline:
             self.changes.predictions(batch, count)
             if count:
                 self._live.observe_predictions(self.model.name, batch)
+            else:  # a replay: the counters take the versions the window took, none counted
+                for version in self.window.slicer.versions.values:
+                    if version != OTHER:
+                        self._live.version(self.model.name, version, records=0)
 
     def ingest_labels(self, entries: Sequence[Entry], count: bool = True) -> None:
         """Decode, count and join a batch of label entries (count=False: a replay)."""
