@@ -147,7 +147,8 @@ def test_a_detection_survives_sigkill_and_restart_neither_lost_nor_counted_twice
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
     assert seen[0][1] is not None and seen[0][1] > 0
-    assert seen[1] == seen[0]
+    # The same statistic, to rounding: live reads and the replay feed it in different batches.
+    assert seen[1] == pytest.approx(seen[0], rel=1e-12)
 
 
 def _regression_reference(rng: np.random.Generator, n: int) -> ReferenceData:
