@@ -108,13 +108,20 @@ def test_a_failing_render_serves_the_last_good_body_and_is_counted(
     def broken() -> Iterator[object]:
         raise RuntimeError("a collector bug")
 
+    openmetrics, _ = exposition.render("application/openmetrics-text")
     monkeypatch.setattr(live, "collect", broken)
-    body, content_type = exposition.render("")
-    assert body == good and content_type.startswith("text/plain")
+    for failures in (1, 2):  # the alert on the counter fires while rendering still fails
+        body, content_type = exposition.render("")
+        shown = b"mlmon_exposition_failures_total %d.0" % failures
+        assert shown in body and content_type.startswith("text/plain")
+        assert body.replace(shown, b"mlmon_exposition_failures_total 0.0") == good
     assert not exposition.healthy
+    body, _ = exposition.render("application/openmetrics-text")
+    assert b"mlmon_exposition_failures_total 3.0" in body and body.count(b"# EOF") == 1
+    assert len(body) == len(openmetrics) and body.endswith(b"# EOF\n")
     monkeypatch.undo()
     again, _ = exposition.render("")
-    assert b"mlmon_exposition_failures_total 1.0" in again and exposition.healthy
+    assert b"mlmon_exposition_failures_total 3.0" in again and exposition.healthy
 
 
 def test_long_versions_categories_and_classes_fold_into_other_and_are_counted() -> None:

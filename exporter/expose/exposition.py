@@ -93,7 +93,7 @@ class Exposition:
         self._cache: dict[str, tuple[Generation, bytes]] = {}
         self._parts: dict[str, Parts] = {}
         self.model_renders: Tally[str] = Tally()  # per model, how often its part was rendered
-        self._last_good: dict[str, bytes] = {}
+        self._last_good: dict[str, tuple[bytes, bytes]] = {}  # body, its failure counter
         self._lock = threading.Lock()
         self.healthy = True  # False while /metrics cannot be rendered: /readyz says so
 
@@ -111,12 +111,21 @@ class Exposition:
             self._failures.inc()
             self.healthy = False
             with self._lock:
-                last = self._last_good.get(content_type)
-            return (last if last is not None else b""), content_type
+                last, then = self._last_good.get(content_type, (b"", b""))
+            if not last:  # no good body yet: the counter alone
+                return _encode(encoder, list(self._failures.collect())), content_type
+            return last.replace(then, self._failure_count(encoder), 1), content_type
         self.healthy = True
+        count = self._failure_count(encoder)
         with self._lock:
-            self._last_good[content_type] = body
+            self._last_good[content_type] = (body, count)
         return body, content_type
+
+    def _failure_count(self, encoder: Encoder) -> bytes:
+        """The failure counter's family as it renders now, and inside a body: the last good
+        body carries it updated, or its alert could not fire while rendering kept failing."""
+        own = _encode(encoder, list(self._failures.collect()))
+        return own[: -len(EOF_LINE)] if own.endswith(EOF_LINE) else own
 
     def _render(self, encoder: Encoder, content_type: str) -> bytes:
         families = [*self._live.collect(), *self._snapshot.status()]
