@@ -98,7 +98,7 @@ class Harness:
         self.pipelines = {}
         for task, model in MODELS.items():
             pipeline = ModelPipeline(model, self.metrics, self.store)
-            pipeline._fit(parse_reference(model, REFERENCE.encode(), "csv", "ref.csv"))
+            pipeline.fit(parse_reference(model, REFERENCE.encode(), "csv", "ref.csv"))
             self.pipelines[task] = pipeline
         collector = SnapshotCollector(self.store, list(MODELS.values()), lambda: True)
         self.exposition = Exposition(self.live, collector, self.metrics.render_failures)

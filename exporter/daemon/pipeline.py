@@ -167,7 +167,7 @@ class ModelPipeline:
         ref = self.model.reference
         if ref.file is not None:
             if self.fitted is None:
-                self._fit(read_reference_file(self.model, ref.file))
+                self.fit(read_reference_file(self.model, ref.file))
             return
         assert ref.redis_key is not None
         if client is None:
@@ -188,7 +188,7 @@ class ModelPipeline:
         if self.fitted is not None and digest.decode() == self.fitted.digest:
             return
         fields = cast("dict[bytes, bytes]", client.hgetall(ref.redis_key))
-        self._fit(decode_from_redis(self.model, ref.redis_key, fields))
+        self.fit(decode_from_redis(self.model, ref.redis_key, fields))
 
     def _reference_lost(self, key: str) -> None:
         """Keep evaluating with the fitted copy: a flushed or evicted key must not freeze values."""
@@ -205,7 +205,8 @@ class ModelPipeline:
         self._live.reference_lost.labels(self.model.name).inc()
         self._live.reference_missing.labels(self.model.name).set(1)
 
-    def _fit(self, data: ReferenceData) -> None:
+    def fit(self, data: ReferenceData) -> None:
+        """Fit a reference and swap it in; the window keeps its rows."""
         fitted = fit_reference(self.model, data)
         self.window.seed(fitted.categories, fitted.classes)  # before the swap: codes are ready
         self.calibration = fit_calibration(self.model, data)

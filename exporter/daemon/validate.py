@@ -15,9 +15,10 @@ from prometheus_client import CollectorRegistry
 
 from exporter.config import Config
 from exporter.daemon.pipeline import ModelPipeline
+from exporter.evaluate.fit import fit_reference
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics
-from exporter.reference.load import ReferenceError
+from exporter.reference.load import ReferenceData, ReferenceError, read_reference_file
 from exporter.source.connect import RedisClient, describe
 
 log = logging.getLogger("exporter.validate")
@@ -35,14 +36,17 @@ def build_pipelines(
 ) -> tuple[ModelPipeline, ...]:
     """A fitted pipeline per model; raises ReferenceError naming the model otherwise.
 
-    A pipeline in `keep` whose model section is unchanged is reused with its window. File
-    references must fit. A Redis-key reference is fitted when a client is given; when it is
-    missing or Redis is down the model waits for it (logged), unless `strict_redis`.
+    A pipeline in `keep` whose model section is unchanged is reused with its window; its
+    reference file is read again, and refitted when it changed. File references must fit.
+    A Redis-key reference is fitted when a client is given; when it is missing or Redis is
+    down the model waits for it (logged), unless `strict_redis`.
     """
-    out = []
+    out, refits = [], []
     for model in config.models:
         kept = (keep or {}).get(model.name)
         if kept is not None and kept.model == model:
+            if (data := _file_changed(kept)) is not None:
+                refits.append((kept, data))
             out.append(kept)
             continue
         pipeline = ModelPipeline(model, live, store, clock)
@@ -51,7 +55,23 @@ def build_pipelines(
         elif client is not None:
             _fit_from_redis(pipeline, client, config, strict_redis)
         out.append(pipeline)
+    for pipeline, data in refits:  # every model is valid: only now do kept ones take new files
+        pipeline.fit(data)
     return tuple(out)
+
+
+def _file_changed(kept: ModelPipeline) -> ReferenceData | None:
+    """A kept model's reference file read again: its data when it changed, checked by a fit;
+    None when unchanged or not a file. A file now missing or unusable fails the reload, as it
+    would fail a restart."""
+    path = kept.model.reference.file
+    if path is None:
+        return None
+    data = read_reference_file(kept.model, path)
+    if kept.fitted is not None and data.digest == kept.fitted.digest:
+        return None
+    fit_reference(kept.model, data)  # raises ReferenceError as start-up would
+    return data
 
 
 def _fit_from_redis(
