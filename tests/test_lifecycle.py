@@ -161,3 +161,25 @@ def test_sighup_and_file_changes_reload_only_valid_configs_without_recounting(
             what="records read after the second reload",
         )
         assert _get(port, "/readyz")[0] == 200
+
+
+def test_a_reload_during_a_redis_outage_keeps_evaluating_the_windows_it_kept(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The reload waited 30 s for a rebuild that needed Redis, and then evaluated nothing
+    until Redis was back, although every window was kept."""
+    path, port = _setup(tmp_path, redis_server, ("m",))
+    last = 'mlmon_evaluation_last_success_timestamp_seconds{model="m"}'
+    with exporter(path):
+        wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, 0.2, "readiness")
+        rows = records(sample(np.random.default_rng(5), 150))
+        xadd_all(redis_server.client(), "mlmon:{m}:predictions", rows)
+        settles_at(lambda: _sample(port, READ_M), 150, interval=0.2, what="records read")
+        redis_server.stop()
+        wait_for(lambda: _sample(port, "mlmon_redis_up") == 0, 30, 0.2, "the outage seen")
+        path.write_text(path.read_text() + "\n")  # the same config, reloaded by the file watch
+        ok = 'mlmon_config_reloads_total{outcome="success"}'
+        wait_for(lambda: _sample(port, ok) == 1, 15, 0.2, "the reload, without a 30 s wait")
+        before = _sample(port, last) or 0.0
+        wait_for(lambda: (_sample(port, last) or 0.0) > before, 10, 0.2, "a later evaluation")
+    redis_server.start()

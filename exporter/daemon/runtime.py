@@ -76,9 +76,12 @@ def build_runtime(config: Config, old: Runtime | None, shared: Shared) -> Runtim
         for key in (p.model.streams.predictions.encode(), p.model.streams.labels.encode())
     )
     reader = StreamReader(client, pipelines, config.redis, shared.live, shared.clock, kept=kept)
+    intact = {p.model.name for p in pipelines if keep.get(p.model.name) is p}
 
     def run(pipeline: ModelPipeline) -> None:
-        if reader.backfilled.is_set():  # evaluate only once the windows are rebuilt
+        # Evaluate a window once it is rebuilt, or at once when a reload kept it: a reload
+        # during a Redis outage must not stop evaluating what was already read.
+        if pipeline.model.name in intact or reader.backfilled.is_set():
             pipeline.evaluate(client)
 
     return Runtime(config, client, pipelines, reader, build_scheduler(pipelines, run))
@@ -92,6 +95,8 @@ def start_runtime(runtime: Runtime, stopped: threading.Event) -> None:
     runtime.reader.start()
     deadline = time.monotonic() + BACKFILL_WAIT_SECONDS
     while not runtime.reader.backfilled.wait(0.2):  # a SIGTERM meanwhile ends the wait
+        if runtime.reader.rebuilds_nothing:  # a reload that kept every window
+            break
         if stopped.is_set() or time.monotonic() > deadline:
             log.warning(
                 "windows not rebuilt yet (%s); evaluations start once they are",

@@ -57,6 +57,7 @@ class StreamReader:
         self.last_ids: dict[bytes, bytes] = {}
         self._resume: dict[bytes, bytes] = {}  # set by resume_from() on a reload
         self._kept = kept
+        self.rebuilds_nothing = bool(kept) and kept >= set(self._routes)  # all windows kept
         self._by_model = [
             (p.model.streams.predictions.encode(), p.model.streams.labels.encode())
             for p in pipelines
