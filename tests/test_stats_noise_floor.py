@@ -107,3 +107,23 @@ def test_the_floor_is_the_learned_rule_on_reference_chunks_scaled_for_both_sampl
     ratio = floor.for_size(8_000) / floor.for_size(4_000)  # type: ignore[operator]
     assert ratio == pytest.approx(np.sqrt((1 / 8_000 + 1 / m) / (1 / 4_000 + 1 / m)))
     assert NoiseFloor(reference[:150], lambda x: 0.0).for_size(100) is None  # too few rows
+
+
+def test_a_few_valued_numeric_column_scored_by_a_test_keeps_its_p_value_threshold() -> None:
+    """auto scores a 0/1 numeric flag by the z test through a wrapper that called itself a
+    distance: the floor, measured on the z statistic, replaced the 0.05 p-value threshold and
+    every healthy window was flagged."""
+    rng = np.random.default_rng(26)
+    model = load_config_text(
+        "models: [{name: m, task: regression, reference: {file: r.csv},"
+        " features: [{name: flag, type: numeric}]}]"
+    ).models[0]
+    flags = {"flag": rng.choice([0.0, 1.0], 800, p=[0.7, 0.3])}
+    (flag,) = fit_reference(model, ReferenceData(800, flags, {}, None, None, None, "z")).features
+    assert flag.method is not None and flag.method.label == "z" and flag.noise is None
+    flagged = 0
+    for _ in range(EVALUATIONS):
+        drift = score_column(flag, rng.choice([0.0, 1.0], 300, p=[0.7, 0.3]), min_samples=100)
+        assert drift is not None and drift.threshold == 0.05
+        flagged += drift.drifted
+    assert flagged / EVALUATIONS <= FALSE_ALARM_BOUND

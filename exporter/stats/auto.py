@@ -49,6 +49,11 @@ class DiscreteNumeric(DriftMethod):
         """The wrapped method's threshold."""
         return self._inner.threshold
 
+    @property
+    def tests(self) -> bool:
+        """Whether the wrapped method is a test (z or chi-square) or a distance."""
+        return self._inner.tests
+
     def encode(self, values: npt.NDArray[Any]) -> CodeArray:
         """Reference values to codes 0..k-1, others to k (`__other__`), NaN to -1 (missing)."""
         x = np.asarray(values, dtype=np.float64)

@@ -96,6 +96,11 @@ class DriftMethod(ABC):
         """The method name exported in the `method` label (wrappers report what they wrap)."""
         return self.name
 
+    @property
+    def tests(self) -> bool:
+        """Whether drift is a p-value below the threshold (wrappers answer for what they wrap)."""
+        return self.is_test
+
     def usable(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """The values this method scores: all of them for binned distances, else the present."""
         array = np.asarray(values)

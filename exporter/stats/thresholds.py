@@ -142,4 +142,4 @@ def size_rules(
 
     if learned:
         return LearnedThreshold(reference, score, k), None
-    return None, (None if method.is_test else NoiseFloor(reference, score, k))
+    return None, (None if method.tests else NoiseFloor(reference, score, k))
