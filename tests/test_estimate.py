@@ -128,3 +128,23 @@ def test_expected_auc_of_certain_scores_is_the_exact_auc() -> None:
 def test_too_few_scored_rows_give_no_estimate() -> None:
     model = _model(Task.BINARY, "1")
     assert estimate(model, None, ["1"] * 50, [0.9] * 50) == ()
+
+
+def test_the_estimation_error_compares_the_estimate_with_realised_on_the_same_rows() -> None:
+    """Half the labelled rows carry no score: realised was over all of them, the estimate
+    over the scored half, and the error measured the two halves' difference."""
+    from exporter.evaluate.outcomes import assess
+    from exporter.window.labels import JoinedPairs
+
+    rng = np.random.default_rng(31)
+    y, pred, score = _binary(rng, 0.0)
+    scored = np.arange(ROWS) < ROWS // 2
+    pred = np.where(scored, pred, y)  # the unscored half is always right
+    scores: list[Compact] = [float(s) if k else None for s, k in zip(score, scored, strict=True)]
+    model = _model(Task.BINARY, "1")
+    pairs = JoinedPairs(tuple(pred), tuple(y), tuple(scores), slices=np.zeros(ROWS, np.int64))
+    outcome = assess(model, pairs, None)
+    on_scored = dict(performance(model, list(pred[scored]), list(y[scored])))
+    estimated = dict(estimate(model, None, tuple(pred), tuple(scores)))
+    error = dict(outcome.estimation_error)
+    assert error["accuracy"] == pytest.approx(abs(estimated["accuracy"] - on_scored["accuracy"]))

@@ -131,23 +131,36 @@ def estimate(
     scores: Sequence[Compact],
 ) -> tuple[tuple[str, float], ...]:
     """Estimated metrics over the rows with scores; empty below min_samples of them."""
-    if not model.task.is_classification or not scores:
+    rows = scored_rows(model, predicted, scores)
+    if rows is None or rows.sum() < model.min_samples:
         return ()
-    pred = np.array([str(v) for v in predicted])
+    pred = np.array([str(v) for v in predicted])[rows]
     out: list[tuple[str, float | None]]
     if model.task is Task.BINARY and model.positive_class is not None:
-        p = positive_scores(scores, model.positive_class)
-        keep = ~np.isnan(p)
-        if keep.sum() < model.min_samples:
-            return ()
-        p = p[keep] if calibration is None else calibration.apply(p[keep])
-        out = _binary(p, pred[keep] == model.positive_class)
+        p = positive_scores(scores, model.positive_class)[rows]
+        p = p if calibration is None else calibration.apply(p)
+        out = _binary(p, pred == model.positive_class)
     else:
-        keys = {k for s in scores if s is not None and not isinstance(s, float) for k in s[0]}
-        classes = sorted(keys | set(pred.tolist()))
-        matrix = score_matrix(scores, classes)
-        keep = ~np.isnan(matrix).any(axis=1)
-        if keep.sum() < model.min_samples:
-            return ()
-        out = _multiclass(matrix[keep], pred[keep], classes)
+        classes = _classes(predicted, scores)
+        out = _multiclass(score_matrix(scores, classes)[rows], pred, classes)
     return tuple((name, v) for name, v in out if v is not None and np.isfinite(v))
+
+
+def scored_rows(
+    model: ModelConfig, predicted: Sequence[Target], scores: Sequence[Compact]
+) -> np.ndarray | None:
+    """Which rows the estimate uses (those with usable scores); None for models without."""
+    if not model.task.is_classification or not scores:
+        return None
+    if model.task is Task.BINARY and model.positive_class is not None:
+        rows: np.ndarray = ~np.isnan(positive_scores(scores, model.positive_class))
+        return rows
+    matrix = score_matrix(scores, _classes(predicted, scores))
+    complete: np.ndarray = ~np.isnan(matrix).any(axis=1)
+    return complete
+
+
+def _classes(predicted: Sequence[Target], scores: Sequence[Compact]) -> list[str]:
+    """Every class a score names or a row predicts, sorted."""
+    keys = {k for s in scores if s is not None and not isinstance(s, float) for k in s[0]}
+    return sorted(keys | {str(v) for v in predicted})

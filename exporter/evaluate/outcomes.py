@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exporter.config import ModelConfig
-from exporter.evaluate.estimate import Calibration, estimate
+from exporter.evaluate.estimate import Calibration, estimate, scored_rows
 from exporter.evaluate.performance import Pairs, realised
 from exporter.window.labels import JoinedPairs
 
@@ -33,10 +33,17 @@ def assess(
     if len(pairs) < model.min_samples:
         return PerformanceOutcome(estimated=estimated, label_coverage=pairs.coverage)
     result = realised(model, pairs.predicted, pairs.actual, pairs.scores, pairs.classes)
-    on_labelled = dict(estimate(model, calibration, pairs.predicted, pairs.scores))
+    rows = scored_rows(model, pairs.predicted, pairs.scores)
+    same = pairs if rows is None or rows.all() else pairs.subset(rows)  # the estimate's rows
+    truth = (
+        result
+        if same is pairs
+        else realised(model, same.predicted, same.actual, same.scores, same.classes)
+    )
+    on_labelled = dict(estimate(model, calibration, same.predicted, same.scores))
     error = tuple(
         (name, abs(on_labelled[name] - value))
-        for name, value in result.metrics
+        for name, value in truth.metrics
         if name in on_labelled
     )
     return PerformanceOutcome(result.metrics, result.per_class, estimated, error, pairs.coverage)

@@ -137,8 +137,11 @@ def regression(predicted: np.ndarray, actual: np.ndarray) -> Realised:
         ("mae", float(np.mean(np.abs(err)))),
         ("rmse", float(np.sqrt(np.mean(err**2)))),
     ]
+    # A constant target has no r2; its computed variance may still be a rounding crumb
+    # (150 labels of 0.1: 7.7e-34), which made r2 about -1e29.
+    constant = actual.size == 0 or np.ptp(actual) == 0
     variance = float(np.sum((actual - actual.mean()) ** 2))
-    out.append(("r2", 1.0 - float(np.sum(err**2)) / variance if variance > 0 else None))
+    out.append(("r2", None if constant else 1.0 - float(np.sum(err**2)) / variance))
     denominator = np.maximum(np.abs(actual), np.finfo(np.float64).eps)
     out.append(("mape", float(np.mean(np.abs(err) / denominator))))
     return Realised(tuple(_present(out)))
