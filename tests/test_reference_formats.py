@@ -119,6 +119,36 @@ def test_a_bad_csv_is_refused_with_the_row_by_row_readers_message(
     assert message in str(fast.value)
 
 
+@pytest.mark.parametrize("arrow", [True, False], ids=["pyarrow", "stdlib"])
+def test_whole_numbers_a_csv_writes_as_floats_are_the_classes_json_lines_gives(
+    arrow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandas writes a float column of whole numbers (one with a NaN) as 1.0: the labels were
+    the class "1.0", never the live 1, and reference accuracy read 0."""
+    _reader(arrow, monkeypatch)
+    model = _model()
+    csv = b"a,b,c,prediction,label\n1,2,1.0,1.0,1.0\n3,4,2.0,0.0,\n5,6,x,2.50,0.0\n"
+    jsonl = (
+        b'{"a": 1, "b": 2, "c": 1.0, "prediction": 1.0, "label": 1.0}\n'
+        b'{"a": 3, "b": 4, "c": 2.0, "prediction": 0.0, "label": null}\n'
+        b'{"a": 5, "b": 6, "c": "x", "prediction": "2.50", "label": 0.0}\n'
+    )
+    got, want = parse_reference(model, csv, "csv", "ref"), _row_by_row(model, jsonl, "jsonl")
+    assert got.categorical == want.categorical == {"c": ("1", "2", "x")}
+    assert (got.prediction, got.label) == (want.prediction, want.label)
+    assert got.label == ("1", None, "0") and got.prediction == ("1", "0", "2.50")
+
+
+@pytest.mark.parametrize("arrow", [True, False], ids=["pyarrow", "stdlib"])
+def test_a_csv_that_is_not_utf8_is_refused_naming_the_file(
+    arrow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was a UnicodeDecodeError traceback, naming neither the file nor the model."""
+    _reader(arrow, monkeypatch)
+    with pytest.raises(ReferenceError, match=r"ref\.csv: not UTF-8 text \(byte 11"):
+        parse_reference(_model(), "a,b,c\n1,2,Zürich\n".encode("latin-1"), "csv", "ref.csv")
+
+
 def test_json_lines_read_as_the_row_by_row_reader_reads_them() -> None:
     model = _model()
     content = b'{"a": 1, "b": 2.5, "c": 3, "label": true}\n\n{"a": null, "b": "", "c": 1.0}\n'

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from exporter.reference.columnar import Wanted, keys
+from exporter.reference.columnar import Wanted, keys, spelled
 from exporter.reference.data import Inexact, ReferenceError, floats
 
 EXTRA = "ml-monitoring-exporter[parquet]"
@@ -55,12 +55,13 @@ def _require(where: str) -> Any:
 class ArrowTable:
     """Columns of a pyarrow table: numbers cast in C, texts as Python strings."""
 
-    def __init__(self, pa: Any, table: Any) -> None:
+    def __init__(self, pa: Any, table: Any, from_csv: bool = False) -> None:
         """Refuse repeated column names, which the row-by-row reader resolves (the last wins)."""
         if len(set(table.column_names)) != len(table.column_names):
             raise Inexact
         self._pa = pa
         self._table = table
+        self._from_csv = from_csv  # texts that spell whole numbers are their class
         self._names = frozenset(table.column_names)
 
     @property
@@ -101,7 +102,8 @@ class ArrowTable:
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             return keys(column.to_pylist())
         values: list[str | None] = column.to_pylist()
-        return tuple(v if v != "" else None for v in values) if "" in values else tuple(values)
+        out = tuple(v if v != "" else None for v in values) if "" in values else tuple(values)
+        return spelled(out) if self._from_csv else out
 
 
 def _numpy(column: Any) -> np.ndarray:
@@ -134,7 +136,7 @@ def csv_table(content: bytes, wanted: Wanted) -> ArrowTable | None:
         table = _read_csv(pa, body, header, frozenset())
     if table is None or table.column_names != header:
         return None
-    return ArrowTable(pa, table.select([n for n in header if n in wanted.names]))
+    return ArrowTable(pa, table.select([n for n in header if n in wanted.names]), from_csv=True)
 
 
 def _read_csv(pa: Any, body: bytes, header: list[str], numeric: frozenset[str]) -> Any | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -104,6 +105,16 @@ def _target(model: ModelConfig, table: Table, column: str) -> tuple[Any, ...]:
     return tuple(_finite(table.numbers(column)))
 
 
+_INTEGRAL = re.compile(r"-?(0|[1-9][0-9]*)\.0+")
+
+
+def spelled(values: tuple[str | None, ...]) -> tuple[str | None, ...]:
+    """CSV texts keyed as the JSON numbers they spell: "1.0", how pandas writes a float column
+    of whole numbers, is the class 1 there, as in JSON Lines, Parquet and on the wire."""
+    whole = {v: class_key(float(v)) for v in set(values) if v and _INTEGRAL.fullmatch(v)}
+    return tuple(whole.get(v, v) for v in values) if whole else values  # type: ignore[arg-type]
+
+
 def keys(values: Iterable[Any]) -> tuple[str | None, ...]:
     """Class keys of any values, None where missing (JSON or Parquet values)."""
     return tuple(None if missing(v) else class_key(v) for v in values)
@@ -183,8 +194,8 @@ class CsvTable:
         return self._numbers[name]
 
     def texts(self, name: str) -> tuple[str | None, ...]:
-        """The column's texts."""
-        return self._texts[name]
+        """The column's texts, whole numbers as their class (see `spelled`)."""
+        return spelled(self._texts[name])
 
 
 def _cells(block: Sequence[list[str]], j: int, whole: bool) -> list[str | None]:

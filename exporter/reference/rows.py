@@ -15,6 +15,7 @@ import orjson
 
 from exporter.classes import class_key
 from exporter.config import ModelConfig
+from exporter.reference.columnar import spelled
 from exporter.reference.data import OPTIONAL_COLUMNS, ReferenceData, ReferenceError, missing
 from exporter.stats.kinds import FeatureType
 
@@ -22,8 +23,12 @@ from exporter.stats.kinds import FeatureType
 def rows_from_bytes(content: bytes, fmt: str, where: str) -> list[dict[str, Any]]:
     """Every row of a CSV or JSON Lines reference as a dict."""
     if fmt == "csv":
-        text = content.decode("utf-8-sig")
-        return [dict(r) for r in csv.DictReader(io.StringIO(text))]
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            reason = f"not UTF-8 text (byte {exc.start}: {exc.reason})"
+            raise ReferenceError(f"{where}: {reason}") from None
+        return [_spelled_row(r) for r in csv.DictReader(io.StringIO(text))]
     rows = []
     for n, line in enumerate(content.splitlines(), 1):
         if line.strip():
@@ -92,3 +97,9 @@ def _target(
     if model.task.is_classification:
         return tuple(None if missing(r.get(column)) else class_key(r.get(column)) for r in rows)
     return tuple(numeric(rows, column, where))
+
+
+def _spelled_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A CSV row with whole-number texts as their class, as the columnar readers key them."""
+    names = [k for k, v in row.items() if isinstance(v, str)]
+    return {**row, **dict(zip(names, spelled(tuple(row[k] for k in names)), strict=True))}
