@@ -103,6 +103,28 @@ def test_numpy_values_are_written_as_plain_json(fake: fakeredis.FakeRedis) -> No
     assert (record["prediction"], record["scores"]) == (1, 0.25)
 
 
+def test_scores_keyed_by_numpy_classes_are_sent_with_the_exporters_class_texts(
+    fake: fakeredis.FakeRedis,
+) -> None:
+    """dict(zip(model.classes_, proba)) has numpy keys, which orjson refuses: the record was
+    dropped as unserialisable."""
+    with PredictionLogger(fake, "m") as logger:
+        logger.log({"a": 1.0}, np.int64(1), scores={np.int64(0): 0.2, np.int64(1): 0.8})
+        logger.log({"a": 1.0}, 1.0, scores={np.float64(0.0): 0.3, np.float64(1.0): 0.7})
+    assert logger.stats.dropped[DropReason.UNSERIALISABLE] == 0
+    assert [r["scores"] for r in _records(fake)] == [{"0": 0.2, "1": 0.8}, {"0": 0.3, "1": 0.7}]
+
+
+def test_a_nan_class_probability_sends_the_record_without_scores(
+    fake: fakeredis.FakeRedis,
+) -> None:
+    """It became null, and the exporter rejected the whole record as bad_scores."""
+    with PredictionLogger(fake, "m") as logger:
+        logger.log({"a": 1.0}, "x", scores={"x": math.nan, "y": 0.5})
+    (record,) = _records(fake)
+    assert record["prediction"] == "x" and "scores" not in record
+
+
 def test_a_record_is_serialised_when_logged_so_later_mutation_does_not_change_it(
     fake: fakeredis.FakeRedis,
 ) -> None:
@@ -197,6 +219,7 @@ def test_client_metrics_land_on_the_callers_registry_per_model(fake: fakeredis.F
     "kwargs",
     [
         {"sample_rate": 0},
+        {"sample_rate": 1e-7},  # the exporter would reject every record as bad_sample_rate
         {"sample_rate": 1.5},
         {"batch_size": 0},
         {"batch_size": 10001},
@@ -332,6 +355,16 @@ def test_monitor_logs_one_record_per_row_with_the_call_latency(
     ]
     assert len({r["latency_ms"] for r in got}) == 1 and got[0]["latency_ms"] > 0
     assert model.extra == "kept"
+
+
+def test_monitor_with_fewer_ids_than_rows_logs_none_and_counts_every_row(
+    monitored: tuple[Any, PredictionLogger], fake: fakeredis.FakeRedis
+) -> None:
+    """zip() stopped at the shorter list: the third row was lost without a count."""
+    model, logger = monitored
+    model.predict(np.array([[0.1, 5.0], [0.7, 6.0], [0.4, 7.0]]), ids=["r1", "r2"])
+    assert logger.flush()
+    assert _records(fake) == [] and logger.stats.dropped[DropReason.INVALID] == 3
 
 
 def test_monitor_logs_predict_proba_with_the_class_and_its_scores(

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from exporter.classes import class_key
 from exporter.client.metrics import LABELS, PREDICTIONS, ClientStats, DropReason, attach
 from exporter.client.sender import (
     ROUND_TRIP_RECORDS,
@@ -28,6 +29,8 @@ from exporter.client.sender import (
 )
 
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+# The exporter rejects smaller rates (bad_sample_rate): 1/sample_rate is added per record.
+MIN_SAMPLE_RATE = 1e-6
 DEFAULT_MAXLEN = 1_000_000
 _STATUSES = ("ok", "error")
 _live: weakref.WeakSet[PredictionLogger] = weakref.WeakSet()
@@ -152,7 +155,7 @@ class PredictionLogger:
             }
             if id is not None:
                 record["id"] = id
-            if scores is not None:
+            if (scores := _scores(scores)) is not None:
                 record["scores"] = scores
             if latency_ms is not None:
                 record["latency_ms"] = latency_ms
@@ -258,8 +261,8 @@ def _check(
     sample_rate: float, batch_size: int, flush_interval: float, max_queue: int, max_batch_bytes: int
 ) -> None:
     """Reject settings that cannot work, at construction time rather than on the hot path."""
-    if not 0.0 < sample_rate <= 1.0:
-        raise ValueError("sample_rate must be in (0, 1]")
+    if not MIN_SAMPLE_RATE <= sample_rate <= 1.0:
+        raise ValueError(f"sample_rate must be in [{MIN_SAMPLE_RATE:g}, 1]")
     if not 1 <= batch_size <= WIRE_MAX_BATCH:
         raise ValueError(f"batch_size must be in [1, {WIRE_MAX_BATCH}]")
     if flush_interval <= 0 or max_queue < 1 or max_batch_bytes < 1024:
@@ -282,3 +285,16 @@ def _flush_at_exit() -> None:
 
 os.register_at_fork(after_in_child=_reset_in_child)
 atexit.register(_flush_at_exit)
+
+
+def _scores(scores: Any) -> Any:
+    """Scores as the exporter reads them: a mapping's classes as class texts (numpy keys, which
+    orjson refuses, too), and no scores where a probability is NaN, as for a NaN score."""
+    if not isinstance(scores, Mapping):
+        return scores
+    out = {}
+    for key, p in scores.items():
+        if p != p:  # NaN: null would reject the whole record as bad_scores
+            return None
+        out[class_key(key.item() if hasattr(key, "item") else key)] = p
+    return out

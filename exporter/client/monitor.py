@@ -78,6 +78,9 @@ class Monitored(Generic[M]):
                     else [(None, None)] * len(rows)
                 )
             id_list = list(ids) if ids is not None else [None] * len(rows)
+            if len(id_list) != len(rows):  # which id is whose is unknown: every row is lost
+                self.logger.stats.drop(DropReason.INVALID, len(rows))
+                return
             for row, (pred, scores), rid in zip(rows, pairs, id_list, strict=False):
                 self.logger.log(
                     row,
