@@ -149,6 +149,18 @@ def test_a_csv_that_is_not_utf8_is_refused_naming_the_file(
         parse_reference(_model(), "a,b,c\n1,2,Zürich\n".encode("latin-1"), "csv", "ref.csv")
 
 
+def test_a_json_lines_label_column_is_read_even_when_the_first_row_lacks_it() -> None:
+    """Only the first row was looked at: label and score were dropped without a word."""
+    model = _model("binary_classification")
+    content = b'{"a": 1, "b": 2, "c": "x"}\n{"a": 3, "b": 4, "c": "y", "label": 1, "score": 0.5}\n'
+    for got in (
+        parse_reference(model, content, "jsonl", "ref"),
+        _row_by_row(model, content, "jsonl"),
+    ):
+        assert got.label == (None, "1")
+        assert got.score is not None and got.score[1] == 0.5
+
+
 def test_json_lines_read_as_the_row_by_row_reader_reads_them() -> None:
     model = _model()
     content = b'{"a": 1, "b": 2.5, "c": 3, "label": true}\n\n{"a": null, "b": "", "c": 1.0}\n'

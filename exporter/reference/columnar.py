@@ -137,8 +137,8 @@ class RowTable:
         return any(name in row for row in self._rows[:1000])
 
     def has_optional(self, name: str) -> bool:
-        """In the first row."""
-        return name in self._rows[0]
+        """In any row: a first row without a label must not drop the label column."""
+        return any(name in row for row in self._rows)
 
     def numbers(self, name: str) -> np.ndarray:
         """The column through floats()."""

@@ -81,7 +81,7 @@ def parse_rows(
         for f in model.features
         if f.type is FeatureType.CATEGORICAL
     }
-    present = [c for c in OPTIONAL_COLUMNS if c in rows[0]]
+    present = [c for c in OPTIONAL_COLUMNS if any(c in row for row in rows)]  # not just row 1
     prediction = label = None
     score = numeric(rows, "score", where) if "score" in present else None
     if "prediction" in present:
