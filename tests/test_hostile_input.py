@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter.config import FeatureConfig, ModelConfig, ReferenceConfig, StreamsConfig
 from exporter.daemon.pipeline import ModelPipeline
+from exporter.decode.columns import FastPredictions
 from exporter.decode.wire import Decoder, Reason
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.collector import SnapshotCollector
@@ -79,6 +80,22 @@ def test_a_record_python_json_cannot_write_rejects_itself_not_its_batch(
     ts = f"{int(NOW * 1000)}-0".encode()
     decoded = Decoder(model()).predictions(ts, {b"batch": batch})
     assert (len(decoded.records), decoded.rejected) == (3, [reason])
+
+
+def test_scores_keyed_as_json_dumps_writes_float_classes_match_their_prediction() -> None:
+    """json.dumps({1.0: p}) keys scores "1.0" while the prediction 1.0 is the class "1": the
+    real classes' score columns were 0 (multiclass roc_auc 0.5, log loss 36) or absent."""
+    records = [
+        {"features": {"x": 1.0, "c": "a"}, "prediction": 1.0, "scores": {"0.0": 0.3, "1.0": 0.7}},
+        {"features": {"x": 1.0, "c": "a"}, "prediction": "1.0", "scores": {"1.0": 0.6, "2": 0.4}},
+    ]
+    ts = f"{int(NOW * 1000)}-0".encode()
+    entries = [(ts, {b"batch": orjson.dumps(records)})]
+    decoded = Decoder(model()).predictions(*entries[0])
+    by_record = [r.scores for r in decoded.records]
+    ((_, columns),) = FastPredictions(model()).groups(entries)
+    assert columns is not None
+    assert by_record == columns.scores == [{"0": 0.3, "1": 0.7}, {"1.0": 0.6, "2": 0.4}]
 
 
 def _exposition(live: CollectorRegistry, metrics: LiveMetrics) -> Exposition:

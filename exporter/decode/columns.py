@@ -27,6 +27,7 @@ from exporter.decode.wire import (
     as_text,
     embedding_order,
     entry_time,
+    spelled_keys,
     struct_order,
 )
 
@@ -123,7 +124,7 @@ class FastPredictions:
             numeric=self._numbers(features),
             categorical=[_texts(list(map(get, features))) for get in self._categorical],
             prediction=prediction,
-            scores=[r.scores for r in records],
+            scores=_scores([r.scores for r in records], prediction),
             latency=latency,
             ok=ok,
             sample_rate=np.where(np.isnan(rate), 1.0, rate),
@@ -176,6 +177,13 @@ def _texts(values: list[Any]) -> list[Any]:
         texts = {v: v if v is None or type(v) is str else as_text(v) for v in set(values)}
         return list(map(texts.__getitem__, values))
     return [v if v is None or type(v) is str else as_text(v) for v in values]
+
+
+def _scores(scores: list[Any], predictions: list[Any]) -> list[Any]:
+    """Score mappings' keys as the per-record decoder reads them (see `spelled_keys`)."""
+    if dict not in set(map(type, scores)):
+        return scores
+    return list(map(spelled_keys, scores, predictions))
 
 
 def _tags(values: list[Any]) -> list[Any]:

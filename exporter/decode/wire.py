@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from msgspec.structs import astuple
 
-from exporter.classes import class_key
+from exporter.classes import class_key, spelled_keys
 from exporter.config import ModelConfig
 from exporter.decode.parse import Reader
 from exporter.decode.reasons import (
@@ -50,6 +50,7 @@ __all__ = [
     "class_key",
     "embedding_order",
     "entry_time",
+    "spelled_keys",
     "struct_order",
 ]
 
@@ -197,13 +198,14 @@ class Decoder:
         if ts is not None:
             ts = check_ts(ts, default_ts, self._window_seconds)
         features, vectors = self._feature_values(rec.features)
+        prediction = self._prediction_value(rec.prediction, status == "error")
         return Prediction(
             id=None if raw_id is None else str(raw_id),
             ts=default_ts if ts is None else ts,
             version=version if version is None or type(version) is str else as_text(version),
             features=features,
-            prediction=self._prediction_value(rec.prediction, status == "error"),
-            scores=rec.scores,
+            prediction=prediction,
+            scores=spelled_keys(rec.scores, prediction),
             latency_seconds=None if latency is None else latency / 1000.0,
             ok=status == "ok",
             sample_rate=1.0 if rate is None else rate,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from exporter.classes import class_key
+from exporter.classes import class_key, whole_number
 from exporter.config import ModelConfig
 from exporter.reference.data import (
     OPTIONAL_COLUMNS,
@@ -105,13 +104,10 @@ def _target(model: ModelConfig, table: Table, column: str) -> tuple[Any, ...]:
     return tuple(_finite(table.numbers(column)))
 
 
-_INTEGRAL = re.compile(r"-?(0|[1-9][0-9]*)\.0+")
-
-
 def spelled(values: tuple[str | None, ...]) -> tuple[str | None, ...]:
     """CSV texts keyed as the JSON numbers they spell: "1.0", how pandas writes a float column
     of whole numbers, is the class 1 there, as in JSON Lines, Parquet and on the wire."""
-    whole = {v: class_key(float(v)) for v in set(values) if v and _INTEGRAL.fullmatch(v)}
+    whole = {v: k for v in set(values) if v and (k := whole_number(v)) is not None}
     return tuple(whole.get(v, v) for v in values) if whole else values  # type: ignore[arg-type]
 
 
