@@ -96,3 +96,19 @@ def test_unknown_models_and_features_are_not_found(tmp_path: Path) -> None:
     assert _get(daemon, "/models/nope")[0] == 404
     assert _get(daemon, "/models/m/features/nope")[0] == 404
     assert render("/metrics", "", daemon.store, ["m"]) is None
+
+
+def test_the_models_page_links_to_the_metrics_where_the_telemetry_path_serves_them(
+    tmp_path: Path,
+) -> None:
+    """It linked to /metrics, a 404 under --web.telemetry-path=/custom."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(51), 300))
+    config = load_config_text(
+        "redis: {url: 'redis://127.0.0.1:1/0'}\n"
+        "web: {listen_address: '127.0.0.1:0'}\nmodels:" + model_yaml("m"),
+        base_dir=str(tmp_path),
+    )
+    daemon = Daemon(config, registry=CollectorRegistry(), telemetry_path="/custom")
+    page = daemon._page("/models", "text/html")
+    assert page is not None and page[0] == 200
+    assert b"href='/custom'" in page[2] and b"/metrics" not in page[2]

@@ -79,6 +79,7 @@ class Daemon:
         )
         self.registry.register(Combined(live, self._collector))
         self._exposition = Exposition(live, self._collector, self._live.render_failures)
+        self._telemetry_path = telemetry_path  # the models page links there
         self.http = MetricsServer(
             listen_address or config.web.listen_address,
             self.registry,
@@ -111,7 +112,8 @@ class Daemon:
 
     def _page(self, path: str, accept: str) -> tuple[int, str, bytes] | None:
         """A drill-down page from the current snapshot; never touches Redis."""
-        return pages.render(path, accept, self.store, [m.name for m in self.config.models])
+        names = [m.name for m in self.config.models]
+        return pages.render(path, accept, self.store, names, self._telemetry_path)
 
     def readiness(self) -> tuple[bool, str]:
         """Whether the exporter is still useful, and if not, what to fix."""

@@ -165,15 +165,24 @@ def _json(body: dict[str, Any]) -> Response:
     return 200, JSON, json.dumps(body, default=str, allow_nan=False).encode()
 
 
-def render(path: str, accept: str, store: SnapshotStore, names: Sequence[str]) -> Response | None:
-    """The page for a /models path, or None when the path is not one of ours."""
+def render(
+    path: str,
+    accept: str,
+    store: SnapshotStore,
+    names: Sequence[str],
+    telemetry: str = "/metrics",
+) -> Response | None:
+    """The page for a /models path, or None when the path is not one of ours; the models page
+    links to the metrics at `telemetry` (--web.telemetry-path)."""
     parts = [unquote(p) for p in path.strip("/").split("/")]
     if not parts or parts[0] != "models":
         return None
     want_json = "application/json" in accept
     if len(parts) == 1:
         view = models_view(store, list(names))
-        return _json(view) if want_json else _html("models.html", "models", **view)
+        if want_json:
+            return _json(view)
+        return _html("models.html", "models", telemetry=telemetry, **view)
     snapshot = store.models.get(parts[1]) if parts[1] in names else None
     if snapshot is None:
         return 404, TEXT, b"no such model, or not evaluated yet\n"
