@@ -220,3 +220,16 @@ def test_the_default_telemetry_path_in_the_help_is_the_path_the_server_serves() 
     from exporter.web import routes
 
     assert flags.TELEMETRY_PATH == routes.TELEMETRY_PATH
+
+
+def test_pages_say_they_vary_by_accept_as_metrics_do() -> None:
+    """A page is HTML or JSON by Accept; without Vary a shared cache could serve either."""
+    routes = Routes(
+        lambda accept: (b"up 1\n", "text/plain"),
+        lambda: (True, "ready"),
+        BasicAuth(()),
+        lambda path, accept: (200, "application/json", b"{}"),
+        "/metrics",
+    )
+    status, headers, _ = routes.respond("GET", "/models", {"HTTP_ACCEPT": "application/json"})
+    assert status == 200 and ("Vary", "Accept") in headers

@@ -135,7 +135,8 @@ class Routes:
             return 200, [("Content-Type", "text/html; charset=utf-8")], self._landing
         page = self._pages(path, accept) if self._pages is not None else None
         if page is not None:
-            return page[0], [("Content-Type", page[1])], page[2]
+            # HTML or JSON by Accept: a shared cache must not serve one for the other
+            return page[0], [("Content-Type", page[1]), ("Vary", "Accept")], page[2]
         return 404, [("Content-Type", TEXT)], b"not found\n"
 
     def _encode(self, key: tuple[str, bool]) -> tuple[bytes, str]:
