@@ -132,7 +132,8 @@ class Settings(Section):
     max_new_categories: Count = 50
     """Unseen categories tracked per categorical feature before the rest are lumped together."""
     max_versions: PositiveInt = 20
-    """Model versions tracked per model before the oldest are dropped."""
+    """Model versions tracked per model: the first this many seen while the exporter runs;
+    later ones count as __other__ until a restart (slots are not yet reused)."""
     max_entry_bytes: PositiveInt = 512 * 1024
     """Larger stream entries are rejected as malformed."""
     histogram_bins: Bins = 10
