@@ -14,6 +14,7 @@ from exporter.config import (
     ReferenceConfig,
     SLOConfig,
     StreamsConfig,
+    WindowConfig,
 )
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.decode.batch import batch_of
@@ -251,6 +252,31 @@ def test_after_a_restart_the_counters_keep_the_versions_the_rebuilt_window_keeps
     )
     assert _sample(registry, "mlmon_predictions_total", version="v1") == 0
     assert pipeline.window.slicer.versions.values == ("v1", "v2", "__other__")
+
+
+def test_a_version_gone_from_the_window_gives_its_slot_to_a_new_one() -> None:
+    """The max_versions slots went to the first versions seen, for good: after them every
+    release was pooled into __other__ and a bad canary was never compared."""
+    model = _model(max_versions=2, window=WindowConfig(duration_seconds=3600, max_samples=50))
+    pipeline, registry = _pipeline(model, Clock(T0))
+
+    def send(version: str, n: int) -> None:
+        record = {"features": {}, "prediction": 1, "version": version}
+        pipeline.ingest_predictions([_entry(T0, record) for _ in range(n)])
+
+    send("v1", 50)
+    send("v2", 50)  # the window (50 rows) now holds v2 only
+    send("v3", 60)
+    assert _sample(registry, "mlmon_predictions_total", version="v3") == 60
+    assert _sample(registry, "mlmon_predictions_total", version="__other__") == 0
+    assert (
+        registry.get_sample_value("mlmon_predictions_total", {"model": "m", "version": "v1"})
+        is None
+    )
+    assert _sample(registry, "mlmon_series_limited_total", kind="version") == 0
+    assert set(pipeline.window.slicer.versions.values) == {"v3", "v2"}
+    view = pipeline.window.view(T0)
+    assert {view.version_values[c] for c in set(view.versions.tolist())} == {"v3"}
 
 
 def test_a_model_removed_and_added_again_counts_from_zero() -> None:

@@ -132,8 +132,8 @@ class Settings(Section):
     max_new_categories: Count = 50
     """Unseen categories tracked per categorical feature before the rest are lumped together."""
     max_versions: PositiveInt = 20
-    """Model versions tracked per model: the first this many seen while the exporter runs;
-    later ones count as __other__ until a restart (slots are not yet reused)."""
+    """Model versions tracked per model at once; a version with no record left in the window
+    or waiting for a label gives its slot to the next new one; past the cap, __other__."""
     max_entry_bytes: PositiveInt = 512 * 1024
     """Larger stream entries are rejected as malformed."""
     histogram_bins: Bins = 10

@@ -41,6 +41,7 @@ from exporter.source.connect import RedisClient
 from exporter.source.streams import LABELS, PREDICTIONS, Entry
 from exporter.window.labels import LabelJoin
 from exporter.window.ring import Window
+from exporter.window.slices import unpack
 from exporter.window.vocab import OTHER
 
 log = logging.getLogger("exporter.pipeline")
@@ -68,6 +69,7 @@ class ModelPipeline:
         self._dimensions = tuple(dimension for _, dimension in embedding_order(model))
         self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
         self.join = LabelJoin(model, clock)
+        self.window.slicer.versions.in_use = self._version_codes  # slots of departed versions
         self.fitted: FittedReference | None = None
         self.changes = ModelChanges(model, live.changes)
         self.calibration: Calibration | None = None
@@ -91,15 +93,24 @@ class ModelPipeline:
                 batches.append(columns)
         if batches:
             batch = concat(batches)
+            versions = self.window.slicer.versions
             slices = self.window.extend(batch)
             self.join.remember(batch, slices)
             self.changes.predictions(batch, count)
+            if versions.released:  # slots of versions gone from the window, reused
+                self._live.forget_versions(self.model.name, versions.released)
+                versions.released.clear()
             if count:
                 self._live.observe_predictions(self.model.name, batch)
             else:  # a replay: the counters take the versions the window took, none counted
                 for version in self.window.slicer.versions.values:
                     if version != OTHER:
                         self._live.version(self.model.name, version, records=0)
+
+    def _version_codes(self) -> set[int]:
+        """Version codes still stored: in the window, the label join's waits and pairs."""
+        joined = unpack(self.join.slice_codes(), len(self.window.slicer.keys))
+        return self.window.version_codes() | set(joined.tolist())
 
     def ingest_labels(self, entries: Sequence[Entry], count: bool = True) -> None:
         """Decode, count and join a batch of label entries (count=False: a replay)."""

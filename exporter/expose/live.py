@@ -72,6 +72,14 @@ def _histogram(name: str, registry: CollectorRegistry, buckets: Sequence[float])
     return Histogram(s.base_name, s.help, s.labels, registry=registry, unit=s.unit, buckets=buckets)
 
 
+# The families with a `model` label, by attribute, that a model leaving the config takes
+# along (the regression ones too); those with a `version` label, that a version takes along.
+MODEL_FAMILIES = """read invalid failures predictions errors labels unmatched skipped limited
+slow estimated labeled unknown_field lost lag_entries lag_seconds interval reference_lost
+reference_missing configured_at delay latency"""
+VERSION_FAMILIES = "predictions errors estimated latency slow"
+
+
 class LiveMetrics:
     """The ingest-side metrics; one instance per daemon, shared by reader and scheduler."""
 
@@ -188,31 +196,7 @@ class LiveMetrics:
 
     def forget(self, model: str) -> None:
         """Drop every series of a model that left the config, so no stale value is served."""
-        families = (
-            self.read,
-            self.invalid,
-            self.failures,
-            self.predictions,
-            self.errors,
-            self.labels,
-            self.unmatched,
-            self.skipped,
-            self.limited,
-            self.slow,
-            self.estimated,
-            self.labeled,
-            *self.regression,
-            self.unknown_field,
-            self.lost,
-            self.lag_entries,
-            self.lag_seconds,
-            self.interval,
-            self.reference_lost,
-            self.reference_missing,
-            self.configured_at,
-            self.delay,
-            self.latency,
-        )
+        families = [getattr(self, name) for name in MODEL_FAMILIES.split()] + self.regression
         with self._lock:
             for family in families:
                 family.remove_by_labels({"model": model})
@@ -221,6 +205,15 @@ class LiveMetrics:
         self._versions.pop(model, None)
         self._max_versions.pop(model, None)
         self._slo_target.pop(model, None)
+
+    def forget_versions(self, model: str, versions: Iterable[str]) -> None:
+        """Give back the slots of versions the window gave back, and drop their series."""
+        with self._lock:
+            for version in versions:
+                self._versions[model].discard(version)
+                self._series.pop((model, version), None)
+                for name in VERSION_FAMILIES.split():
+                    getattr(self, name).remove_by_labels({"model": model, "version": version})
 
     def version(self, model: str, version: str | None, records: int = 1) -> str:
         """A bounded version label: the first `max_versions` seen, then `__other__` (counted

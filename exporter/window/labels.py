@@ -168,6 +168,12 @@ class LabelJoin:
             slices=np.array([p[5] for p in recent], dtype=np.int64),
         )
 
+    def slice_codes(self) -> np.ndarray:
+        """Packed slice codes of the waiting predictions and of the joined pairs kept."""
+        with self._lock:
+            kept = np.fromiter((p[5] for p in self._pairs), np.int64, len(self._pairs))
+            return np.concatenate([self._pending.slice_codes(), kept])
+
     @property
     def pending(self) -> int:
         """Predictions still waiting for a label."""

@@ -45,6 +45,12 @@ class Pending:
     def __len__(self) -> int:
         return self._alive_count
 
+    def slice_codes(self) -> np.ndarray:
+        """The packed slice codes of the waiting predictions (none before any record had one)."""
+        if self._slice is None:
+            return np.empty(0, np.int64)
+        return self._slice[: self._tail][self._alive[: self._tail]]
+
     @property
     def nbytes(self) -> int:
         """Bytes of the arrays and the sorted index, not counting the open chunk's dict."""

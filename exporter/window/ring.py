@@ -137,6 +137,11 @@ class Window:
         ]
         return self.slicer.pack([*rows, versions])
 
+    def version_codes(self) -> set[int]:
+        """The version codes of the rows held (whatever their age): the others may be reused."""
+        with self._lock:
+            return set(np.unique(self._slices[-1, : self._size]).tolist())
+
     def view(self, now: float) -> WindowView:
         """Copy the rows no older than the window duration, oldest first."""
         with self._lock:

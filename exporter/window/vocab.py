@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 OTHER = "__other__"
+RECLAIM_EVERY = 1000  # folds between two looks for codes to give back (each scans the window)
 # Longer values fold into __other__ too: categories and classes reach pages and label values,
 # where a 500 KB string would make every scrape megabytes.
 MAX_VALUE_CHARS = 128
@@ -40,6 +41,12 @@ class Vocabulary:
         self._other: int | None = None
         self._on_fold = on_fold
         self._lock = threading.Lock()
+        # Codes no stored row uses may be given to new values: `in_use` names the others.
+        self.in_use: Callable[[], set[int]] | None = None
+        self.released: list[str] = []  # values whose codes were given back, for the counters
+        self._free: list[int] = []
+        self._folds = 0
+        self._assigning: set[int] = set()  # codes given during the current codes() call
 
     def seed(self, values: Iterable[str]) -> None:
         """Add reference categories; they never count against the cap on new values."""
@@ -59,6 +66,7 @@ class Vocabulary:
 
     def codes(self, values: Sequence[str | None]) -> np.ndarray:
         """Codes of a column, -1 for None; a folded value is counted at each occurrence."""
+        self._assigning.clear()  # the codes of this column are not stored anywhere yet
         return np.fromiter(map(self._codes.__getitem__, values), np.int32, len(values))
 
     def _missing(self, value: str) -> int:
@@ -79,14 +87,37 @@ class Vocabulary:
                 if value not in self._known:
                     self._new += 1
                 return self._add(value), False
+            if len(value) <= MAX_VALUE_CHARS and self._reclaimed():
+                self._new += 1
+                code = self._free.pop()
+                self._values[code], self._codes[value] = value, code
+                self._assigning.add(code)
+                return code, False
             if self._other is None:
                 self._other = self._add(OTHER)
+            self._folds += 1
             return self._other, True
+
+    def _reclaimed(self) -> bool:
+        """Whether a code is free for a new value, looking (now and then) for codes that no
+        stored row uses any more: a version that left the window gives its slot back."""
+        if self._free or self.in_use is None or self._folds % RECLAIM_EVERY:
+            return bool(self._free)
+        used = self.in_use() | self._assigning
+        for code, value in enumerate(self._values):
+            kept = code in used or value == OTHER or value in self._known
+            if not kept and self._codes.get(value) == code:  # not given back already
+                del self._codes[value]
+                self._free.append(code)
+                self.released.append(value)
+                self._new -= 1
+        return bool(self._free)
 
     def _add(self, value: str) -> int:
         code = len(self._values)
         self._values.append(value)
         self._codes[value] = code
+        self._assigning.add(code)
         return code
 
     @property
