@@ -250,11 +250,12 @@ def test_a_restart_over_a_million_batched_records_is_quick_and_bounded_in_memory
         steady = _rss_kib(proc.pid)
         peak = _rss_kib(proc.pid, "VmHWM")
     assert peak < 2 * steady, f"peak {peak} KiB against steady {steady} KiB"
-    # Quick whatever the machine's load: the rebuild read the newest entries only, the two
-    # batches that fill the window of 10,000, and left the other 198 unread.
+    # Quick whatever the machine's load: the rebuild read the newest entries only, the 40
+    # batches that fill labels.max_pending (200,000: predictions that may still get their
+    # label, more than the window's 10,000), and left the other 160 unread.
     assert proc.stderr is not None
     logs = [json.loads(line) for line in proc.stderr.read().splitlines() if line.startswith("{")]
     rebuilt = [e for e in logs if e["msg"] == "window rebuilt from redis" and e["stream"] == STREAM]
     assert [(e["entries"], e["records"], e["older_entries_unread"]) for e in rebuilt] == [
-        (2, 10_000, True)
+        (40, 200_000, True)
     ], rebuilt

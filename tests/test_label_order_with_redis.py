@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,31 @@ def test_a_labels_page_stops_before_the_millisecond_of_the_newest_prediction_rea
     assert gate.joinable(LABELS, labels, {PREDICTIONS: b"10-3"}) == labels  # type: ignore
     ordered = gate.ordered([(LABELS, []), (PREDICTIONS, [])])
     assert [key for key, _ in ordered] == [PREDICTIONS, LABELS]
+
+
+def test_a_restart_remembers_predictions_older_than_the_window_that_wait_for_labels(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The rebuild replayed the window's span only: a label arriving after a restart for a
+    prediction a minute old (window 10 s, horizon 1 h) counted as unmatched."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
+    base = make_config(tmp_path, redis_server.url)
+    model = base.models[0].model_copy(
+        update={
+            "window": base.models[0].window.model_copy(update={"duration_seconds": 10.0}),
+            "labels": base.models[0].labels.model_copy(update={"horizon_seconds": 3600.0}),
+        }
+    )
+    now = time.time()
+    client = redis_server.client()
+    old = orjson.loads(_record(0)) | {"ts": now - 60}
+    client.xadd(PREDICTIONS, {b"data": orjson.dumps(old)}, id=f"{int((now - 60) * 1000)}-0")
+    registry = CollectorRegistry()
+    live = LiveMetrics(registry, [model])
+    pipeline = ModelPipeline(model, live, SnapshotStore(), lambda: now)
+    reader = StreamReader(make_client(base.redis), [pipeline], base.redis, live, lambda: now)
+    reader.backfill()  # a fresh process: the windows rebuilt from the streams
+    pipeline.ingest_labels(
+        [(f"{int(now * 1000)}-0".encode(), {b"data": b'{"id": "p0", "label": 5.5}'})]
+    )
+    assert registry.get_sample_value("mlmon_labels_unmatched_total", {"model": "m"}) == 0

@@ -162,16 +162,17 @@ class StreamReader:
         self.backfilled.set()
 
     def _rebuild(self, key: bytes, pipeline: Consumer, kind: str, resume: bytes | None) -> None:
-        """Replay the stream's tail into the window, newest first until the window is full."""
-        window = pipeline.model.window
-        since = int((self._clock() - window.duration_seconds) * 1000)
+        """Replay the stream's tail, newest first: the window, and back to predictions that may
+        still get labels (`labels.horizon`, at most `max_pending`), as the old process had."""
+        model = pipeline.model
+        since = self._clock() - max(model.window.duration_seconds, model.labels.horizon_seconds)
         tail = read_tail(
             self._client,
             key,
-            since,
+            int(since * 1000),
             b"+" if resume is None else resume,
-            window.max_samples,
-            pipeline.model.max_entry_bytes,
+            max(model.window.max_samples, model.labels.max_pending),
+            model.max_entry_bytes,
         )
         self._deliver(pipeline, kind, tail.entries, replay=True)
         extra = {"model": pipeline.model.name, "stream": key.decode(), **tail.summary()}
