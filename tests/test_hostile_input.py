@@ -23,7 +23,7 @@ from exporter.expose.collector import SnapshotCollector
 from exporter.expose.exposition import Exposition
 from exporter.expose.live import LiveMetrics
 from exporter.logs import setup_logging
-from exporter.source.tail import read_tail, records_in
+from exporter.source.tail import Tail, read_tail, records_in
 from exporter.stats.kinds import FeatureType, Task
 from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
 
@@ -213,6 +213,15 @@ def test_a_rebuild_reads_whole_entries_until_the_window_is_full_not_every_entry(
     newest = client.xrevrange("s", count=1)[0][0]
     assert tail.newest == newest
     assert records_in({b"batch": b"not json"}) == 1
+
+
+def test_a_rebuild_hands_its_replay_on_in_runs_of_about_ten_thousand_records() -> None:
+    """A replay back to the label horizon may hold max_pending records: decoded at once,
+    their objects alone would take hundreds of megabytes."""
+    entries = [(b"%d-0" % i, {b"batch": b"[]"}) for i in range(100)]
+    tail = Tail(entries, None, records=100 * 5000, oversized=0, full=True)  # 5,000 a batch
+    runs = list(tail.parts())
+    assert [len(r) for r in runs] == [2] * 50 and [e for r in runs for e in r] == entries
 
 
 def test_a_rebuild_replays_an_entry_whose_other_fields_are_large_as_reading_it_live_does() -> None:

@@ -166,15 +166,11 @@ class StreamReader:
         still get labels (`labels.horizon`, at most `max_pending`), as the old process had."""
         model = pipeline.model
         since = self._clock() - max(model.window.duration_seconds, model.labels.horizon_seconds)
-        tail = read_tail(
-            self._client,
-            key,
-            int(since * 1000),
-            b"+" if resume is None else resume,
-            max(model.window.max_samples, model.labels.max_pending),
-            model.max_entry_bytes,
-        )
-        self._deliver(pipeline, kind, tail.entries, replay=True)
+        most = max(model.window.max_samples, model.labels.max_pending)
+        upper = b"+" if resume is None else resume
+        tail = read_tail(self._client, key, int(since * 1000), upper, most, model.max_entry_bytes)
+        for part in tail.parts():
+            self._deliver(pipeline, kind, part, replay=True)
         extra = {"model": pipeline.model.name, "stream": key.decode(), **tail.summary()}
         log.info("window rebuilt from redis", extra=extra)
         if resume is not None:

@@ -6,6 +6,7 @@ restart replay a million records (34 s, 1.4 GB) to fill a 10,000-record window.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -18,6 +19,7 @@ from exporter.source.streams import Entry
 
 PAGE = 50  # entries per XREVRANGE: with megabyte entries a page stays tens of megabytes
 MAX_BYTES = 256 * 1024 * 1024  # a rebuild reads at most this much, whatever the window
+REPLAY_RECORDS = 10_000  # records a rebuild hands on at once
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,13 @@ class Tail:
     records: int
     oversized: int  # entries over max_entry_bytes: they would be rejected, so not replayed
     full: bool  # stopped because the window was full: older entries were not read
+
+    def parts(self, records: int = REPLAY_RECORDS) -> Iterator[list[Entry]]:
+        """The entries in runs of about `records` records, oldest first: a replay of a label
+        horizon (up to max_pending records) is decoded a run at a time, not all at once."""
+        step = max(1, len(self.entries) * records // max(self.records, 1))
+        for start in range(0, len(self.entries), step):
+            yield self.entries[start : start + step]
 
     def summary(self) -> dict[str, int | bool]:
         """What the rebuild replayed and left out, for its log line."""
