@@ -178,5 +178,10 @@ def test_the_model_page_shows_the_champion_and_the_challengers_verdicts() -> Non
     rows = {v["version"]: v for v in shown["versions"]}
     assert any(c["metric"] == "accuracy" and c["worse"] for c in rows["v2"]["comparisons"])
     assert rows["v3"]["comparisons"] == []
+    assert shown["champion_labeled"] == rows["v1"]["labeled"]
     html = pages.render("/models/m", "text/html", store, ["m"])
-    assert html is not None and "no verdict: fewer than min_labeled labels" in html[2].decode()
+    assert html is not None
+    # Which side lacks labels: a pinned champion without traffic read as the challenger's fault.
+    v1, v3 = rows["v1"]["labeled"], rows["v3"]["labeled"]
+    why = f"too few labels on a side (champion v1: {v1}, this version: {v3};"
+    assert why in html[2].decode()

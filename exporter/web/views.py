@@ -125,8 +125,10 @@ def versions_view(versions: VersionsSnapshot | None) -> dict[str, Any] | None:
     """The champion, then each challenger with its verdict per metric (none: too few labels)."""
     if versions is None:
         return None
+    labeled = {v.version: v.labeled for v in versions.versions}
     return {
         "champion": versions.champion,
+        "champion_labeled": labeled.get(versions.champion, 0),  # a pinned one may have none
         "versions": [
             {
                 "version": v.version,
