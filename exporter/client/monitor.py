@@ -6,7 +6,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from exporter.classes import class_key as class_text
 from exporter.client.logger import PredictionLogger
 from exporter.client.metrics import DropReason
 
@@ -141,4 +140,4 @@ def _from_proba(row: Any, classes: Any) -> tuple[Any, Any]:
         return int(row >= 0.5), float(row)
     labels = _as_list(classes) if classes is not None else list(range(len(row)))
     best = max(range(len(row)), key=row.__getitem__)
-    return labels[best], {class_text(c): float(p) for c, p in zip(labels, row, strict=False)}
+    return labels[best], {c: float(p) for c, p in zip(labels, row, strict=False)}  # keyed by log()

@@ -103,7 +103,7 @@ class ModelPipeline:
             if count:
                 self._live.observe_predictions(self.model.name, batch)
             else:  # a replay: the counters take the versions the window took, none counted
-                for version in self.window.slicer.versions.values:
+                for version in versions.values:
                     if version != OTHER:
                         self._live.version(self.model.name, version, records=0)
 

@@ -145,23 +145,20 @@ def diagnose(payload: bytes, each: bool = False) -> Any:
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Malformed(Reason.INVALID_JSON) from None
     if each and isinstance(value, list):
-        return [_judged(item) for item in value]
-    return _judged(value, raise_=True)
-
-
-def _judged(value: Any, raise_: bool = False) -> Any:
-    """The value, or why it is unusable: NaN and 1e999 (read as infinite) are not numbers
-    of the wire format, and a lone surrogate escape is not text."""
-    reason = None
-    if not _finite(value):
-        reason = Reason.NON_FINITE
-    elif not _encodable(value):
-        reason = Reason.INVALID_UNICODE
-    if reason is None:
-        return value
-    if raise_:
+        return [Unusable(r) if (r := _unusable(item)) else item for item in value]
+    if (reason := _unusable(value)) is not None:
         raise Malformed(reason)
-    return Unusable(reason)
+    return value
+
+
+def _unusable(value: Any) -> Reason | None:
+    """Why a parsed value cannot be used, if it cannot: NaN and 1e999 (read as infinite) are
+    not numbers of the wire format, and a lone surrogate escape is not text."""
+    if not _finite(value):
+        return Reason.NON_FINITE
+    if not _encodable(value):
+        return Reason.INVALID_UNICODE
+    return None
 
 
 class _NonFinite(Exception):

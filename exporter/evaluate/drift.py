@@ -47,7 +47,7 @@ def score_column(column: FittedColumn, values: np.ndarray, min_samples: int) -> 
         return DriftValue(
             method.label, result.score, result.p_value, cut, result.score > cut, learned=True
         )
-    floor = column.noise.for_size(size) if column.noise and result.p_value is None else None
+    floor = column.noise.for_size(size) if column.noise else None
     if floor is not None and floor > result.threshold:  # a small window: chance decides less
         return DriftValue(method.label, result.score, result.p_value, floor, result.score > floor)
     return DriftValue(method.label, result.score, result.p_value, result.threshold, result.drifted)

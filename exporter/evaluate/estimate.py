@@ -131,18 +131,17 @@ def estimate(
     scores: Sequence[Compact],
 ) -> tuple[tuple[str, float], ...]:
     """Estimated metrics over the rows with scores; empty below min_samples of them."""
-    rows = scored_rows(model, predicted, scores)
-    if rows is None or rows.sum() < model.min_samples:
+    scored = _scored(model, predicted, scores)
+    if scored is None or scored[0].sum() < model.min_samples:
         return ()
+    rows, values, classes = scored
     pred = np.array([str(v) for v in predicted])[rows]
     out: list[tuple[str, float | None]]
     if model.task is Task.BINARY and model.positive_class is not None:
-        p = positive_scores(scores, model.positive_class)[rows]
-        p = p if calibration is None else calibration.apply(p)
+        p = values[rows] if calibration is None else calibration.apply(values[rows])
         out = _binary(p, pred == model.positive_class)
     else:
-        classes = _classes(predicted, scores)
-        out = _multiclass(score_matrix(scores, classes)[rows], pred, classes)
+        out = _multiclass(values[rows], pred, classes)
     return tuple((name, v) for name, v in out if v is not None and np.isfinite(v))
 
 
@@ -150,14 +149,23 @@ def scored_rows(
     model: ModelConfig, predicted: Sequence[Target], scores: Sequence[Compact]
 ) -> np.ndarray | None:
     """Which rows the estimate uses (those with usable scores); None for models without."""
+    scored = _scored(model, predicted, scores)
+    return None if scored is None else scored[0]
+
+
+def _scored(
+    model: ModelConfig, predicted: Sequence[Target], scores: Sequence[Compact]
+) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """The rows with usable scores, and the scores: a binary model's positive-class
+    probabilities (no classes), else a matrix over the classes; None for models without."""
     if not model.task.is_classification or not scores:
         return None
     if model.task is Task.BINARY and model.positive_class is not None:
-        rows: np.ndarray = ~np.isnan(positive_scores(scores, model.positive_class))
-        return rows
-    matrix = score_matrix(scores, _classes(predicted, scores))
-    complete: np.ndarray = ~np.isnan(matrix).any(axis=1)
-    return complete
+        p = positive_scores(scores, model.positive_class)
+        return ~np.isnan(p), p, []
+    classes = _classes(predicted, scores)
+    matrix = score_matrix(scores, classes)
+    return ~np.isnan(matrix).any(axis=1), matrix, classes
 
 
 def _classes(predicted: Sequence[Target], scores: Sequence[Compact]) -> list[str]:

@@ -171,7 +171,7 @@ class StreamReader:
         tail = read_tail(self._client, key, int(since * 1000), upper, most, model.max_entry_bytes)
         for part in tail.parts():
             self._deliver(pipeline, kind, part, replay=True)
-        extra = {"model": pipeline.model.name, "stream": key.decode(), **tail.summary()}
+        extra = {"model": model.name, "stream": key.decode(), **tail.summary()}
         log.info("window rebuilt from redis", extra=extra)
         if resume is not None:
             self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
