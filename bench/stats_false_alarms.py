@@ -21,7 +21,11 @@ Draw = Callable[[np.random.Generator, int], np.ndarray]
 SMALL_WINDOW_CASES: dict[str, tuple[str, FeatureType, Draw]] = {
     "normal": ("wasserstein", FeatureType.NUMERIC, lambda rng, n: rng.normal(0, 1, n)),
     "gamma": ("wasserstein", FeatureType.NUMERIC, lambda rng, n: rng.gamma(2.0, 2.5, n)),
-    "20 equal categories": ("jensenshannon", CATEGORICAL, lambda rng, n: rng.integers(0, 20, n)),
+    "20 equal categories": (
+        "jensenshannon",
+        CATEGORICAL,
+        lambda rng, n: rng.integers(0, CITIES, n),
+    ),
     "normal, binned": ("psi", FeatureType.NUMERIC, lambda rng, n: rng.normal(0, 1, n)),
 }
 
