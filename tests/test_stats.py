@@ -121,6 +121,31 @@ def test_chisquare_matches_scipy_chisquare_including_the_unseen_bucket() -> None
     assert result.drifted
 
 
+def test_chi2_equals_scipy_chi2_contingency_of_reference_and_window_counts() -> None:
+    rng = np.random.default_rng(5)
+    reference = _codes(rng, [0.5, 0.3, 0.15, 0.05], 300)
+    window = np.concatenate([_codes(rng, [0.45, 0.35, 0.2, 0.0], 2_000), np.array([4, 9])])
+    result = make_method("chi2", CATEGORICAL).fit(reference, n_categories=4).score(window)
+
+    unseen = np.count_nonzero(window >= 4)
+    table = [
+        [*np.bincount(reference, minlength=4), 0],
+        [*np.bincount(window[window < 4], minlength=4), unseen],
+    ]
+    expected = stats.chi2_contingency(np.array(table))
+    assert result.score == pytest.approx(expected.statistic, rel=1e-12)
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+def test_chi2_skips_buckets_empty_on_both_sides_and_needs_two_to_compare() -> None:
+    method = make_method("chi2", CATEGORICAL).fit(np.array([0, 0, 1, 1, 1]), n_categories=3)
+    result = method.score(np.array([0, 1, 1, 0]))  # category 2 and __other__: empty on both
+    expected = stats.chi2_contingency(np.array([[2, 3], [2, 2]]))
+    assert result.p_value == pytest.approx(expected.pvalue)
+    only = make_method("chi2", CATEGORICAL).fit(np.array([0, 0, 0]), n_categories=1)
+    assert only.score(np.array([0, 0])).p_value == 1.0
+
+
 def test_numeric_psi_ignores_same_distribution_but_flags_a_one_std_shift() -> None:
     rng = np.random.default_rng(7)
     method = make_method("psi", NUMERIC).fit(rng.normal(5.0, 2.0, 10_000))
@@ -212,6 +237,7 @@ def test_every_table_entry_is_named_and_typed_consistently() -> None:
     ]
     assert methods_for(CATEGORICAL) == [
         "auto",
+        "chi2",
         "chisquare",
         "g_test",
         "hellinger",

@@ -24,19 +24,34 @@ NUMERIC, CATEGORICAL = FeatureType.NUMERIC, FeatureType.CATEGORICAL
     ("ftype", "rows", "unique", "expected"),
     [
         (NUMERIC, 1000, 50, "ks"),
-        (NUMERIC, 1000, 5, "chisquare"),
+        (NUMERIC, 1000, 5, "chi2"),
         (NUMERIC, 800, 2, "z"),
-        (CATEGORICAL, 500, 7, "chisquare"),
+        (CATEGORICAL, 500, 7, "chi2"),
         (CATEGORICAL, 500, 2, "z"),
         (NUMERIC, 1001, 6, "wasserstein"),
         (NUMERIC, 5000, 4, "jensenshannon"),
         (CATEGORICAL, 5000, 2, "jensenshannon"),
     ],
 )
-def test_auto_follows_evidentlys_rule(
+def test_auto_follows_evidentlys_rule_but_tests_categories_for_homogeneity(
     ftype: FeatureType, rows: int, unique: int, expected: str
 ) -> None:
     assert choose_method(ftype, rows, unique) == expected
+
+
+@pytest.mark.parametrize(("reference_rows", "window_rows"), [(300, 300), (300, 3_000)])
+def test_auto_flags_about_alpha_of_healthy_category_windows_against_a_small_reference(
+    reference_rows: int, window_rows: int
+) -> None:
+    # Evidently's goodness of fit flagged 30 % (300 rows) and 91 % (3,000 rows) of these.
+    rng = np.random.default_rng(41)
+    shares = [0.4, 0.3, 0.2, 0.07, 0.03]
+    runs, flagged = 400, 0
+    for _ in range(runs):
+        method = make_method("auto", CATEGORICAL).fit(rng.choice(5, reference_rows, p=shares), 5)
+        flagged += method.score(rng.choice(5, window_rows, p=shares)).drifted
+    assert resolve(method).label == "chi2"
+    assert flagged / runs <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / runs)
 
 
 def test_auto_is_the_default_and_exports_the_method_it_chose() -> None:

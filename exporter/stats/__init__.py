@@ -10,7 +10,13 @@ from exporter.stats.auto import (
     resolve,
 )
 from exporter.stats.base import EPS, DriftMethod, DriftResult, present
-from exporter.stats.categorical import CategoricalBinned, ChiSquare, GTest, ZTest
+from exporter.stats.categorical import (
+    CategoricalBinned,
+    Chi2Homogeneity,
+    ChiSquare,
+    GTest,
+    ZTest,
+)
 from exporter.stats.continuous import AndersonDarling, CramerVonMises, Energy, Wasserstein
 from exporter.stats.distances import BINNED_DISTANCES, BinnedDistance, psi_from_proportions
 from exporter.stats.embedding import EMBEDDING_METHODS, EmbeddingMethod, make_embedding_method
@@ -24,6 +30,7 @@ __all__ = [
     "EPS",
     "METHODS",
     "CategoricalBinned",
+    "Chi2Homogeneity",
     "ChiSquare",
     "DiscreteNumeric",
     "DriftMethod",
@@ -81,6 +88,7 @@ METHODS: MethodTable = {
     "anderson": {NUMERIC: AndersonDarling},
     "energy": {NUMERIC: Energy},
     "chisquare": {CATEGORICAL: ChiSquare},
+    "chi2": {CATEGORICAL: Chi2Homogeneity},
     "z": {CATEGORICAL: ZTest},
     "g_test": {CATEGORICAL: GTest},
     **{name: {EMBEDDING: method} for name, method in EMBEDDING_METHODS.items()},

@@ -15,12 +15,17 @@ FEW_VALUES = 5
 
 
 def choose_method(feature_type: FeatureType, reference_rows: int, n_unique: int) -> str:
-    """Evidently's rule: tests for small references, distances for large ones."""
+    """Evidently's rule (tests for small references, distances for large), with one departure.
+
+    Where Evidently takes its `chisquare` goodness of fit, this takes `chi2`, the homogeneity
+    test: the goodness of fit treats a small reference's shares as exact, and against a
+    300-row reference it flagged 30 % of healthy 300-row windows and 91 % of 3,000-row ones.
+    """
     numeric = feature_type is FeatureType.NUMERIC and n_unique > FEW_VALUES
     if reference_rows <= SMALL_REFERENCE:
         if numeric:
             return "ks"
-        return "chisquare" if n_unique > 2 else "z"
+        return "chi2" if n_unique > 2 else "z"
     return "wasserstein" if numeric else "jensenshannon"
 
 

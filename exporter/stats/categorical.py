@@ -117,6 +117,33 @@ class GTest(_GoodnessOfFit):
     lambda_: ClassVar[str] = "log-likelihood"
 
 
+class Chi2Homogeneity(_CategoricalMethod):
+    """Pearson's chi-square test of homogeneity of reference and window counts (NannyML's chi2).
+
+    Both sides are samples, so the test weighs both sizes; a goodness of fit (`chisquare`)
+    takes the reference's shares as exact, which at reference = window = 300 rows flagged
+    14 % of healthy windows at alpha 0.05 (docs/statistics.md). Buckets empty on both sides
+    (an unseen `__other__`, a category the window lacks as well) add no column.
+    """
+
+    name: ClassVar[str] = "chi2"
+    is_test: ClassVar[bool] = True
+    default_threshold: ClassVar[float] = 0.05
+
+    def _fit(self, reference: npt.NDArray[Any], n_categories: int | None) -> None:
+        super()._fit(reference, n_categories)
+        self._ref_counts = self._counts(self._as_codes(reference, "reference"))
+
+    def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
+        """scipy's chi2_contingency of the 2 x buckets table, with its default Yates correction."""
+        table = np.stack([self._ref_counts, self._counts(self._as_codes(window, "window"))])
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2:
+            return 0.0, 1.0  # one category on both sides: nothing to compare
+        result = scipy_stats().chi2_contingency(table)
+        return float(result.statistic), float(result.pvalue)
+
+
 class ZTest(_CategoricalMethod):
     """Two-proportion z-test on the share of the first category, for binary features."""
 
