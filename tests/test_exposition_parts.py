@@ -111,3 +111,28 @@ def test_a_reloaded_config_renders_its_models_again_and_forgets_removed_ones() -
     assert b'mlmon_slo_latency_target_seconds{model="b"}' in body
     assert exposition.model_renders == {"a": 1, "b": 2}  # b's config is a new object
     assert body == generate_latest(registry)
+
+
+def test_an_unreadable_openmetrics_version_gets_the_text_format_not_an_error() -> None:
+    models = _models(["a"])
+    store, _, exposition, registry = _wired(models)
+    store.publish(_snapshot("a", 0.1))
+    for accept in ("application/openmetrics-text; version=abc", "text/plain; version=1.x"):
+        body, content_type = exposition.render(accept)
+        assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+        assert body == generate_latest(registry)
+    assert exposition.healthy
+
+
+def test_openmetrics_versions_other_than_1_0_0_share_one_rendering_and_content_type() -> None:
+    models = _models(["a", "b"])
+    store, _, exposition, registry = _wired(models)
+    for name in ("a", "b"):
+        store.publish(_snapshot(name, 0.1))
+    first, content_type = exposition.render("application/openmetrics-text; version=1.0.0")
+    for patch in range(1, 30):  # a client (or an attacker) varying the version string
+        accept = f"application/openmetrics-text; version=1.0.{patch}; escaping=underscores"
+        assert exposition.render(accept) == (first, content_type)
+    assert exposition.model_renders == {"a": 1, "b": 1}
+    assert content_type.startswith("application/openmetrics-text; version=1.0.0;")
+    assert first == openmetrics.generate_latest(registry)

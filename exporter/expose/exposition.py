@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from exporter.expose.collector import Generation, SnapshotCollector
+from exporter.expose.formats import negotiate
 from exporter.expose.parts import EOF_LINE, Parts
 
 log = logging.getLogger("exporter.exposition")
@@ -103,7 +103,7 @@ class Exposition:
         A value that cannot be encoded is repaired; any other failure is counted and the last
         good body of that format is served, so one bad string cannot blind every scrape.
         """
-        encoder, content_type = choose_encoder(accept)
+        encoder, content_type = negotiate(accept)
         try:
             body = self._render(encoder, content_type)
         except Exception:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from wsgiref.types import WSGIApplication
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 
+from exporter.expose.formats import negotiate
 from exporter.web.httpconfig import Guard
 from exporter.web.listener import Listener
 from exporter.web.routes import TELEMETRY_PATH, Pages, Render, Routes
@@ -102,7 +102,7 @@ def _plain(registry: CollectorRegistry) -> Render:
     """Render a whole registry per scrape, as client_python does."""
 
     def render(accept: str) -> tuple[bytes, str]:
-        encoder, content_type = choose_encoder(accept)
+        encoder, content_type = negotiate(accept)
         return encoder(registry), content_type
 
     return render
