@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import orjson
+import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.config import ModelConfig, load_config_text
@@ -154,6 +155,38 @@ def test_a_worse_challenger_is_exported_worse_and_one_with_few_labels_gets_no_ve
     assert value("mlmon_version_worse", version="v1", metric="accuracy") is None
     accuracy = value("mlmon_version_performance_ratio", version="v2", metric="accuracy")
     assert accuracy is not None and 0.7 < accuracy < 0.8
+
+
+@pytest.mark.parametrize(("negative", "positive"), [("legit", "fraud"), ("0", "1")])
+def test_a_challenger_sending_no_scores_is_compared_by_class_with_the_champion(
+    negative: str, positive: str
+) -> None:
+    text = f"""
+models:
+  - name: m
+    task: binary_classification
+    positive_class: "{positive}"
+    reference: {{file: ref.csv}}
+    features: [{{name: x, type: numeric}}]
+    versions: {{champion: v1}}
+"""
+    model = load_config_text(text).models[0]
+    pipeline = ModelPipeline(model, LiveMetrics(CollectorRegistry(), [model]), SnapshotStore())
+    rng = np.random.default_rng(33)
+    entries = []
+    for i in range(4000):  # v1 sends a score, v2 (a rules-based canary) only its class
+        version, score = ("v1", float(rng.random())) if i % 2 else ("v2", None)
+        p = rng.random() if score is None else score
+        record = {"id": f"r{i}", "ts": T0 + i / 1000, "version": version, "features": {"x": 1.0},
+                  "prediction": positive if p > 0.5 else negative, "scores": score}  # fmt: skip
+        entries.append((f"{int(T0 * 1000) + i}-0".encode(), {b"data": orjson.dumps(record)}))
+    pipeline.ingest_predictions(entries)
+    view = pipeline.window.view(T0 + 10)
+    versions = evaluate_versions(model, view, pipeline.join.pairs(T0 + 10))
+    assert versions is not None
+    drift = versions.versions[1].drift
+    assert drift is not None and drift.method == "chisquare"  # classes, not scores
+    assert drift.p_value is not None and drift.p_value > 0.01 and not drift.drifted
 
 
 def test_the_model_page_shows_the_champion_and_the_challengers_verdicts() -> None:

@@ -52,22 +52,36 @@ def _labelled(model: ModelConfig, pairs: JoinedPairs) -> Labelled:
     return Labelled(y_true, y_pred)
 
 
-def _predictions(model: ModelConfig, view: WindowView, rows: np.ndarray) -> np.ndarray:
-    """What the version predicted in the window: the positive-class score of a binary model
-    that sends one, class names of a classifier, numbers of a regressor."""
-    scores: np.ndarray = view.score[rows]
-    if model.task is Task.BINARY and not np.isnan(scores).all():
-        return scores
+def _scored(model: ModelConfig, view: WindowView, rows: np.ndarray) -> bool:
+    """Whether the version sent a positive-class score a binary model's drift can compare."""
+    return model.task is Task.BINARY and not np.isnan(view.score[rows]).all()
+
+
+def _predictions(view: WindowView, rows: np.ndarray, scores: bool, classes: bool) -> np.ndarray:
+    """What the version predicted in the window: positive-class scores when both versions
+    compared sent them, else class names of a classifier, numbers of a regressor."""
+    if scores:
+        return np.asarray(view.score[rows])
     values: np.ndarray = view.prediction[rows]
-    if not model.task.is_classification:
+    if not classes:
         return values
     codes = values[~np.isnan(values)].astype(np.int64)
     names: np.ndarray = np.array(view.classes, dtype=object)[codes].astype(str)
     return names
 
 
-def _drift(model: ModelConfig, champion: np.ndarray, challenger: np.ndarray) -> DriftValue | None:
-    found = prediction_drift(champion, challenger, model.versions.alpha)
+def _drift(
+    model: ModelConfig, view: WindowView, champion: np.ndarray, challenger: np.ndarray
+) -> DriftValue | None:
+    """Prediction drift of the challenger's rows from the champion's, both in one form: a
+    challenger without scores is compared by class, not its classes against scores."""
+    scores = _scored(model, view, champion) and _scored(model, view, challenger)
+    classes = model.task.is_classification
+    found = prediction_drift(
+        _predictions(view, champion, scores, classes),
+        _predictions(view, challenger, scores, classes),
+        model.versions.alpha,
+    )
     if found is None:
         return None
     r = found.result
@@ -106,22 +120,22 @@ def _versions(
     settings = model.versions
     code = {v: i for i, v in enumerate(values)}
     out: list[VersionSnapshot] = []
-    base: tuple[Labelled, np.ndarray] | None = None
+    base: tuple[Labelled, np.ndarray] | None = None  # the champion's, and its window rows
     for name in names:
         at = code.get(name, -2)
         sub = pairs.subset(pair_codes == at)
         labelled = _labelled(model, sub)
         metrics = realised(model, sub.predicted, sub.actual, sub.scores, sub.classes).metrics
         performance = metrics if len(labelled) >= settings.min_labeled else ()
-        predictions = _predictions(model, view, codes == at)
+        rows = codes == at
         if base is None:
-            base = (labelled, predictions)
+            base = (labelled, rows)
             out.append(VersionSnapshot(name, len(labelled), performance))
             continue
         comparisons = compare_versions(
             model.task, base[0], labelled, settings.alpha, settings.min_labeled,
             model.positive_class, pairs.classes or model.classes or (), CORRECTION,
         )  # fmt: skip
-        drift = _drift(model, base[1], predictions)
+        drift = _drift(model, view, base[1], rows)
         out.append(VersionSnapshot(name, len(labelled), performance, drift, comparisons))
     return out
