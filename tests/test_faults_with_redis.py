@@ -92,6 +92,7 @@ def _malformed() -> list[tuple[str, bytes, str]]:
         ("data", b'{"features": {"x1": 1e999}, "prediction": 1}', "non_finite"),
         ("data", orjson.dumps({**good, "latency_ms": -5}), "bad_latency"),
         ("nodata", b"{}", "no_data_field"),
+        ("data+batch", orjson.dumps(good), "data_and_batch"),
     ]
     out = [kinds[i % len(kinds)] for i in range(995)]
     big = b'{"features": {"pad": "' + b"x" * 1_000_000 + b'"}}'
@@ -116,7 +117,8 @@ def test_malformed_entries_are_counted_by_reason_and_valid_ones_all_arrive(
         stream = "mlmon:{m}:predictions"
         pipe = client.pipeline(transaction=False)
         for (field, payload, _), ok in zip(bad, good, strict=True):
-            pipe.xadd(stream, {field: payload})
+            both = {"data": payload, "batch": b"[" + payload + b"]"}
+            pipe.xadd(stream, both if field == "data+batch" else {field: payload})
             pipe.xadd(stream, {"data": ok})
         pipe.execute()
         xadd_all(client, stream, storm)

@@ -82,6 +82,21 @@ def test_a_record_python_json_cannot_write_rejects_itself_not_its_batch(
     assert (len(decoded.records), decoded.rejected) == (3, [reason])
 
 
+def test_an_entry_with_both_a_data_and_a_batch_field_is_rejected_and_counted() -> None:
+    """Which field the producer meant is a guess: `data` won and the batch went uncounted."""
+    good = b'{"features": {"x": 1.0, "c": "a"}, "prediction": "1"}'
+    both = {b"data": good, b"batch": b"[" + b",".join([good] * 4) + b"]"}
+    entries = [entry(good, 0), (f"{int(NOW * 1000)}-1".encode(), both), entry(good, 2)]
+    live = CollectorRegistry()
+    pipeline = ModelPipeline(model(), LiveMetrics(live, [model()]), SnapshotStore())
+    pipeline.ingest_predictions(entries)
+    assert len(pipeline.window) == 2
+    labels = {"model": "m", "reason": "data_and_batch"}
+    assert live.get_sample_value("mlmon_records_invalid_total", labels) == 1
+    decoded = Decoder(model()).predictions(*entries[1])
+    assert decoded.records == [] and decoded.rejected == [Reason.DATA_AND_BATCH]
+
+
 def test_scores_keyed_as_json_dumps_writes_float_classes_match_their_prediction() -> None:
     """json.dumps({1.0: p}) keys scores "1.0" while the prediction 1.0 is the class "1": the
     real classes' score columns were 0 (multiclass roc_auc 0.5, log loss 36) or absent."""

@@ -86,6 +86,8 @@ class FastPredictions:
         payloads = [fields.get(b"data" if single else b"batch") for _, fields in entries]
         if not all(p is not None and len(p) <= self._limit and p.isascii() for p in payloads):
             return None
+        if single and any(b"batch" in fields for _, fields in entries):
+            return None  # data and batch both: rejected per record
         times = _entry_times([entry_id for entry_id, _ in entries])
         try:
             if single:

@@ -37,6 +37,8 @@ class Reader:
     def sources(self, fields: Mapping[bytes, bytes], limit: int) -> Sequence[Any]:
         """The undecoded records of one entry: its `data`, or each element of its `batch`."""
         if b"data" in fields:
+            if b"batch" in fields:
+                raise Malformed(Reason.DATA_AND_BATCH)
             return [_checked(fields[b"data"], limit)]
         if b"batch" not in fields:
             raise Malformed(Reason.NO_DATA_FIELD)

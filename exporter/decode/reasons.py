@@ -26,6 +26,7 @@ class Reason(StrEnum):
     """Why an entry or record was rejected; the closed set keeps label values bounded."""
 
     NO_DATA_FIELD = "no_data_field"
+    DATA_AND_BATCH = "data_and_batch"  # which one the producer meant is anybody's guess
     TOO_LARGE = "too_large"
     INVALID_JSON = "invalid_json"
     NON_FINITE = "non_finite"
