@@ -100,6 +100,19 @@ class GapTracker:
         self._accounted[key] = accounted + lost
         return lost
 
+    def behind(self, key: bytes, state: StreamState | None, cursor: bytes, model: str) -> bool:
+        """Whether the stream was recreated with IDs below the cursor (a restore, a failover to
+        a server whose clock is behind, explicit IDs): no stream's last ID ever decreases, so
+        none of its entries were read, and reading must start over from its beginning."""
+        if state is None or state.last_generated >= parse_id(cursor):
+            return False
+        log.warning(
+            "stream recreated behind the reader's position; reading it from its start",
+            extra={"model": model, "stream": key.decode(), "entries": state.length},
+        )
+        self._accounted[key] = 0
+        return True
+
     def _recreated(self, key: bytes, state: StreamState, cursor: bytes) -> bool:
         """The stream was deleted and recreated (e.g. Redis lost its data): start over."""
         assert state.added is not None

@@ -195,6 +195,9 @@ class StreamReader:
         for key in list(self.last_ids):
             pipeline, kind = self._routes[key]
             state, cursor = self._probe(key)
+            if self._gaps.behind(key, state, cursor, pipeline.model.name):
+                self.last_ids[key] = b"0-0"
+                continue
             lost = self._gaps.skipped(key, state, cursor)
             report_trim(lost, key, pipeline.model.name, self._warned_old_redis)
             if lost:
