@@ -422,3 +422,25 @@ def test_while_redis_is_down_each_failed_write_drops_one_batch_not_the_whole_que
     assert not sender.drain()
     assert stats.dropped[DropReason.REDIS_ERROR] == 100 + 20
     assert len(sender.queue) == 80
+
+
+def test_records_logged_while_redis_is_down_wait_in_the_queue_through_the_backoff() -> None:
+    """A full-enough queue woke the sender on every log(): a failed round trip, and a batch
+    dropped, per call, so a large max_queue could not ride out an outage."""
+    with socket.socket() as closed:  # a port nothing listens on: every write fails at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    logger = PredictionLogger(
+        f"redis://127.0.0.1:{port}/0", "m", flush_interval=0.5, max_queue=100_000
+    )
+    try:
+        for i in range(30_000):  # about a second of steady traffic
+            logger.log({"x": float(i)}, 1)
+            if i % 1000 == 999:
+                time.sleep(0.03)
+        failures = logger.stats.send_failures
+        assert 1 <= failures <= 4  # the first and the backoff's, not one per log() call
+        # the first failed round trip takes up to 5,000 records, each later one a batch
+        assert logger.queue_depth >= 30_000 - 5_000 - (failures - 1) * 500
+    finally:
+        logger.close(0.1)

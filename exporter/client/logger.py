@@ -202,7 +202,7 @@ class PredictionLogger:
         queue.append((kind, payload))
         if sender.thread is None:
             sender.ensure_started()
-        if len(queue) >= self._wake_at:
+        if len(queue) >= self._wake_at and not sender.down:  # a wake would cut the backoff
             sender.wake.set()
 
     def flush(self, timeout: float = 5.0) -> bool:

@@ -84,6 +84,11 @@ class Sender:
         self._start_lock = threading.Lock()
         self._down = False
 
+    @property
+    def down(self) -> bool:
+        """Whether the last round trip failed: the sender is backing off, not to be woken."""
+        return self._down
+
     def ensure_started(self) -> None:
         """Start the thread on first use, so a process that forks before logging has none."""
         with self._start_lock:
