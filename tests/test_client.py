@@ -444,3 +444,21 @@ def test_records_logged_while_redis_is_down_wait_in_the_queue_through_the_backof
         assert logger.queue_depth >= 30_000 - 5_000 - (failures - 1) * 500
     finally:
         logger.close(0.1)
+
+
+def test_tags_read_only_mappings_and_zero_d_score_arrays_arrive_as_written(
+    fake: fakeredis.FakeRedis,
+) -> None:
+    """tags= raised TypeError, and a MappingProxyType of features or np.array(0.91) as scores
+    dropped the record as unserialisable."""
+    from types import MappingProxyType
+
+    with PredictionLogger(fake, "m") as logger:
+        logger.log({"x": 1.0}, 1, scores=np.array(0.91), tags={"region": "eu"})
+        logger.log(MappingProxyType({"x": 2.0}), 0, tags=MappingProxyType({"region": "us"}))
+    got = _records(fake)
+    assert [(r["features"], r.get("scores"), r["tags"]) for r in got] == [
+        ({"x": 1.0}, 0.91, {"region": "eu"}),
+        ({"x": 2.0}, None, {"region": "us"}),
+    ]
+    assert sum(logger.stats.dropped.values()) == 0

@@ -18,7 +18,6 @@ from prometheus_client import CollectorRegistry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from exporter.classes import class_key
 from exporter.client.metrics import LABELS, PREDICTIONS, ClientStats, DropReason, attach
 from exporter.client.sender import (
     ROUND_TRIP_RECORDS,
@@ -27,6 +26,7 @@ from exporter.client.sender import (
     Sender,
     SendSettings,
 )
+from exporter.client.values import as_dict, scores_value
 
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 # The exporter rejects smaller rates (bad_sample_rate): 1/sample_rate is added per record.
@@ -139,6 +139,7 @@ class PredictionLogger:
         id: Any = None,
         status: str = "ok",
         version: str | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Sample, serialise and enqueue one prediction; drops and counts instead of raising."""
         try:
@@ -149,13 +150,13 @@ class PredictionLogger:
                 self._stats.drop(DropReason.INVALID)
                 return
             record: dict[str, Any] = {
-                "features": features,
+                "features": as_dict(features),
                 "prediction": prediction,
                 "ts": self._clock(),
             }
             if id is not None:
                 record["id"] = id
-            if (scores := _scores(scores)) is not None:
+            if (scores := scores_value(scores)) is not None:
                 record["scores"] = scores
             if latency_ms is not None:
                 record["latency_ms"] = latency_ms
@@ -163,6 +164,8 @@ class PredictionLogger:
                 record["status"] = status
             if (version := version or self._version) is not None:
                 record["version"] = version
+            if tags:
+                record["tags"] = as_dict(tags)
             if self._rate < 1.0:
                 record["sample_rate"] = self._rate
             self._put(PREDICTIONS, record)
@@ -285,16 +288,3 @@ def _flush_at_exit() -> None:
 
 os.register_at_fork(after_in_child=_reset_in_child)
 atexit.register(_flush_at_exit)
-
-
-def _scores(scores: Any) -> Any:
-    """Scores as the exporter reads them: a mapping's classes as class texts (numpy keys, which
-    orjson refuses, too), and no scores where a probability is NaN, as for a NaN score."""
-    if not isinstance(scores, Mapping):
-        return scores
-    out = {}
-    for key, p in scores.items():
-        if p != p:  # NaN: null would reject the whole record as bad_scores
-            return None
-        out[class_key(key.item() if hasattr(key, "item") else key)] = p
-    return out
