@@ -140,6 +140,26 @@ def test_whole_numbers_a_csv_writes_as_floats_are_the_classes_json_lines_gives(
 
 
 @pytest.mark.parametrize("arrow", [True, False], ids=["pyarrow", "stdlib"])
+def test_booleans_a_csv_writes_as_true_are_the_classes_json_lines_and_the_wire_give(
+    arrow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandas writes bools as True/False, the wire's JSON as true/false: every live value of a
+    boolean feature was unseen (ratio 1.0) and drift detected on the same mix."""
+    _reader(arrow, monkeypatch)
+    model = _model()
+    csv = b"a,b,c,prediction,label\n1,2,True,TRUE,False\n3,4,False,FALSE,True\n5,6,x,True,\n"
+    jsonl = (
+        b'{"a": 1, "b": 2, "c": true, "prediction": true, "label": false}\n'
+        b'{"a": 3, "b": 4, "c": false, "prediction": false, "label": true}\n'
+        b'{"a": 5, "b": 6, "c": "x", "prediction": true, "label": null}\n'
+    )
+    got, want = parse_reference(model, csv, "csv", "ref"), _row_by_row(model, jsonl, "jsonl")
+    assert got.categorical == want.categorical == {"c": ("true", "false", "x")}
+    assert (got.prediction, got.label) == (want.prediction, want.label)
+    assert got.label == ("false", "true", None)
+
+
+@pytest.mark.parametrize("arrow", [True, False], ids=["pyarrow", "stdlib"])
 def test_a_csv_that_is_not_utf8_is_refused_naming_the_file(
     arrow: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -104,10 +104,18 @@ def _target(model: ModelConfig, table: Table, column: str) -> tuple[Any, ...]:
     return tuple(_finite(table.numbers(column)))
 
 
+# How pandas and Python's csv module (True), and R and spreadsheets (TRUE), write booleans;
+# JSON, Parquet and the decoder of the wire spell them true and false.
+CSV_BOOLEANS = {"True": "true", "False": "false", "TRUE": "true", "FALSE": "false"}
+
+
 def spelled(values: tuple[str | None, ...]) -> tuple[str | None, ...]:
-    """CSV texts keyed as the JSON numbers they spell: "1.0", how pandas writes a float column
-    of whole numbers, is the class 1 there, as in JSON Lines, Parquet and on the wire."""
-    whole = {v: k for v in set(values) if v and (k := whole_number(v)) is not None}
+    """CSV texts keyed as the JSON values they spell: "1.0", how pandas writes a float column
+    of whole numbers, is the class 1, and "True" the class true, as in JSON Lines, Parquet
+    and on the wire."""
+    whole = {
+        v: k for v in set(values) if v and (k := CSV_BOOLEANS.get(v) or whole_number(v)) is not None
+    }
     return tuple(whole.get(v, v) for v in values) if whole else values  # type: ignore[arg-type]
 
 
