@@ -157,3 +157,18 @@ def test_pca_reconstruction_error_equals_sklearn_and_flags_a_broken_correlation(
     for column in range(3):  # each marginal is still N(0, 1): univariate KS sees nothing
         p = stats.ks_2samp(reference[:, column], window[:, column]).pvalue
         assert p > 0.001
+
+
+@pytest.mark.parametrize(("features", "reference", "window"), [(8, 400, 1500), (12, 5000, 2000)])
+def test_pca_reconstruction_rarely_flags_healthy_windows_of_independent_features(
+    features: int, reference: int, window: int
+) -> None:
+    """Errors of the rows the components were fitted on set the threshold: 100 % and 20 % of
+    these healthy windows were flagged, at a threshold meant as mean + 3 sd."""
+    rng = np.random.default_rng(17)
+    runs, flagged = 100, 0
+    for _ in range(runs):
+        pca = PCAReconstruction.fit(rng.normal(size=(reference, features)))
+        rows = rng.normal(size=(window, features))
+        flagged += pca.drifted(pca.score(rows), pca.threshold(window))
+    assert flagged <= 3

@@ -27,16 +27,6 @@ NOISE_CHUNKS = 20
 _SMALLEST_CHUNK = 10  # below, a reference is too small to say what chance does
 
 
-def chunk_threshold(row_errors: npt.NDArray[np.float64], size: int, k: float) -> float:
-    """Mean + k sd of chunk means; with fewer than MIN_CHUNKS chunks, sd is sd_row / sqrt(size)."""
-    errors = np.asarray(row_errors, dtype=np.float64)
-    chunks = min(errors.size // max(size, 1), MAX_CHUNKS)
-    if chunks >= MIN_CHUNKS:
-        means = errors[: chunks * size].reshape(chunks, size).mean(axis=1)
-        return float(means.mean() + k * means.std(ddof=1))
-    return float(errors.mean() + k * errors.std(ddof=1) / np.sqrt(max(size, 1)))
-
-
 class _BySize:
     """A value per window size, computed on first use and kept for the last few sizes."""
 
