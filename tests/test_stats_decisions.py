@@ -15,7 +15,7 @@ from exporter.stats import DEFAULT_METHOD, choose_method, make_method, resolve
 from exporter.stats.correction import adjust_p_values
 from exporter.stats.kinds import FeatureType
 from exporter.stats.multivariate import PCAReconstruction
-from exporter.stats.thresholds import LearnedThreshold
+from exporter.stats.thresholds import LearnedThreshold, size_rules
 
 NUMERIC, CATEGORICAL = FeatureType.NUMERIC, FeatureType.CATEGORICAL
 
@@ -111,17 +111,37 @@ def test_without_correction_a_50_feature_model_alarms_on_most_no_drift_windows()
     assert any_alarm_share(evaluations=40, correction="none") > 0.5
 
 
-def test_learned_threshold_is_mean_plus_k_sd_of_reference_chunk_scores() -> None:
+def test_learned_threshold_is_mean_plus_k_sd_of_chunk_scores_carried_to_a_new_window() -> None:
     rng = np.random.default_rng(9)
     reference = rng.normal(0, 1, 20_000)
     method = make_method("psi", NUMERIC).fit(reference)
-    learned = LearnedThreshold(reference, lambda x: method.score(x).score, k=3.0)
+    learned = LearnedThreshold(reference, lambda x: method.score(x).score, k=3.0, power=1.0)
     shuffled = np.random.default_rng(0).permutation(reference)
-    scores = [method.score(chunk).score for chunk in np.split(shuffled, 20)]
-    assert learned.for_size(1000) == pytest.approx(np.mean(scores) + 3 * np.std(scores, ddof=1))
+    starts = np.random.default_rng(1000).integers(0, 19_001, 50)  # 50 chunks at random offsets
+    scores = [method.score(shuffled[s : s + 1000]).score for s in starts]
+    apart = (1 / 1000 + 1 / 20_000) / (1 / 1000 - 1 / 20_000)  # a window, not a part of it
+    expected = (np.mean(scores) + 3 * np.std(scores, ddof=1)) * apart
+    assert learned.for_size(1000) == pytest.approx(expected)
     assert learned.for_size(5000) is None  # four chunks are too few: the fixed one applies
     assert method.score(rng.normal(0, 1, 1000)).score < learned.for_size(1000)  # type: ignore
     assert method.score(rng.normal(0.3, 1, 1000)).score > learned.for_size(1000)  # type: ignore
+
+
+@pytest.mark.parametrize(("name", "kind"), [("wasserstein", NUMERIC), ("psi", NUMERIC)])
+def test_a_learned_threshold_flags_few_healthy_windows_of_a_fifth_of_the_reference(
+    name: str, kind: FeatureType
+) -> None:
+    """Chunks scored against the reference they are part of, and an sd from five of them:
+    15 % (wasserstein) and 27 % (psi) of these healthy windows crossed mean + 3 sd."""
+    rng = np.random.default_rng(23)
+    runs, flagged = 200, 0
+    for _ in range(runs):
+        reference = rng.normal(0, 1, 5000)
+        method = make_method(name, kind).fit(reference)
+        learned, _ = size_rules(method, reference, 3.0, learned=True)
+        assert learned is not None
+        flagged += method.score(rng.normal(0, 1, 1000)).score > learned.for_size(1000)  # type: ignore[operator]
+    assert flagged / runs <= 0.08
 
 
 def test_dataset_share_is_weighted_by_feature_importance() -> None:
