@@ -77,15 +77,17 @@ def data_drift(lay: Layout) -> None:
     lay.add({"type": "row", "title": "Data drift"})
     lay.add(timeseries(
         "Drift score per feature (distance methods)", "PSI-style scores: a feature drifts when "
-        "its line rises above its dashed threshold. Test methods (ks, chisquare) are in the "
+        "its line rises above its dashed threshold. Test methods (ks, chi2, ...) are in the "
         "p-value panel.", "none",
         [Query(f"{feature('mlmon_feature_drift_score')} unless "
                f"{feature('mlmon_feature_drift_p_value')}", "{{feature}} ({{method}})"),
          Query(f"{feature('mlmon_feature_drift_threshold')} unless "
                f"{feature('mlmon_feature_drift_p_value')}", "threshold · {{feature}}")]))
     lay.add(timeseries(
-        "p-value per feature (test methods)", "ks and chisquare: a feature drifts when its "
-        "p-value falls below its dashed threshold (log scale).", "none",
+        "p-value per feature (test methods)", "ks, chi2, ...: the raw p-value against its "
+        "dashed threshold (log scale). A feature drifts when its p-value corrected across the "
+        "model's features (drift.correction) is below the threshold, so a line just below it "
+        "may not be drift: the timeline below shows the decision.", "none",
         [Query(feature("mlmon_feature_drift_p_value"), "{{feature}} ({{method}})"),
          Query(f"{feature('mlmon_feature_drift_threshold')} and "
                f"{feature('mlmon_feature_drift_p_value')}", "threshold · {{feature}}")],
@@ -95,11 +97,16 @@ def data_drift(lay: Layout) -> None:
                 f"{feature('mlmon_feature_drift_p_value')}) or "
                 f"({feature('mlmon_feature_drift_threshold')} / "
                 f"clamp_min({feature('mlmon_feature_drift_p_value')}, 1e-12)), 10)")
+    detected, by = feature("mlmon_feature_drift_detected"), "on(namespace, model, feature)"
+    decided = (f"clamp_min({severity}, 1) * {by} {detected} + "
+               f"clamp_max({severity}, 0.99) * {by} (1 - {detected})")
     lay.add(state_timeline(
         "Drift by feature over time", "One row per feature, coloured by how far it is past its "
-        "own threshold: score/threshold, or threshold/p-value for tests. 1 is the threshold; "
-        "green below, red above (capped at 10). Read it to see which feature drifted first.",
-        "none", Query(severity, "{{feature}}"), 0, 2), w=24, h=8)
+        "own threshold: score/threshold, or threshold/raw p-value for tests (capped at 10). "
+        "Red (1 and above) exactly while the exporter says the feature drifted "
+        "(mlmon_feature_drift_detected, after the multiple-testing correction); a test the "
+        "correction cleared stays just below 1. Read it to see which feature drifted first.",
+        "none", Query(decided, "{{feature}}"), 0, 2), w=24, h=8)
 
 
 def output_drift(lay: Layout) -> None:

@@ -104,9 +104,10 @@ def segments(lay: Layout) -> None:
               f"({segment('mlmon_segment_feature_drift_detected', feature=True)})",
               f"{SLICE_LEGEND} · {{{{feature}}}}"), 0, 1), w=12)
     lay.add(timeseries(
-        "Feature drift p-value within segments", "Test methods only, after the correction "
-        "across features and segments together (log scale): the lower, the stronger the "
-        "evidence that the feature moved within the segment value.", "none",
+        "Feature drift p-value within segments", "Test methods only, the raw p-value (log "
+        "scale): the lower, the stronger the evidence that the feature moved within the "
+        "segment value. Whether it drifted is decided after the correction across features "
+        "and segments together: the timeline beside this panel.", "none",
         [Query(segment("mlmon_segment_feature_drift_p_value", feature=True),
                f"{SLICE_LEGEND} · {{{{feature}}}} ({{{{method}}}})")], log=True), w=8)
     lay.add(timeseries(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from dashboards.grafana import CLUSTER
 from dashboards.lint import breaches, metric_names, panels, queries, selectors, variable_metrics
 from dashboards.schema import losses, type_errors
 from exporter.expose.catalog import BY_NAME
+from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "alerts" / "ml-monitoring.rules.yml"
@@ -347,3 +349,46 @@ def test_undeclared_metric_name_is_caught() -> None:
     )
     assert metric_names(expr) == {"mlmon_predictons_total"}
     assert not declared("mlmon_predictons_total", set())
+
+
+def test_the_drift_timeline_is_red_only_for_features_the_exporter_says_drifted(
+    tmp_path: Path,
+) -> None:
+    """The panel turned a raw p-value below its threshold red, while the correction across
+    features had cleared the feature (mlmon_feature_drift_detected 0, no alert)."""
+    (panel,) = [
+        p
+        for p in panels(load("ml-model-detail.json"))
+        if p["title"] == "Drift by feature over time"
+    ]
+    expr = panel["targets"][0]["expr"]
+    for name, value in (("cluster", ""), ("namespace", ".*"), ("model", "m"), ("feature", ".*")):
+        expr = expr.replace(f"${name}", value)
+    labels = 'model="m", feature="{}", method="{}"'
+    series = []
+    for feature, method, metric, value in (
+        ("cleared", "ks", "p_value", 0.02), ("cleared", "ks", "threshold", 0.05),
+        ("cleared", "ks", "detected", 0), ("tested", "ks", "p_value", 0.001),
+        ("tested", "ks", "threshold", 0.05), ("tested", "ks", "detected", 1),
+        ("distance", "psi", "score", 0.4), ("distance", "psi", "threshold", 0.2),
+        ("distance", "psi", "detected", 1), ("calm", "psi", "score", 0.05),
+        ("calm", "psi", "threshold", 0.1), ("calm", "psi", "detected", 0),
+    ):  # fmt: skip
+        selector = labels.format(feature, method)
+        series.append(
+            {"series": f"mlmon_feature_drift_{metric}{{{selector}}}", "values": f"{value}x5"}
+        )
+    expected = [  # red is 1 and above
+        {"labels": f'{{model="m", feature="{f}"}}', "value": v}
+        for f, v in (("cleared", 0.99), ("tested", 10), ("distance", 2), ("calm", 0.5))
+    ]
+    check = {"expr": expr, "eval_time": "2m", "exp_samples": expected}
+    case = {"interval": "1m", "input_series": series, "promql_expr_test": [check]}
+    (tmp_path / "rules.yml").write_text("groups: []\n")
+    test_file = tmp_path / "panel_test.yml"
+    test_file.write_text(yaml.safe_dump({"rule_files": ["rules.yml"], "tests": [case]}))
+    done = subprocess.run(
+        [require_tool("promtool"), "test", "rules", str(test_file)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
