@@ -374,3 +374,22 @@ def test_every_value_has_a_schema_description() -> None:
         if not node.get("description"):
             undescribed.append(key)
     assert undescribed == []
+
+
+def _notes(*args: str) -> str:
+    """The NOTES helm prints after an install, rendered client-side (no cluster)."""
+    result = helm("install", "mlmon", str(chart_dir()), "--dry-run=client", *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("NOTES:", 1)[1]
+
+
+def test_the_install_notes_curl_the_scheme_and_login_the_listener_takes() -> None:
+    """They printed curl http:// with TLS on (curl exit 52) and no login with basic auth."""
+    assert "curl -s http://127.0.0.1:10135/readyz" in _notes()
+    users = '{"basic_auth_users": {"ops": "$2y$10$abcdefghijklmnopqrstuv"}}'
+    notes = _notes(
+        "--set", "webConfig.tlsSecret=web-tls", "--set-json", f"webConfig.config={users}"
+    )
+    assert "curl -sk https://127.0.0.1:10135/readyz" in notes
+    assert "curl -sk -u <user>:<password> https://127.0.0.1:10135/metrics" in notes
+    assert "http://" not in notes
