@@ -64,8 +64,8 @@ def introduction(base: str, redis_port: int, drift_after: float, every: float) -
             "channel drifts",
             f"  mlmon_change_detections_total{{{model}}}     rises within a few hundred labels "
             "of fraud's accuracy drop",
-            f"  mlmon_version_worse{{{model}}}               1 where canary v2 is "
-            "significantly worse than v1",
+            f"  mlmon_version_worse{{{model}}}               0: canary v2 is the same "
+            "model as v1 here; 1 would say a challenger is significantly worse",
             "",
             f"embedded Redis:  redis-cli -h 127.0.0.1 -p {redis_port}",
             "Ctrl-C stops.",
