@@ -218,3 +218,20 @@ def test_the_model_page_shows_the_champion_and_the_challengers_verdicts() -> Non
     v1, v3 = rows["v1"]["labeled"], rows["v3"]["labeled"]
     why = f"too few labels on a side (champion v1: {v1}, this version: {v3};"
     assert why in html[2].decode()
+
+
+def test_the_champion_stays_while_it_has_traffic_even_when_a_challenger_is_busier() -> None:
+    """Chosen by traffic each time, a 50/50 split swapped champion and challenger back and
+    forth, and a worse version was the champion (never called worse) in 12 of 30 runs."""
+    model = _model()
+    rng = np.random.default_rng(34)
+    view, pairs = _inputs(model, rng, (0.85, 0.85))
+    busier = np.concatenate([view.versions[:LABELLED], np.ones(LABELLED, np.int32)])
+    busier[: LABELLED // 10] = 1  # v2 now has more traffic than v1
+    view = WindowView(**{**view.__dict__, "versions": busier})
+    assert evaluate_versions(model, view, pairs).champion == "v2"  # type: ignore[union-attr]
+    kept = evaluate_versions(model, view, pairs, previous="v1")
+    assert kept is not None and kept.champion == "v1"
+    assert [v.version for v in kept.versions] == ["v1", "v2"]
+    gone = evaluate_versions(model, view, pairs, previous="v0")  # no longer in the window
+    assert gone is not None and gone.champion == "v2"

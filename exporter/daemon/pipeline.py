@@ -239,7 +239,7 @@ class ModelPipeline:
                 log.warning("reference check skipped: %s", exc, extra={"model": self.model.name})
             if self.fitted is None:
                 raise ReferenceError(f"model {self.model.name!r}: no reference loaded")
-            now = self._clock()
+            now, previous = self._clock(), self._store.models.get(self.model.name)
             snapshot = evaluate(
                 self.model,
                 self.fitted,
@@ -247,6 +247,7 @@ class ModelPipeline:
                 self.join.pairs(now),
                 now,
                 self.calibration,
+                previous,
             )
             snapshot = replace(
                 snapshot,
@@ -258,7 +259,7 @@ class ModelPipeline:
             self._live.failures.labels(self.model.name).inc()
             log.error("evaluation failed: %s", exc, extra={"model": self.model.name})
             return False
-        _log_changes(self._store.models.get(self.model.name), snapshot)
+        _log_changes(previous, snapshot)
         self._store.publish(snapshot)
         if self.model.embeddings:  # hand back the kernels' and copies' tens of MB at once
             release_freed_memory()

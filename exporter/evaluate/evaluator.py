@@ -43,11 +43,14 @@ def evaluate(
     pairs: JoinedPairs,
     now: float,
     calibration: Calibration | None = None,
+    previous: ModelSnapshot | None = None,
 ) -> ModelSnapshot:
     """Compute every per-model value the collector serves, from copies only: no I/O, no writes.
 
-    The duration is left at 0: the caller times the whole run, reference check included.
+    The duration is left at 0: the caller times the whole run, reference check included;
+    `previous`, the last snapshot, keeps the champion version.
     """
+    champion = previous.versions.champion if previous and previous.versions else None
     raw = score_features(fitted.features, view, model.min_samples)
     raw += score_embeddings(fitted.embeddings, view, model.min_samples)
     summary = summarise(model, fitted, list(raw), view, pairs)
@@ -77,5 +80,5 @@ def evaluate(
         target_drift=summary.target,
         multivariate_note=fitted.multivariate_note,
         segments=evaluate_segments(model, fitted, view, pairs, calibration),
-        versions=evaluate_versions(model, view, pairs),
+        versions=evaluate_versions(model, view, pairs, champion),
     )

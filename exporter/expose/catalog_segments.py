@@ -118,8 +118,8 @@ VERSIONS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_version_champion_info",
         "gauge",
-        "The version challengers are compared with: the configured champion, else the one with "
-        "the most traffic in the window.",
+        "The version challengers are compared with: the configured champion, else the busiest "
+        "when first chosen, kept while it has traffic in the window.",
         VERSION,
     ),
     MetricSpec(
