@@ -127,7 +127,8 @@ class Settings(Section):
     multivariate: MultivariateConfig = Field(default_factory=MultivariateConfig)
     """Multivariate drift; merged key by key with defaults.multivariate."""
     min_samples: PositiveInt = 100
-    """Fewer predictions than this in the window and an evaluation is skipped."""
+    """Fewer present values than this in the window and a column's drift is not exported (nor
+    realised performance with fewer labelled predictions); data quality still is."""
     drift_share: Share = 0.5
     """A model counts as drifted when at least this share of its features drift."""
     max_new_categories: Count = 50
