@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from exporter.window.vocab import OTHER, Vocabulary
 
 
@@ -28,3 +30,16 @@ def test_translation_maps_unknown_values_to_the_unseen_code() -> None:
     for v in ["b", "zz", "a"]:
         vocab.code(v)
     assert list(vocab.translate({"a": 0, "b": 1}, unseen=2)) == [1, 2, 0]
+
+
+def test_codes_given_back_are_reused_so_the_vocabulary_never_outgrows_its_cap() -> None:
+    """A reclaim both lowered the count of new values and freed the codes, so later values
+    took fresh codes while freed ones waited: 135 codes for max_new 20, and as many series."""
+    vocab = Vocabulary(max_new=20)
+    window: deque[int] = deque(maxlen=5000)  # the codes a 5,000-record window still holds
+    vocab.in_use = lambda: set(window)
+    for start in range(0, 300_000, 500):  # a new version per record, read 500 at a time
+        window.extend(vocab.codes([f"v{i}" for i in range(start, start + 500)]).tolist())
+        assert len(vocab) <= 20 + 1  # the cap, and __other__
+    named = {vocab.values[c] for c in window} - {OTHER}
+    assert 0 < len(named) <= 20

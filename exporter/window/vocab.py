@@ -81,15 +81,13 @@ class Vocabulary:
             code = self._codes.get(value)
             if code is not None:
                 return code, False
-            if value in self._known or (
-                self._new < self._max_new and len(value) <= MAX_VALUE_CHARS
-            ):
-                if value not in self._known:
-                    self._new += 1
+            if value in self._known:
                 return self._add(value), False
-            if len(value) <= MAX_VALUE_CHARS and self._reclaimed():
+            if len(value) <= MAX_VALUE_CHARS and (self._new < self._max_new or self._reclaimed()):
                 self._new += 1
-                code = self._free.pop()
+                if not self._free:
+                    return self._add(value), False
+                code = self._free.pop()  # a given-back code first, or the codes would grow
                 self._values[code], self._codes[value] = value, code
                 self._assigning.add(code)
                 return code, False
