@@ -64,6 +64,27 @@ def _sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return registry.get_sample_value(name, {"model": "m", **labels}) or 0.0
 
 
+def test_coverage_stays_the_labelled_share_when_labels_outnumber_the_pairs_kept() -> None:
+    """Half of 2,000 predictions labelled, 500 pairs kept (window.max_samples): the kept pairs
+    were set against every waiting prediction of the duration, and coverage read 0.33."""
+    clock = Clock(T0)
+    join = LabelJoin(_model(window=WindowConfig(max_samples=500)), clock)
+    for start in range(0, 2000, 100):
+        ts = T0 + start / 10
+        join.remember(
+            batch_of(
+                [
+                    Prediction(str(i), ts, None, {}, "1", 0.7, None, True, 1.0)
+                    for i in range(start, start + 100)
+                ],
+                (),
+            )
+        )
+        join.join([Label(str(i), "1", ts + 1) for i in range(start, start + 100, 2)])
+    coverage = join.pairs(T0 + 300).coverage
+    assert coverage is not None and abs(coverage - 0.5) < 0.01
+
+
 def test_a_label_six_hours_late_is_joined_and_counted_in_the_delay_histogram() -> None:
     clock = Clock(T0)
     pipeline, registry = _pipeline(_model(), clock)

@@ -147,13 +147,23 @@ class LabelJoin:
             tuple(label_times),
         )
 
+    def _coverage_since(self, cutoff: float) -> float:
+        """Where coverage starts: the window's start, or once more labelled predictions than
+        max_samples (the pairs kept) fall within it, the oldest kept one's prediction time;
+        counted from the window's start, the waiting ones outnumbered the kept pairs (0.33 for
+        a true 0.5)."""
+        if len(self._pairs) < (self._pairs.maxlen or 0):
+            return cutoff
+        return max(cutoff, min(p[1] for p in self._pairs))
+
     def pairs(self, now: float) -> JoinedPairs:
         """The pairs whose label arrived within the window, with coverage and recent scores."""
         cutoff = now - self._duration
         with self._lock:
             recent = [p for p in self._pairs if p[0] >= cutoff]
-            labelled = sum(1 for p in self._pairs if p[1] >= cutoff)
-            waiting = self._pending.waiting_since(cutoff)
+            since = self._coverage_since(cutoff)
+            labelled = sum(1 for p in self._pairs if p[1] >= since)
+            waiting = self._pending.waiting_since(since)
             window_predicted, window_scores = self._recent.since(cutoff)
             classes = tuple(self._classes)
         total = labelled + waiting
