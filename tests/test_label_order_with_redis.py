@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -97,3 +98,73 @@ def test_a_restart_remembers_predictions_older_than_the_window_that_wait_for_lab
         [(f"{int(now * 1000)}-0".encode(), {b"data": b'{"id": "p0", "label": 5.5}'})]
     )
     assert registry.get_sample_value("mlmon_labels_unmatched_total", {"model": "m"}) == 0
+
+
+def _reader(redis_server: RedisServer, tmp_path: Path) -> tuple[StreamReader, ModelPipeline, Any]:
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
+    config = make_config(tmp_path, redis_server.url)
+    registry = CollectorRegistry()
+    live = LiveMetrics(registry, config.models)
+    pipeline = ModelPipeline(config.models[0], live, SnapshotStore())
+    return (
+        StreamReader(make_client(config.redis), [pipeline], config.redis, live),
+        pipeline,
+        registry,
+    )
+
+
+def _pair(client: Any, i: int) -> None:
+    """A prediction, then its label, as a model server and its labeller add them."""
+    client.xadd(PREDICTIONS, {b"data": _record(i)})
+    client.xadd(LABELS, {b"data": orjson.dumps({"id": f"p{i}", "label": 5.5})})
+
+
+def test_a_label_read_by_the_stream_check_before_its_prediction_waits_for_it(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The check reads each stream in its own round trip: a prediction and its label added
+    between the two reads gave the label first, and it was counted unmatched for good."""
+    reader, _, registry = _reader(redis_server, tmp_path)
+    reader.backfill()
+    client = redis_server.client()
+    probe = reader._probe
+
+    def racing(key: bytes) -> Any:
+        got = probe(key)
+        if key == PREDICTIONS:  # added after the predictions were read, before the labels
+            _pair(client, 1)
+        return got
+
+    reader._probe = racing  # type: ignore[method-assign]
+    reader.check_streams()
+    reader.read_once()  # one XREAD of both streams at once
+    got = {"model": "m"}
+    assert registry.get_sample_value("mlmon_labels_total", got) == 1
+    assert registry.get_sample_value("mlmon_labels_unmatched_total", got) == 0
+
+
+def test_a_restart_rebuild_leaves_labels_newer_than_its_predictions_to_the_live_reads(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The labels tail was replayed up to its end after the predictions tail: a label added
+    in between, for a prediction the predictions tail missed, was dropped uncounted, and its
+    prediction then waited for a label until the horizon."""
+    client = redis_server.client()
+    for i in range(20):
+        _pair(client, i)
+    newest = int(client.xinfo_stream(LABELS)["last-generated-id"].split(b"-")[0])
+    while time.time() * 1000 < newest + 2:  # the next pair in a later millisecond
+        time.sleep(0.0005)
+    reader, pipeline, registry = _reader(redis_server, tmp_path)
+    rebuild = reader._rebuild
+
+    def racing(key: bytes, *args: Any) -> None:
+        rebuild(key, *args)
+        if key == PREDICTIONS:  # added after the predictions were replayed
+            _pair(client, 20)
+
+    reader._rebuild = racing  # type: ignore[method-assign]
+    reader.backfill()
+    reader.read_once()
+    assert registry.get_sample_value("mlmon_labels_unmatched_total", {"model": "m"}) == 0
+    assert len(pipeline.join.pairs(time.time())) == 21  # every prediction joined its label

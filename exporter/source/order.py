@@ -13,15 +13,28 @@ from collections.abc import Iterable, Mapping
 from exporter.source.gaps import parse_id
 from exporter.source.streams import Entry, Reply
 
+MAX_SEQUENCE = 2**64 - 1
+
 
 class LabelGate:
-    """Holds back a model's labels past its predictions cursor while predictions are behind."""
+    """Holds back a model's labels past its predictions cursor while predictions are behind,
+    and while `strict`: labels read apart from their predictions (the stream check's reads)
+    may answer predictions added after those were read, which would find nothing to join."""
 
     def __init__(self, predictions_of: Mapping[bytes, bytes]) -> None:
         """predictions_of maps each labels stream to its model's predictions stream."""
         self._predictions_of = dict(predictions_of)
         self._predictions = set(self._predictions_of.values())
         self._behind: set[bytes] = set()
+        self.strict = False
+
+    def replay_upper(self, key: bytes, cursors: Mapping[bytes, bytes]) -> bytes | None:
+        """The newest ID a labels stream's replay may read: before the millisecond of the
+        newest prediction replayed, since labels added after that read may answer predictions
+        it missed (read live, in order, instead); None where the replay may read to the end."""
+        predictions = self._predictions_of.get(key)
+        ms = parse_id(cursors[predictions])[0] if predictions and predictions in cursors else 0
+        return b"%d-%d" % (ms - 1, MAX_SEQUENCE) if ms > 0 else None
 
     def saw(self, reply: list[Reply], count: int, read: Iterable[bytes]) -> None:
         """Note which of the predictions streams read came back with a full page: more wait."""
@@ -43,7 +56,9 @@ class LabelGate:
         added in an earlier millisecond than the newest prediction read, since a label is
         added after its prediction, and the same millisecond may still hold unread ones."""
         predictions = self._predictions_of.get(key)
-        if predictions not in self._behind or predictions not in cursors:
+        if predictions is None or predictions not in cursors:
+            return entries
+        if predictions not in self._behind and not self.strict:
             return entries
         limit = parse_id(cursors[predictions])[0]
         return entries[: bisect_left(entries, limit, key=lambda entry: parse_id(entry[0])[0])]

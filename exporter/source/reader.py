@@ -92,10 +92,7 @@ class StreamReader:
             self._thread.join(timeout)
 
     def run(self) -> None:
-        """Supervise the read loop: any unexpected exception restarts it after a jittered wait.
-
-        The cursors survive a restart, so entries after the crash are read exactly once.
-        """
+        """Supervise the read loop: an exception restarts it, cursors kept, after a jitter."""
         backoff = BACKOFF_START
         while not self._stop.is_set():
             started = time.monotonic()
@@ -167,7 +164,8 @@ class StreamReader:
         model = pipeline.model
         since = self._clock() - max(model.window.duration_seconds, model.labels.horizon_seconds)
         most = max(model.window.max_samples, model.labels.max_pending)
-        upper = b"+" if resume is None else resume
+        bound = self._gate.replay_upper(key, self.last_ids)
+        upper = resume or bound or b"+"
         tail = read_tail(self._client, key, int(since * 1000), upper, most, model.max_entry_bytes)
         for part in tail.parts():
             self._deliver(pipeline, kind, part, replay=True)
@@ -176,7 +174,7 @@ class StreamReader:
         if resume is not None:
             self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
         else:
-            self.last_ids[key] = tail.newest or newest_id(self._client, key)
+            self.last_ids[key] = tail.newest or bound or newest_id(self._client, key)
 
     def check_version(self) -> None:
         """Expose whether the server is supported; before 7.0 trims cannot be counted."""
@@ -192,6 +190,7 @@ class StreamReader:
         stayed up (a paused process, a reconnect redis-py retried silently), not only after an
         outage we saw.
         """
+        self._gate.strict = True  # until the next XREAD, which reads both streams at once
         for key in list(self.last_ids):
             pipeline, kind = self._routes[key]
             state, cursor = self._probe(key)
@@ -245,7 +244,7 @@ class StreamReader:
         at a hundred records a second each read would otherwise carry one record, and the
         per-read cost, not the records, would take a fifth of a core.
         """
-        count = self._size.count(self._cfg.read_count)
+        count, self._gate.strict = self._size.count(self._cfg.read_count), False
         cluster = isinstance(self._client, RedisCluster)  # one read per model's hash tag
         block = None if cluster else self._cfg.block_ms  # a cluster's reads go node by node
         replies, got = [], False
