@@ -300,6 +300,30 @@ def test_a_version_gone_from_the_window_gives_its_slot_to_a_new_one() -> None:
     assert {view.version_values[c] for c in set(view.versions.tolist())} == {"v3"}
 
 
+def test_versions_whose_rows_and_labels_are_older_than_the_window_give_their_slots_back() -> None:
+    """Joined pairs held their versions' slots until max_samples newer labels pushed them out,
+    however old: on a model with light traffic a rollout went to __other__ for good."""
+    model = _model(max_versions=2, window=WindowConfig(duration_seconds=30, max_samples=5000))
+    clock = Clock(T0)
+    pipeline, registry = _pipeline(model, clock)
+
+    def send(version: str, n: int, first: int) -> None:
+        ids = [f"{version}-{i}" for i in range(first, first + n)]
+        pipeline.ingest_predictions(
+            [_entry(clock.now, {"id": i, "features": {}, "prediction": 1, "version": version})
+             for i in ids]
+        )  # fmt: skip
+        pipeline.ingest_labels([_entry(clock.now, {"id": i, "label": 1}) for i in ids])
+
+    send("v1", 400, 0)
+    send("v2", 400, 0)
+    clock.now = T0 + 40  # past the window's 30 s: no row nor label of v1 or v2 is seen again
+    for batch in range(3):
+        send("v3", 400, batch * 400)
+    assert _sample(registry, "mlmon_predictions_total", version="v3") == 1200
+    assert _sample(registry, "mlmon_series_limited_total", kind="version") == 0
+
+
 def test_a_model_removed_and_added_again_counts_from_zero() -> None:
     registry = CollectorRegistry()
     model = _model()

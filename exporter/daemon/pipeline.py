@@ -108,9 +108,10 @@ class ModelPipeline:
                         self._live.version(self.model.name, version, records=0)
 
     def _version_codes(self) -> set[int]:
-        """Version codes still stored: in the window, the label join's waits and pairs."""
-        joined = unpack(self.join.slice_codes(), len(self.window.slicer.keys))
-        return self.window.version_codes() | set(joined.tolist())
+        """Version codes an evaluation may still see: the window's, the join's waits and pairs."""
+        now = self._clock()
+        joined = unpack(self.join.slice_codes(now), len(self.window.slicer.keys))
+        return self.window.version_codes(now) | set(joined.tolist())
 
     def ingest_labels(self, entries: Sequence[Entry], count: bool = True) -> None:
         """Decode, count and join a batch of label entries (count=False: a replay)."""

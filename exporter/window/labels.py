@@ -178,10 +178,12 @@ class LabelJoin:
             slices=np.array([p[5] for p in recent], dtype=np.int64),
         )
 
-    def slice_codes(self) -> np.ndarray:
-        """Packed slice codes of the waiting predictions and of the joined pairs kept."""
+    def slice_codes(self, now: float) -> np.ndarray:
+        """Packed slice codes of the waiting predictions and of the joined pairs pairs(now)
+        still returns (labelled within the window's duration)."""
+        cutoff = now - self._duration
         with self._lock:
-            kept = np.fromiter((p[5] for p in self._pairs), np.int64, len(self._pairs))
+            kept = np.fromiter((p[5] for p in self._pairs if p[0] >= cutoff), np.int64)
             return np.concatenate([self._pending.slice_codes(), kept])
 
     @property

@@ -137,10 +137,12 @@ class Window:
         ]
         return self.slicer.pack([*rows, versions])
 
-    def version_codes(self) -> set[int]:
-        """The version codes of the rows held (whatever their age): the others may be reused."""
+    def version_codes(self, now: float) -> set[int]:
+        """The version codes of the rows a view at `now` or later may show: the others may be
+        reused (older rows are never shown again)."""
         with self._lock:
-            return set(np.unique(self._slices[-1, : self._size]).tolist())
+            held = self._slices[-1, : self._size][self._ts[: self._size] >= now - self._duration]
+            return set(np.unique(held).tolist())
 
     def view(self, now: float) -> WindowView:
         """Copy the rows no older than the window duration, oldest first."""
