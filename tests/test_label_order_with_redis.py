@@ -168,3 +168,24 @@ def test_a_restart_rebuild_leaves_labels_newer_than_its_predictions_to_the_live_
     reader.read_once()
     assert registry.get_sample_value("mlmon_labels_unmatched_total", {"model": "m"}) == 0
     assert len(pipeline.join.pairs(time.time())) == 21  # every prediction joined its label
+
+
+def test_labels_added_after_the_last_prediction_but_before_a_restart_are_replayed(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Bounding the labels replay by the newest prediction's ID read labels added after the
+    last prediction (traffic stopped, labels still arriving) live: the new process counted
+    what the old one had counted already."""
+    client = redis_server.client()
+    for i in range(20):
+        client.xadd(PREDICTIONS, {b"data": _record(i)})
+    newest = int(client.xinfo_stream(PREDICTIONS)["last-generated-id"].split(b"-")[0])
+    while time.time() * 1000 < newest + 2:  # the labels in a later millisecond
+        time.sleep(0.0005)
+    for i in range(20):
+        client.xadd(LABELS, {b"data": orjson.dumps({"id": f"p{i}", "label": 5.5})})
+    reader, pipeline, registry = _reader(redis_server, tmp_path)
+    reader.backfill()
+    reader.check_streams()
+    assert registry.get_sample_value("mlmon_labels_total", {"model": "m"}) == 0  # replayed
+    assert len(pipeline.join.pairs(time.time())) == 20

@@ -26,14 +26,19 @@ class LabelGate:
         self._predictions_of = dict(predictions_of)
         self._predictions = set(self._predictions_of.values())
         self._behind: set[bytes] = set()
+        self._replayed: dict[bytes, int] = {}  # predictions stream -> server ms its replay began
         self.strict = False
 
-    def replay_upper(self, key: bytes, cursors: Mapping[bytes, bytes]) -> bytes | None:
-        """The newest ID a labels stream's replay may read: before the millisecond of the
-        newest prediction replayed, since labels added after that read may answer predictions
-        it missed (read live, in order, instead); None where the replay may read to the end."""
+    def replaying(self, predictions: bytes, server_time: tuple[int, int]) -> None:
+        """Note the server's time (TIME) as a predictions stream's replay begins."""
+        self._replayed[predictions] = server_time[0] * 1000 + server_time[1] // 1000
+
+    def replay_upper(self, key: bytes) -> bytes | None:
+        """The newest ID a labels stream's replay may read: before the millisecond its model's
+        predictions replay began, since labels added after may answer predictions that replay
+        missed (read live, after them, instead); None where the replay may read to the end."""
         predictions = self._predictions_of.get(key)
-        ms = parse_id(cursors[predictions])[0] if predictions and predictions in cursors else 0
+        ms = self._replayed.get(predictions, 0) if predictions else 0
         return b"%d-%d" % (ms - 1, MAX_SEQUENCE) if ms > 0 else None
 
     def saw(self, reply: list[Reply], count: int, read: Iterable[bytes]) -> None:

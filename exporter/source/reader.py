@@ -164,7 +164,9 @@ class StreamReader:
         model = pipeline.model
         since = self._clock() - max(model.window.duration_seconds, model.labels.horizon_seconds)
         most = max(model.window.max_samples, model.labels.max_pending)
-        bound = self._gate.replay_upper(key, self.last_ids)
+        bound = self._gate.replay_upper(key)
+        if kind == PREDICTIONS:
+            self._gate.replaying(key, self._client.time())
         upper = resume or bound or b"+"
         tail = read_tail(self._client, key, int(since * 1000), upper, most, model.max_entry_bytes)
         for part in tail.parts():
