@@ -189,3 +189,23 @@ def test_labels_added_after_the_last_prediction_but_before_a_restart_are_replaye
     reader.check_streams()
     assert registry.get_sample_value("mlmon_labels_total", {"model": "m"}) == 0  # replayed
     assert len(pipeline.join.pairs(time.time())) == 20
+
+
+def test_labels_older_than_the_replay_are_not_read_again_after_a_restart(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """With nothing to replay, the labels cursor was left at the replay's bound, above the
+    stream's last ID: the stream check took that for another stream and read all 50 labels,
+    days old, again, counted unmatched."""
+    client = redis_server.client()
+    old = int((time.time() - 3 * 86_400) * 1000)
+    for i in range(50):
+        label = orjson.dumps({"id": f"p{i}", "label": 5.5})
+        client.xadd(LABELS, {b"data": label}, id=f"{old + i}-0")
+    client.xadd(PREDICTIONS, {b"data": _record(0)})
+    reader, _, registry = _reader(redis_server, tmp_path)
+    reader.backfill()
+    reader.check_streams()
+    reader.read_once()
+    assert registry.get_sample_value("mlmon_labels_total", {"model": "m"}) == 0
+    assert reader.last_ids[LABELS] == f"{old + 49}-0".encode()

@@ -100,18 +100,28 @@ class GapTracker:
         self._accounted[key] = accounted + lost
         return lost
 
-    def behind(self, key: bytes, state: StreamState | None, cursor: bytes, model: str) -> bool:
-        """Whether the stream was recreated with IDs below the cursor (a restore, a failover to
-        a server whose clock is behind, explicit IDs): no stream's last ID ever decreases, so
-        none of its entries were read, and reading must start over from its beginning."""
+    def behind(
+        self, key: bytes, state: StreamState | None, cursor: bytes, model: str
+    ) -> bytes | None:
+        """The stream's last ID when it is below the cursor, where reading must go on from.
+
+        A stream's last ID never decreases, so the stream is another one: restored from an
+        older snapshot, on a replica that lagged, or recreated (by a server whose clock is
+        behind, or with explicit IDs). Its entries may be ones read already (a snapshot) or
+        new ones: rereading them would count a restored stream twice, so it is said, and
+        reading goes on from its last ID, not from the old cursor it would not pass for as
+        long as the clock takes to catch up.
+        """
         if state is None or state.last_generated >= parse_id(cursor):
-            return False
+            return None
         log.warning(
-            "stream recreated behind the reader's position; reading it from its start",
+            "stream's last ID is below the reader's position (restored, failed over or "
+            "recreated): reading on from its last ID; the entries it holds are not read",
             extra={"model": model, "stream": key.decode(), "entries": state.length},
         )
-        self._accounted[key] = 0
-        return True
+        if state.added is not None:
+            self._accounted[key] = state.added
+        return b"%d-%d" % state.last_generated
 
     def _recreated(self, key: bytes, state: StreamState, cursor: bytes) -> bool:
         """The stream was deleted and recreated (e.g. Redis lost its data): start over."""

@@ -67,3 +67,10 @@ class LabelGate:
             return entries
         limit = parse_id(cursors[predictions])[0]
         return entries[: bisect_left(entries, limit, key=lambda entry: parse_id(entry[0])[0])]
+
+
+def capped(bound: bytes | None, newest: bytes) -> bytes:
+    """Where a replay with nothing to replay leaves the cursor: the stream's newest ID, or the
+    bound where that is lower (a cursor above the stream's last ID reads as another stream,
+    see GapTracker.behind)."""
+    return bound if bound is not None and parse_id(bound) < parse_id(newest) else newest

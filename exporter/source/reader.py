@@ -16,7 +16,7 @@ from exporter.config import RedisConfig
 from exporter.source.clash import Clashes, wrong_type
 from exporter.source.connect import RedisClient, describe
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds, report_trim
-from exporter.source.order import LabelGate
+from exporter.source.order import LabelGate, capped
 from exporter.source.replies import caught_up, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
 from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics, Reply
@@ -176,7 +176,7 @@ class StreamReader:
         if resume is not None:
             self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
         else:
-            self.last_ids[key] = tail.newest or bound or newest_id(self._client, key)
+            self.last_ids[key] = tail.newest or capped(bound, newest_id(self._client, key))
 
     def check_version(self) -> None:
         """Expose whether the server is supported; before 7.0 trims cannot be counted."""
@@ -196,8 +196,8 @@ class StreamReader:
         for key in list(self.last_ids):
             pipeline, kind = self._routes[key]
             state, cursor = self._probe(key)
-            if self._gaps.behind(key, state, cursor, pipeline.model.name):
-                self.last_ids[key] = b"0-0"
+            if last := self._gaps.behind(key, state, cursor, pipeline.model.name):
+                self.last_ids[key] = last
                 continue
             lost = self._gaps.skipped(key, state, cursor)
             report_trim(lost, key, pipeline.model.name, self._warned_old_redis)
