@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 import subprocess
@@ -364,24 +365,25 @@ def test_the_drift_timeline_is_red_only_for_features_the_exporter_says_drifted(
     expr = panel["targets"][0]["expr"]
     for name, value in (("cluster", ""), ("namespace", ".*"), ("model", "m"), ("feature", ".*")):
         expr = expr.replace(f"${name}", value)
-    labels = 'model="m", feature="{}", method="{}"'
+    labels = 'model="m", feature="{}", method="{}", instance="{}"'
     series = []
-    for feature, method, metric, value in (
+    for (feature, method, metric, value), instance in itertools.product((
         ("cleared", "ks", "p_value", 0.02), ("cleared", "ks", "threshold", 0.05),
         ("cleared", "ks", "detected", 0), ("tested", "ks", "p_value", 0.001),
         ("tested", "ks", "threshold", 0.05), ("tested", "ks", "detected", 1),
         ("distance", "psi", "score", 0.4), ("distance", "psi", "threshold", 0.2),
         ("distance", "psi", "detected", 1), ("calm", "psi", "score", 0.05),
         ("calm", "psi", "threshold", 0.1), ("calm", "psi", "detected", 0),
-    ):  # fmt: skip
-        selector = labels.format(feature, method)
+    ), ("a", "b")):  # fmt: skip
+        selector = labels.format(feature, method, instance)
         series.append(
             {"series": f"mlmon_feature_drift_{metric}{{{selector}}}", "values": f"{value}x5"}
         )
-    expected = [  # red is 1 and above
-        {"labels": f'{{model="m", feature="{f}"}}', "value": v}
-        for f, v in (("cleared", 0.99), ("tested", 10), ("distance", 2), ("calm", 0.5))
-    ]
+    expected = [  # red is 1 and above; two exporter replicas, each its own series
+        {"labels": f'{{model="m", feature="{f}", instance="{i}"}}', "value": v}
+        for (f, v), i in itertools.product(
+            (("cleared", 0.99), ("tested", 10), ("distance", 2), ("calm", 0.5)), ("a", "b"))
+    ]  # fmt: skip
     check = {"expr": expr, "eval_time": "2m", "exp_samples": expected}
     case = {"interval": "1m", "input_series": series, "promql_expr_test": [check]}
     (tmp_path / "rules.yml").write_text("groups: []\n")
