@@ -192,3 +192,19 @@ def test_pca_reconstruction_rarely_flags_healthy_windows_of_independent_features
         rows = rng.normal(size=(window, features))
         flagged += pca.drifted(pca.score(rows), pca.threshold(window))
     assert flagged <= 3
+
+
+def test_a_learned_threshold_on_a_chi_square_statistic_scales_as_a_squared_one() -> None:
+    """Scaled as a distance (the square root), chi2's learned cut flagged 10 % of these
+    healthy windows: a chi-square statistic spreads as 1/n + 1/m itself."""
+    rng = np.random.default_rng(29)
+    shares = [0.4, 0.25, 0.15, 0.1, 0.06, 0.04]
+    runs, flagged = 300, 0
+    for _ in range(runs):
+        reference = rng.choice(6, 2500, p=shares)
+        method = make_method("chi2", CATEGORICAL).fit(reference, 6)
+        learned, _ = size_rules(method, reference, 3.0, learned=True)
+        assert learned is not None
+        window = rng.choice(6, 500, p=shares)
+        flagged += method.score(window).score > learned.for_size(500)  # type: ignore[operator]
+    assert flagged / runs <= 0.06

@@ -47,9 +47,10 @@ class _BySize:
         return value
 
 
-# Divergences spread as (1/n + 1/m) itself; distances (Wasserstein, KS's D, Jensen-Shannon's
-# and Hellinger's distances) as its square root.
-DIVERGENCES = frozenset({"psi", "kl_div"})
+# Divergences and the squared test statistics (chi-square, G, Cramer-von Mises, Anderson-
+# Darling) spread as (1/n + 1/m) itself; distances (Wasserstein, KS's D, Jensen-Shannon's and
+# Hellinger's distances, z) as its square root.
+SQUARED = frozenset({"psi", "kl_div", "chi2", "chisquare", "g_test", "cramervonmises", "anderson"})
 
 
 def _independent(size: int, chunk: int, rows: int, power: float) -> float:
@@ -171,7 +172,7 @@ def size_rules(
     def score(chunk: npt.NDArray[Any]) -> float:
         return method.score(chunk).score if method.usable(chunk).size else 0.0
 
-    power = 1.0 if method.label in DIVERGENCES else 0.5
+    power = 1.0 if method.label in SQUARED else 0.5
     if learned:
         return LearnedThreshold(reference, score, k, power=power), None
     return None, (None if method.tests else NoiseFloor(reference, score, k, power=power))
