@@ -15,23 +15,8 @@ from typing import Any
 
 from dashboards.grafana import CLUSTER, DS, NAMESPACE
 
-KEYWORDS = frozenset(
-    {
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-        "bool",
-        "and",
-        "or",
-        "unless",
-        "offset",
-        "inf",
-        "nan",
-    }
-)
+KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
+                      "and", "or", "unless", "offset", "inf", "nan"})
 REFERENCE_LEGEND = re.compile(r"^(threshold|min|max|SLO target)\b")
 REFERENCE_METRIC = re.compile(r"_(threshold|min|max|target_seconds)\{")
 RATE_CALL = re.compile(r"\b(rate|irate|increase)\s*\(")
@@ -59,12 +44,8 @@ def queries(dashboard: dict[str, Any]) -> Iterator[PanelQuery]:
     """Every PromQL target of every panel."""
     for panel in panels(dashboard):
         for t in panel.get("targets", []):
-            yield PanelQuery(
-                panel.get("title", "?"),
-                t.get("refId", "?"),
-                t.get("expr", ""),
-                t.get("legendFormat", ""),
-            )
+            yield PanelQuery(panel.get("title", "?"), t.get("refId", "?"), t.get("expr", ""),
+                             t.get("legendFormat", ""))
 
 
 def variable_metrics(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -92,7 +73,7 @@ def metric_names(expr: str) -> set[str]:
     s = re.sub(r"(?<![\w:.])\d+(\.\d+)?([eE][-+]?\d+)?", " ", s)
     names = set()
     for m in re.finditer(r"[a-zA-Z_:][\w:]*", s):
-        if m.group() not in KEYWORDS and not s[m.end() :].lstrip().startswith("("):
+        if m.group() not in KEYWORDS and not s[m.end():].lstrip().startswith("("):
             names.add(m.group())
     return names
 
@@ -121,7 +102,7 @@ def _rate_ranges(expr: str) -> Iterator[str]:
         while i < len(expr) and depth:
             depth += {"(": 1, ")": -1}.get(expr[i], 0)
             i += 1
-        ranges = re.findall(r"\[([^\]]*)\]", expr[m.end() : i])
+        ranges = re.findall(r"\[([^\]]*)\]", expr[m.end():i])
         yield from ranges or [""]
 
 

@@ -35,11 +35,8 @@ def performance(kind: str, select: str = "") -> str:
 
 def bounds(bound: str) -> str:
     """The model's configured bound in every unit family, drawn dashed next to the slices."""
-    names = (
-        f"mlmon_model_performance_{bound}_ratio",
-        f"mlmon_model_regression_error_{bound}",
-        f"mlmon_model_loss_{bound}",
-    )
+    names = (f"mlmon_model_performance_{bound}_ratio", f"mlmon_model_regression_error_{bound}",
+             f"mlmon_model_loss_{bound}")
     return " or ".join(S(name) for name in names)
 
 
@@ -47,20 +44,12 @@ def variables() -> list[Json]:
     """The segment keys of the chosen model, then the values of the chosen keys."""
     values_of = S("mlmon_segment_samples", extra='segment=~"$segment"')
     return [
-        query_variable(
-            "segment",
-            "Segment",
-            label_values("mlmon_segment_samples", "segment", model_op="="),
-            all_value=".*",
-            multi=True,
-        ),
-        query_variable(
-            "segment_value",
-            "Segment value",
-            f"label_values({values_of}, segment_value)",
-            all_value=".*",
-            multi=True,
-        ),
+        query_variable("segment", "Segment",
+                       label_values("mlmon_segment_samples", "segment", model_op="="),
+                       all_value=".*", multi=True),
+        query_variable("segment_value", "Segment value",
+                       f"label_values({values_of}, segment_value)", all_value=".*",
+                       multi=True),
     ]
 
 
@@ -69,71 +58,30 @@ def worst_segments() -> Json:
     queries = [
         Query(f"{BY_SLICE} ({segment('mlmon_segment_drift_share_ratio')})", instant=True),
         Query(f"{BY_SLICE} ({segment('mlmon_segment_drift_detected')})", instant=True),
-        Query(
-            f"sum by (namespace, model, segment, segment_value) "
-            f"({segment('mlmon_segment_performance_out_of_bounds')})",
-            instant=True,
-        ),
+        Query(f"sum by (namespace, model, segment, segment_value) "
+              f"({segment('mlmon_segment_performance_out_of_bounds')})", instant=True),
         Query(f"{BY_SLICE} ({segment('mlmon_segment_samples')})", instant=True),
         Query(f"{BY_SLICE} ({segment('mlmon_segment_evaluated')})", instant=True),
     ]
-    drift = [
-        {
-            "id": "mappings",
-            "value": [
-                {
-                    "type": "value",
-                    "options": {
-                        "0": {"text": "no drift", "color": "green", "index": 0},
-                        "1": {"text": "DRIFT", "color": "red", "index": 1},
-                    },
-                }
-            ],
-        }
-    ]
-    evaluated = [
-        {
-            "id": "mappings",
-            "value": [
-                {
-                    "type": "value",
-                    "options": {
-                        "0": {"text": "too few samples", "color": "text", "index": 0},
-                        "1": {"text": "yes", "color": "green", "index": 1},
-                    },
-                }
-            ],
-        }
-    ]
-    out_of_bounds = [
-        {
-            "id": "mappings",
-            "value": [
-                {"type": "value", "options": {"0": {"text": "0", "color": "green", "index": 0}}},
-                {
-                    "type": "range",
-                    "options": {"from": 1, "to": None, "result": {"color": "red", "index": 1}},
-                },
-            ],
-        }
-    ]
-    columns = [
-        column("A", "Drift share", "percentunit"),
-        column("B", "Segment drift", "none", drift),
-        column("C", "Metrics out of bounds", "none", out_of_bounds),
-        column("D", "Samples", "none"),
-        column("E", "Evaluated", "none", evaluated),
-    ]
-    panel = table(
-        "Worst segments",
-        "One row per segment value, the largest share of drifted "
-        "features first; 'Metrics out of bounds' counts the realised metrics outside "
-        "the model's bounds within it. A value with too few samples (below "
-        "min_samples) has no decision: its drift columns stay empty.",
-        queries,
-        columns,
-        ["namespace", "model", "segment", "segment_value"],
-    )
+    drift = [{"id": "mappings", "value": [{"type": "value", "options": {
+        "0": {"text": "no drift", "color": "green", "index": 0},
+        "1": {"text": "DRIFT", "color": "red", "index": 1}}}]}]
+    evaluated = [{"id": "mappings", "value": [{"type": "value", "options": {
+        "0": {"text": "too few samples", "color": "text", "index": 0},
+        "1": {"text": "yes", "color": "green", "index": 1}}}]}]
+    out_of_bounds = [{"id": "mappings", "value": [
+        {"type": "value", "options": {"0": {"text": "0", "color": "green", "index": 0}}},
+        {"type": "range", "options": {"from": 1, "to": None,
+                                      "result": {"color": "red", "index": 1}}}]}]
+    columns = [column("A", "Drift share", "percentunit"), column("B", "Segment drift", "none",
+                                                                 drift),
+               column("C", "Metrics out of bounds", "none", out_of_bounds),
+               column("D", "Samples", "none"), column("E", "Evaluated", "none", evaluated)]
+    panel = table("Worst segments", "One row per segment value, the largest share of drifted "
+                  "features first; 'Metrics out of bounds' counts the realised metrics outside "
+                  "the model's bounds within it. A value with too few samples (below "
+                  "min_samples) has no decision: its drift columns stay empty.", queries,
+                  columns, ["namespace", "model", "segment", "segment_value"])
     panel["options"]["sortBy"] = [{"displayName": "Drift share", "desc": True}]
     return panel
 
@@ -142,150 +90,69 @@ def segments(lay: Layout) -> None:
     """Which segment values drift or underperform, and in which features."""
     lay.add({"type": "row", "title": "Segments"})
     lay.add(worst_segments(), w=24, h=9)
-    lay.add(
-        state_timeline(
-            "Drift share by segment over time",
-            "One row per segment value, coloured by the share "
-            "of its features that drifted (green 0, red 1): which slice of the traffic drifted "
-            "first, and whether the whole model followed.",
-            "percentunit",
-            Query(f"{BY_SLICE} ({segment('mlmon_segment_drift_share_ratio')})", SLICE_LEGEND),
-            0,
-            1,
-        ),
-        w=12,
-    )
-    lay.add(
-        state_timeline(
-            "Feature drift within segments",
-            "One row per segment value and feature (the feature "
-            "variable selects them): red while the feature has drifted within that value against "
-            "its reference rows (or the whole reference).",
-            "none",
-            Query(
-                f"max by (namespace, model, segment, segment_value, feature) "
-                f"({segment('mlmon_segment_feature_drift_detected', feature=True)})",
-                f"{SLICE_LEGEND} · {{{{feature}}}}",
-            ),
-            0,
-            1,
-        ),
-        w=12,
-    )
-    lay.add(
-        timeseries(
-            "Feature drift p-value within segments",
-            "Test methods only, the raw p-value (log "
-            "scale): the lower, the stronger the evidence that the feature moved within the "
-            "segment value. Whether it drifted is decided after the correction across features "
-            "and segments together: the timeline beside this panel.",
-            "none",
-            [
-                Query(
-                    segment("mlmon_segment_feature_drift_p_value", feature=True),
-                    f"{SLICE_LEGEND} · {{{{feature}}}} ({{{{method}}}})",
-                )
-            ],
-            log=True,
-        ),
-        w=8,
-    )
-    lay.add(
-        timeseries(
-            "Realised performance by segment",
-            "Each segment value's realised metrics from its "
-            "labels, against the model's dashed min/max: a segment below the model's bar while "
-            "the model is above it is where the errors concentrate.",
-            "none",
-            [
-                Query(performance("segment", SLICE), f"{SLICE_LEGEND} · {{{{metric}}}}"),
-                Query(bounds("min"), "min · {{metric}}"),
-                Query(bounds("max"), "max · {{metric}}"),
-            ],
-        ),
-        w=8,
-    )
-    lay.add(
-        timeseries(
-            "Samples by segment",
-            "Predictions of each segment value in the evaluated window; the "
-            "values past max_values count under __other__.",
-            "none",
-            [Query(segment("mlmon_segment_samples"), SLICE_LEGEND)],
-        ),
-        w=8,
-    )
+    lay.add(state_timeline(
+        "Drift share by segment over time", "One row per segment value, coloured by the share "
+        "of its features that drifted (green 0, red 1): which slice of the traffic drifted "
+        "first, and whether the whole model followed.", "percentunit",
+        Query(f"{BY_SLICE} ({segment('mlmon_segment_drift_share_ratio')})", SLICE_LEGEND), 0, 1),
+        w=12)
+    lay.add(state_timeline(
+        "Feature drift within segments", "One row per segment value and feature (the feature "
+        "variable selects them): red while the feature has drifted within that value against "
+        "its reference rows (or the whole reference).", "none",
+        Query(f"max by (namespace, model, segment, segment_value, feature) "
+              f"({segment('mlmon_segment_feature_drift_detected', feature=True)})",
+              f"{SLICE_LEGEND} · {{{{feature}}}}"), 0, 1), w=12)
+    lay.add(timeseries(
+        "Feature drift p-value within segments", "Test methods only, the raw p-value (log "
+        "scale): the lower, the stronger the evidence that the feature moved within the "
+        "segment value. Whether it drifted is decided after the correction across features "
+        "and segments together: the timeline beside this panel.", "none",
+        [Query(segment("mlmon_segment_feature_drift_p_value", feature=True),
+               f"{SLICE_LEGEND} · {{{{feature}}}} ({{{{method}}}})")], log=True), w=8)
+    lay.add(timeseries(
+        "Realised performance by segment", "Each segment value's realised metrics from its "
+        "labels, against the model's dashed min/max: a segment below the model's bar while "
+        "the model is above it is where the errors concentrate.", "none",
+        [Query(performance("segment", SLICE), f"{SLICE_LEGEND} · {{{{metric}}}}"),
+         Query(bounds("min"), "min · {{metric}}"), Query(bounds("max"), "max · {{metric}}")]),
+        w=8)
+    lay.add(timeseries(
+        "Samples by segment", "Predictions of each segment value in the evaluated window; the "
+        "values past max_values count under __other__.", "none",
+        [Query(segment("mlmon_segment_samples"), SLICE_LEGEND)]), w=8)
 
 
 def versions(lay: Layout) -> None:
     """Each challenger version against the champion over the same window."""
     lay.add({"type": "row", "title": "Versions: challengers against the champion"})
-    champion = stat(
-        "Champion",
-        "The version challengers are compared with: versions.champion "
-        "in the config, else the one with the most traffic in the window.",
-        "none",
-        Query(f"max by (version) ({S('mlmon_version_champion_info')})", "{{version}}"),
-    )
+    champion = stat("Champion", "The version challengers are compared with: versions.champion "
+                    "in the config, else the one with the most traffic in the window.", "none",
+                    Query(f"max by (version) ({S('mlmon_version_champion_info')})", "{{version}}"))
     champion["options"]["textMode"] = "name"
     lay.add(champion, w=4, h=8)
-    lay.add(
-        timeseries(
-            "Realised performance by version",
-            "Each version's realised metrics over its own labelled predictions in the same window.",
-            "none",
-            [Query(performance("version"), "{{version}} · {{metric}}")],
-        ),
-        w=10,
-    )
-    lay.add(
-        timeseries(
-            "Labelled samples by version",
-            "Labelled predictions of each version in the window; "
-            "below versions.min_labeled on either side there is no comparison.",
-            "none",
-            [Query(S("mlmon_version_labeled_samples"), "{{version}}")],
-        ),
-        w=10,
-    )
-    lay.add(
-        timeseries(
-            "p-value: challenger worse than the champion",
-            "One-sided p-value per challenger and "
-            "metric (log scale): two-proportion z for accuracy, precision and recall, DeLong for "
-            "ROC AUC, Welch for errors and losses. Below the model's versions.alpha it is worse.",
-            "none",
-            [Query(S("mlmon_version_comparison_p_value"), "{{version}} · {{metric}}")],
-            log=True,
-        ),
-        w=8,
-    )
-    lay.add(
-        state_timeline(
-            "Challenger worse",
-            "One row per challenger and metric: red while the challenger is "
-            "significantly worse than the champion on it (what MLMonChallengerWorse alerts on).",
-            "none",
-            Query(
-                f"max by (namespace, model, version, metric) ({S('mlmon_version_worse')})",
-                "{{version}} · {{metric}}",
-            ),
-            0,
-            1,
-        ),
-        w=8,
-    )
-    lay.add(
-        timeseries(
-            "Prediction drift from the champion",
-            "How far each challenger's predictions are from "
-            "the champion's over the same window: for ks/chisquare the statistic, with the drift "
-            "decision in the tooltip's 'drifted' series (1: drifted).",
-            "none",
-            [
-                Query(S("mlmon_version_prediction_drift_score"), "{{version}} ({{method}})"),
-                Query(S("mlmon_version_prediction_drift_detected"), "drifted · {{version}}"),
-            ],
-        ),
-        w=8,
-    )
+    lay.add(timeseries(
+        "Realised performance by version", "Each version's realised metrics over its own "
+        "labelled predictions in the same window.", "none",
+        [Query(performance("version"), "{{version}} · {{metric}}")]), w=10)
+    lay.add(timeseries(
+        "Labelled samples by version", "Labelled predictions of each version in the window; "
+        "below versions.min_labeled on either side there is no comparison.", "none",
+        [Query(S("mlmon_version_labeled_samples"), "{{version}}")]), w=10)
+    lay.add(timeseries(
+        "p-value: challenger worse than the champion", "One-sided p-value per challenger and "
+        "metric (log scale): two-proportion z for accuracy, precision and recall, DeLong for "
+        "ROC AUC, Welch for errors and losses. Below the model's versions.alpha it is worse.",
+        "none", [Query(S("mlmon_version_comparison_p_value"), "{{version}} · {{metric}}")],
+        log=True), w=8)
+    lay.add(state_timeline(
+        "Challenger worse", "One row per challenger and metric: red while the challenger is "
+        "significantly worse than the champion on it (what MLMonChallengerWorse alerts on).",
+        "none", Query(f"max by (namespace, model, version, metric) "
+                      f"({S('mlmon_version_worse')})", "{{version}} · {{metric}}"), 0, 1), w=8)
+    lay.add(timeseries(
+        "Prediction drift from the champion", "How far each challenger's predictions are from "
+        "the champion's over the same window: for ks/chisquare the statistic, with the drift "
+        "decision in the tooltip's 'drifted' series (1: drifted).", "none",
+        [Query(S("mlmon_version_prediction_drift_score"), "{{version}} ({{method}})"),
+         Query(S("mlmon_version_prediction_drift_detected"), "drifted · {{version}}")]), w=8)
