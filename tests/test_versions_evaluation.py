@@ -235,3 +235,14 @@ def test_the_champion_stays_while_it_has_traffic_even_when_a_challenger_is_busie
     assert [v.version for v in kept.versions] == ["v1", "v2"]
     gone = evaluate_versions(model, view, pairs, previous="v0")  # no longer in the window
     assert gone is not None and gone.champion == "v2"
+
+
+def test_a_configured_champion_without_traffic_leaves_the_choice_to_the_busiest() -> None:
+    """A typo in versions.champion was exported as the champion, with no labels, and nothing
+    was ever compared."""
+    model = _model(champion="v9")
+    view, pairs = _inputs(model, np.random.default_rng(35), (0.85, 0.80))
+    found = evaluate_versions(model, view, pairs)
+    assert found is not None and found.champion in ("v1", "v2")
+    assert all(v.labeled == LABELLED for v in found.versions)
+    assert found.versions[1].comparisons

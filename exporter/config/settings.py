@@ -105,8 +105,8 @@ class VersionsConfig(Section):
     """Comparing each challenger version with the champion over the same window."""
 
     champion: Label | None = None
-    """The version challengers are compared with; default: the one with most traffic when
-    first chosen, kept while it has traffic in the window."""
+    """The version challengers are compared with while it has traffic in the window; default
+    (and in its absence): the one with most traffic when first chosen, kept while it has some."""
     alpha: Fraction = 0.05
     """Significance level of the one-sided test that a challenger is worse."""
     min_labeled: PositiveInt = 200

@@ -93,6 +93,9 @@ def evaluate_versions(
 ) -> VersionsSnapshot | None:
     """The champion and each version with traffic; None until two versions are seen.
 
+    A configured champion without traffic in the window (a typo, a version retired) leaves
+    the choice to the rule below rather than comparing nothing with everything.
+
     The champion stays the previous evaluation's while that version has traffic: chosen by
     traffic each time, a 50/50 split swapped it back and forth, a worse version was the
     champion (and so never called worse) in 12 of 30 evaluations, and MLMonChallengerWorse,
@@ -103,8 +106,9 @@ def evaluate_versions(
         return None
     counts = np.bincount(codes[codes >= 0], minlength=len(values))
     traffic = {v: int(counts[i]) for i, v in enumerate(values) if counts[i] and v != OTHER}
-    kept = previous if previous in traffic else None
-    champion = choose_champion(traffic, model.versions.champion or kept)
+    configured = model.versions.champion if model.versions.champion in traffic else None
+    kept = previous if previous in traffic else None  # a configured one absent: a typo, gone
+    champion = choose_champion(traffic, configured or kept)
     if champion is None or len(traffic) < 2:
         return None
     pair_codes = unpack(pairs.slices, len(model.segments))
