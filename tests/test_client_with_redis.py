@@ -176,14 +176,23 @@ def test_while_redis_is_stopped_log_returns_drops_are_counted_and_logging_resume
     assert registry.get_sample_value("mlmon_client_send_failures_total", {"model": "m"})
 
     redis_server.start()  # a fresh, empty server on the same port
-    logger.log({"x": 1.0}, 1, id="after")
-    wait_for(lambda: "after" in _stream_ids(redis_server), what="a record logged after restart")
+    after: list[str] = []
+
+    def landed() -> bool:
+        """Log one more, as a model server goes on doing: until the sender's next attempt
+        (its backoff, at most 2 s) the queue is still full of older records and it is
+        dropped as queue_full; then logging resumes."""
+        after.append(f"after{len(after)}")
+        logger.log({"x": 1.0}, 1, id=after[-1])
+        return bool(set(after) & set(_stream_ids(redis_server)))
+
+    wait_for(landed, what="a record logged after restart")
     assert logger.close(10)
     sent = registry.get_sample_value(
         "mlmon_client_records_sent_total", {"model": "m", "kind": "predictions"}
     )
     dropped = sum(_dropped(registry, r) for r in DropReason)
-    assert sent is not None and sent + dropped == 5002
+    assert sent is not None and sent + dropped == 5001 + len(after)
     assert registry.get_sample_value("mlmon_client_queue_depth", {"model": "m"}) == 0
 
 
