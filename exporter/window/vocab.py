@@ -85,12 +85,7 @@ class Vocabulary:
                 return self._add(value), False
             if len(value) <= MAX_VALUE_CHARS and (self._new < self._max_new or self._reclaimed()):
                 self._new += 1
-                if not self._free:
-                    return self._add(value), False
-                code = self._free.pop()  # a given-back code first, or the codes would grow
-                self._values[code], self._codes[value] = value, code
-                self._assigning.add(code)
-                return code, False
+                return self._add(value), False
             if self._other is None:
                 self._other = self._add(OTHER)
             self._folds += 1
@@ -112,8 +107,13 @@ class Vocabulary:
         return bool(self._free)
 
     def _add(self, value: str) -> int:
-        code = len(self._values)
-        self._values.append(value)
+        """A code for the value: a given-back one first, or the codes would grow past the cap."""
+        if self._free:
+            code = self._free.pop()
+            self._values[code] = value
+        else:
+            code = len(self._values)
+            self._values.append(value)
         self._codes[value] = code
         self._assigning.add(code)
         return code
