@@ -27,26 +27,6 @@ NOISE_CHUNKS = 20
 _SMALLEST_CHUNK = 10  # below, a reference is too small to say what chance does
 
 
-class _BySize:
-    """A value per window size, computed on first use and kept for the last few sizes."""
-
-    def __init__(self) -> None:
-        self._cache: OrderedDict[int, float | None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _cached(self, size: int, compute: Callable[[int], float | None]) -> float | None:
-        with self._lock:
-            if size in self._cache:
-                self._cache.move_to_end(size)
-                return self._cache[size]
-        value = compute(size)
-        with self._lock:
-            self._cache[size] = value
-            while len(self._cache) > _CACHED_SIZES:
-                self._cache.popitem(last=False)
-        return value
-
-
 # Divergences and the squared test statistics (chi-square, G, Cramer-von Mises) spread as
 # (1/n + 1/m) itself; distances (Wasserstein, KS's D, Jensen-Shannon's and Hellinger's
 # distances, z) as its square root. Anderson-Darling's statistic is standardised around 0,
@@ -77,7 +57,40 @@ def _spread(reference: npt.NDArray[Any], score: Scorer, size: int, chunks: int, 
     return float(scores.mean() + k * scores.std(ddof=1))
 
 
-class LearnedThreshold(_BySize):
+class _ChunkRule:
+    """Mean + k sd of the scores of reference chunks, measured once per chunk size (the last
+    few kept) and carried to an independent window (see `_independent`)."""
+
+    def __init__(
+        self, values: npt.NDArray[Any], rows: int, score: Scorer, k: float, power: float
+    ) -> None:
+        """values: the shuffled reference values chunks are cut from, of a reference of rows;
+        `power`: how the score spreads with 1/n + 1/m (1 for a divergence)."""
+        self._values = values
+        self._rows = rows
+        self._score = score
+        self._k = k
+        self._power = power
+        self._cache: OrderedDict[int, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _carried(self, size: int, chunk: int) -> float:
+        """The rule measured on chunks of `chunk` values, for a window of `size`."""
+        with self._lock:
+            measured = self._cache.get(chunk)
+            if measured is not None:
+                self._cache.move_to_end(chunk)
+        if measured is None:
+            chunks = min(self._values.size // chunk, MAX_CHUNKS)
+            measured = _spread(self._values, self._score, chunk, chunks, self._k)
+            with self._lock:
+                self._cache[chunk] = measured
+                while len(self._cache) > _CACHED_SIZES:
+                    self._cache.popitem(last=False)
+        return measured * _independent(size, chunk, self._rows, self._power)
+
+
+class LearnedThreshold(_ChunkRule):
     """Scores reference chunks with the fitted method once per window size, and caches the cut."""
 
     def __init__(
@@ -88,13 +101,9 @@ class LearnedThreshold(_BySize):
         seed: int = 0,
         power: float = 0.5,
     ) -> None:
-        """Shuffle once with a fixed seed, so chunks are random but the threshold reproducible;
-        `power`: how the score spreads with 1/n + 1/m (1 for a divergence)."""
-        super().__init__()
-        self._reference = np.random.default_rng(seed).permutation(np.asarray(reference))
-        self._score = score
-        self._k = k
-        self._power = power
+        """Shuffle once with a fixed seed, so chunks are random but the threshold reproducible."""
+        values = np.random.default_rng(seed).permutation(np.asarray(reference))
+        super().__init__(values, values.size, score, k, power)
 
     def for_size(self, size: int) -> float | None:
         """mean + k sd of the chunk scores, carried to an independent window of that size (see
@@ -103,18 +112,12 @@ class LearnedThreshold(_BySize):
         The chunks are scored against the reference they are part of, so closer to it than a
         new window: unscaled, 8 to 27 % of healthy windows crossed the cut at k = 3.
         """
-        return self._cached(size, self._compute)
-
-    def _compute(self, size: int) -> float | None:
-        rows = self._reference.size
-        chunks = min(rows // max(size, 1), MAX_CHUNKS)
-        if chunks < MIN_CHUNKS:
+        if self._rows // max(size, 1) < MIN_CHUNKS:
             return None
-        measured = _spread(self._reference, self._score, size, chunks, self._k)
-        return measured * _independent(size, size, rows, self._power)
+        return self._carried(size, size)
 
 
-class NoiseFloor(_BySize):
+class NoiseFloor(_ChunkRule):
     """What a distance reaches by chance at a window's size: its fixed threshold's lower bound.
 
     A distance's fixed threshold (0.1 for Wasserstein and Jensen-Shannon, Evidently's
@@ -135,33 +138,20 @@ class NoiseFloor(_BySize):
         seed: int = 0,
         power: float = 0.5,
     ) -> None:
-        """Keep a fixed-seed random NOISE_SAMPLE of the reference, so floors are reproducible;
-        `power`: how the score spreads with 1/n + 1/m (1 for a divergence)."""
-        super().__init__()
+        """Keep a fixed-seed random NOISE_SAMPLE of the reference, so floors are reproducible."""
         values = np.asarray(reference)
         rng = np.random.default_rng(seed)
         keep = min(values.size, NOISE_SAMPLE)
-        self._sample = rng.choice(values, keep, replace=False) if keep else values
-        self._rows = values.size
-        self._score = score
-        self._k = k
-        self._power = power
+        sample = rng.choice(values, keep, replace=False) if keep else values
+        super().__init__(sample, values.size, score, k, power)
 
     def for_size(self, size: int) -> float | None:
         """The floor for a window of size values; None when the reference is too small."""
-        largest = self._sample.size // NOISE_CHUNKS
+        largest = self._values.size // NOISE_CHUNKS
         if size < 1 or largest < _SMALLEST_CHUNK:
             return None
         step = min(2 ** (math.floor(4 * math.log2(size)) / 4), largest)  # sizes 19% apart
-        chunk = max(int(step), _SMALLEST_CHUNK)
-        measured = self._cached(chunk, self._compute)
-        if measured is None:
-            return None
-        return measured * _independent(size, chunk, self._rows, self._power)
-
-    def _compute(self, size: int) -> float | None:
-        chunks = min(self._sample.size // size, MAX_CHUNKS)
-        return _spread(self._sample, self._score, size, chunks, self._k)
+        return self._carried(size, max(int(step), _SMALLEST_CHUNK))
 
 
 def size_rules(
