@@ -16,33 +16,27 @@ from exporter.window.recent import Recent
 
 
 class DictPending:
-    """The former store: an ordered dict of id -> (ts, predicted, scores)."""
+    """The former store: an ordered dict of id -> (ts, predicted, scores, window row)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.items: OrderedDict[str, tuple[float, Any, Any]] = OrderedDict()
+        self.items: OrderedDict[str, tuple[float, Any, Any, int]] = OrderedDict()
 
-    def add(self, ids: list[str], ts: list[float], predicted: list[Any], scores: list[Any]) -> None:
-        for row in zip(ids, ts, predicted, scores, strict=True):
+    def add(
+        self, ids: list[str], ts: list[float], predicted: list[Any], scores: list[Any], rows: range
+    ) -> None:
+        for row in zip(ids, ts, predicted, scores, rows, strict=True):
             self.items[row[0]] = row[1:]
             self.items.move_to_end(row[0])
         while len(self.items) > self.limit:
             self.items.popitem(last=False)
 
-    def take(self, ids: list[str]) -> list[tuple[float, Any, Any] | None]:
+    def take(self, ids: list[str]) -> list[tuple[float, Any, Any, int] | None]:
         return [self.items.pop(i, None) for i in ids]
 
     def expire(self, oldest: float) -> None:
         while self.items and next(iter(self.items.values()))[0] < oldest:
             self.items.popitem(last=False)
-
-    def waiting_since(self, cutoff: float) -> int:
-        waiting = 0
-        for ts, _, _ in reversed(self.items.values()):
-            if ts < cutoff:
-                break
-            waiting += 1
-        return waiting
 
 
 ids = st.integers(0, 40).map(lambda i: f"id-{i}")
@@ -52,7 +46,6 @@ operation = (
     add.map(lambda rows: ("add", rows))
     | st.lists(ids, max_size=8).map(lambda batch: ("take", batch))
     | st.integers(0, 100).map(lambda t: ("expire", t))
-    | st.integers(0, 100).map(lambda t: ("waiting", t))
 )
 
 
@@ -73,24 +66,26 @@ def test_any_sequence_of_operations_matches_the_ordered_dict(
     limit: int, operations: list[tuple[str, Any]]
 ) -> None:
     ours, theirs = Pending(limit, numeric=False), DictPending(limit)
+    appended = 0  # window rows, numbered as Window.appended numbers them
     for kind, arg in operations:
         if kind == "add" and arg:
             names, ts, predicted, scores = (list(column) for column in zip(*arg, strict=True))
-            ours.add(keys_of(names), np.array(ts, float), predicted, scores)
-            theirs.add(names, [float(t) for t in ts], predicted, scores)
+            numbers = range(appended, appended + len(names))
+            ours.add(keys_of(names), np.array(ts, float), predicted, scores, rows=np.array(numbers))
+            theirs.add(names, [float(t) for t in ts], predicted, scores, numbers)
+            appended += len(names)
         elif kind == "take":
             found, ts, predicted, scores = ours.take(keys_of(arg))
-            rows = iter(zip(ts.tolist(), predicted, scores, strict=True))
+            taken = zip(ts.tolist(), predicted, scores, ours.taken_rows.tolist(), strict=True)
+            got = iter(taken)
             expected = theirs.take(arg)
             assert found.tolist() == [row is not None for row in expected]
-            assert [next(rows) for row in expected if row is not None] == [
+            assert [next(got) for row in expected if row is not None] == [
                 row for row in expected if row is not None
             ]
         elif kind == "expire":
             ours.expire(float(arg))
             theirs.expire(float(arg))
-        elif kind == "waiting":
-            assert ours.waiting_since(float(arg)) == theirs.waiting_since(float(arg))
         assert len(ours) == len(theirs.items)
 
 

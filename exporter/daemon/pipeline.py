@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -13,11 +12,10 @@ import redis
 
 from exporter.config import ModelConfig
 from exporter.daemon.changes import ModelChanges
+from exporter.daemon.unknown import UnknownKeys
 from exporter.decode.batch import batch_of, concat
 from exporter.decode.columns import FastPredictions
 from exporter.decode.wire import (
-    LABEL_KEYS,
-    PREDICTION_KEYS,
     Decoded,
     Decoder,
     Label,
@@ -39,14 +37,12 @@ from exporter.reference.load import (
 )
 from exporter.source.connect import RedisClient
 from exporter.source.streams import LABELS, PREDICTIONS, Entry
-from exporter.window.labels import LabelJoin
+from exporter.window.labels import JoinResult, LabelJoin
 from exporter.window.ring import Window
 from exporter.window.slices import unpack
 from exporter.window.vocab import OTHER
 
 log = logging.getLogger("exporter.pipeline")
-
-MAX_LOGGED_KEYS = 100  # a producer sending random keys must not flood the log
 
 
 class ModelPipeline:
@@ -73,7 +69,7 @@ class ModelPipeline:
         self.fitted: FittedReference | None = None
         self.changes = ModelChanges(model, live.changes)
         self.calibration: Calibration | None = None
-        self._logged_keys: set[tuple[str, str]] = set()
+        self._unknown = UnknownKeys(model.name)
         self.reference_note = ""  # why the fitted reference is used without its Redis key
 
     @property
@@ -95,7 +91,9 @@ class ModelPipeline:
             batch = concat(batches)
             versions = self.window.slicer.versions
             slices = self.window.extend(batch)
-            self.join.remember(batch, slices)
+            early = self.join.remember(batch, slices, self.window.appended - len(batch))
+            if early is not None:  # labels that came before these predictions
+                self._joined(early, 0, count)
             self.changes.predictions(batch, count)
             if versions.released:  # slots of versions gone from the window, reused
                 self._live.forget_versions(self.model.name, versions.released)
@@ -118,10 +116,14 @@ class ModelPipeline:
         got = self._decode(entries, self._decoder.labels, LABELS, count)
         labels = cast(list[Label], got.records)
         if labels:
-            joined = self.join.join(labels)
-            if count:
-                self._live.observe_labels(self.model.name, len(labels), joined)
-            self.changes.labels(joined, count)
+            self._joined(self.join.join(labels, hold=count), len(labels), count)
+
+    def _joined(self, joined: JoinResult, labels: int, count: bool) -> None:
+        """Mark, count and feed what a join did; labels: how many were read (0: held ones)."""
+        self.window.mark_joined(joined.rows)
+        if count:
+            self._live.observe_labels(self.model.name, labels, joined)
+        self.changes.labels(joined, count)
 
     def _decode(
         self, entries: Sequence[Entry], decode: Callable[..., Decoded], kind: str, count: bool
@@ -148,27 +150,8 @@ class ModelPipeline:
                 self._live.lost.labels(self.model.name, kind).inc(lost)
             if out.unknown:
                 self._live.unknown_field.labels(self.model.name, kind).inc(len(out.unknown))
-                self._log_unknown(kind, out.unknown)
+                self._unknown.log(kind, out.unknown)
         return out
-
-    def _log_unknown(self, kind: str, unknown: Sequence[tuple[str, ...]]) -> None:
-        """Name each unknown key once per model, with the known key it most likely meant."""
-        known = sorted(PREDICTION_KEYS if kind == PREDICTIONS else LABEL_KEYS)
-        for keys in unknown:
-            for key in keys:
-                if (kind, key) in self._logged_keys or len(self._logged_keys) >= MAX_LOGGED_KEYS:
-                    continue
-                self._logged_keys.add((kind, key))
-                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                log.warning(
-                    "model %s: %s record key %r is not part of the wire format and is ignored%s",
-                    self.model.name,
-                    kind,
-                    key[:100],
-                    hint,
-                    extra={"model": self.model.name, "stream_kind": kind},
-                )
 
     def count_skipped(self, kind: str, entries: int) -> None:
         """Entries the stream lost before the reader got to them."""
@@ -231,6 +214,8 @@ class ModelPipeline:
     def evaluate(self, client: RedisClient | None) -> bool:
         """One scheduled run; a failure keeps the last snapshot, is counted and logged once."""
         started = time.perf_counter()
+        if unmatched := self.join.expire_held():  # labels whose predictions never came
+            self._live.observe_labels(self.model.name, 0, JoinResult(unmatched))
         try:
             try:
                 self.refresh_reference(client)

@@ -18,7 +18,6 @@ class PerformanceOutcome:
     class_performance: tuple[tuple[str, str, float], ...] = ()
     estimated: Pairs = ()
     estimation_error: Pairs = ()
-    label_coverage: float | None = None
 
 
 def assess(
@@ -31,7 +30,7 @@ def assess(
     """
     estimated = estimate(model, calibration, pairs.window_predicted, pairs.window_scores)
     if len(pairs) < model.min_samples:
-        return PerformanceOutcome(estimated=estimated, label_coverage=pairs.coverage)
+        return PerformanceOutcome(estimated=estimated)
     result = realised(model, pairs.predicted, pairs.actual, pairs.scores, pairs.classes)
     rows = scored_rows(model, pairs.predicted, pairs.scores)
     same = pairs if rows is None or rows.all() else pairs.subset(rows)  # the estimate's rows
@@ -46,4 +45,4 @@ def assess(
         for name, value in truth.metrics
         if name in on_labelled
     )
-    return PerformanceOutcome(result.metrics, result.per_class, estimated, error, pairs.coverage)
+    return PerformanceOutcome(result.metrics, result.per_class, estimated, error)

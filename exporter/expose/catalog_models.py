@@ -131,7 +131,7 @@ MODELS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_label_coverage_ratio",
         "gauge",
-        "Share of predictions in the performance window that have a label.",
+        "Share of the window's predictions with an id that have been joined to their label.",
         MODEL,
         "ratio",
     ),

@@ -25,3 +25,13 @@ def regrown(old: np.ndarray, order: np.ndarray, size: int) -> np.ndarray:
     new = np.empty((*old.shape[:-1], size), old.dtype)
     new[..., : len(order)] = old[..., order]
     return new
+
+
+def ring_pieces(start: int, count: int, length: int) -> list[tuple[slice, slice]]:
+    """(ring slice, source slice) pairs that write `count` <= `length` rows from `start` on:
+    one or two plain copies, where an index array cost a gather per value."""
+    first = min(count, length - start)
+    pieces = [(slice(start, start + first), slice(0, first))]
+    if first < count:
+        pieces.append((slice(0, count - first), slice(first, count)))
+    return pieces

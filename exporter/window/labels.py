@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
@@ -14,6 +14,7 @@ from exporter.config import ModelConfig
 from exporter.decode.batch import PredictionBatch
 from exporter.decode.wire import Label
 from exporter.stats.kinds import Task
+from exporter.window.early import EarlyLabels
 from exporter.window.pending import Pending, keys_of
 from exporter.window.recent import Recent
 from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
@@ -32,7 +33,6 @@ class JoinedPairs:
     predicted: tuple[Target, ...]
     actual: tuple[Target, ...]
     scores: tuple[Compact, ...] = ()
-    coverage: float | None = None
     classes: tuple[str, ...] = ()
     window_predicted: tuple[Target, ...] = ()
     window_scores: tuple[Compact, ...] = ()
@@ -63,6 +63,7 @@ class JoinResult:
     values: tuple[tuple[float, float], ...] = ()
     errors: tuple[float, ...] = ()  # per joined label, in order: a miss (0/1) or |error|
     times: tuple[float, ...] = ()  # the joined labels' times
+    rows: tuple[int, ...] = ()  # the joined predictions' window rows (Window.appended)
 
 
 class LabelJoin:
@@ -84,60 +85,111 @@ class LabelJoin:
         if not self._classes and model.task is Task.BINARY and model.positive_class:
             self._classes.append(model.positive_class)
         self._positive = model.positive_class if model.task is Task.BINARY else None
+        self._early = EarlyLabels()
         self._lock = threading.Lock()
 
-    def remember(self, batch: PredictionBatch, slices: np.ndarray | None = None) -> None:
-        """Keep id, time, prediction, scores and slice codes of each record, oldest out first."""
+    def remember(
+        self, batch: PredictionBatch, slices: np.ndarray | None = None, first_row: int = -1
+    ) -> JoinResult | None:
+        """Keep id, time, prediction, scores, slice codes and window row of each record,
+        oldest out first; the batch's rows are numbered from first_row (-1: not in a window).
+
+        Returns what the labels that came before these predictions did, if any were held
+        (see EarlyLabels), with the held labels that expired counted unmatched.
+        """
         kept = _present(batch.prediction)
         if slices is not None and kept is not None:
             slices = slices[kept]
+        rows = np.arange(first_row, first_row + len(batch)) if first_row >= 0 else None
+        if rows is not None and kept is not None:
+            rows = rows[kept]
         predicted = cast(list[Target], _pick(batch.prediction, kept))
         ts = batch.ts if kept is None else batch.ts[kept]
         scores = self._scores(batch, kept)
         ids = _pick(batch.ids, kept)
         waiting = _present(ids)
+        keys = keys_of(cast(list[str], _pick(ids, waiting)))
         with self._lock:
             if self._classification:
                 self._recent.extend(ts, predicted, _pick(scores, None))
-            if waiting is None or waiting:
+            if len(keys):
                 self._pending.add(
-                    keys_of(cast(list[str], _pick(ids, waiting))),
+                    keys,
                     ts if waiting is None else ts[waiting],
                     _pick(predicted, waiting),
                     scores if waiting is None else _pick(scores, waiting),
                     slices if slices is None or waiting is None else slices[waiting],
+                    rows if rows is None or waiting is None else rows[waiting],
                 )
-            self._pending.expire(self._clock() - self._horizon)
+            now = self._clock()
+            self._pending.expire(now - self._horizon)
+            if not self._early:
+                return None
+            claimed = self._early.claim(keys.tolist())
+            joined = self._join(claimed, None, now) if claimed else JoinResult(0)
+            result = self._with_expired(joined, now)
+            return result if claimed or result.unmatched else None
 
-    def join(self, labels: Sequence[Label]) -> JoinResult:
-        """Pair labels with remembered predictions; expired or unknown ones are unmatched."""
+    def join(self, labels: Sequence[Label], hold: bool = True) -> JoinResult:
+        """Pair labels with remembered predictions; expired or unknown ones are unmatched.
+
+        hold: a label without its prediction waits a while for it (see EarlyLabels) rather
+        than being unmatched at once; a replay, which reads predictions first, holds none.
+        """
+        with self._lock:
+            now = self._clock()
+            self._pending.expire(now - self._horizon)
+            return self._with_expired(self._join(labels, self._early if hold else None, now), now)
+
+    def expire_held(self) -> int:
+        """Let go of the held labels past their grace, for when no record arrives to do it;
+        returns how many (unmatched)."""
+        with self._lock:
+            return self._early.expire(self._clock())
+
+    def _with_expired(self, result: JoinResult, now: float) -> JoinResult:
+        """The result with the held labels that waited too long counted unmatched."""
+        expired = self._early.expire(now)
+        return replace(result, unmatched=result.unmatched + expired) if expired else result
+
+    def _join(self, labels: Sequence[Label], early: EarlyLabels | None, now: float) -> JoinResult:
+        """Pair labels with waiting predictions, under the lock; labels without one are held
+        in early, when given, else unmatched."""
         unmatched, delays = 0, []
         classes: list[tuple[str, str]] = []
         values: list[tuple[float, float]] = []
         errors: list[float] = []
         label_times: list[float] = []
-        with self._lock:
-            self._pending.expire(self._clock() - self._horizon)
-            found, times, predictions, scores = self._pending.take(keys_of([x.id for x in labels]))
-            taken = self._pending.taken_slices.tolist()
-            matches = iter(zip(times.tolist(), predictions, scores, taken, strict=True))
-            for label, was_found in zip(labels, found.tolist(), strict=True):
-                if not was_found:
-                    unmatched += 1
-                    continue
-                ts, predicted, score, codes = next(matches)
-                if label.ts - ts > self._horizon:
-                    unmatched += 1
-                    continue
-                delays.append(max(0.0, label.ts - ts))
-                self._pairs.append((label.ts, ts, predicted, label.label, score, codes))
-                label_times.append(label.ts)
-                if self._classification:
-                    classes.append((self._bounded(str(label.label)), self._bounded(str(predicted))))
-                    errors.append(float(str(label.label) != str(predicted)))
-                else:
-                    values.append((float(predicted), float(label.label)))
-                    errors.append(abs(float(predicted) - float(label.label)))
+        rows: list[int] = []
+        keys = keys_of([x.id for x in labels])
+        found, times, predictions, scores = self._pending.take(keys)
+        taken = self._pending.taken_slices.tolist()
+        taken_rows = self._pending.taken_rows.tolist()
+        matches = iter(zip(times.tolist(), predictions, scores, taken, taken_rows, strict=True))
+        for label, was_found in zip(labels, found.tolist(), strict=True):
+            if not was_found:
+                continue
+            ts, predicted, score, codes, row = next(matches)
+            if label.ts - ts > self._horizon:
+                unmatched += 1
+                continue
+            rows.append(row)
+            delays.append(max(0.0, label.ts - ts))
+            self._pairs.append((label.ts, ts, predicted, label.label, score, codes))
+            label_times.append(label.ts)
+            if self._classification:
+                classes.append((self._bounded(str(label.label)), self._bounded(str(predicted))))
+                errors.append(float(str(label.label) != str(predicted)))
+            else:
+                values.append((float(predicted), float(label.label)))
+                errors.append(abs(float(predicted) - float(label.label)))
+        missing = np.flatnonzero(~found)
+        if early is None:
+            unmatched += len(missing)
+        elif len(missing):
+            unmatched += early.hold(
+                keys[missing].tolist(), [labels[i] for i in missing.tolist()], now
+            )
         return JoinResult(
             unmatched,
             tuple(delays),
@@ -145,33 +197,20 @@ class LabelJoin:
             tuple(values),
             tuple(errors),
             tuple(label_times),
+            tuple(rows),
         )
 
-    def _coverage_since(self, cutoff: float) -> float:
-        """Where coverage starts: the window's start, or once more labelled predictions than
-        max_samples (the pairs kept) fall within it, the oldest kept one's prediction time;
-        counted from the window's start, the waiting ones outnumbered the kept pairs (0.33 for
-        a true 0.5)."""
-        if len(self._pairs) < (self._pairs.maxlen or 0):
-            return cutoff
-        return max(cutoff, min(p[1] for p in self._pairs))
-
     def pairs(self, now: float) -> JoinedPairs:
-        """The pairs whose label arrived within the window, with coverage and recent scores."""
+        """The pairs whose label arrived within the window, and the recent scores."""
         cutoff = now - self._duration
         with self._lock:
             recent = [p for p in self._pairs if p[0] >= cutoff]
-            since = self._coverage_since(cutoff)
-            labelled = sum(1 for p in self._pairs if p[1] >= since)
-            waiting = self._pending.waiting_since(since)
             window_predicted, window_scores = self._recent.since(cutoff)
             classes = tuple(self._classes)
-        total = labelled + waiting
         return JoinedPairs(
             predicted=tuple(p[2] for p in recent),
             actual=tuple(p[3] for p in recent),
             scores=tuple(p[4] for p in recent),
-            coverage=labelled / total if total else None,
             classes=classes,
             window_predicted=tuple(window_predicted),
             window_scores=tuple(window_scores),

@@ -1,8 +1,8 @@
 """Predictions waiting for their label, in numpy columns with one sorted index of id hashes.
 
 A dict of tuples holding a million waiting predictions costs about 400 bytes each; here one
-costs about 60: its id's 64-bit hash, time, prediction and score in arrays (8 more for the
-packed segment and version codes, once a record carries one), and 12 bytes of
+costs about 68: its id's 64-bit hash, time, prediction, score and window row in arrays (8
+more for the packed segment and version codes, once a record carries one), and 12 bytes of
 index. Ids are compared by hash; two ids of a million colliding is a one-in-ten-million event,
 and would join one label to the wrong prediction.
 """
@@ -40,7 +40,7 @@ class Pending:
         self._slice: np.ndarray | None = None
         self._tail = 0
         empty = np.empty(0, np.int64)
-        self._reset(empty, np.empty(0), self._column(0), np.empty(0), None, None)
+        self._reset(empty, np.empty(0), self._column(0), np.empty(0), None, None, empty)
 
     def __len__(self) -> int:
         return self._alive_count
@@ -62,6 +62,7 @@ class Pending:
             self._slice,
             self._alive,
             self._extra,
+            self._row,
         )
         index = self._sorted_keys.nbytes + self._sorted_at.nbytes
         return sum(a.nbytes for a in arrays if a is not None) + index
@@ -73,19 +74,22 @@ class Pending:
         predicted: list[Any],
         scores: Scores,
         slices: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
     ) -> None:
         """Append predictions, newest last; a key already waiting is replaced by the newer.
 
         scores: one per prediction, or an array of probabilities with NaN for none; slices:
-        each prediction's packed segment and version codes (window.slices).
+        each prediction's packed segment and version codes (window.slices); rows: each one's
+        row number in the window (Window.appended), -1 for none.
         """
+        rows = np.full(len(keys), -1, np.int64) if rows is None else rows
         if slices is None or (self._slice is None and not slices.any()):
             slices = None  # no segment or version yet: no column for it
         ordered = np.sort(keys)  # a quick look for repeats: ids are nearly always unique
         if len(keys) > 1 and (ordered[1:] == ordered[:-1]).any():
             last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
             keep = np.sort(last)  # the same id twice in one batch: the later one counts
-            keys, ts = keys[keep], ts[keep]
+            keys, ts, rows = keys[keep], ts[keep], rows[keep]
             slices = None if slices is None else slices[keep]
             predicted = [predicted[i] for i in keep]
             scores = scores[keep] if isinstance(scores, np.ndarray) else [scores[i] for i in keep]
@@ -94,6 +98,7 @@ class Pending:
             once = {p: self._interned.setdefault(p, p) for p in set(predicted)}
             predicted = list(map(once.__getitem__, predicted))
         self._append(keys, ts, predicted, scores)
+        self._row[self._tail - len(keys) : self._tail] = rows
         if slices is not None:
             if self._slice is None:  # the first record with a segment or version
                 self._slice = np.zeros(len(self._key), np.int64)
@@ -105,7 +110,8 @@ class Pending:
     def take(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any], list[Any]]:
         """(found, ts, predicted, scores) for each key; found ones stop waiting.
 
-        The found ones' packed slice codes are in `taken_slices` until the next take.
+        The found ones' packed slice codes are in `taken_slices`, and their window rows in
+        `taken_rows`, until the next take.
         """
         first = np.zeros(len(keys), bool)
         first[np.unique(keys, return_index=True)[1]] = True  # a repeated label finds nothing
@@ -121,6 +127,7 @@ class Pending:
         self.taken_slices = (
             self._slice[rows] if self._slice is not None else np.zeros(len(rows), np.int64)
         )
+        self.taken_rows = self._row[rows]
         self._kill(at)
         return found, ts, predicted, scores
 
@@ -145,13 +152,6 @@ class Pending:
             lo, step = stop, 2 * step
         return self._tail - self._head
 
-    def waiting_since(self, cutoff: float) -> int:
-        """Waiting predictions newer than the newest one stamped before cutoff."""
-        lo, hi = self._head, self._tail
-        alive = self._alive[lo:hi]
-        before = np.flatnonzero(alive & (self._ts[lo:hi] < cutoff))
-        return int(alive[before[-1] + 1 :].sum()) if before.size else int(alive.sum())
-
     def _column(self, size: int) -> np.ndarray:
         return np.empty(size) if self._numeric else np.empty(size, dtype=object)
 
@@ -163,11 +163,12 @@ class Pending:
         score: np.ndarray,
         slices: np.ndarray | None,
         extra: Any,
+        rows: np.ndarray,
     ) -> None:
         """Hold exactly the given live slots, indexed afresh from position 0."""
         self._key, self._ts, self._pred, self._score, self._extra = keys, ts, pred, score, extra
-        self._slice = slices
-        self.taken_slices = np.empty(0, np.int64)
+        self._slice, self._row = slices, rows
+        self.taken_slices = self.taken_rows = np.empty(0, np.int64)
         self._alive = np.ones(len(keys), bool)
         self._head = self._pruned_to = 0
         self._tail = self._alive_count = len(keys)
@@ -254,9 +255,9 @@ class Pending:
                 self._score[live],
             )
             slices = self._slice[live] if self._slice is not None else None
-            self._reset(key, ts, pred, score, slices, extra)
+            self._reset(key, ts, pred, score, slices, extra, self._row[live])
         size = max(2 * self._tail + n, 1024)
-        for name in ("_key", "_ts", "_pred", "_score", "_slice", "_alive", "_extra"):
+        for name in ("_key", "_ts", "_pred", "_score", "_slice", "_alive", "_extra", "_row"):
             old = getattr(self, name)
             if old is not None:
                 new = np.empty(size, old.dtype)
