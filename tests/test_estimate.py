@@ -10,7 +10,7 @@ from exporter.evaluate.estimate import estimate, expected_auc, fit_calibration, 
 from exporter.evaluate.performance import performance
 from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import Task
-from exporter.window.labels import Compact
+from exporter.window.classnames import Compact
 
 ROWS = 5000
 CLASSES = ("a", "b", "c")

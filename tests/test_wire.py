@@ -109,6 +109,17 @@ def test_labels_need_an_id_and_a_label() -> None:
     assert decoder.labels(ID, {b"data": b'{"id": "a"}'}).rejected == [Reason.BAD_LABEL]
 
 
+@pytest.mark.parametrize("digits", [20, 300, 309, 400, 900])
+def test_an_integer_id_beyond_64_bits_is_rejected_however_many_digits(digits: int) -> None:
+    """Past a float's range (309 digits) the parser kept the integer, and it was accepted."""
+    huge = b"9" * digits
+    decoder = Decoder(MODEL)
+    prediction = b'{"id": %s, "features": {}, "prediction": 1}' % huge
+    assert decoder.predictions(ID, {b"data": prediction}).rejected == [Reason.BAD_ID]
+    label = b'{"id": %s, "label": 1}' % huge
+    assert decoder.labels(ID, {b"data": label}).rejected == [Reason.BAD_ID]
+
+
 def test_classes_compare_the_way_producers_mean_them() -> None:
     assert class_key(1) == class_key(1.0) == class_key("1") == "1"
     assert class_key(True) == "true"

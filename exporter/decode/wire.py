@@ -278,8 +278,9 @@ def _wire_int(value: int) -> int | float:
 
 
 def _check_int_id(raw_id: int) -> None:
-    """An integer id orjson read as a float was rejected: ids are strings or integers."""
-    if type(_wire_int(raw_id)) is float:
+    """Integer ids are 64-bit: orjson reads a longer one as a float, and past a float's range
+    (309 digits) the stdlib parser keeps an integer of up to 4,300 digits."""
+    if not MIN_WIRE_INT <= raw_id <= MAX_WIRE_INT:
         raise Invalid(Reason.BAD_ID)
 
 

@@ -16,7 +16,8 @@ from exporter.config import ModelConfig
 from exporter.evaluate.probabilities import ece, positive_scores, score_matrix
 from exporter.reference.load import ReferenceData
 from exporter.stats.kinds import Task
-from exporter.window.labels import Compact, Target
+from exporter.window.classnames import Compact
+from exporter.window.labels import Target
 
 MIN_CALIBRATION_ROWS = 100
 # Out-of-fold ECE must drop by more than this, so sampling noise does not buy a calibration.

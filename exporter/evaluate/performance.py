@@ -19,7 +19,7 @@ from exporter.evaluate.probabilities import (
     score_matrix,
 )
 from exporter.stats.kinds import Task
-from exporter.window.labels import Compact
+from exporter.window.classnames import Compact
 
 Pairs = tuple[tuple[str, float], ...]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from exporter.stats.lazy import scipy_stats
-from exporter.window.labels import Compact
+from exporter.window.classnames import Compact
 
 ECE_BINS = 10
 EPS = float(np.finfo(np.float64).eps)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -14,16 +14,12 @@ from exporter.config import ModelConfig
 from exporter.decode.batch import PredictionBatch
 from exporter.decode.wire import Label
 from exporter.stats.kinds import Task
+from exporter.window.classnames import ClassNames, Compact
 from exporter.window.early import EarlyLabels
 from exporter.window.pending import Pending, keys_of
 from exporter.window.recent import Recent
-from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
 
-# A prediction's scores kept compactly: the positive-class probability, or interned class
-# names with their probabilities, or None.
-Compact = float | tuple[tuple[str, ...], tuple[float, ...]] | None
 Target = float | str
-MAX_KEYSETS = 256
 
 
 @dataclass(frozen=True)
@@ -80,10 +76,7 @@ class LabelJoin:
             maxlen=model.window.max_samples
         )
         self._recent = Recent(model.window.max_samples if self._classification else 0)
-        self._keysets: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._classes: list[str] = list(model.classes or ())
-        if not self._classes and model.task is Task.BINARY and model.positive_class:
-            self._classes.append(model.positive_class)
+        self._names = ClassNames(model)
         self._positive = model.positive_class if model.task is Task.BINARY else None
         self._early = EarlyLabels()
         self._lock = threading.Lock()
@@ -105,12 +98,13 @@ class LabelJoin:
             rows = rows[kept]
         predicted = cast(list[Target], _pick(batch.prediction, kept))
         ts = batch.ts if kept is None else batch.ts[kept]
-        scores = self._scores(batch, kept)
         ids = _pick(batch.ids, kept)
         waiting = _present(ids)
         keys = keys_of(cast(list[str], _pick(ids, waiting)))
         with self._lock:
+            scores = self._scores(batch, kept)  # names the classes of score keys
             if self._classification:
+                predicted = self._names.bounded_all(predicted)
                 self._recent.extend(ts, predicted, _pick(scores, None))
             if len(keys):
                 self._pending.add(
@@ -175,11 +169,12 @@ class LabelJoin:
                 continue
             rows.append(row)
             delays.append(max(0.0, label.ts - ts))
-            self._pairs.append((label.ts, ts, predicted, label.label, score, codes))
+            actual = self._names.bounded(str(label.label)) if self._classification else label.label
+            self._pairs.append((label.ts, ts, predicted, actual, score, codes))
             label_times.append(label.ts)
-            if self._classification:
-                classes.append((self._bounded(str(label.label)), self._bounded(str(predicted))))
-                errors.append(float(str(label.label) != str(predicted)))
+            if self._classification:  # predicted: bounded when remembered
+                classes.append((str(actual), str(predicted)))
+                errors.append(float(actual != predicted))
             else:
                 values.append((float(predicted), float(label.label)))
                 errors.append(abs(float(predicted) - float(label.label)))
@@ -206,7 +201,7 @@ class LabelJoin:
         with self._lock:
             recent = [p for p in self._pairs if p[0] >= cutoff]
             window_predicted, window_scores = self._recent.since(cutoff)
-            classes = tuple(self._classes)
+            classes = tuple(self._names.names)
         return JoinedPairs(
             predicted=tuple(p[2] for p in recent),
             actual=tuple(p[3] for p in recent),
@@ -230,38 +225,13 @@ class LabelJoin:
         """Predictions still waiting for a label."""
         return len(self._pending)
 
-    def _bounded(self, cls: str) -> str:
-        """The class itself when configured or among the first seen, else `__other__`."""
-        if cls in self._classes:
-            return cls
-        if (
-            self._model.classes is None
-            and len(self._classes) < self._model.max_new_categories
-            and len(cls) <= MAX_VALUE_CHARS
-        ):
-            self._classes.append(cls)
-            return cls
-        return OTHER
-
     def _scores(self, batch: PredictionBatch, kept: list[int] | None) -> Any:
         """A binary model's positive-class probability (NaN: none) is all its metrics read;
         other models keep their scores compactly."""
         if self._positive is not None:
             positive = batch.positive(self._positive)
             return positive if kept is None else positive[kept]
-        return [self._compact(s) for s in _pick(batch.scores, kept)]
-
-    def _compact(self, scores: float | Mapping[str, float] | None) -> Compact:
-        """Scores with the class names interned, so a million of them share one key tuple."""
-        if scores is None or isinstance(scores, float):
-            return scores
-        keys = tuple(scores)
-        interned = self._keysets.get(keys)
-        if interned is None:
-            if len(self._keysets) >= MAX_KEYSETS:
-                return None
-            interned = self._keysets.setdefault(keys, keys)
-        return interned, tuple(map(scores.__getitem__, interned))
+        return [self._names.compact(s) for s in _pick(batch.scores, kept)]
 
 
 def _present(values: Sequence[object]) -> list[int] | None:

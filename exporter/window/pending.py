@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 CHUNK = 8192  # slots the newest, open chunk holds in a dict before the sorted index takes them
-MAX_INTERNED = 4096  # distinct predicted classes stored once
 SCAN = 1024  # slots read first from the head when looking for what to expire or evict
 Scores = list[Any] | np.ndarray
 
@@ -36,7 +35,6 @@ class Pending:
     def __init__(self, limit: int, numeric: bool) -> None:
         self._limit = limit
         self._numeric = numeric
-        self._interned: dict[str, str] = {}
         self._slice: np.ndarray | None = None
         self._tail = 0
         empty = np.empty(0, np.int64)
@@ -94,9 +92,6 @@ class Pending:
             predicted = [predicted[i] for i in keep]
             scores = scores[keep] if isinstance(scores, np.ndarray) else [scores[i] for i in keep]
         self._kill(self._find(keys))
-        if not self._numeric and len(self._interned) < MAX_INTERNED:
-            once = {p: self._interned.setdefault(p, p) for p in set(predicted)}
-            predicted = list(map(once.__getitem__, predicted))
         self._append(keys, ts, predicted, scores)
         self._row[self._tail - len(keys) : self._tail] = rows
         if slices is not None:
