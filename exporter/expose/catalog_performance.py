@@ -104,8 +104,8 @@ FAMILIES: dict[str, UnitFamilies] = {
 CLASS_PERFORMANCE = MetricSpec(
     "mlmon_class_performance_ratio",
     "gauge",
-    "Realised per-class performance over the window, for configured classes: precision, "
-    "recall and f1.",
+    "Realised per-class performance over the window (configured classes, else the first "
+    "seen): precision, recall and f1.",
     ("model", "class", "metric"),
     "ratio",
 )
