@@ -173,6 +173,39 @@ def test_a_reload_that_changes_one_model_keeps_the_other_models_window(
         daemon.stop()
 
 
+def test_a_reload_that_only_tunes_reading_keeps_every_window_and_position(
+    redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any change of the redis section rebuilt every window without counting: records added
+    during the reload reached the windows but no counter (10-20 per model at 200/s)."""
+    rng = np.random.default_rng(10)
+    write_reference(tmp_path / "ref.csv", sample(rng, 500))
+    path = tmp_path / "config.yaml"
+    path.write_text(_config_text(redis_server.url, free_port(), ("a",)))
+    daemon = Daemon(load_config(str(path)), registry=CollectorRegistry(), config_path=str(path))
+    daemon.start()
+    try:
+        client = redis_server.client()
+        xadd_all(client, "mlmon:{a}:predictions", records(sample(rng, 300)))
+        wait_evaluated(daemon, "a", 300)
+        kept = daemon.pipelines[0]
+        tuned = "backoff_max: 1s, linger: 200ms, read_count: 50"
+        path.write_text(path.read_text().replace("backoff_max: 1s", tuned))
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="exporter.reader"):
+            assert daemon.reload()
+        assert daemon.pipelines[0] is kept and daemon.config.redis.read_count == 50
+        assert not [r for r in caplog.records if r.getMessage() == "window rebuilt from redis"]
+        xadd_all(client, "mlmon:{a}:predictions", records(sample(rng, 50), start=300))
+        settles_at(
+            lambda: value(daemon, "mlmon_records_read_total", model="a", kind="predictions"),
+            350,
+            what="records across the reload",
+        )
+    finally:
+        daemon.stop()
+
+
 def test_a_producer_faster_than_the_reader_shows_lag_that_returns_to_zero(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:

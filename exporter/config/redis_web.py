@@ -122,6 +122,18 @@ class RedisConfig(Section):
         """XREAD counts its BLOCK in milliseconds."""
         return round(self.block_seconds * 1000)
 
+    def same_server(self, other: Self) -> bool:
+        """Whether other reaches the same data: a reload then keeps the windows and the
+        readers' positions, whatever read tuning (read_count, block, linger...) changed."""
+        keys = ("url", "username", "password", "password_file", "tls")
+        return all(getattr(self, key) == getattr(other, key) for key in keys)
+
+    def same_client(self, other: Self) -> bool:
+        """Whether a client made for self serves other unchanged."""
+        return (
+            self.same_server(other) and self.socket_timeout_seconds == other.socket_timeout_seconds
+        )
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.block_seconds < 0.001:

@@ -162,7 +162,7 @@ class Daemon:
                 p.model.name for p in old.pipelines if p in runtime.pipelines
             }
             stop_runtime(old)
-            if old.config.redis == config.redis:  # go on exactly where the old reader stopped
+            if old.config.redis.same_server(config.redis):  # on exactly where the old one stopped
                 runtime.reader.resume_from(old.reader)
             self.runtime = runtime
             self._live.configure(config.models, changed)

@@ -52,15 +52,15 @@ def build_runtime(config: Config, old: Runtime | None, shared: Shared) -> Runtim
 
     Raises ReferenceError before anything runs when a reference cannot be fitted.
     """
-    same_redis = old is not None and old.config.redis == config.redis
+    same_server = old is not None and old.config.redis.same_server(config.redis)
     client = (
         shared.client
         if shared.client is not None
         else old.client
-        if old is not None and same_redis
+        if old is not None and old.config.redis.same_client(config.redis)
         else make_client(config.redis)
     )
-    keep = {p.model.name: p for p in old.pipelines} if old is not None and same_redis else {}
+    keep = {p.model.name: p for p in old.pipelines} if old is not None and same_server else {}
     pipelines = build_pipelines(
         config,
         shared.live,
