@@ -10,11 +10,12 @@ deeper than MAX_DOCUMENT_DEPTH, loading stops with a ConfigError long before mem
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable
 
 import yaml
 
-from exporter.files import MiB, read_regular_file
+from exporter.files import MiB, RefusedFile, read_regular_file
 
 MAX_DOCUMENT_BYTES = 4 * MiB
 MAX_DOCUMENT_VALUES = 100_000
@@ -136,3 +137,21 @@ def read_yaml_text(path: str, what: str) -> str:
         return content.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(path, f"{what} is not valid UTF-8 (byte {exc.start})") from None
+
+
+def fingerprint(path: str | None) -> object:
+    """What the watcher compares: the file's bytes, or its identity and size when the file is
+    refused (too large, not a regular file), so a change to such a file is still noticed and
+    tried once (and counted as a failed reload). None when it cannot be read at all."""
+    if path is None:
+        return None
+    try:
+        return read_regular_file(path, MAX_DOCUMENT_BYTES)
+    except RefusedFile:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino, info.st_mode, info.st_size, info.st_mtime_ns)
+    except OSError:
+        return None

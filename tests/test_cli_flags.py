@@ -102,6 +102,10 @@ def test_log_format_takes_logfmt_and_json_and_text_as_an_alias(given: str, meant
         ("--web.telemetry-path=metrics", "absolute path"),
         ("--web.telemetry-path=/readyz", "/readyz is one of the exporter's own pages"),
         ("--web.telemetry-path=/models/x", "/models is one of the exporter's own pages"),
+        ("--web.listen-address=127.0.0.1", "HOST:PORT with a port from 0 to 65535"),
+        ("--web.listen-address=:abc", "HOST:PORT with a port from 0 to 65535"),
+        ("--web.listen-address=127.0.0.1:99999", "HOST:PORT with a port from 0 to 65535"),
+        ("--web.listen-address=::1:80", "IPv6 hosts must be in brackets"),
     ],
 )
 def test_a_bad_flag_value_exits_2_naming_what_is_accepted(

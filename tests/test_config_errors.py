@@ -294,3 +294,13 @@ def test_a_schedule_needs_exactly_one_of_interval_and_cron(schedule: dict[str, s
     assert model_error(schedule=schedule) == (
         "models[0].schedule: must set exactly one of: interval, cron"
     )
+
+
+def test_a_stream_read_by_two_models_is_rejected_at_its_second_use() -> None:
+    """Both were accepted, and at run time the stream went to the last model only."""
+    shared = {"labels": "mlmon:shared:labels"}
+    doc = {"models": [model_keys(streams=shared), model_keys(name="eta", streams=shared)]}
+    assert load_error(doc) == (
+        "models[1].streams.labels: stream 'mlmon:shared:labels' is already read as "
+        "models[0].streams.labels"
+    )

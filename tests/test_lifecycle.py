@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -112,6 +113,41 @@ def test_sigkill_and_restart_rebuild_the_same_window_and_drift_values(
             proc.wait(10)
     assert seen[0] == seen[1]
     assert len(seen[0]) == 6
+
+
+def _ready_status(port: int) -> int:
+    """/readyz's status; 0 while nothing listens yet."""
+    try:
+        return _get(port, "/readyz")[0]
+    except OSError:
+        return 0
+
+
+def test_sighup_and_edits_during_start_up_neither_kill_the_exporter_nor_get_lost(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """SIGHUP's default action ended a starting exporter (exit 129) until its handlers were
+    in, and an edit made before the watcher first read the file was never applied."""
+    path, port = _setup(tmp_path, redis_server, ("m", "m2"))
+    with exporter(path) as proc:
+        time.sleep(0.2)  # the interpreter is up: what follows lands during the start-up
+        path.write_text(_config(redis_server.url, port, ("m",)))
+        deadline = time.monotonic() + 30
+        while _ready_status(port) != 200 and time.monotonic() < deadline:
+            assert proc.poll() is None, "a SIGHUP during the start-up ended the exporter"
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.1)
+        wait_for(
+            lambda: (
+                _sample(port, 'mlmon_window_samples{model="m"}') is not None
+                and _sample(port, 'mlmon_window_samples{model="m2"}') is None
+            ),
+            30,
+            0.2,
+            "the config edited during the start-up in force",
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
 
 
 def test_sighup_and_file_changes_reload_only_valid_configs_without_recounting(

@@ -206,6 +206,21 @@ def test_a_reload_that_only_tunes_reading_keeps_every_window_and_position(
         daemon.stop()
 
 
+def test_a_cron_model_is_evaluated_at_start_up_not_at_its_next_tick(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(12)
+    write_reference(tmp_path / "ref.csv", sample(rng, 500))
+    xadd_all(redis_server.client(), "mlmon:{m}:predictions", records(sample(rng, 40)))
+    hourly = model_yaml("m").replace("{interval: 1s}", "{cron: '0 * * * *'}")
+    text = (
+        f"redis: {{url: '{redis_server.url}'}}\n"
+        f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:" + hourly
+    )
+    with running(load_config_text(text, base_dir=str(tmp_path))) as daemon:
+        wait_evaluated(daemon, "m", 40, timeout=30)
+
+
 def test_a_producer_faster_than_the_reader_shows_lag_that_returns_to_zero(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import gc
+import signal
+import threading
+
+# `run` and `demo` take SIGHUP as a reload once their handlers are in place; until then (the
+# imports below, the reference fits: seconds) its default action ended the process, and a
+# ConfigMap reloader signalling a starting pod killed it. The config watcher compares the
+# file with the bytes that were loaded, so an edit made meanwhile is still applied.
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 # These imports (the config models, redis-py, numpy) allocate objects by the hundred thousand,
 # none of them garbage: the collections that set off took a tenth of every command's start.
@@ -24,6 +33,7 @@ try:
     from exporter.config import ConfigError, load_config
     from exporter.logs import setup_logging
     from exporter.reference.load import ReferenceError
+    from exporter.yamlfile import fingerprint
 finally:
     gc.freeze()
     if _COLLECTING:
@@ -90,6 +100,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    loaded = fingerprint(args.config_file)  # before the load: an edit after it is a change
     config = load_config(args.config_file)
     setup_logging(args.log_format, args.log_level or config.log_level)
     gc.set_threshold(*DAEMON_GC_THRESHOLD)
@@ -102,14 +113,16 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     try:
-        return Daemon(
+        daemon = Daemon(
             config,
             listen_address=args.listen_address,
             config_path=args.config_file,
             shard=shard,
             web=_web_security(args.web_config_file),
             telemetry_path=args.telemetry_path,
-        ).run_until_signalled()
+        )
+        daemon.watcher.seen = loaded  # an edit made during the start-up is a change
+        return daemon.run_until_signalled()
     except ListenError as exc:
         raise CannotListen(str(exc)) from None
 

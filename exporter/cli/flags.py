@@ -43,6 +43,17 @@ def _telemetry_path(path: str) -> str:
     return check_telemetry_path(path)
 
 
+def _listen_address(address: str) -> str:
+    """The config's check of web.listen_address, imported when `run` reads the flag."""
+    from exporter.config.redis_web import read_listen_address
+    from exporter.yamlfile import ConfigError
+
+    try:
+        return read_listen_address(address)
+    except ConfigError as exc:
+        raise ValueError(exc.reason) from None
+
+
 def _checked(check: Any) -> Any:
     """An argparse `type` from a check that raises ValueError with the reason."""
 
@@ -79,6 +90,7 @@ def run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--web.listen-address",
         dest="listen_address",
+        type=_checked(_listen_address),
         metavar="HOST:PORT",
         help="address to listen on (default: web.listen_address from the config, else :10135)",
     )
@@ -118,6 +130,7 @@ def demo_flags(demo: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "--web.listen-address",
         dest="listen_address",
+        type=_checked(_listen_address),
         default="127.0.0.1:10135",
         metavar="HOST:PORT",
         help="address of the demo's exporter (default: 127.0.0.1:10135)",

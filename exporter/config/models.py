@@ -225,7 +225,20 @@ def resolve(defaults: DefaultsKeys, models: tuple[ModelKeys, ...]) -> tuple[Mode
         _model(keys, f"models[{i}]", defaults, by_type, prediction) for i, keys in enumerate(models)
     )
     unique([m.name for m in result], "models", "model")
+    _one_reader_per_stream(result)
     return result
+
+
+def _one_reader_per_stream(models: tuple[ModelConfig, ...]) -> None:
+    """A stream feeds one model's predictions or labels: a key given twice was read for one
+    of them only, silently."""
+    first: dict[str, str] = {}
+    for i, model in enumerate(models):
+        for kind in ("predictions", "labels"):
+            key, path = getattr(model.streams, kind), f"models[{i}].streams.{kind}"
+            if key in first:
+                raise ConfigError(path, f"stream {key!r} is already read as {first[key]}")
+            first[key] = path
 
 
 def _model(

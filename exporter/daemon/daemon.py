@@ -21,7 +21,7 @@ from exporter.daemon.runtime import (
 )
 from exporter.daemon.shard import Shard
 from exporter.daemon.signals import SignalEvents
-from exporter.daemon.watch import ConfigWatcher, fingerprint
+from exporter.daemon.watch import ConfigWatcher
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.catalog import spec
 from exporter.expose.collector import SnapshotCollector
@@ -34,6 +34,7 @@ from exporter.web import pages
 from exporter.web.http import MetricsServer
 from exporter.web.routes import TELEMETRY_PATH
 from exporter.web.webconfig import WebSecurity
+from exporter.yamlfile import fingerprint
 
 log = logging.getLogger("exporter.daemon")
 

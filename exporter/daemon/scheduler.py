@@ -14,10 +14,11 @@ from exporter.schedule import trigger_for
 def build_scheduler(
     pipelines: Sequence[ModelPipeline], run: Callable[[ModelPipeline], object]
 ) -> BackgroundScheduler:
-    """A scheduler whose interval jobs also run once as soon as it starts."""
+    """A scheduler whose jobs also run once as soon as it starts: a cron model waited for
+    its next tick, up to an hour for an hourly one, with no series after every restart and
+    stale ones after a reload that changed it."""
     scheduler = BackgroundScheduler(timezone="UTC")
     for p in pipelines:
-        first = {} if p.model.schedule.cron is not None else {"next_run_time": datetime.now(UTC)}
         scheduler.add_job(
             run,
             trigger_for(p.model.schedule),
@@ -27,6 +28,6 @@ def build_scheduler(
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
-            **first,
+            next_run_time=datetime.now(UTC),
         )
     return scheduler

@@ -4,34 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Callable
 
-from exporter.files import RefusedFile, read_regular_file
-from exporter.yamlfile import MAX_DOCUMENT_BYTES
+from exporter.yamlfile import fingerprint
 
 log = logging.getLogger("exporter.daemon")
 
 WATCH_SECONDS = 5.0
-
-
-def fingerprint(path: str | None) -> object:
-    """What the watcher compares: the file's bytes, or its identity and size when the file is
-    refused (too large, not a regular file), so a change to such a file is still noticed and
-    tried once (and counted as a failed reload). None when it cannot be read at all."""
-    if path is None:
-        return None
-    try:
-        return read_regular_file(path, MAX_DOCUMENT_BYTES)
-    except RefusedFile:
-        try:
-            info = os.stat(path)
-        except OSError:
-            return None
-        return (info.st_dev, info.st_ino, info.st_mode, info.st_size, info.st_mtime_ns)
-    except OSError:
-        return None
 
 
 class ConfigWatcher:
