@@ -98,6 +98,11 @@ def canonical_level(level: str) -> str:
     return level
 
 
+def set_level(level: str) -> None:
+    """The root logger's level, as a reloaded log_level asks."""
+    logging.getLogger().setLevel(_PYTHON_LEVELS[canonical_level(level)])
+
+
 def setup_logging(fmt: str = "json", level: str = "info") -> None:
     """Route the root logger to stderr in the chosen format (aliases accepted)."""
     handler = logging.StreamHandler(sys.stderr)

@@ -173,6 +173,22 @@ def test_a_model_that_leaves_the_config_loses_all_its_series_and_a_failed_reload
     assert registry.get_sample_value("mlmon_config_reloads_total", {"outcome": "failure"}) == 1
 
 
+def test_a_reload_that_gives_a_model_a_working_reference_clears_its_missing_key_gauge() -> None:
+    """The gauge stayed 1 until a restart, and MLMonReferenceKeyMissing kept firing."""
+    registry = CollectorRegistry()
+    live = LiveMetrics(registry, [model("fraud")])
+    missing = {"model": "fraud"}
+    live.reference_missing.labels("fraud").set(1)
+    live.configure([model("fraud")], changed=set())  # kept: its pipeline still knows
+    assert registry.get_sample_value("mlmon_reference_missing", missing) == 1
+    live.configure([model("fraud")], changed={"fraud"})  # a new pipeline, its key read
+    assert registry.get_sample_value("mlmon_reference_missing", missing) == 0
+    live.reference_missing.labels("fraud").set(1)
+    from_file = model("fraud").model_copy(update={"reference": ReferenceConfig(file="ref.csv")})
+    live.configure([from_file], changed={"fraud"})
+    assert registry.get_sample_value("mlmon_reference_missing", missing) is None
+
+
 def test_an_entry_that_breaks_the_decoder_is_counted_as_lost_and_its_neighbours_arrive(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

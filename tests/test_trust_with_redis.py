@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter.config import load_config, load_config_text
 from exporter.daemon import Daemon
+from exporter.daemon.shard import Shard, owner
 from tests.conftest import RedisServer, free_port, require_tool, settles_at, wait_for
 from tests.helpers import (
     make_config,
@@ -204,6 +205,87 @@ def test_a_reload_that_only_tunes_reading_keeps_every_window_and_position(
         )
     finally:
         daemon.stop()
+
+
+def test_a_reload_with_a_window_to_rebuild_does_not_report_redis_down(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The new reader started as "down": mlmon_redis_up 0 and /readyz 503 "redis unreachable"
+    for the 2 s a changed model's window took to rebuild, at every such reload."""
+    rng = np.random.default_rng(13)
+    write_reference(tmp_path / "ref.csv", sample(rng, 500))
+    path = tmp_path / "config.yaml"
+    path.write_text(_config_text(redis_server.url, free_port(), ("a",)))
+    daemon = Daemon(load_config(str(path)), registry=CollectorRegistry(), config_path=str(path))
+    daemon.start()
+    try:
+        wait_for(lambda: value(daemon, "mlmon_redis_up") == 1, 30, what="redis up")
+        seen: list[float | None] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                seen.append(value(daemon, "mlmon_redis_up"))
+
+        path.write_text(path.read_text().replace("max: 2.0", "max: 3.0"))  # a's window rebuilt
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            assert daemon.reload()
+        finally:
+            done.set()
+            watcher.join(10)
+        assert seen and set(seen) == {1.0}
+    finally:
+        daemon.stop()
+
+
+def test_a_reload_applies_the_external_url_and_the_log_level(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Both were ignored while the reload counted as a success."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(14), 500))
+    path = tmp_path / "config.yaml"
+    text = _config_text(redis_server.url, free_port(), ("a",))
+    path.write_text(text)
+    daemon = Daemon(load_config(str(path)), registry=CollectorRegistry(), config_path=str(path))
+    root = logging.getLogger()
+    level = root.level
+    daemon.start()
+    try:
+        web = "web: {listen_address"
+        edited = text.replace(
+            web, "log_level: error\nweb: {external_url: 'https://mlmon.example', listen_address"
+        )
+        path.write_text(edited)
+        assert daemon.reload()
+        info = {
+            s.labels["external_url"]
+            for family in daemon.registry.collect()
+            for s in family.samples
+            if s.name == "mlmon_build_info"
+        }
+        assert info == {"https://mlmon.example"}
+        assert root.level == logging.ERROR
+    finally:
+        root.setLevel(level)
+        daemon.stop()
+
+
+def test_a_replica_whose_shard_owns_no_model_starts_without_waiting_for_windows(
+    redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With no stream to rebuild, the start-up waited out its 30 s for a rebuild that never
+    came and warned `windows not rebuilt yet`."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(15), 500))
+    config = load_config_text(
+        _config_text(redis_server.url, free_port(), ("m",)), base_dir=str(tmp_path)
+    )
+    other = Shard(1 - owner("m", 2), 2)
+    with caplog.at_level(logging.WARNING), running(config, other) as daemon:
+        assert daemon.config.models == ()
+        wait_for(lambda: daemon.readiness()[0], 30, what="an empty shard ready")
+    assert not [r for r in caplog.records if "windows not rebuilt" in r.getMessage()]
 
 
 def test_a_cron_model_is_evaluated_at_start_up_not_at_its_next_tick(

@@ -120,6 +120,7 @@ def _run(args: argparse.Namespace) -> int:
             shard=shard,
             web=_web_security(args.web_config_file),
             telemetry_path=args.telemetry_path,
+            log_level=args.log_level,
         )
         daemon.watcher.seen = loaded  # an edit made during the start-up is a change
         return daemon.run_until_signalled()

@@ -129,6 +129,10 @@ Fraction = Annotated[Number, Field(gt=0, lt=1), rule("between 0 and 1 (exclusive
 Share = Annotated[Number, Field(gt=0, le=1), rule("greater than 0 and at most 1")]
 PositiveInt = Annotated[int, Field(strict=True, ge=1), rule("positive")]
 Count = Annotated[int, Field(strict=True, ge=0), rule("at least 0")]
-Bins = Annotated[int, Field(strict=True, ge=2), rule("at least 2")]
+Bins = Annotated[int, Field(strict=True, ge=2, le=100), rule("from 2 to 100")]
+# Sizes of what is held per model: past these a value only fails later, or allocates a
+# window no machine holds (a maxlen of 10^20 raised OverflowError in the label join).
+Samples = Annotated[int, Field(strict=True, ge=1, le=10_000_000), rule("from 1 to 10,000,000")]
+Pending = Annotated[int, Field(strict=True, ge=1, le=50_000_000), rule("from 1 to 50,000,000")]
 Duration = Annotated[Number, BeforeValidator(duration), WithJsonSchema(_DURATION_SCHEMA)]
 File = Annotated[OptionalText, AfterValidator(file_path)]

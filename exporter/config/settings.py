@@ -13,8 +13,10 @@ from exporter.config.scalars import (
     Flag,
     Fraction,
     Label,
+    Pending,
     Positive,
     PositiveInt,
+    Samples,
     Share,
     Text,
 )
@@ -36,7 +38,7 @@ class WindowConfig(Section):
 
     duration_seconds: Duration = Field(3600.0, alias="duration")
     """Oldest prediction kept."""
-    max_samples: PositiveInt = 10000
+    max_samples: Samples = 10000
     """Most predictions kept."""
 
 
@@ -72,7 +74,7 @@ class LabelsConfig(Section):
 
     horizon_seconds: Duration = Field(86400.0, alias="horizon")
     """How long a prediction waits for its label."""
-    max_pending: PositiveInt = 200000
+    max_pending: Pending = 200000
     """Most predictions waiting for a label at once."""
 
 

@@ -27,6 +27,7 @@ from exporter.expose.catalog import spec
 from exporter.expose.collector import SnapshotCollector
 from exporter.expose.exposition import Combined, Exposition
 from exporter.expose.live import LiveMetrics, live_registry
+from exporter.logs import set_level
 from exporter.reference.load import ReferenceError, fix_mmap_threshold
 from exporter.source.connect import RedisClient
 from exporter.source.reader import StreamReader
@@ -54,11 +55,13 @@ class Daemon:
         shard: Shard | None = None,
         web: WebSecurity | None = None,
         telemetry_path: str = TELEMETRY_PATH,
+        log_level: str | None = None,
     ) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no rule reads `_created`
         self.registry = registry if registry is not None else CollectorRegistry()
         self.store = SnapshotStore()
         self._config_path = config_path
+        self._log_level = log_level  # the --log.level flag, which log_level does not override
         self._shard = shard or Shard()
         live = live_registry()  # counters, process, Python; the snapshot is rendered apart
         self._live = LiveMetrics(live, self._shard.filter(config).models, clock)
@@ -157,8 +160,10 @@ class Daemon:
                 self._live.reloaded(False)
                 log.error("config reload rejected; keeping the running config: %s", exc)
                 return False
-            if config.web != old.config.web:
+            if config.web.listen_address != old.config.web.listen_address:
                 log.warning("web.listen_address changes take effect after a restart")
+            if self._log_level is None and config.log_level != old.config.log_level:
+                set_level(config.log_level)
             changed = {m.name for m in config.models} - {
                 p.model.name for p in old.pipelines if p in runtime.pipelines
             }
@@ -168,7 +173,7 @@ class Daemon:
             self.runtime = runtime
             self._live.configure(config.models, changed)
             self.store.retain({m.name for m in config.models})
-            self._collector.set_models(config.models)
+            self._collector.set_models(config.models, config.web.external_url)
             start_runtime(runtime, self._stopped)
             self._live.reloaded(True)
             log.info(

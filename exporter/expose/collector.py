@@ -65,9 +65,11 @@ class SnapshotCollector(Collector):
         self._external_url = external_url
         self._build = build_labels()
 
-    def set_models(self, models: Sequence[ModelConfig]) -> None:
-        """Serve the thresholds of a reloaded config."""
+    def set_models(self, models: Sequence[ModelConfig], external_url: str | None = None) -> None:
+        """Serve the thresholds (and external URL, when given) of a reloaded config."""
         self._models = tuple(models)
+        if external_url is not None:
+            self._external_url = external_url
 
     def describe(self) -> Iterable[Metric]:
         """Nothing: describing would need a collect, and registration must not evaluate."""

@@ -153,6 +153,9 @@ class LiveMetrics:
         for m in models:
             if changed is None or m.name in changed or m.name not in self._versions:
                 self.configured_at.labels(m.name).set(self._clock())
+                # A new pipeline, its reference fitted just now: the old one's missing key
+                # kept MLMonReferenceKeyMissing firing after a reload had fixed it.
+                self.reference_missing.remove_by_labels({"model": m.name})
             self.interval.labels(m.name).set(interval_seconds(m.schedule))
             for reason in Reason:
                 self.invalid.labels(m.name, reason.value)

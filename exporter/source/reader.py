@@ -57,15 +57,14 @@ class StreamReader:
         self.last_ids: dict[bytes, bytes] = {}
         self._resume: dict[bytes, bytes] = {}  # set by resume_from() on a reload
         self._kept = kept
-        self.rebuilds_nothing = bool(kept) and kept >= set(self._routes)  # all windows kept
+        self.rebuilds_nothing = kept >= set(self._routes)  # all kept, or no stream at all
         self._by_model = [
             (p.model.streams.predictions.encode(), p.model.streams.labels.encode())
             for p in pipelines
         ]
         self._gate = LabelGate({labels: predictions for predictions, labels in self._by_model})
         self._clashes = Clashes()  # keys holding another type: read around them
-        self.redis_up = False
-        self.running = False
+        self.redis_up = self.running = False
         self.backfilled = threading.Event()
         self._gaps = GapTracker()
         self._next_check = 0.0
@@ -77,6 +76,7 @@ class StreamReader:
 
     def resume_from(self, reader: StreamReader) -> None:
         """Continue from a stopped reader's cursors and accounting (a reload); before start()."""
+        self.redis_up = reader.redis_up  # not "down" (and /readyz 503) while a window rebuilds
         self._resume = {k: v for k, v in reader.last_ids.items() if k in self._routes}
         self._gaps.restore({k: v for k, v in reader._gaps.counts().items() if k in self._resume})
 
