@@ -68,9 +68,7 @@ TRICKY = {
     "texts float() reads": b"a,b,c\n 1 ,1_000,x\nnan,2e3,y\n",
     "nan spelled as float() reads it": b"a,b,c\n1,NaN,x\n-nan,2,y\n",
     "quoted numbers": b'a,b,c\n"1.5","",x\n"2",3,""\n',
-    "repeated column names": b"a,b,c,a\n1,2,x,9\n3,4,y,8\n",
     "malformed quotes": b'a,b,c\n1,2,x"y\n3,4,"z"w\n',
-    "long rows": b"a,b,c\n1,2,x,extra,more\n3,4,y\n",
 }
 
 
@@ -101,6 +99,9 @@ BAD = {
     "no rows": (b"a,b,c\n", "has no rows"),
     "empty file": (b"", "has no rows"),
     "a missing feature": (b"a,c\n1,x\n", "lacks feature column 'b'"),
+    # Read before as the last of the repeated columns, and with the extra cells dropped.
+    "repeated column names": (b"a,b,c,a\n1,2,x,9\n", "the header names column 'a' twice"),
+    "long rows": (b"a,b,c\n3,4,y\n1,2,x,extra\n", "line 3: 4 fields where the header has 3"),
 }
 
 
@@ -287,3 +288,24 @@ def test_parquet_integers_with_nulls_booleans_and_empty_texts_read_as_in_csv() -
     )
     from_parquet, from_csv = _both(model, table, csv)
     assert from_parquet.categorical == from_csv.categorical == {"c": ("x", None, None)}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"a,b,c,score\n1,2,x,0.5\n3,4,y,1.5\n", "row 2: column 'score': 1.5 is not a probability"),
+        (b"a,b,c,score\n1,2,x,-0.1\n", "row 1: column 'score': -0.1 is not a probability"),
+    ],
+)
+@pytest.mark.parametrize("arrow", [True, False], ids=["pyarrow", "stdlib"])
+def test_a_binary_models_score_column_must_hold_probabilities(
+    content: bytes, message: str, arrow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wire refuses such scores (bad_scores); the reference took them as they were."""
+    _reader(arrow, monkeypatch)
+    binary = {"name": "m", "task": "binary_classification", "positive_class": "1"}
+    doc = {"models": [{**binary, "features": FEATURES}]}
+    model = load_config_text(yaml.safe_dump(doc), {}, base_dir="/etc/mlmon").models[0]
+    with pytest.raises(ReferenceError, match=message):
+        parse_reference(model, content, "csv", "ref")
+    assert parse_reference(_model(), content, "csv", "ref").rows > 0  # multiclass: not read

@@ -26,7 +26,7 @@ from exporter.reference.data import (
     floats,
     missing,
 )
-from exporter.stats.kinds import FeatureType
+from exporter.stats.kinds import FeatureType, Task
 
 BLOCK_ROWS = 4096  # rows of text alive at once in the stdlib CSV reader
 
@@ -93,6 +93,8 @@ def build(model: ModelConfig, table: Table, digest: str) -> ReferenceData:
     }
     present = [c for c in OPTIONAL_COLUMNS if table.has_optional(c)]
     score = _finite(table.numbers("score")) if "score" in present else None
+    if model.task is Task.BINARY and score is not None and (np.abs(score - 0.5) > 0.5).any():
+        raise Inexact  # a score that is no probability: the row reader names its row
     prediction = _target(model, table, "prediction") if "prediction" in present else None
     label = _target(model, table, "label") if "label" in present else None
     return ReferenceData(table.rows, numeric, categorical, prediction, score, label, digest)
@@ -162,7 +164,9 @@ class CsvTable:
         header = next(reader, None)
         if header is None:
             raise Inexact
-        index = {name: i for i, name in enumerate(header)}  # a repeated name: the last wins
+        if len(set(header)) != len(header):
+            raise Inexact  # a repeated column name: the row reader names it
+        index = {name: i for i, name in enumerate(header)}
         self._names = frozenset(index)
         self._count = 0
         numeric = {n: index[n] for n in wanted.numeric if n in index}
@@ -172,6 +176,8 @@ class CsvTable:
         while raw := list(itertools.islice(reader, BLOCK_ROWS)):
             block = [r for r in raw if r]  # csv.DictReader skips blank lines
             whole = all(len(r) == len(header) for r in block)
+            if not whole and any(len(r) > len(header) for r in block):
+                raise Inexact  # a row longer than the header: the row reader names it
             for name, j in numeric.items():
                 parts[name].append(floats(_cells(block, j, whole)))
             for name, j in text_columns.items():

@@ -17,7 +17,7 @@ from exporter.classes import class_key
 from exporter.config import ModelConfig
 from exporter.reference.columnar import spelled
 from exporter.reference.data import OPTIONAL_COLUMNS, ReferenceData, ReferenceError, missing
-from exporter.stats.kinds import FeatureType
+from exporter.stats.kinds import FeatureType, Task
 
 
 def rows_from_bytes(content: bytes, fmt: str, where: str) -> list[dict[str, Any]]:
@@ -28,7 +28,7 @@ def rows_from_bytes(content: bytes, fmt: str, where: str) -> list[dict[str, Any]
         except UnicodeDecodeError as exc:
             reason = f"not UTF-8 text (byte {exc.start}: {exc.reason})"
             raise ReferenceError(f"{where}: {reason}") from None
-        return [_spelled_row(r) for r in csv.DictReader(io.StringIO(text))]
+        return _csv_rows(text, where)
     rows = []
     for n, line in enumerate(content.splitlines(), 1):
         if line.strip():
@@ -39,6 +39,27 @@ def rows_from_bytes(content: bytes, fmt: str, where: str) -> list[dict[str, Any]
             if not isinstance(row, dict):
                 raise ReferenceError(f"{where}: line {n}: expected a JSON object")
             rows.append(row)
+    return rows
+
+
+def _csv_rows(text: str, where: str) -> list[dict[str, Any]]:
+    """Rows as csv.DictReader reads them (a short row's missing cells None), but a repeated
+    column name or a row longer than the header is an error: both were read silently, the
+    first as its last column, the second with its extra cells dropped (an unquoted comma
+    shifts every later cell of the row into the wrong column)."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None) or []
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ReferenceError(f"{where}: the header names column {repeated[0]!r} twice")
+    rows = []
+    for row in reader:
+        if len(row) > len(header):
+            reason = f"{len(row)} fields where the header has {len(header)} (an unquoted comma?)"
+            raise ReferenceError(f"{where}: line {reader.line_num}: {reason}")
+        if row:  # csv.DictReader skips blank lines
+            cells: list[str | None] = [*row, *[None] * (len(header) - len(row))]
+            rows.append(_spelled_row(dict(zip(header, cells, strict=True))))
     return rows
 
 
@@ -84,11 +105,22 @@ def parse_rows(
     present = [c for c in OPTIONAL_COLUMNS if any(c in row for row in rows)]  # not just row 1
     prediction = label = None
     score = numeric(rows, "score", where) if "score" in present else None
+    if model.task is Task.BINARY and score is not None:
+        _probabilities(score, where)
     if "prediction" in present:
         prediction = _target(rows, "prediction", model, where)
     if "label" in present:
         label = _target(rows, "label", model, where)
     return ReferenceData(len(rows), numbers, categorical, prediction, score, label, digest)
+
+
+def _probabilities(score: np.ndarray, where: str) -> None:
+    """A binary model's score column is its positive-class probability, as on the wire."""
+    outside = np.flatnonzero(np.abs(score - 0.5) > 0.5)  # NaN (missing) is not outside
+    if outside.size:
+        row, value = int(outside[0]) + 1, float(score[outside[0]])
+        reason = f"{value!r} is not a probability (0 to 1)"
+        raise ReferenceError(f"{where}: row {row}: column 'score': {reason}")
 
 
 def _target(
