@@ -43,3 +43,19 @@ def test_codes_given_back_are_reused_so_the_vocabulary_never_outgrows_its_cap() 
         assert len(vocab) <= 20 + 1  # the cap, and __other__
     named = {vocab.values[c] for c in window} - {OTHER}
     assert 0 < len(named) <= 20
+
+
+def test_a_slot_freed_on_a_quiet_model_is_given_to_a_new_version_within_seconds() -> None:
+    """After a look that freed nothing the next came 1,000 folds later: at a few records a
+    minute a new version stayed in __other__ for hours after the old ones had gone."""
+    now = [0.0]
+    vocab = Vocabulary(max_new=2, clock=lambda: now[0])
+    used = set(vocab.codes(["v1", "v2"]).tolist())
+    vocab.in_use = lambda: used
+    assert vocab.codes(["v3"])[0] == vocab.code(OTHER)  # both slots held: pooled, and looked
+    now[0] += 1.0
+    assert vocab.codes(["v3"])[0] == vocab.code(OTHER)  # too soon to look again
+    used = set()  # v1 and v2 have left the window and the label join
+    now[0] += 10.0
+    assert vocab.codes(["v3"])[0] != vocab.code(OTHER)
+    assert "v3" in vocab.values and vocab.released

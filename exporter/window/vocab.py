@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 OTHER = "__other__"
 RECLAIM_EVERY = 1000  # folds between two looks for codes to give back (each scans the window)
+RECLAIM_SECONDS = 10.0  # or this long: on a quiet model 1,000 folds took hours
 # Longer values fold into __other__ too: categories and classes reach pages and label values,
 # where a 500 KB string would make every scrape megabytes.
 MAX_VALUE_CHARS = 128
@@ -32,7 +35,12 @@ class _Codes(dict[str | None, int]):
 class Vocabulary:
     """Codes for a categorical column: known values plus a capped number of new ones."""
 
-    def __init__(self, max_new: int, on_fold: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self,
+        max_new: int,
+        on_fold: Callable[[], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._codes = _Codes(self._missing)
         self._values: list[str] = []
         self._known: set[str] = set()
@@ -46,6 +54,8 @@ class Vocabulary:
         self.released: list[str] = []  # values whose codes were given back, for the counters
         self._free: list[int] = []
         self._folds = 0
+        self._clock = clock
+        self._looked = -math.inf  # when the last look for codes to give back ran
         self._assigning: set[int] = set()  # codes given during the current codes() call
 
     def seed(self, values: Iterable[str]) -> None:
@@ -94,8 +104,12 @@ class Vocabulary:
     def _reclaimed(self) -> bool:
         """Whether a code is free for a new value, looking (now and then) for codes that no
         stored row uses any more: a version that left the window gives its slot back."""
-        if self._free or self.in_use is None or self._folds % RECLAIM_EVERY:
+        if self._free or self.in_use is None:
             return bool(self._free)
+        now = self._clock()
+        if self._folds % RECLAIM_EVERY and now - self._looked < RECLAIM_SECONDS:
+            return False
+        self._looked = now
         used = self.in_use() | self._assigning
         for code, value in enumerate(self._values):
             kept = code in used or value == OTHER or value in self._known
