@@ -120,3 +120,19 @@ def test_a_model_prediction_threshold_alone_keeps_the_default_method() -> None:
         "models": [model_keys(prediction_drift={"threshold": 0.3})],
     }
     assert load_doc(doc).models[0].prediction_drift == DriftSpec(method="psi", threshold=0.3)
+
+
+def test_a_learned_threshold_for_anderson_is_refused_where_it_is_set() -> None:
+    """Learned on reference chunks, anderson's cut flagged 13-14 % of healthy windows."""
+    features = [{"name": "amount", "type": "numeric", "method": "anderson", "threshold": "learned"}]
+    assert model_error(features=features).startswith(
+        "models[0].features[0].threshold: learned does not apply to 'anderson'"
+    )
+    defaults = {"drift": {"numeric": {"method": "anderson", "threshold": "learned"}}}
+    assert load_error({"defaults": defaults, "models": [model_keys()]}).startswith(
+        "defaults.drift.numeric.threshold: learned does not apply to 'anderson'"
+    )
+    by_type = {"drift": {"numeric": {"method": "anderson"}}}
+    own = [{"name": "amount", "type": "numeric", "threshold": 0.01}]
+    model = load_doc({"defaults": by_type, "models": [model_keys(features=own)]}).models[0]
+    assert model.features[0].drift == DriftSpec(method="anderson", threshold=0.01)

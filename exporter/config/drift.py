@@ -19,6 +19,7 @@ from exporter.config.keys import ConfigError, Section, describe
 from exporter.config.scalars import Labels, Number, Positive, Text
 from exporter.stats import METHODS, methods_for
 from exporter.stats.kinds import FeatureType
+from exporter.stats.thresholds import NOT_LEARNABLE
 
 LEARNED = "learned"
 # Learning a threshold scores reference chunks of single values; embeddings have none.
@@ -94,6 +95,13 @@ class DriftKeys(Section):
             spec = DriftSpec(method=self.method or fallback.method, threshold=own, learned=learned)
         else:
             spec = fallback.model_copy(update={"method": self.method or fallback.method})
+        if spec.learned and spec.method in NOT_LEARNABLE:
+            reason = (
+                f"learned does not apply to {spec.method!r}: its statistic is centred on 0, "
+                "so no cut learned on reference chunks carries to windows; use its p-value "
+                "threshold (e.g. 0.05)"
+            )
+            raise ConfigError(f"{path}.threshold", reason)
         is_test = any(c.is_test for c in METHODS.get(spec.method or "", {}).values())
         if own is not None and is_test and own > 1:
             reason = f"is a p-value for {spec.method!r}, so it must be at most 1, got {own}"

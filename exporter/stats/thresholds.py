@@ -32,6 +32,10 @@ _SMALLEST_CHUNK = 10  # below, a reference is too small to say what chance does
 # distances, z) as its square root. Anderson-Darling's statistic is standardised around 0,
 # which no ratio carries over (docs/statistics.md).
 SQUARED = frozenset({"psi", "kl_div", "chi2", "chisquare", "g_test", "cramervonmises"})
+# Methods whose score no ratio carries from reference chunks to windows: anderson's statistic
+# is standardised around 0 (often negative), and a learned cut flagged 13-14 % of healthy
+# windows. The config refuses `threshold: learned` for them.
+NOT_LEARNABLE = frozenset({"anderson"})
 
 
 def _independent(size: int, chunk: int, rows: int, power: float) -> float:
