@@ -22,8 +22,9 @@ T0 = 1_700_000_000.0
 LONG = "x" * 100_000  # one record's class text; max_entry_bytes allows 512 KiB
 
 
-def _pipeline() -> ModelPipeline:
+def _pipeline(classes: tuple[str, ...] | None = None) -> ModelPipeline:
     model = ModelConfig(
+        classes=classes,
         name="m",
         task=Task.MULTICLASS,
         features=(),
@@ -90,3 +91,35 @@ def test_score_keys_outside_the_classes_add_up_under_other() -> None:
     scores = {"a": 0.2, "c": 0.25, "b": 0.3, LONG: 0.25}
     assert names.compact(scores) == (("a", OTHER, "b"), (0.2, 0.5, 0.3))
     assert names.compact({"b": 0.4, "a": 0.6}) == (("b", "a"), (0.4, 0.6))
+
+
+def test_two_classes_that_both_fold_into_other_are_still_a_wrong_prediction() -> None:
+    """Folded to one name, predicting c for a true d counted as correct: accuracy 1.0 for
+    0.02, and the error-rate change detector was fed no error."""
+    pipeline = _pipeline(classes=("a", "b"))
+    records = [{"id": "w0", "prediction": "a"}, {"id": "w1", "prediction": "b"}]
+    records += [{"id": f"k{i}", "prediction": "c"} for i in range(100)]
+    pipeline.ingest_predictions([_entry(i, {**r, "features": {}}) for i, r in enumerate(records)])
+    labels = [{"id": "w0", "label": "a"}, {"id": "w1", "label": "b"}]
+    labels += [{"id": f"k{i}", "label": "d"} for i in range(100)]
+    joined = pipeline.join.join(
+        [pipeline._decoder.labels(*_entry(200 + i, r)).records[0] for i, r in enumerate(labels)]
+    )
+    assert joined.errors == (0.0, 0.0) + (1.0,) * 100
+    assert joined.classes[2:] == ((OTHER, OTHER),) * 100  # the counters pool them
+    pairs = pipeline.join.pairs(T0 + 1)
+    metrics = dict(
+        realised(pipeline.model, pairs.predicted, pairs.actual, (), pairs.classes).metrics
+    )
+    assert metrics["accuracy"] == 2 / 102
+
+
+def test_a_held_label_keeps_its_long_class_as_a_short_digest_that_still_joins() -> None:
+    """Held raw, 10,000 labels of 100 KB waiting for their predictions took a gigabyte."""
+    pipeline = _pipeline()
+    pipeline.ingest_labels([_entry(0, {"id": "r0", "label": LONG})])
+    held = pipeline.join._early._held  # the label waits for its prediction
+    assert max(len(str(label.label)) for _, label, _ in held.values()) <= 128
+    record = {"id": "r0", "features": {}, "prediction": LONG, "scores": _scores(LONG)}
+    pipeline.ingest_predictions([_entry(1, record)])
+    assert pipeline.join.pairs(T0 + 1).actual == (OTHER,)  # joined, as a correct prediction

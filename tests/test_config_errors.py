@@ -307,3 +307,9 @@ def test_a_stream_read_by_two_models_is_rejected_at_its_second_use() -> None:
         "models[1].streams.labels: stream 'mlmon:shared:labels' is already read as "
         "models[0].streams.labels"
     )
+
+
+def test_a_positive_class_outside_the_classes_is_refused() -> None:
+    """It folded into __other__: precision, recall, f1 and roc_auc were never exported."""
+    error = model_error(classes=["ok", "chargeback"], positive_class="fraud")
+    assert error == "models[0].positive_class: 'fraud' is not one of classes ['ok', 'chargeback']"

@@ -177,3 +177,17 @@ def test_labels_added_before_their_predictions_join_live_and_after_a_restart_ali
     for pipeline in (live, rebuilt):
         pairs = pipeline.join.pairs(pipeline.window.view(0).ts.max() + 1)
         assert (sorted(pairs.predicted), sorted(pairs.actual)) == ([5.0] * 20, [4.0] * 20)
+
+
+def test_a_label_replayed_before_its_prediction_joins_when_the_prediction_comes() -> None:
+    """A restart between a label and its prediction: the replay did not hold the label."""
+    clock = Clock(T0)
+    pipeline, registry = _pipeline(clock)
+    pipeline.ingest_labels(_labels(T0, range(3), label=1), count=False)  # the rebuild
+    clock.now = T0 + 2
+    pipeline.ingest_predictions(_predictions(T0 + 2, range(3)))
+    assert len(pipeline.join.pairs(clock.now)) == 3
+    pipeline.ingest_labels(_labels(clock.now, range(10, 12), label=1), count=False)
+    clock.now += EARLY_SECONDS + 1
+    pipeline.evaluate(None)
+    assert _value(registry, "mlmon_labels_unmatched_total") == 0  # the first process counts

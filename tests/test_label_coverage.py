@@ -151,3 +151,14 @@ def test_a_window_that_regrows_and_wraps_keeps_each_label_on_its_row() -> None:
     joined = [i % 700 % 3 == 0 for i in range(4200 - 1500, 4200)]  # oldest row first
     assert view.labels.tolist() == [JOINED if j else WAITING for j in joined]
     assert view.label_coverage() == sum(joined) / 1500
+
+
+def test_a_prediction_sent_again_with_its_id_counts_once_in_coverage() -> None:
+    """The replaced copy stayed waiting for good: at-least-once producers read 0.5."""
+    clock = Clock(T0)
+    pipeline = _pipeline(clock)
+    pipeline.ingest_predictions(_predictions(T0, range(10)))
+    pipeline.ingest_predictions(_predictions(T0, range(10)) + _predictions(T0, range(5)))
+    pipeline.ingest_labels(_labels(T0 + 1, range(10)))
+    assert len(pipeline.window) == 25
+    assert _coverage(pipeline, T0 + 2) == 1.0

@@ -63,6 +63,7 @@ TRICKY = {
     "byte order mark": b"\xef\xbb\xbfa,b,c\n1,2,x\n3,4,y\n",
     "numbers as categories": b"a,b,c,prediction\n1,2,01,1.0\n3,4,1,1\n5,6,1.0,2\n",
     "no optional columns": b"a,b,c\n1,2,x\n",
+    "unnamed columns, as spreadsheets export them": b"a,b,c,,\n1,2,x,,\n3,4,y,,\n",
     "short rows and blank lines": b"a,b,c,score\n1,2\n\n3,4,y,0.5\n\n\n5\n",
     "windows line ends": b"a,b,c\r\n1,2,x\r\n3,4,y\r\n",
     "texts float() reads": b"a,b,c\n 1 ,1_000,x\nnan,2e3,y\n",

@@ -59,3 +59,13 @@ def test_a_slot_freed_on_a_quiet_model_is_given_to_a_new_version_within_seconds(
     now[0] += 10.0
     assert vocab.codes(["v3"])[0] != vocab.code(OTHER)
     assert "v3" in vocab.values and vocab.released
+
+
+def test_a_version_back_in_the_read_that_brings_a_new_one_keeps_its_own_code() -> None:
+    """Its code, free while the version was away, went to the new version in that very
+    read: the returning version's records were stored under the new one's name."""
+    vocab = Vocabulary(max_new=2)
+    vocab.codes(["v1", "v2"])
+    vocab.in_use = set  # v1 and v2 left the window and the label join
+    codes = vocab.codes(["v2"] * 3 + ["v4"] * 3).tolist()
+    assert [vocab.values[c] for c in codes] == ["v2"] * 3 + ["v4"] * 3

@@ -132,6 +132,9 @@ class ModelKeys(Layer):
         if self.classes is not None and not 2 <= len(self.classes) <= MAX_CLASSES:
             reason = f"must list 2 to {MAX_CLASSES} classes, got {len(self.classes)}"
             raise ConfigError("classes", reason)
+        if self.classes is not None and self.positive_class not in (None, *self.classes):
+            reason = f"{self.positive_class!r} is not one of classes {list(self.classes)}"
+            raise ConfigError("positive_class", reason)  # it would fold into __other__
         seen: dict[str, int] = {}
         for i, segment in enumerate(self.segments):
             key = f"segments[{i}].{'feature' if segment.feature else 'tag'}"

@@ -38,7 +38,7 @@ from exporter.reference.load import (
 from exporter.source.connect import RedisClient
 from exporter.source.streams import LABELS, PREDICTIONS, Entry
 from exporter.window.labels import JoinResult, LabelJoin
-from exporter.window.ring import Window
+from exporter.window.ring import JOINED, UNJOINABLE, Window
 from exporter.window.slices import unpack
 from exporter.window.vocab import OTHER
 
@@ -116,11 +116,12 @@ class ModelPipeline:
         got = self._decode(entries, self._decoder.labels, LABELS, count)
         labels = cast(list[Label], got.records)
         if labels:
-            self._joined(self.join.join(labels, hold=count), len(labels), count)
+            self._joined(self.join.join(labels, count), len(labels), count)
 
     def _joined(self, joined: JoinResult, labels: int, count: bool) -> None:
         """Mark, count and feed what a join did; labels: how many were read (0: held ones)."""
-        self.window.mark_joined(joined.rows)
+        self.window.mark(joined.rows, JOINED)
+        self.window.mark(joined.replaced, UNJOINABLE)
         if count:
             self._live.observe_labels(self.model.name, labels, joined)
         self.changes.labels(joined, count)

@@ -164,7 +164,8 @@ class CsvTable:
         header = next(reader, None)
         if header is None:
             raise Inexact
-        if len(set(header)) != len(header):
+        named = [name for name in header if name]  # unnamed columns are never read
+        if len(set(named)) != len(named):
             raise Inexact  # a repeated column name: the row reader names it
         index = {name: i for i, name in enumerate(header)}
         self._names = frozenset(index)

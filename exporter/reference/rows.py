@@ -49,7 +49,7 @@ def _csv_rows(text: str, where: str) -> list[dict[str, Any]]:
     shifts every later cell of the row into the wrong column)."""
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None) or []
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         raise ReferenceError(f"{where}: the header names column {repeated[0]!r} twice")
     rows = []

@@ -8,6 +8,7 @@ matrix (8,000 of them: 9 s and 1.7 GB per evaluation).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,10 @@ from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
 # names with their probabilities, or None.
 Compact = float | tuple[tuple[str, ...], tuple[float, ...]] | None
 MAX_KEYSETS = 256
+LONG = OTHER + ":"  # a class text past MAX_VALUE_CHARS is kept as LONG + a digest of it
+# A pair's prediction when it and its label both fold into __other__ but differ: folded to
+# the same name they would count as correct (accuracy 1.0 for 0.02 in a review).
+OTHER_MISMATCH = OTHER + "mismatch__"
 _Keyset = tuple[tuple[str, ...], list[int] | None]  # names, and each key's slot when folded
 
 
@@ -37,15 +42,33 @@ class ClassNames:
         """The class itself when configured or among the first seen, else `__other__`."""
         if cls in self.names:
             return cls
-        if not self._configured and len(self.names) < self._cap and len(cls) <= MAX_VALUE_CHARS:
+        if (
+            not self._configured
+            and len(self.names) < self._cap
+            and len(cls) <= MAX_VALUE_CHARS
+            and not cls.startswith(LONG)
+        ):
             self.names.append(cls)
             return cls
         return OTHER
 
-    def bounded_all(self, values: Sequence[Any]) -> list[Any]:
-        """Each value's bounded name, every distinct one resolved once."""
-        once = {v: self.bounded(str(v)) for v in set(values)}
-        return list(map(once.__getitem__, values))
+    def kept(self, values: Sequence[Any]) -> tuple[list[str], list[str]]:
+        """Each value as kept to be compared (its text, or LONG and a digest past 128
+        characters: distinct texts stay distinct) and as named (`bounded`); every distinct
+        value resolved once, and equal ones then share one string."""
+        once = {v: self._named(token(str(v))) for v in set(values)}
+        return [once[v][0] for v in values], [once[v][1] for v in values]
+
+    def pair(self, predicted: str, actual: str) -> tuple[str, str]:
+        """A joined pair's kept prediction and label as named for the metrics: bounded, the
+        prediction OTHER_MISMATCH where both fold into `__other__` but differ."""
+        named_predicted, named_actual = self.bounded(predicted), self.bounded(actual)
+        if named_predicted == named_actual and predicted != actual:
+            return OTHER_MISMATCH, named_actual
+        return named_predicted, named_actual
+
+    def _named(self, kept: str) -> tuple[str, str]:
+        return kept, self.bounded(kept)
 
     def compact(self, scores: float | Mapping[str, float] | None) -> Compact:
         """Scores with bounded class names, interned so a million of them share one key tuple;
@@ -73,3 +96,10 @@ class ClassNames:
             return keys, None
         names = tuple(dict.fromkeys(bounded))
         return names, [names.index(name) for name in bounded]
+
+
+def token(text: str) -> str:
+    """The text, or past MAX_VALUE_CHARS LONG and 16 hex digits of its BLAKE2b digest."""
+    if len(text) <= MAX_VALUE_CHARS:
+        return text
+    return LONG + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()

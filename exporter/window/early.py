@@ -22,24 +22,24 @@ class EarlyLabels:
 
     def __init__(self) -> None:
         self._seconds, self._limit = EARLY_SECONDS, EARLY_LIMIT
-        self._held: dict[int, tuple[float, Label]] = {}  # insertion order: arrival order
+        # key -> (held at, label, whether its end counts as unmatched), in arrival order
+        self._held: dict[int, tuple[float, Label, bool]] = {}
 
     def __len__(self) -> int:
         return len(self._held)
 
-    def hold(self, keys: Sequence[int], labels: Sequence[Label], now: float) -> int:
+    def hold(self, keys: Sequence[int], labels: Sequence[Label], now: float, count: bool) -> int:
         """Hold labels; returns how many are unmatched now: a second label for an id already
         held (the first one joins, as when its prediction waits) and the oldest past the
-        limit."""
+        limit. count=False: a replay's labels, whose end the first process counted."""
         unmatched = 0
         for key, label in zip(keys, labels, strict=True):
             if key in self._held:
-                unmatched += 1
+                unmatched += count
             else:
-                self._held[key] = (now, label)
+                self._held[key] = (now, label, count)
         while len(self._held) > self._limit:
-            del self._held[next(iter(self._held))]
-            unmatched += 1
+            unmatched += self._held.pop(next(iter(self._held)))[2]
         return unmatched
 
     def expire(self, now: float) -> int:
@@ -49,8 +49,7 @@ class EarlyLabels:
             key = next(iter(self._held))
             if self._held[key][0] >= now - self._seconds:
                 break
-            del self._held[key]
-            expired += 1
+            expired += self._held.pop(key)[2]
         return expired
 
     def claim(self, keys: Sequence[int]) -> list[Label]:

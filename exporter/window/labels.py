@@ -14,10 +14,11 @@ from exporter.config import ModelConfig
 from exporter.decode.batch import PredictionBatch
 from exporter.decode.wire import Label
 from exporter.stats.kinds import Task
-from exporter.window.classnames import ClassNames, Compact
+from exporter.window.classnames import OTHER_MISMATCH, ClassNames, Compact, token
 from exporter.window.early import EarlyLabels
 from exporter.window.pending import Pending, keys_of
 from exporter.window.recent import Recent
+from exporter.window.vocab import OTHER
 
 Target = float | str
 
@@ -60,6 +61,7 @@ class JoinResult:
     errors: tuple[float, ...] = ()  # per joined label, in order: a miss (0/1) or |error|
     times: tuple[float, ...] = ()  # the joined labels' times
     rows: tuple[int, ...] = ()  # the joined predictions' window rows (Window.appended)
+    replaced: tuple[int, ...] = ()  # window rows of predictions a newer one with its id replaced
 
 
 class LabelJoin:
@@ -103,11 +105,13 @@ class LabelJoin:
         keys = keys_of(cast(list[str], _pick(ids, waiting)))
         with self._lock:
             scores = self._scores(batch, kept)  # names the classes of score keys
-            if self._classification:
-                predicted = self._names.bounded_all(predicted)
-                self._recent.extend(ts, predicted, _pick(scores, None))
+            if self._classification:  # kept for the join, named for the estimates
+                texts, named = self._names.kept(predicted)
+                self._recent.extend(ts, named, _pick(scores, None))
+                predicted = list(texts)
+            replaced: tuple[int, ...] = ()
             if len(keys):
-                self._pending.add(
+                replaced = self._pending.add(
                     keys,
                     ts if waiting is None else ts[waiting],
                     _pick(predicted, waiting),
@@ -117,23 +121,22 @@ class LabelJoin:
                 )
             now = self._clock()
             self._pending.expire(now - self._horizon)
-            if not self._early:
-                return None
-            claimed = self._early.claim(keys.tolist())
-            joined = self._join(claimed, None, now) if claimed else JoinResult(0)
-            result = self._with_expired(joined, now)
-            return result if claimed or result.unmatched else None
+            claimed = self._early.claim(keys.tolist()) if self._early else []
+            joined = self._join(claimed, now, None) if claimed else JoinResult(0)
+            result = replace(self._with_expired(joined, now), replaced=replaced)
+            return result if claimed or result.unmatched or replaced else None
 
-    def join(self, labels: Sequence[Label], hold: bool = True) -> JoinResult:
+    def join(self, labels: Sequence[Label], count: bool = True) -> JoinResult:
         """Pair labels with remembered predictions; expired or unknown ones are unmatched.
 
-        hold: a label without its prediction waits a while for it (see EarlyLabels) rather
-        than being unmatched at once; a replay, which reads predictions first, holds none.
+        A label without its prediction waits a while for it (see EarlyLabels) rather than
+        being unmatched at once. count=False: a replay's labels, counted by the process
+        that read them first, are not counted unmatched when their wait ends.
         """
         with self._lock:
             now = self._clock()
             self._pending.expire(now - self._horizon)
-            return self._with_expired(self._join(labels, self._early if hold else None, now), now)
+            return self._with_expired(self._join(labels, now, count), now)
 
     def expire_held(self) -> int:
         """Let go of the held labels past their grace, for when no record arrives to do it;
@@ -146,9 +149,9 @@ class LabelJoin:
         expired = self._early.expire(now)
         return replace(result, unmatched=result.unmatched + expired) if expired else result
 
-    def _join(self, labels: Sequence[Label], early: EarlyLabels | None, now: float) -> JoinResult:
+    def _join(self, labels: Sequence[Label], now: float, count: bool | None) -> JoinResult:
         """Pair labels with waiting predictions, under the lock; labels without one are held
-        in early, when given, else unmatched."""
+        (count: whether their end counts as unmatched), or with count None unmatched."""
         unmatched, delays = 0, []
         classes: list[tuple[str, str]] = []
         values: list[tuple[float, float]] = []
@@ -169,22 +172,24 @@ class LabelJoin:
                 continue
             rows.append(row)
             delays.append(max(0.0, label.ts - ts))
-            actual = self._names.bounded(str(label.label)) if self._classification else label.label
-            self._pairs.append((label.ts, ts, predicted, actual, score, codes))
             label_times.append(label.ts)
-            if self._classification:  # predicted: bounded when remembered
-                classes.append((str(actual), str(predicted)))
-                errors.append(float(actual != predicted))
+            if self._classification:  # predicted: kept (see ClassNames.kept) when remembered
+                kept = token(str(label.label))
+                named_predicted, actual = self._names.pair(predicted, kept)
+                self._pairs.append((label.ts, ts, named_predicted, actual, score, codes))
+                counted = OTHER if named_predicted == OTHER_MISMATCH else named_predicted
+                classes.append((actual, counted))
+                errors.append(float(kept != predicted))
             else:
+                self._pairs.append((label.ts, ts, predicted, label.label, score, codes))
                 values.append((float(predicted), float(label.label)))
                 errors.append(abs(float(predicted) - float(label.label)))
-        missing = np.flatnonzero(~found)
-        if early is None:
+        missing = np.flatnonzero(~found).tolist()
+        if count is None:
             unmatched += len(missing)
-        elif len(missing):
-            unmatched += early.hold(
-                keys[missing].tolist(), [labels[i] for i in missing.tolist()], now
-            )
+        elif missing:
+            held = [self._kept(labels[i]) for i in missing]
+            unmatched += self._early.hold(keys[missing].tolist(), held, now, count)
         return JoinResult(
             unmatched,
             tuple(delays),
@@ -194,6 +199,11 @@ class LabelJoin:
             tuple(label_times),
             tuple(rows),
         )
+
+    def _kept(self, label: Label) -> Label:
+        """A label to hold: its class as kept (bounded in length), so the held ones stay
+        small whatever text a producer sends."""
+        return label._replace(label=token(str(label.label))) if self._classification else label
 
     def pairs(self, now: float) -> JoinedPairs:
         """The pairs whose label arrived within the window, and the recent scores."""

@@ -73,8 +73,9 @@ class Pending:
         scores: Scores,
         slices: np.ndarray | None = None,
         rows: np.ndarray | None = None,
-    ) -> None:
+    ) -> tuple[int, ...]:
         """Append predictions, newest last; a key already waiting is replaced by the newer.
+        Returns the window rows of the replaced ones (they can no longer be joined).
 
         scores: one per prediction, or an array of probabilities with NaN for none; slices:
         each prediction's packed segment and version codes (window.slices); rows: each one's
@@ -84,14 +85,18 @@ class Pending:
         if slices is None or (self._slice is None and not slices.any()):
             slices = None  # no segment or version yet: no column for it
         ordered = np.sort(keys)  # a quick look for repeats: ids are nearly always unique
+        dropped = np.empty(0, np.int64)
         if len(keys) > 1 and (ordered[1:] == ordered[:-1]).any():
             last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
             keep = np.sort(last)  # the same id twice in one batch: the later one counts
+            dropped = np.delete(rows, keep)
             keys, ts, rows = keys[keep], ts[keep], rows[keep]
             slices = None if slices is None else slices[keep]
             predicted = [predicted[i] for i in keep]
             scores = scores[keep] if isinstance(scores, np.ndarray) else [scores[i] for i in keep]
-        self._kill(self._find(keys))
+        at = self._find(keys)
+        replaced = np.concatenate([dropped, self._row[at[at >= 0]]])
+        self._kill(at)
         self._append(keys, ts, predicted, scores)
         self._row[self._tail - len(keys) : self._tail] = rows
         if slices is not None:
@@ -101,6 +106,7 @@ class Pending:
         elif self._slice is not None:
             self._slice[self._tail - len(keys) : self._tail] = 0
         self._evict_beyond_limit()
+        return tuple(replaced[replaced >= 0].tolist())
 
     def take(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any], list[Any]]:
         """(found, ts, predicted, scores) for each key; found ones stop waiting.

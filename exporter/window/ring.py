@@ -111,13 +111,15 @@ class Window:
         """Rows ever appended: the next batch's rows are numbered from here."""
         return self._appended
 
-    def mark_joined(self, numbers: Sequence[int]) -> None:
-        """Mark the numbered rows joined to their labels; rows gone from the window are
-        skipped."""
+    def mark(self, numbers: Sequence[int], state: int) -> None:
+        """Set the numbered rows' label state (JOINED, or UNJOINABLE for a prediction a newer
+        one with its id replaced); rows gone from the window are skipped."""
+        if not numbers:
+            return
         rows = np.array(numbers, np.int64)
         with self._lock:
             rows = rows[(rows >= self._appended - self._size) & (rows < self._appended)]
-            self._labels[(rows - self._offset) % max(len(self._ts), 1)] = JOINED
+            self._labels[(rows - self._offset) % max(len(self._ts), 1)] = state
 
     def extend(self, batch: PredictionBatch) -> np.ndarray:
         """Append a batch column by column; the oldest rows fall out past the cap.

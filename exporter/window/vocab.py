@@ -57,6 +57,7 @@ class Vocabulary:
         self._clock = clock
         self._looked = -math.inf  # when the last look for codes to give back ran
         self._assigning: set[int] = set()  # codes given during the current codes() call
+        self._column: Sequence[str | None] = ()  # the values the current codes() call codes
 
     def seed(self, values: Iterable[str]) -> None:
         """Add reference categories; they never count against the cap on new values."""
@@ -77,7 +78,11 @@ class Vocabulary:
     def codes(self, values: Sequence[str | None]) -> np.ndarray:
         """Codes of a column, -1 for None; a folded value is counted at each occurrence."""
         self._assigning.clear()  # the codes of this column are not stored anywhere yet
-        return np.fromiter(map(self._codes.__getitem__, values), np.int32, len(values))
+        self._column = values
+        try:
+            return np.fromiter(map(self._codes.__getitem__, values), np.int32, len(values))
+        finally:
+            self._column = ()
 
     def _missing(self, value: str) -> int:
         code, folded = self._assign(value)
@@ -110,7 +115,10 @@ class Vocabulary:
         if self._folds % RECLAIM_EVERY and now - self._looked < RECLAIM_SECONDS:
             return False
         self._looked = now
-        used = self.in_use() | self._assigning
+        # Codes this column looked up already are not stored yet either: a version back in
+        # the same read as a new one lost its code to it, and its records the new one's name.
+        looked_up = {self._codes.get(value) for value in set(self._column)} - {None}
+        used = self.in_use() | self._assigning | looked_up
         for code, value in enumerate(self._values):
             kept = code in used or value == OTHER or value in self._known
             if not kept and self._codes.get(value) == code:  # not given back already
