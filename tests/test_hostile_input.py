@@ -67,7 +67,10 @@ def test_a_lone_surrogate_anywhere_is_rejected_as_invalid_unicode(where: str) ->
     [
         ('{"features": {"x": NaN, "c": "a"}, "prediction": "1"}', Reason.NON_FINITE),
         ('{"features": {"x": 1e999, "c": "a"}, "prediction": "1"}', Reason.NON_FINITE),
-        ('{"features": {"x": 1.0, "c": "a"}, "prediction": "1", "note": NaN}', Reason.NON_FINITE),
+        (
+            '{"features": {"x": 1.0, "c": "a"}, "prediction": "1", "latency_ms": NaN}',
+            Reason.NON_FINITE,
+        ),
         ('{"features": {"x": 1.0, "c": "\\udc00"}, "prediction": "1"}', Reason.INVALID_UNICODE),
     ],
 )

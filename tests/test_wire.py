@@ -123,3 +123,35 @@ def test_an_integer_id_beyond_64_bits_is_rejected_however_many_digits(digits: in
 def test_classes_compare_the_way_producers_mean_them() -> None:
     assert class_key(1) == class_key(1.0) == class_key("1") == "1"
     assert class_key(True) == "true"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b'"debug": NaN',  # an extra key, as Python's json.dumps writes a pandas NaN
+        b'"debug": {"x": -Infinity}',
+        b'"debug": 1e999',
+        b'"debug": "\\ud800"',  # a lone surrogate in a value nobody reads
+    ],
+)
+def test_a_value_nobody_reads_does_not_lose_its_record(extra: bytes) -> None:
+    """NaN in an extra key or an unconfigured feature rejected the record as non_finite,
+    where 1e999 there was accepted: a pandas NaN in a feature nobody monitors lost them all."""
+    decoder = Decoder(MODEL)
+    record = b'{"features": {"amount": 1, "unmonitored": 0}, "prediction": 1, %s}' % extra
+    for fields in ({b"data": record}, {b"batch": b"[%s]" % record}):
+        assert len(decoder.predictions(ID, fields).records) == 1
+    unmonitored = record.replace(b'"unmonitored": 0', extra.replace(b'"debug"', b'"unmonitored"'))
+    assert len(decoder.predictions(ID, {b"data": unmonitored}).records) == 1
+    label = b'{"id": "a", "label": 1, %s}' % extra
+    assert len(decoder.labels(ID, {b"data": label}).records) == 1
+
+
+def test_nan_in_a_value_that_is_read_still_rejects_its_record() -> None:
+    decoder = Decoder(MODEL)
+    for record in (
+        b'{"features": {"amount": NaN}, "prediction": 1}',
+        b'{"features": {"amount": 1}, "prediction": 1, "tags": {"region": NaN}}',
+        b'{"features": {"amount": 1}, "prediction": 1, "latency_ms": Infinity}',
+    ):
+        assert decoder.predictions(ID, {b"data": record}).rejected == [Reason.NON_FINITE]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ class Reader:
     def __init__(self, shape: type[Any], known: frozenset[str]) -> None:
         self._shape = shape
         self._known = known
+        self._features = _feature_names(shape)
         self._closed = msgspec.json.Decoder(closed(shape))  # the common record: no key scan
         self._one = msgspec.json.Decoder(shape)
         self._batch = msgspec.json.Decoder(list[msgspec.Raw])
@@ -48,7 +50,7 @@ class Reader:
         except msgspec.ValidationError:  # not an array, unless not even JSON
             items = self._plain(payload)
         except _ENTRY_ERRORS:
-            items = diagnose(payload, each=True)
+            items = diagnose(payload, each=True, read=self._read)
         if not isinstance(items, list) or len(items) > MAX_BATCH_RECORDS:
             raise Malformed(Reason.BAD_BATCH)
         return items
@@ -77,7 +79,7 @@ class Reader:
             except msgspec.ValidationError:
                 source = self._plain(source)
             except _ENTRY_ERRORS:
-                source = diagnose(bytes(source))
+                source = diagnose(bytes(source), read=self._read)
         if not isinstance(source, dict):
             raise Invalid(Reason.NOT_AN_OBJECT)
         try:
@@ -95,7 +97,20 @@ class Reader:
             overflow = str(exc).startswith("Number out of range")
             raise Malformed(Reason.NON_FINITE if overflow else Reason.INVALID_JSON) from None
         except _ENTRY_ERRORS:
-            return diagnose(bytes(source))
+            return diagnose(bytes(source), read=self._read)
+
+    def _read(self, value: Any) -> Any:
+        """What the shape reads of a parsed record, for the checks of NaN and lone surrogates:
+        the values of keys outside the wire format, and of features not configured, are
+        never read, so a pandas NaN in a feature nobody monitors no longer loses the record
+        (1e999 there was accepted, NaN rejected it). Their names are still checked."""
+        if not isinstance(value, dict):
+            return value
+        read = {k: v if k in self._known else None for k, v in value.items()}
+        features = read.get("features")
+        if isinstance(features, dict) and self._features is not None:
+            read["features"] = {k: v if k in self._features else None for k, v in features.items()}
+        return read
 
     def unknown(self, source: Any) -> tuple[str, ...]:
         """The record's top-level keys outside the wire format, sorted; often none."""
@@ -105,7 +120,7 @@ class Reader:
             try:
                 keys = self._keys.decode(source)
             except _ENTRY_ERRORS:
-                keys = diagnose(bytes(source))
+                keys = diagnose(bytes(source), read=self._read)
         if self._known.issuperset(keys):
             return ()
         return tuple(sorted(str(k) for k in keys if k not in self._known))
@@ -134,21 +149,33 @@ class Unusable:
     reason: Reason
 
 
-def diagnose(payload: bytes, each: bool = False) -> Any:
+def _whole(value: Any) -> Any:
+    return value
+
+
+def _feature_names(shape: type[Any]) -> frozenset[str] | None:
+    """The wire names of a record shape's features, or None for a shape without them."""
+    found = {f.name: f.type for f in msgspec.structs.fields(shape)}.get("features")
+    for member in typing.get_args(found) or (found,):
+        if isinstance(member, type) and issubclass(member, msgspec.Struct):
+            return frozenset(f.encode_name for f in msgspec.structs.fields(member))
+    return None
+
+
+def diagnose(payload: bytes, each: bool = False, read: Callable[[Any], Any] = _whole) -> Any:
     """Parse what msgspec refused with the stdlib, to name why; the value if it is usable.
 
     each: the payload is a batch, whose elements are judged one by one (an element with a
     NaN or a lone surrogate becomes an Unusable), so one bad record does not lose the rest.
+    read: the part of a record that is checked (Reader._read).
     """
     try:
-        value = json.loads(payload, parse_constant=None if each else _reject_constant)
-    except _NonFinite:
-        raise Malformed(Reason.NON_FINITE) from None
+        value = json.loads(payload)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Malformed(Reason.INVALID_JSON) from None
     if each and isinstance(value, list):
-        return [Unusable(r) if (r := _unusable(item)) else item for item in value]
-    if (reason := _unusable(value)) is not None:
+        return [Unusable(r) if (r := _unusable(read(item))) else item for item in value]
+    if (reason := _unusable(read(value))) is not None:
         raise Malformed(reason)
     return value
 
@@ -161,14 +188,6 @@ def _unusable(value: Any) -> Reason | None:
     if not _encodable(value):
         return Reason.INVALID_UNICODE
     return None
-
-
-class _NonFinite(Exception):
-    """Raised by the fallback parser when it meets NaN or Infinity."""
-
-
-def _reject_constant(_: str) -> Any:
-    raise _NonFinite()
 
 
 def _finite(value: Any) -> bool:
