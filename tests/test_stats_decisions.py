@@ -9,6 +9,7 @@ from sklearn import decomposition  # type: ignore[import-untyped]
 
 from bench.stats_false_alarms import any_alarm_share
 from exporter.evaluate.drift import correct, dataset_share
+from exporter.evaluate.features import reference_codes
 from exporter.evaluate.fit import FittedColumn
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot
 from exporter.stats import DEFAULT_METHOD, choose_method, make_method, resolve
@@ -208,3 +209,55 @@ def test_a_learned_threshold_on_a_chi_square_statistic_scales_as_a_squared_one()
         window = rng.choice(6, 500, p=shares)
         flagged += method.score(window).score > learned.for_size(500)  # type: ignore[operator]
     assert flagged / runs <= 0.06
+
+
+def _zipf_codes(
+    rng: np.random.Generator, size: int, categories: int = 200
+) -> tuple[np.ndarray, np.ndarray]:
+    """A sparse categorical sample (shares 1/rank): many categories any sample misses."""
+    p = 1 / np.arange(1, categories + 1)
+    return rng.choice(categories, size, p=p / p.sum()), p / p.sum()
+
+
+def _as_reference_codes(reference: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, int]:
+    """Window values as evaluate.features.reference_codes gives them: a category the reference
+    lacks gets a code of its own from k on."""
+    seen = np.unique(reference)
+    code = {c: i for i, c in enumerate(seen.tolist())}
+    unseen = {c: len(seen) + j for j, c in enumerate(sorted(set(window.tolist()) - set(code)))}
+    return np.array([code.get(c, unseen.get(c)) for c in window.tolist()]), len(seen)
+
+
+@pytest.mark.parametrize(("reference_rows", "window_rows"), [(800, 1000), (300, 3000)])
+def test_chi2_stays_near_alpha_on_a_healthy_feature_with_many_rare_categories(
+    reference_rows: int, window_rows: int
+) -> None:
+    """One `__other__` column, 0 in the reference by construction, flagged 57 % (800 rows)
+    and 100 % (300 rows) of healthy windows of a 200-category feature."""
+    rng = np.random.default_rng(17)
+    flagged = 0
+    for _ in range(200):
+        reference, _ = _zipf_codes(rng, reference_rows)
+        window, _ = _zipf_codes(rng, window_rows)
+        codes, k = _as_reference_codes(reference, window)
+        ref_codes = np.searchsorted(np.unique(reference), reference)
+        method = make_method("chi2", CATEGORICAL).fit(ref_codes, n_categories=k)
+        flagged += method.score(codes).drifted
+    assert flagged / 200 <= 0.08
+
+
+def test_chi2_still_flags_a_new_category_that_takes_a_fifth_of_the_window() -> None:
+    rng = np.random.default_rng(18)
+    reference, _ = _zipf_codes(rng, 800)
+    window = np.concatenate([_zipf_codes(rng, 800)[0], np.full(200, 10_000)])
+    codes, k = _as_reference_codes(reference, window)
+    ref_codes = np.searchsorted(np.unique(reference), reference)
+    result = make_method("chi2", CATEGORICAL).fit(ref_codes, n_categories=k).score(codes)
+    assert result.drifted and result.p_value is not None and result.p_value < 1e-6
+
+
+def test_window_values_the_reference_lacks_each_get_a_code_of_their_own() -> None:
+    column = FittedColumn("c", CATEGORICAL, None, codes={"a": 0, "b": 1})
+    values = ["b", "new1", "a", "new2"]  # the window vocabulary's code order
+    codes = reference_codes(column, values, np.array([0, 1, 1, 2, 3, 3]))
+    assert codes.tolist() == [1, 2, 2, 0, 3, 3]

@@ -35,9 +35,13 @@ def _numeric(column: FittedColumn, values: np.ndarray, min_samples: int) -> Feat
 
 
 def reference_codes(column: FittedColumn, values: Sequence[str], codes: np.ndarray) -> np.ndarray:
-    """Window codes re-expressed as reference codes; unseen values share the last code."""
+    """Window codes re-expressed as reference codes; a value the reference lacks gets a code
+    of its own from k (the reference's categories) on: the methods pool those as
+    `__other__`, and chi2 tells them apart."""
     assert column.codes is not None
-    table = translate(values, column.codes, len(column.codes))
+    table = translate(values, column.codes, -1)
+    unseen = table < 0
+    table[unseen] = len(column.codes) + np.arange(int(unseen.sum()))
     out: np.ndarray = table[codes]
     return out
 
