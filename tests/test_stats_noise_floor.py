@@ -11,7 +11,7 @@ from exporter.evaluate.fit import FittedReference, fit_reference
 from exporter.reference.load import ReferenceData
 from exporter.stats import make_method
 from exporter.stats.kinds import FeatureType
-from exporter.stats.thresholds import NOISE_CHUNKS, NoiseFloor
+from exporter.stats.thresholds import RESAMPLE_MAX, NoiseFloor
 
 ROWS = 5_000  # past auto's 1,000: Wasserstein and Jensen-Shannon at 0.1, Evidently's defaults
 CITIES = tuple(f"c{i:02d}" for i in range(20))
@@ -90,23 +90,40 @@ def test_tests_and_learned_thresholds_get_no_floor() -> None:
     assert [c.noise is not None for c in fitted.features] == [False, False, True]
 
 
-def test_the_floor_is_the_learned_rule_on_reference_chunks_scaled_for_both_samples() -> None:
+def test_the_floor_is_mean_plus_k_sd_of_window_sized_draws_scaled_for_both_samples() -> None:
     rng = np.random.default_rng(25)
     m = 40_000
     reference = rng.normal(0, 1, m)
     method = make_method("wasserstein", FeatureType.NUMERIC).fit(reference)
     floor = NoiseFloor(reference, lambda x: method.score(x).score, k=3.0)
     sample = np.random.default_rng(0).choice(reference, 20_000, replace=False)
-    scores = [method.score(chunk).score for chunk in np.split(sample[: 50 * 256], 50)]
-    measured = np.mean(scores) + 3 * np.std(scores, ddof=1)  # 256 values: a size it measures
-    assert floor.for_size(256) == pytest.approx(
-        measured * np.sqrt((1 / 256 + 1 / m) / (1 / 256 - 1 / m))
-    )
-    # Windows past the largest chunk (a NOISE_CHUNKS-th of the kept values) are extrapolated.
-    assert 20_000 // NOISE_CHUNKS < 4_000
-    ratio = floor.for_size(8_000) / floor.for_size(4_000)  # type: ignore[operator]
-    assert ratio == pytest.approx(np.sqrt((1 / 8_000 + 1 / m) / (1 / 4_000 + 1 / m)))
+    draws = np.random.default_rng(256)  # 256 values: a size it draws (sizes 19 % apart)
+    scores = [method.score(sample[draws.integers(0, 20_000, 256)]).score for _ in range(50)]
+    measured = np.mean(scores) + 3 * np.std(scores, ddof=1)
+    spread = 1 / 256 + 1 / 20_000 - 1 / m  # a draw from the kept 20,000 of the reference
+    assert floor.for_size(256) == pytest.approx(measured * np.sqrt((1 / 256 + 1 / m) / spread))
+    # Windows past RESAMPLE_MAX are carried from the largest draw.
+    assert RESAMPLE_MAX < 8_000
+    ratio = floor.for_size(16_000) / floor.for_size(8_000)  # type: ignore[operator]
+    assert ratio == pytest.approx(np.sqrt((1 / 16_000 + 1 / m) / (1 / 8_000 + 1 / m)))
     assert NoiseFloor(reference[:150], lambda x: 0.0).for_size(100) is None  # too few rows
+
+
+def test_the_floor_stays_above_the_healthy_scores_of_a_feature_with_many_rare_categories() -> None:
+    """Chunks a twentieth of the reference, carried to the window's size, put the floor under
+    the healthy mean: 5-38 % of healthy 1,000-row windows flagged at 5,000 rows."""
+    p = 1 / np.arange(1, 201)
+    p /= p.sum()
+    flagged = 0
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        reference = rng.choice(200, 5_000, p=p)
+        method = make_method("jensenshannon", FeatureType.CATEGORICAL).fit(reference, 200)
+        floor = NoiseFloor(reference, lambda x, m=method: m.score(x).score).for_size(1_000)
+        assert floor is not None
+        scores = [method.score(rng.choice(200, 1_000, p=p)).score for _ in range(100)]
+        flagged += sum(score > max(floor, 0.1) for score in scores)
+    assert flagged / 300 <= 0.05
 
 
 def test_a_few_valued_numeric_column_scored_by_a_test_keeps_its_p_value_threshold() -> None:
