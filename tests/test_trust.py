@@ -274,3 +274,24 @@ def test_a_drift_decision_that_flips_is_logged_once_when_it_starts_and_when_it_e
         "model fraud: feature amount drift cleared",
         "model fraud: dataset drift cleared",
     ]
+
+
+def test_a_rebuild_does_not_count_the_values_it_folds_again() -> None:
+    """A restart's replay counted every fold of the last day again: MLMonSeriesLimited fired
+    for values sent hours before, and `increase()` doubled across the restart."""
+    m = model().model_copy(
+        update={
+            "features": (FeatureConfig(name="country", type=FeatureType.CATEGORICAL),),
+            "max_new_categories": 2,
+        }
+    )
+    now = time.time()
+    records = [{"features": {"country": f"c{i}"}, "prediction": 1} for i in range(6)]
+    entries = [entry(now, r, seq) for seq, r in enumerate(records)]
+    labels = {"model": "fraud", "kind": "category"}
+    replayed = CollectorRegistry()
+    pipeline(replayed, m).ingest_predictions(entries, count=False)
+    assert replayed.get_sample_value("mlmon_series_limited_total", labels) == 0
+    live = CollectorRegistry()
+    pipeline(live, m).ingest_predictions(entries)
+    assert live.get_sample_value("mlmon_series_limited_total", labels) == 4

@@ -63,7 +63,8 @@ class ModelPipeline:
         self._fast = FastPredictions(model)
         self._features = struct_order(model)
         self._dimensions = tuple(dimension for _, dimension in embedding_order(model))
-        self.window = Window(model, lambda kind: live.limited.labels(model.name, kind).inc())
+        self._counting = True  # False while a replay ingests: its folds were counted before
+        self.window = Window(model, self._folded)
         self.join = LabelJoin(model, clock)
         self.window.slicer.versions.in_use = self._version_codes  # slots of departed versions
         self.fitted: FittedReference | None = None
@@ -79,6 +80,7 @@ class ModelPipeline:
 
     def ingest_predictions(self, entries: Sequence[Entry], count: bool = True) -> None:
         """Decode, count and append a batch of prediction entries (count=False: a replay)."""
+        self._counting = count
         batches = []
         for group, columns in self._fast.groups(entries):
             if columns is None:  # not plain: per record, which names every rejection
@@ -104,6 +106,12 @@ class ModelPipeline:
                 for version in versions.values:
                     if version != OTHER:
                         self._live.version(self.model.name, version, records=0)
+
+    def _folded(self, kind: str) -> None:
+        """Count a value folded into `__other__`; a replay's were counted by the old process
+        (a restart counted them again: MLMonSeriesLimited for values sent hours before)."""
+        if self._counting:
+            self._live.limited.labels(self.model.name, kind).inc()
 
     def _version_codes(self) -> set[int]:
         """Version codes an evaluation may still see: the window's, the join's waits and pairs."""
