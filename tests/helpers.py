@@ -18,6 +18,17 @@ from exporter.daemon import Daemon
 from exporter.daemon.shard import Shard
 from tests.conftest import free_port, wait_for
 
+
+class Clock:
+    """A settable clock, passed in instead of time.time."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 CATEGORIES = ("a", "b", "c", "d")
 BASE_MIX = (0.4, 0.3, 0.2, 0.1)
 SHIFTED_MIX = (0.1, 0.2, 0.3, 0.4)

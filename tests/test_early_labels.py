@@ -19,20 +19,10 @@ from exporter.stats.kinds import Task
 from exporter.window import early
 from exporter.window.early import EARLY_SECONDS
 from tests.conftest import RedisServer
-from tests.helpers import make_config, sample, write_reference
+from tests.helpers import Clock, make_config, sample, write_reference
 
 T0 = 1_700_000_000.0
 Entry = tuple[bytes, dict[bytes, bytes]]
-
-
-class Clock:
-    """A settable clock, passed in instead of time.time."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _pipeline(clock: Clock) -> tuple[ModelPipeline, CollectorRegistry]:

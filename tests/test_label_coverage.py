@@ -12,19 +12,10 @@ from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics
 from exporter.stats.kinds import Task
 from exporter.window.ring import JOINED, WAITING
+from tests.helpers import Clock
 
 T0 = 1_700_000_000.0
 Entry = tuple[bytes, dict[bytes, bytes]]
-
-
-class Clock:
-    """A settable clock, passed in instead of time.time."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _pipeline(clock: Clock, **overrides: object) -> ModelPipeline:
