@@ -70,7 +70,7 @@ def test_a_label_read_before_its_prediction_joins_when_the_prediction_arrives() 
     assert _value(registry, "mlmon_labeled_predictions_total", actual="0", predicted="1") == 10
     pairs = pipeline.join.pairs(clock.now)
     assert (pairs.predicted, pairs.actual) == (("1",) * 10, ("0",) * 10)
-    assert pipeline.window.view(clock.now).label_coverage() == 1.0
+    assert pairs.coverage == 1.0
 
 
 def test_live_reading_and_a_rebuild_of_the_same_streams_give_the_same_pairs_and_coverage() -> None:
@@ -95,7 +95,7 @@ def test_live_reading_and_a_rebuild_of_the_same_streams_give_the_same_pairs_and_
         assert sorted(zip(pairs.predicted, pairs.actual, strict=True)) == sorted(
             [("1", "0")] * 40 + [("1", "1")] * 60
         )
-        assert pipeline.window.view(T0 + 2).label_coverage() == 1.0
+        assert pairs.coverage == 1.0
 
 
 def test_a_label_whose_prediction_never_comes_is_unmatched_after_the_grace() -> None:

@@ -16,22 +16,20 @@ from exporter.window.recent import Recent
 
 
 class DictPending:
-    """The former store: an ordered dict of id -> (ts, predicted, scores, window row)."""
+    """The former store: an ordered dict of id -> (ts, predicted, scores)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.items: OrderedDict[str, tuple[float, Any, Any, int]] = OrderedDict()
+        self.items: OrderedDict[str, tuple[float, Any, Any]] = OrderedDict()
 
-    def add(
-        self, ids: list[str], ts: list[float], predicted: list[Any], scores: list[Any], rows: range
-    ) -> None:
-        for row in zip(ids, ts, predicted, scores, rows, strict=True):
+    def add(self, ids: list[str], ts: list[float], predicted: list[Any], scores: list[Any]) -> None:
+        for row in zip(ids, ts, predicted, scores, strict=True):
             self.items[row[0]] = row[1:]
             self.items.move_to_end(row[0])
         while len(self.items) > self.limit:
             self.items.popitem(last=False)
 
-    def take(self, ids: list[str]) -> list[tuple[float, Any, Any, int] | None]:
+    def take(self, ids: list[str]) -> list[tuple[float, Any, Any] | None]:
         return [self.items.pop(i, None) for i in ids]
 
     def expire(self, oldest: float) -> None:
@@ -66,18 +64,14 @@ def test_any_sequence_of_operations_matches_the_ordered_dict(
     limit: int, operations: list[tuple[str, Any]]
 ) -> None:
     ours, theirs = Pending(limit, numeric=False), DictPending(limit)
-    appended = 0  # window rows, numbered as Window.appended numbers them
     for kind, arg in operations:
         if kind == "add" and arg:
             names, ts, predicted, scores = (list(column) for column in zip(*arg, strict=True))
-            numbers = range(appended, appended + len(names))
-            ours.add(keys_of(names), np.array(ts, float), predicted, scores, rows=np.array(numbers))
-            theirs.add(names, [float(t) for t in ts], predicted, scores, numbers)
-            appended += len(names)
+            ours.add(keys_of(names), np.array(ts, float), predicted, scores)
+            theirs.add(names, [float(t) for t in ts], predicted, scores)
         elif kind == "take":
             found, ts, predicted, scores = ours.take(keys_of(arg))
-            taken = zip(ts.tolist(), predicted, scores, ours.taken_rows.tolist(), strict=True)
-            got = iter(taken)
+            got = iter(zip(ts.tolist(), predicted, scores, strict=True))
             expected = theirs.take(arg)
             assert found.tolist() == [row is not None for row in expected]
             assert [next(got) for row in expected if row is not None] == [

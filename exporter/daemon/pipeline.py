@@ -38,7 +38,7 @@ from exporter.reference.load import (
 from exporter.source.connect import RedisClient
 from exporter.source.streams import LABELS, PREDICTIONS, Entry
 from exporter.window.labels import JoinResult, LabelJoin
-from exporter.window.ring import JOINED, UNJOINABLE, Window
+from exporter.window.ring import Window
 from exporter.window.slices import unpack
 from exporter.window.vocab import OTHER
 
@@ -93,7 +93,7 @@ class ModelPipeline:
             batch = concat(batches)
             versions = self.window.slicer.versions
             slices = self.window.extend(batch)
-            early = self.join.remember(batch, slices, self.window.appended - len(batch))
+            early = self.join.remember(batch, slices)
             if early is not None:  # labels that came before these predictions
                 self._joined(early, 0, count)
             self.changes.predictions(batch, count)
@@ -127,9 +127,7 @@ class ModelPipeline:
             self._joined(self.join.join(labels, count), len(labels), count)
 
     def _joined(self, joined: JoinResult, labels: int, count: bool) -> None:
-        """Mark, count and feed what a join did; labels: how many were read (0: held ones)."""
-        self.window.mark(joined.rows, JOINED)
-        self.window.mark(joined.replaced, UNJOINABLE)
+        """Count and feed what a join did; labels: how many were read (0: held ones)."""
         if count:
             self._live.observe_labels(self.model.name, labels, joined)
         self.changes.labels(joined, count)

@@ -34,13 +34,6 @@ class PredictionBatch:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def joinable(self) -> np.ndarray:
-        """Whether each record can be joined to a label: it has an id and a prediction."""
-        if None not in self.ids and None not in self.prediction:
-            return np.ones(len(self), bool)
-        pairs = zip(self.ids, self.prediction, strict=True)
-        return np.fromiter((i is not None and p is not None for i, p in pairs), bool, len(self))
-
     def positive(self, positive_class: str | None) -> np.ndarray:
         """The positive-class probability per record (see `positive_scores`), computed once for
         the window and the label join."""

@@ -75,7 +75,7 @@ def evaluate(
         class_performance=outcome.class_performance,
         estimated_performance=outcome.estimated,
         estimation_error=outcome.estimation_error,
-        label_coverage=view.label_coverage(),
+        label_coverage=pairs.coverage,
         multivariate_drift=summary.multivariate,
         target_drift=summary.target,
         multivariate_note=fitted.multivariate_note,

@@ -131,7 +131,8 @@ MODELS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_label_coverage_ratio",
         "gauge",
-        "Share of the window's predictions with an id that have been joined to their label.",
+        "Share of the predictions with an id made within the window's duration that have been "
+        "joined to their label.",
         MODEL,
         "ratio",
     ),

@@ -15,6 +15,7 @@ from exporter.decode.batch import PredictionBatch
 from exporter.decode.wire import Label
 from exporter.stats.kinds import Task
 from exporter.window.classnames import OTHER_MISMATCH, ClassNames, Compact, token
+from exporter.window.coverage import Coverage
 from exporter.window.early import EarlyLabels
 from exporter.window.pending import Pending, keys_of
 from exporter.window.recent import Recent
@@ -30,6 +31,7 @@ class JoinedPairs:
     predicted: tuple[Target, ...]
     actual: tuple[Target, ...]
     scores: tuple[Compact, ...] = ()
+    coverage: float | None = None  # see Coverage
     classes: tuple[str, ...] = ()
     window_predicted: tuple[Target, ...] = ()
     window_scores: tuple[Compact, ...] = ()
@@ -60,8 +62,6 @@ class JoinResult:
     values: tuple[tuple[float, float], ...] = ()
     errors: tuple[float, ...] = ()  # per joined label, in order: a miss (0/1) or |error|
     times: tuple[float, ...] = ()  # the joined labels' times
-    rows: tuple[int, ...] = ()  # the joined predictions' window rows (Window.appended)
-    replaced: tuple[int, ...] = ()  # window rows of predictions a newer one with its id replaced
 
 
 class LabelJoin:
@@ -81,13 +81,13 @@ class LabelJoin:
         self._names = ClassNames(model)
         self._positive = model.positive_class if model.task is Task.BINARY else None
         self._early = EarlyLabels()
+        self._coverage = Coverage(self._duration)
         self._lock = threading.Lock()
 
     def remember(
-        self, batch: PredictionBatch, slices: np.ndarray | None = None, first_row: int = -1
+        self, batch: PredictionBatch, slices: np.ndarray | None = None
     ) -> JoinResult | None:
-        """Keep id, time, prediction, scores, slice codes and window row of each record,
-        oldest out first; the batch's rows are numbered from first_row (-1: not in a window).
+        """Keep id, time, prediction, scores and slice codes of each record, oldest out first.
 
         Returns what the labels that came before these predictions did, if any were held
         (see EarlyLabels), with the held labels that expired counted unmatched.
@@ -95,9 +95,6 @@ class LabelJoin:
         kept = _present(batch.prediction)
         if slices is not None and kept is not None:
             slices = slices[kept]
-        rows = np.arange(first_row, first_row + len(batch)) if first_row >= 0 else None
-        if rows is not None and kept is not None:
-            rows = rows[kept]
         predicted = cast(list[Target], _pick(batch.prediction, kept))
         ts = batch.ts if kept is None else batch.ts[kept]
         ids = _pick(batch.ids, kept)
@@ -109,22 +106,23 @@ class LabelJoin:
                 texts, named = self._names.kept(predicted)
                 self._recent.extend(ts, named, _pick(scores, None))
                 predicted = list(texts)
-            replaced: tuple[int, ...] = ()
             if len(keys):
+                made = ts if waiting is None else ts[waiting]
                 replaced = self._pending.add(
                     keys,
-                    ts if waiting is None else ts[waiting],
+                    made,
                     _pick(predicted, waiting),
                     scores if waiting is None else _pick(scores, waiting),
                     slices if slices is None or waiting is None else slices[waiting],
-                    rows if rows is None or waiting is None else rows[waiting],
                 )
+                self._coverage.made(made)
+                self._coverage.made(replaced, -1)
             now = self._clock()
             self._pending.expire(now - self._horizon)
             claimed = self._early.claim(keys.tolist()) if self._early else []
             joined = self._join(claimed, now, None) if claimed else JoinResult(0)
-            result = replace(self._with_expired(joined, now), replaced=replaced)
-            return result if claimed or result.unmatched or replaced else None
+            result = self._with_expired(joined, now)
+            return result if claimed or result.unmatched else None
 
     def join(self, labels: Sequence[Label], count: bool = True) -> JoinResult:
         """Pair labels with remembered predictions; expired or unknown ones are unmatched.
@@ -157,20 +155,19 @@ class LabelJoin:
         values: list[tuple[float, float]] = []
         errors: list[float] = []
         label_times: list[float] = []
-        rows: list[int] = []
+        made: list[float] = []
         keys = keys_of([x.id for x in labels])
         found, times, predictions, scores = self._pending.take(keys)
         taken = self._pending.taken_slices.tolist()
-        taken_rows = self._pending.taken_rows.tolist()
-        matches = iter(zip(times.tolist(), predictions, scores, taken, taken_rows, strict=True))
+        matches = iter(zip(times.tolist(), predictions, scores, taken, strict=True))
         for label, was_found in zip(labels, found.tolist(), strict=True):
             if not was_found:
                 continue
-            ts, predicted, score, codes, row = next(matches)
+            ts, predicted, score, codes = next(matches)
             if label.ts - ts > self._horizon:
                 unmatched += 1
                 continue
-            rows.append(row)
+            made.append(ts)
             delays.append(max(0.0, label.ts - ts))
             label_times.append(label.ts)
             if self._classification:  # predicted: kept (see ClassNames.kept) when remembered
@@ -184,6 +181,7 @@ class LabelJoin:
                 self._pairs.append((label.ts, ts, predicted, label.label, score, codes))
                 values.append((float(predicted), float(label.label)))
                 errors.append(abs(float(predicted) - float(label.label)))
+        self._coverage.joined(np.array(made))
         missing = np.flatnonzero(~found).tolist()
         if count is None:
             unmatched += len(missing)
@@ -197,7 +195,6 @@ class LabelJoin:
             tuple(values),
             tuple(errors),
             tuple(label_times),
-            tuple(rows),
         )
 
     def _kept(self, label: Label) -> Label:
@@ -206,17 +203,19 @@ class LabelJoin:
         return label._replace(label=token(str(label.label))) if self._classification else label
 
     def pairs(self, now: float) -> JoinedPairs:
-        """The pairs whose label arrived within the window, and the recent scores."""
+        """The pairs whose label arrived within the window, coverage and the recent scores."""
         cutoff = now - self._duration
         with self._lock:
             recent = [p for p in self._pairs if p[0] >= cutoff]
             window_predicted, window_scores = self._recent.since(cutoff)
             classes = tuple(self._names.names)
+            coverage = self._coverage.share(now)
         return JoinedPairs(
             predicted=tuple(p[2] for p in recent),
             actual=tuple(p[3] for p in recent),
             scores=tuple(p[4] for p in recent),
             classes=classes,
+            coverage=coverage,
             window_predicted=tuple(window_predicted),
             window_scores=tuple(window_scores),
             slices=np.array([p[5] for p in recent], dtype=np.int64),

@@ -1,8 +1,8 @@
 """Predictions waiting for their label, in numpy columns with one sorted index of id hashes.
 
 A dict of tuples holding a million waiting predictions costs about 400 bytes each; here one
-costs about 68: its id's 64-bit hash, time, prediction, score and window row in arrays (8
-more for the packed segment and version codes, once a record carries one), and 12 bytes of
+costs about 60: its id's 64-bit hash, time, prediction and score in arrays (8 more for the
+packed segment and version codes, once a record carries one), and 12 bytes of
 index. Ids are compared by hash; two ids of a million colliding is a one-in-ten-million event,
 and would join one label to the wrong prediction.
 """
@@ -38,7 +38,7 @@ class Pending:
         self._slice: np.ndarray | None = None
         self._tail = 0
         empty = np.empty(0, np.int64)
-        self._reset(empty, np.empty(0), self._column(0), np.empty(0), None, None, empty)
+        self._reset(empty, np.empty(0), self._column(0), np.empty(0), None, None)
 
     def __len__(self) -> int:
         return self._alive_count
@@ -60,7 +60,6 @@ class Pending:
             self._slice,
             self._alive,
             self._extra,
-            self._row,
         )
         index = self._sorted_keys.nbytes + self._sorted_at.nbytes
         return sum(a.nbytes for a in arrays if a is not None) + index
@@ -72,33 +71,29 @@ class Pending:
         predicted: list[Any],
         scores: Scores,
         slices: np.ndarray | None = None,
-        rows: np.ndarray | None = None,
-    ) -> tuple[int, ...]:
+    ) -> np.ndarray:
         """Append predictions, newest last; a key already waiting is replaced by the newer.
-        Returns the window rows of the replaced ones (they can no longer be joined).
+        Returns the times of the replaced ones (they can no longer be joined).
 
         scores: one per prediction, or an array of probabilities with NaN for none; slices:
-        each prediction's packed segment and version codes (window.slices); rows: each one's
-        row number in the window (Window.appended), -1 for none.
+        each prediction's packed segment and version codes (window.slices).
         """
-        rows = np.full(len(keys), -1, np.int64) if rows is None else rows
         if slices is None or (self._slice is None and not slices.any()):
             slices = None  # no segment or version yet: no column for it
         ordered = np.sort(keys)  # a quick look for repeats: ids are nearly always unique
-        dropped = np.empty(0, np.int64)
+        dropped = np.empty(0)
         if len(keys) > 1 and (ordered[1:] == ordered[:-1]).any():
             last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
             keep = np.sort(last)  # the same id twice in one batch: the later one counts
-            dropped = np.delete(rows, keep)
-            keys, ts, rows = keys[keep], ts[keep], rows[keep]
+            dropped = np.delete(ts, keep)
+            keys, ts = keys[keep], ts[keep]
             slices = None if slices is None else slices[keep]
             predicted = [predicted[i] for i in keep]
             scores = scores[keep] if isinstance(scores, np.ndarray) else [scores[i] for i in keep]
         at = self._find(keys)
-        replaced = np.concatenate([dropped, self._row[at[at >= 0]]])
+        replaced = np.concatenate([dropped, self._ts[at[at >= 0]]])
         self._kill(at)
         self._append(keys, ts, predicted, scores)
-        self._row[self._tail - len(keys) : self._tail] = rows
         if slices is not None:
             if self._slice is None:  # the first record with a segment or version
                 self._slice = np.zeros(len(self._key), np.int64)
@@ -106,13 +101,12 @@ class Pending:
         elif self._slice is not None:
             self._slice[self._tail - len(keys) : self._tail] = 0
         self._evict_beyond_limit()
-        return tuple(replaced[replaced >= 0].tolist())
+        return replaced
 
     def take(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any], list[Any]]:
         """(found, ts, predicted, scores) for each key; found ones stop waiting.
 
-        The found ones' packed slice codes are in `taken_slices`, and their window rows in
-        `taken_rows`, until the next take.
+        The found ones' packed slice codes are in `taken_slices` until the next take.
         """
         first = np.zeros(len(keys), bool)
         first[np.unique(keys, return_index=True)[1]] = True  # a repeated label finds nothing
@@ -128,7 +122,6 @@ class Pending:
         self.taken_slices = (
             self._slice[rows] if self._slice is not None else np.zeros(len(rows), np.int64)
         )
-        self.taken_rows = self._row[rows]
         self._kill(at)
         return found, ts, predicted, scores
 
@@ -164,12 +157,11 @@ class Pending:
         score: np.ndarray,
         slices: np.ndarray | None,
         extra: Any,
-        rows: np.ndarray,
     ) -> None:
         """Hold exactly the given live slots, indexed afresh from position 0."""
         self._key, self._ts, self._pred, self._score, self._extra = keys, ts, pred, score, extra
-        self._slice, self._row = slices, rows
-        self.taken_slices = self.taken_rows = np.empty(0, np.int64)
+        self._slice = slices
+        self.taken_slices = np.empty(0, np.int64)
         self._alive = np.ones(len(keys), bool)
         self._head = self._pruned_to = 0
         self._tail = self._alive_count = len(keys)
@@ -256,9 +248,9 @@ class Pending:
                 self._score[live],
             )
             slices = self._slice[live] if self._slice is not None else None
-            self._reset(key, ts, pred, score, slices, extra, self._row[live])
+            self._reset(key, ts, pred, score, slices, extra)
         size = max(2 * self._tail + n, 1024)
-        for name in ("_key", "_ts", "_pred", "_score", "_slice", "_alive", "_extra", "_row"):
+        for name in ("_key", "_ts", "_pred", "_score", "_slice", "_alive", "_extra"):
             old = getattr(self, name)
             if old is not None:
                 new = np.empty(size, old.dtype)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import cast
 
@@ -15,9 +15,6 @@ from exporter.stats.kinds import FeatureType, Task
 from exporter.window.growth import grown_size, regrown, ring_order, ring_pieces
 from exporter.window.slices import Slicer
 from exporter.window.vocab import Vocabulary
-
-# A row's label state, for the label coverage: no id or no prediction, waiting, joined.
-UNJOINABLE, WAITING, JOINED = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -36,16 +33,9 @@ class WindowView:
     versions: np.ndarray | None = None  # version codes, -1 where none
     version_values: tuple[str, ...] = ()
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)  # (rows, dimension) each
-    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # label states
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
-
-    def label_coverage(self) -> float | None:
-        """The share of the rows that could be joined to a label (an id and a prediction) and
-        were; None when none could."""
-        joinable = int(np.count_nonzero(self.labels))
-        return int(np.count_nonzero(self.labels == JOINED)) / joinable if joinable else None
 
     def segment(self, key: str) -> tuple[np.ndarray, tuple[str, ...]]:
         """Codes and their values of a segment key: a tag's, else the categorical feature's."""
@@ -65,7 +55,6 @@ class WindowView:
             tags={n: v[rows] for n, v in self.tags.items()},
             versions=None if self.versions is None else self.versions[rows],
             embeddings={n: v[rows] for n, v in self.embeddings.items()},
-            labels=self.labels[rows] if len(self.labels) else self.labels,
         )
 
 
@@ -96,30 +85,12 @@ class Window:
         # One (dimension, rows) float32 buffer per embedding feature: 4 * dimension bytes a row.
         self._embedding_names = [f.name for f in model.embeddings]
         self._emb = [np.zeros((f.dimension or 0, 0), dtype=np.float32) for f in model.embeddings]
-        self._labels = np.zeros(0, np.int8)  # UNJOINABLE, WAITING or JOINED per row
         self._pos = 0
         self._size = 0
-        self._appended = 0  # rows ever appended: a row's number, for the label join
-        self._offset = 0  # the number of the row at buffer position 0, modulo the length
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._size
-
-    @property
-    def appended(self) -> int:
-        """Rows ever appended: the next batch's rows are numbered from here."""
-        return self._appended
-
-    def mark(self, numbers: Sequence[int], state: int) -> None:
-        """Set the numbered rows' label state (JOINED, or UNJOINABLE for a prediction a newer
-        one with its id replaced); rows gone from the window are skipped."""
-        if not numbers:
-            return
-        rows = np.array(numbers, np.int64)
-        with self._lock:
-            rows = rows[(rows >= self._appended - self._size) & (rows < self._appended)]
-            self._labels[(rows - self._offset) % max(len(self._ts), 1)] = state
 
     def extend(self, batch: PredictionBatch) -> np.ndarray:
         """Append a batch column by column; the oldest rows fall out past the cap.
@@ -147,21 +118,17 @@ class Window:
             batch.positive(self._positive)[keep],
             tags[:, keep],
             versions[keep],
-            np.where(batch.joinable()[keep], WAITING, UNJOINABLE).astype(np.int8),
             *(vectors[keep].T for vectors in batch.embeddings),
         )
         with self._lock:
             self._grow(self._size + kept)
             buffers: tuple[np.ndarray, ...] = (self._ts, self._num, self._cat, self._pred)
-            buffers += (self._score, self._slices[:-1], self._slices[-1], self._labels)
-            buffers += tuple(self._emb)
+            buffers += (self._score, self._slices[:-1], self._slices[-1], *self._emb)
             for to, at in ring_pieces(self._pos, kept, len(self._ts)):
                 for buffer, values in zip(buffers, rows, strict=True):
                     buffer[..., to] = values[..., at]
             self._pos = int((self._pos + kept) % len(self._ts))
             self._size = min(self._cap, self._size + kept)
-            self._offset += n - kept  # rows past the cap in this batch were never written
-            self._appended += n
         return self._packed(cat, tags, versions)
 
     def _packed(self, cat: np.ndarray, tags: np.ndarray, versions: np.ndarray) -> np.ndarray:
@@ -193,7 +160,6 @@ class Window:
                 self._score[keep].copy(),
             )
             slices = self._slices[:, keep]
-            labels = self._labels[keep]
             embeddings = {
                 n: np.ascontiguousarray(b[:, keep].T)
                 for n, b in zip(self._embedding_names, self._emb, strict=True)
@@ -210,7 +176,6 @@ class Window:
             versions=slices[-1],
             version_values=self.slicer.versions.values,
             embeddings=embeddings,
-            labels=labels,
         )
 
     def seed(self, categories: Mapping[str, Iterable[str]], classes: Iterable[str]) -> None:
@@ -236,8 +201,7 @@ class Window:
         if size == len(self._ts):
             return
         order = self._order()
-        for name in ("_ts", "_pred", "_score", "_num", "_cat", "_slices", "_labels"):
+        for name in ("_ts", "_pred", "_score", "_num", "_cat", "_slices"):
             setattr(self, name, regrown(getattr(self, name), order, size))
         self._emb = [regrown(buffer, order, size) for buffer in self._emb]
         self._pos = self._size
-        self._offset = self._appended - self._size
