@@ -164,16 +164,19 @@ def start_alertmanager(tmp_path: Path, config_text: str) -> AlertmanagerProcess:
     return AlertmanagerProcess(url, config_path, process)
 
 
-def rules_with_short_for(rules: Path, tmp_path: Path, duration: str) -> Path:
-    """A copy of `rules` in tmp_path with every `for:` and `keep_firing_for:` set to
-    `duration`, for fast tests: a start-up transient that fires under the short `for:` must
-    not then be held for the shipped 5m."""
+def rules_with_short_for(
+    rules: Path, tmp_path: Path, duration: str, keep_firing_for: str | None = None
+) -> Path:
+    """A copy of `rules` in tmp_path with every `for:` set to `duration`, for fast tests, and
+    `keep_firing_for:` too when given: a start-up transient that fires under the short `for:`
+    is otherwise held for the shipped 5m."""
     doc = yaml.safe_load(rules.read_text())
     for group in doc["groups"]:
         for rule in group["rules"]:
-            for key in ("for", "keep_firing_for"):
-                if key in rule:
-                    rule[key] = duration
+            if "for" in rule:
+                rule["for"] = duration
+            if "keep_firing_for" in rule and keep_firing_for is not None:
+                rule["keep_firing_for"] = keep_firing_for
     out = tmp_path / f"short-for-{rules.name}"
     out.write_text(yaml.safe_dump(doc, sort_keys=False))
     return out

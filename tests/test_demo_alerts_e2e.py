@@ -91,7 +91,7 @@ def test_the_demo_is_quiet_while_healthy_then_alerts_on_the_drifting_model_only(
     tmp_path: Path,
 ) -> None:
     full = demo_config("redis://127.0.0.1:1/0", "127.0.0.1:0").models[0].window.max_samples
-    rules = rules_with_short_for(RULES, tmp_path, SHORT_FOR)
+    rules = rules_with_short_for(RULES, tmp_path, SHORT_FOR, keep_firing_for=SHORT_FOR)
     port = free_port()
     with demo(port, DRIFT_AFTER) as process:
         prom = start_prometheus(tmp_path, [f"127.0.0.1:{port}"], [rules])
