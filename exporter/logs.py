@@ -110,7 +110,7 @@ def setup_logging(fmt: str = "json", level: str = "info") -> None:
     handler.setFormatter(JSONFormatter() if json else LogfmtFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(_PYTHON_LEVELS[canonical_level(level)])
+    set_level(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # numpy's RuntimeWarnings too, as structured lines. Released first: a second call (a
     # reload) must hook warnings again even if something replaced warnings.showwarning since,

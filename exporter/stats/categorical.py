@@ -125,8 +125,7 @@ class Chi2Homogeneity(_CategoricalMethod):
 
     Both sides are samples, so the test weighs both sizes; a goodness of fit (`chisquare`)
     takes the reference's shares as exact, which at reference = window = 300 rows flagged
-    30 % of healthy windows at alpha 0.05 (docs/statistics.md). Buckets empty on both sides
-    (an unseen `__other__`, a category the window lacks as well) add no column.
+    30 % of healthy windows at alpha 0.05 (docs/statistics.md). See _score for the columns.
     """
 
     name: ClassVar[str] = "chi2"

@@ -20,8 +20,9 @@ DEFAULT_K = 3.0
 MIN_CHUNKS = 5
 MAX_CHUNKS = 50
 _CACHED_SIZES = 8
-# A noise floor keeps this many reference values (160 kB a column) and measures chunks of at
-# most a NOISE_CHUNKS-th of them; larger windows are extrapolated (see NoiseFloor).
+# A noise floor keeps this many reference values (160 kB a column) and scores samples of the
+# window's size drawn from them, at most RESAMPLE_MAX; larger windows are carried (see
+# NoiseFloor).
 NOISE_SAMPLE = 20_000
 NOISE_CHUNKS = 20  # a reference needs 20 x _SMALLEST_CHUNK values for a floor
 RESAMPLE_MAX = 5_000  # largest sample drawn for the floor; larger windows are carried
@@ -58,8 +59,12 @@ def _spread(reference: npt.NDArray[Any], score: Scorer, size: int, chunks: int, 
         starts = np.arange(MAX_CHUNKS) * size
     else:
         starts = np.random.default_rng(size).integers(0, len(reference) - size + 1, MAX_CHUNKS)
-    scores = np.array([score(reference[start : start + size]) for start in starts])
-    return float(scores.mean() + k * scores.std(ddof=1))
+    return _mean_plus_k_sd([score(reference[start : start + size]) for start in starts], k)
+
+
+def _mean_plus_k_sd(scores: list[float], k: float) -> float:
+    values = np.asarray(scores)
+    return float(values.mean() + k * values.std(ddof=1))
 
 
 class _ChunkRule:
@@ -79,19 +84,27 @@ class _ChunkRule:
         self._cache: OrderedDict[int, float] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _measured(self, size: int, measure: Callable[[], float]) -> float:
+        """The rule's mean + k sd at a sample size, measured on first use (the last few
+        sizes kept)."""
+        with self._lock:
+            measured = self._cache.get(size)
+            if measured is not None:
+                self._cache.move_to_end(size)
+                return measured
+        measured = measure()
+        with self._lock:
+            self._cache[size] = measured
+            while len(self._cache) > _CACHED_SIZES:
+                self._cache.popitem(last=False)
+        return measured
+
     def _carried(self, size: int, chunk: int) -> float:
         """The rule measured on chunks of `chunk` values, for a window of `size`."""
-        with self._lock:
-            measured = self._cache.get(chunk)
-            if measured is not None:
-                self._cache.move_to_end(chunk)
-        if measured is None:
-            chunks = min(self._values.size // chunk, MAX_CHUNKS)
-            measured = _spread(self._values, self._score, chunk, chunks, self._k)
-            with self._lock:
-                self._cache[chunk] = measured
-                while len(self._cache) > _CACHED_SIZES:
-                    self._cache.popitem(last=False)
+        chunks = min(self._values.size // chunk, MAX_CHUNKS)
+        measured = self._measured(
+            chunk, lambda: _spread(self._values, self._score, chunk, chunks, self._k)
+        )
         return measured * _independent(size, chunk, self._rows, self._power)
 
 
@@ -158,24 +171,18 @@ class NoiseFloor(_ChunkRule):
             return None
         step = min(2 ** (math.floor(4 * math.log2(size)) / 4), RESAMPLE_MAX)
         drawn = max(int(step), _SMALLEST_CHUNK)
-        with self._lock:
-            measured = self._cache.get(drawn)
-        if measured is None:
-            rng = np.random.default_rng(drawn)
-            scores = [
-                self._score(self._values[rng.integers(0, self._values.size, drawn)])
-                for _ in range(MAX_CHUNKS)
-            ]
-            measured = float(np.mean(scores) + self._k * np.std(scores, ddof=1))
-            with self._lock:
-                self._cache[drawn] = measured
-                while len(self._cache) > _CACHED_SIZES:
-                    self._cache.popitem(last=False)
+        measured = self._measured(drawn, lambda: self._draws(drawn))
         # A draw spreads from the kept values as 1/s, and they from the reference as
         # 1/kept - 1/m; a window spreads from the reference as 1/n + 1/m.
         kept, rows = self._values.size, self._rows
         spread = 1 / drawn + 1 / kept - 1 / rows
         return measured * float(((1 / size + 1 / rows) / spread) ** self._power)
+
+    def _draws(self, size: int) -> float:
+        """Mean + k sd of the scores of MAX_CHUNKS fixed-seed draws of size kept values."""
+        rng = np.random.default_rng(size)
+        draws = (self._values[rng.integers(0, self._values.size, size)] for _ in range(MAX_CHUNKS))
+        return _mean_plus_k_sd([self._score(draw) for draw in draws], self._k)
 
 
 def size_rules(

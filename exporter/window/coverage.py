@@ -40,8 +40,7 @@ class Coverage:
         for counts in (self._made, self._joined):
             for key in [k for k in counts if k < first]:
                 del counts[key]
-        made = sum(n for k, n in self._made.items() if k >= first)
-        joined = sum(n for k, n in self._joined.items() if k >= first)
+        made, joined = sum(self._made.values()), sum(self._joined.values())
         return min(joined / made, 1.0) if made > 0 else None
 
     def _add(self, counts: dict[int, int], ts: np.ndarray, sign: int) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from exporter.decode.wire import Label
 
 EARLY_SECONDS = 60.0  # how long a label waits for its prediction before it is unmatched
@@ -52,8 +54,11 @@ class EarlyLabels:
             expired += self._held.pop(key)[2]
         return expired
 
-    def claim(self, keys: Sequence[int]) -> list[Label]:
+    def claim(self, keys: np.ndarray) -> list[Label]:
         """The held labels of these prediction keys, in the keys' order; they stop waiting."""
-        if not self._held or self._held.keys().isdisjoint(keys):
+        if not self._held:  # nearly always: a read's keys are not even listed
             return []
-        return [self._held.pop(key)[1] for key in keys if key in self._held]
+        listed = keys.tolist()
+        if self._held.keys().isdisjoint(listed):
+            return []
+        return [self._held.pop(key)[1] for key in listed if key in self._held]

@@ -119,7 +119,7 @@ class LabelJoin:
                 self._coverage.made(replaced, -1)
             now = self._clock()
             self._pending.expire(now - self._horizon)
-            claimed = self._early.claim(keys.tolist()) if self._early else []
+            claimed = self._early.claim(keys)
             joined = self._join(claimed, now, None) if claimed else JoinResult(0)
             result = self._with_expired(joined, now)
             return result if claimed or result.unmatched else None
