@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
@@ -13,13 +12,12 @@ from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig, WindowC
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics
-from exporter.source.connect import make_client
-from exporter.source.reader import StreamReader
 from exporter.stats.kinds import Task
 from exporter.window import early
 from exporter.window.early import EARLY_SECONDS
 from tests.conftest import RedisServer
-from tests.helpers import Clock, make_config, sample, write_reference
+from tests.helpers import Clock
+from tests.test_label_order_with_redis import _reader
 
 T0 = 1_700_000_000.0
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -137,21 +135,8 @@ PREDICTIONS, LABELS = b"mlmon:{m}:predictions", b"mlmon:{m}:labels"
 def test_labels_added_before_their_predictions_join_live_and_after_a_restart_alike(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
-    config = make_config(tmp_path, redis_server.url)
     features = {"x1": 0.1, "x2": 5.0, "x3": 1.0, "c1": "a", "c2": "b"}
-
-    def reader() -> tuple[StreamReader, ModelPipeline, CollectorRegistry]:
-        registry = CollectorRegistry()
-        live = LiveMetrics(registry, config.models)
-        pipeline = ModelPipeline(config.models[0], live, SnapshotStore())
-        return (
-            StreamReader(make_client(config.redis), [pipeline], config.redis, live),
-            pipeline,
-            registry,
-        )
-
-    first, live, registry = reader()
+    first, live, registry = _reader(redis_server, tmp_path)
     first.backfill()
     client = redis_server.client()
     for i in range(20):  # each label read on its own, before its prediction exists
@@ -162,7 +147,7 @@ def test_labels_added_before_their_predictions_join_live_and_after_a_restart_ali
         client.xadd(PREDICTIONS, {b"data": orjson.dumps(record)})
     first.read_once()
     assert registry.get_sample_value("mlmon_labels_unmatched_total", {"model": "m"}) == 0
-    second, rebuilt, _ = reader()
+    second, rebuilt, _ = _reader(redis_server, tmp_path)
     second.backfill()  # a restart: the window and the joins rebuilt from the streams
     for pipeline in (live, rebuilt):
         pairs = pipeline.join.pairs(pipeline.window.view(0).ts.max() + 1)

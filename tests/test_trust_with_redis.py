@@ -133,14 +133,30 @@ def test_an_unfittable_reference_is_refused_by_check_config_start_up_and_reload_
         assert _sample(port, 'mlmon_evaluation_failures_total{model="m"}') == 0
 
 
+def _reloadable(
+    redis_server: RedisServer, tmp_path: Path, models: tuple[str, ...], rng: np.random.Generator
+) -> tuple[Daemon, Path]:
+    """An in-process daemon over the models (not started), with its config file to edit."""
+    write_reference(tmp_path / "ref.csv", sample(rng, 500))
+    path = tmp_path / "config.yaml"
+    path.write_text(_config_text(redis_server.url, free_port(), models))
+    return Daemon(load_config(str(path)), registry=CollectorRegistry(), config_path=str(path)), path
+
+
+def _settles_at_records(daemon: Daemon, records: int, what: str) -> None:
+    """Model a's prediction records read settle at the count."""
+    settles_at(
+        lambda: value(daemon, "mlmon_records_read_total", model="a", kind="predictions"),
+        records,
+        what=what,
+    )
+
+
 def test_a_reload_that_changes_one_model_keeps_the_other_models_window(
     redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     rng = np.random.default_rng(9)
-    write_reference(tmp_path / "ref.csv", sample(rng, 500))
-    path = tmp_path / "config.yaml"
-    path.write_text(_config_text(redis_server.url, free_port(), ("a", "b")))
-    daemon = Daemon(load_config(str(path)), registry=CollectorRegistry(), config_path=str(path))
+    daemon, path = _reloadable(redis_server, tmp_path, ("a", "b"), rng)
     daemon.start()
     try:
         client = redis_server.client()
@@ -165,11 +181,7 @@ def test_a_reload_that_changes_one_model_keeps_the_other_models_window(
         assert daemon.pipelines[0] is kept and len(kept.window.view(time.time())) == 300
         wait_evaluated(daemon, "b", 300)
         xadd_all(client, "mlmon:{a}:predictions", records(sample(rng, 50), start=300))
-        settles_at(
-            lambda: value(daemon, "mlmon_records_read_total", model="a", kind="predictions"),
-            350,
-            what="a's records across the reload",
-        )
+        _settles_at_records(daemon, 350, "a's records across the reload")
     finally:
         daemon.stop()
 
@@ -180,10 +192,7 @@ def test_a_reload_that_only_tunes_reading_keeps_every_window_and_position(
     """Any change of the redis section rebuilt every window without counting: records added
     during the reload reached the windows but no counter (10-20 per model at 200/s)."""
     rng = np.random.default_rng(10)
-    write_reference(tmp_path / "ref.csv", sample(rng, 500))
-    path = tmp_path / "config.yaml"
-    path.write_text(_config_text(redis_server.url, free_port(), ("a",)))
-    daemon = Daemon(load_config(str(path)), registry=CollectorRegistry(), config_path=str(path))
+    daemon, path = _reloadable(redis_server, tmp_path, ("a",), rng)
     daemon.start()
     try:
         client = redis_server.client()
@@ -198,11 +207,7 @@ def test_a_reload_that_only_tunes_reading_keeps_every_window_and_position(
         assert daemon.pipelines[0] is kept and daemon.config.redis.read_count == 50
         assert not [r for r in caplog.records if r.getMessage() == "window rebuilt from redis"]
         xadd_all(client, "mlmon:{a}:predictions", records(sample(rng, 50), start=300))
-        settles_at(
-            lambda: value(daemon, "mlmon_records_read_total", model="a", kind="predictions"),
-            350,
-            what="records across the reload",
-        )
+        _settles_at_records(daemon, 350, "records across the reload")
     finally:
         daemon.stop()
 
@@ -213,10 +218,7 @@ def test_a_reload_with_a_window_to_rebuild_does_not_report_redis_down(
     """The new reader started as "down": mlmon_redis_up 0 and /readyz 503 "redis unreachable"
     for the 2 s a changed model's window took to rebuild, at every such reload."""
     rng = np.random.default_rng(13)
-    write_reference(tmp_path / "ref.csv", sample(rng, 500))
-    path = tmp_path / "config.yaml"
-    path.write_text(_config_text(redis_server.url, free_port(), ("a",)))
-    daemon = Daemon(load_config(str(path)), registry=CollectorRegistry(), config_path=str(path))
+    daemon, path = _reloadable(redis_server, tmp_path, ("a",), rng)
     daemon.start()
     try:
         wait_for(lambda: value(daemon, "mlmon_redis_up") == 1, 30, what="redis up")
@@ -244,11 +246,8 @@ def test_a_reload_applies_the_external_url_and_the_log_level(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     """Both were ignored while the reload counted as a success."""
-    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(14), 500))
-    path = tmp_path / "config.yaml"
-    text = _config_text(redis_server.url, free_port(), ("a",))
-    path.write_text(text)
-    daemon = Daemon(load_config(str(path)), registry=CollectorRegistry(), config_path=str(path))
+    daemon, path = _reloadable(redis_server, tmp_path, ("a",), np.random.default_rng(14))
+    text = path.read_text()
     root = logging.getLogger()
     level = root.level
     daemon.start()
