@@ -231,6 +231,23 @@ def test_a_flushed_reference_key_keeps_the_fitted_copy_in_use_and_says_so(
         )
 
 
+def test_a_reference_key_missing_at_start_up_is_flagged_until_it_is_loaded(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    port = free_port()
+    path = _config(tmp_path, redis_server.url, port, "{redis_key: 'mlmon:{clf}:reference'}")
+    missing = 'mlmon_reference_missing{model="clf"}'
+    with exporter(path):
+        wait_for(lambda: _sample(port, missing) == 1, 30, 0.2, "the missing key flagged")
+        status, detail = _get(port, "/readyz")
+        assert status == 503 and "reference not loaded: clf" in detail
+        assert _sample(port, 'mlmon_reference_lost_total{model="clf"}') == 0  # never fitted
+        reference = _reference(np.random.default_rng(5))
+        store_in_redis(redis_server.client(), "mlmon:{clf}:reference", reference, "csv")
+        wait_for(lambda: _sample(port, missing) == 0, 30, 0.2, "the loaded key noticed")
+        wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, 0.2, "readiness")
+
+
 def test_a_restart_over_a_million_batched_records_is_quick_and_bounded_in_memory(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:

@@ -175,6 +175,8 @@ class ModelPipeline:
         if client is None:
             return
         digest = cast("bytes | None", client.hget(ref.redis_key, "sha256"))
+        missing = self._live.reference_missing.labels(self.model.name)
+        missing.set(digest is None)  # also before any fit: a restart over a lost key says so
         if digest is None:
             if self.fitted is None:
                 raise ReferenceError(
@@ -186,7 +188,6 @@ class ModelPipeline:
         if self.reference_note:
             log.info("reference key is back", extra={"model": self.model.name})
             self.reference_note = ""
-            self._live.reference_missing.labels(self.model.name).set(0)
         if self.fitted is not None and digest.decode() == self.fitted.digest:
             return
         fields = cast("dict[bytes, bytes]", client.hgetall(ref.redis_key))
@@ -205,7 +206,6 @@ class ModelPipeline:
             extra={"model": self.model.name, "key": key},
         )
         self._live.reference_lost.labels(self.model.name).inc()
-        self._live.reference_missing.labels(self.model.name).set(1)
 
     def fit(self, data: ReferenceData) -> None:
         """Fit a reference and swap it in; the window keeps its rows."""

@@ -132,8 +132,9 @@ EXPORTER: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_reference_missing",
         "gauge",
-        "1 while the model's Redis reference key is missing and the copy fitted before "
-        "is used; 0 otherwise (Redis-key references only).",
+        "1 while the model's Redis reference key is missing: the copy fitted before is "
+        "used, or, with none (a restart after the loss), the model is not evaluated; "
+        "0 otherwise (Redis-key references only).",
         MODEL,
     ),
     MetricSpec(
