@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from exporter.reference.load import store_in_redis
 from tests.conftest import RedisServer, free_port, require_tool, settles_at, wait_for
 from tests.helpers import xadd_all
-from tests.test_lifecycle import _get, _sample, exporter
+from tests.test_lifecycle import ROOT, _get, _sample, exporter
 
 pytestmark = pytest.mark.integration
 
@@ -35,13 +36,13 @@ def _reference(rng: np.random.Generator, rows: int = 1000) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _config(tmp: Path, redis_url: str, port: int, reference: str) -> Path:
+def _config(tmp: Path, redis_url: str, port: int, reference: str, every: str = "1s") -> Path:
     path = tmp / "config.yaml"
     path.write_text(
         f"redis: {{url: '{redis_url}', backoff_max: 1s}}\n"
         f"web: {{listen_address: '127.0.0.1:{port}'}}\n"
         "models:\n  - name: clf\n    task: binary_classification\n    positive_class: '1'\n"
-        f"    reference: {reference}\n    schedule: {{interval: 1s}}\n    min_samples: 20\n"
+        f"    reference: {reference}\n    schedule: {{interval: {every}}}\n    min_samples: 20\n"
         "    features: [{name: x1, type: numeric}, {name: c1, type: categorical}]\n"
     )
     return path
@@ -231,11 +232,12 @@ def test_a_flushed_reference_key_keeps_the_fitted_copy_in_use_and_says_so(
         )
 
 
-def test_a_reference_key_missing_at_start_up_is_flagged_until_it_is_loaded(
+def test_a_reference_key_missing_at_start_up_is_flagged_and_fitted_soon_after_it_is_loaded(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     port = free_port()
-    path = _config(tmp_path, redis_server.url, port, "{redis_key: 'mlmon:{clf}:reference'}")
+    key = "{redis_key: 'mlmon:{clf}:reference'}"
+    path = _config(tmp_path, redis_server.url, port, key, every="1h")  # not the next tick
     missing = 'mlmon_reference_missing{model="clf"}'
     with exporter(path):
         wait_for(lambda: _sample(port, missing) == 1, 30, 0.2, "the missing key flagged")
@@ -244,8 +246,35 @@ def test_a_reference_key_missing_at_start_up_is_flagged_until_it_is_loaded(
         assert _sample(port, 'mlmon_reference_lost_total{model="clf"}') == 0  # never fitted
         reference = _reference(np.random.default_rng(5))
         store_in_redis(redis_server.client(), "mlmon:{clf}:reference", reference, "csv")
-        wait_for(lambda: _sample(port, missing) == 0, 30, 0.2, "the loaded key noticed")
         wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, 0.2, "readiness")
+        assert _sample(port, missing) == 0
+        assert _sample(port, 'mlmon_evaluation_last_success_timestamp_seconds{model="clf"}')
+
+
+def test_a_redis_down_at_start_up_delays_the_first_evaluation_only_until_it_answers(
+    tmp_path: Path,
+) -> None:
+    redis = RedisServer(free_port(), tmp_path)  # started only once the exporter gave up waiting
+    port = free_port()
+    path = _config(tmp_path, redis.url, port, "{file: clf.csv}", every="1h")
+    (tmp_path / "clf.csv").write_bytes(_reference(np.random.default_rng(4)))
+    log = tmp_path / "exporter.log"
+    with (
+        log.open("w") as err,
+        subprocess.Popen(
+            [sys.executable, "-m", "exporter", f"--config.file={path}"], cwd=ROOT, stderr=err
+        ) as proc,
+    ):
+        try:
+            wait_for(lambda: "windows not rebuilt yet" in log.read_text(), 60, 0.2, "start-up")
+            redis.start()
+            xadd_all(redis.client(), STREAM, [orjson.dumps(_record(i)) for i in range(40)])
+            stamp = 'mlmon_evaluation_last_success_timestamp_seconds{model="clf"}'
+            wait_for(lambda: _sample(port, stamp), 30, 0.2, "the first evaluation")
+            assert _sample(port, 'mlmon_window_samples{model="clf"}') == 40
+        finally:
+            proc.kill()
+            redis.stop()
 
 
 def test_a_restart_over_a_million_batched_records_is_quick_and_bounded_in_memory(

@@ -7,13 +7,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporter.config import Config
 from exporter.daemon.pipeline import ModelPipeline
-from exporter.daemon.scheduler import build_scheduler
+from exporter.daemon.scheduler import Ticks, build_scheduler
 from exporter.daemon.validate import build_pipelines
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics
@@ -78,13 +79,22 @@ def build_runtime(config: Config, old: Runtime | None, shared: Shared) -> Runtim
     reader = StreamReader(client, pipelines, config.redis, shared.live, shared.clock, kept=kept)
     intact = {p.model.name for p in pipelines if keep.get(p.model.name) is p}
 
-    def run(pipeline: ModelPipeline) -> None:
+    def can_run(pipeline: ModelPipeline) -> bool:
         # Evaluate a window once it is rebuilt, or at once when a reload kept it: a reload
         # during a Redis outage must not stop evaluating what was already read.
-        if pipeline.model.name in intact or reader.backfilled.is_set():
-            pipeline.evaluate(client)
+        return pipeline.model.name in intact or reader.backfilled.is_set()
 
-    return Runtime(config, client, pipelines, reader, build_scheduler(pipelines, run))
+    ticks = Ticks(can_run, lambda p: p.evaluate(client), lambda p: _reference_stored(client, p))
+    return Runtime(config, client, pipelines, reader, build_scheduler(pipelines, ticks))
+
+
+def _reference_stored(client: RedisClient, pipeline: ModelPipeline) -> bytes | None:
+    """The stored reference's digest: the fit itself is left to the model's own job."""
+    key = pipeline.model.reference.redis_key
+    try:
+        return None if key is None else cast("bytes | None", client.hget(key, "sha256"))
+    except redis.RedisError:
+        return None
 
 
 def start_runtime(runtime: Runtime, stopped: threading.Event) -> None:

@@ -5,22 +5,65 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.schedule import trigger_for
 
+CATCH_UP_SECONDS = 5.0
 
-def build_scheduler(
-    pipelines: Sequence[ModelPipeline], run: Callable[[ModelPipeline], object]
-) -> BackgroundScheduler:
+Check = Callable[[ModelPipeline], bool]
+Digest = Callable[[ModelPipeline], bytes | None]
+
+
+class Ticks:
+    """A model's evaluation at its tick, and again as soon as a tick it missed could run:
+    an hourly model whose window or reference came a minute late was otherwise blind for
+    the hour."""
+
+    def __init__(self, can_run: Check, evaluate: Callable[[ModelPipeline], object], stored: Digest):
+        self._can_run, self._evaluate, self._stored = can_run, evaluate, stored
+        self._owed: set[str] = set()
+        self._tried: dict[str, bytes] = {}  # a stored reference that failed is not retried
+        self._running: set[str] = set()
+
+    def run(self, pipeline: ModelPipeline) -> None:
+        """The model's job: evaluate if its window can be, and remember a tick that could not."""
+        name = pipeline.model.name
+        self._running.add(name)
+        try:
+            if evaluated := self._can_run(pipeline):
+                self._evaluate(pipeline)
+            if evaluated and pipeline.reference_loaded:
+                self._owed.discard(name)
+            else:
+                self._owed.add(name)
+        finally:
+            self._running.discard(name)
+
+    def owed_now(self, pipeline: ModelPipeline) -> bool:
+        """Owed an evaluation that would now find its window and its reference."""
+        name = pipeline.model.name
+        if name not in self._owed or name in self._running or not self._can_run(pipeline):
+            return False
+        if not pipeline.reference_loaded:
+            digest = self._stored(pipeline)
+            if digest is None or digest == self._tried.get(name):
+                return False
+            self._tried[name] = digest
+        self._owed.discard(name)
+        return True
+
+
+def build_scheduler(pipelines: Sequence[ModelPipeline], ticks: Ticks) -> BackgroundScheduler:
     """A scheduler whose jobs also run once as soon as it starts: a cron model waited for
     its next tick, up to an hour for an hourly one, with no series after every restart and
     stale ones after a reload that changed it."""
     scheduler = BackgroundScheduler(timezone="UTC")
     for p in pipelines:
         scheduler.add_job(
-            run,
+            ticks.run,
             trigger_for(p.model.schedule),
             args=[p],
             id=p.model.name,
@@ -30,4 +73,25 @@ def build_scheduler(
             misfire_grace_time=None,
             next_run_time=datetime.now(UTC),
         )
+    scheduler.add_job(
+        _catch_up,
+        "interval",
+        seconds=CATCH_UP_SECONDS,
+        args=[scheduler, pipelines, ticks],
+        id="catch up",  # no model's name: those have no spaces
+        name="evaluate models a tick missed",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler
+
+
+def _catch_up(
+    scheduler: BackgroundScheduler, pipelines: Sequence[ModelPipeline], ticks: Ticks
+) -> None:
+    for p in pipelines:
+        if ticks.owed_now(p):
+            try:
+                scheduler.modify_job(p.model.name, next_run_time=datetime.now(UTC))
+            except JobLookupError:  # shut down by a reload meanwhile
+                return

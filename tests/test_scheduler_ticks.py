@@ -1,0 +1,81 @@
+"""Evaluations a model's tick could not run are run as soon as they can, not an interval later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.daemon.scheduler import Ticks
+
+
+@dataclass
+class _Model:
+    name: str = "clf"
+
+
+@dataclass
+class _Pipeline:
+    model: _Model = field(default_factory=_Model)
+    reference_loaded: bool = True
+    evaluations: int = 0
+
+
+@dataclass
+class _World:
+    """What the ticks see: whether windows are rebuilt, and the stored reference's digest."""
+
+    rebuilt: bool = False
+    digest: bytes | None = None
+    fits: bool = True
+
+    def ticks(self) -> Ticks:
+        return Ticks(self._can_run, self._evaluate, lambda p: self.digest)
+
+    def _can_run(self, p: Any) -> bool:
+        return self.rebuilt
+
+    def _evaluate(self, p: Any) -> None:
+        p.evaluations += 1
+        if self.digest is not None and self.fits:
+            p.reference_loaded = True
+
+
+def test_a_tick_before_the_windows_are_rebuilt_is_owed_until_they_are() -> None:
+    world, p = _World(), _Pipeline()
+    ticks = world.ticks()
+    ticks.run(p)  # type: ignore[arg-type]
+    assert p.evaluations == 0
+    assert not ticks.owed_now(p)  # type: ignore[arg-type]
+    world.rebuilt = True
+    assert ticks.owed_now(p)  # type: ignore[arg-type]
+    assert not ticks.owed_now(p)  # type: ignore[arg-type]  # asked for once
+
+
+def test_a_model_evaluated_at_its_tick_is_owed_nothing() -> None:
+    world, p = _World(rebuilt=True), _Pipeline()
+    ticks = world.ticks()
+    ticks.run(p)  # type: ignore[arg-type]
+    assert p.evaluations == 1
+    assert not ticks.owed_now(p)  # type: ignore[arg-type]
+
+
+def test_a_reference_stored_after_the_tick_is_fitted_at_once() -> None:
+    world, p = _World(rebuilt=True), _Pipeline(reference_loaded=False)
+    ticks = world.ticks()
+    ticks.run(p)  # type: ignore[arg-type]
+    assert not ticks.owed_now(p)  # type: ignore[arg-type]  # nothing stored yet
+    world.digest = b"a"
+    assert ticks.owed_now(p)  # type: ignore[arg-type]
+    ticks.run(p)  # type: ignore[arg-type]
+    assert p.reference_loaded and not ticks.owed_now(p)  # type: ignore[arg-type]
+
+
+def test_a_stored_reference_that_fails_to_fit_is_retried_only_when_it_changes() -> None:
+    world, p = _World(rebuilt=True, digest=b"a", fits=False), _Pipeline(reference_loaded=False)
+    ticks = world.ticks()
+    ticks.run(p)  # type: ignore[arg-type]
+    assert ticks.owed_now(p)  # type: ignore[arg-type]  # stored after the tick's attempt?
+    ticks.run(p)  # type: ignore[arg-type]
+    assert not ticks.owed_now(p)  # type: ignore[arg-type]  # the same bytes fail again
+    world.digest, world.fits = b"b", True
+    assert ticks.owed_now(p)  # type: ignore[arg-type]
