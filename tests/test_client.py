@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from exporter.client import DropReason, PredictionLogger, monitor
 from exporter.client.metrics import ClientStats
 from exporter.client.sender import Sender, SendSettings
+from tests.conftest import wait_for
 
 STREAM, LABELS = "mlmon:{m}:predictions", "mlmon:{m}:labels"
 
@@ -227,6 +228,12 @@ def test_client_metrics_land_on_the_callers_registry_per_model(fake: fakeredis.F
         {"flush_interval": 0},
         {"stream_maxlen": 10, "retention": 60},
         {"retention": -1},
+        {"retention": math.inf},  # every drain raised, and its records were never counted
+        {"retention": 1e12},  # a negative MINID: every write failed
+        {"stream_maxlen": 2**64},
+        {"socket_timeout": -1},
+        {"socket_timeout": math.inf},
+        {"flush_interval": math.inf},
     ],
 )
 def test_settings_that_cannot_work_are_refused_when_the_logger_is_built(
@@ -234,6 +241,27 @@ def test_settings_that_cannot_work_are_refused_when_the_logger_is_built(
 ) -> None:
     with pytest.raises(ValueError):
         PredictionLogger(fake, "m", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "culprit"),
+    [
+        ({"sample_rate": "0.5"}, "sample_rate"),
+        ({"batch_size": 1.5}, "batch_size"),
+        ({"max_queue": True}, "max_queue"),
+        ({"retention": "60"}, "retention"),
+    ],
+)
+def test_settings_of_the_wrong_type_are_refused_naming_the_setting(
+    fake: fakeredis.FakeRedis, kwargs: dict[str, Any], culprit: str
+) -> None:
+    with pytest.raises(TypeError, match=culprit):
+        PredictionLogger(fake, "m", **kwargs)
+
+
+def test_a_client_that_is_neither_a_url_nor_redis_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match="redis_url_or_client"):
+        PredictionLogger(123, "m")  # type: ignore[arg-type]
 
 
 class _Odd:
@@ -462,3 +490,38 @@ def test_tags_read_only_mappings_and_zero_d_score_arrays_arrive_as_written(
         ({"x": 2.0}, None, {"region": "us"}),
     ]
     assert sum(logger.stats.dropped.values()) == 0
+
+
+def test_one_element_arrays_from_predict_are_written_as_their_value(
+    fake: fakeredis.FakeRedis,
+) -> None:
+    """`model.predict(x)` of one row is an array of shape (1,): written as a list, the exporter
+    rejected the record as bad_prediction, and a 0-d prediction was dropped as unserialisable."""
+    with PredictionLogger(fake, "m") as logger:
+        logger.log({"x": 1.0}, np.array([1]), scores=np.array([0.8]), id="a")
+        logger.log({"x": 1.0}, np.array(0), scores=np.array([[0.3]]), id="b")
+        logger.log({"x": 1.0}, "k", scores=np.array([0.2, 0.8]), id="c")  # not one value
+        logger.log_label("a", np.array([1]))
+        logger.log_label("b", np.array(0))
+    got = [(r["prediction"], r["scores"]) for r in _records(fake)]
+    assert got == [(1, 0.8), (0, 0.3), ("k", [0.2, 0.8])]
+    assert [r["label"] for r in _records(fake, LABELS)] == [1, 0]
+    assert sum(logger.stats.dropped.values()) == 0
+
+
+def test_closing_while_redis_is_down_counts_every_record_it_could_not_send() -> None:
+    """close() during an outage left 5,999 of 9,000 records neither sent nor dropped, and the
+    queue-depth gauge stuck at 5,999."""
+    with socket.socket() as closed:  # a port nothing listens on: every write fails at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    registry = CollectorRegistry()
+    logger = PredictionLogger(f"redis://127.0.0.1:{port}/0", "m", registry=registry)
+    logger.log({"x": 1.0}, 1)
+    wait_for(lambda: logger.stats.send_failures >= 1, what="the sender to find Redis down")
+    for _ in range(8999):
+        logger.log({"x": 1.0}, 1)
+    assert logger.close(5.0) is False
+    assert sum(logger.stats.sent.values()) + sum(logger.stats.dropped.values()) == 9000
+    assert logger.stats.dropped[DropReason.CLOSED] > 0
+    assert registry.get_sample_value("mlmon_client_queue_depth", {"model": "m"}) == 0

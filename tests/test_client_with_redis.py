@@ -245,6 +245,37 @@ def test_a_forked_child_sends_its_own_records_and_the_parent_carries_on(
     assert sorted(ids) == ["child-1", "parent-1", "parent-2", "queued-before-fork"]
 
 
+_inherited: list[PredictionLogger] = []  # what fork-start children inherit, unpickled
+
+
+def _log_in_worker(worker: int) -> None:
+    for i in range(200):
+        _inherited[0].log({"x": float(i)}, 1, id=f"w{worker}-{i}")
+
+
+def test_multiprocessing_fork_children_send_their_last_records_before_they_exit(
+    redis_server: RedisServer,
+) -> None:
+    """Fork-start children end with os._exit, past the exit-time flush: every record a
+    worker logged in its last flush interval was lost, uncounted."""
+    import multiprocessing
+
+    _inherited[:] = [PredictionLogger(redis_server.url, "m", flush_interval=0.5)]
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_log_in_worker, args=(k,)) for k in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    with context.Pool(2) as pool:
+        pool.map(_log_in_worker, [10, 11])
+        pool.close()
+        pool.join()
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert len(set(_stream_ids(redis_server))) == 800
+    _inherited.pop().close()
+
+
 def test_retention_trims_the_stream_by_age_and_maxlen_by_length(redis_server: RedisServer) -> None:
     old, now = time.time() - 3600, time.time()
     clock_value = [old]

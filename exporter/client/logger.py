@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import multiprocessing.util
 import os
 import random
 import time
@@ -18,19 +19,17 @@ from prometheus_client import CollectorRegistry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from exporter.client.checks import check_settings
 from exporter.client.metrics import LABELS, PREDICTIONS, ClientStats, DropReason, attach
 from exporter.client.sender import (
     ROUND_TRIP_RECORDS,
-    WIRE_MAX_BATCH,
     FlushMarker,
     Sender,
     SendSettings,
 )
-from exporter.client.values import as_dict, scores_value
+from exporter.client.values import as_dict, one_value, scores_value
 
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-# The exporter rejects smaller rates (bad_sample_rate): 1/sample_rate is added per record.
-MIN_SAMPLE_RATE = 1e-6
 DEFAULT_MAXLEN = 1_000_000
 _STATUSES = ("ok", "error")
 _live: weakref.WeakSet[PredictionLogger] = weakref.WeakSet()
@@ -45,6 +44,15 @@ def _client(url: str, timeout: float) -> redis.Redis:
         retry=Retry(NoBackoff(), 0),
         protocol=2,
     )
+
+
+def _connect(target: str | redis.Redis, timeout: float) -> tuple[str | None, redis.Redis]:
+    """The URL (to reconnect after a fork) and the client."""
+    if isinstance(target, str):
+        return target, _client(target, timeout)
+    if isinstance(target, redis.Redis):
+        return None, target
+    raise TypeError(f"redis_url_or_client must be a URL or a redis.Redis, got {type(target)}")
 
 
 class PredictionLogger:
@@ -70,22 +78,22 @@ class PredictionLogger:
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        _check(sample_rate, batch_size, flush_interval, max_queue, max_batch_bytes)
-        _check_trim(stream_maxlen, retention)
-        self._url = redis_url_or_client if isinstance(redis_url_or_client, str) else None
-        self._timeout = socket_timeout
-        client = _client(self._url, socket_timeout) if self._url else redis_url_or_client
-        assert isinstance(client, redis.Redis)
-        self._model = model
-        self._rate = sample_rate
-        self._max_queue = max_queue
+        check_settings(
+            sample_rate=sample_rate,
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+            max_queue=max_queue,
+            stream_maxlen=stream_maxlen,
+            retention=retention,
+            max_batch_bytes=max_batch_bytes,
+            socket_timeout=socket_timeout,
+        )
+        self._url, client = _connect(redis_url_or_client, socket_timeout)
+        self._model, self._rate, self._max_queue = model, sample_rate, max_queue
         # wake the sender for a deep round trip, not every batch: each wake costs GIL hand-offs
         self._wake_at = min(max(batch_size, ROUND_TRIP_RECORDS), max(batch_size, max_queue // 2))
-        self._max_record = max_batch_bytes - 2
-        self._version = version
-        self._clock = clock
-        self._rand = rand
-        self._closed = False
+        self._max_record, self._version, self._closed = max_batch_bytes - 2, version, False
+        self._clock, self._rand, self._timeout = clock, rand, socket_timeout
         self._settings = SendSettings(
             predictions_stream or f"mlmon:{{{model}}}:predictions",
             labels_stream or f"mlmon:{{{model}}}:labels",
@@ -151,7 +159,7 @@ class PredictionLogger:
                 return
             record: dict[str, Any] = {
                 "features": as_dict(features),
-                "prediction": prediction,
+                "prediction": one_value(prediction),
                 "ts": self._clock(),
             }
             if id is not None:
@@ -180,7 +188,7 @@ class PredictionLogger:
             elif not self.sampled(id):
                 self._stats.sample_out()
             else:
-                self._put(LABELS, {"id": id, "label": label, "ts": self._clock()})
+                self._put(LABELS, {"id": id, "label": one_value(label), "ts": self._clock()})
         except Exception:
             self._stats.drop(DropReason.INTERNAL)
 
@@ -250,33 +258,20 @@ class PredictionLogger:
             self._sender.stopping = True
 
 
-def _check_trim(stream_maxlen: int | None, retention: float | None) -> None:
-    """One way to bound the streams, and a positive one."""
-    if stream_maxlen is not None and retention is not None:
-        raise ValueError("give stream_maxlen or retention, not both")
-    if (stream_maxlen is not None and stream_maxlen < 1) or (
-        retention is not None and retention <= 0
-    ):
-        raise ValueError("stream_maxlen and retention must be positive")
-
-
-def _check(
-    sample_rate: float, batch_size: int, flush_interval: float, max_queue: int, max_batch_bytes: int
-) -> None:
-    """Reject settings that cannot work, at construction time rather than on the hot path."""
-    if not MIN_SAMPLE_RATE <= sample_rate <= 1.0:
-        raise ValueError(f"sample_rate must be in [{MIN_SAMPLE_RATE:g}, 1]")
-    if not 1 <= batch_size <= WIRE_MAX_BATCH:
-        raise ValueError(f"batch_size must be in [1, {WIRE_MAX_BATCH}]")
-    if flush_interval <= 0 or max_queue < 1 or max_batch_bytes < 1024:
-        raise ValueError(
-            "flush_interval and max_queue must be positive, max_batch_bytes at least 1024"
-        )
-
-
 def _reset_in_child() -> None:
     for logger in list(_live):
         logger._after_fork()
+
+
+class _ForkHook:
+    """multiprocessing clears its exit hooks in each child it starts, then runs these."""
+
+    def __call__(self, _: object) -> None:
+        # Its children end with os._exit, past atexit: only its own exit hooks run.
+        multiprocessing.util.Finalize(None, _flush_at_exit, exitpriority=10)
+
+
+_fork_hook = _ForkHook()
 
 
 def _flush_at_exit() -> None:
@@ -287,4 +282,5 @@ def _flush_at_exit() -> None:
 
 
 os.register_at_fork(after_in_child=_reset_in_child)
+multiprocessing.util.register_after_fork(_fork_hook, _fork_hook)
 atexit.register(_flush_at_exit)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import redis
 
-from exporter.client.metrics import LABELS, PREDICTIONS, ClientStats
+from exporter.client.metrics import LABELS, PREDICTIONS, ClientStats, DropReason
 
 log = logging.getLogger("exporter.client")
 
@@ -119,6 +119,7 @@ class Sender:
                 log.exception("mlmon client sender failed")
                 ok = False
             if stopping:
+                self._abandon()
                 return
             backoff = (
                 0.0
@@ -139,6 +140,16 @@ class Sender:
             if not records and not markers:
                 return True
 
+    def _abandon(self) -> None:
+        """Count what a closing logger could not send (Redis down or too slow for the close),
+        so sent + dropped still adds up to what was logged."""
+        items = [self.queue.popleft() for _ in range(len(self.queue))]
+        if left := sum(1 for item in items if type(item) is tuple):
+            self.stats.drop(DropReason.CLOSED, left)
+        for item in items:
+            if isinstance(item, FlushMarker):
+                item.done.set()
+
     def _take(self) -> tuple[list[tuple[str, bytes]], list[FlushMarker]]:
         """Pop up to one round trip with comprehensions, so the GIL is held briefly.
 
@@ -157,20 +168,13 @@ class Sender:
 
     def _send(self, records: list[tuple[str, bytes]]) -> bool:
         """One round trip of trimmed XADDs, packed here; drops and counts on error."""
-        s = self.settings
         labels = [p for kind, p in records if kind == LABELS]
         if labels:
             by_kind = {PREDICTIONS: [p for kind, p in records if kind != LABELS], LABELS: labels}
         else:
             by_kind = {PREDICTIONS: [p for _, p in records], LABELS: []}
-        trim = self._trim()
-        commands = [
-            _resp((b"XADD", stream.encode(), *trim, b"*", b"batch", b"[" + b",".join(chunk) + b"]"))
-            for kind, stream in ((PREDICTIONS, s.predictions_stream), (LABELS, s.labels_stream))
-            for chunk in chunks(by_kind[kind], min(s.batch_size, WIRE_MAX_BATCH), s.max_batch_bytes)
-        ]
         try:
-            self._execute(commands)
+            self._execute(self._commands(by_kind))
         except Exception as exc:  # redis errors, and anything else the client may raise
             self.stats.failed(len(records))
             if not self._down:
@@ -184,6 +188,16 @@ class Sender:
             if payloads:
                 self.stats.delivered(kind, len(payloads))
         return True
+
+    def _commands(self, by_kind: dict[str, list[bytes]]) -> list[bytes]:
+        """The round trip's XADDs, one per batch of each stream."""
+        s = self.settings
+        trim = self._trim()
+        return [
+            _resp((b"XADD", stream.encode(), *trim, b"*", b"batch", b"[" + b",".join(chunk) + b"]"))
+            for kind, stream in ((PREDICTIONS, s.predictions_stream), (LABELS, s.labels_stream))
+            for chunk in chunks(by_kind[kind], min(s.batch_size, WIRE_MAX_BATCH), s.max_batch_bytes)
+        ]
 
     def _execute(self, commands: list[bytes]) -> None:
         """Write the packed commands at once and read every reply; an error reply raises."""

@@ -13,14 +13,22 @@ def as_dict(value: Mapping[str, Any]) -> dict[str, Any]:
     return value if type(value) is dict else dict(value)
 
 
+def one_value(value: Any) -> Any:
+    """A 0-d or one-element array (`model.predict(x)` of one row) as its number: orjson
+    writes it as a list, which the exporter rejects, features and all."""
+    if getattr(value, "ndim", None) is None or not hasattr(value, "item"):
+        return value
+    if all(n == 1 for n in getattr(value, "shape", ())):  # () for 0-d, (1,) or (1, 1)
+        return value.item()
+    return value
+
+
 def scores_value(scores: Any) -> Any:
-    """Scores as the exporter reads them: a 0-d array (a torch or numpy scalar result) as its
+    """Scores as the exporter reads them: a one-value array (a torch or numpy result) as its
     number, a mapping's classes as class texts (numpy keys, which orjson refuses, too), and no
     scores where a probability is NaN, as for a NaN score."""
-    if getattr(scores, "ndim", None) == 0:
-        return scores.item()
     if not isinstance(scores, Mapping):
-        return scores
+        return one_value(scores)
     out = {}
     for key, p in scores.items():
         if p != p:  # NaN: null would reject the whole record as bad_scores
