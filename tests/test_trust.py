@@ -217,8 +217,8 @@ def test_redis_before_7_without_entries_added_degrades_to_unknown_counts() -> No
     state = StreamState.of(info)
     gaps = GapTracker()
     gaps.baseline(b"s", state)
-    assert gaps.skipped(b"s", state, b"1000-0") is None  # trimmed past us, count unknown
-    assert gaps.skipped(b"s", state, b"6000-0") == 0
+    assert gaps.skipped(b"s", state, b"1000-0", b"1000-0", 0) is None  # trimmed past us
+    assert gaps.skipped(b"s", state, b"6000-0", b"6000-0", 0) == 0
     assert gaps.unread(b"s", state, b"6000-0") is None
     assert gaps.unread(b"s", state, b"9000-0") is None
 

@@ -53,6 +53,7 @@ class GapTracker:
 
     def __init__(self) -> None:
         self._accounted: dict[bytes, int] = {}
+        self._checked: dict[bytes, int] = {}  # accounted at the end of the last check
 
     def baseline(self, key: bytes, state: StreamState | None) -> None:
         """Everything added so far is at or before the cursor."""
@@ -74,31 +75,68 @@ class GapTracker:
         """Entries the reader consumed past its cursor."""
         self._accounted[key] = self._accounted.get(key, 0) + entries
 
-    def skipped(self, key: bytes, state: StreamState | None, cursor: bytes) -> int | None:
-        """Entries lost since the last check; None when some may be lost but Redis cannot say
-        how many. Call right after a read, so that `state` is at least as new as `cursor`.
+    def cut_off(self) -> None:
+        """Redis went away: whatever the reader reads of a stream from now on was in Redis
+        when it came back, so a stream it lost meanwhile is only credited with that."""
+        self._checked = dict(self._accounted)
 
-        Exact when the reader has caught up (nothing newer than its cursor was ever added) or
-        when nothing it has read is left in the stream; otherwise settled at a later check.
+    def accounted(self, key: bytes) -> int:
+        """Entries read or counted lost so far; the check takes it before its own read."""
+        return self._accounted.get(key, 0)
+
+    def skipped(
+        self, key: bytes, state: StreamState | None, before: bytes, cursor: bytes, base: int
+    ) -> int | None:
+        """Entries lost since the last check; None when some may be lost but Redis cannot say
+        how many. `before` and `base` are the cursor and the count before the check's own read,
+        `cursor` the cursor after it: `state` must be at least as new.
+
+        Exact when the reader has caught up, or when the oldest entry left is past where the
+        check's read began: everything added between was trimmed unread. Otherwise settled at
+        a later check.
         """
-        at = parse_id(cursor)
+        try:
+            return self._skipped(key, state, parse_id(before), parse_id(cursor), base)
+        finally:
+            self._checked[key] = self._accounted.get(key, 0)
+
+    def _skipped(
+        self,
+        key: bytes,
+        state: StreamState | None,
+        before: tuple[int, int],
+        at: tuple[int, int],
+        base: int,
+    ) -> int | None:
         if state is None:
             return 0
         if state.added is None:
             return None if state.length and state.first > at else 0
-        if self._recreated(key, state, cursor):
-            return 0
         accounted = self._accounted.get(key, 0)
-        if state.last_generated <= at:  # caught up: every entry added was read or is lost
+        if state.added < accounted:  # deleted and recreated (e.g. Redis lost its data)
+            base, accounted = self._recreated(key, state, accounted, base)
+        if state.last_generated <= at or state.length == 0:  # nothing left unread
             lost = state.added - accounted
-        elif state.length == 0 or state.first > at:  # whatever is left is unread
-            lost = state.added - accounted - state.length
+        elif state.first > before:  # all that is left came after the read began
+            lost = state.added - base - state.length
         else:
             return 0
         if lost <= 0:
             return 0
         self._accounted[key] = accounted + lost
         return lost
+
+    def _recreated(
+        self, key: bytes, state: StreamState, accounted: int, base: int
+    ) -> tuple[int, int]:
+        """Start the count over: of the new stream's entries, the reader can only have read
+        those read since the last check. Treating its history as accounted counted nothing
+        when Redis restarted empty and producers' trims ran before the exporter reconnected."""
+        assert state.added is not None
+        since_check = accounted - self._checked.get(key, 0)  # unknown: credit everything
+        now = min(state.added, since_check)
+        self._accounted[key] = now
+        return max(0, now - (accounted - base)), now
 
     def behind(
         self, key: bytes, state: StreamState | None, cursor: bytes, model: str
@@ -123,15 +161,6 @@ class GapTracker:
             self._accounted[key] = state.added
         return b"%d-%d" % state.last_generated
 
-    def _recreated(self, key: bytes, state: StreamState, cursor: bytes) -> bool:
-        """The stream was deleted and recreated (e.g. Redis lost its data): start over."""
-        assert state.added is not None
-        if state.added >= self._accounted.get(key, 0):
-            return False
-        trimmed_all = parse_id(cursor) < state.first
-        self._accounted[key] = state.added - state.length if trimmed_all else state.added
-        return True
-
     def unread(self, key: bytes, state: StreamState | None, cursor: bytes) -> int | None:
         """Entries added but not read yet; None before Redis 7.0."""
         if state is None:
@@ -140,7 +169,8 @@ class GapTracker:
             return None
         if state.length == 0 or state.last_generated <= parse_id(cursor):
             return 0
-        return max(0, state.added - self._accounted.get(key, 0))
+        # never more than the stream holds: a trim not settled yet is not unread
+        return min(state.length, max(0, state.added - self._accounted.get(key, 0)))
 
 
 def lag_seconds(state: StreamState | None, cursor: bytes) -> float:

@@ -133,6 +133,7 @@ class StreamReader:
                 if self.redis_up or backoff == BACKOFF_START:
                     log.warning("redis unavailable, retrying: %s", describe(exc, self._cfg))
                 self.redis_up = False
+                self._gaps.cut_off()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._cfg.backoff_max_seconds)
 
@@ -189,17 +190,17 @@ class StreamReader:
 
         One round trip per stream: a non-blocking XREAD, then XINFO STREAM. Comparing what
         Redis says was added with what was read finds trims that happened while the connection
-        stayed up (a paused process, a reconnect redis-py retried silently), not only after an
-        outage we saw.
+        stayed up (a paused process, a silent reconnect), not only after an outage we saw.
         """
         self._gate.strict = True  # until the next XREAD, which reads both streams at once
         for key in list(self.last_ids):
             pipeline, kind = self._routes[key]
+            before, base = self.last_ids[key], self._gaps.accounted(key)
             state, cursor = self._probe(key)
             if last := self._gaps.behind(key, state, cursor, pipeline.model.name):
                 self.last_ids[key] = last
                 continue
-            lost = self._gaps.skipped(key, state, cursor)
+            lost = self._gaps.skipped(key, state, before, cursor, base)
             report_trim(lost, key, pipeline.model.name, self._warned_old_redis)
             if lost:
                 pipeline.count_skipped(kind, lost)
@@ -243,8 +244,7 @@ class StreamReader:
         """One blocking XREAD over all streams, or in a cluster one quick XREAD per model.
 
         A read that caught up (some entries, no stream's page full) is followed by the linger:
-        at a hundred records a second each read would otherwise carry one record, and the
-        per-read cost, not the records, would take a fifth of a core.
+        at a hundred records a second each read would otherwise carry one record.
         """
         count, self._gate.strict = self._size.count(self._cfg.read_count), False
         cluster = isinstance(self._client, RedisCluster)  # one read per model's hash tag
