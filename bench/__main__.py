@@ -50,6 +50,7 @@ BENCHES = (
     Bench("bench.stats_power", ("20",), ("3",)),
     Bench("bench.stats_false_alarms"),
     Bench("bench.change_delay", ("100",), ("20",)),
+    Bench("bench.change_ties", ("200",), ("20", "1000000")),
     Bench("bench.embedding", ("100",), ("0",)),
     Bench("bench.embedding_daemon", takes_quick=True),
     Bench("bench.perf_estimate"),
