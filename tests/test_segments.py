@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gc
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from exporter.evaluate.snapshot import ModelSnapshot, SegmentSnapshot, SnapshotS
 from exporter.expose.collector import SnapshotCollector
 from exporter.expose.live import LiveMetrics
 from exporter.web import pages
+from exporter.window.slices import MAX_TAG_VALUES
 
 T0 = 1_700_000_000.0
 COUNTRIES = ("DE", "FR", "IT", "ES", "NL", "PL")
@@ -220,17 +222,18 @@ def test_segment_series_carry_segment_and_segment_value_labels(reference: Path) 
 
 
 def _tagged(
-    rng: np.random.Generator, n: int, tenants: int
+    rng: np.random.Generator, n: int, tenants: int, names: Sequence[str] = (), first: int = 0
 ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Predictions of tenant-{i % tenants}, or of the given tenant names, ids t{first + i}."""
     entries = []
-    for i in range(n):
+    for i in range(first, first + (len(names) or n)):
         payload = {
             "id": f"t{i}",
             "ts": T0 + i * 0.001,
             "features": {"amount": float(rng.normal(100, 20)), "age": 40.0, "country": "DE"},
             "prediction": "1",
             "scores": float(rng.uniform(0.5, 1.0)),
-            "tags": {"tenant": f"tenant-{i % tenants}"},
+            "tags": {"tenant": names[i - first] if names else f"tenant-{i % tenants}"},
         }
         entries.append(
             (f"{int((T0 + i * 0.001) * 1000)}-{i}".encode(), {b"data": orjson.dumps(payload)})
@@ -335,3 +338,76 @@ def test_tags_are_read_as_text_and_a_bad_tags_object_is_counted_and_skipped(
         view = pipeline.window.view(T0 + 1)
         codes, values = view.segment("tenant")
         assert [values[c] if c >= 0 else None for c in codes] == ["7", "acme", None]
+
+
+def _tenant_pipeline(reference: Path) -> tuple[ModelPipeline, SnapshotStore, CollectorRegistry]:
+    """A model segmented by tenant (5 values, 50 samples) over a 2,000-record window."""
+    model = _config(reference, "[{tag: tenant, max_values: 5, min_samples: 50}]")
+    model = model.model_copy(
+        update={"window": model.window.model_copy(update={"max_samples": 2000})}
+    )
+    registry, store = CollectorRegistry(), SnapshotStore()
+    pipeline = ModelPipeline(model, LiveMetrics(registry, [model]), store, Clock(T0 + 100))
+    return pipeline, store, registry
+
+
+def _ingest(pipeline: ModelPipeline, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+    for start in range(0, len(entries), 500):
+        pipeline.ingest_predictions(entries[start : start + 500])
+
+
+def _tag_folds(registry: CollectorRegistry) -> float | None:
+    return registry.get_sample_value("mlmon_series_limited_total", {"model": "m", "kind": "tag"})
+
+
+def test_a_tenant_that_grows_big_after_thousands_of_others_gets_its_own_series(
+    reference: Path,
+) -> None:
+    """Tag codes were never given back: after 1,000 tenants every new one, however big, was
+    __other__ (a tenant with 60 % of the window: 5 one-record tenants and __other__ 1,995)."""
+    pipeline, store, _ = _tenant_pipeline(reference)
+    rng = np.random.default_rng(11)
+    scattered = [f"t{i}" for i in rng.integers(100_000, size=8000)]  # 4 windows, ids waiting
+    _ingest(pipeline, _tagged(rng, 0, 0, scattered))
+    mixed = np.where(
+        rng.random(2000) < 0.6, "big", [f"t{i}" for i in rng.integers(100_000, size=2000)]
+    )
+    _ingest(pipeline, _tagged(rng, 0, 0, [str(t) for t in mixed], first=8000))
+    assert pipeline.evaluate(None)
+    tenants = [s for s in store.models["m"].segments if s.segment == "tenant"]
+    assert tenants[0].value == "big" and tenants[0].evaluated
+    assert tenants[0].samples > 1000, tenants[0].samples
+
+
+def test_tag_values_past_the_vocabularys_room_are_counted_as_limited(reference: Path) -> None:
+    """Folds of tag values into __other__ were counted nowhere: mlmon_series_limited_total
+    stayed 0 while 1,995 of 2,000 records were __other__."""
+    pipeline, _, registry = _tenant_pipeline(reference)
+    _ingest(pipeline, _tagged(np.random.default_rng(12), 0, 0, [f"t{i}" for i in range(1500)]))
+    assert _tag_folds(registry) == 1500 - MAX_TAG_VALUES  # all still in the window
+
+
+def test_a_waiting_prediction_whose_tenant_left_counts_under_other_not_under_the_next_tenant(
+    reference: Path,
+) -> None:
+    """Its tenant's code goes to the next new tenant; the label that comes later must not
+    lower that tenant's accuracy."""
+    pipeline, store, _ = _tenant_pipeline(reference)
+    rng = np.random.default_rng(13)
+    _ingest(pipeline, _tagged(rng, 0, 0, ["old"] * 60))  # waiting for labels, wrong ones
+    filler = [f"u{i % (MAX_TAG_VALUES - 1)}" for i in range(2000)]  # every other code, held
+    _ingest(pipeline, _tagged(rng, 0, 0, filler, first=60))
+    _ingest(pipeline, _tagged(rng, 0, 0, ["new"] * 100, first=2060))
+    labels = [(f"{i}", "0") for i in range(60)] + [(f"{i}", "1") for i in range(2060, 2160)]
+    pipeline.ingest_labels(
+        [
+            (
+                f"{int(T0 * 1000) + 200}-{n}".encode(),
+                {b"data": orjson.dumps({"id": f"t{i}", "label": y})},
+            )
+            for n, (i, y) in enumerate(labels)
+        ]
+    )
+    assert pipeline.evaluate(None)
+    new = _segment(store.models["m"], "new")
+    assert dict(new.performance)["accuracy"] == 1.0

@@ -38,8 +38,8 @@ from exporter.reference.load import (
 from exporter.source.connect import RedisClient
 from exporter.source.streams import LABELS, PREDICTIONS, Entry
 from exporter.window.labels import JoinResult, LabelJoin
+from exporter.window.reclaim import reclaim_codes
 from exporter.window.ring import Window
-from exporter.window.slices import unpack
 from exporter.window.vocab import OTHER
 
 log = logging.getLogger("exporter.pipeline")
@@ -66,7 +66,7 @@ class ModelPipeline:
         self._counting = True  # False while a replay ingests: its folds were counted before
         self.window = Window(model, self._folded)
         self.join = LabelJoin(model, clock)
-        self.window.slicer.versions.in_use = self._version_codes  # slots of departed versions
+        reclaim_codes(self.window, self.join, clock)  # slots of departed versions and tags
         self.fitted: FittedReference | None = None
         self.changes = ModelChanges(model, live.changes)
         self.calibration: Calibration | None = None
@@ -112,12 +112,6 @@ class ModelPipeline:
         (a restart counted them again: MLMonSeriesLimited for values sent hours before)."""
         if self._counting:
             self._live.limited.labels(self.model.name, kind).inc()
-
-    def _version_codes(self) -> set[int]:
-        """Version codes an evaluation may still see: the window's, the join's waits and pairs."""
-        now = self._clock()
-        joined = unpack(self.join.slice_codes(now), len(self.window.slicer.keys))
-        return self.window.version_codes(now) | set(joined.tolist())
 
     def ingest_labels(self, entries: Sequence[Entry], count: bool = True) -> None:
         """Decode, count and join a batch of label entries (count=False: a replay)."""

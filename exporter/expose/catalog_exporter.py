@@ -106,7 +106,8 @@ EXPORTER: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_series_limited_total",
         "counter",
-        "Values folded into __other__ by the per-model caps, by kind: category, class, version.",
+        "Values folded into __other__ by the per-model caps, by kind: category, class, version, "
+        "tag.",
         ("model", "kind"),
     ),
     MetricSpec(

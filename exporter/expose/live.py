@@ -46,7 +46,7 @@ LABEL_DELAY_BUCKETS = (
     172800.0,
     604800.0,
 )
-LIMITED_KINDS = ("category", "class", "version")
+LIMITED_KINDS = ("category", "class", "version", "tag")
 # Counters only grow, so the labels' sum is kept as its positive and negative parts.
 REGRESSION_SUMS = (
     "mlmon_regression_labeled_total",

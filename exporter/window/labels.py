@@ -19,6 +19,7 @@ from exporter.window.coverage import Coverage
 from exporter.window.early import EarlyLabels
 from exporter.window.pending import Pending, keys_of
 from exporter.window.recent import Recent
+from exporter.window.slices import folded
 from exporter.window.vocab import OTHER
 
 Target = float | str
@@ -221,13 +222,19 @@ class LabelJoin:
             slices=np.array([p[5] for p in recent], dtype=np.int64),
         )
 
-    def slice_codes(self, now: float) -> np.ndarray:
-        """Packed slice codes of the waiting predictions and of the joined pairs pairs(now)
-        still returns (labelled within the window's duration)."""
+    def slice_codes(self, now: float, waiting: bool = True) -> np.ndarray:
+        """Packed slice codes of the joined pairs pairs(now) still returns (labelled within
+        the window's duration) and, unless waiting is False, of the waiting predictions."""
         cutoff = now - self._duration
         with self._lock:
             kept = np.fromiter((p[5] for p in self._pairs if p[0] >= cutoff), np.int64)
-            return np.concatenate([self._pending.slice_codes(), kept])
+            return np.concatenate([self._pending.slice_codes(), kept]) if waiting else kept
+
+    def fold_slices(self, index: int, codes: list[int]) -> None:
+        """Count the waiting predictions whose key `index` code is among `codes` under
+        __other__: those codes are about to name other values."""
+        with self._lock:
+            self._pending.rewrite_slices(lambda packed: folded(packed, index, codes))
 
     @property
     def pending(self) -> int:

@@ -49,6 +49,11 @@ class Pending:
             return np.empty(0, np.int64)
         return self._slice[: self._tail][self._alive[: self._tail]]
 
+    def rewrite_slices(self, rewrite: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Replace the packed slice codes of every slot with `rewrite` of them."""
+        if self._slice is not None:
+            self._slice[: self._tail] = rewrite(self._slice[: self._tail])
+
     @property
     def nbytes(self) -> int:
         """Bytes of the arrays and the sorted index, not counting the open chunk's dict."""

@@ -73,7 +73,7 @@ class Window:
             for n in self._categorical
         }
         self.classes = Vocabulary(model.max_new_categories, lambda: fold("class"))
-        self.slicer = Slicer(model, self.vocabularies)
+        self.slicer = Slicer(model, self.vocabularies, lambda: fold("tag"))
         self._classification = model.task.is_classification
         self._positive = model.positive_class if model.task is Task.BINARY else None
         self._ts = np.zeros(0)  # buffers grow as they fill: see _grow
@@ -140,11 +140,12 @@ class Window:
         ]
         return self.slicer.pack([*rows, versions])
 
-    def version_codes(self, now: float) -> set[int]:
-        """The version codes of the rows a view at `now` or later may show: the others may be
-        reused (older rows are never shown again)."""
+    def codes_in_use(self, now: float, row: int = -1) -> set[int]:
+        """The codes of slice `row` (a tag key's in `slicer.tag_keys` order, -1 the version's)
+        in the rows a view at `now` or later may show: the others may be reused (older rows
+        are never shown again)."""
         with self._lock:
-            held = self._slices[-1, : self._size][self._ts[: self._size] >= now - self._duration]
+            held = self._slices[row, : self._size][self._ts[: self._size] >= now - self._duration]
             return set(np.unique(held).tolist())
 
     def view(self, now: float) -> WindowView:

@@ -52,6 +52,9 @@ class Vocabulary:
         # Codes no stored row uses may be given to new values: `in_use` names the others.
         self.in_use: Callable[[], set[int]] | None = None
         self.released: list[str] = []  # values whose codes were given back, for the counters
+        # Told the codes a look gave back, before any new value gets one: rows that keep a
+        # code elsewhere can fold it into __other__ rather than read the next value's name.
+        self.on_release: Callable[[list[int]], object] | None = None
         self._free: list[int] = []
         self._folds = 0
         self._clock = clock
@@ -126,6 +129,8 @@ class Vocabulary:
                 self._free.append(code)
                 self.released.append(value)
                 self._new -= 1
+        if self._free and self.on_release is not None:
+            self.on_release(list(self._free))
         return bool(self._free)
 
     def _add(self, value: str) -> int:
