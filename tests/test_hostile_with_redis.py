@@ -254,6 +254,8 @@ def test_a_reference_key_missing_at_start_up_is_flagged_and_fitted_soon_after_it
 def test_a_redis_down_at_start_up_delays_the_first_evaluation_only_until_it_answers(
     tmp_path: Path,
 ) -> None:
+    """Also: records written while the exporter waited for Redis went into its window through
+    the start-up rebuild, and into no counter (read_total 0 for 40)."""
     redis = RedisServer(free_port(), tmp_path)  # started only once the exporter gave up waiting
     port = free_port()
     path = _config(tmp_path, redis.url, port, "{file: clf.csv}", every="1h")
@@ -267,11 +269,16 @@ def test_a_redis_down_at_start_up_delays_the_first_evaluation_only_until_it_answ
     ):
         try:
             wait_for(lambda: "windows not rebuilt yet" in log.read_text(), 60, 0.2, "start-up")
-            redis.start()
-            xadd_all(redis.client(), STREAM, [orjson.dumps(_record(i)) for i in range(40)])
+            early = RedisServer(free_port(), tmp_path)  # written before it first connects
+            early.start()
+            xadd_all(early.client(), STREAM, [orjson.dumps(_record(i)) for i in range(40)])
+            early.shutdown_saving()
+            redis.start()  # with those records
             stamp = 'mlmon_evaluation_last_success_timestamp_seconds{model="clf"}'
             wait_for(lambda: _sample(port, stamp), 30, 0.2, "the first evaluation")
             assert _sample(port, 'mlmon_window_samples{model="clf"}') == 40
+            read = 'mlmon_records_read_total{kind="predictions",model="clf"}'
+            assert _sample(port, read) == 40
         finally:
             proc.kill()
             redis.stop()

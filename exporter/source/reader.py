@@ -20,7 +20,7 @@ from exporter.source.order import LabelGate, capped
 from exporter.source.replies import caught_up, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
 from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics, Reply
-from exporter.source.tail import newest_id, read_tail, stream_state
+from exporter.source.tail import newest_id, read_tail, split_at, stream_state
 
 log = logging.getLogger("exporter.reader")
 
@@ -73,6 +73,7 @@ class StreamReader:
         self._size = ReplySize()  # typical size of recent entries; sets the XREAD count
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._started_ms = int(clock() * 1000)
 
     def resume_from(self, reader: StreamReader) -> None:
         """Continue from a stopped reader's cursors and accounting (a reload); before start()."""
@@ -139,7 +140,8 @@ class StreamReader:
 
     def backfill(self) -> None:
         """Rebuild each window from its stream's tail, so a restart serves the same values."""
-        self.check_version()
+        if (before_7 := check_version(self._client, self._live)) is not None:
+            self._no_entries_added = before_7  # before 7.0 trims cannot be counted
         for key, (pipeline, kind) in self._routes.items():
             if key in self.last_ids:
                 continue
@@ -170,20 +172,17 @@ class StreamReader:
             self._gate.replaying(key, self._client.time())
         upper = resume or bound or b"+"
         tail = read_tail(self._client, key, int(since * 1000), upper, most, model.max_entry_bytes)
-        for part in tail.parts():
-            self._deliver(pipeline, kind, part, replay=True)
+        for part in tail.parts():  # entries added while this reader waited were never counted
+            parts = split_at(part, self._started_ms if resume is None else None)
+            for entries, replay in zip(parts, (True, False), strict=True):
+                if entries:
+                    self._deliver(pipeline, kind, entries, replay=replay)
         extra = {"model": model.name, "stream": key.decode(), **tail.summary()}
         log.info("window rebuilt from redis", extra=extra)
         if resume is not None:
             self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
         else:
             self.last_ids[key] = tail.newest or capped(bound, newest_id(self._client, key))
-
-    def check_version(self) -> None:
-        """Expose whether the server is supported; before 7.0 trims cannot be counted."""
-        before_7 = check_version(self._client, self._live)
-        if before_7 is not None:
-            self._no_entries_added = before_7
 
     def check_streams(self) -> None:
         """Read each stream up to date and account for every entry, every few seconds.

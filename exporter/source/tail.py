@@ -6,6 +6,7 @@ restart replay a million records (34 s, 1.4 GB) to fill a 10,000-record window.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -14,7 +15,7 @@ import orjson
 import redis
 
 from exporter.source.connect import RedisClient
-from exporter.source.gaps import StreamState
+from exporter.source.gaps import StreamState, parse_id
 from exporter.source.streams import Entry
 
 PAGE = 50  # entries per XREVRANGE: with megabyte entries a page stays tens of megabytes
@@ -91,6 +92,14 @@ def read_tail(
                 break
         upper = b"(" + page[-1][0]
     return Tail(kept[::-1], newest, records, oversized, True)
+
+
+def split_at(entries: list[Entry], ms: int | None) -> tuple[list[Entry], list[Entry]]:
+    """The entries before and from the time `ms` (all before without one), by their IDs."""
+    if ms is None:
+        return entries, []
+    start = bisect.bisect_left(entries, (ms, 0), key=lambda e: parse_id(e[0]))
+    return entries[:start], entries[start:]
 
 
 def stream_state(client: RedisClient, key: bytes) -> StreamState | None:
