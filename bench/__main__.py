@@ -49,6 +49,7 @@ BENCHES = (
     Bench("bench.stats_speed"),
     Bench("bench.stats_power", ("20",), ("3",)),
     Bench("bench.stats_false_alarms"),
+    Bench("bench.multivariate_alarms", (), ("5", "12")),
     Bench("bench.change_delay", ("100",), ("20",)),
     Bench("bench.change_ties", ("200",), ("20", "1000000")),
     Bench("bench.embedding", ("100",), ("0",)),

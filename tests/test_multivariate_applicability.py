@@ -15,7 +15,7 @@ from exporter.daemon import Daemon
 from exporter.demo.runner import demo_config
 from exporter.demo.simulate import SIMS, reference_csv
 from exporter.reference.load import store_in_redis
-from exporter.stats.multivariate import PCAReconstruction
+from exporter.stats.multivariate import PCAReconstruction, fold_labels
 from exporter.web.pages import render
 
 EVALUATIONS = 200
@@ -110,7 +110,7 @@ def test_a_correlation_flip_is_still_detected_where_components_are_dropped() -> 
     assert not pca.drifted(pca.score(reference[500:1000]), cut)
 
 
-def test_the_fitted_components_rebuild_rows_as_an_svd_of_the_reference_does() -> None:
+def test_each_fold_rebuilds_rows_as_an_svd_of_the_other_four_fifths_does() -> None:
     rng = np.random.default_rng(11)
     x = rng.normal(size=(20_000, 3)) @ rng.normal(size=(3, 40)) + 0.3 * rng.normal(
         size=(20_000, 40)
@@ -120,10 +120,22 @@ def test_the_fitted_components_rebuild_rows_as_an_svd_of_the_reference_does() ->
 
     mean, std = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
     scale = np.where(std > 0, std, 1.0)
-    _, singular, vt = np.linalg.svd(np.nan_to_num((x - mean) / scale), full_matrices=False)
+    z = np.nan_to_num((x - mean) / scale)
+    _, singular, _ = np.linalg.svd(z, full_matrices=False)
     explained = np.cumsum(singular**2) / np.sum(singular**2)
     kept = int(np.searchsorted(explained, 0.65 - 1e-12) + 1)
-    by_svd = PCAReconstruction(mean, scale, vt[:kept], np.empty(0))
+    folds = fold_labels(len(x))
+    by_svd = np.stack(
+        [np.linalg.svd(z[folds != f], full_matrices=False)[2][:kept] for f in range(5)]
+    )
+    held_out = PCAReconstruction(mean, scale, by_svd, np.empty(0))
 
     assert fitted.kept == kept
-    np.testing.assert_allclose(fitted.row_errors(x), by_svd.row_errors(x), rtol=1e-9, atol=1e-12)
+    window = x[:1000]  # row i is rebuilt by fold i mod 5's components
+    np.testing.assert_allclose(
+        fitted.row_errors(window), held_out.row_errors(window), rtol=1e-9, atol=1e-12
+    )
+    for f in range(5):  # each reference row by the components fitted without its fold
+        rows = x[folds == f]
+        expected = PCAReconstruction(mean, scale, by_svd[f : f + 1], np.empty(0)).row_errors(rows)
+        np.testing.assert_allclose(fitted.reference_errors[folds == f], expected, rtol=1e-9)
