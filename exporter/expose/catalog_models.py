@@ -87,7 +87,8 @@ MODELS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_multivariate_drift_score",
         "gauge",
-        "Multivariate drift score of the window against the reference.",
+        "Multivariate drift score of the window against the reference (pca_reconstruction: "
+        "mean row error, each capped at the reference rows' 99th percentile).",
         ("model", "method"),
     ),
     MetricSpec(
