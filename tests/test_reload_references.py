@@ -13,7 +13,8 @@ from exporter.daemon.pipeline import ModelPipeline
 from exporter.daemon.validate import build_pipelines
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics
-from exporter.reference.load import ReferenceError
+from exporter.reference.load import ReferenceError, store_in_redis
+from tests.conftest import RedisServer
 from tests.helpers import model_yaml, sample, write_reference
 
 
@@ -61,3 +62,34 @@ def test_a_reload_fails_on_a_reference_file_a_restart_would_refuse(
     with pytest.raises(ReferenceError, match=r"ref\.csv|x3"):
         _pipelines(tmp_path, keep={"m": old})
     assert old.fitted is fitted  # the running model is untouched
+
+
+def _redis_keyed(tmp: Path, redis_url: str, interval: str) -> str:
+    yaml = model_yaml("m", interval).replace("{file: ref.csv}", "{redis_key: 'ref:{m}'}")
+    return f"redis: {{url: '{redis_url}'}}\nmodels:" + yaml
+
+
+def _build_from_redis(
+    tmp: Path, redis_server: RedisServer, interval: str, keep: dict[str, ModelPipeline] | None
+) -> tuple[ModelPipeline, ...]:
+    config = load_config_text(_redis_keyed(tmp, redis_server.url, interval), {}, base_dir=str(tmp))
+    live = LiveMetrics(CollectorRegistry(), config.models)
+    client = redis_server.client()
+    return build_pipelines(config, live, SnapshotStore(), keep=keep, client=client)
+
+
+def test_a_reload_that_would_drop_the_fit_of_a_lost_reference_key_is_refused(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """A schedule edit, reloaded while the key was gone, was a success that left the fitted
+    model with no reference: every evaluation failed until someone ran `reference load`."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
+    content = (tmp_path / "ref.csv").read_bytes()
+    store_in_redis(redis_server.client(), "ref:{m}", content, "csv")
+    (old,) = _build_from_redis(tmp_path, redis_server, "1s", None)
+    assert old.fitted is not None
+    redis_server.client().delete("ref:{m}")
+    with pytest.raises(ReferenceError, match=r"models\[m\]\.reference\.redis_key.*ref:\{m\}"):
+        _build_from_redis(tmp_path, redis_server, "2s", {"m": old})
+    (new,) = _build_from_redis(tmp_path, redis_server, "2s", None)  # nothing fitted to lose
+    assert new.fitted is None

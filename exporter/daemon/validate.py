@@ -39,7 +39,8 @@ def build_pipelines(
     A pipeline in `keep` whose model section is unchanged is reused with its window; its
     reference file is read again, and refitted when it changed. File references must fit.
     A Redis-key reference is fitted when a client is given; when it is missing or Redis is
-    down the model waits for it (logged), unless `strict_redis`.
+    down the model waits for it (logged), unless `strict_redis`, or unless the model it
+    replaces had fitted it: a reload must not drop the copy that keeps a model evaluated.
     """
     out, refits = [], []
     for model in config.models:
@@ -53,7 +54,10 @@ def build_pipelines(
         if model.reference.file is not None:
             pipeline.refresh_reference(None)
         elif client is not None:
-            _fit_from_redis(pipeline, client, config, strict_redis)
+            # A changed model whose key is gone would lose the copy the running one evaluates
+            # with (a schedule edit made a fitted model blind): that reload is refused.
+            had_fit = kept is not None and kept.fitted is not None
+            _fit_from_redis(pipeline, client, config, strict_redis or had_fit)
         out.append(pipeline)
     for pipeline, data in refits:  # every model is valid: only now do kept ones take new files
         pipeline.fit(data)
