@@ -19,6 +19,7 @@ from exporter.evaluate.fit import fit_reference
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics
 from exporter.reference.load import ReferenceData, ReferenceError, read_reference_file
+from exporter.source.access import refused
 from exporter.source.connect import RedisClient, describe
 
 log = logging.getLogger("exporter.validate")
@@ -104,5 +105,7 @@ def check_config(config: Config, client: RedisClient | None = None) -> None:
             client.ping()
         except redis.RedisError as exc:
             raise ReferenceError(f"redis.url: {describe(exc, config.redis)}") from None
+        if (refusal := refused(client, config)) is not None:
+            raise ReferenceError(refusal)
     live = LiveMetrics(CollectorRegistry(), config.models)
     build_pipelines(config, live, SnapshotStore(), client=client, strict_redis=True)

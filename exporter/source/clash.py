@@ -1,7 +1,8 @@
-"""Stream keys that hold another Redis type: read around them, not taken for Redis being down.
+"""Stream keys the reader cannot read: read around them, not taken for Redis being down.
 
 XREAD over many keys fails as a whole when one of them is, say, a string someone SET by
-mistake: every model stopped reading and /readyz said Redis was unreachable.
+mistake, or a key outside the ACL user's key patterns: every model stopped reading and
+/readyz said Redis was unreachable.
 """
 
 from __future__ import annotations
@@ -19,21 +20,56 @@ def wrong_type(error: object) -> bool:
     return isinstance(error, redis.ResponseError) and str(error).startswith("WRONGTYPE")
 
 
+def key_denied(error: object) -> bool:
+    """Whether a reply or exception is NOPERM for a key (not for a whole command)."""
+    return isinstance(error, redis.exceptions.NoPermissionError) and "key" in str(error)
+
+
+def unreadable(error: object) -> bool:
+    """Whether a failed read says one of its keys cannot be read, rather than Redis failing."""
+    return wrong_type(error) or key_denied(error)
+
+
+def xinfo_denied(info: object) -> bool:
+    """Whether XINFO STREAM is refused as a command: trims and lag cannot be counted."""
+    return isinstance(info, redis.exceptions.NoPermissionError) and not key_denied(info)
+
+
 class Clashes:
-    """Keys found holding another type; reads leave them out until they are streams again."""
+    """Keys found unreadable; reads leave them out until they read as streams again."""
 
     def __init__(self) -> None:
         self._keys: set[bytes] = set()
+        self._no_xinfo = False
 
-    def found(self, key: bytes, model: str) -> None:
+    def found(self, key: bytes, model: str, error: object = None) -> None:
         """Leave key out of reads; say so once, until it is a stream again."""
         if key not in self._keys:
             self._keys.add(key)
+            why = (
+                "the redis user may not read stream key (outside its ACL key patterns)"
+                if key_denied(error)
+                else "stream key holds another redis type"
+            )
             log.warning(
-                "stream key holds another redis type; its model's entries there are not "
-                "read until it is a stream again",
+                "%s; its model's entries there are not read until it can be read as a stream",
+                why,
                 extra={"model": model, "stream": key.decode()},
             )
+
+    def xinfo_refused(self, info: object, key: bytes, model: str) -> bool:
+        """Whether XINFO STREAM is refused to the redis user; said once. Trims past the reader
+        and the lag are then unknown, as before Redis 7.0, instead of a silent 0."""
+        if not xinfo_denied(info):
+            return False
+        if not self._no_xinfo:
+            self._no_xinfo = True
+            log.warning(
+                "the redis user may not run XINFO STREAM: entries trimmed before they are "
+                "read cannot be counted and lag is not exported; grant it +xinfo|stream",
+                extra={"model": model, "stream": key.decode()},
+            )
+        return True
 
     def cleared(self, key: bytes, model: str) -> None:
         """key read as a stream again."""
@@ -42,5 +78,5 @@ class Clashes:
             log.info("stream key is a stream again", extra={"model": model, "stream": key.decode()})
 
     def readable(self, keys: Iterable[bytes]) -> list[bytes]:
-        """The keys not known to hold another type."""
+        """The keys not known to be unreadable."""
         return [key for key in keys if key not in self._keys]

@@ -13,7 +13,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from exporter.config import RedisConfig
-from exporter.source.clash import Clashes, wrong_type
+from exporter.source.clash import Clashes, unreadable
 from exporter.source.connect import RedisClient, describe
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds, report_trim
 from exporter.source.order import LabelGate, capped
@@ -128,7 +128,7 @@ class StreamReader:
                 self.redis_up = True
                 backoff = BACKOFF_START
             except redis.RedisError as exc:
-                if wrong_type(exc):  # a read over a key now of another type
+                if unreadable(exc):  # a read over a key now of another type, or denied
                     self._next_check = 0.0  # the stream check finds which, and reads on
                     continue
                 if self.redis_up or backoff == BACKOFF_START:
@@ -152,9 +152,9 @@ class StreamReader:
                 try:
                     self._rebuild(key, pipeline, kind, resume)
                 except redis.ResponseError as exc:
-                    if not wrong_type(exc):
+                    if not unreadable(exc):
                         raise
-                    self._clashes.found(key, pipeline.model.name)
+                    self._clashes.found(key, pipeline.model.name, exc)
                     self.last_ids[key] = resume or b"0-0"  # from its start once a stream
             if not self._gaps.knows(key):
                 self._gaps.baseline(key, stream_state(self._client, key))
@@ -225,15 +225,16 @@ class StreamReader:
         replies = pipe.execute(raise_on_error=False)
         info, reply = replies if info_first else replies[::-1]
         model = self._routes[key][0].model.name
-        if wrong_type(reply):
-            self._clashes.found(key, model)
+        if unreadable(reply):
+            self._clashes.found(key, model, reply)
             return None, before
         if isinstance(reply, Exception):
             raise reply
         self._clashes.cleared(key, model)
         self._deliver_reply(replies_of(reply), count, [key])
         cursor = before if info_first else self.last_ids[key]
-        if isinstance(info, redis.ResponseError):  # no such key yet
+        if isinstance(info, redis.ResponseError):  # no such key yet, or XINFO denied
+            self._no_entries_added |= self._clashes.xinfo_refused(info, key, model)
             return None, cursor
         if isinstance(info, Exception):
             raise info
