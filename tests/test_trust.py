@@ -79,6 +79,18 @@ def test_a_misspelt_key_counts_once_per_record_and_logs_the_closest_known_key_on
     assert "'latncy_ms'" in hints[1] and "did you mean 'latency_ms'?" in hints[1]
 
 
+def test_a_label_key_on_a_prediction_record_is_said_to_belong_in_the_labels_stream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`lable` on a prediction got no hint: no prediction key is close to it."""
+    p = pipeline(CollectorRegistry())
+    good = {"id": "a", "features": {"amount": 1.0}, "prediction": 1}
+    with caplog.at_level(logging.WARNING, logger="exporter.pipeline"):
+        p.ingest_predictions([entry(time.time(), {**good, "lable": 1})])
+    (hint,) = [r.getMessage() for r in caplog.records if "'lable'" in r.getMessage()]
+    assert "'label' belongs in the other stream's records" in hint
+
+
 def test_an_unknown_key_on_a_label_is_counted_under_labels() -> None:
     registry = CollectorRegistry()
     p = pipeline(registry)
@@ -190,7 +202,7 @@ def test_a_reload_that_gives_a_model_a_working_reference_clears_its_missing_key_
 
 
 def test_an_entry_that_breaks_the_decoder_is_counted_as_lost_and_its_neighbours_arrive(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     registry = CollectorRegistry()
     p = pipeline(registry)
@@ -204,11 +216,14 @@ def test_an_entry_that_breaks_the_decoder_is_counted_as_lost_and_its_neighbours_
 
     monkeypatch.setattr(p._decoder, "predictions", poisoned)
     record = {"features": {"amount": 1.0}, "prediction": 1}
-    p.ingest_predictions(
-        [entry(now, record), (b"1-1", {b"data": b'"poison"'}), entry(now, record, 2)]
-    )
+    with caplog.at_level(logging.ERROR, logger="exporter.pipeline"):
+        p.ingest_predictions(
+            [entry(now, record), (b"1-1", {b"data": b'"poison"'}), entry(now, record, 2)]
+        )
     labels = {"model": "fraud", "kind": "predictions"}
     assert registry.get_sample_value("mlmon_stream_entries_lost_total", labels) == 1
+    (logged,) = [getattr(r, "entry", None) for r in caplog.records if "entry lost" in r.message]
+    assert logged == "1-1"  # as `redis-cli XRANGE <key> 1-1 1-1` takes it, not b'1-1'
     assert registry.get_sample_value("mlmon_records_read_total", labels) == 2
 
 

@@ -139,7 +139,11 @@ class ModelPipeline:
                 lost += 1
                 log.exception(
                     "decoding an entry failed; entry lost",
-                    extra={"model": self.model.name, "stream_kind": kind, "entry": repr(entry_id)},
+                    extra={
+                        "model": self.model.name,
+                        "stream_kind": kind,
+                        "entry": entry_id.decode(errors="replace"),
+                    },
                 )
                 continue
             out.records.extend(decoded.records)

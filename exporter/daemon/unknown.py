@@ -25,13 +25,21 @@ class UnknownKeys:
     def log(self, kind: str, unknown: Sequence[tuple[str, ...]]) -> None:
         """Name the keys of each record's unknown keys not named before."""
         known = sorted(PREDICTION_KEYS if kind == PREDICTIONS else LABEL_KEYS)
+        other = sorted((LABEL_KEYS if kind == PREDICTIONS else PREDICTION_KEYS) - set(known))
         for keys in unknown:
             for key in keys:
                 if (kind, key) in self._logged or len(self._logged) >= MAX_LOGGED_KEYS:
                     continue
                 self._logged.add((kind, key))
                 close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                elsewhere = difflib.get_close_matches(key, other, n=1, cutoff=0.6)
+                hint = (
+                    f"; did you mean {close[0]!r}?"
+                    if close
+                    else f"; {elsewhere[0]!r} belongs in the other stream's records"
+                    if elsewhere
+                    else ""
+                )
                 log.warning(
                     "model %s: %s record key %r is not part of the wire format and is ignored%s",
                     self._model,
