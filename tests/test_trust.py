@@ -227,6 +227,23 @@ def test_an_entry_that_breaks_the_decoder_is_counted_as_lost_and_its_neighbours_
     assert registry.get_sample_value("mlmon_records_read_total", labels) == 2
 
 
+def test_records_behind_an_entry_id_in_the_future_leave_the_window_on_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One explicit ID an hour ahead made Redis stamp every later record of the stream there:
+    they stayed in a 20 s window for the hour, and nothing said why."""
+    now = [time.time()]
+    m = model(window_seconds=20.0)
+    p = ModelPipeline(m, LiveMetrics(CollectorRegistry(), [m]), SnapshotStore(), lambda: now[0])
+    record = {"features": {"amount": 1.0}, "prediction": 1}
+    with caplog.at_level(logging.WARNING, logger="exporter.pipeline"):
+        p.ingest_predictions([entry(now[0] + 3600, record, seq) for seq in range(3)])
+    assert len(p.window.view(now[0]).ts) == 3
+    now[0] += 21
+    assert len(p.window.view(now[0]).ts) == 0
+    assert any("ahead of the clock" in r.getMessage() for r in caplog.records)
+
+
 def test_redis_before_7_without_entries_added_degrades_to_unknown_counts() -> None:
     info = {"length": 3, "first-entry": (b"5000-0", {}), "last-generated-id": b"9000-0"}
     state = StreamState.of(info)

@@ -15,6 +15,7 @@ from exporter.daemon.changes import ModelChanges
 from exporter.daemon.unknown import UnknownKeys
 from exporter.decode.batch import batch_of, concat
 from exporter.decode.columns import FastPredictions
+from exporter.decode.times import retime_future
 from exporter.decode.wire import (
     Decoded,
     Decoder,
@@ -64,6 +65,7 @@ class ModelPipeline:
         self._features = struct_order(model)
         self._dimensions = tuple(dimension for _, dimension in embedding_order(model))
         self._counting = True  # False while a replay ingests: its folds were counted before
+        self._quiet = 0.0  # until when a warning of records from the future is not repeated
         self.window = Window(model, self._folded)
         self.join = LabelJoin(model, clock)
         reclaim_codes(self.window, self.join, clock)  # slots of departed versions and tags
@@ -91,6 +93,13 @@ class ModelPipeline:
                 batches.append(columns)
         if batches:
             batch = concat(batches)
+            if (ahead := retime_future(batch.ts, now := self._clock())) and now > self._quiet:
+                self._quiet = now + 600  # every 10 minutes while it lasts
+                log.warning(
+                    "records stamped over 5 minutes ahead of the clock (an explicit entry ID "
+                    "in the future?) are timed by their arrival",
+                    extra={"model": self.model.name, "records": ahead},
+                )
             versions = self.window.slicer.versions
             slices = self.window.extend(batch)
             early = self.join.remember(batch, slices)
