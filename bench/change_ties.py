@@ -22,8 +22,7 @@ from exporter.daemon.change import TailWatch, tail_watches
 from exporter.reference.data import ReferenceData
 from exporter.stats.change import DEFAULT_THRESHOLD
 
-RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-STATIONARY = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000_000
+RUNS, STATIONARY = 200, 10_000_000  # main() takes both from the command line
 REFERENCE = 20_000
 CHANGE_AT, AFTER = 5_000, 5_000
 CHUNK = 1_000_000
@@ -75,23 +74,25 @@ def watches(rng: np.random.Generator) -> dict[str, TailWatch]:
     return tail_watches(model, data)
 
 
-def false_detections(rng: np.random.Generator) -> dict[str, float]:
+def false_detections(rng: np.random.Generator, stationary: int) -> dict[str, float]:
     """Detections per 100,000 stationary records, per watched signal (both sides)."""
     out = {}
     for name, draw in STATIONARY_DRAWS.items():
         watch, found = watches(rng)[name], 0
-        for start in range(0, STATIONARY, CHUNK):
-            found += len(watch.feed(draw(rng, min(CHUNK, STATIONARY - start))))
-        out[name] = found * 100_000 / STATIONARY
+        for start in range(0, stationary, CHUNK):
+            found += len(watch.feed(draw(rng, min(CHUNK, stationary - start))))
+        out[name] = found * 100_000 / stationary
     return out
 
 
-def delays(rng: np.random.Generator, name: str, draw: Draw) -> tuple[list[float], list[int]]:
+def delays(
+    rng: np.random.Generator, name: str, draw: Draw, runs: int
+) -> tuple[list[float], list[int]]:
     """Per run: records from the change to the first detection (inf: none within AFTER), and
     the detections within the AFTER records."""
     first: list[float] = []
     counts: list[int] = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         watch = watches(rng)[name]
         watch.feed(STATIONARY_DRAWS[name](rng, CHANGE_AT))
         found = watch.feed(draw(rng, AFTER))
@@ -101,19 +102,21 @@ def delays(rng: np.random.Generator, name: str, draw: Draw) -> tuple[list[float]
 
 
 def main() -> None:
-    """Print the tables for docs/statistics.md."""
+    """Print the tables for docs/statistics.md: `python -m bench.change_ties [RUNS [RECORDS]]`."""
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else RUNS
+    stationary = int(sys.argv[2]) if len(sys.argv) > 2 else STATIONARY
     rng = np.random.default_rng(2027)
     print(f"numpy {np.__version__}, Python {platform.python_version()}, {platform.machine()}.\n")
     bound = 100_000 / math.exp(DEFAULT_THRESHOLD)
-    print(f"Stationary, {STATIONARY:,} records per signal (bound {bound:.2f} per side):\n")
+    print(f"Stationary, {stationary:,} records per signal (bound {bound:.2f} per side):\n")
     print("| signal | detections per 100k records |\n|---|---|")
-    for name, rate in false_detections(rng).items():
+    for name, rate in false_detections(rng, stationary).items():
         print(f"| {name} | {rate:.2f} |")
-    print(f"\nShifts after {CHANGE_AT:,} records, {RUNS} runs, {AFTER:,} records after:\n")
+    print(f"\nShifts after {CHANGE_AT:,} records, {runs} runs, {AFTER:,} records after:\n")
     print("| shift | detected | median delay | 90th percentile | mean detections |")
     print("|---|---|---|---|---|")
     for label, (name, draw) in SHIFTS.items():
-        first, counts = delays(rng, name, draw)
+        first, counts = delays(rng, name, draw, runs)
         d = np.array(first)
         median, tail = (_records(np.quantile(d, q, method="inverted_cdf")) for q in (0.5, 0.9))
         print(

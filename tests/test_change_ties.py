@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
 
+from bench.change_ties import Draw
+from bench.change_ties import score as score_draws
+from bench.change_ties import zeros as zero_draws
 from exporter.config import load_config_text
 from exporter.daemon.change import TailWatch, tail_watches
 from exporter.reference.data import ReferenceData
 from exporter.stats.change import DEFAULT_THRESHOLD
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import running, value, xadd_all
+from tests.test_change_detection import CONFIG as CHANGE_CONFIG
 
 RUNS = 100
 CHANGE_AT = 5000
@@ -27,26 +30,13 @@ MODEL = (
     " reference: {file: x.csv}, features: [{name: z, type: numeric}],"
     " change: {features: [z]}}]"
 )
-Draw = Callable[[np.random.Generator, int], np.ndarray]
-
-
-def _scores(high: float) -> Draw:
-    """Scores 0.7 with probability `high`, else 0.2."""
-    return lambda rng, n: np.where(rng.random(n) < high, 0.7, 0.2)
-
-
-def _zeros(nonzero: float) -> Draw:
-    """Zero but for a share `nonzero` of positive values."""
-    return lambda rng, n: np.where(rng.random(n) < nonzero, rng.exponential(1.0, n), 0.0)
-
-
-MOSTLY_ZERO = _zeros(0.05)
+MOSTLY_ZERO = zero_draws(0.05)
 
 
 def _watches(rng: np.random.Generator, z: Draw = MOSTLY_ZERO) -> dict[str, TailWatch]:
     """The watches of a reference with scores 0.2 (70 %) or 0.7 (30 %) and `z` 95 % zeros."""
     model = load_config_text(MODEL).models[0]
-    score = _scores(0.3)(rng, 20_000)
+    score = score_draws(0.3)(rng, 20_000)
     data = ReferenceData(20_000, {"z": z(rng, 20_000)}, {}, None, score, None, "t")
     return tail_watches(model, data)
 
@@ -66,21 +56,21 @@ def _delays(signal: str, before: Draw, after: Draw) -> list[float]:
 def test_a_two_valued_score_is_seen_within_200_records_when_its_high_value_goes_to_90_percent() -> (
     None
 ):
-    delays = _delays("prediction", _scores(0.3), _scores(0.9))
+    delays = _delays("prediction", score_draws(0.3), score_draws(0.9))
     assert all(d < 200 for d in delays), delays
 
 
 def test_a_mostly_zero_feature_is_seen_within_1000_records_when_its_non_zero_values_vanish() -> (
     None
 ):
-    delays = _delays("z", _zeros(0.05), _zeros(0.0))
+    delays = _delays("z", zero_draws(0.05), zero_draws(0.0))
     assert all(d < 1000 for d in delays), delays
 
 
 def test_a_mostly_zero_feature_is_seen_within_500_records_in_90_of_100_when_non_zeros_triple() -> (
     None
 ):
-    delays = _delays("z", _zeros(0.05), _zeros(0.15))
+    delays = _delays("z", zero_draws(0.05), zero_draws(0.15))
     assert sum(d < 500 for d in delays) >= 90, delays
 
 
@@ -89,8 +79,8 @@ def test_stationary_tied_streams_give_no_more_false_detections_than_documented()
     of each side, for a two-valued score, a mostly-zero feature and counts tied at both cuts."""
     rng = np.random.default_rng(21)
     counts: Draw = lambda rng, n: rng.poisson(2.0, n).astype(float)  # noqa: E731
-    streams = [("prediction", _scores(0.3), _watches(rng))]
-    streams += [("z", _zeros(0.05), _watches(rng)), ("z", counts, _watches(rng, counts))]
+    streams = [("prediction", score_draws(0.3), _watches(rng))]
+    streams += [("z", zero_draws(0.05), _watches(rng)), ("z", counts, _watches(rng, counts))]
     for signal, draw, watches in streams:
         found = sum(len(watches[signal].feed(draw(rng, 100_000))) for _ in range(10))
         assert found <= PER_SIGNAL_BOUND, (signal, found)
@@ -121,23 +111,16 @@ def test_a_constant_feature_is_not_watched_and_the_log_says_why(
 
 
 def _reference(path: Path, rng: np.random.Generator) -> None:
-    score, z = _scores(0.3)(rng, 4000), _zeros(0.05)(rng, 4000)
+    score, z = score_draws(0.3)(rng, 4000), zero_draws(0.05)(rng, 4000)
     rows = [f"{v!r},{s!r},{int(s > 0.5)}" for v, s in zip(z.tolist(), score.tolist(), strict=True)]
     path.write_text("\n".join(["z,score,prediction", *rows]) + "\n")
 
 
-CONFIG = """redis: {{url: '{url}', backoff_max: 1s}}
-web: {{listen_address: '127.0.0.1:{port}'}}
-models:
-  - name: m
-    task: binary_classification
-    positive_class: "1"
-    reference: {{file: ref.csv}}
-    window: {{duration: 1d, max_samples: 5000}}
-    schedule: {{interval: 1s}}
-    features: [{{name: z, type: numeric}}]
-    change: {{features: [z]}}
-"""
+# The change tests' model, over z and with its tail watched.
+CONFIG = (
+    CHANGE_CONFIG.replace("{{name: x, type: numeric}}", "{{name: z, type: numeric}}")
+    + "    change: {{features: [z]}}\n"
+)
 
 
 def test_the_daemon_counts_shifts_of_a_two_valued_score_and_of_a_mostly_zero_feature(
@@ -149,7 +132,7 @@ def test_the_daemon_counts_shifts_of_a_two_valued_score_and_of_a_mostly_zero_fea
     _reference(tmp_path / "ref.csv", rng)
     text = CONFIG.format(url=redis_server.url, port=free_port())
     config = load_config_text(text, base_dir=str(tmp_path))
-    score, z = _scores(0.9)(rng, 5000), _zeros(0.0)(rng, 5000)
+    score, z = score_draws(0.9)(rng, 5000), zero_draws(0.0)(rng, 5000)
     records = [
         orjson.dumps({"id": f"r{i}", "features": {"z": v}, "scores": s, "prediction": int(s > 0.5)})
         for i, (v, s) in enumerate(zip(z.tolist(), score.tolist(), strict=True))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from exporter.config import load_config_text
+from exporter.daemon.daemon import Daemon
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import model_yaml, records, running, sample, value, write_reference, xadd_all
 
@@ -61,6 +64,21 @@ def _check_config(tmp: Path, text: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@contextmanager
+def _fed(
+    redis: RedisServer, tmp: Path, text: str, caplog: pytest.LogCaptureFixture
+) -> Iterator[Daemon]:
+    """The daemon on the config, once model a has evaluated 50 records sent to it."""
+    with (
+        caplog.at_level(logging.WARNING),
+        running(load_config_text(text, base_dir=str(tmp))) as daemon,
+    ):
+        rows = records(sample(np.random.default_rng(3), 50))
+        xadd_all(redis.client(), "mlmon:{a}:predictions", rows)
+        wait_for(lambda: value(daemon, "mlmon_window_samples", model="a") == 50, what="a evaluated")
+        yield daemon
+
+
 def test_check_config_names_a_stream_key_outside_the_users_key_patterns(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -88,16 +106,7 @@ def test_the_documented_least_privilege_user_passes_check_config_and_runs(
     text = _config_text(tmp_path, redis_server, "least")
     done = _check_config(tmp_path, text)
     assert done.returncode == 0, done.stderr
-    with (
-        caplog.at_level(logging.WARNING),
-        running(load_config_text(text, base_dir=str(tmp_path))) as daemon,
-    ):
-        xadd_all(
-            redis_server.client(),
-            "mlmon:{a}:predictions",
-            records(sample(np.random.default_rng(3), 50)),
-        )
-        wait_for(lambda: value(daemon, "mlmon_window_samples", model="a") == 50, what="evaluated")
+    with _fed(redis_server, tmp_path, text, caplog) as daemon:
         assert value(daemon, "mlmon_stream_lag_entries", model="a", kind="predictions") == 0
     denied = [r for r in caplog.records if r.name.startswith("exporter") and r.levelno >= 30]
     assert not denied, caplog.text
@@ -108,16 +117,7 @@ def test_a_stream_key_outside_the_users_patterns_stops_only_its_own_model(
 ) -> None:
     _user(redis_server, "reader", "~mlmon:*", "+@all")
     text = _config_text(tmp_path, redis_server, "reader", "ml:{b}:labels")
-    with (
-        caplog.at_level(logging.WARNING),
-        running(load_config_text(text, base_dir=str(tmp_path))) as daemon,
-    ):
-        xadd_all(
-            redis_server.client(),
-            "mlmon:{a}:predictions",
-            records(sample(np.random.default_rng(3), 50)),
-        )
-        wait_for(lambda: value(daemon, "mlmon_window_samples", model="a") == 50, what="a evaluated")
+    with _fed(redis_server, tmp_path, text, caplog) as daemon:
         assert value(daemon, "mlmon_redis_up") == 1
     assert any(
         "may not read stream key" in r.getMessage() and getattr(r, "stream", "") == "ml:{b}:labels"
@@ -130,15 +130,6 @@ def test_a_user_without_xinfo_is_told_and_its_lag_is_unknown_not_zero(
 ) -> None:
     _user(redis_server, "noxinfo", "~mlmon:*", "+@all", "-xinfo")
     text = _config_text(tmp_path, redis_server, "noxinfo")
-    with (
-        caplog.at_level(logging.WARNING),
-        running(load_config_text(text, base_dir=str(tmp_path))) as daemon,
-    ):
-        xadd_all(
-            redis_server.client(),
-            "mlmon:{a}:predictions",
-            records(sample(np.random.default_rng(3), 50)),
-        )
-        wait_for(lambda: value(daemon, "mlmon_window_samples", model="a") == 50, what="a evaluated")
+    with _fed(redis_server, tmp_path, text, caplog) as daemon:
         wait_for(lambda: "may not run XINFO STREAM" in caplog.text, what="the warning")
         assert value(daemon, "mlmon_stream_lag_entries", model="a", kind="predictions") is None
