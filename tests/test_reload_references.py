@@ -93,3 +93,16 @@ def test_a_reload_that_would_drop_the_fit_of_a_lost_reference_key_is_refused(
         _build_from_redis(tmp_path, redis_server, "2s", {"m": old})
     (new,) = _build_from_redis(tmp_path, redis_server, "2s", None)  # nothing fitted to lose
     assert new.fitted is None
+
+
+def test_a_reload_while_redis_is_down_is_not_refused_for_a_fitted_redis_reference(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """Refusing it for an outage lost the edit: the watcher does not retry an unchanged file."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
+    content = (tmp_path / "ref.csv").read_bytes()
+    store_in_redis(redis_server.client(), "ref:{m}", content, "csv")
+    (old,) = _build_from_redis(tmp_path, redis_server, "1s", None)
+    redis_server.stop()
+    (new,) = _build_from_redis(tmp_path, redis_server, "2s", {"m": old})
+    assert new is not old and new.model.schedule.interval_seconds == 2

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 from exporter.daemon.scheduler import Ticks
 
@@ -79,3 +83,30 @@ def test_a_stored_reference_that_fails_to_fit_is_retried_only_when_it_changes() 
     assert not ticks.owed_now(p)  # type: ignore[arg-type]  # the same bytes fail again
     world.digest, world.fits = b"b", True
     assert ticks.owed_now(p)  # type: ignore[arg-type]
+
+
+def test_a_shutdown_during_a_catch_up_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catch-up rescheduled the model's job from inside a job: a shutdown waiting for it
+    held the lock that needed, and a reload or a stop hung for ever."""
+    from exporter.config import ScheduleConfig
+    from exporter.daemon import scheduler as module
+
+    monkeypatch.setattr(module, "CATCH_UP_SECONDS", 0.1)
+    shutting, asked = threading.Event(), threading.Event()
+
+    def stored(p: Any) -> bytes:  # a busy Redis answers once the stop has begun
+        asked.set()
+        shutting.wait(10)
+        time.sleep(0.2)
+        return b"digest"
+
+    p = _Pipeline(reference_loaded=False)
+    p.model.schedule = ScheduleConfig(interval_seconds=3600)  # type: ignore[attr-defined]
+    scheduler = module.build_scheduler([p], Ticks(lambda _: True, lambda _: None, stored))  # type: ignore[list-item]
+    scheduler.start()
+    assert asked.wait(10), "the catch-up never asked for the reference"
+    shutting.set()
+    stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+    stopper.start()
+    stopper.join(10)
+    assert not stopper.is_alive(), "scheduler.shutdown hung"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporter.daemon.pipeline import ModelPipeline
@@ -27,11 +27,16 @@ class Ticks:
         self._owed: set[str] = set()
         self._tried: dict[str, bytes] = {}  # a stored reference that failed is not retried
         self._running: set[str] = set()
+        self._lock = threading.Lock()
 
     def run(self, pipeline: ModelPipeline) -> None:
-        """The model's job: evaluate if its window can be, and remember a tick that could not."""
+        """Evaluate if its window can be, and remember a tick that could not. The model's job
+        and the catch-up both call it; one of them running makes the other skip."""
         name = pipeline.model.name
-        self._running.add(name)
+        with self._lock:
+            if name in self._running:
+                return
+            self._running.add(name)
         try:
             if evaluated := self._can_run(pipeline):
                 self._evaluate(pipeline)
@@ -77,7 +82,7 @@ def build_scheduler(pipelines: Sequence[ModelPipeline], ticks: Ticks) -> Backgro
         _catch_up,
         "interval",
         seconds=CATCH_UP_SECONDS,
-        args=[scheduler, pipelines, ticks],
+        args=[pipelines, ticks],
         id="catch up",  # no model's name: those have no spaces
         name="evaluate models a tick missed",
         max_instances=1,
@@ -86,12 +91,9 @@ def build_scheduler(pipelines: Sequence[ModelPipeline], ticks: Ticks) -> Backgro
     return scheduler
 
 
-def _catch_up(
-    scheduler: BackgroundScheduler, pipelines: Sequence[ModelPipeline], ticks: Ticks
-) -> None:
+def _catch_up(pipelines: Sequence[ModelPipeline], ticks: Ticks) -> None:
+    """Evaluate here, not by rescheduling the model's job: a job that calls the scheduler
+    deadlocks with a shutdown waiting for it (it holds the job stores' lock meanwhile)."""
     for p in pipelines:
         if ticks.owed_now(p):
-            try:
-                scheduler.modify_job(p.model.name, next_run_time=datetime.now(UTC))
-            except JobLookupError:  # shut down by a reload meanwhile
-                return
+            ticks.run(p)

@@ -40,8 +40,8 @@ def build_pipelines(
     A pipeline in `keep` whose model section is unchanged is reused with its window; its
     reference file is read again, and refitted when it changed. File references must fit.
     A Redis-key reference is fitted when a client is given; when it is missing or Redis is
-    down the model waits for it (logged), unless `strict_redis`, or unless the model it
-    replaces had fitted it: a reload must not drop the copy that keeps a model evaluated.
+    down the model waits for it (logged), unless `strict_redis`; a missing key also fails
+    when the model it replaces had fitted it: a reload must not drop that copy.
     """
     out, refits = [], []
     for model in config.models:
@@ -56,9 +56,10 @@ def build_pipelines(
             pipeline.refresh_reference(None)
         elif client is not None:
             # A changed model whose key is gone would lose the copy the running one evaluates
-            # with (a schedule edit made a fitted model blind): that reload is refused.
+            # with (a schedule edit made a fitted model blind): that reload is refused. With
+            # Redis down the new window cannot be rebuilt either: it waits, as at start-up.
             had_fit = kept is not None and kept.fitted is not None
-            _fit_from_redis(pipeline, client, config, strict_redis or had_fit)
+            _fit_from_redis(pipeline, client, config, strict_redis, strict_redis or had_fit)
         out.append(pipeline)
     for pipeline, data in refits:  # every model is valid: only now do kept ones take new files
         pipeline.fit(data)
@@ -80,8 +81,10 @@ def _file_changed(kept: ModelPipeline) -> ReferenceData | None:
 
 
 def _fit_from_redis(
-    pipeline: ModelPipeline, client: RedisClient, config: Config, strict: bool
+    pipeline: ModelPipeline, client: RedisClient, config: Config, strict: bool, need_key: bool
 ) -> None:
+    """Fit from the model's key; raise when Redis fails (`strict`) or the key is missing
+    (`need_key`), else log that the model waits for it."""
     key = pipeline.model.reference.redis_key
     where = f"models[{pipeline.model.name}].reference.redis_key"
     try:
@@ -92,7 +95,7 @@ def _fit_from_redis(
             raise ReferenceError(message) from None
         log.warning("reference not loaded yet: %s", message, extra={"model": pipeline.model.name})
     except ReferenceError as exc:
-        if strict:
+        if need_key:
             raise ReferenceError(f"{where}: {exc}") from None
         log.warning("reference not loaded yet: %s", exc, extra={"model": pipeline.model.name})
 
