@@ -259,6 +259,19 @@ def test_settings_of_the_wrong_type_are_refused_naming_the_setting(
         PredictionLogger(fake, "m", **kwargs)
 
 
+def test_numpy_numbers_are_accepted_as_settings(fake: fakeredis.FakeRedis) -> None:
+    """The type check took np.int64(100) and np.float32(0.5) for non-numbers."""
+    logger = PredictionLogger(
+        fake,
+        "m",
+        batch_size=np.int64(100),  # type: ignore[arg-type]
+        max_queue=np.int32(1000),  # type: ignore[arg-type]
+        stream_maxlen=np.int64(5000),  # type: ignore[arg-type]
+        sample_rate=np.float32(0.5),  # type: ignore[arg-type]
+    )
+    logger.close()
+
+
 def test_a_client_that_is_neither_a_url_nor_redis_is_refused_by_name() -> None:
     with pytest.raises(TypeError, match="redis_url_or_client"):
         PredictionLogger(123, "m")  # type: ignore[arg-type]

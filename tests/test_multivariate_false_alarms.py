@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bench.multivariate_alarms import Draw, flagged, gaussian, gaussian_uncorrelated, heavy
+from exporter.stats.multivariate import PCAReconstruction
 
 WINDOW = 1_000
 REFERENCES = 4
@@ -35,3 +36,20 @@ def _binomial_plus_two(rng: np.random.Generator, n: int) -> np.ndarray:
 def test_a_real_shift_is_flagged_in_every_window(base: Draw, shifted: Draw) -> None:
     counts = flagged(base, shifted, 5_000, WINDOW, 3, 10, seed=7)
     assert counts == [10, 10, 10]
+
+
+@pytest.mark.parametrize(("rows", "k"), [(5, 3.0), (8, 3.0), (10, 6.0)])
+def test_a_huge_shift_is_flagged_against_a_tiny_reference(rows: int, k: float) -> None:
+    """Capped at the reference's own largest errors, no score could pass a threshold that
+    reached the cap: a x100 shift was missed against 67 of 100 five-row references."""
+    cov = [[1, 0.8, 0], [0.8, 1, 0], [0, 0, 1]]
+    missed = 0
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        reference = rng.multivariate_normal([0, 0, 0], cov, size=rows)
+        window = rng.multivariate_normal([0, 0, 0], cov, size=1000)
+        window[:, 0] = 100 * window[:, 0] - 100 * window[:, 1]
+        pca = PCAReconstruction.fit(reference, 0.65)
+        if pca.applicable:
+            missed += not pca.drifted(*pca.decide(window, k))
+    assert missed == 0

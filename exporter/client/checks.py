@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
 
 from exporter.client.sender import WIRE_MAX_BATCH
 
@@ -43,8 +44,8 @@ def _check_types(settings: dict[str, object]) -> None:
     for name, value in settings.items():
         if value is None and name in _OPTIONAL:
             continue
-        whole = name in _WHOLE
-        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        whole = name in _WHOLE  # numbers.*: numpy's integers and floats are numbers too
+        if isinstance(value, bool) or not isinstance(value, Integral if whole else Real):
             kind = "an integer" if whole else "a number"
             raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
 

@@ -91,7 +91,7 @@ def multivariate(
     if pca is None or len(view) < max(model.min_samples, 1):
         return None
     rows = np.column_stack([view.numeric[n] for n in fitted.multivariate_features])
-    score, cut = pca.score(rows), pca.threshold(len(view), model.learned_k)
+    score, cut = pca.decide(rows, model.learned_k)
     return DriftValue(PCA_METHOD, score, None, cut, pca.drifted(score, cut), learned=True)
 
 
