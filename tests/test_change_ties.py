@@ -10,13 +10,18 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from bench.change_ties import Draw
 from bench.change_ties import score as score_draws
 from bench.change_ties import zeros as zero_draws
 from exporter.config import load_config_text
 from exporter.daemon.change import TailWatch, tail_watches
+from exporter.daemon.pipeline import ModelPipeline
+from exporter.evaluate.snapshot import SnapshotStore
+from exporter.expose.live import LiveMetrics
 from exporter.reference.data import ReferenceData
+from exporter.reference.load import read_reference_file
 from exporter.stats.change import DEFAULT_THRESHOLD
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import running, value, xadd_all
@@ -147,3 +152,23 @@ def test_the_daemon_counts_shifts_of_a_two_valued_score_and_of_a_mostly_zero_fea
             for s in ("prediction", "feature:z")
         }
     assert all(n is not None and n >= 1 for n in found.values()), found
+
+
+def test_a_feature_whose_new_reference_is_constant_loses_its_change_series(
+    tmp_path: Path,
+) -> None:
+    """It stopped being watched, and its series stayed at their last values for ever."""
+    config = load_config_text(
+        CONFIG.format(url="redis://127.0.0.1:1/0", port=free_port()), base_dir=str(tmp_path)
+    )
+    (m,) = config.models
+    registry = CollectorRegistry()
+    p = ModelPipeline(m, LiveMetrics(registry, [m]), SnapshotStore())
+    _reference(tmp_path / "ref.csv", np.random.default_rng(30))
+    p.fit(read_reference_file(m, str(tmp_path / "ref.csv")))
+    series = {"model": "m", "signal": "feature:z"}
+    assert registry.get_sample_value("mlmon_change_threshold", series) is not None
+    (tmp_path / "ref.csv").write_text("z,score,prediction\n" + "3.0,0.2,0\n3.0,0.7,1\n" * 500)
+    p.fit(read_reference_file(m, str(tmp_path / "ref.csv")))
+    assert registry.get_sample_value("mlmon_change_threshold", series) is None
+    assert registry.get_sample_value("mlmon_change_threshold", {**series, "signal": "prediction"})

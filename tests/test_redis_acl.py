@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 
 from exporter.config import load_config_text
 from exporter.daemon.daemon import Daemon
+from exporter.source.clash import key_denied, xinfo_denied
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import model_yaml, records, running, sample, value, write_reference, xadd_all
 
@@ -133,3 +135,20 @@ def test_a_user_without_xinfo_is_told_and_its_lag_is_unknown_not_zero(
     with _fed(redis_server, tmp_path, text, caplog) as daemon:
         wait_for(lambda: "may not run XINFO STREAM" in caplog.text, what="the warning")
         assert value(daemon, "mlmon_stream_lag_entries", model="a", kind="predictions") is None
+
+
+@pytest.mark.parametrize(
+    ("message", "key"),
+    [
+        ("this user has no permissions to access one of the keys used as arguments", True),
+        ("No permissions to access a key", True),
+        ("this user has no permissions to run the 'xinfo|stream' command", False),
+        ("User mlmon-keyreader has no permissions to run the 'xinfo|stream' command", False),
+    ],
+)
+def test_a_refused_key_is_told_from_a_refused_command_whatever_the_user_is_called(
+    message: str, key: bool
+) -> None:
+    """'key' anywhere in the message, a user's name included, read as a refused key."""
+    error = redis.exceptions.NoPermissionError(message)
+    assert key_denied(error) is key and xinfo_denied(error) is not key

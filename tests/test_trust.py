@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter.config import (
     FeatureConfig,
+    LabelsConfig,
     ModelConfig,
     RedisConfig,
     ReferenceConfig,
@@ -242,6 +243,26 @@ def test_records_behind_an_entry_id_in_the_future_leave_the_window_on_time(
     now[0] += 21
     assert len(p.window.view(now[0]).ts) == 0
     assert any("ahead of the clock" in r.getMessage() for r in caplog.records)
+
+
+def test_labels_stamped_ahead_with_their_predictions_join_with_the_real_delay() -> None:
+    """Both streams stuck 2 h ahead (Redis's clock corrected): only predictions were retimed,
+    so a 1 h label horizon counted all ten labels unmatched."""
+    now = time.time()
+    m = model().model_copy(update={"labels": LabelsConfig(horizon_seconds=3600)})
+    registry = CollectorRegistry()
+    p = ModelPipeline(m, LiveMetrics(registry, [m]), SnapshotStore(), lambda: now)
+    ahead = now + 7200
+    p.ingest_predictions(
+        [
+            entry(ahead, {"id": f"r{i}", "features": {"amount": 1.0}, "prediction": 1}, i)
+            for i in range(10)
+        ]
+    )
+    p.ingest_labels([entry(ahead + 30, {"id": f"r{i}", "label": 1}, i) for i in range(10)])
+    series = {"model": "fraud"}
+    assert registry.get_sample_value("mlmon_labels_unmatched_total", series) == 0
+    assert registry.get_sample_value("mlmon_label_delay_seconds_count", series) == 10
 
 
 def test_redis_before_7_without_entries_added_degrades_to_unknown_counts() -> None:

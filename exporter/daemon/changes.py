@@ -32,12 +32,14 @@ class ModelChanges:
 
     def refit(self, fitted: FittedReference, data: ReferenceData) -> None:
         """New detectors for a reference with a new level; the same level keeps their state."""
-        old = self._fitted
+        old, before = self._fitted, set(self._signals())
         if old is None or old.error_baseline != fitted.error_baseline:
             self.error = error_detector(self._model, fitted)
         if old is None or old.digest != fitted.digest:
             self.watches = tail_watches(self._model, data)
         self._fitted = fitted
+        for signal in before - set(self._signals()):  # e.g. a feature now constant: unwatched
+            self._metrics.drop(self._model.name, signal)
         for signal in self._signals():
             self._metrics.start(self._model.name, signal, self._model.change.threshold)
 

@@ -11,11 +11,11 @@ from typing import cast
 import redis
 
 from exporter.config import ModelConfig
+from exporter.daemon.arrival import Arrival
 from exporter.daemon.changes import ModelChanges
 from exporter.daemon.unknown import UnknownKeys
 from exporter.decode.batch import batch_of, concat
 from exporter.decode.columns import FastPredictions
-from exporter.decode.times import retime_future
 from exporter.decode.wire import (
     Decoded,
     Decoder,
@@ -65,7 +65,7 @@ class ModelPipeline:
         self._features = struct_order(model)
         self._dimensions = tuple(dimension for _, dimension in embedding_order(model))
         self._counting = True  # False while a replay ingests: its folds were counted before
-        self._quiet = 0.0  # until when a warning of records from the future is not repeated
+        self._arrival = Arrival(model.name, clock)  # records stamped ahead: timed on arrival
         self.window = Window(model, self._folded)
         self.join = LabelJoin(model, clock)
         reclaim_codes(self.window, self.join, clock)  # slots of departed versions and tags
@@ -93,13 +93,7 @@ class ModelPipeline:
                 batches.append(columns)
         if batches:
             batch = concat(batches)
-            if (ahead := retime_future(batch.ts, now := self._clock())) and now > self._quiet:
-                self._quiet = now + 600  # every 10 minutes while it lasts
-                log.warning(
-                    "records stamped over 5 minutes ahead of the clock (an explicit entry ID "
-                    "in the future?) are timed by their arrival",
-                    extra={"model": self.model.name, "records": ahead},
-                )
+            self._arrival.predictions(batch)
             versions = self.window.slicer.versions
             slices = self.window.extend(batch)
             early = self.join.remember(batch, slices)
@@ -127,6 +121,7 @@ class ModelPipeline:
         got = self._decode(entries, self._decoder.labels, LABELS, count)
         labels = cast(list[Label], got.records)
         if labels:
+            labels = self._arrival.labels(labels)
             self._joined(self.join.join(labels, count), len(labels), count)
 
     def _joined(self, joined: JoinResult, labels: int, count: bool) -> None:

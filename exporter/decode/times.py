@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from exporter.decode.reasons import MAX_FUTURE_SKEW_SECONDS, Invalid, Reason
 
 
@@ -26,16 +24,3 @@ def check_ts(ts: float, entry_ts: float, max_age: float) -> float:
     if ts < entry_ts - max_age:
         raise Invalid(Reason.TS_TOO_OLD)
     return ts
-
-
-def retime_future(ts: np.ndarray, now: float) -> int:
-    """Give records stamped past now + the skew allowance the time `now`, in place; how many.
-
-    A producer's explicit entry ID in the future makes Redis stamp every later automatic ID
-    of that stream there too, and their records would outstay window.duration by as much.
-    """
-    ahead = ts > now + MAX_FUTURE_SKEW_SECONDS
-    count = int(np.count_nonzero(ahead))
-    if count:
-        ts[ahead] = now
-    return count

@@ -36,6 +36,11 @@ class ChangeMetrics:
             if count:
                 self.detections.labels(model, signal).inc(len(changes))
 
+    def drop(self, model: str, signal: str) -> None:
+        """Drop the series of a signal no longer watched."""
+        for family in (self.detections, self.statistic, self.threshold, self.last):
+            family.remove_by_labels({"model": model, "signal": signal})
+
     def forget(self, model: str) -> None:
         """Drop a removed model's series."""
         for family in (self.detections, self.statistic, self.threshold, self.last):

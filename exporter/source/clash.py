@@ -21,8 +21,12 @@ def wrong_type(error: object) -> bool:
 
 
 def key_denied(error: object) -> bool:
-    """Whether a reply or exception is NOPERM for a key (not for a whole command)."""
-    return isinstance(error, redis.exceptions.NoPermissionError) and "key" in str(error)
+    """Whether a reply or exception is NOPERM for a key, not for a whole command: those say
+    "...permissions to run the '<command>' command" (and newer Redis names the user, whose
+    name may hold any word)."""
+    return isinstance(
+        error, redis.exceptions.NoPermissionError
+    ) and "permissions to run" not in str(error)
 
 
 def unreadable(error: object) -> bool:
