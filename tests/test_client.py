@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import Any
 
 import fakeredis
@@ -250,6 +251,7 @@ def test_settings_that_cannot_work_are_refused_when_the_logger_is_built(
         ({"batch_size": 1.5}, "batch_size"),
         ({"max_queue": True}, "max_queue"),
         ({"retention": "60"}, "retention"),
+        ({"sample_rate": Fraction(1, 2)}, "sample_rate"),  # orjson drops every record
     ],
 )
 def test_settings_of_the_wrong_type_are_refused_naming_the_setting(

@@ -106,3 +106,17 @@ def test_a_reload_while_redis_is_down_is_not_refused_for_a_fitted_redis_referenc
     redis_server.stop()
     (new,) = _build_from_redis(tmp_path, redis_server, "2s", {"m": old})
     assert new is not old and new.model.schedule.interval_seconds == 2
+
+
+def test_a_reload_that_would_drop_the_fit_of_a_key_of_another_type_is_refused(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """A key someone SET to a string is not an outage: the reload dropped the fitted copy."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
+    content = (tmp_path / "ref.csv").read_bytes()
+    store_in_redis(redis_server.client(), "ref:{m}", content, "csv")
+    (old,) = _build_from_redis(tmp_path, redis_server, "1s", None)
+    redis_server.client().delete("ref:{m}")
+    redis_server.client().set("ref:{m}", "oops")
+    with pytest.raises(ReferenceError, match="WRONGTYPE"):
+        _build_from_redis(tmp_path, redis_server, "2s", {"m": old})

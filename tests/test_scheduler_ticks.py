@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from exporter.daemon.scheduler import Ticks
+from tests.conftest import wait_for
 
 
 @dataclass
@@ -110,3 +111,41 @@ def test_a_shutdown_during_a_catch_up_returns(monkeypatch: pytest.MonkeyPatch) -
     stopper.start()
     stopper.join(10)
     assert not stopper.is_alive(), "scheduler.shutdown hung"
+
+
+def test_owed_models_catch_up_side_by_side_not_one_after_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One catch-up job evaluated every owed model in turn: after a slow start-up the last of
+    eight waited for seven evaluations, and a stop waited for all of them."""
+    from exporter.config import ScheduleConfig
+    from exporter.daemon import scheduler as module
+
+    monkeypatch.setattr(module, "CATCH_UP_SECONDS", 0.1)
+    rebuilt, release = threading.Event(), threading.Event()
+    started: list[str] = []
+
+    def evaluate(p: Any) -> None:
+        started.append(p.model.name)
+        release.wait(10)
+
+    models = []
+    for name in "abcd":
+        p = _Pipeline(_Model(name))
+        p.model.schedule = ScheduleConfig(interval_seconds=3600)  # type: ignore[attr-defined]
+        models.append(p)
+    asked: set[str] = set()
+
+    def can_run(p: Any) -> bool:
+        asked.add(p.model.name)
+        return rebuilt.is_set()
+
+    scheduler = module.build_scheduler(models, Ticks(can_run, evaluate, lambda _: None))  # type: ignore[arg-type]
+    scheduler.start()
+    try:
+        wait_for(lambda: len(asked) == 4, 10, what="each first tick, before the windows")
+        rebuilt.set()
+        wait_for(lambda: len(set(started)) == 4, 10, what="all four evaluating at once")
+    finally:
+        release.set()
+        scheduler.shutdown(wait=True)

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from exporter.config import load_config, load_config_text
 from exporter.daemon import Daemon
 from exporter.daemon.shard import Shard, owner
+from exporter.expose.change_live import ChangeMetrics
 from tests.conftest import RedisServer, free_port, require_tool, settles_at, wait_for
 from tests.helpers import (
     make_config,
@@ -456,3 +457,38 @@ def test_redis_6_2_is_read_exactly_and_a_trim_past_the_reader_is_said_not_miscou
         assert value(daemon, "mlmon_records_skipped_total", **read) == 0
         assert value(daemon, "mlmon_reader_restarts_total") == 0
         assert "redis 6.2" in caplog.text and "has no entries-added counter" in caplog.text
+
+
+def test_a_reload_that_unwatches_a_feature_drops_its_change_series(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Its series stayed at their last values for ever after change.features lost it."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(12), 500))
+    watched = "    schedule: {interval: 1s}\n"
+    text = _config_text(redis_server.url, free_port(), ("a",))
+    path = tmp_path / "config.yaml"
+    path.write_text(text.replace(watched, watched + "    change: {features: [x2, x3]}\n"))
+    daemon = Daemon(load_config(str(path)), registry=CollectorRegistry(), config_path=str(path))
+    daemon.start()
+    try:
+        series = {"model": "a", "signal": "feature:x3"}
+        assert value(daemon, "mlmon_change_threshold", **series) is not None
+        path.write_text(path.read_text().replace("[x2, x3]", "[x2]"))
+        assert daemon.reload()
+        assert value(daemon, "mlmon_change_threshold", **series) is None
+        assert value(daemon, "mlmon_change_threshold", **{**series, "signal": "feature:x2"})
+    finally:
+        daemon.stop()
+
+
+def test_a_batch_fed_to_a_dropped_watch_does_not_bring_its_series_back() -> None:
+    """The reader could still be feeding the old watch while a refit dropped it."""
+    registry = CollectorRegistry()
+    metrics = ChangeMetrics(registry)
+    metrics.start("m", "feature:z", 11.5)
+    metrics.drop("m", "feature:z")
+    metrics.observe("m", "feature:z", 1.5, [], count=True)
+    assert (
+        registry.get_sample_value("mlmon_change_statistic", {"model": "m", "signal": "feature:z"})
+        is None
+    )

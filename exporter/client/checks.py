@@ -44,10 +44,20 @@ def _check_types(settings: dict[str, object]) -> None:
     for name, value in settings.items():
         if value is None and name in _OPTIONAL:
             continue
-        whole = name in _WHOLE  # numbers.*: numpy's integers and floats are numbers too
-        if isinstance(value, bool) or not isinstance(value, Integral if whole else Real):
+        whole = name in _WHOLE
+        if not _number(value, whole):
             kind = "an integer" if whole else "a number"
             raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
+
+
+def _number(value: object, whole: bool) -> bool:
+    """Python's or numpy's numbers, which orjson writes: a Fraction or a Decimal is a number
+    too, but every record would then be dropped as unserialisable."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int if whole else (int, float)):
+        return True
+    return type(value).__module__ == "numpy" and isinstance(value, Integral if whole else Real)
 
 
 def _check_trim(stream_maxlen: int | None, retention: float | None) -> None:

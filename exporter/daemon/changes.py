@@ -43,6 +43,11 @@ class ModelChanges:
         for signal in self._signals():
             self._metrics.start(self._model.name, signal, self._model.change.threshold)
 
+    def claim(self) -> None:
+        """Once this model's section took effect: the series of signals it no longer
+        watches go (its refit ran while the old section still served)."""
+        self._metrics.retain(self._model.name, self._signals())
+
     def _signals(self) -> list[str]:
         errors = [ERROR] if self.error is not None else []
         return errors + [_signal(name) for name in self.watches]

@@ -172,6 +172,9 @@ class Daemon:
                 runtime.reader.resume_from(old.reader)
             self.runtime = runtime
             self._live.configure(config.models, changed)
+            for p in runtime.pipelines:
+                if p.model.name in changed:
+                    p.changes.claim()
             self.store.retain({m.name for m in config.models})
             self._collector.set_models(config.models, config.web.external_url)
             start_runtime(runtime, self._stopped)

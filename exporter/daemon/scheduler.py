@@ -47,6 +47,12 @@ class Ticks:
         finally:
             self._running.discard(name)
 
+    def catch_up(self, pipeline: ModelPipeline) -> None:
+        """Evaluate now if owed: the job never calls the scheduler, which deadlocked with a
+        shutdown waiting for the job (it holds the job stores' lock meanwhile)."""
+        if self.owed_now(pipeline):
+            self.run(pipeline)
+
     def owed_now(self, pipeline: ModelPipeline) -> bool:
         """Owed an evaluation that would now find its window and its reference."""
         name = pipeline.model.name
@@ -78,22 +84,15 @@ def build_scheduler(pipelines: Sequence[ModelPipeline], ticks: Ticks) -> Backgro
             misfire_grace_time=None,
             next_run_time=datetime.now(UTC),
         )
-    scheduler.add_job(
-        _catch_up,
-        "interval",
-        seconds=CATCH_UP_SECONDS,
-        args=[pipelines, ticks],
-        id="catch up",  # no model's name: those have no spaces
-        name="evaluate models a tick missed",
-        max_instances=1,
-        coalesce=True,
-    )
+    for p in pipelines:  # one per model: owed models catch up side by side, as ticks do
+        scheduler.add_job(
+            ticks.catch_up,
+            "interval",
+            seconds=CATCH_UP_SECONDS,
+            args=[p],
+            id=f"catch up {p.model.name}",  # no model's name: those have no spaces
+            name=f"evaluate {p.model.name} if a tick missed it",
+            max_instances=2,  # a second finds the first evaluating and returns: no warning
+            coalesce=True,
+        )
     return scheduler
-
-
-def _catch_up(pipelines: Sequence[ModelPipeline], ticks: Ticks) -> None:
-    """Evaluate here, not by rescheduling the model's job: a job that calls the scheduler
-    deadlocks with a shutdown waiting for it (it holds the job stores' lock meanwhile)."""
-    for p in pipelines:
-        if ticks.owed_now(p):
-            ticks.run(p)

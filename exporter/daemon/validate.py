@@ -83,15 +83,17 @@ def _file_changed(kept: ModelPipeline) -> ReferenceData | None:
 def _fit_from_redis(
     pipeline: ModelPipeline, client: RedisClient, config: Config, strict: bool, need_key: bool
 ) -> None:
-    """Fit from the model's key; raise when Redis fails (`strict`) or the key is missing
-    (`need_key`), else log that the model waits for it."""
+    """Fit from the model's key; raise when Redis fails (`strict`), or the key is missing or
+    unreadable (`need_key`), else log that the model waits for it."""
     key = pipeline.model.reference.redis_key
     where = f"models[{pipeline.model.name}].reference.redis_key"
     try:
         pipeline.refresh_reference(client)
     except redis.RedisError as exc:
         message = f"{where}: {describe(exc, config.redis, key)}"
-        if strict:
+        # An outage passes; a key of another type or one the user may not read lasts.
+        lasting = not isinstance(exc, redis.ConnectionError | redis.TimeoutError)
+        if strict or (need_key and lasting):
             raise ReferenceError(message) from None
         log.warning("reference not loaded yet: %s", message, extra={"model": pipeline.model.name})
     except ReferenceError as exc:

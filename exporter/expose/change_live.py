@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry
 
@@ -20,28 +21,46 @@ class ChangeMetrics:
         self.statistic = gauge("mlmon_change_statistic", registry)
         self.threshold = gauge("mlmon_change_threshold", registry)
         self.last = gauge("mlmon_change_last_timestamp_seconds", registry)
+        # Signals watched per model: a batch fed to a watch that a refit or a reload has just
+        # dropped must not bring its series back.
+        self._watched: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
 
     def start(self, model: str, signal: str, threshold: float) -> None:
         """A signal's series from 0, so the first detection is an increase."""
-        self.detections.labels(model, signal)
-        self.threshold.labels(model, signal).set(threshold)
+        with self._lock:
+            self._watched.setdefault(model, set()).add(signal)
+            self.detections.labels(model, signal)
+            self.threshold.labels(model, signal).set(threshold)
 
     def observe(
         self, model: str, signal: str, statistic: float, changes: Sequence[float], count: bool
     ) -> None:
         """After a batch: where the statistic stands and when it last crossed."""
-        self.statistic.labels(model, signal).set(statistic)
-        if changes:
-            self.last.labels(model, signal).set(changes[-1])
-            if count:
-                self.detections.labels(model, signal).inc(len(changes))
+        with self._lock:
+            if signal not in self._watched.get(model, ()):
+                return
+            self.statistic.labels(model, signal).set(statistic)
+            if changes:
+                self.last.labels(model, signal).set(changes[-1])
+                if count:
+                    self.detections.labels(model, signal).inc(len(changes))
+
+    def retain(self, model: str, signals: Iterable[str]) -> None:
+        """Keep only these signals' series: a reload that unwatched a feature left its own."""
+        for signal in self._watched.get(model, set()) - set(signals):
+            self.drop(model, signal)
 
     def drop(self, model: str, signal: str) -> None:
         """Drop the series of a signal no longer watched."""
-        for family in (self.detections, self.statistic, self.threshold, self.last):
-            family.remove_by_labels({"model": model, "signal": signal})
+        with self._lock:
+            self._watched.get(model, set()).discard(signal)
+            for family in (self.detections, self.statistic, self.threshold, self.last):
+                family.remove_by_labels({"model": model, "signal": signal})
 
     def forget(self, model: str) -> None:
         """Drop a removed model's series."""
-        for family in (self.detections, self.statistic, self.threshold, self.last):
-            family.remove_by_labels({"model": model})
+        with self._lock:
+            self._watched.pop(model, None)
+            for family in (self.detections, self.statistic, self.threshold, self.last):
+                family.remove_by_labels({"model": model})
