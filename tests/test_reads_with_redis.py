@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from exporter.config import ModelConfig
 from exporter.expose.live import LiveMetrics
 from exporter.source.connect import make_client
 from exporter.source.reader import StreamReader
-from exporter.source.server import READ_BYTES, SIZE_SAMPLE
+from exporter.source.server import READ_BYTES, REPLY_BYTES, SIZE_SAMPLE
 from exporter.source.streams import Entry
 from tests.conftest import RedisServer, wait_for
 from tests.helpers import make_config, sample, write_reference
@@ -191,3 +192,50 @@ def test_a_backlog_is_read_page_after_page_without_lingering_between_them(
     finally:
         reader.stop()
     assert [n for n in recorder.reads if n] == [7] * 13 + [4]
+
+
+@dataclass
+class SizeRecorder(Recorder):
+    """A Recorder that keeps each entry's ID and size only, so it holds no large entry."""
+
+    sizes: list[tuple[bytes, int]] = field(default_factory=list)
+
+    def ingest_predictions(self, entries: Sequence[Entry], count: bool = True) -> None:
+        self.sizes.extend((i, sum(len(v) for v in fields.values())) for i, fields in entries)
+        self.reads.append(len(entries))
+
+
+@pytest.mark.parametrize("path", ["xread", "stream check"])
+def test_large_entries_after_small_ones_are_read_holding_at_most_the_reply_cap(
+    redis_server: RedisServer, tmp_path: Path, path: str
+) -> None:
+    """Read sizes were learned from replies already read: after 2,000 small entries COUNT was
+    4,000, and a burst of 2 MB entries came back whole in one reply (in the daemon, one small
+    record then 80 of 5 MB took RSS from 140 to 521 MB). A reply now stops at REPLY_BYTES."""
+    reader, recorder, small = reader_for(redis_server, tmp_path, 4000, entries=2000)
+    sizes = SizeRecorder(recorder.model)
+    reader._routes = {key: (sizes, kind) for key, (_, kind) in reader._routes.items()}
+    for _ in range(len(small)):  # a few reads of up to 4,000
+        if len(sizes.sizes) == len(small):
+            break
+        reader.read_once()
+    assert reader._size.count(4000) == 4000  # small entries: full pages
+    big, burst = 2 * 1024 * 1024, 40  # 80 MB, more than twice the cap
+    pipe = redis_server.client().pipeline(transaction=False)
+    pipe.xadd(STREAM, {b"data": b'{"id": "small"}'})
+    for i in range(burst):
+        pipe.xadd(STREAM, {b"data": b'{"id": "big%d"}' % i + b" " * big})
+    added = pipe.execute()
+
+    tracemalloc.start()
+    try:
+        for _ in range(4 * burst):  # a bounded number of reads, not a timed wait
+            if len(sizes.sizes) >= len(small) + 1 + burst:
+                break
+            reader.check_streams() if path == "stream check" else reader.read_once()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert [i for i, _ in sizes.sizes[len(small) :]] == added  # every entry once, in order
+    assert peak < REPLY_BYTES + 2 * big, f"{peak / 2**20:.0f} MiB held reading the burst"

@@ -11,6 +11,7 @@ from redis.credentials import CredentialProvider
 
 from exporter.config import RedisConfig
 from exporter.files import read_regular_file
+from exporter.source.replycap import CappedParser
 
 # One server or a Redis Cluster: everything that reads streams or references takes either.
 RedisClient: TypeAlias = redis.Redis | RedisCluster
@@ -104,6 +105,7 @@ def make_client(cfg: RedisConfig) -> RedisClient:
         socket_connect_timeout=cfg.socket_timeout_seconds,
         protocol=2,
         decode_responses=False,
+        parser_class=CappedParser,  # lets the reader cap one reply's bytes
         **extra,
     )
 

@@ -65,13 +65,11 @@ class StreamReader:
         self._gate = LabelGate({labels: predictions for predictions, labels in self._by_model})
         self._clashes = Clashes()  # keys holding another type: read around them
         self.redis_up = self.running = False
-        self.backfilled = threading.Event()
-        self._gaps = GapTracker()
-        self._next_check = 0.0
+        self.backfilled, self._stop = threading.Event(), threading.Event()
+        self._gaps, self._next_check = GapTracker(), 0.0
         self._warned_old_redis: set[bytes] = set()
         self._no_entries_added = False  # Redis before 7.0
         self._size = ReplySize()  # typical size of recent entries; sets the XREAD count
-        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started_ms = int(clock() * 1000)
 
@@ -222,7 +220,9 @@ class StreamReader:
         pipe.xread({key: before}, count=count)
         if not info_first:
             pipe.xinfo_stream(key)
-        replies = pipe.execute(raise_on_error=False)
+        replies = self._size.read(lambda: pipe.execute(raise_on_error=False), count)
+        if replies is None:  # a reply passed the cap: again, with fewer entries
+            return self._probe(key)
         info, reply = replies if info_first else replies[::-1]
         model = self._routes[key][0].model.name
         if unreadable(reply):
@@ -263,7 +263,8 @@ class StreamReader:
 
     def _xread(self, ids: dict[bytes, bytes], block: int | None, count: int) -> list[Reply]:
         streams: dict[Any, Any] = ids
-        return replies_of(self._client.xread(streams, count=count, block=block))
+        read = self._size.read(lambda: self._client.xread(streams, count=count, block=block), count)
+        return replies_of(read)
 
     def _deliver_reply(self, reply: list[Reply], count: int, read: Sequence[bytes]) -> bool:
         """Hand entries on, then advance the cursors; True when anything arrived. A page of
