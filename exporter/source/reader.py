@@ -45,11 +45,8 @@ class StreamReader:
         clock: Callable[[], float] = time.time,
         kept: frozenset[bytes] = frozenset(),
     ) -> None:
-        self._client = client
+        self._client, self._cfg, self._live, self._clock = client, cfg, live, clock
         skip_post_processing(client)
-        self._cfg = cfg
-        self._live = live
-        self._clock = clock
         self._routes: dict[bytes, tuple[Consumer, str]] = {}
         for p in pipelines:
             self._routes[p.model.streams.predictions.encode()] = (p, PREDICTIONS)
@@ -68,10 +65,10 @@ class StreamReader:
         self.backfilled, self._stop = threading.Event(), threading.Event()
         self._gaps, self._next_check = GapTracker(), 0.0
         self._warned_old_redis: set[bytes] = set()
-        self._no_entries_added = False  # Redis before 7.0
+        self._no_entries_added = False  # Redis before 7.0, or XINFO refused
         self._size = ReplySize()  # typical size of recent entries; sets the XREAD count
         self._thread: threading.Thread | None = None
-        self._started_ms = int(clock() * 1000)
+        self._started_ms = int(clock() * 1000)  # a start-up rebuild counts entries from then
 
     def resume_from(self, reader: StreamReader) -> None:
         """Continue from a stopped reader's cursors and accounting (a reload); before start()."""
