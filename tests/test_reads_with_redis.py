@@ -91,7 +91,7 @@ def test_the_periodic_stream_check_reads_what_is_new_the_same_way(
 ) -> None:
     reader, recorder, expected = reader_for(redis_server, tmp_path, read_count=1000)
 
-    reader.check_streams()  # its pipelined XREAD, then XINFO: the first asks for a few entries
+    reader.check_streams()  # its XREAD, then XINFO: the first asks for a few entries
     reader.check_streams()
 
     assert recorder.got == expected
@@ -239,3 +239,22 @@ def test_large_entries_after_small_ones_are_read_holding_at_most_the_reply_cap(
 
     assert [i for i, _ in sizes.sizes[len(small) :]] == added  # every entry once, in order
     assert peak < REPLY_BYTES + 2 * big, f"{peak / 2**20:.0f} MiB held reading the burst"
+
+
+def test_a_huge_first_entry_does_not_make_every_stream_check_drop_its_reply(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """XINFO STREAM carries the stream's first entry, whatever COUNT asks: with one of 34 MiB
+    each check dropped three replies and reconnected, and throttled the reads after it."""
+    reader, recorder, _ = reader_for(redis_server, tmp_path, 1000, entries=0)
+    client = redis_server.client()
+    client.xadd(STREAM, {b"data": b'{"id": "huge"}' + b" " * (34 * 1024 * 1024)})
+    for i in range(10):
+        client.xadd(STREAM, {b"data": b'{"id": "s%d"}' % i})
+    read_until_caught_up(reader, recorder, 11)
+    dropped = reader._size.dropped  # reading the huge entry itself may drop a reply or two
+    for round_ in range(3):
+        client.xadd(STREAM, {b"data": b'{"id": "t%d"}' % round_})
+        reader.check_streams()
+    assert len(recorder.got) == 14
+    assert reader._size.dropped == dropped

@@ -8,11 +8,21 @@ mistake, or a key outside the ACL user's key patterns: every model stopped readi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import redis
 
 log = logging.getLogger("exporter.reader")
+T = TypeVar("T")
+
+
+def answer(command: Callable[[], T]) -> T | redis.ResponseError:
+    """A command's reply, or the error reply Redis gave (a pipeline's raise_on_error=False)."""
+    try:
+        return command()
+    except redis.ResponseError as exc:
+        return exc
 
 
 def wrong_type(error: object) -> bool:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from redis.cluster import RedisCluster
 from redis.credentials import CredentialProvider
+from redis.utils import HIREDIS_AVAILABLE
 
 from exporter.config import RedisConfig
 from exporter.files import read_regular_file
@@ -105,7 +106,7 @@ def make_client(cfg: RedisConfig) -> RedisClient:
         socket_connect_timeout=cfg.socket_timeout_seconds,
         protocol=2,
         decode_responses=False,
-        parser_class=CappedParser,  # lets the reader cap one reply's bytes
+        **({"parser_class": CappedParser} if HIREDIS_AVAILABLE else {}),  # caps reply bytes
         **extra,
     )
 

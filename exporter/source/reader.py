@@ -7,13 +7,14 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
 
 from exporter.config import RedisConfig
-from exporter.source.clash import Clashes, unreadable
+from exporter.source.clash import Clashes, answer, unreadable
 from exporter.source.connect import RedisClient, describe
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds, report_trim
 from exporter.source.order import LabelGate, capped
@@ -182,7 +183,7 @@ class StreamReader:
     def check_streams(self) -> None:
         """Read each stream up to date and account for every entry, every few seconds.
 
-        One round trip per stream: a non-blocking XREAD, then XINFO STREAM. Comparing what
+        Per stream a non-blocking XREAD, then XINFO STREAM. Comparing what
         Redis says was added with what was read finds trims that happened while the connection
         stayed up (a paused process, a silent reconnect), not only after an outage we saw.
         """
@@ -210,17 +211,15 @@ class StreamReader:
         entry past the cursor, which reading would hide: XINFO comes first there.
         """
         before, info_first = self.last_ids[key], self._no_entries_added
-        pipe = self._client.pipeline(transaction=False)
         count = self._size.count(self._cfg.read_count)
-        if info_first:
-            pipe.xinfo_stream(key)
-        pipe.xread({key: before}, count=count)
-        if not info_first:
-            pipe.xinfo_stream(key)
-        replies = self._size.read(lambda: pipe.execute(raise_on_error=False), count)
-        if replies is None:  # a reply passed the cap: again, with fewer entries
-            return self._probe(key)
-        info, reply = replies if info_first else replies[::-1]
+        early = self._xinfo(key) if info_first else None
+        # Apart, as XINFO carries the first and last entries whatever COUNT asks (one of 34
+        # MiB made every check drop the reply): only the XREAD's reply is capped.
+        streams: dict[Any, Any] = {key: before}
+        read = partial(answer, partial(self._client.xread, streams, count=count))
+        if (got := self._size.read(lambda: (read(),), count)) is None:  # passed the cap
+            return self._probe(key)  # with fewer entries
+        reply, info = got[0], early if early is not None else self._xinfo(key)
         model = self._routes[key][0].model.name
         if unreadable(reply):
             self._clashes.found(key, model, reply)
@@ -236,6 +235,9 @@ class StreamReader:
         if isinstance(info, Exception):
             raise info
         return StreamState.of(info), cursor
+
+    def _xinfo(self, key: bytes) -> dict[str, Any] | redis.ResponseError:
+        return answer(partial(self._client.xinfo_stream, key))
 
     def read_once(self) -> None:
         """One blocking XREAD over all streams, or in a cluster one quick XREAD per model.
