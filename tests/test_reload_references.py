@@ -78,15 +78,20 @@ def _build_from_redis(
     return build_pipelines(config, live, SnapshotStore(), keep=keep, client=client)
 
 
+def _fitted_from_redis(tmp: Path, redis_server: RedisServer) -> ModelPipeline:
+    """Model m fitted from its reference key, as the running config has it."""
+    write_reference(tmp / "ref.csv", sample(np.random.default_rng(1), 300))
+    store_in_redis(redis_server.client(), "ref:{m}", (tmp / "ref.csv").read_bytes(), "csv")
+    (old,) = _build_from_redis(tmp, redis_server, "1s", None)
+    return old
+
+
 def test_a_reload_that_would_drop_the_fit_of_a_lost_reference_key_is_refused(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
     """A schedule edit, reloaded while the key was gone, was a success that left the fitted
     model with no reference: every evaluation failed until someone ran `reference load`."""
-    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
-    content = (tmp_path / "ref.csv").read_bytes()
-    store_in_redis(redis_server.client(), "ref:{m}", content, "csv")
-    (old,) = _build_from_redis(tmp_path, redis_server, "1s", None)
+    old = _fitted_from_redis(tmp_path, redis_server)
     assert old.fitted is not None
     redis_server.client().delete("ref:{m}")
     with pytest.raises(ReferenceError, match=r"models\[m\]\.reference\.redis_key.*ref:\{m\}"):
@@ -99,10 +104,7 @@ def test_a_reload_while_redis_is_down_is_not_refused_for_a_fitted_redis_referenc
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
     """Refusing it for an outage lost the edit: the watcher does not retry an unchanged file."""
-    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
-    content = (tmp_path / "ref.csv").read_bytes()
-    store_in_redis(redis_server.client(), "ref:{m}", content, "csv")
-    (old,) = _build_from_redis(tmp_path, redis_server, "1s", None)
+    old = _fitted_from_redis(tmp_path, redis_server)
     redis_server.stop()
     (new,) = _build_from_redis(tmp_path, redis_server, "2s", {"m": old})
     assert new is not old and new.model.schedule.interval_seconds == 2
@@ -112,10 +114,7 @@ def test_a_reload_that_would_drop_the_fit_of_a_key_of_another_type_is_refused(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
     """A key someone SET to a string is not an outage: the reload dropped the fitted copy."""
-    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
-    content = (tmp_path / "ref.csv").read_bytes()
-    store_in_redis(redis_server.client(), "ref:{m}", content, "csv")
-    (old,) = _build_from_redis(tmp_path, redis_server, "1s", None)
+    old = _fitted_from_redis(tmp_path, redis_server)
     redis_server.client().delete("ref:{m}")
     redis_server.client().set("ref:{m}", "oops")
     with pytest.raises(ReferenceError, match="WRONGTYPE"):
