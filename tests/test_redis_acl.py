@@ -137,6 +137,21 @@ def test_a_user_without_xinfo_is_told_and_its_lag_is_unknown_not_zero(
         assert value(daemon, "mlmon_stream_lag_entries", model="a", kind="predictions") is None
 
 
+def test_a_user_refused_xread_makes_readyz_say_so_not_redis_unreachable(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """/readyz said "redis unreachable" for a refusal that only an ACL change fixes."""
+    _user(redis_server, "noxread", "~mlmon:*", "+@all", "-xread")
+    text = _config_text(tmp_path, redis_server, "noxread")
+    with running(load_config_text(text, base_dir=str(tmp_path))) as daemon:
+        wait_for(
+            lambda: (
+                daemon.readiness() == (False, "redis refuses a command to the user (see the log)")
+            ),
+            what="readiness naming the refusal",
+        )
+
+
 @pytest.mark.parametrize(
     ("message", "key"),
     [

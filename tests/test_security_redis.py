@@ -212,7 +212,7 @@ def test_a_wrong_password_is_a_logged_error_and_an_unready_exporter_not_a_crash(
             lambda: "invalid username-password pair" in caplog.text,
             what="the authentication failure in the log",
         )
-        assert daemon.readiness() == (False, "redis unreachable")
+        assert daemon.readiness() == (False, "redis refuses the credentials (see the log)")
         assert value(daemon, "mlmon_redis_up") == 0
         assert daemon.reader._thread is not None and daemon.reader._thread.is_alive()
     assert "not-it" not in caplog.text

@@ -141,7 +141,7 @@ def readiness(runtime: Runtime, metrics_healthy: bool) -> tuple[bool, str]:
     if not metrics_healthy:
         return False, "/metrics cannot be rendered (see the log)"
     if not runtime.reader.redis_up:
-        return False, "redis unreachable"
+        return False, runtime.reader.down_because
     if not runtime.reader.running:
         return False, "stream reader not running (restarting after a crash)"
     missing = [p.model.name for p in runtime.pipelines if not p.reference_loaded]

@@ -132,6 +132,15 @@ def is_auth_error(exc: BaseException) -> bool:
     return isinstance(exc, redis.RedisError) and any(h in str(exc).lower() for h in AUTH_HINTS)
 
 
+def down_because(exc: BaseException) -> str:
+    """Why Redis is out of reach, for /readyz: a refusal is fixed elsewhere than an outage."""
+    if is_auth_error(exc):
+        return "redis refuses the credentials (see the log)"
+    if isinstance(exc, redis.exceptions.NoPermissionError):
+        return "redis refuses a command to the user (see the log)"
+    return "redis unreachable"
+
+
 def describe(exc: BaseException, cfg: RedisConfig, key: str | None = None) -> str:
     """A Redis failure as one line naming the URL (password redacted) and the config key."""
     where = f"redis at {redacted_url(cfg.url)}"

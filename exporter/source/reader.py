@@ -15,7 +15,7 @@ from redis.cluster import RedisCluster
 
 from exporter.config import RedisConfig
 from exporter.source.clash import Clashes, answer, unreadable
-from exporter.source.connect import RedisClient, describe
+from exporter.source.connect import RedisClient, describe, down_because
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds, report_trim
 from exporter.source.order import LabelGate, capped
 from exporter.source.replies import caught_up, replies_of, skip_post_processing
@@ -62,7 +62,7 @@ class StreamReader:
         ]
         self._gate = LabelGate({labels: predictions for predictions, labels in self._by_model})
         self._clashes = Clashes()  # keys holding another type: read around them
-        self.redis_up = self.running = False
+        self.redis_up, self.running, self.down_because = False, False, "redis unreachable"
         self.backfilled, self._stop = threading.Event(), threading.Event()
         self._gaps, self._next_check = GapTracker(), 0.0
         self._warned_old_redis: set[bytes] = set()
@@ -73,7 +73,7 @@ class StreamReader:
 
     def resume_from(self, reader: StreamReader) -> None:
         """Continue from a stopped reader's cursors and accounting (a reload); before start()."""
-        self.redis_up = reader.redis_up  # not "down" (and /readyz 503) while a window rebuilds
+        self.redis_up, self.down_because = reader.redis_up, reader.down_because  # as it was
         self._resume = {k: v for k, v in reader.last_ids.items() if k in self._routes}
         self._gaps.restore({k: v for k, v in reader._gaps.counts().items() if k in self._resume})
 
@@ -129,7 +129,7 @@ class StreamReader:
                     continue
                 if self.redis_up or backoff == BACKOFF_START:
                     log.warning("redis unavailable, retrying: %s", describe(exc, self._cfg))
-                self.redis_up = False
+                self.redis_up, self.down_because = False, down_because(exc)
                 self._gaps.cut_off()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._cfg.backoff_max_seconds)
