@@ -16,6 +16,7 @@ import redis
 from exporter.config import load_config_text
 from exporter.daemon.daemon import Daemon
 from exporter.source.clash import key_denied, xinfo_denied
+from exporter.source.connect import down_because
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import model_yaml, records, running, sample, value, write_reference, xadd_all
 
@@ -167,3 +168,11 @@ def test_a_refused_key_is_told_from_a_refused_command_whatever_the_user_is_calle
     """'key' anywhere in the message, a user's name included, read as a refused key."""
     error = redis.exceptions.NoPermissionError(message)
     assert key_denied(error) is key and xinfo_denied(error) is not key
+
+
+def test_a_refused_command_is_not_read_as_refused_credentials_whatever_the_user_is_called() -> None:
+    """Newer Redis names the user: 'authentication-svc' made /readyz blame the password."""
+    error = redis.exceptions.NoPermissionError(
+        "User authentication-svc has no permissions to run the 'xread' command"
+    )
+    assert down_because(error) == "redis refuses a command to the user (see the log)"

@@ -110,7 +110,7 @@ def start_runtime(runtime: Runtime, stopped: threading.Event) -> None:
         if stopped.is_set() or time.monotonic() > deadline:
             log.warning(
                 "windows not rebuilt yet (%s); evaluations start once they are",
-                "redis answers" if runtime.reader.redis_up else "redis unreachable",
+                "redis answers" if runtime.reader.redis_up else runtime.reader.down_because,
             )
             break
     runtime.scheduler.start()

@@ -134,10 +134,10 @@ def is_auth_error(exc: BaseException) -> bool:
 
 def down_because(exc: BaseException) -> str:
     """Why Redis is out of reach, for /readyz: a refusal is fixed elsewhere than an outage."""
+    if isinstance(exc, redis.exceptions.NoPermissionError):  # first: it names the user
+        return "redis refuses a command to the user (see the log)"
     if is_auth_error(exc):
         return "redis refuses the credentials (see the log)"
-    if isinstance(exc, redis.exceptions.NoPermissionError):
-        return "redis refuses a command to the user (see the log)"
     return "redis unreachable"
 
 

@@ -129,7 +129,7 @@ class StreamReader:
                     continue
                 if self.redis_up or backoff == BACKOFF_START:
                     log.warning("redis unavailable, retrying: %s", describe(exc, self._cfg))
-                self.redis_up, self.down_because = False, down_because(exc)
+                self.down_because, self.redis_up = down_because(exc), False
                 self._gaps.cut_off()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._cfg.backoff_max_seconds)
