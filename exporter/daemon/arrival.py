@@ -42,7 +42,7 @@ class Arrival:
         now = self._clock()
         late = now + MAX_FUTURE_SKEW_SECONDS
         out = [x._replace(ts=now) if x.ts > late else x for x in labels]
-        if count := sum(1 for x in labels if x.ts > late):
+        if count := sum(1 for new, old in zip(out, labels, strict=True) if new is not old):
             self._say(now, count)
         return out
 

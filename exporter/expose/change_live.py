@@ -48,7 +48,9 @@ class ChangeMetrics:
 
     def retain(self, model: str, signals: Iterable[str]) -> None:
         """Keep only these signals' series: a reload that unwatched a feature left its own."""
-        for signal in self._watched.get(model, set()) - set(signals):
+        with self._lock:  # a copy: the reader thread may start or drop one meanwhile
+            gone = self._watched.get(model, set()) - set(signals)
+        for signal in gone:
             self.drop(model, signal)
 
     def drop(self, model: str, signal: str) -> None:
