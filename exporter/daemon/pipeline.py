@@ -125,10 +125,11 @@ class ModelPipeline:
             self._joined(self.join.join(labels, count), len(labels), count)
 
     def _joined(self, joined: JoinResult, labels: int, count: bool) -> None:
-        """Count and feed what a join did; labels: how many were read (0: held ones)."""
+        """Feed and count what a join did; labels: how many were read (0: held ones). The
+        detectors first: a scrape that sees a label counted sees what it set off too."""
+        self.changes.labels(joined, count)
         if count:
             self._live.observe_labels(self.model.name, labels, joined)
-        self.changes.labels(joined, count)
 
     def _decode(
         self, entries: Sequence[Entry], decode: Callable[..., Decoded], kind: str, count: bool
