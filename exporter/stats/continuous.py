@@ -58,9 +58,17 @@ class Wasserstein(_RawNumeric):
         super()._fit(reference, n_categories)
         std = float(np.std(self._ref))
         self._scale = std if std > 0 else 1.0
+        low, high = float(self._ref[0]), float(self._ref[-1])
+        margin = high - low if high > low else self._scale
+        self._bounds = (low - margin, high + margin)
 
     def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
-        win = np.sort(self._as_float(window, "window"))
+        """Window values further outside the reference's range than the range is wide count
+        as that far: one corrupt value (an amount of -1.8e308) otherwise flagged the feature,
+        as it moves W1 by |value| / rows. Out-of-range values are data quality's to report
+        (mlmon_feature_out_of_range_ratio); a shift, even past the range, is still flagged.
+        """
+        win = np.sort(np.clip(self._as_float(window, "window"), *self._bounds))
         return wasserstein_sorted(self._ref, win) / self._scale, None
 
 
