@@ -110,6 +110,21 @@ def test_a_correlation_flip_is_still_detected_where_components_are_dropped() -> 
     assert not pca.drifted(pca.score(reference[500:1000]), cut)
 
 
+def test_float_limit_rows_keep_the_multivariate_score_finite_and_a_shift_flagged() -> None:
+    rng = np.random.default_rng(12)
+    pca = PCAReconstruction.fit(rng.normal(size=(2000, 9)))
+    drifted = rng.normal(size=(1000, 9)) * 3
+    assert pca.drifted(*pca.decide(drifted))
+    for value in (-1.79e308, 1.79e308):
+        drifted[:5] = value  # finite, so accepted on the wire
+        score, threshold = pca.decide(drifted)
+        assert np.isfinite(score) and np.isfinite(threshold)
+        assert pca.drifted(score, threshold)
+    reference = rng.normal(size=(2000, 9))
+    reference[0] = 1.79e308
+    assert np.isfinite(PCAReconstruction.fit(reference).score(rng.normal(size=(100, 9))))
+
+
 def test_each_fold_rebuilds_rows_as_an_svd_of_the_other_four_fifths_does() -> None:
     rng = np.random.default_rng(11)
     x = rng.normal(size=(20_000, 3)) @ rng.normal(size=(3, 40)) + 0.3 * rng.normal(

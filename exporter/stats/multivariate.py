@@ -20,11 +20,19 @@ FOLDS = 5  # reference rows are scored by components fitted on the other four fi
 # A row's error counts up to this quantile of the reference rows' errors (see `threshold`).
 CAP_QUANTILE = 0.99
 CAP_ROWS = 100
+# A standardised value's bound: squared and summed over thousands of features, still finite.
+Z_LIMIT = 1e150
 
 
 def _standardised(x: Matrix, mean: Matrix, scale: Matrix) -> Matrix:
-    """(x - mean) / scale, missing values at the mean (0)."""
-    z: Matrix = np.nan_to_num((x - mean) / scale, nan=0.0)
+    """(x - mean) / scale, missing values at the mean (0), and at most Z_LIMIT sds out.
+
+    Values near the float limit are finite and accepted, but their products and squares in
+    a row's rebuild overflowed to inf - inf = NaN, which the error cap let through: one row
+    of -1.79e308 made the score NaN, and a window of drifted rows read as not drifted.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        z: Matrix = np.clip(np.nan_to_num((x - mean) / scale, nan=0.0), -Z_LIMIT, Z_LIMIT)
     return z
 
 
@@ -92,8 +100,8 @@ class PCAReconstruction:
         the held-out ones by more than the threshold allows (docs/statistics.md).
         """
         x = np.asarray(reference, dtype=np.float64)
-        mean = np.nanmean(x, axis=0)
-        std = np.nanstd(x, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf: the feature counts as 0
+            mean, std = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
         scale = np.where(std > 0, std, 1.0)
         folds = fold_labels(x.shape[0], seed)
         scatters = _fold_scatters(x, mean, scale, folds)
