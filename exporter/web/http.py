@@ -6,6 +6,7 @@ answers is exporter/web/routes.py.
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Callable
 from wsgiref.types import WSGIApplication
@@ -34,21 +35,37 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"listen address {address!r}: expected HOST:PORT")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    return host.strip("[]"), int(port)
 
 
 def bind(address: str, app: WSGIApplication, security: WebSecurity) -> Listener:
-    """Bind and listen, turning the bare OSError (`[Errno 98] ...`) into one a user can act on."""
+    """Bind and listen, turning the bare OSError (`[Errno 98] ...`) into one a user can act on.
+
+    An empty host (`:10135`, as the chart and the image pass) listens on IPv6 and IPv4 at
+    once, as Go exporters do: bound to 0.0.0.0 it was unreachable on an IPv6-only pod
+    network. Where the kernel has no IPv6 it falls back to every IPv4 interface.
+    """
     host, port = parse_listen_address(address)
     context = None if security.tls is None else ssl_context(security.tls)
+    if not host:
+        try:
+            return Listener("::", port, app, context)
+        except OSError as exc:
+            if exc.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+                raise _listen_error("", port, exc) from None
+        host = "0.0.0.0"
     try:
         return Listener(host, port, app, context)
     except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise ListenError(
-            f"cannot listen on {_describe(host, port)}: {reason}; "
-            "choose another with --web.listen-address"
-        ) from None
+        raise _listen_error(host, port, exc) from None
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> ListenError:
+    reason = (exc.strerror or str(exc)).lower()
+    return ListenError(
+        f"cannot listen on {_describe(host, port)}: {reason}; "
+        "choose another with --web.listen-address"
+    )
 
 
 class MetricsServer:
