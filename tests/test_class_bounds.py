@@ -123,3 +123,25 @@ def test_a_held_label_keeps_its_long_class_as_a_short_digest_that_still_joins() 
     record = {"id": "r0", "features": {}, "prediction": LONG, "scores": _scores(LONG)}
     pipeline.ingest_predictions([_entry(1, record)])
     assert pipeline.join.pairs(T0 + 1).actual == (OTHER,)  # joined, as a correct prediction
+
+
+def test_a_wrong_prediction_folded_into_other_averages_as_other_not_as_a_class_of_its_own() -> None:
+    """Predicting c for a true d (both `__other__`) was counted under a pseudo-class of
+    precision 0, so precision_macro averaged four classes: 0.5 where a, b and __other__ give
+    (1 + 1 + 0) / 3."""
+    pipeline = _pipeline(classes=("a", "b"))
+    truth = ["a"] * 10 + ["b"] * 10 + ["a"] * 5 + ["d"] * 5
+    guess = ["a"] * 10 + ["b"] * 10 + ["c"] * 10
+    records = [{"id": f"r{i}", "prediction": p, "features": {}} for i, p in enumerate(guess)]
+    pipeline.ingest_predictions([_entry(i, r) for i, r in enumerate(records)])
+    labels = [{"id": f"r{i}", "label": t} for i, t in enumerate(truth)]
+    pipeline.join.join(
+        [pipeline._decoder.labels(*_entry(100 + i, r)).records[0] for i, r in enumerate(labels)]
+    )
+    pairs = pipeline.join.pairs(T0 + 1)
+    result = realised(pipeline.model, pairs.predicted, pairs.actual, (), pairs.classes)
+    metrics = dict(result.metrics)
+    assert metrics["accuracy"] == 20 / 30
+    assert metrics["precision_macro"] == (1 + 1 + 0) / 3
+    assert metrics["recall_macro"] == (10 / 15 + 1 + 0) / 3
+    assert {c for c, _, _ in result.per_class} <= {"a", "b", OTHER}

@@ -19,7 +19,8 @@ from exporter.evaluate.probabilities import (
     score_matrix,
 )
 from exporter.stats.kinds import Task
-from exporter.window.classnames import Compact
+from exporter.window.classnames import OTHER_MISMATCH, Compact
+from exporter.window.vocab import OTHER
 
 Pairs = tuple[tuple[str, float], ...]
 
@@ -43,12 +44,15 @@ class ClassCounts:
 
     @classmethod
     def of(cls, actual: np.ndarray, predicted: np.ndarray) -> ClassCounts:
-        """Count true positives, predictions and support of every class seen."""
-        classes = tuple(sorted(set(actual.tolist()) | set(predicted.tolist())))
+        """Count true positives, predictions and support of every class seen; a prediction
+        OTHER_MISMATCH counts as one of `__other__` that missed, not as a class of its own
+        (which added a class of precision 0 to the macro averages)."""
+        named = _named(predicted)
+        classes = tuple(sorted(set(actual.tolist()) | set(named.tolist())))
         names = np.asarray(classes)
         hits = actual == predicted
         tp = np.array([np.sum(hits & (actual == c)) for c in names], dtype=float)
-        pred = np.array([np.sum(predicted == c) for c in names], dtype=float)
+        pred = np.array([np.sum(named == c) for c in names], dtype=float)
         sup = np.array([np.sum(actual == c) for c in names], dtype=float)
         return cls(classes, tp, pred, sup)
 
@@ -63,6 +67,11 @@ class ClassCounts:
                     2 * self.tp + fp + fn > 0, 2 * self.tp / (2 * self.tp + fp + fn), np.nan
                 ),
             }
+
+
+def _named(predicted: np.ndarray) -> np.ndarray:
+    """Predictions as the class names they are exported under."""
+    return np.where(predicted == OTHER_MISMATCH, OTHER, predicted)
 
 
 def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float | None:
@@ -122,12 +131,14 @@ def _score_metrics(
             return []
         return list(binary_score_metrics(actual[keep] == positive, p[keep]))
     keys = {k for s in scores if s is not None and not isinstance(s, float) for k in s[0]}
-    classes = sorted(keys | set(actual.tolist()) | set(predicted.tolist()))
+    named = _named(predicted)
+    classes = sorted(keys | set(actual.tolist()) | set(named.tolist()))
     matrix = score_matrix(scores, classes)
     keep = ~np.isnan(matrix).any(axis=1)
     if not keep.any():
         return []
-    return list(multiclass_score_metrics(actual[keep], predicted[keep], matrix[keep], classes))
+    hits = (actual == predicted)[keep]
+    return list(multiclass_score_metrics(actual[keep], named[keep], matrix[keep], classes, hits))
 
 
 def regression(predicted: np.ndarray, actual: np.ndarray) -> Realised:

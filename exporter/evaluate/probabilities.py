@@ -85,9 +85,14 @@ def binary_score_metrics(truth: np.ndarray, p: np.ndarray) -> list[tuple[str, fl
 
 
 def multiclass_score_metrics(
-    actual: np.ndarray, predicted: np.ndarray, matrix: np.ndarray, classes: Sequence[str]
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    matrix: np.ndarray,
+    classes: Sequence[str],
+    hits: np.ndarray | None = None,
 ) -> list[tuple[str, float]]:
-    """OvR macro AUC, log loss, Brier (summed over classes) and top-label ECE."""
+    """OvR macro AUC, log loss, Brier (summed over classes) and top-label ECE; `hits` where
+    a prediction named as its label is still wrong (two classes folded into one name)."""
     out: list[tuple[str, float]] = []
     auc = ovr_auc(actual, matrix, classes)
     if auc is not None:
@@ -99,5 +104,5 @@ def multiclass_score_metrics(
     out.append(("brier", float(np.mean(np.sum((matrix - onehot) ** 2, axis=1)))))
     column = np.searchsorted(np.asarray(classes), predicted)
     confidence = matrix[np.arange(len(predicted)), column]
-    out.append(("ece", ece(predicted == actual, confidence)))
+    out.append(("ece", ece(predicted == actual if hits is None else hits, confidence)))
     return out
