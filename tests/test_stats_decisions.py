@@ -264,3 +264,28 @@ def test_window_values_the_reference_lacks_each_get_a_code_of_their_own() -> Non
     values = ["b", "new1", "a", "new2"]  # the window vocabulary's code order
     codes = reference_codes(column, values, np.array([0, 1, 1, 2, 3, 3]))
     assert codes.tolist() == [1, 2, 2, 0, 3, 3]
+
+
+def test_values_folded_past_the_vocabulary_cap_count_as_distinct_rare_categories() -> None:
+    """Once max_new_categories filled, new values fold into `__other__`: as one column with a
+    reference count of 0, chi2 flagged every healthy window (p = 0 from the fourth)."""
+    rng = np.random.default_rng(19)
+    flagged = 0
+    for _ in range(50):
+        reference, _ = _zipf_codes(rng, 800)
+        seen = np.unique(reference)
+        window, _ = _zipf_codes(rng, 300)
+        values = [f"c{c}" for c in seen.tolist()] + ["__other__"]  # the window's vocabulary
+        at = np.searchsorted(seen, window)
+        known = (at < seen.size) & (seen[np.minimum(at, seen.size - 1)] == window)
+        window_codes = np.where(known, at, len(values) - 1)  # unseen: folded, cap full
+        column = FittedColumn(
+            "c", CATEGORICAL, None, codes={v: i for i, v in enumerate(values[:-1])}
+        )
+        codes = reference_codes(column, values, window_codes)
+        assert (codes[~known] >= seen.size).all() and np.unique(codes[~known]).size == (
+            ~known
+        ).sum()
+        method = make_method("chi2", CATEGORICAL).fit(np.searchsorted(seen, reference), seen.size)
+        flagged += method.score(codes).drifted
+    assert flagged <= 5

@@ -13,7 +13,7 @@ from exporter.evaluate.histograms import ReferenceHistogram, categorical_window,
 from exporter.evaluate.snapshot import FeatureSnapshot
 from exporter.stats.kinds import FeatureType
 from exporter.window.ring import WindowView
-from exporter.window.vocab import translate
+from exporter.window.vocab import OTHER, translate
 
 
 def _ratio(mask: np.ndarray) -> float | None:
@@ -43,6 +43,14 @@ def reference_codes(column: FittedColumn, values: Sequence[str], codes: np.ndarr
     unseen = table < 0
     table[unseen] = len(column.codes) + np.arange(int(unseen.sum()))
     out: np.ndarray = table[codes]
+    if OTHER in column.codes or OTHER not in values:
+        return out
+    # Values folded past the vocabulary's cap (max_new_categories) are many distinct ones
+    # of the long tail; as one column with a reference count of 0, chi2 flagged every
+    # healthy window once the cap filled. Each counts as a category of its own, so chi2
+    # pools them with the rare ones (the distances pool every code >= k anyway).
+    folded = codes == values.index(OTHER)
+    out[folded] = len(column.codes) + len(values) + np.arange(int(folded.sum()))
     return out
 
 
