@@ -10,6 +10,7 @@ import numpy as np
 
 from exporter.config import DriftSpec, FeatureConfig, ModelConfig
 from exporter.evaluate.histograms import ReferenceHistogram, SortedColumns, fit_histograms
+from exporter.evaluate.refchecks import check_reference
 from exporter.reference.load import ReferenceData, ReferenceError, categories
 from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method, resolve
 from exporter.stats.embedding import MIN_ROWS as MIN_EMBEDDING_ROWS
@@ -199,10 +200,7 @@ def _feature(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> Fitte
 
 
 def _embedding(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> FittedColumn:
-    """An embedding's method fitted on a bounded sample of its reference vectors.
-
-    Too few complete vectors leave it without a method, as an empty numeric column is.
-    """
+    """An embedding's method fitted on a sample of its reference vectors; none if too few."""
     vectors = data.embeddings[f.name]
     if int(np.isfinite(vectors).all(axis=1).sum()) < MIN_EMBEDDING_ROWS:
         return FittedColumn(f.name, FeatureType.EMBEDDING, None, importance=f.importance)
@@ -270,6 +268,7 @@ def _multivariate(
 
 def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
     """Fit every column; a pure function, so `reference load` and reload fit the same way."""
+    check_reference(model, data)
     features = tuple(_feature(model, f, data) for f in model.features)
     prediction, from_score = _prediction(model, data)
     baseline: tuple[tuple[str, float], ...] = ()
