@@ -13,6 +13,7 @@ from dashboards.grafana import (
     dashboard,
     exporter_url_variable,
     label_values,
+    once,
     query_variable,
     rate,
     stat,
@@ -24,7 +25,17 @@ from dashboards.grafana import (
 UID = "mlmon-model-detail"
 S = Selectors(model_op="=")
 BY = "sum by (namespace, model)"
-BY_VERSION = "sum by (namespace, model, version)"
+VERSION = "namespace, model, version"  # the labels of the per-version counters
+
+
+def per_version(metric: str) -> str:
+    """The rate of a per-version counter, once across replica pods (see grafana.once)."""
+    return once(rate(S(metric)), VERSION)
+
+
+def per_model(metric: str) -> str:
+    """The rate of a counter labelled by model only, once across replica pods."""
+    return once(rate(S(metric)), "namespace, model")
 
 
 def feature(metric: str) -> str:
@@ -187,13 +198,13 @@ def service(lay: Layout) -> None:
          for window in ("5m", "1h", "6h")]))
     lay.add(timeseries(
         "Error rate", "Share of prediction records with status error.", "percentunit",
-        [Query(f"{BY} ({rate(S('mlmon_prediction_errors_total'))}) / "
-               f"{BY} ({rate(S('mlmon_predictions_total'))})", "errors")]))
+        [Query(f"{BY} ({per_version('mlmon_prediction_errors_total')}) / "
+               f"{BY} ({per_version('mlmon_predictions_total')})", "errors")]))
     lay.add(timeseries(
         "Volume", "Prediction records per second: sampled (what the exporter received) and "
         "estimated (scaled up by each record's sample_rate, i.e. the real traffic).", "reqps",
-        [Query(f"{BY} ({rate(S('mlmon_predictions_total'))})", "sampled"),
-         Query(f"{BY} ({rate(S('mlmon_predictions_estimated_total'))})", "estimated")]))
+        [Query(f"{BY} ({per_version('mlmon_predictions_total')})", "sampled"),
+         Query(f"{BY} ({per_version('mlmon_predictions_estimated_total')})", "estimated")]))
 
 
 def labels(lay: Layout) -> None:
@@ -208,8 +219,8 @@ def labels(lay: Layout) -> None:
         "Label coverage and arrivals", "Share of predictions in the window with a label (left), "
         "labels per second and those whose prediction was unknown or expired.", "percentunit",
         [Query(S("mlmon_label_coverage_ratio"), "coverage"),
-         Query(f"{BY} ({rate(S('mlmon_labels_total'))})", "labels/s"),
-         Query(f"{BY} ({rate(S('mlmon_labels_unmatched_total'))})", "unmatched/s")],
+         Query(per_model("mlmon_labels_total"), "labels/s"),
+         Query(per_model("mlmon_labels_unmatched_total"), "unmatched/s")],
         overrides=[{"matcher": {"id": "byRegexp", "options": ".*/s$"},
                     "properties": [{"id": "unit", "value": "reqps"},
                                    {"id": "custom.axisPlacement", "value": "right"}]}]))
@@ -220,13 +231,12 @@ def canary(lay: Layout) -> None:
     lay.add({"type": "row", "title": "Per version (canary)"})
     lay.add(timeseries("Volume by version", "Sampled records per second per model version; "
                        "a canary's share of traffic.", "reqps",
-                       [Query(f"{BY_VERSION} ({rate(S('mlmon_predictions_total'))})",
-                              "{{version}}")]), w=8)
+                       [Query(per_version("mlmon_predictions_total"), "{{version}}")]), w=8)
     lay.add(timeseries("Error rate by version", "Share of records with status error per "
                        "version; a canary above the stable version is a rollback signal.",
                        "percentunit",
-                       [Query(f"{BY_VERSION} ({rate(S('mlmon_prediction_errors_total'))}) / "
-                              f"{BY_VERSION} ({rate(S('mlmon_predictions_total'))})",
+                       [Query(f"{per_version('mlmon_prediction_errors_total')} / "
+                              f"{per_version('mlmon_predictions_total')}",
                               "{{version}}")]), w=8)
     lay.add(timeseries("p99 latency by version", "99th percentile latency per version, against "
                        "the dashed SLO target.", "s",
@@ -271,6 +281,8 @@ def build() -> Json:
 
 def change_annotation() -> Json:
     """A marker over the minutes in which the exporter's change detector found a change."""
-    expr = f"sum by (signal) (increase({S('mlmon_change_detections_total')}[2m])) > 0"
+    detections = once(f"increase({S('mlmon_change_detections_total')}[2m])",
+                      "namespace, model, signal")
+    expr = f"sum by (signal) ({detections}) > 0"
     return {"name": "Change detected", "datasource": DS, "enable": True, "hide": False,
             "iconColor": "red", "expr": expr}

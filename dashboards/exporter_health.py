@@ -9,6 +9,7 @@ from dashboards.grafana import (
     Selectors,
     dashboard,
     label_values,
+    once,
     query_variable,
     rate,
     stat,
@@ -21,6 +22,12 @@ JOB = 'job=~"$job"'
 UP_MAP = [{"type": "value", "options": {"0": {"text": "DOWN", "color": "red", "index": 0},
                                         "1": {"text": "UP", "color": "green", "index": 1}}}]
 STALENESS = f"time() - {S('mlmon_evaluation_last_success_timestamp_seconds')}"
+
+
+def counted(metric: str, labels: str) -> str:
+    """Rate of a per-model counter by `labels` (its own), taken once across replica pods
+    (grafana.once) and summed across namespaces."""
+    return f"sum by ({labels}) ({once(rate(S(metric)), f'namespace, {labels}')})"
 
 
 def target(metric: str) -> str:
@@ -50,13 +57,12 @@ def build() -> Json:
             w=5, h=4)
     lay.add(timeseries("Records read", "Valid records per second read from the Redis streams, "
                        "by model and kind (predictions or labels).", "reqps",
-                       [Query(f"sum by (model, kind) ({rate(S('mlmon_records_read_total'))})",
+                       [Query(counted("mlmon_records_read_total", "model, kind"),
                               "{{model}} {{kind}}")]))
     lay.add(timeseries("Invalid records by reason", "Records rejected while decoding, per "
                        "second; the reason names the broken field (see docs/wire-format.md).",
                        "reqps",
-                       [Query(f"sum by (model, reason) "
-                              f"({rate(S('mlmon_records_invalid_total'))})",
+                       [Query(counted("mlmon_records_invalid_total", "model, reason"),
                               "{{model}} {{reason}}")]))
     lay.add(timeseries("Stream lag (time)", "How much older the newest entry the reader has "
                        "read is than the newest entry in each stream; 0 when caught up. A gap "
@@ -77,11 +83,9 @@ def build() -> Json:
                        "key the wire format does not define (still used; the log names the "
                        "key), and entries per second lost because ingesting them raised (a bug).",
                        "reqps",
-                       [Query(f"sum by (model, kind) "
-                              f"({rate(S('mlmon_records_unknown_field_total'))})",
+                       [Query(counted("mlmon_records_unknown_field_total", "model, kind"),
                               "unknown field · {{model}} {{kind}}"),
-                        Query(f"sum by (model, kind) "
-                              f"({rate(S('mlmon_stream_entries_lost_total'))})",
+                        Query(counted("mlmon_stream_entries_lost_total", "model, kind"),
                               "lost · {{model}} {{kind}}")]))
     lay.add(timeseries("Evaluation duration", "Wall time of each model's last successful "
                        "evaluation; close to the schedule interval means the exporter cannot "
@@ -102,9 +106,9 @@ def build() -> Json:
     lay.add(timeseries("Labels joined", "Labels per second, and those whose prediction was "
                        "unknown or expired (a horizon too short, or ids that do not match).",
                        "reqps",
-                       [Query(f"sum by (model) ({rate(S('mlmon_labels_total'))})",
+                       [Query(counted("mlmon_labels_total", "model"),
                               "labels · {{model}}"),
-                        Query(f"sum by (model) ({rate(S('mlmon_labels_unmatched_total'))})",
+                        Query(counted("mlmon_labels_unmatched_total", "model"),
                               "unmatched · {{model}}")]))
     lay.add(timeseries("Scrape duration", "How long Prometheus takes to scrape the exporter; a "
                        "scrape only reads the last snapshot, so this should stay flat.", "s",

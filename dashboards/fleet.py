@@ -10,6 +10,7 @@ from dashboards.grafana import (
     column,
     dashboard,
     label_values,
+    once,
     query_variable,
     rate,
     stat,
@@ -22,6 +23,7 @@ DETAIL_URL = ("/d/mlmon-model-detail/ml-model-detail?${datasource:queryparam}&${
               "&${namespace:queryparam}&var-model=${__value.raw}&${__url_time_range}")
 S = Selectors(model_op="=~")
 BY = "sum by (namespace, model)"
+VERSION = "namespace, model, version"  # the labels of the per-version counters
 OK_MAP = {"type": "value", "options": {"0": {"text": "OK", "color": "green", "index": 0}}}
 BAD_RANGE = {"type": "range", "options": {"from": 1, "to": 1e9,
                                           "result": {"color": "red", "index": 1}}}
@@ -40,13 +42,14 @@ ESTIMATED = (("mlmon_model_performance_estimated_ratio", "mlmon_model_performanc
 def breaches(units: tuple[tuple[str, str, str], ...]) -> str:
     """Count of performance metrics outside their exported bounds, 0 when all are inside."""
     outside = " or ".join(f"({S(v)} < {S(lo)}) or ({S(v)} > {S(hi)})" for v, lo, hi in units)
-    return f"count by (namespace, model) ({outside}) or {BY} (0 * {S(units[0][0])})"
+    return (f"count by (namespace, model) ({once(outside, 'namespace, model, metric')})"
+            f" or 0 * group by (namespace, model) ({S(units[0][0])})")
 
 
 def error_ratio(by: str) -> str:
     """Share of prediction records with status error."""
-    return (f"{by} ({rate(S('mlmon_prediction_errors_total'))})"
-            f" / {by} ({rate(S('mlmon_predictions_total'))})")
+    return (f"{by} ({once(rate(S('mlmon_prediction_errors_total')), VERSION)})"
+            f" / {by} ({once(rate(S('mlmon_predictions_total')), VERSION)})")
 
 
 def p99(labels: str) -> str:
@@ -57,7 +60,10 @@ def p99(labels: str) -> str:
 
 FIRING_ALERTS = S("ALERTS", extra='alertname=~"MLMon.*", alertstate="firing"')
 PREDICTIONS_READ = S("mlmon_records_read_total", extra='kind="predictions"')
-FIRING = f"count by (namespace, model) ({FIRING_ALERTS}) or {BY} (0 * {PREDICTIONS_READ})"
+# An alert of a per-model rule fires once per replica pod (its `instance`): counted once.
+FIRING = (f"count by (namespace, model) (max without (instance, pod) ({FIRING_ALERTS}))"
+          f" or 0 * group by (namespace, model) ({PREDICTIONS_READ})")
+VOLUME = f"{BY} ({once(rate(S('mlmon_predictions_total')), VERSION)})"
 
 
 def fleet_table() -> Json:
@@ -67,7 +73,7 @@ def fleet_table() -> Json:
         Query(f"max by (namespace, model) ({S('mlmon_dataset_drift_detected')})", instant=True),
         Query(breaches(REALISED), instant=True),
         Query(breaches(ESTIMATED), instant=True),
-        Query(f"{BY} ({rate(S('mlmon_predictions_total'))})", instant=True),
+        Query(VOLUME, instant=True),
         Query(p99("namespace, model"), instant=True),
         Query(error_ratio(BY), instant=True),
         Query(f"max by (namespace, model) ({S('mlmon_label_coverage_ratio')})", instant=True),
@@ -119,13 +125,15 @@ def build() -> Json:
     """The fleet overview dashboard."""
     lay = Layout()
     lay.add(stat("Models", "How many models send predictions to the exporter (selected ones).",
-                 "none", Query(f"count({BY} ({S('mlmon_records_read_total')}))")), w=6, h=4)
+                 "none", Query(f"count(group by (namespace, model) "
+                               f"({S('mlmon_records_read_total')}))")), w=6, h=4)
     lay.add(stat("Models with dataset drift", "Models whose share of drifted features reached "
                  "their drift_share. 0 is the healthy value.", "none",
-                 Query(f"sum({S('mlmon_dataset_drift_detected')})")), w=6, h=4)
+                 Query(f"sum({once(S('mlmon_dataset_drift_detected'), 'namespace, model')})")),
+            w=6, h=4)
     lay.add(stat("Predictions per second", "Sampled prediction records per second, all selected "
                  "models together.", "reqps",
-                 Query(f"sum({rate(S('mlmon_predictions_total'))})")), w=6, h=4)
+                 Query(f"sum({VOLUME})")), w=6, h=4)
     lay.add(stat("Firing alerts", "Alerts of the selected models firing now; open the model "
                  "dashboard of the row with a non-zero 'Firing alerts' column.", "none",
                  Query(f"sum({FIRING})")), w=6, h=4)
@@ -138,7 +146,7 @@ def build() -> Json:
                               f"({S('mlmon_dataset_drift_share_ratio')})", "{{model}}")]))
     lay.add(timeseries("Volume by model", "Sampled prediction records per second per model. "
                        "A drop to zero means the producer stopped writing to Redis.", "reqps",
-                       [Query(f"{BY} ({rate(S('mlmon_predictions_total'))})", "{{model}}")]))
+                       [Query(VOLUME, "{{model}}")]))
     lay.add(timeseries("p99 latency by model", "99th percentile of the latency producers "
                        "report; compare with each model's SLO target on its dashboard.", "s",
                        [Query(p99("namespace, model"), "{{model}}")]))

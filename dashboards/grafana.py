@@ -54,6 +54,18 @@ def rate(selector: str) -> str:
     return f"rate({selector}[$__rate_interval])"
 
 
+def once(expr: str, labels: str) -> str:
+    """`expr` once per series of a model, however many pods export it.
+
+    Replicas (the chart's replicaCount) each read every stream and export the same counts of
+    the same model, so a sum over pods would count every record once per replica; the max by
+    the series' own labels (namespace, model and the metric's labels) keeps one copy. A sharded
+    pod set exports each model from one pod, where max and sum agree. Sum the result across
+    versions, reasons or models, never the pods.
+    """
+    return f"max by ({labels}) ({expr})"
+
+
 def target(q: Query, ref: str) -> Json:
     """A Prometheus target on the dashboard's data-source variable."""
     out: Json = {"datasource": DS, "refId": ref, "expr": q.expr, "legendFormat": q.legend,

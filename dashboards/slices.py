@@ -58,8 +58,9 @@ def worst_segments() -> Json:
     queries = [
         Query(f"{BY_SLICE} ({segment('mlmon_segment_drift_share_ratio')})", instant=True),
         Query(f"{BY_SLICE} ({segment('mlmon_segment_drift_detected')})", instant=True),
-        Query(f"sum by (namespace, model, segment, segment_value) "
-              f"({segment('mlmon_segment_performance_out_of_bounds')})", instant=True),
+        Query(f"sum by (namespace, model, segment, segment_value) (max by (namespace, model, "
+              f"segment, segment_value, metric) "
+              f"({segment('mlmon_segment_performance_out_of_bounds')}))", instant=True),
         Query(f"{BY_SLICE} ({segment('mlmon_segment_samples')})", instant=True),
         Query(f"{BY_SLICE} ({segment('mlmon_segment_evaluated')})", instant=True),
     ]

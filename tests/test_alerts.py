@@ -384,3 +384,13 @@ def test_the_degradation_rule_knows_which_ratios_are_better_low() -> None:
     better_low = {m for m in LOWER_IS_BETTER if METRIC_UNITS[m] == RATIO}
     assert set(low.split("|")) == better_low
     assert {m for m in LOWER_IS_BETTER if METRIC_UNITS[m] != RATIO} == {"mae", "rmse", "log_loss"}
+
+
+def test_no_rule_sums_a_models_series_over_its_replica_pods() -> None:
+    """Replicas each export every model's counts: the recording rules summed them over pods, so
+    namespace_model:mlmon_predictions:rate5m read 2/s for 1 prediction/s with two replicas."""
+    from tests.test_dashboards import replica_sums
+
+    assert [
+        f"{r.get('record') or r['alert']}: {s}" for r in rules() for s in replica_sums(r["expr"])
+    ] == []

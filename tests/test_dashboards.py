@@ -394,3 +394,138 @@ def test_the_drift_timeline_is_red_only_for_features_the_exporter_says_drifted(
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# Replicas (the chart's replicaCount) each read every stream, so two pods export the same counts
+# of the same model: a query may take a model's series once across pods (max by its own labels)
+# and then sum versions, reasons or models, but never sum or count them over pods directly.
+# Histogram buckets are exempt (a quantile is the same over doubled buckets) and so are counts of
+# each process's own failures, which every replica has on its own.
+PER_PROCESS = frozenset({"mlmon_evaluation_failures_total", "mlmon_reference_lost_total"})
+AGGREGATION = re.compile(r"\b(sum|count|max|min|avg|group)\s*(?:(by|without)\s*\(([^)]*)\))?\s*\(")
+PER_MODEL_COUNTERS = {
+    name: frozenset({"namespace", *spec.labels})
+    for name, spec in BY_NAME.items()
+    if spec.kind == "counter" and "model" in spec.labels and name not in PER_PROCESS
+}
+PER_MODEL_SERIES = re.compile(
+    r"(?<![\w:])(ALERTS|"
+    + "|".join(
+        re.escape(name) + (r"(?:_count|_sum)" if spec.kind == "histogram" else "")
+        for name, spec in BY_NAME.items()
+        if "model" in spec.labels and name not in PER_PROCESS
+    )
+    + r")(?![\w:])"
+)
+
+
+def _closing(expr: str, start: int) -> int:
+    """The index just past the parenthesis that closes the one opened before `start`."""
+    depth, i = 1, start
+    while depth:
+        depth += {"(": 1, ")": -1}.get(expr[i], 0)
+        i += 1
+    return i
+
+
+def _top_level(argument: str) -> str:
+    """An aggregation's argument with every aggregation nested in it blanked out."""
+    while m := AGGREGATION.search(argument):
+        argument = argument[: m.start()] + " " + argument[_closing(argument, m.end()) :]
+    return argument
+
+
+def replica_sums(expr: str) -> list[str]:
+    """Aggregations that add up per-model series over the pods exporting them."""
+    found = []
+    for m in AGGREGATION.finditer(expr):
+        op, mode, labels = (
+            m.group(1),
+            m.group(2),
+            {s.strip() for s in (m.group(3) or "").split(",")},
+        )
+        argument = _top_level(expr[m.end() : _closing(expr, m.end()) - 1])
+        names = set(PER_MODEL_SERIES.findall(argument))
+        if op in ("sum", "count") and names and not (mode == "by" and "instance" in labels):
+            found.append(f"{m.group(0)}...: {op} over pods of {sorted(names)}")
+        if op == "max" and mode == "by":
+            for name in sorted(names & PER_MODEL_COUNTERS.keys()):
+                if not PER_MODEL_COUNTERS[name] <= labels:
+                    found.append(
+                        f"{m.group(0)}...: drops {sorted(PER_MODEL_COUNTERS[name] - labels)}"
+                    )
+    return found
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_no_query_sums_a_models_series_over_its_replica_pods(name: str) -> None:
+    summed = [f"{q.panel} {q.ref}: {s}" for q in queries(load(name)) for s in replica_sums(q.expr)]
+    annotations = load(name).get("annotations", {}).get("list", [])
+    summed += [f"annotation: {s}" for a in annotations for s in replica_sums(a.get("expr", ""))]
+    assert summed == []
+
+
+@pytest.mark.parametrize(
+    ("expr", "found"),
+    [
+        ('sum by (namespace, model) (rate(mlmon_predictions_total{model="m"}[5m]))', 1),
+        ("sum(mlmon_dataset_drift_detected)", 1),
+        ("count by (namespace, model) (ALERTS)", 1),
+        ("max by (namespace, model) (rate(mlmon_predictions_total[5m]))", 1),  # sums no version
+        ("sum by (namespace, model) (max by (namespace, model, version) "
+         "(rate(mlmon_predictions_total[5m])))", 0),
+        ("sum by (namespace, job, instance, model) (rate(mlmon_predictions_total[5m]))", 0),
+        ("histogram_quantile(0.9, sum by (model, le) (rate(mlmon_label_delay_seconds_bucket[5m])))",
+         0),
+        ("sum by (model) (increase(mlmon_evaluation_failures_total[5m]))", 0),
+    ],
+)  # fmt: skip
+def test_the_replica_sum_check_tells_a_sum_over_pods_from_one_over_versions(
+    expr: str, found: int
+) -> None:
+    assert len(replica_sums(expr)) == found, replica_sums(expr)
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        ("ml-fleet-overview.json", "Volume by model"),
+        ("ml-fleet-overview.json", "Predictions per second"),
+        ("ml-model-detail.json", "Volume"),
+        ("ml-model-detail.json", "Volume by version"),
+    ],
+)
+def test_two_replicas_of_a_model_show_its_volume_once(
+    name: str, title: str, tmp_path: Path
+) -> None:
+    """replicaCount: 2 doubled every volume: each pod reads every stream and the panels summed
+    mlmon_predictions_total over the pods."""
+    (panel,) = [p for p in panels(load(name)) if p["title"] == title]
+    expr = panel["targets"][0]["expr"]
+    for var, value in (("cluster", ""), ("namespace", ".*"), ("model", "m")):
+        expr = expr.replace(f"${var}", value)
+    expr = expr.replace("$__rate_interval", "5m")
+    series = [
+        {
+            "series": f'mlmon_predictions_total{{namespace="ns", model="m", version="v1", '
+            f'instance="{pod}:10135", pod="{pod}"}}',
+            "values": "0+60x30",
+        }
+        for pod in ("a", "b")
+    ]
+    labels = {
+        "Volume by model": '{namespace="ns", model="m"}',
+        "Predictions per second": "{}",
+        "Volume": '{namespace="ns", model="m"}',
+        "Volume by version": '{namespace="ns", model="m", version="v1"}',
+    }[title]
+    check = {"expr": expr, "eval_time": "20m", "exp_samples": [{"labels": labels, "value": 1}]}
+    case = {"interval": "1m", "input_series": series, "promql_expr_test": [check]}
+    (tmp_path / "rules.yml").write_text("groups: []\n")
+    test_file = tmp_path / "panel_test.yml"
+    test_file.write_text(yaml.safe_dump({"rule_files": ["rules.yml"], "tests": [case]}))
+    done = subprocess.run(
+        [require_tool("promtool"), "test", "rules", str(test_file)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
