@@ -17,6 +17,53 @@
 {{- end }}
 {{- end }}
 
+{{/*
+The name of an object beside the main one, from (list $ suffix [limit]): "<fullname>-<suffix>"
+when it fits in `limit` characters (63, the DNS label Kubernetes allows). Else the full name is
+cut and tagged with 8 hex characters of its sha256, and the suffix kept whole, so neither two
+suffixes nor two long release names collapse into one name.
+*/}}
+{{- define "mlmon.childName" -}}
+{{- $ := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $limit := 63 }}
+{{- if gt (len .) 2 }}{{ $limit = index . 2 | int }}{{ end }}
+{{- $full := include "mlmon.fullname" $ }}
+{{- $tag := sha256sum $full | trunc 8 }}
+{{- $name := ternary (printf "%s-%s" $full $suffix) $full (ne $suffix "") }}
+{{- $room := sub $limit (add 10 (ternary (add 1 (len $suffix)) 0 (ne $suffix ""))) | int }}
+{{- if le (len $name) $limit }}
+{{- $name }}
+{{- else if lt $room 1 }}
+{{- printf "%s-%s" (trunc (int (sub $limit 9)) $name | trimSuffix "-" | trimSuffix "-") (sha256sum $name | trunc 8) }}
+{{- else }}
+{{- $cut := trunc $room $full | trimSuffix "-" | trimSuffix "-" }}
+{{- ternary (printf "%s-%s-%s" $cut $tag $suffix) (printf "%s-%s" $cut $tag) (ne $suffix "") }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Deployment's (or sharded StatefulSet's) name. A StatefulSet's controller labels each pod
+with controller-revision-hash "<name>-<10 characters>", a label value of at most 63, so its
+name keeps to 52.
+*/}}
+{{- define "mlmon.workloadName" -}}
+{{- include "mlmon.childName" (list . "" (ternary 52 63 (gt (int .Values.shards) 1))) }}
+{{- end }}
+
+{{/*
+The path the exporter serves its metrics at (--web.telemetry-path), which the ServiceMonitor,
+PodMonitor and helm test scrape.
+*/}}
+{{- define "mlmon.telemetryPath" -}}
+{{- range .Values.extraArgs }}
+{{- if hasPrefix "--web.telemetry-path" . }}
+{{- fail (printf "extraArgs sets %s: set the chart value telemetryPath instead, so the ServiceMonitor, PodMonitor and helm test scrape that path too" .) }}
+{{- end }}
+{{- end }}
+{{- .Values.telemetryPath }}
+{{- end }}
+
 {{/* Labels every object carries. */}}
 {{- define "mlmon.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
@@ -78,7 +125,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Values.webConfig.existingSecret }}
 {{- .Values.webConfig.existingSecret }}
 {{- else if .Values.webConfig.config }}
-{{- printf "%s-web-config" (include "mlmon.fullname" .) }}
+{{- include "mlmon.childName" (list . "web-config") }}
 {{- end }}
 {{- end }}
 
@@ -91,11 +138,31 @@ http
 {{- end }}
 {{- end }}
 
-{{/* A probe from values, switched to HTTPS when the listener serves TLS. Takes (list $ probe). */}}
+{{/*
+A probe from values, from (list $ probe path). The probe's handler (httpGet, tcpSocket, exec or
+grpc) replaces the default one, an HTTP GET of `path` on the metrics port; its timing fields
+stay. An httpGet without path or port takes the default's, and switches to HTTPS when the
+listener serves TLS (unless it names its scheme). A null probe renders none: the caller skips it.
+*/}}
 {{- define "mlmon.probe" -}}
+{{- $path := index . 2 }}
+{{- $ := index . 0 }}
 {{- $probe := deepCopy (index . 1) }}
-{{- if and (hasKey $probe "httpGet") (eq (include "mlmon.scheme" (index . 0)) "https") }}
-{{- $_ := set $probe.httpGet "scheme" "HTTPS" }}
+{{- $handlers := list }}
+{{- range list "httpGet" "tcpSocket" "exec" "grpc" }}
+{{- if hasKey $probe . }}{{ $handlers = append $handlers . }}{{ end }}
+{{- end }}
+{{- if gt (len $handlers) 1 }}
+{{- fail (printf "a probe has %s: give it one handler" (join " and " $handlers)) }}
+{{- end }}
+{{- if not $handlers }}
+{{- $_ := set $probe "httpGet" (dict) }}
+{{- end }}
+{{- if hasKey $probe "httpGet" }}
+{{- $_ := merge $probe.httpGet (dict "path" $path "port" "metrics") }}
+{{- if eq (include "mlmon.scheme" $) "https" }}
+{{- $_ := merge $probe.httpGet (dict "scheme" "HTTPS") }}
+{{- end }}
 {{- end }}
 {{- toYaml $probe }}
 {{- end }}
@@ -121,7 +188,7 @@ http
 
 {{/* The headless Service a sharded StatefulSet names its pods' DNS records after. */}}
 {{- define "mlmon.headlessServiceName" -}}
-{{- printf "%s-headless" (include "mlmon.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- include "mlmon.childName" (list . "headless") }}
 {{- end }}
 
 {{/* Label that marks the headless Service, which the ServiceMonitor must not select. */}}
@@ -137,7 +204,7 @@ follows the listener, the rest comes from serviceMonitor.* or podMonitor.*.
 {{- $ := index . 0 }}
 {{- $m := index . 1 -}}
 port: metrics
-path: /metrics
+path: {{ include "mlmon.telemetryPath" $ }}
 scheme: {{ include "mlmon.scheme" $ }}
 {{- with $m.tlsConfig }}
 tlsConfig:
