@@ -219,3 +219,45 @@ def test_a_reload_during_a_redis_outage_keeps_evaluating_the_windows_it_kept(
         before = _sample(port, last) or 0.0
         wait_for(lambda: (_sample(port, last) or 0.0) > before, 10, 0.2, "a later evaluation")
     redis_server.start()
+
+
+def test_a_reload_during_a_redis_outage_that_changes_one_model_keeps_evaluating_the_others(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The reload waited 30 s for the changed model's window, which needs Redis, before it
+    scheduled anything: the unchanged model went 30 s unevaluated, the reload counted late."""
+    path, port = _setup(tmp_path, redis_server, ("m", "m2"))
+    rng = np.random.default_rng(6)
+    samples = 'mlmon_window_samples{{model="{}"}}'
+    last = 'mlmon_evaluation_last_success_timestamp_seconds{{model="{}"}}'
+    with exporter(path) as proc:
+        wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, 0.2, "readiness")
+        for m in ("m", "m2"):
+            xadd_all(redis_server.client(), f"mlmon:{{{m}}}:predictions", records(sample(rng, 80)))
+        for m in ("m", "m2"):
+            wait_for(lambda m=m: _sample(port, samples.format(m)) == 80, 30, 0.2, f"{m} read")
+        redis_server.shutdown_saving()  # a start() brings the streams back
+        wait_for(lambda: _sample(port, "mlmon_redis_up") == 0, 30, 0.2, "the outage seen")
+        m2 = model_yaml("m2").replace("max: 2.0", "max: 3.0")  # m is unchanged
+        path.write_text(_config(redis_server.url, port, ("m",)) + m2)
+        proc.send_signal(signal.SIGHUP)
+        ok = 'mlmon_config_reloads_total{outcome="success"}'
+        wait_for(lambda: _sample(port, ok) == 1, 10, 0.2, "the reload counted without a wait")
+        before = _sample(port, last.format("m")) or 0.0
+        wait_for(
+            lambda: (_sample(port, last.format("m")) or 0.0) > before,
+            5,
+            0.2,
+            "the unchanged model (1 s interval) evaluated on",
+        )
+        redis_server.start()
+        back = time.time()
+        wait_for(
+            lambda: (_sample(port, last.format("m2")) or 0.0) > back,
+            30,
+            0.2,
+            "the changed model evaluated once its window is rebuilt",
+        )
+        assert _sample(port, samples.format("m2")) == 80
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0

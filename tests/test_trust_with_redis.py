@@ -272,6 +272,19 @@ def test_a_reload_applies_the_external_url_and_the_log_level(
         daemon.stop()
 
 
+def test_a_reload_that_comes_after_the_stop_starts_nothing(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A reload queued behind a SIGTERM's stop stopped the stopped scheduler again, which
+    raised; had it not, it would have started a reader and a scheduler nothing stops."""
+    daemon, path = _reloadable(redis_server, tmp_path, ("a",), np.random.default_rng(16))
+    daemon.start()
+    daemon.stop()
+    path.write_text(path.read_text().replace("max: 2.0", "max: 3.0"))
+    assert not daemon.reload()
+    assert not daemon.runtime.scheduler.running and not daemon.reader.running
+
+
 def test_a_replica_whose_shard_owns_no_model_starts_without_waiting_for_windows(
     redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

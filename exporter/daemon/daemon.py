@@ -151,6 +151,8 @@ class Daemon:
         if self._config_path is None:
             return False
         with self._reload_lock:
+            if self._stopped.is_set():  # a SIGTERM came first: stop() owns the runtime now
+                return False
             self.watcher.seen = fingerprint(self._config_path)
             old = self.runtime
             try:
@@ -177,7 +179,7 @@ class Daemon:
                     p.changes.claim()
             self.store.retain({m.name for m in config.models})
             self._collector.set_models(config.models, config.web.external_url)
-            start_runtime(runtime, self._stopped)
+            start_runtime(runtime, self._stopped, wait=False)  # changed models catch up
             self._live.reloaded(True)
             log.info(
                 "config reloaded",

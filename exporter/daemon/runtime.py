@@ -97,23 +97,35 @@ def _reference_stored(client: RedisClient, pipeline: ModelPipeline) -> bytes | N
         return None
 
 
-def start_runtime(runtime: Runtime, stopped: threading.Event) -> None:
-    """Fit what is missing, start reading, wait (bounded) for the windows, then schedule."""
+def start_runtime(runtime: Runtime, stopped: threading.Event, *, wait: bool = True) -> None:
+    """Fit what is missing, start reading, wait (bounded) for the windows, then schedule.
+
+    The wait is for start-up: the first tick then finds every window rebuilt, rather than
+    the catch-up job evaluating it up to CATCH_UP_SECONDS later. A reload does not wait
+    (`wait=False`): its kept models are evaluated at once and a changed one is caught up
+    once rebuilt; waiting held every model for BACKFILL_WAIT_SECONDS in a Redis outage.
+    """
     for pipeline in runtime.pipelines:  # fit first, so vocabularies start from the reference
         if not pipeline.reference_loaded:
             _fit_now(runtime, pipeline)
     runtime.reader.start()
+    if wait:
+        _wait_for_windows(runtime, stopped)
+    runtime.scheduler.start()
+
+
+def _wait_for_windows(runtime: Runtime, stopped: threading.Event) -> None:
+    """Until the windows are rebuilt, BACKFILL_WAIT_SECONDS pass or a SIGTERM comes."""
     deadline = time.monotonic() + BACKFILL_WAIT_SECONDS
-    while not runtime.reader.backfilled.wait(0.2):  # a SIGTERM meanwhile ends the wait
-        if runtime.reader.rebuilds_nothing:  # a reload that kept every window
-            break
+    while not runtime.reader.backfilled.wait(0.2):
+        if runtime.reader.rebuilds_nothing:  # no stream at all (a shard with no model)
+            return
         if stopped.is_set() or time.monotonic() > deadline:
             log.warning(
                 "windows not rebuilt yet (%s); evaluations start once they are",
                 "redis answers" if runtime.reader.redis_up else runtime.reader.down_because,
             )
-            break
-    runtime.scheduler.start()
+            return
 
 
 def _fit_now(runtime: Runtime, pipeline: ModelPipeline) -> None:
