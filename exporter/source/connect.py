@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
@@ -132,13 +133,33 @@ def is_auth_error(exc: BaseException) -> bool:
     return isinstance(exc, redis.RedisError) and any(h in str(exc).lower() for h in AUTH_HINTS)
 
 
+def rejected(exc: BaseException) -> bool:
+    """Redis answered, refusing the request itself (an invalid stream ID): a bug in the
+    exporter, not an outage to wait out. Refusals of the user, and replies that Redis is busy,
+    loading or its cluster down (their own classes, or BUSY), are not."""
+    exact = type(exc) is redis.ResponseError  # a subclass names a known server state
+    return exact and not str(exc).startswith("BUSY") and not is_auth_error(exc)
+
+
 def down_because(exc: BaseException) -> str:
     """Why Redis is out of reach, for /readyz: a refusal is fixed elsewhere than an outage."""
     if isinstance(exc, redis.exceptions.NoPermissionError):  # first: it names the user
         return "redis refuses a command to the user (see the log)"
     if is_auth_error(exc):
         return "redis refuses the credentials (see the log)"
+    if rejected(exc):
+        return "redis rejects the exporter's requests (see the log)"
     return "redis unreachable"
+
+
+def report_failure(log: logging.Logger, exc: BaseException, cfg: RedisConfig) -> None:
+    """Log a failed read: a rejected request at error level, in Redis's words. Every failure
+    read as "redis unavailable", so a negative stream ID looked like an outage behind a PING
+    that worked."""
+    if rejected(exc):
+        log.error("redis rejects the exporter's request, retrying: %s", describe(exc, cfg))
+    else:
+        log.warning("redis unavailable, retrying: %s", describe(exc, cfg))
 
 
 def describe(exc: BaseException, cfg: RedisConfig, key: str | None = None) -> str:

@@ -15,7 +15,7 @@ from redis.cluster import RedisCluster
 
 from exporter.config import RedisConfig
 from exporter.source.clash import Clashes, answer, unreadable
-from exporter.source.connect import RedisClient, describe, down_because
+from exporter.source.connect import RedisClient, down_because, report_failure
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds, report_trim
 from exporter.source.order import LabelGate, capped
 from exporter.source.replies import caught_up, replies_of, skip_post_processing
@@ -128,7 +128,7 @@ class StreamReader:
                     self._next_check = 0.0  # the stream check finds which, and reads on
                     continue
                 if self.redis_up or backoff == BACKOFF_START:
-                    log.warning("redis unavailable, retrying: %s", describe(exc, self._cfg))
+                    report_failure(log, exc, self._cfg)
                 self.down_because, self.redis_up = down_because(exc), False
                 self._gaps.cut_off()
                 self._stop.wait(backoff)

@@ -70,7 +70,13 @@ def read_tail(
     max_records: int,
     max_entry_bytes: int,
 ) -> Tail:
-    """Newest entries up to `upper` and no older than since_ms, until max_records are held."""
+    """Newest entries up to `upper` and no older than since_ms, until max_records are held.
+
+    A since_ms before 1970 reads from the stream's start: a window or label horizon longer
+    than the time since then (`labels.horizon: 36500d`) asked XREVRANGE for a negative ID,
+    which Redis refuses, so the rebuild never ended.
+    """
+    since_ms = max(since_ms, 0)
     kept: list[Entry] = []
     newest: bytes | None = None
     records = size = oversized = 0
