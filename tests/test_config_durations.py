@@ -7,6 +7,7 @@ import pytest
 from exporter.config.scalars import parse_duration
 from tests.config_cases import (
     load_doc,
+    load_error,
     load_model,
     model_keys,
 )
@@ -57,3 +58,25 @@ def test_the_readers_linger_defaults_to_100ms_and_null_reads_at_once() -> None:
         load_doc({"models": [model_keys()], "redis": {"linger": None}}, {}).redis.linger_seconds
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("keys", "path"),
+    [
+        ({"labels": {"horizon": "36526d"}}, "models[0].labels.horizon"),
+        ({"window": {"duration": 1e10}}, "models[0].window.duration"),
+        ({"schedule": {"interval": 1e20}}, "models[0].schedule.interval"),
+    ],
+)
+def test_durations_over_100_years_are_refused_with_their_key(
+    keys: dict[str, dict[str, object]], path: str
+) -> None:
+    """They passed check-config; the daemon then sent Redis a negative stream ID (a horizon
+    or window past 1970) or failed to schedule (OverflowError for the interval)."""
+    assert load_error({"models": [model_keys(**keys)]}).startswith(
+        f"{path}: must be at most 100 years"
+    )
+
+
+def test_a_100_year_label_horizon_is_a_valid_duration() -> None:
+    assert load_model(labels={"horizon": "36500d"}).labels.horizon_seconds == 36500 * 86400.0

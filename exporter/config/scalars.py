@@ -25,6 +25,9 @@ _DURATION = r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+"
 _PLAIN_NUMBER = r"\d+(?:\.\d+)?"
 _OUTSIDE = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
 DURATION_HINT = "seconds, or a string like 30s, 10m, 1h30m, 500ms"
+# 100 years. Longer passed the check and broke at run time: a window or label horizon past
+# 1970 became a negative stream ID, an interval past timedelta's range an OverflowError.
+MAX_DURATION_SECONDS = 36525 * 86400.0
 
 
 def text(value: object) -> str:
@@ -82,6 +85,8 @@ def duration(value: object) -> object:
         raise ConfigError("", f"must be a duration ({DURATION_HINT}), got {describe(value)}")
     if seconds <= 0:
         raise ConfigError("", f"must be a positive duration, got {value!r}")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ConfigError("", f"must be at most 100 years (36525d), got {value!r}")
     return seconds
 
 
@@ -103,9 +108,9 @@ def file_path(value: str | None, info: ValidationInfo) -> str | None:
 
 
 _DURATION_SCHEMA = {
-    "description": f"A duration: {DURATION_HINT}.",
+    "description": f"A duration: {DURATION_HINT}; at most 100 years (36525d).",
     "anyOf": [
-        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION_SECONDS},
         {"type": "string", "pattern": rf"^\s*({_PLAIN_NUMBER}|{_DURATION})\s*$"},
         {"type": "string", "pattern": r"\$\{"},
     ],
