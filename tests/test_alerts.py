@@ -33,6 +33,35 @@ ABSENT = re.compile(r"_(?:x(\d+))?")
 FROM_ZERO = re.compile(r"0(?:\+\d+(?:\.\d+)?)?(?:x\d+)?")
 DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+# Series the exporter exports only while an evaluation could decide (min_samples, min_labeled)
+# or while the window holds a record: they vanish between the bursts of a bursty model.
+# Alerts read them through last_over_time(...[LOOKBACK]), so a gap does not restart `for:`.
+LOOKBACK = "10m"
+VANISHING = {
+    *(
+        f"mlmon_{kind}_drift_{part}"
+        for kind in ("feature", "prediction", "target", "multivariate")
+        for part in ("score", "detected")
+    ),
+    "mlmon_dataset_drift_share_ratio",
+    "mlmon_dataset_drift_detected",
+    "mlmon_model_performance_ratio",
+    "mlmon_model_regression_error",
+    "mlmon_model_loss",
+    "mlmon_model_performance_estimated_ratio",
+    "mlmon_segment_drift_share_ratio",
+    "mlmon_segment_drift_detected",
+    "mlmon_segment_performance_ratio",
+    "mlmon_segment_regression_error",
+    "mlmon_segment_loss",
+    "mlmon_segment_performance_out_of_bounds",
+    "mlmon_version_comparison_p_value",
+    "mlmon_version_worse",
+    "mlmon_feature_missing_ratio",
+    "mlmon_feature_out_of_range_ratio",
+    "mlmon_feature_unseen_category_ratio",
+    "mlmon_label_coverage_ratio",
+}
 
 
 def rules() -> list[dict[str, Any]]:
@@ -166,6 +195,26 @@ def test_each_alert_stays_silent_from_a_cold_start_until_its_event_then_fires(
     )
 
 
+@pytest.mark.parametrize(
+    "rule", [a for a in alerts() if METRIC.findall(a["expr"])], ids=lambda r: r["alert"]
+)
+def test_alerts_bridge_the_gaps_of_series_that_vanish_between_evaluations(
+    rule: dict[str, Any],
+) -> None:
+    """A pending alert restarts its `for:` when its expression returns nothing: a bursty model,
+    flagged by every evaluation that had data, never fired. Each vanishing series is read as the
+    newest sample within LOOKBACK, which must stay below `for:` so that one flagged evaluation
+    followed by silence cannot fire on its own."""
+    expr = rule["expr"]
+    read = set(METRIC.findall(expr)) & VANISHING
+    bridged = set(re.findall(rf"last_over_time\((mlmon_\w+)\[{LOOKBACK}\]\)", expr))
+    plain = {n for n in read if re.search(rf"(?<!last_over_time\(){n}(?![\w\[])", expr)}
+    assert plain == set(), f"{rule['alert']} reads {plain} without last_over_time"
+    assert bridged <= VANISHING, f"{rule['alert']}: {bridged - VANISHING} never vanish"
+    if read:
+        assert seconds(LOOKBACK) < seconds(rule["for"]), rule["alert"]
+
+
 def test_every_metric_a_rule_reads_is_in_the_exporters_catalog() -> None:
     histograms = {n for n, s in BY_NAME.items() if s.kind == "histogram"}
     recorded = {r["record"] for r in rules() if "record" in r}
@@ -284,7 +333,7 @@ def test_alerts_of_the_whole_model_inhibit_the_same_alerts_of_its_segments() -> 
 def test_the_segment_alerts_read_every_unit_family_of_a_segment_and_keep_the_slice() -> None:
     expr = _alert("MLMonSegmentPerformanceOutOfBounds")["expr"]
     for unit in ("performance_ratio", "regression_error", "loss"):
-        assert f"(mlmon_segment_{unit})" in expr, unit
+        assert f"(last_over_time(mlmon_segment_{unit}[{LOOKBACK}]))" in expr, unit
     for name in ("MLMonSegmentDrift", "MLMonSegmentPerformanceOutOfBounds"):
         for group in _groupings(_alert(name)["expr"]):
             assert {"segment", "segment_value"} <= set(group), (name, group)
@@ -374,7 +423,8 @@ def test_the_performance_alerts_read_every_unit_family_and_its_own_bounds() -> N
     for name, variant in (("MLMonPerformanceBelowMin", MIN), ("MLMonPerformanceAboveMax", MAX)):
         expr = _alert(name)["expr"]
         for unit in FAMILIES.values():
-            pair = rf"\({unit.name(REALISED)}\)\s*[<>] on \([^)]*\)\s*max by \([^)]*\) "
+            realised = rf"\(last_over_time\({unit.name(REALISED)}\[{LOOKBACK}\]\)\)"
+            pair = rf"{realised}\s*[<>] on \([^)]*\)\s*max by \([^)]*\) "
             assert re.search(pair + rf"\({unit.name(variant)}\)", expr), (name, unit.unit)
 
 
