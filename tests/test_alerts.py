@@ -58,6 +58,9 @@ VANISHING = {
     "mlmon_version_comparison_p_value",
     "mlmon_version_worse",
     "mlmon_feature_missing_ratio",
+    # Not vanishing between bursts, but read as the window share it is compared with is, so a
+    # gap cannot switch MLMonFeatureMissingValues to its fallback for a moment.
+    "mlmon_feature_reference_missing_ratio",
     "mlmon_feature_out_of_range_ratio",
     "mlmon_feature_unseen_category_ratio",
     "mlmon_label_coverage_ratio",

@@ -31,6 +31,7 @@ def _numeric(column: FittedColumn, values: np.ndarray, min_samples: int) -> Feat
         score_column(column, values, min_samples),
         _ratio(missing),
         out_of_range_ratio=out_of_range,
+        reference_missing_ratio=column.missing,
     )
 
 
@@ -64,7 +65,13 @@ def _categorical(
     unseen = _ratio(~known[present])
     with_missing = np.where(missing, -1, reference_codes(column, values, np.maximum(codes, 0)))
     drift = score_column(column, with_missing.astype(np.int64), min_samples)
-    return FeatureSnapshot(column.name, drift, _ratio(missing), unseen_category_ratio=unseen)
+    return FeatureSnapshot(
+        column.name,
+        drift,
+        _ratio(missing),
+        unseen_category_ratio=unseen,
+        reference_missing_ratio=column.missing,
+    )
 
 
 def with_histogram(
@@ -103,7 +110,10 @@ def score_embeddings(
     for column in columns:
         rows = view.embeddings[column.name]
         missing = ~np.isfinite(rows).all(axis=1)
+        drift = score_column(column, rows, min_samples)
         out.append(
-            FeatureSnapshot(column.name, score_column(column, rows, min_samples), _ratio(missing))
+            FeatureSnapshot(
+                column.name, drift, _ratio(missing), reference_missing_ratio=column.missing
+            )
         )
     return tuple(out)

@@ -34,6 +34,7 @@ class FittedColumn:
     learned: LearnedThreshold | None = None
     importance: float = 1.0
     noise: NoiseFloor | None = None  # a fixed distance threshold's floor at small windows
+    missing: float | None = None  # share of the reference rows without a value
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,12 @@ def _numeric_column(
     configured: tuple[float, float] | None,
     importance: float = 1.0,
 ) -> FittedColumn:
-    present = values[~np.isnan(values)]
+    blank = np.isnan(values)
+    present = values[~blank]
+    missing = _share(blank)
     if present.size == 0:
-        return FittedColumn(name, FeatureType.NUMERIC, None, *(configured or (None, None)))
+        low, high = configured or (None, None)
+        return FittedColumn(name, FeatureType.NUMERIC, None, low, high, missing=missing)
     low, high = configured or (float(present.min()), float(present.max()))
     method, learned, noise = _fitted_method(fit, FeatureType.NUMERIC, values, None)
     return FittedColumn(
@@ -124,7 +128,13 @@ def _numeric_column(
         learned=learned,
         importance=importance,
         noise=noise,
+        missing=missing,
     )
+
+
+def _share(mask: np.ndarray) -> float | None:
+    """The share of True in mask, as the window's missing ratio counts it; None when empty."""
+    return float(mask.mean()) if mask.size else None
 
 
 def _categorical_column(
@@ -151,6 +161,7 @@ def _categorical_column(
         learned=learned,
         importance=importance,
         noise=noise,
+        missing=_share(ref < 0),
     )
 
 
@@ -202,14 +213,20 @@ def _feature(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> Fitte
 def _embedding(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> FittedColumn:
     """An embedding's method fitted on a sample of its reference vectors; none if too few."""
     vectors = data.embeddings[f.name]
-    if int(np.isfinite(vectors).all(axis=1).sum()) < MIN_EMBEDDING_ROWS:
-        return FittedColumn(f.name, FeatureType.EMBEDDING, None, importance=f.importance)
+    complete = np.isfinite(vectors).all(axis=1)
+    missing = _share(~complete)
+    if int(complete.sum()) < MIN_EMBEDDING_ROWS:
+        return FittedColumn(
+            f.name, FeatureType.EMBEDDING, None, importance=f.importance, missing=missing
+        )
     name = f.drift.method or DEFAULT_METHOD[FeatureType.EMBEDDING]
     try:
         method = make_embedding_method(name, f.drift.threshold, f.sample_rows).fit(vectors)
     except ValueError as exc:
         raise ReferenceError(f"model {model.name!r} feature {f.name!r}: {exc}") from None
-    return FittedColumn(f.name, FeatureType.EMBEDDING, method, importance=f.importance)
+    return FittedColumn(
+        f.name, FeatureType.EMBEDDING, method, importance=f.importance, missing=missing
+    )
 
 
 def _prediction(model: ModelConfig, data: ReferenceData) -> tuple[FittedColumn | None, bool]:

@@ -34,6 +34,7 @@ class FeatureSnapshot:
     out_of_range_ratio: float | None = None
     unseen_category_ratio: float | None = None
     histogram: FeatureHistogram | None = None
+    reference_missing_ratio: float | None = None  # the same share over the reference rows
 
 
 @dataclass(frozen=True)

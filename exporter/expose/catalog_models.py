@@ -71,6 +71,13 @@ MODELS: tuple[MetricSpec, ...] = (
         "ratio",
     ),
     MetricSpec(
+        "mlmon_feature_reference_missing_ratio",
+        "gauge",
+        "Share of the fitted reference rows where the feature is null or absent.",
+        MODEL_FEATURE,
+        "ratio",
+    ),
+    MetricSpec(
         "mlmon_feature_out_of_range_ratio",
         "gauge",
         "Share of present numeric values outside the configured or reference range.",

@@ -160,6 +160,7 @@ SNAPSHOT_FAMILIES = (
     "mlmon_prediction_drift_threshold",
     "mlmon_prediction_drift_detected",
     "mlmon_feature_missing_ratio",
+    "mlmon_feature_reference_missing_ratio",
     "mlmon_feature_out_of_range_ratio",
     "mlmon_feature_unseen_category_ratio",
 )
@@ -189,6 +190,7 @@ def _features(families: Families, s: ModelSnapshot) -> None:
         _add_drift(families, "mlmon_feature_drift", [s.model, feat.name], feat.drift)
         for ratio, value in (
             ("missing", feat.missing_ratio),
+            ("reference_missing", feat.reference_missing_ratio),
             ("out_of_range", feat.out_of_range_ratio),
             ("unseen_category", feat.unseen_category_ratio),
         ):
