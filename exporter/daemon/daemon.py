@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 from threadpoolctl import threadpool_limits
 
 from exporter.config import Config, ConfigError, load_config
+from exporter.daemon.handover import hand_over
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.daemon.runtime import (
     Shared,
@@ -170,6 +171,7 @@ class Daemon:
                 p.model.name for p in old.pipelines if p in runtime.pipelines
             }
             stop_runtime(old)
+            hand_over(old.pipelines, runtime.pipelines, self._live)  # before the new one reads
             if old.config.redis.same_server(config.redis):  # on exactly where the old one stopped
                 runtime.reader.resume_from(old.reader)
             self.runtime = runtime

@@ -221,6 +221,11 @@ class LiveMetrics:
                 for name in VERSION_FAMILIES.split():
                     getattr(self, name).remove_by_labels({"model": model, "version": version})
 
+    def versions_of(self, model: str) -> tuple[str, ...]:
+        """The versions holding a model's slots; a reload's new window takes them on."""
+        with self._lock:
+            return tuple(self._versions.get(model, ()))
+
     def version(self, model: str, version: str | None, records: int = 1) -> str:
         """A bounded version label: the first `max_versions` seen, then `__other__` (counted
         once per record folded). Records without a version are `unknown`, which takes none of

@@ -74,6 +74,16 @@ class Vocabulary:
                 else:
                     self._add(value)
 
+    def adopt(self, values: Iterable[str]) -> None:
+        """Give codes to values a former window of the model held (a reload that changed it):
+        like values of its own they count against the cap, and a look gives them back once no
+        stored row uses them, so the counters' slots they hold are given back too."""
+        with self._lock:
+            for value in values:
+                if value not in self._codes and value != OTHER:
+                    self._new += value not in self._known
+                    self._add(value)
+
     def code(self, value: str) -> int:
         """The value's code; past the cap every new value shares the `__other__` code."""
         return self._codes[value]
