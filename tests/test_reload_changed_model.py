@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter.config import load_config
 from exporter.daemon import Daemon
+from exporter.window.early import EARLY_SECONDS
 from tests.conftest import RedisServer, free_port, settles_at, wait_for
 from tests.helpers import Clock, model_yaml, records, sample, value, write_reference, xadd_all
 
@@ -65,6 +66,27 @@ def _reload_changed(daemon: Daemon, path: Path, old: str, new: str) -> None:
 def _versioned(version: str, start: int, n: int) -> list[bytes]:
     rows = records(sample(np.random.default_rng(start), n), start=start)
     return [orjson.dumps({**orjson.loads(row), "version": version}) for row in rows]
+
+
+def test_labels_waiting_for_their_prediction_across_a_reload_end_counted_unmatched(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The new pipeline's replay held them as counted before, so their end counted nothing:
+    labels_total 200, joined 0, unmatched 0, and ~80 labels lost per reload of a busy model."""
+    clock = Clock(time.time())
+    with _daemon(tmp_path, redis_server, model_yaml("m"), clock) as (daemon, path):
+        labels = [orjson.dumps({"id": f"orphan-{i}", "label": 1.0}) for i in range(20)]
+        xadd_all(redis_server.client(), "mlmon:{m}:labels", labels)
+        settles_at(lambda: value(daemon, "mlmon_labels_total", model="m"), 20, what="labels")
+        _reload_changed(daemon, path, "max: 2.0", "max: 3.0")
+        assert value(daemon, "mlmon_labels_unmatched_total", model="m") == 0  # still waiting
+        clock.now += EARLY_SECONDS + 1  # their predictions never came: the next evaluation
+        settles_at(
+            lambda: value(daemon, "mlmon_labels_unmatched_total", model="m"),
+            20,
+            what="labels unmatched once their wait is over",
+        )
+        assert value(daemon, "mlmon_labels_total", model="m") == 20
 
 
 def test_versions_gone_before_a_reload_give_their_slots_to_a_new_version(

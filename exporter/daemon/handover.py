@@ -2,8 +2,9 @@
 
 A reload that changes a model builds it a new pipeline, whose window the reader rebuilds from
 the streams' tails, while the counters go on. What the old pipeline held that no stream
-replays, or that the counters' bounded series depend on, is handed on here: the versions
-holding series slots (else never given back, and every new version folded into `__other__`).
+replays, or that the counters' bounded series depend on, is handed on here: the labels still
+waiting for their predictions (else never counted unmatched) and the versions holding series
+slots (else never given back, and every new version folded into `__other__`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.expose.live import LiveMetrics
+from exporter.window.labels import JoinResult
 
 
 def hand_over(
@@ -25,4 +27,6 @@ def hand_over(
         replaced = before.get(model)
         if replaced is None or replaced is pipeline:  # a new model, or one the reload kept
             continue
+        if unmatched := pipeline.join.take_over(replaced.join):
+            live.observe_labels(model, 0, JoinResult(unmatched))
         pipeline.window.slicer.versions.adopt(live.versions_of(model))

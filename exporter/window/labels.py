@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -142,6 +143,20 @@ class LabelJoin:
         returns how many (unmatched)."""
         with self._lock:
             return self._early.expire(self._clock())
+
+    def take_over(self, old: LabelJoin) -> int:
+        """Go on from the join a reload replaced: hold its early labels.
+
+        Its held labels were counted read but not yet joined or unmatched; the new join's
+        replay holds them as counted before, so dropped with the old join nothing counted
+        their end. Returns how many held labels end now, unmatched (held in another form
+        than this task's).
+        """
+        with self._lock, old._lock:
+            if old._classification == self._classification:
+                self._early, old._early = old._early, EarlyLabels()
+                return 0
+            return old._early.expire(math.inf)
 
     def _with_expired(self, result: JoinResult, now: float) -> JoinResult:
         """The result with the held labels that waited too long counted unmatched."""
