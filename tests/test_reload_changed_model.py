@@ -13,11 +13,27 @@ import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry
 
-from exporter.config import load_config
+from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig, WindowConfig, load_config
 from exporter.daemon import Daemon
+from exporter.daemon.handover import hand_over
+from exporter.daemon.pipeline import ModelPipeline
+from exporter.evaluate.snapshot import SnapshotStore
+from exporter.expose.live import LiveMetrics
+from exporter.stats.kinds import Task
 from exporter.window.early import EARLY_SECONDS
 from tests.conftest import RedisServer, free_port, settles_at, wait_for
 from tests.helpers import Clock, model_yaml, records, sample, value, write_reference, xadd_all
+
+MULTICLASS = """
+  - name: m
+    task: multiclass_classification
+    reference: {file: classes.csv}
+    max_new_categories: 2
+    window: {duration: 1d}
+    schedule: {interval: 1s}
+    features:
+      - {name: x1, type: numeric}
+"""
 
 
 def _write_config(path: Path, redis_server: RedisServer, section: str) -> None:
@@ -68,6 +84,15 @@ def _versioned(version: str, start: int, n: int) -> list[bytes]:
     return [orjson.dumps({**orjson.loads(row), "version": version}) for row in rows]
 
 
+def _predicted_classes(daemon: Daemon) -> set[str]:
+    return {
+        s.labels["predicted"]
+        for family in daemon.registry.collect()
+        for s in family.samples
+        if s.name == "mlmon_labeled_predictions_total"
+    }
+
+
 def test_labels_waiting_for_their_prediction_across_a_reload_end_counted_unmatched(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -110,3 +135,76 @@ def test_versions_gone_before_a_reload_give_their_slots_to_a_new_version(
         for gone in ("v0", "v1", "__other__"):
             assert value(daemon, "mlmon_predictions_total", model="m", version=gone) is None
         assert value(daemon, "mlmon_series_limited_total", model="m", kind="version") == 0
+
+
+def test_a_reload_keeps_the_classes_named_so_new_classes_fold_into_other(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Each new join named its first max_new_categories classes afresh while the counter kept
+    the old ones: 6, 11, 16, 21 predicted values over three reloads with a cap of 5."""
+    with _daemon(tmp_path, redis_server, MULTICLASS) as (daemon, path):
+        client = redis_server.client()
+        for round_, interval in enumerate(("1s", "2s")):
+            ids = [f"r{round_}-{i}" for i in range(6)]
+            predictions = [
+                orjson.dumps(
+                    {"id": id_, "features": {"x1": 0.1}, "prediction": f"r{round_}c{i % 3}"}
+                )
+                for i, id_ in enumerate(ids)
+            ]
+            xadd_all(client, "mlmon:{m}:predictions", predictions)
+            labels = [orjson.dumps({"id": id_, "label": "a"}) for id_ in ids]
+            xadd_all(client, "mlmon:{m}:labels", labels)
+            settles_at(
+                lambda: value(daemon, "mlmon_labels_total", model="m"),
+                6 * (round_ + 1),
+                what="labels",
+            )
+            if round_ == 0:
+                named = _predicted_classes(daemon)  # two of r0c0-r0c2, and __other__
+                assert len(named) == 3 and "__other__" in named
+                for stream in ("predictions", "labels"):  # none replayed: names from the join
+                    client.xtrim(f"mlmon:{{m}}:{stream}", maxlen=0)
+                _reload_changed(daemon, path, f"interval: {interval}", "interval: 2s")
+        assert _predicted_classes(daemon) == named
+        assert (
+            value(
+                daemon,
+                "mlmon_labeled_predictions_total",
+                model="m",
+                actual="__other__",
+                predicted="__other__",
+            )
+            == 2 + 6
+        )
+
+
+def test_a_reload_that_makes_a_model_regression_ends_its_held_labels_and_class_series() -> None:
+    """A held class label cannot wait in a regression join: it ends unmatched at the reload,
+    and the class series, which nothing would count again, go."""
+    clock = Clock(1_700_000_000.0)
+    model = ModelConfig(
+        name="m",
+        task=Task.MULTICLASS,
+        features=(),
+        streams=StreamsConfig(predictions="p", labels="l"),
+        reference=ReferenceConfig(file="x"),
+        window=WindowConfig(duration_seconds=3600),
+    )
+    registry = CollectorRegistry()
+    live = LiveMetrics(registry, [model])
+    old = ModelPipeline(model, live, SnapshotStore(), clock)
+
+    def entries(*records: dict[str, object]) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        at = int(clock.now * 1000)
+        return [(f"{at}-{i}".encode(), {b"data": orjson.dumps(r)}) for i, r in enumerate(records)]
+
+    old.ingest_predictions(entries({"id": "p1", "features": {}, "prediction": "a"}))
+    old.ingest_labels(entries({"id": "p1", "label": "a"}, {"id": "early", "label": "b"}))
+    labeled = {"model": "m", "actual": "a", "predicted": "a"}
+    assert registry.get_sample_value("mlmon_labeled_predictions_total", labeled) == 1
+    regression = model.model_copy(update={"task": Task.REGRESSION})
+    hand_over([old], [ModelPipeline(regression, live, SnapshotStore(), clock)], live)
+    assert registry.get_sample_value("mlmon_labels_total", {"model": "m"}) == 2
+    assert registry.get_sample_value("mlmon_labels_unmatched_total", {"model": "m"}) == 1
+    assert registry.get_sample_value("mlmon_labeled_predictions_total", labeled) is None

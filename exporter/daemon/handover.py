@@ -3,8 +3,10 @@
 A reload that changes a model builds it a new pipeline, whose window the reader rebuilds from
 the streams' tails, while the counters go on. What the old pipeline held that no stream
 replays, or that the counters' bounded series depend on, is handed on here: the labels still
-waiting for their predictions (else never counted unmatched) and the versions holding series
-slots (else never given back, and every new version folded into `__other__`).
+waiting for their predictions (else never counted unmatched), the class names (else each
+reload named up to max_new_categories more classes in `mlmon_labeled_predictions_total`)
+and the versions holding series slots (else never given back, and every new version
+folded into `__other__`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ def hand_over(
         replaced = before.get(model)
         if replaced is None or replaced is pipeline:  # a new model, or one the reload kept
             continue
-        if unmatched := pipeline.join.take_over(replaced.join):
+        unmatched, dropped = pipeline.join.take_over(replaced.join)
+        if unmatched:
             live.observe_labels(model, 0, JoinResult(unmatched))
+        for name in dropped:  # series of classes no longer named: they would never grow again
+            live.labeled.remove_by_labels({"model": model, "actual": name})
+            live.labeled.remove_by_labels({"model": model, "predicted": name})
         pipeline.window.slicer.versions.adopt(live.versions_of(model))

@@ -52,6 +52,17 @@ class ClassNames:
             return cls
         return OTHER
 
+    def take(self, old: ClassNames) -> list[str]:
+        """Name the classes a former join of the model named, in the order they came, as far
+        as this model's settings let it; returns the ones it no longer names.
+
+        A reload that changed the model started the first-seen names afresh, while the
+        counters kept every class named before: each reload added up to the cap in series.
+        """
+        for name in old.names:
+            self.bounded(name)
+        return [name for name in old.names if name not in self.names]
+
     def kept(self, values: Sequence[Any]) -> tuple[list[str], list[str]]:
         """Each value as kept to be compared (its text, or LONG and a digest past 128
         characters: distinct texts stay distinct) and as named (`bounded`); every distinct

@@ -144,19 +144,23 @@ class LabelJoin:
         with self._lock:
             return self._early.expire(self._clock())
 
-    def take_over(self, old: LabelJoin) -> int:
-        """Go on from the join a reload replaced: hold its early labels.
+    def take_over(self, old: LabelJoin) -> tuple[int, list[str]]:
+        """Go on from the join a reload replaced: hold its early labels, and name its classes.
 
         Its held labels were counted read but not yet joined or unmatched; the new join's
         replay holds them as counted before, so dropped with the old join nothing counted
         their end. Returns how many held labels end now, unmatched (held in another form
-        than this task's).
+        than this task's), and the class names this join no longer names (see ClassNames.take).
         """
         with self._lock, old._lock:
             if old._classification == self._classification:
                 self._early, old._early = old._early, EarlyLabels()
-                return 0
-            return old._early.expire(math.inf)
+                unmatched = 0
+            else:
+                unmatched = old._early.expire(math.inf)
+            if not self._classification:
+                return unmatched, list(old._names.names)
+            return unmatched, self._names.take(old._names)
 
     def _with_expired(self, result: JoinResult, now: float) -> JoinResult:
         """The result with the held labels that waited too long counted unmatched."""
