@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -179,10 +180,8 @@ def test_a_reload_keeps_the_classes_named_so_new_classes_fold_into_other(
         )
 
 
-def test_a_reload_that_makes_a_model_regression_ends_its_held_labels_and_class_series() -> None:
-    """A held class label cannot wait in a regression join: it ends unmatched at the reload,
-    and the class series, which nothing would count again, go."""
-    clock = Clock(1_700_000_000.0)
+def _pipeline(clock: Clock) -> tuple[ModelPipeline, LiveMetrics, CollectorRegistry]:
+    """A multiclass model's pipeline, as built before a reload."""
     model = ModelConfig(
         name="m",
         task=Task.MULTICLASS,
@@ -193,11 +192,39 @@ def test_a_reload_that_makes_a_model_regression_ends_its_held_labels_and_class_s
     )
     registry = CollectorRegistry()
     live = LiveMetrics(registry, [model])
-    old = ModelPipeline(model, live, SnapshotStore(), clock)
+    return ModelPipeline(model, live, SnapshotStore(), clock), live, registry
 
-    def entries(*records: dict[str, object]) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        at = int(clock.now * 1000)
-        return [(f"{at}-{i}".encode(), {b"data": orjson.dumps(r)}) for i, r in enumerate(records)]
+
+def _entries(clock: Clock, *records: dict[str, object]) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    at = int(clock.now * 1000)
+    return [(f"{at}-{i}".encode(), {b"data": orjson.dumps(r)}) for i, r in enumerate(records)]
+
+
+def test_a_held_label_whose_wait_ends_during_the_rebuild_is_counted_after_it() -> None:
+    """A replay's expiries are not counted: a handed-over label whose grace ended while the
+    new window was rebuilt ended there uncounted."""
+    clock = Clock(1_700_000_000.0)
+    old, live, registry = _pipeline(clock)
+    old.ingest_labels(_entries(clock, {"id": "early", "label": "b"}))
+    changed = old.model.model_copy(update={"max_versions": 3})
+    new = ModelPipeline(changed, live, SnapshotStore(), clock)
+    hand_over([old], [new], live)
+    clock.now += EARLY_SECONDS + 1
+    replayed = _entries(clock, {"id": "p1", "features": {}, "prediction": "a"})
+    new.ingest_predictions(replayed, count=False)
+    new.ingest_labels(_entries(clock, {"id": "early", "label": "b"}), count=False)
+    new.ingest_predictions(_entries(clock, {"id": "p2", "features": {}, "prediction": "a"}))
+    assert registry.get_sample_value("mlmon_labels_total", {"model": "m"}) == 1
+    assert registry.get_sample_value("mlmon_labels_unmatched_total", {"model": "m"}) == 1
+
+
+def test_a_reload_that_makes_a_model_regression_ends_its_held_labels_and_class_series() -> None:
+    """A held class label cannot wait in a regression join: it ends unmatched at the reload,
+    and the class series, which nothing would count again, go."""
+    clock = Clock(1_700_000_000.0)
+    old, live, registry = _pipeline(clock)
+    model = old.model
+    entries = partial(_entries, clock)
 
     old.ingest_predictions(entries({"id": "p1", "features": {}, "prediction": "a"}))
     old.ingest_labels(entries({"id": "p1", "label": "a"}, {"id": "early", "label": "b"}))

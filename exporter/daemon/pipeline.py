@@ -96,7 +96,7 @@ class ModelPipeline:
             self._arrival.predictions(batch)
             versions = self.window.slicer.versions
             slices = self.window.extend(batch)
-            early = self.join.remember(batch, slices)
+            early = self.join.remember(batch, slices, count)
             if early is not None:  # labels that came before these predictions
                 self._joined(early, 0, count)
             self.changes.predictions(batch, count)

@@ -87,12 +87,13 @@ class LabelJoin:
         self._lock = threading.Lock()
 
     def remember(
-        self, batch: PredictionBatch, slices: np.ndarray | None = None
+        self, batch: PredictionBatch, slices: np.ndarray | None = None, count: bool = True
     ) -> JoinResult | None:
         """Keep id, time, prediction, scores and slice codes of each record, oldest out first.
 
         Returns what the labels that came before these predictions did, if any were held
-        (see EarlyLabels), with the held labels that expired counted unmatched.
+        (see EarlyLabels), with the held labels that expired counted unmatched; count=False
+        (a replay, whose results are not counted): none expires.
         """
         kept = _present(batch.prediction)
         if slices is not None and kept is not None:
@@ -123,7 +124,7 @@ class LabelJoin:
             self._pending.expire(now - self._horizon)
             claimed = self._early.claim(keys)
             joined = self._join(claimed, now, None) if claimed else JoinResult(0)
-            result = self._with_expired(joined, now)
+            result = self._with_expired(joined, now) if count else joined
             return result if claimed or result.unmatched else None
 
     def join(self, labels: Sequence[Label], count: bool = True) -> JoinResult:
@@ -131,12 +132,14 @@ class LabelJoin:
 
         A label without its prediction waits a while for it (see EarlyLabels) rather than
         being unmatched at once. count=False: a replay's labels, counted by the process
-        that read them first, are not counted unmatched when their wait ends.
+        that read them first, are not counted unmatched when their wait ends; nor does a
+        held label's wait end in a replay: labels a reload handed on end counted after it.
         """
         with self._lock:
             now = self._clock()
             self._pending.expire(now - self._horizon)
-            return self._with_expired(self._join(labels, now, count), now)
+            joined = self._join(labels, now, count)
+            return self._with_expired(joined, now) if count else joined
 
     def expire_held(self) -> int:
         """Let go of the held labels past their grace, for when no record arrives to do it;
