@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from exporter.config import DriftSpec, FeatureConfig, ModelConfig
+from exporter.evaluate.fitpca import fit_multivariate
 from exporter.evaluate.histograms import ReferenceHistogram, SortedColumns, fit_histograms
 from exporter.evaluate.refchecks import check_reference
 from exporter.reference.load import ReferenceData, ReferenceError, categories
@@ -256,33 +257,6 @@ def _target(model: ModelConfig, data: ReferenceData) -> FittedColumn | None:
     return _numeric_column("label", np.array(data.label, dtype=float), fit, None)
 
 
-def _multivariate(
-    model: ModelConfig, data: ReferenceData
-) -> tuple[PCAReconstruction | None, tuple[str, ...], str]:
-    """PCA over the numeric features where rebuilding a row can fail, else why it cannot."""
-    names = tuple(f.name for f in model.features if f.type is FeatureType.NUMERIC)
-    if not model.multivariate.enabled:
-        return None, (), "disabled (multivariate.enabled: false)"
-    if len(names) < 2:
-        return None, (), f"not applicable: needs at least 2 numeric features, has {len(names)}"
-    matrix = np.column_stack([data.numeric[n] for n in names])
-    empty = [n for n, blank in zip(names, np.isnan(matrix).all(axis=0), strict=True) if blank]
-    if empty:
-        return None, (), f"not applicable: the reference has no values of {', '.join(empty)}"
-    pca = PCAReconstruction.fit(matrix, model.multivariate.variance)
-    if not pca.applicable:
-        return (
-            None,
-            (),
-            (
-                f"not applicable: variance {model.multivariate.variance:g} keeps all "
-                f"{pca.kept} components of {len(names)} numeric features, so every "
-                "row is rebuilt exactly (lower multivariate.variance to use it)"
-            ),
-        )
-    return pca, names, ""
-
-
 def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
     """Fit every column; a pure function, so `reference load` and reload fit the same way."""
     check_reference(model, data)
@@ -296,7 +270,7 @@ def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
         scores = () if data.score is None else [None if v != v else float(v) for v in data.score]
         baseline = performance(model, data.prediction, data.label, scores)
         errors = error_baseline(model, data.prediction, data.label)
-    pca, pca_names, pca_note = _multivariate(model, data)
+    pca, pca_names, pca_note = fit_multivariate(model, data)
     return FittedReference(
         data.rows,
         data.digest,
