@@ -11,6 +11,7 @@ deeper than MAX_DOCUMENT_DEPTH, loading stops with a ConfigError long before mem
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Hashable
 
 import yaml
@@ -21,6 +22,8 @@ MAX_DOCUMENT_BYTES = 4 * MiB
 MAX_DOCUMENT_VALUES = 100_000
 MAX_DOCUMENT_DEPTH = 64
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_WORD_TAG = "tag:mlmon:yaml11-bool-word"
 
 
 class ConfigError(ValueError):
@@ -106,14 +109,56 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+class BoolWord(str):
+    """An unquoted yes/no/on/off (any of YAML 1.1's spellings) read by the config loader: the
+    text as written, which a class or a category must keep (`allowed: [DE, NO, SE]` names
+    Norway, `classes: [yes, no]` two classes), and `flag`, the boolean YAML 1.1 reads, which a
+    key that takes true or false still accepts, so `enabled: yes` keeps working."""
+
+    flag: bool
+
+    def __new__(cls, text: str) -> BoolWord:
+        """The word, with the boolean it spells in YAML 1.1."""
+        word = super().__new__(cls, text)
+        word.flag = text.lower() in ("yes", "on")
+        return word
+
+
+class _ConfigLoader(_StrictLoader):
+    """_StrictLoader reading booleans as YAML 1.2 does: only true and false (in any of their
+    spellings True, TRUE...) are booleans; YAML 1.1's other words become BoolWords."""
+
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's table, per class
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+        for first, resolvers in _StrictLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_word(self, node: yaml.ScalarNode) -> BoolWord:
+        """The word as written."""
+        return BoolWord(str(self.construct_scalar(node)))
+
+
+_ConfigLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_ConfigLoader.add_implicit_resolver(
+    _WORD_TAG, re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$"), list("yYnNoO")
+)
+_ConfigLoader.add_constructor(_WORD_TAG, _ConfigLoader.construct_word)
+
+
 def _where(mark: yaml.Mark | None) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
 
 
-def parse_yaml(text: str, source: str) -> object:
-    """The YAML document in text; syntax errors and limits become ConfigErrors naming source."""
+def parse_yaml(text: str, source: str, words: bool = False) -> object:
+    """The YAML document in text; syntax errors and limits become ConfigErrors naming source.
+
+    words: unquoted yes/no/on/off are BoolWords (the config file), not booleans (the web
+    config file, in the exporter-toolkit's format, reads them as booleans as Go's YAML does).
+    """
     try:
-        return yaml.load(text, Loader=_StrictLoader)
+        return yaml.load(text, Loader=_ConfigLoader if words else _StrictLoader)
     except DocumentTooLarge as exc:
         raise ConfigError(source, f"YAML document refused: {exc}") from None
     except yaml.MarkedYAMLError as exc:

@@ -11,7 +11,7 @@ from exporter.config.keys import ConfigError, Section, describe, validate
 from exporter.config.models import DefaultsKeys, ModelConfig, ModelKeys, resolve
 from exporter.config.redis_web import RedisConfig, WebConfig
 from exporter.config.scalars import Text
-from exporter.yamlfile import parse_yaml, read_yaml_text
+from exporter.yamlfile import BoolWord, parse_yaml, read_yaml_text
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -79,6 +79,8 @@ def expand_env(value: object, path: str, environ: Mapping[str, str]) -> object:
         return out
     if isinstance(value, list):
         return [expand_env(item, f"{path}[{i}]", environ) for i, item in enumerate(value)]
+    if isinstance(value, BoolWord):  # kept as such: a key taking true or false reads it so
+        return value
     if isinstance(value, str):
         return expand_string(value, path, environ)
     return value
@@ -116,7 +118,7 @@ def load_config_text(
     source: str = "<config>",
 ) -> Config:
     """Validate config text; relative paths resolve against base_dir; source names it in errors."""
-    document = parse_yaml(text, source)
+    document = parse_yaml(text, source, words=True)
     expanded = expand_env(
         {} if document is None else document, "", os.environ if environ is None else environ
     )

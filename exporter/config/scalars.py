@@ -18,7 +18,9 @@ from pydantic import (
     WrapValidator,
 )
 
+from exporter.classes import class_key
 from exporter.config.keys import ConfigError, describe
+from exporter.yamlfile import BoolWord
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+"
@@ -40,12 +42,27 @@ def text(value: object) -> str:
 
 
 def label(value: object) -> str:
-    """Numbers and booleans are compared as text, booleans spelled as in YAML."""
+    """A class or category as the key records' values get (exporter.classes.class_key), so
+    `1.0` here is the class of 1, 1.0 and "1" on the wire and in the reference; an unquoted
+    yes/no/on/off is the text written (yamlfile.BoolWord), as `NO` is Norway's code."""
+    if isinstance(value, bool | int | float | str):
+        return class_key(value)
+    raise ConfigError("", f"must be a string or number, got {describe(value)}")
+
+
+def version(value: object) -> str:
+    """A version name as written: `2.0` is most likely the text a producer sends as "2.0"."""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int | float | str):
         return str(value)
     raise ConfigError("", f"must be a string or number, got {describe(value)}")
+
+
+def flag(value: object) -> object:
+    """An unquoted yes/no/on/off as the boolean YAML 1.1 reads, as before the config loader
+    kept those words as text; a quoted "yes" is still a string, not a boolean."""
+    return value.flag if isinstance(value, BoolWord) else value
 
 
 def rule(words: str) -> WrapValidator:
@@ -121,13 +138,14 @@ _UNSET = BeforeValidator(lambda value: None if value == "" else value)  # e.g. $
 Text = Annotated[str, Field(strict=True, min_length=1)]
 OptionalText = Annotated[str | None, Field(strict=True), _UNSET]  # so never empty
 Label = Annotated[str, BeforeValidator(label), WithJsonSchema(_LABEL_SCHEMA)]
+Version = Annotated[str, BeforeValidator(version), WithJsonSchema(_LABEL_SCHEMA)]
 Labels = Annotated[
     tuple[Label, ...],
     Field(min_length=1, json_schema_extra={"uniqueItems": True}),
     AfterValidator(distinct),
 ]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Flag = Annotated[bool, Field(strict=True)]
+Flag = Annotated[bool, Field(strict=True), BeforeValidator(flag)]
 Positive = Annotated[Number, Field(gt=0), rule("positive")]
 NonNegative = Annotated[Number, Field(ge=0), rule("at least 0")]
 Fraction = Annotated[Number, Field(gt=0, lt=1), rule("between 0 and 1 (exclusive)")]

@@ -12,13 +12,13 @@ from exporter.config.scalars import (
     Duration,
     Flag,
     Fraction,
-    Label,
     Pending,
     Positive,
     PositiveInt,
     Samples,
     Share,
     Text,
+    Version,
 )
 
 
@@ -106,7 +106,7 @@ class ChangeConfig(Section):
 class VersionsConfig(Section):
     """Comparing each challenger version with the champion over the same window."""
 
-    champion: Label | None = None
+    champion: Version | None = None
     """The version challengers are compared with while it has traffic in the window; default
     (and in its absence): the one with most traffic when first chosen, kept while it has some."""
     alpha: Fraction = 0.05
