@@ -97,12 +97,12 @@ class ArrowTable:
         return _numpy(cast)
 
     def texts(self, name: str) -> tuple[str | None, ...]:
-        """Strings as they are ("" and null: missing), other values as class keys."""
+        """Strings as they are (null: missing; "" a category, as on the wire, but a CSV read
+        here has its empty cells null already), other values as class keys."""
         pa, column = self._pa, self._table.column(name)
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             return keys(column.to_pylist())
-        values: list[str | None] = column.to_pylist()
-        out = tuple(v if v != "" else None for v in values) if "" in values else tuple(values)
+        out: tuple[str | None, ...] = tuple(column.to_pylist())
         return spelled(out) if self._from_csv else out
 
 

@@ -23,6 +23,7 @@ from exporter.reference.data import (
     OPTIONAL_COLUMNS,
     Inexact,
     ReferenceData,
+    blank,
     floats,
     missing,
 )
@@ -180,7 +181,7 @@ class CsvTable:
             if not whole and any(len(r) > len(header) for r in block):
                 raise Inexact  # a row longer than the header: the row reader names it
             for name, j in numeric.items():
-                parts[name].append(floats(_cells(block, j, whole)))
+                parts[name].append(floats(blank(_cells(block, j, whole))))
             for name, j in text_columns.items():
                 texts[name].extend(v if v else None for v in _cells(block, j, whole))
             self._count += len(block)

@@ -35,8 +35,19 @@ class ReferenceData:
 
 
 def missing(value: Any) -> bool:
-    """None, an empty text or NaN: a blank cell, whatever the file format."""
-    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+    """None (JSON's null, an absent key, Parquet's null, an empty CSV cell) or NaN.
+
+    An empty text is not missing: on the wire `""` is a category like any other, so in JSON
+    Lines and Parquet it is one too, and a reference dumped from the records producers send
+    matches them. Only the CSV readers turn an empty cell into None, as CSV has no other way
+    to write a missing value (and so no way to write the category "").
+    """
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def blank(cells: list[str | None]) -> list[str | None]:
+    """CSV cells with the empty ones None: in a CSV, an empty cell is a missing value."""
+    return [None if c == "" else c for c in cells] if "" in cells else cells
 
 
 def floats(values: Sequence[Any]) -> np.ndarray:
@@ -46,11 +57,8 @@ def floats(values: Sequence[Any]) -> np.ndarray:
     value is missing, so the rows it accepts and the numbers it reads are the same.
     """
     try:
-        if None in values or "" in values:
-            return np.array(
-                [math.nan if v is None or v == "" else float(v) for v in values],
-                dtype=np.float64,
-            )
+        if None in values:
+            return np.array([math.nan if v is None else float(v) for v in values], np.float64)
         return np.fromiter(map(float, values), dtype=np.float64, count=len(values))
     except (TypeError, ValueError, OverflowError):
         raise Inexact from None

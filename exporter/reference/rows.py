@@ -16,7 +16,13 @@ import orjson
 from exporter.classes import class_key
 from exporter.config import ModelConfig
 from exporter.reference.columnar import spelled
-from exporter.reference.data import OPTIONAL_COLUMNS, ReferenceData, ReferenceError, missing
+from exporter.reference.data import (
+    OPTIONAL_COLUMNS,
+    ReferenceData,
+    ReferenceError,
+    blank,
+    missing,
+)
 from exporter.stats.kinds import FeatureType, Task
 
 
@@ -58,7 +64,7 @@ def _csv_rows(text: str, where: str) -> list[dict[str, Any]]:
             reason = f"{len(row)} fields where the header has {len(header)} (an unquoted comma?)"
             raise ReferenceError(f"{where}: line {reader.line_num}: {reason}")
         if row:  # csv.DictReader skips blank lines
-            cells: list[str | None] = [*row, *[None] * (len(header) - len(row))]
+            cells = blank([*row, *[None] * (len(header) - len(row))])
             rows.append(_spelled_row(dict(zip(header, cells, strict=True))))
     return rows
 
@@ -73,8 +79,9 @@ def numeric(rows: list[dict[str, Any]], name: str, where: str) -> np.ndarray:
         try:
             out[i] = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
+            hint = " (a missing value is null or an absent key)" if value == "" else ""
             raise ReferenceError(
-                f"{where}: row {i + 1}: column {name!r}: {value!r} is not a number"
+                f"{where}: row {i + 1}: column {name!r}: {value!r} is not a number{hint}"
             ) from None
     if np.isinf(out).any():
         raise ReferenceError(f"{where}: column {name!r} holds infinities")
