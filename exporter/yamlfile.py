@@ -145,6 +145,14 @@ _ConfigLoader.add_implicit_resolver(
     _WORD_TAG, re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$"), list("yYnNoO")
 )
 _ConfigLoader.add_constructor(_WORD_TAG, _ConfigLoader.construct_word)
+# YAML 1.2's floats with an exponent but no point or no sign (1e-05, 1.5e3): Helm's toYaml
+# writes small numbers so, and YAML 1.1 read them as text: `threshold: 0.00001` in the
+# chart's values crash-looped the pod.
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
 
 
 def _where(mark: yaml.Mark | None) -> str:

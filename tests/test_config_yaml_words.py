@@ -68,6 +68,27 @@ def test_classes_written_as_floats_are_the_classes_the_wire_gives_their_numbers(
     assert floats.positive_class == "1"
 
 
+def test_a_number_written_with_an_exponent_and_no_point_is_a_number_as_helm_writes_it(
+    tmp_path: Path,
+) -> None:
+    """Helm's toYaml writes 0.00001 as 1e-05, which YAML 1.1 reads as text: the chart's
+    config then failed `threshold: must be a number, got string '1e-05'` in the pod."""
+    text = CONFIG.replace(
+        "- {name: amount, type: numeric}\n  - name: floats",
+        "- {name: amount, type: numeric, method: ks, threshold: 1e-05}\n  - name: floats",
+    )
+    words, _ = _load(tmp_path, text)
+    assert words.features[1].drift.threshold == 1e-05
+    assert parse_yaml("[1E5, -2e-3, 1e5x, 1.5e3, .5e1, 7]", "t", True) == [
+        1e5,
+        -2e-3,
+        "1e5x",
+        1500.0,
+        5.0,
+        7,
+    ]
+
+
 def test_true_and_false_are_still_booleans_whose_classes_are_true_and_false(
     tmp_path: Path,
 ) -> None:
