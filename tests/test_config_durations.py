@@ -80,3 +80,11 @@ def test_durations_over_100_years_are_refused_with_their_key(
 
 def test_a_100_year_label_horizon_is_a_valid_duration() -> None:
     assert load_model(labels={"horizon": "36500d"}).labels.horizon_seconds == 36500 * 86400.0
+
+
+@pytest.mark.parametrize("interval", ["1ms", "0.5s", 0.2])
+def test_an_evaluation_interval_under_a_second_is_refused_with_its_key(interval: object) -> None:
+    """`interval: 1ms` passed check-config, then logged 2,999 skipped-run warnings in 10 s."""
+    error = load_error({"models": [model_keys(schedule={"interval": interval})]})
+    assert error.startswith("models[0].schedule.interval: must be at least 1s")
+    assert load_model(schedule={"interval": "1s"}).schedule.interval_seconds == 1.0
