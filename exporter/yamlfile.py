@@ -10,9 +10,11 @@ deeper than MAX_DOCUMENT_DEPTH, loading stops with a ConfigError long before mem
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Hashable
+from typing import Any
 
 import yaml
 
@@ -24,6 +26,7 @@ MAX_DOCUMENT_DEPTH = 64
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _WORD_TAG = "tag:mlmon:yaml11-bool-word"
+_NUMBER_TAG = "tag:mlmon:yaml12-exponent-number"
 
 
 class ConfigError(ValueError):
@@ -42,7 +45,45 @@ class DocumentTooLarge(yaml.YAMLError):
     """A document past one of the limits; the message says which, and where."""
 
 
-class _StrictLoader(yaml.SafeLoader):
+# libyaml's scanner and parser where PyYAML was built with it: the pure-Python ones read
+# about 25,000 values a second, so a runaway 2 MiB list took 4-6 s of CPU to reach the
+# values limit. The composer stays Python's, which counts every value as it goes.
+class _PythonEvents(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's own reader, scanner and parser, where it was built without libyaml."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+
+
+def _event_source() -> Any:
+    """libyaml's parser, or PyYAML's own where it was built without libyaml."""
+    try:
+        return importlib.import_module("yaml._yaml").CParser
+    except ImportError:
+        return _PythonEvents
+
+
+_Events: Any = _event_source()
+
+
+class _Base(
+    yaml.composer.Composer,
+    _Events,  # type: ignore[misc]  # a class chosen at import
+    yaml.constructor.SafeConstructor,
+    yaml.resolver.Resolver,
+):
+    """SafeLoader's parts, with libyaml's events when there are."""
+
+    def __init__(self, stream: str) -> None:
+        _Events.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+
+class _StrictLoader(_Base):
     """SafeLoader that rejects duplicate keys and documents past the size limits.
 
     `_weights` maps each composed node to the number of values it stands for, aliases
@@ -58,7 +99,7 @@ class _StrictLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         """Compose one node, counting it (or, for an alias, everything it repeats)."""
-        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        mark = self.peek_event().start_mark
         if self.check_event(yaml.AliasEvent):
             node = super().compose_node(parent, index)
             weight = None if node is None else self._weights.get(node)
@@ -124,6 +165,20 @@ class BoolWord(str):
         return word
 
 
+class NumberWord(str):
+    """A number written with an exponent but no point or sign (1e-05), which YAML 1.1 reads
+    as text and YAML 1.2 (and Helm, writing it) as a number: the text as written, and
+    `number`, for a key that takes a number."""
+
+    number: float
+
+    def __new__(cls, text: str) -> NumberWord:
+        """The text, with the number it spells."""
+        word = super().__new__(cls, text)
+        word.number = float(text.replace("_", ""))
+        return word
+
+
 class _ConfigLoader(_StrictLoader):
     """_StrictLoader reading booleans as YAML 1.2 does: only true and false (in any of their
     spellings True, TRUE...) are booleans; YAML 1.1's other words become BoolWords."""
@@ -137,6 +192,10 @@ class _ConfigLoader(_StrictLoader):
         """The word as written."""
         return BoolWord(str(self.construct_scalar(node)))
 
+    def construct_number(self, node: yaml.ScalarNode) -> NumberWord:
+        """The number as written."""
+        return NumberWord(str(self.construct_scalar(node)))
+
 
 _ConfigLoader.add_implicit_resolver(
     _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
@@ -147,12 +206,14 @@ _ConfigLoader.add_implicit_resolver(
 _ConfigLoader.add_constructor(_WORD_TAG, _ConfigLoader.construct_word)
 # YAML 1.2's floats with an exponent but no point or no sign (1e-05, 1.5e3): Helm's toYaml
 # writes small numbers so, and YAML 1.1 read them as text: `threshold: 0.00001` in the
-# chart's values crash-looped the pod.
+# chart's values crash-looped the pod. Kept as NumberWords: a number where a key takes one,
+# the text written where it takes text (a stream key or a class named 1e3).
 _ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
+    _NUMBER_TAG,
     re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
     list("-+.0123456789"),
 )
+_ConfigLoader.add_constructor(_NUMBER_TAG, _ConfigLoader.construct_number)
 
 
 def _where(mark: yaml.Mark | None) -> str:

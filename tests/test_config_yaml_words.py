@@ -79,14 +79,23 @@ def test_a_number_written_with_an_exponent_and_no_point_is_a_number_as_helm_writ
     )
     words, _ = _load(tmp_path, text)
     assert words.features[1].drift.threshold == 1e-05
-    assert parse_yaml("[1E5, -2e-3, 1e5x, 1.5e3, .5e1, 7]", "t", True) == [
-        1e5,
-        -2e-3,
-        "1e5x",
-        1500.0,
-        5.0,
-        7,
-    ]
+    parsed = parse_yaml("[1E5, -2e-3, 1e5x, 1.5e3, .5e1, 7]", "t", True)
+    assert parsed == ["1E5", "-2e-3", "1e5x", "1.5e3", ".5e1", 7]  # each as written, and:
+    numbers = [getattr(v, "number", None) for v in parsed]
+    assert numbers == [1e5, -2e-3, None, 1500.0, 5.0, None]
+
+
+def test_an_exponent_number_is_the_text_written_where_a_key_takes_text(tmp_path: Path) -> None:
+    """Read as a number everywhere, `name: 1e5` and a stream key 1e3 were refused ("must be
+    a string, got number 100000.0") and a class 1E5 became 100000, matching no record."""
+    text = CONFIG.replace("name: floats", "name: 1e5").replace(
+        "classes: [0.0, 1.0]", "classes: [0.0, 1.0, 1E5]"
+    )
+    text = text.replace("reference: {file: floats.csv}", "reference: {redis_key: 1e3}")
+    _, floats = _load(tmp_path, text)
+    assert floats.name == "1e5" and type(floats.name) is str
+    assert floats.classes == ("0", "1", "1E5")
+    assert floats.reference.redis_key == "1e3"
 
 
 def test_true_and_false_are_still_booleans_whose_classes_are_true_and_false(

@@ -11,7 +11,7 @@ from exporter.config.keys import ConfigError, Section, describe, validate
 from exporter.config.models import DefaultsKeys, ModelConfig, ModelKeys, resolve
 from exporter.config.redis_web import RedisConfig, WebConfig
 from exporter.config.scalars import Text
-from exporter.yamlfile import BoolWord, parse_yaml, read_yaml_text
+from exporter.yamlfile import BoolWord, NumberWord, parse_yaml, read_yaml_text
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -79,7 +79,7 @@ def expand_env(value: object, path: str, environ: Mapping[str, str]) -> object:
         return out
     if isinstance(value, list):
         return [expand_env(item, f"{path}[{i}]", environ) for i, item in enumerate(value)]
-    if isinstance(value, BoolWord):  # kept as such: a key taking true or false reads it so
+    if isinstance(value, BoolWord | NumberWord):  # kept as such: see yamlfile
         return value
     if isinstance(value, str):
         return expand_string(value, path, environ)

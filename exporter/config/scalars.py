@@ -20,7 +20,7 @@ from pydantic import (
 
 from exporter.classes import class_key
 from exporter.config.keys import ConfigError, describe
-from exporter.yamlfile import BoolWord
+from exporter.yamlfile import BoolWord, NumberWord
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+"
@@ -59,6 +59,12 @@ def version(value: object) -> str:
     raise ConfigError("", f"must be a string or number, got {describe(value)}")
 
 
+def number(value: object) -> object:
+    """An exponent number written without a point (1e-05) as the number it spells, where a
+    key takes a number (see yamlfile.NumberWord)."""
+    return value.number if isinstance(value, NumberWord) else value
+
+
 def flag(value: object) -> object:
     """An unquoted yes/no/on/off as the boolean YAML 1.1 reads, as before the config loader
     kept those words as text; a quoted "yes" is still a string, not a boolean."""
@@ -92,6 +98,7 @@ def parse_duration(value: str) -> float | None:
 
 def duration(value: object) -> object:
     """A positive number of seconds, or a string with units; numbers are checked as Number."""
+    value = number(value)
     if isinstance(value, str):
         seconds = parse_duration(value)
         if seconds is None:
@@ -144,12 +151,15 @@ Labels = Annotated[
     Field(min_length=1, json_schema_extra={"uniqueItems": True}),
     AfterValidator(distinct),
 ]
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+# A number validator after the constraints: one before them keeps them out of the JSON schema.
+_NUMBER = BeforeValidator(number)
+_Float = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Number = Annotated[_Float, _NUMBER]
 Flag = Annotated[bool, Field(strict=True), BeforeValidator(flag)]
-Positive = Annotated[Number, Field(gt=0), rule("positive")]
-NonNegative = Annotated[Number, Field(ge=0), rule("at least 0")]
-Fraction = Annotated[Number, Field(gt=0, lt=1), rule("between 0 and 1 (exclusive)")]
-Share = Annotated[Number, Field(gt=0, le=1), rule("greater than 0 and at most 1")]
+Positive = Annotated[_Float, Field(gt=0), rule("positive"), _NUMBER]
+NonNegative = Annotated[_Float, Field(ge=0), rule("at least 0"), _NUMBER]
+Fraction = Annotated[_Float, Field(gt=0, lt=1), rule("between 0 and 1 (exclusive)"), _NUMBER]
+Share = Annotated[_Float, Field(gt=0, le=1), rule("greater than 0 and at most 1"), _NUMBER]
 PositiveInt = Annotated[int, Field(strict=True, ge=1), rule("positive")]
 Count = Annotated[int, Field(strict=True, ge=0), rule("at least 0")]
 Bins = Annotated[int, Field(strict=True, ge=2, le=100), rule("from 2 to 100")]
