@@ -11,7 +11,7 @@ from exporter.evaluate.fit import FittedReference, fit_reference
 from exporter.reference.load import ReferenceData
 from exporter.stats import make_method
 from exporter.stats.kinds import FeatureType
-from exporter.stats.thresholds import RESAMPLE_MAX, NoiseFloor, size_rules
+from exporter.stats.thresholds import RESAMPLE_MAX, LearnedThreshold, NoiseFloor, size_rules
 
 ROWS = 5_000  # past auto's 1,000: Wasserstein and Jensen-Shannon at 0.1, Evidently's defaults
 CITIES = tuple(f"c{i:02d}" for i in range(20))
@@ -170,3 +170,17 @@ def test_a_few_valued_numeric_column_scored_by_a_test_keeps_its_p_value_threshol
         assert drift is not None and drift.threshold == 0.05
         flagged += drift.drifted
     assert flagged / EVALUATIONS <= FALSE_ALARM_BOUND
+
+
+def test_a_learned_threshold_is_learned_from_the_reference_alone() -> None:
+    """Chunks given the noise floor's new-category codes taught chisquare, whose empty
+    `__other__` expects 1e-4 of the rows, a cut of 23,460: no shift reached it."""
+    rng = np.random.default_rng(3)
+    p = 1 / np.arange(1, 501) ** 1.1
+    values = rng.choice(500, 5_000, p=p / p.sum())
+    codes = np.unique(values, return_inverse=True)[1]
+    method = make_method("chisquare", FeatureType.CATEGORICAL).fit(codes, int(codes.max()) + 1)
+    learned = size_rules(method, codes, 3.0, learned=True)[0]
+    assert learned is not None
+    alone = LearnedThreshold(codes, lambda x: method.score(x).score, 3.0, power=1.0)
+    assert learned.for_size(1_000) == alone.for_size(1_000)
