@@ -52,6 +52,19 @@ def test_a_feature_whose_reference_column_is_all_blank_is_refused_naming_it() ->
     _fit(_model(), _rows())  # the same reference with the column filled fits
 
 
+def test_a_blank_feature_with_its_own_range_still_fits_for_its_quality_checks() -> None:
+    features = [
+        {"name": "amount", "type": "numeric", "range": [0, 100]},
+        {"name": "country", "type": "categorical", "allowed": ["DE", "FR"]},
+    ]
+    rows = [",".join(["", "", *r.split(",")[2:]]) for r in _rows()]
+    fitted = fit_reference(
+        _model(features=features), parse_reference(_model(), _csv(rows), "csv", "ref.csv")
+    )
+    amount = fitted.features[0]
+    assert (amount.method, amount.low, amount.high) == (None, 0.0, 100.0)
+
+
 def test_a_positive_class_no_reference_label_names_is_refused_listing_the_classes() -> None:
     with pytest.raises(ReferenceError, match=r"positive_class 'yes' is not among .*'0', '1'"):
         _fit(_model(positive_class="yes"), _rows())

@@ -20,14 +20,15 @@ def check_reference(model: ModelConfig, data: ReferenceData) -> None:
 
 def _no_empty_features(model: ModelConfig, data: ReferenceData) -> None:
     """A configured feature whose reference column is wholly blank had no drift method: it
-    was never tested, with no log line, no series and no note on its page."""
+    was never tested, with no log line, no series and no note on its page. One with its own
+    `range` or `allowed` still has its out-of-range or unseen share watched, so it passes."""
     empty = [
         f.name
         for f in model.features
         if (
-            bool(np.isnan(data.numeric[f.name]).all())
+            f.range is None and bool(np.isnan(data.numeric[f.name]).all())
             if f.type is FeatureType.NUMERIC
-            else all(v is None for v in data.categorical[f.name])
+            else f.allowed is None and all(v is None for v in data.categorical[f.name])
         )
     ]
     if empty and data.rows:
