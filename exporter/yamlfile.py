@@ -10,7 +10,6 @@ deeper than MAX_DOCUMENT_DEPTH, loading stops with a ConfigError long before mem
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 from collections.abc import Hashable
@@ -57,15 +56,11 @@ class _PythonEvents(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser
         yaml.parser.Parser.__init__(self)
 
 
-def _event_source() -> Any:
-    """libyaml's parser, or PyYAML's own where it was built without libyaml."""
-    try:
-        return importlib.import_module("yaml._yaml").CParser
-    except ImportError:
-        return _PythonEvents
-
-
-_Events: Any = _event_source()
+_Events: Any
+try:  # libyaml's parser, or PyYAML's own where it was built without libyaml
+    from yaml._yaml import CParser as _Events
+except ImportError:
+    _Events = _PythonEvents
 
 
 class _Base(
