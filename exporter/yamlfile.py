@@ -215,6 +215,14 @@ def _where(mark: yaml.Mark | None) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
 
 
+def _tab(text: str, mark: Any) -> str:
+    """libyaml does not name the character it refuses; a tab is the usual one."""
+    lines = text.splitlines()
+    if mark is None or not 0 <= mark.line < len(lines) or "\t" not in lines[mark.line]:
+        return ""
+    return " (a tab: YAML indents with spaces)"
+
+
 def parse_yaml(text: str, source: str, words: bool = False) -> object:
     """The YAML document in text; syntax errors and limits become ConfigErrors naming source.
 
@@ -228,7 +236,9 @@ def parse_yaml(text: str, source: str, words: bool = False) -> object:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(source, f"invalid YAML at {_where(mark)}{problem}") from None
+        raise ConfigError(
+            source, f"invalid YAML at {_where(mark)}{problem}{_tab(text, mark)}"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(source, f"invalid YAML: {exc}") from None
 

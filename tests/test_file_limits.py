@@ -245,3 +245,11 @@ def test_the_loader_reads_events_with_libyaml_where_pyyaml_has_it() -> None:
 
     names = {cls.__name__ for cls in _StrictLoader.__mro__}
     assert ("CParser" in names) == yaml.__with_libyaml__
+
+
+def test_a_tab_that_indents_is_named_in_the_syntax_error() -> None:
+    """libyaml's message does not name the character it refuses, as PyYAML's did."""
+    with pytest.raises(
+        ConfigError, match=r"line 2, column 1: .*\(a tab: YAML indents with spaces\)"
+    ):
+        parse_yaml("models:\n\t- name: m\n", "config.yaml")

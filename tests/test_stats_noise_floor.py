@@ -172,9 +172,10 @@ def test_a_few_valued_numeric_column_scored_by_a_test_keeps_its_p_value_threshol
     assert flagged / EVALUATIONS <= FALSE_ALARM_BOUND
 
 
-def test_a_learned_threshold_is_learned_from_the_reference_alone() -> None:
+def test_a_tests_learned_threshold_is_learned_from_the_reference_alone() -> None:
     """Chunks given the noise floor's new-category codes taught chisquare, whose empty
-    `__other__` expects 1e-4 of the rows, a cut of 23,460: no shift reached it."""
+    `__other__` expects 1e-4 of the rows, a cut of 23,460: no shift reached it. (A
+    distance's learned threshold samples them, as its noise floor does.)"""
     rng = np.random.default_rng(3)
     p = 1 / np.arange(1, 501) ** 1.1
     values = rng.choice(500, 5_000, p=p / p.sum())

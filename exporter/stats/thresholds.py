@@ -197,19 +197,20 @@ def size_rules(
         return method.score(chunk).score if method.usable(chunk).size else 0.0
 
     power = 1.0 if method.label in SQUARED else 0.5
+    if method.tests:  # a test's chunks holding new codes learn a cut no shift reaches
+        return (LearnedThreshold(reference, score, k, power=power) if learned else None), None
+    sampled = with_unseen(method, reference)
     if learned:
-        return LearnedThreshold(reference, score, k, power=power), None
-    if method.tests:
-        return None, None
-    return None, NoiseFloor(with_unseen(method, reference), score, k, power=power)
+        return LearnedThreshold(sampled, score, k, power=power), None
+    return None, NoiseFloor(sampled, score, k, power=power)
 
 
 def with_unseen(method: DriftMethod, reference: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Reference codes with a Good-Turing share of them (the share of rows whose category
-    the reference holds once) turned into a category the reference lacks, for the noise
-    floor to sample from. Not for learned thresholds: a test's chunks holding such codes
-    (chisquare, whose empty `__other__` expects 1e-4 of the rows) learned a cut no shift
-    reached.
+    the reference holds once) turned into a category the reference lacks, for a distance's
+    noise floor and learned threshold to sample from. Not for tests: chisquare's chunks
+    holding such codes (its empty `__other__` expects 1e-4 of the rows) learned a cut no
+    shift reached.
 
     Samples of the reference itself never hold a new category, but healthy windows of a
     long-tail feature do (1.5-5 % of rows of a 500-value Zipf feature), all in the
