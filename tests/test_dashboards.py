@@ -35,6 +35,18 @@ TARGET_LABELS = frozenset({"cluster", "namespace", "job", "instance"})
 ALERT_LABELS = frozenset({"alertname", "alertstate", "severity"})
 
 
+def promtool_passes(tmp_path: Path, case: dict[str, Any]) -> None:
+    """Run one promtool unit test case (its own input series and checks) and assert it passed."""
+    (tmp_path / "rules.yml").write_text("groups: []\n")
+    test_file = tmp_path / "panel_test.yml"
+    test_file.write_text(yaml.safe_dump({"rule_files": ["rules.yml"], "tests": [case]}))
+    done = subprocess.run(
+        [require_tool("promtool"), "test", "rules", str(test_file)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def load(name: str) -> dict[str, Any]:
     """A committed dashboard file."""
     return dict(json.loads((ROOT / "dashboards" / name).read_text()))
@@ -386,14 +398,7 @@ def test_the_drift_timeline_is_red_only_for_features_the_exporter_says_drifted(
     ]  # fmt: skip
     check = {"expr": expr, "eval_time": "2m", "exp_samples": expected}
     case = {"interval": "1m", "input_series": series, "promql_expr_test": [check]}
-    (tmp_path / "rules.yml").write_text("groups: []\n")
-    test_file = tmp_path / "panel_test.yml"
-    test_file.write_text(yaml.safe_dump({"rule_files": ["rules.yml"], "tests": [case]}))
-    done = subprocess.run(
-        [require_tool("promtool"), "test", "rules", str(test_file)],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    promtool_passes(tmp_path, case)
 
 
 # Replicas (the chart's replicaCount) each read every stream, so two pods export the same counts
@@ -521,11 +526,4 @@ def test_two_replicas_of_a_model_show_its_volume_once(
     }[title]
     check = {"expr": expr, "eval_time": "20m", "exp_samples": [{"labels": labels, "value": 1}]}
     case = {"interval": "1m", "input_series": series, "promql_expr_test": [check]}
-    (tmp_path / "rules.yml").write_text("groups: []\n")
-    test_file = tmp_path / "panel_test.yml"
-    test_file.write_text(yaml.safe_dump({"rule_files": ["rules.yml"], "tests": [case]}))
-    done = subprocess.run(
-        [require_tool("promtool"), "test", "rules", str(test_file)],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    promtool_passes(tmp_path, case)
