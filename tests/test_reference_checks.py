@@ -75,3 +75,18 @@ def test_labels_written_as_booleans_refuse_the_positive_class_1() -> None:
     with pytest.raises(ReferenceError, match=r"positive_class '1' .*'false', 'true'"):
         _fit(_model(positive_class="1"), _rows(("false", "true")))
     _fit(_model(positive_class="true"), _rows(("false", "true")))
+
+
+def test_a_blank_feature_with_its_own_range_leaves_multivariate_drift_saying_why_not() -> None:
+    """The note went with the check that refused blank features; the PCA then fitted a
+    column of NaN, warning "Mean of empty slice" and saying nothing on the model page."""
+    features = [
+        {"name": "amount", "type": "numeric", "range": [0, 100]},
+        {"name": "age", "type": "numeric"},
+        {"name": "hour", "type": "numeric"},
+    ]
+    model = _model(features=features, task="regression")
+    csv = "amount,age,hour\n" + "".join(f",{20 + i % 40},{i % 24}\n" for i in range(60))
+    fitted = fit_reference(model, parse_reference(model, csv.encode(), "csv", "ref.csv"))
+    assert fitted.multivariate is None
+    assert fitted.multivariate_note == "not applicable: the reference has no values of amount"

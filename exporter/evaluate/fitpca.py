@@ -19,7 +19,10 @@ def fit_multivariate(
         return None, (), "disabled (multivariate.enabled: false)"
     if len(names) < 2:
         return None, (), f"not applicable: needs at least 2 numeric features, has {len(names)}"
-    matrix = np.column_stack([data.numeric[n] for n in names])  # none blank: check_reference
+    matrix = np.column_stack([data.numeric[n] for n in names])
+    empty = [n for n, blank in zip(names, np.isnan(matrix).all(axis=0), strict=True) if blank]
+    if empty:  # blank features pass check_reference when they have their own range
+        return None, (), f"not applicable: the reference has no values of {', '.join(empty)}"
     pca = PCAReconstruction.fit(matrix, model.multivariate.variance)
     if not pca.applicable:
         return (
