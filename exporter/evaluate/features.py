@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from exporter.evaluate.drift import score_column
-from exporter.evaluate.fit import FittedColumn
+from exporter.evaluate.fit import FittedColumn, share
 from exporter.evaluate.histograms import ReferenceHistogram, categorical_window, numeric_window
 from exporter.evaluate.snapshot import FeatureSnapshot
 from exporter.stats.kinds import FeatureType
@@ -16,20 +16,16 @@ from exporter.window.ring import WindowView
 from exporter.window.vocab import OTHER, translate
 
 
-def _ratio(mask: np.ndarray) -> float | None:
-    return float(mask.mean()) if mask.size else None
-
-
 def _numeric(column: FittedColumn, values: np.ndarray, min_samples: int) -> FeatureSnapshot:
     missing = np.isnan(values)
     present = values[~missing]
     out_of_range = None
     if column.low is not None and column.high is not None:
-        out_of_range = _ratio((present < column.low) | (present > column.high))
+        out_of_range = share((present < column.low) | (present > column.high))
     return FeatureSnapshot(
         column.name,
         score_column(column, values, min_samples),
-        _ratio(missing),
+        share(missing),
         out_of_range_ratio=out_of_range,
         reference_missing_ratio=column.missing,
     )
@@ -62,13 +58,13 @@ def _categorical(
     present = codes[~missing].astype(np.int64)
     allowed = column.allowed or frozenset()
     known = np.array([v in allowed for v in values] or [False])
-    unseen = _ratio(~known[present])
+    unseen = share(~known[present])
     with_missing = np.where(missing, -1, reference_codes(column, values, np.maximum(codes, 0)))
     drift = score_column(column, with_missing.astype(np.int64), min_samples)
     return FeatureSnapshot(
         column.name,
         drift,
-        _ratio(missing),
+        share(missing),
         unseen_category_ratio=unseen,
         reference_missing_ratio=column.missing,
     )
@@ -113,7 +109,7 @@ def score_embeddings(
         drift = score_column(column, rows, min_samples)
         out.append(
             FeatureSnapshot(
-                column.name, drift, _ratio(missing), reference_missing_ratio=column.missing
+                column.name, drift, share(missing), reference_missing_ratio=column.missing
             )
         )
     return tuple(out)

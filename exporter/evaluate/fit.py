@@ -114,7 +114,7 @@ def _numeric_column(
 ) -> FittedColumn:
     blank = np.isnan(values)
     present = values[~blank]
-    missing = _share(blank)
+    missing = share(blank)
     if present.size == 0:
         low, high = configured or (None, None)
         return FittedColumn(name, FeatureType.NUMERIC, None, low, high, missing=missing)
@@ -133,8 +133,8 @@ def _numeric_column(
     )
 
 
-def _share(mask: np.ndarray) -> float | None:
-    """The share of True in mask, as the window's missing ratio counts it; None when empty."""
+def share(mask: np.ndarray) -> float | None:
+    """The share of True in mask; None when empty: reference and window ratios alike."""
     return float(mask.mean()) if mask.size else None
 
 
@@ -162,7 +162,7 @@ def _categorical_column(
         learned=learned,
         importance=importance,
         noise=noise,
-        missing=_share(ref < 0),
+        missing=share(ref < 0),
     )
 
 
@@ -215,7 +215,7 @@ def _embedding(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> Fit
     """An embedding's method fitted on a sample of its reference vectors; none if too few."""
     vectors = data.embeddings[f.name]
     complete = np.isfinite(vectors).all(axis=1)
-    missing = _share(~complete)
+    missing = share(~complete)
     if int(complete.sum()) < MIN_EMBEDDING_ROWS:
         return FittedColumn(
             f.name, FeatureType.EMBEDDING, None, importance=f.importance, missing=missing
