@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
 
@@ -9,6 +11,7 @@ from exporter.config import (
     load_config_text,
 )
 from tests.config_cases import (
+    ROOT,
     load_doc,
     load_error,
     model_keys,
@@ -78,3 +81,49 @@ def test_environ_defaults_to_the_process_environment(monkeypatch: pytest.MonkeyP
         {"models": [model_keys()], "redis": {"password": "${MLMON_TEST_PASSWORD}"}}
     )
     assert load_config_text(text).redis.password == "from-os"
+
+
+def _from_env(node: Any, env: dict[str, str]) -> Any:
+    """node with every number and boolean replaced by a ${VAR} that env sets to its text."""
+    if isinstance(node, dict):
+        return {key: _from_env(value, env) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_from_env(value, env) for value in node]
+    if isinstance(node, bool | int | float):
+        name = f"V{len(env)}"
+        env[name] = str(node).lower() if isinstance(node, bool) else str(node)
+        return "${" + name + "}"
+    return node
+
+
+def test_every_number_and_flag_of_the_example_config_may_come_from_the_environment() -> None:
+    document = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
+    env: dict[str, str] = {}
+    expanded = _from_env(document, env)
+    assert len(env) > 20  # the example sets numbers and flags throughout
+    base = str(ROOT / "config")
+    written = load_config_text(yaml.safe_dump(document), {}, base_dir=base)
+    assert load_config_text(yaml.safe_dump(expanded), env, base_dir=base) == written
+
+
+def test_a_variable_default_gives_an_integer_key_its_number() -> None:
+    window = {"max_samples": "${WINDOW:-4000}", "duration": "${DURATION:-2h}"}
+    text = yaml.safe_dump({"redis": {"read_count": "${READ_COUNT:-500}"}})
+    config = load_config_text(
+        text + yaml.safe_dump({"models": [model_keys(window=window)]}), {"WINDOW": "250"}
+    )
+    assert config.redis.read_count == 500
+    assert config.models[0].window.max_samples == 250
+    assert config.models[0].window.duration_seconds == 7200
+
+
+@pytest.mark.parametrize("value", ["many", "2.5", "true"])
+def test_a_variable_that_is_no_whole_number_is_refused_where_one_is_needed(value: str) -> None:
+    doc = {"models": [model_keys()], "redis": {"read_count": "${READ_COUNT}"}}
+    message = load_error(doc, {"READ_COUNT": value})
+    assert message == f"redis.read_count: must be an integer, got string {value!r}"
+
+
+def test_a_password_of_digits_from_the_environment_stays_text() -> None:
+    config = load_doc({"models": [model_keys()], "redis": {"password": "${PW}"}}, {"PW": "0123"})
+    assert config.redis.password == "0123"

@@ -78,3 +78,13 @@ def test_schema_method_enums_match_the_drift_method_registry() -> None:
     method = defs["DriftKeys"]["properties"]["method"]["anyOf"][0]
     assert method["enum"] == sorted(METHODS)
     assert defs["FeatureKeys"]["properties"]["method"]["anyOf"][0]["enum"] == sorted(METHODS)
+
+
+def test_the_schema_takes_a_variable_where_the_loader_takes_one_for_a_number_or_flag() -> None:
+    document = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
+    document["redis"]["read_count"] = "${READ_COUNT:-4000}"
+    document["models"][0]["window"] = {"max_samples": "${WINDOW:-5000}"}
+    jsonschema.validate(document, _schema())
+    document["redis"]["read_count"] = "4000"  # a quoted number is text, for both
+    with pytest.raises(jsonschema.ValidationError, match="4000"):
+        jsonschema.validate(document, _schema())

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from exporter.config.keys import ConfigError, Section, describe
-from exporter.config.scalars import Labels, Number, Positive, Text
+from exporter.config.scalars import INTEGER, Labels, Number, Positive, Text, rule
 from exporter.stats import METHODS, methods_for
 from exporter.stats.kinds import FeatureType
 from exporter.stats.thresholds import NOT_LEARNABLE
@@ -190,10 +190,26 @@ class FeatureKeys(DriftKeys):
     """Expected values of a categorical feature; others are data quality violations."""
     importance: Positive = 1.0
     """Weight of the feature in the dataset drift share."""
-    dimension: Annotated[int, Field(ge=2, le=MAX_EMBEDDING_DIMENSION)] | None = None
+    dimension: (
+        Annotated[
+            int,
+            Field(strict=True, ge=2, le=MAX_EMBEDDING_DIMENSION),
+            INTEGER,
+            rule(f"from 2 to {MAX_EMBEDDING_DIMENSION}"),
+        ]
+        | None
+    ) = None
     """Length of an embedding feature's vector (2 to 4096); records of another length are
     rejected as bad_embedding."""
-    sample_rows: Annotated[int, Field(ge=10, le=MAX_SAMPLE_ROWS)] | None = None
+    sample_rows: (
+        Annotated[
+            int,
+            Field(strict=True, ge=10, le=MAX_SAMPLE_ROWS),
+            INTEGER,
+            rule(f"from 10 to {MAX_SAMPLE_ROWS}"),
+        ]
+        | None
+    ) = None
     """Rows of the reference an embedding's method keeps, and of each window mmd and
     domain_classifier score (10 to 2000; default 1000 for mmd, else 2000)."""
 

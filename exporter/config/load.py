@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from exporter.config.keys import ConfigError, Section, describe, validate
 from exporter.config.models import DefaultsKeys, ModelConfig, ModelKeys, resolve
 from exporter.config.redis_web import RedisConfig, WebConfig
-from exporter.config.scalars import Text
+from exporter.config.scalars import ExpandedWord, Text
 from exporter.yamlfile import BoolWord, NumberWord, parse_yaml, read_yaml_text
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -87,7 +87,11 @@ def expand_env(value: object, path: str, environ: Mapping[str, str]) -> object:
 
 
 def expand_string(text: str, path: str, environ: Mapping[str, str]) -> str:
-    """Expand ${VAR} and ${VAR:-default} (default when unset or empty); $$ is a literal $."""
+    """Expand ${VAR} and ${VAR:-default} (default when unset or empty); $$ is a literal $.
+
+    Text a variable made is an ExpandedWord, so `max_samples: ${WINDOW:-4000}` is a number.
+    """
+    expanded = False
 
     def substitute(match: re.Match[str]) -> str:
         token = match.group(0)
@@ -99,6 +103,8 @@ def expand_string(text: str, path: str, environ: Mapping[str, str]) -> str:
         if ref is None:
             hint = "use ${NAME} or ${NAME:-default}"
             raise ConfigError(path, f"invalid variable reference {token!r} ({hint})")
+        nonlocal expanded
+        expanded = True
         name, default = ref.group(1), ref.group(2)
         current = environ.get(name)
         if default is not None:
@@ -108,7 +114,8 @@ def expand_string(text: str, path: str, environ: Mapping[str, str]) -> str:
             raise ConfigError(path, f"environment variable {name} is not set ({hint})")
         return current
 
-    return _REFERENCE.sub(substitute, text)
+    out = _REFERENCE.sub(substitute, text)
+    return ExpandedWord(out) if expanded else out
 
 
 def load_config_text(

@@ -3,6 +3,8 @@
 Type errors are worded in keys.WORDING; the readers here reject values pydantic cannot judge.
 """
 
+from __future__ import annotations
+
 import os
 import re
 from typing import Annotated, Any
@@ -41,6 +43,32 @@ def text(value: object) -> str:
     return value
 
 
+_YAML12_INT = re.compile(r"[-+]?[0-9]+")
+_YAML12_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_YAML12_BOOL = {"true": True, "false": False}
+
+
+class ExpandedWord(str):
+    """Text an environment variable made (`${PORT:-9100}`): the text, and `scalar`, what YAML
+    1.2 reads it as (a number, true or false; None for other text), for a key that takes a
+    number or a flag, as the same value written in the file would be; a password of digits
+    stays text."""
+
+    scalar: bool | int | float | None
+
+    def __new__(cls, text: str) -> ExpandedWord:
+        """The expanded text, with the scalar it spells."""
+        word = super().__new__(cls, text)
+        bare = text.strip()
+        if _YAML12_INT.fullmatch(bare):
+            word.scalar = int(bare)
+        elif _YAML12_FLOAT.fullmatch(bare):
+            word.scalar = float(bare)
+        else:
+            word.scalar = _YAML12_BOOL.get(bare.lower())
+        return word
+
+
 def label(value: object) -> str:
     """A class or category as the key records' values get (exporter.classes.class_key), so
     `1.0` here is the class of 1, 1.0 and "1" on the wire and in the reference; an unquoted
@@ -61,14 +89,30 @@ def version(value: object) -> str:
 
 def number(value: object) -> object:
     """An exponent number written without a point (1e-05) as the number it spells, where a
-    key takes a number (see yamlfile.NumberWord)."""
+    key takes a number (see yamlfile.NumberWord), as is one an environment variable spells."""
+    if isinstance(value, ExpandedWord) and _numeric(value.scalar):
+        return value.scalar
     return value.number if isinstance(value, NumberWord) else value
+
+
+def integer(value: object) -> object:
+    """An environment variable's whole number (`${READ_COUNT:-4000}`) where a key takes one."""
+    if isinstance(value, ExpandedWord) and type(value.scalar) is int:
+        return value.scalar
+    return value
 
 
 def flag(value: object) -> object:
     """An unquoted yes/no/on/off as the boolean YAML 1.1 reads, as before the config loader
-    kept those words as text; a quoted "yes" is still a string, not a boolean."""
+    kept those words as text; a quoted "yes" is still a string, not a boolean; an environment
+    variable's true or false is the boolean."""
+    if isinstance(value, ExpandedWord) and isinstance(value.scalar, bool):
+        return value.scalar
     return value.flag if isinstance(value, BoolWord) else value
+
+
+def _numeric(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def rule(words: str) -> WrapValidator:
@@ -160,12 +204,17 @@ Positive = Annotated[_Float, Field(gt=0), _NUMBER, rule("positive")]
 NonNegative = Annotated[_Float, Field(ge=0), _NUMBER, rule("at least 0")]
 Fraction = Annotated[_Float, Field(gt=0, lt=1), _NUMBER, rule("between 0 and 1 (exclusive)")]
 Share = Annotated[_Float, Field(gt=0, le=1), _NUMBER, rule("greater than 0 and at most 1")]
-PositiveInt = Annotated[int, Field(strict=True, ge=1), rule("positive")]
-Count = Annotated[int, Field(strict=True, ge=0), rule("at least 0")]
-Bins = Annotated[int, Field(strict=True, ge=2, le=100), rule("from 2 to 100")]
+INTEGER = BeforeValidator(integer)
+PositiveInt = Annotated[int, Field(strict=True, ge=1), INTEGER, rule("positive")]
+Count = Annotated[int, Field(strict=True, ge=0), INTEGER, rule("at least 0")]
+Bins = Annotated[int, Field(strict=True, ge=2, le=100), INTEGER, rule("from 2 to 100")]
 # Sizes of what is held per model: past these a value only fails later, or allocates a
 # window no machine holds (a maxlen of 10^20 raised OverflowError in the label join).
-Samples = Annotated[int, Field(strict=True, ge=1, le=10_000_000), rule("from 1 to 10,000,000")]
-Pending = Annotated[int, Field(strict=True, ge=1, le=50_000_000), rule("from 1 to 50,000,000")]
+Samples = Annotated[
+    int, Field(strict=True, ge=1, le=10_000_000), INTEGER, rule("from 1 to 10,000,000")
+]
+Pending = Annotated[
+    int, Field(strict=True, ge=1, le=50_000_000), INTEGER, rule("from 1 to 50,000,000")
+]
 Duration = Annotated[Number, BeforeValidator(duration), WithJsonSchema(_DURATION_SCHEMA)]
 File = Annotated[OptionalText, AfterValidator(file_path)]

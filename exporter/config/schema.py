@@ -31,7 +31,34 @@ class _EditorSchema(GenerateJsonSchema):
         result = super().generate(schema, mode)
         for node in [result, *result.get("$defs", {}).values()]:
             node.pop("title", None)
-        return {"$schema": self.schema_dialect, **result}
+        return {"$schema": self.schema_dialect, **_with_variables(result)}
+
+
+_VARIABLE = {"type": "string", "pattern": r"\$\{"}
+_KEPT = ("description", "default")  # stay on the key, beside the alternatives
+
+
+def _with_variables(node: Any) -> Any:
+    """A number or flag may also be written as an environment variable, as the loader reads it
+    (`max_samples: ${WINDOW:-4000}`; see scalars.ExpandedWord)."""
+    if isinstance(node, list):
+        return [_with_variables(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "anyOf" in node:  # one more alternative, beside the number's
+        branches = [b if _scalar(b) else _with_variables(b) for b in node["anyOf"]]
+        if any(map(_scalar, branches)) and _VARIABLE not in branches:
+            branches.append(_VARIABLE)
+        return {**node, "anyOf": branches}
+    if _scalar(node):
+        kept = {key: node[key] for key in _KEPT if key in node}
+        value = {key: item for key, item in node.items() if key not in _KEPT}
+        return {"anyOf": [value, _VARIABLE], **kept}
+    return {key: _with_variables(item) for key, item in node.items()}
+
+
+def _scalar(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("type") in ("integer", "number", "boolean")
 
 
 def schema_text() -> str:

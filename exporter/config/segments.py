@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 
 from exporter.config.drift import FeatureKeys
 from exporter.config.keys import ConfigError, Section
-from exporter.config.scalars import PositiveInt, Text, rule
+from exporter.config.scalars import INTEGER, PositiveInt, Text, rule
 from exporter.stats.kinds import FeatureType
 
 MAX_SEGMENT_VALUES = 100
@@ -14,6 +14,7 @@ MAX_SEGMENTS = 4  # with the version, a record's codes pack into 64 bits for the
 SegmentBudget = Annotated[
     int,
     Field(strict=True, ge=1, le=MAX_SEGMENT_VALUES),
+    INTEGER,
     rule(f"between 1 and {MAX_SEGMENT_VALUES}"),
 ]
 
