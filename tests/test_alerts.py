@@ -63,6 +63,7 @@ VANISHING = {
     "mlmon_feature_reference_missing_ratio",
     "mlmon_feature_out_of_range_ratio",
     "mlmon_feature_unseen_category_ratio",
+    "mlmon_feature_expected_unseen_category_ratio",  # as the reference missing ratio
     "mlmon_label_coverage_ratio",
 }
 

@@ -67,6 +67,7 @@ def _categorical(
         share(missing),
         unseen_category_ratio=unseen,
         reference_missing_ratio=column.missing,
+        expected_unseen_category_ratio=column.unseen,
     )
 
 

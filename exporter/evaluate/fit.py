@@ -18,7 +18,7 @@ from exporter.stats.embedding import MIN_ROWS as MIN_EMBEDDING_ROWS
 from exporter.stats.embedding import make_embedding_method
 from exporter.stats.kinds import FeatureType, Task
 from exporter.stats.multivariate import PCAReconstruction
-from exporter.stats.thresholds import LearnedThreshold, NoiseFloor, size_rules
+from exporter.stats.thresholds import LearnedThreshold, NoiseFloor, expected_unseen, size_rules
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class FittedColumn:
     importance: float = 1.0
     noise: NoiseFloor | None = None  # a fixed distance threshold's floor at small windows
     missing: float | None = None  # share of the reference rows without a value
+    unseen: float | None = None  # share of healthy rows expected outside `allowed`
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ def _categorical_column(
         importance=importance,
         noise=noise,
         missing=share(ref < 0),
+        unseen=expected_unseen(ref[ref >= 0], cats, allowed),
     )
 
 

@@ -35,6 +35,7 @@ class FeatureSnapshot:
     unseen_category_ratio: float | None = None
     histogram: FeatureHistogram | None = None
     reference_missing_ratio: float | None = None  # the same share over the reference rows
+    expected_unseen_category_ratio: float | None = None  # healthy share (see FittedColumn)
 
 
 @dataclass(frozen=True)

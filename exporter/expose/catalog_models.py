@@ -92,6 +92,15 @@ MODELS: tuple[MetricSpec, ...] = (
         "ratio",
     ),
     MetricSpec(
+        "mlmon_feature_expected_unseen_category_ratio",
+        "gauge",
+        "Share of present values a healthy window holds outside the allowed or reference set: "
+        "the reference rows outside allowed, or the rows whose category the reference holds "
+        "once (Good-Turing).",
+        MODEL_FEATURE,
+        "ratio",
+    ),
+    MetricSpec(
         "mlmon_multivariate_drift_score",
         "gauge",
         "Multivariate drift score of the window against the reference (pca_reconstruction: "

@@ -163,6 +163,7 @@ SNAPSHOT_FAMILIES = (
     "mlmon_feature_reference_missing_ratio",
     "mlmon_feature_out_of_range_ratio",
     "mlmon_feature_unseen_category_ratio",
+    "mlmon_feature_expected_unseen_category_ratio",
 )
 Families = dict[str, GaugeMetricFamily]
 
@@ -193,6 +194,7 @@ def _features(families: Families, s: ModelSnapshot) -> None:
             ("reference_missing", feat.reference_missing_ratio),
             ("out_of_range", feat.out_of_range_ratio),
             ("unseen_category", feat.unseen_category_ratio),
+            ("expected_unseen_category", feat.expected_unseen_category_ratio),
         ):
             if value is not None:
                 families[f"mlmon_feature_{ratio}_ratio"].add_metric([s.model, feat.name], value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -221,10 +221,30 @@ def with_unseen(method: DriftMethod, reference: npt.NDArray[Any]) -> npt.NDArray
         return reference
     codes = np.asarray(reference)
     present = codes[codes >= 0]
-    singletons = int(np.count_nonzero(np.bincount(present) == 1)) if present.size else 0
-    if singletons == 0:
+    missing_mass = unseen_share(present)
+    if not missing_mass:
         return reference
-    new = (np.random.default_rng(present.size).random(codes.size) < singletons / present.size) & (
-        codes >= 0
-    )
+    new = (np.random.default_rng(present.size).random(codes.size) < missing_mass) & (codes >= 0)
     return np.where(new, getattr(method, "n_categories", 0), codes)
+
+
+def unseen_share(present: npt.NDArray[Any]) -> float:
+    """Good-Turing's estimate of the share of new data in categories a sample lacks: the
+    share of the sample's rows (category codes, none missing) whose category it holds once."""
+    if not present.size:
+        return 0.0
+    return int(np.count_nonzero(np.bincount(present) == 1)) / present.size
+
+
+def expected_unseen(
+    present: npt.NDArray[Any], cats: Sequence[str], allowed: Sequence[str] | None
+) -> float | None:
+    """The share of a healthy window outside the allowed set (MLMonFeatureUnseenCategories'
+    baseline): the reference rows' own share, or without `allowed` the share new categories
+    take (unseen_share). present: reference codes into cats, none missing."""
+    if not present.size:
+        return None
+    if allowed is None:
+        return unseen_share(present)
+    outside = np.array([c not in allowed for c in cats])
+    return float(outside[present].mean())
