@@ -209,3 +209,48 @@ def test_labels_older_than_the_replay_are_not_read_again_after_a_restart(
     reader.read_once()
     assert registry.get_sample_value("mlmon_labels_total", {"model": "m"}) == 0
     assert reader.last_ids[LABELS] == f"{old + 49}-0".encode()
+
+
+def _restarted_pairs(
+    redis_server: RedisServer, tmp_path: Path, window: float, horizon: float, made: float
+) -> int:
+    """Labelled pairs a fresh process rebuilds from a prediction made `made` seconds ago and
+    its label 50 s later, within the horizon (a pair counts while its label is in the window)."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
+    base = make_config(tmp_path, redis_server.url)
+    model = base.models[0].model_copy(
+        update={
+            "window": base.models[0].window.model_copy(update={"duration_seconds": window}),
+            "labels": base.models[0].labels.model_copy(update={"horizon_seconds": horizon}),
+        }
+    )
+    now = time.time()
+    client = redis_server.client()
+    prediction = orjson.loads(_record(0)) | {"ts": now - made}
+    client.xadd(
+        PREDICTIONS, {b"data": orjson.dumps(prediction)}, id=f"{int((now - made) * 1000)}-0"
+    )
+    label = orjson.dumps({"id": "p0", "label": 5.5, "ts": now - made + 50})
+    client.xadd(LABELS, {b"data": label}, id=f"{int((now - made + 50) * 1000)}-0")
+    live = LiveMetrics(CollectorRegistry(), [model])
+    pipeline = ModelPipeline(model, live, SnapshotStore(), lambda: now)
+    reader = StreamReader(make_client(base.redis), [pipeline], base.redis, live, lambda: now)
+    reader.backfill()  # a fresh process: the windows rebuilt from the streams
+    return len(pipeline.join.pairs(now))
+
+
+def test_a_restart_keeps_a_pair_whose_prediction_is_older_than_the_horizon(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Window 1 h, horizon 60 s, a label 50 s after its prediction 10 minutes ago: the replay
+    expired the prediction by the clock before its label was replayed, and the restarted
+    process lost the pair (accuracy, coverage gone, MLMonLabelsMissing firing)."""
+    assert _restarted_pairs(redis_server, tmp_path, window=3600, horizon=60, made=600) == 1
+
+
+def test_a_restart_replays_predictions_a_horizon_before_the_window_for_its_labels(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Window 40 s, horizon 60 s, a prediction 70 s ago labelled 50 s later: the replay reached
+    back max(window, horizon), so the prediction of a label inside the window was not read."""
+    assert _restarted_pairs(redis_server, tmp_path, window=40, horizon=60, made=70) == 1

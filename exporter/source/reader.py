@@ -159,9 +159,16 @@ class StreamReader:
 
     def _rebuild(self, key: bytes, pipeline: Consumer, kind: str, resume: bytes | None) -> None:
         """Replay the stream's tail, newest first: the window, and back to predictions that may
-        still get labels (`labels.horizon`, at most `max_pending`), as the old process had."""
+        still get labels (`labels.horizon`, at most `max_pending`), as the old process had.
+
+        Predictions reach back a window and a horizon: a label inside the window may belong
+        to one made up to a horizon before it, and its pair counts in the window's metrics.
+        """
         model = pipeline.model
-        since = self._clock() - max(model.window.duration_seconds, model.labels.horizon_seconds)
+        reach = max(model.window.duration_seconds, model.labels.horizon_seconds)
+        if kind == PREDICTIONS:
+            reach = model.window.duration_seconds + model.labels.horizon_seconds
+        since = self._clock() - reach
         most = max(model.window.max_samples, model.labels.max_pending)
         bound = self._gate.replay_upper(key)
         if kind == PREDICTIONS:

@@ -121,7 +121,8 @@ class LabelJoin:
                 self._coverage.made(made)
                 self._coverage.made(replaced, -1)
             now = self._clock()
-            self._pending.expire(now - self._horizon)
+            if count:  # a replay's labels come after its predictions: see join()
+                self._pending.expire(now - self._horizon)
             claimed = self._early.claim(keys)
             joined = self._join(claimed, now, None) if claimed else JoinResult(0)
             result = self._with_expired(joined, now) if count else joined
@@ -134,10 +135,14 @@ class LabelJoin:
         being unmatched at once. count=False: a replay's labels, counted by the process
         that read them first, are not counted unmatched when their wait ends; nor does a
         held label's wait end in a replay: labels a reload handed on end counted after it.
+        Nor does a replay expire predictions by the clock: a label that came within the
+        horizon of its prediction joins it, as it did live, however long ago that was (the
+        pair counts while its label is in the window); the next live read expires them.
         """
         with self._lock:
             now = self._clock()
-            self._pending.expire(now - self._horizon)
+            if count:
+                self._pending.expire(now - self._horizon)
             joined = self._join(labels, now, count)
             return self._with_expired(joined, now) if count else joined
 
