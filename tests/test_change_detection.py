@@ -232,3 +232,41 @@ def test_a_watched_feature_keeps_the_bound_on_skewed_data_and_sees_a_shift_eithe
     assert found <= 2 * 1_000_000 / math.exp(DEFAULT_THRESHOLD)  # one bound per side
     assert watch.feed(rng.lognormal(0.5, 1, 2000))
     assert _watch(rng).feed(rng.lognormal(-0.5, 1, 2000))
+
+
+def test_a_new_reference_with_another_error_level_serves_its_new_detectors_statistic() -> None:
+    """The scrape kept the replaced detector's statistic (9.0 of 11.5 after 13 wrong
+    predictions) until the next label, hours later for slow labellers, while the model page
+    showed the new detector's 0: a near-alarm that no longer existed."""
+    rng = np.random.default_rng(14)
+    text = CONFIG.format(url="redis://127.0.0.1:1/0", port=free_port())
+    model = load_config_text(text, base_dir="/nonexistent").models[0]
+    registry = CollectorRegistry()
+    pipeline = ModelPipeline(model, LiveMetrics(registry, [model]), SnapshotStore())
+
+    def reference(accuracy: float) -> ReferenceData:
+        truth = (rng.random(4000) < 0.5).astype(int)
+        predicted = np.where(rng.random(4000) < accuracy, truth, 1 - truth)
+        labels = (tuple(predicted.astype(str).tolist()), tuple(truth.astype(str).tolist()))
+        return ReferenceData(
+            4000, {"x": rng.normal(0, 1, 4000)}, {}, labels[0], None, labels[1], f"r{accuracy}"
+        )
+
+    pipeline.fit(reference(0.9))
+    start = int(time.time() * 1000) - 10_000
+    for i in range(13):  # each one wrong
+        entry = f"{start + i}-0".encode()
+        record = {"id": f"p{i}", "features": {"x": 0.0}, "prediction": 1}
+        pipeline.ingest_predictions([(entry, {b"data": orjson.dumps(record)})])
+        pipeline.ingest_labels([(entry, {b"data": orjson.dumps({"id": f"p{i}", "label": 0})})])
+    climbed = registry.get_sample_value(*_series(STATISTIC))
+    assert climbed is not None and climbed > 5
+    pipeline.fit(reference(0.8))  # a new error level: a new detector
+    assert registry.get_sample_value(*_series(STATISTIC)) == 0.0
+
+
+def _series(name: str) -> tuple[str, dict[str, str]]:
+    """A sample's name and labels, as get_sample_value takes them, from `name{...}`."""
+    family, _, labels = name.partition("{")
+    pairs = (item.split("=") for item in labels.rstrip("}").split(","))
+    return family, {key: value.strip('"') for key, value in pairs}

@@ -498,7 +498,7 @@ def test_a_batch_fed_to_a_dropped_watch_does_not_bring_its_series_back() -> None
     """The reader could still be feeding the old watch while a refit dropped it."""
     registry = CollectorRegistry()
     metrics = ChangeMetrics(registry)
-    metrics.start("m", "feature:z", 11.5)
+    metrics.start("m", "feature:z", 11.5, 0.0)
     metrics.drop("m", "feature:z")
     metrics.observe("m", "feature:z", 1.5, [], count=True)
     assert (

@@ -40,8 +40,10 @@ class ModelChanges:
         self._fitted = fitted
         for signal in before - set(self._signals()):  # e.g. a feature now constant: unwatched
             self._metrics.drop(self._model.name, signal)
-        for signal in self._signals():
-            self._metrics.start(self._model.name, signal, self._model.change.threshold)
+        standing = [(ERROR, self.error.statistic)] if self.error is not None else []
+        standing += [(_signal(name), watch.statistic) for name, watch in self.watches.items()]
+        for signal, statistic in standing:  # a new detector's statistic is 0
+            self._metrics.start(self._model.name, signal, self._model.change.threshold, statistic)
 
     def claim(self) -> None:
         """Once this model's section took effect: the series of signals it no longer

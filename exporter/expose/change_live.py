@@ -26,12 +26,14 @@ class ChangeMetrics:
         self._watched: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
-    def start(self, model: str, signal: str, threshold: float) -> None:
-        """A signal's series from 0, so the first detection is an increase."""
+    def start(self, model: str, signal: str, threshold: float, statistic: float) -> None:
+        """A signal's series from 0, so the first detection is an increase; its statistic
+        where its detector stands (0 for a new reference's, not the replaced one's)."""
         with self._lock:
             self._watched.setdefault(model, set()).add(signal)
             self.detections.labels(model, signal)
             self.threshold.labels(model, signal).set(threshold)
+            self.statistic.labels(model, signal).set(statistic)
 
     def observe(
         self, model: str, signal: str, statistic: float, changes: Sequence[float], count: bool
