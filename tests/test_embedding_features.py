@@ -213,6 +213,22 @@ def test_a_reference_row_with_a_wrong_vector_is_named(tmp_path: Path) -> None:
         parse_reference(model, b'{"x": 1.0}\n', "jsonl", "ref.jsonl")
 
 
+@pytest.mark.parametrize("complete", [0, 9])
+def test_a_reference_with_too_few_complete_vectors_is_refused_naming_the_feature(
+    tmp_path: Path, complete: int
+) -> None:
+    """Accepted before: the feature got no method, and a 5-sd shift of every component
+    went unflagged with no series and no log line, where a blank scalar column is refused."""
+    model = config(tmp_path, model_yaml()).models[0]  # type: ignore[attr-defined]
+    vectors = [[0.5] * DIM] * complete + [None] * (40 - complete)
+    rows = b"".join(orjson.dumps({"x": 1.0, "text": v}) + b"\n" for v in vectors)
+    data = parse_reference(model, rows, "jsonl", "ref.jsonl")
+    with pytest.raises(ReferenceError, match=rf"{complete} complete vectors of text \(at least"):
+        fit_reference(model, data)
+    ten = b"".join(orjson.dumps({"x": 1.0, "text": [0.5 + i] * DIM}) + b"\n" for i in range(10))
+    fit_reference(model, parse_reference(model, rows + ten, "jsonl", "ref.jsonl"))
+
+
 def _feed(client: redis.Redis, stream: str, vectors: np.ndarray, start: int) -> None:
     payloads = [
         orjson.dumps(

@@ -7,6 +7,7 @@ import numpy as np
 from exporter.classes import class_key
 from exporter.config import ModelConfig
 from exporter.reference.load import ReferenceData, ReferenceError
+from exporter.stats.embedding import MIN_ROWS as MIN_EMBEDDING_ROWS
 from exporter.stats.kinds import FeatureType, Task
 
 SHOWN_CLASSES = 10
@@ -15,6 +16,7 @@ SHOWN_CLASSES = 10
 def check_reference(model: ModelConfig, data: ReferenceData) -> None:
     """Refuse what would otherwise pass silently; the message names the model and column."""
     _no_empty_features(model, data)
+    _enough_vectors(model, data)
     _positive_class_seen(model, data)
 
 
@@ -37,6 +39,19 @@ def _no_empty_features(model: ModelConfig, data: ReferenceData) -> None:
             "row blank), so their drift could not be tested: fill the column or remove the "
             "feature"
         )
+
+
+def _enough_vectors(model: ModelConfig, data: ReferenceData) -> None:
+    """An embedding with fewer complete reference vectors than its methods fit on had no
+    method, as a blank scalar feature had: never tested, and nothing said."""
+    for f in model.embeddings:
+        complete = int(np.isfinite(data.embeddings[f.name]).all(axis=1).sum())
+        if complete < MIN_EMBEDDING_ROWS and data.rows:
+            raise ReferenceError(
+                f"model {model.name!r}: the reference has {complete} complete vectors of "
+                f"{f.name} (at least {MIN_EMBEDDING_ROWS} are needed), so its drift could not "
+                "be tested: fill the column or remove the feature"
+            )
 
 
 def _positive_class_seen(model: ModelConfig, data: ReferenceData) -> None:
