@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import redis
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.daemon import Daemon
-from tests.helpers import make_config, records, sample, write_reference
+from tests.conftest import RedisServer
+from tests.helpers import make_config, records, sample, write_reference, xadd_all
 
 
 class NoCommands(redis.Redis):
@@ -67,6 +69,8 @@ def test_readiness_waits_for_redis_a_running_reader_and_references(tmp_path: Pat
     daemon.reader.redis_up = True
     assert daemon.readiness() == (False, "stream reader not running (restarting after a crash)")
     daemon.reader.running = True
+    assert daemon.readiness() == (False, "rebuilding windows from redis")
+    daemon.reader.backfilled.set()
     assert daemon.readiness() == (True, "ready")  # a file reference is fitted before start-up
     daemon.pipelines[0].fitted = None
     assert daemon.readiness() == (False, "reference not loaded: m")
@@ -122,3 +126,28 @@ def test_both_formats_parse_and_a_new_evaluation_replaces_the_cached_snapshot_te
     finally:
         daemon.http.stop()
     assert daemon.registry.get_sample_value("mlmon_window_samples", {"model": "m"}) == 800
+
+
+def test_while_the_start_up_rebuild_reads_redis_it_is_up_and_readyz_says_rebuilding(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """During a rebuild of 100k entries /readyz said "redis unreachable" and mlmon_redis_up
+    was 0 for 6 s, while every XREVRANGE was answered."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(13), 300))
+    registry = CollectorRegistry()
+    daemon = Daemon(make_config(tmp_path, redis_server.url), registry=registry)
+    features = {"x1": 0.1, "x2": 5.0, "x3": 1.0, "c1": "a", "c2": "b"}
+    record = orjson.dumps({"features": features, "prediction": 5.0})
+    xadd_all(redis_server.client(), "mlmon:{m}:predictions", [record] * 50)
+    pipeline, seen = daemon.pipelines[0], []
+    ingest = pipeline.ingest_predictions
+
+    def watched(entries: Any, count: bool = True) -> None:
+        seen.append((daemon.readiness(), registry.get_sample_value("mlmon_redis_up")))
+        ingest(entries, count)
+
+    pipeline.ingest_predictions = watched  # type: ignore[method-assign]
+    daemon.reader.running = True  # as its thread sets it
+    daemon.reader.backfill()
+    assert seen and set(seen) == {((False, "rebuilding windows from redis"), 1.0)}
+    assert daemon.readiness() == (True, "ready")

@@ -36,6 +36,7 @@ class Runtime:
     pipelines: tuple[ModelPipeline, ...]
     reader: StreamReader
     scheduler: BackgroundScheduler
+    reloaded: bool = False  # built by a reload: its kept windows serve while others rebuild
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def build_runtime(config: Config, old: Runtime | None, shared: Shared) -> Runtim
         return pipeline.model.name in intact or reader.backfilled.is_set()
 
     ticks = Ticks(can_run, lambda p: p.evaluate(client), lambda p: _reference_stored(client, p))
-    return Runtime(config, client, pipelines, reader, build_scheduler(pipelines, ticks))
+    scheduler = build_scheduler(pipelines, ticks)
+    return Runtime(config, client, pipelines, reader, scheduler, reloaded=old is not None)
 
 
 def _reference_stored(client: RedisClient, pipeline: ModelPipeline) -> bytes | None:
@@ -156,6 +158,9 @@ def readiness(runtime: Runtime, metrics_healthy: bool) -> tuple[bool, str]:
         return False, runtime.reader.down_because
     if not runtime.reader.running:
         return False, "stream reader not running (restarting after a crash)"
+    reader = runtime.reader
+    if not (runtime.reloaded or reader.backfilled.is_set() or reader.rebuilds_nothing):
+        return False, "rebuilding windows from redis"
     missing = [p.model.name for p in runtime.pipelines if not p.reference_loaded]
     if missing:
         return False, "reference not loaded: " + ", ".join(missing)

@@ -21,7 +21,7 @@ from exporter.source.order import LabelGate, capped
 from exporter.source.replies import caught_up, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
 from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics, Reply
-from exporter.source.tail import newest_id, read_tail, split_at, stream_state
+from exporter.source.tail import newest_id, reach, read_tail, split_at, stream_state
 
 log = logging.getLogger("exporter.reader")
 
@@ -138,6 +138,7 @@ class StreamReader:
         """Rebuild each window from its stream's tail, so a restart serves the same values."""
         if (before_7 := check_version(self._client, self._live)) is not None:
             self._no_entries_added = before_7  # before 7.0 trims cannot be counted
+        self.redis_up = True  # it answers: what /readyz waits for now is the rebuild
         for key, (pipeline, kind) in self._routes.items():
             if key in self.last_ids:
                 continue
@@ -158,17 +159,9 @@ class StreamReader:
         self.backfilled.set()
 
     def _rebuild(self, key: bytes, pipeline: Consumer, kind: str, resume: bytes | None) -> None:
-        """Replay the stream's tail, newest first: the window, and back to predictions that may
-        still get labels (`labels.horizon`, at most `max_pending`), as the old process had.
-
-        Predictions reach back a window and a horizon: a label inside the window may belong
-        to one made up to a horizon before it, and its pair counts in the window's metrics.
-        """
+        """Replay the stream's tail, newest first (see `reach`), as the old process had it."""
         model = pipeline.model
-        reach = max(model.window.duration_seconds, model.labels.horizon_seconds)
-        if kind == PREDICTIONS:
-            reach = model.window.duration_seconds + model.labels.horizon_seconds
-        since = self._clock() - reach
+        since = self._clock() - reach(model, kind == PREDICTIONS)
         most = max(model.window.max_samples, model.labels.max_pending)
         bound = self._gate.replay_upper(key)
         if kind == PREDICTIONS:

@@ -14,6 +14,7 @@ from typing import cast
 import orjson
 import redis
 
+from exporter.config import ModelConfig
 from exporter.source.connect import RedisClient
 from exporter.source.gaps import StreamState, parse_id
 from exporter.source.streams import Entry
@@ -60,6 +61,15 @@ def records_in(fields: dict[bytes, bytes]) -> int:
     except orjson.JSONDecodeError:
         return 1
     return len(parsed) if isinstance(parsed, list) else 1
+
+
+def reach(model: ModelConfig, predictions: bool) -> float:
+    """Seconds a rebuild reads back: the window, and the predictions that may still get
+    labels (`labels.horizon`; at most `max_pending`). Predictions reach a window and a
+    horizon back: a label inside the window may belong to one made a horizon before it,
+    and its pair counts in the window's metrics."""
+    window, horizon = model.window.duration_seconds, model.labels.horizon_seconds
+    return window + horizon if predictions else max(window, horizon)
 
 
 def read_tail(
