@@ -148,3 +148,30 @@ def test_the_estimation_error_compares_the_estimate_with_realised_on_the_same_ro
     estimated = dict(estimate(model, None, tuple(pred), tuple(scores)))
     error = dict(outcome.estimation_error)
     assert error["accuracy"] == pytest.approx(abs(estimated["accuracy"] - on_scored["accuracy"]))
+
+
+def test_the_estimation_error_of_folded_classes_does_not_read_their_labels() -> None:
+    """Predictions folded into `__other__` whose label was another folded class are joined as
+    `__other__mismatch__`: the estimate read that marker, a miss, where the window's rows
+    hold `__other__`, and its error looked small (0.010 against a 0.05 gap in a review)."""
+    from exporter.evaluate.outcomes import assess
+    from exporter.window.classnames import OTHER_MISMATCH
+    from exporter.window.labels import JoinedPairs
+
+    rng = np.random.default_rng(32)
+    named, folded = ("a", "b", "__other__"), ROWS // 2
+    scores: list[Compact] = [(named, (0.7, 0.2, 0.1))] * (ROWS - folded)
+    scores += [(named, (0.1, 0.1, 0.8))] * folded
+    truth = np.where(rng.random(ROWS - folded) < 0.7, "a", "b").tolist()
+    hit = rng.random(folded) < 0.5  # the same folded class, or another one
+    predicted = ["a"] * (ROWS - folded) + ["__other__" if h else OTHER_MISMATCH for h in hit]
+    actual = truth + ["__other__"] * folded
+    model = _model(Task.MULTICLASS)
+    pairs = JoinedPairs(
+        tuple(predicted), tuple(actual), tuple(scores), slices=np.zeros(ROWS, np.int64)
+    )
+    outcome = assess(model, pairs, None)
+    as_held = tuple(["a"] * (ROWS - folded) + ["__other__"] * folded)
+    estimated = dict(estimate(model, None, as_held, tuple(scores)))["accuracy"]
+    realised = dict(outcome.performance)["accuracy"]
+    assert dict(outcome.estimation_error)["accuracy"] == pytest.approx(abs(estimated - realised))
