@@ -56,6 +56,54 @@ def test_connections_that_send_nothing_do_not_hold_up_a_scrape() -> None:
         assert conn.getresponse().read() == b"up 1\n"
 
 
+def trickling(port: int, count: int, stack: ExitStack, start: bytes) -> None:
+    """Open `count` connections that send `start` (never a whole head) and then nothing."""
+    for _ in range(count):
+        sock = stack.enter_context(socket.create_connection(("127.0.0.1", port)))
+        sock.sendall(start)
+
+
+def test_clients_trickling_their_headers_do_not_hold_up_a_scrape() -> None:
+    with serving() as port, ExitStack() as stack:
+        trickling(port, 3 * listener.WORKERS, stack, b"GET /metrics HTTP/1.1\r\nHost: x\r\nX")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=PROMPT)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200
+        conn.request("GET", "/metrics")
+        assert conn.getresponse().read() == b"up 1\n"
+
+
+def test_tls_clients_stalled_in_the_handshake_do_not_hold_up_a_scrape(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    tls = TLSServerConfig(cert_file=str(pki.server_cert), key_file=str(pki.server_key))
+    with serving(WebSecurity(tls=tls)) as port, ExitStack() as stack:
+        trickling(port, 3 * listener.WORKERS, stack, b"\x16\x03\x01\x02\x00\x01")
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=PROMPT, context=client_context(pki)
+        )
+        conn.request("GET", "/metrics")
+        assert conn.getresponse().read() == b"up 1\n"
+
+
+def test_requests_sent_together_on_one_connection_are_all_answered_in_order() -> None:
+    with serving() as port, socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 2 + b"GET /healthz HTTP/1.1")
+        answers = b""
+        while answers.count(b"up 1\n") < 2:  # the third head's rest arrives after those
+            answers += sock.recv(65536)
+        sock.sendall(b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+        while chunk := sock.recv(65536):
+            answers += chunk
+    assert answers.count(b"HTTP/1.1 200 OK") == 3
+    assert answers.count(b"up 1\n") == 2
+
+
+def test_a_request_line_without_cr_is_refused_at_once() -> None:
+    with serving() as port, socket.create_connection(("127.0.0.1", port), timeout=PROMPT) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\n")
+        assert sock.recv(1024).startswith(b"HTTP/1.1 400 ")
+
+
 def test_a_client_that_never_starts_the_tls_handshake_does_not_stop_the_others(
     tmp_path: Path,
 ) -> None:

@@ -2,20 +2,24 @@
 
 cheroot gives a fixed pool of worker threads, a selector that parks idle keep-alive
 connections without holding a worker, a queue for connections waiting for a worker (full: 503)
-and a configurable listen backlog. Three things are ours:
+and a configurable listen backlog. Four things are ours:
 
+- A connection goes to a worker only once its whole request head (request line and headers)
+  has arrived: the selector thread reads what each connection sends without waiting
+  (exporter/web/headread.py). cheroot hands a connection to a worker as soon as it sends a
+  byte, where a client trickling its headers (slowloris) held the worker for up to
+  REQUEST_SECONDS, and 64 such clients held them all. Now a slow client holds only its own
+  connection, which is closed if its head is not in REQUEST_SECONDS after its first byte.
 - TLS uses the context built from the web config (client-certificate verification included;
-  its SNI callback switches a connection to re-read certificates, exporter/web/tlscontext.py),
-  and the handshake runs in the worker, under the connection's deadline: cheroot's own adapter
-  handshakes in its accept loop, where one client that connects and stays silent stops every
-  other connection (cherrypy/cheroot#748). After it, a client certificate without any of
-  client_allowed_sans ends the connection before a request is read.
-- A new connection waits in the selector, not in a worker, until it sends something (cheroot
-  hands it to a worker at once, where a client that connects and stays silent holds it).
-- Every read and write makes progress within IDLE_SECONDS; the request line and headers
-  arrive within REQUEST_SECONDS and the response goes out within RESPONSE_SECONDS: a client
-  trickling a byte at a time (slowloris), or reading the response that way, holds a worker
-  for that long, never forever.
+  its SNI callback switches a connection to re-read certificates, exporter/web/tlscontext.py).
+  The handshake runs in the selector thread too, without waiting, a step each time the client
+  sends something: cheroot's own adapter handshakes blocking in its accept loop, where one
+  client that connects and stays silent stops every other connection (cherrypy/cheroot#748).
+  After it, a client certificate without any of client_allowed_sans ends the connection
+  before a request is read.
+- Every read and write in a worker makes progress within IDLE_SECONDS, and the response goes
+  out within RESPONSE_SECONDS: a client reading it a byte at a time holds a worker for that
+  long, never forever.
 - The socket is bound at construction, so a taken port fails before anything starts.
 """
 
@@ -34,6 +38,7 @@ from cheroot.makefile import MakeFile
 from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl import Adapter
 
+from exporter.web.headread import Outcome, Pending, handshake, read_ahead
 from exporter.web.tlscontext import ServerContext
 
 log = logging.getLogger("exporter.http")
@@ -47,7 +52,7 @@ BACKLOG = 1024  # connections the kernel holds before we accept them (capped by 
 QUEUED = 2048  # accepted connections waiting for a worker; past this they get 503
 KEEP_ALIVE = 64  # idle keep-alive connections kept open (Prometheus keeps one per target)
 IDLE_SECONDS = 10  # a read or write that makes no progress for this long ends the connection
-REQUEST_SECONDS = 10.0  # the request line and headers, however slowly the client sends them
+REQUEST_SECONDS = 10.0  # the request line and headers, from their first byte on
 RESPONSE_SECONDS = 30.0  # rendering and sending the response, however slowly the client reads
 SHUTDOWN_SECONDS = 5  # stop() waits this long for requests in progress
 MAX_HEADER_BYTES = 64 * 1024
@@ -63,6 +68,7 @@ class _Deadline:
         self._sock = sock
         self._idle = idle
         self._deadline = math.inf
+        self.pending = Pending()  # read by the selector thread ahead of the worker
 
     def restart(self, seconds: float) -> None:
         """A new request begins: it has `seconds` from now."""
@@ -75,7 +81,9 @@ class _Deadline:
         self._sock.settimeout(min(self._idle, left))
 
     def recv_into(self, buffer: Any) -> int:
-        """socket.recv_into (as socket.SocketIO calls it), within the deadline."""
+        """socket.recv_into (as socket.SocketIO calls it): pending bytes, or within the deadline."""
+        if self.pending:
+            return self.pending.take(buffer)
         self._arm()
         return self._sock.recv_into(buffer)
 
@@ -111,15 +119,56 @@ class _Connection(HTTPConnection):
     def __init__(self, server: Any, sock: socket.socket, makefile: MakeFileFn = MakeFile) -> None:
         self.deadline = _Deadline(sock, float(server.timeout))
         self._handshake_pending = isinstance(sock, ssl.SSLSocket)
+        self._used: float | None = None
+        self.head_started: float | None = None  # time.time() of the head's first byte
         super().__init__(
             server, sock, lambda _sock, mode, size: makefile(self.deadline, mode, size)
         )
 
+    @property
+    def last_used(self) -> float | None:
+        """ConnectionManager closes a connection in the selector IDLE_SECONDS after this: so
+        an idle one then, and one whose head is arriving REQUEST_SECONDS after its first byte."""
+        if self.head_started is None or self._used is None:
+            return self._used
+        return min(self._used, self.head_started + REQUEST_SECONDS - float(self.server.timeout))
+
+    @last_used.setter
+    def last_used(self, when: float | None) -> None:
+        self._used = when
+
+    def read_ahead(self) -> Outcome:
+        """Take what the client has sent, without waiting: READY once a worker can answer it."""
+        if self.head_started is None:
+            self.head_started = time.time()
+        self.deadline.pending.unread(self.rfile)
+        try:
+            outcome = self._read_step()
+        except OSError as exc:  # a failed handshake, a reset
+            log.debug("connection from %s dropped: %s", self.remote_addr, exc)
+            return Outcome.CLOSED
+        if outcome is Outcome.READY:
+            self.head_started = None
+        return outcome
+
+    def _read_step(self) -> Outcome:
+        if self._handshake_pending:
+            assert isinstance(self.socket, ssl.SSLSocket)
+            try:
+                if handshake(self.socket) is Outcome.WAIT:
+                    return Outcome.WAIT
+            except ssl.SSLWantWriteError:  # rare: the worker finishes it, blocking, in time
+                return Outcome.READY
+            self._handshake_pending = False
+            if not self._peer_allowed():
+                return Outcome.CLOSED
+        return read_ahead(self.socket, self.deadline.pending, MAX_HEADER_BYTES)
+
     def communicate(self) -> bool:
         """Serve the next request on this connection; True keeps it open for another."""
-        self.deadline.restart(REQUEST_SECONDS)  # the handshake and headers
+        self.deadline.restart(REQUEST_SECONDS)  # what is left of the head, if anything
         try:
-            if self._handshake_pending:
+            if self._handshake_pending:  # the selector thread could not finish it
                 self.deadline.do_handshake()
                 self._handshake_pending = False
                 if not self._peer_allowed():
@@ -210,14 +259,29 @@ class Listener(wsgi.Server):
         return self._bound
 
     def process_conn(self, conn: HTTPConnection) -> None:
-        """A connection that sent something goes to a worker; a new one waits in the selector.
+        """A connection goes to a worker once its head is in; until then it waits in the selector.
 
         ConnectionManager.put() marks a connection with last_used; a new one has none yet.
         """
+        assert isinstance(conn, _Connection)
         if conn.last_used is None:
-            self.put_conn(conn)
-        else:
+            super().put_conn(conn)
+            return
+        outcome = conn.read_ahead()
+        if outcome is Outcome.READY:
             super().process_conn(conn)
+        elif outcome is Outcome.WAIT:
+            super().put_conn(conn)
+        else:
+            conn.close()
+
+    def put_conn(self, conn: HTTPConnection) -> None:
+        """A kept-alive connection that already holds bytes of its next request is read on."""
+        assert isinstance(conn, _Connection)
+        if conn.deadline.pending or conn.rfile.has_data():
+            self.process_conn(conn)
+        else:
+            super().put_conn(conn)
 
     def close(self) -> None:
         """Stop serving, if started, and release the port."""

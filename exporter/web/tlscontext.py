@@ -2,11 +2,11 @@
 
 As the exporter-toolkit does (it loads the key pair on every handshake), the certificate, key
 and client CA files are read again on each TLS handshake (from the SNI callback, which OpenSSL
-calls for every ClientHello, SNI or not, in the worker doing the handshake); when their bytes
-changed, a new context is built from them and the connection switches to it. So a certificate
-replaced on disk is served from the next connection on, without a restart. While the new
-files do not load (a key pair replaced one file at a time, say), the last good context is
-kept and a warning logged once per set of files.
+calls for every ClientHello, SNI or not, in the listener's selector thread, which handshakes);
+when their bytes changed, a new context is built from them and the connection switches to it.
+So a certificate replaced on disk is served from the next connection on, without a restart.
+While the new files do not load (a key pair replaced one file at a time, say), the last good
+context is kept and a warning logged once per set of files.
 """
 
 from __future__ import annotations
