@@ -294,6 +294,32 @@ def test_users_hashed_at_different_costs_are_warned_about(caplog: pytest.LogCapt
     assert "different bcrypt costs (4, 5)" in caplog.text
 
 
+CUT_SHORT = "$2b$04$.RAJZYcmkiYZF8bj0B1ELe4"  # the first 30 of a bcrypt hash's 60 characters
+BAD_SALT = "$2b$04$" + "a" * 53  # well-formed but for the salt's last letter, which bcrypt refuses
+
+
+@pytest.mark.parametrize("hashed", [CUT_SHORT, BAD_SALT, CUT_SHORT + "a" * 31])
+def test_a_hash_bcrypt_could_never_match_is_refused_at_load_naming_its_user(
+    tmp_path: Path, hashed: str
+) -> None:
+    (tmp_path / "web.yml").write_text(f"basic_auth_users: {{alice: '{hashed}'}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_web_config(str(tmp_path / "web.yml"))
+    assert "basic_auth_users.alice: must be a bcrypt hash of 60 characters" in str(err.value)
+    assert f"got {len(hashed)} characters" in str(err.value)
+    assert hashed not in str(err.value)
+
+
+def test_a_password_refused_because_bcrypt_cannot_read_the_hash_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    auth = BasicAuth((("alice", BAD_SALT.encode()),))  # built in code, so not checked at load
+    with caplog.at_level(logging.WARNING, "exporter.http"):
+        assert not auth.check("alice", PASSWORD) and not auth.check("alice", PASSWORD)
+    assert caplog.text.count("basic_auth_users.alice: bcrypt cannot check a password") == 1
+    assert BAD_SALT not in caplog.text
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

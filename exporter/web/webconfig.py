@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 import threading
 from typing import Annotated
@@ -36,8 +37,10 @@ except ModuleNotFoundError:  # basic auth then fails with require_bcrypt's messa
     bcrypt = None  # type: ignore[assignment]
 
 log = logging.getLogger("exporter.http")
-_BCRYPT_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
 MIN_COST, MAX_COST = 4, 31  # what bcrypt accepts
+# $2a$, $2b$ or $2y$, a two-digit cost, then 22 characters of salt and 31 of hash in bcrypt's
+# base64. The salt's last character carries 2 bits, so only 4 letters end a salt bcrypt reads.
+_BCRYPT = re.compile(rb"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{21}[.Oeu][./A-Za-z0-9]{31}")
 
 
 def _describe(value: object) -> str:
@@ -70,10 +73,11 @@ def _users(value: object) -> tuple[tuple[str, bytes], ...]:
             raise ConfigError(str(user), "user names must be non-empty strings without ':'")
         if not isinstance(hashed, str) or bcrypt_cost(hashed.encode()) is None:
             # The hash itself is never echoed: it is as good as a password to an offline attack.
+            got = f"{len(hashed)} characters" if isinstance(hashed, str) else _describe(hashed)
             raise ConfigError(
                 user,
-                "must be a bcrypt hash ($2a$, $2b$ or $2y$, a cost of "
-                f"{MIN_COST} to {MAX_COST}, then the salted hash)",
+                "must be a bcrypt hash of 60 characters ($2a$, $2b$ or $2y$, a cost of "
+                f"{MIN_COST} to {MAX_COST}, $, then 53 of salt and hash), got {got}",
             )
         users.append((user, hashed.encode()))
     return tuple(users)
@@ -120,16 +124,12 @@ def parse_web_config(raw: object, base_dir: str) -> WebSecurity:
 
 
 def bcrypt_cost(hashed: bytes) -> int | None:
-    """The cost (log2 rounds) of a bcrypt hash such as `$2b$12$...`; None when not one."""
-    cost = hashed[4:6]
-    if (
-        not hashed.startswith(_BCRYPT_PREFIXES)
-        or hashed[6:7] != b"$"
-        or not cost.isdigit()
-        or not MIN_COST <= int(cost) <= MAX_COST
-    ):
+    """The cost (log2 rounds) of a whole bcrypt hash such as `$2b$12$...`; None when not one
+    (a hash cut short never matches, so every password would be refused without a word)."""
+    match = _BCRYPT.fullmatch(hashed)
+    if match is None or not MIN_COST <= int(match[1]) <= MAX_COST:
         return None
-    return int(cost)
+    return int(match[1])
 
 
 class BasicAuth:
@@ -144,6 +144,7 @@ class BasicAuth:
         self._users = dict(users)
         self._key = secrets.token_bytes(32)  # the cache holds keyed digests, never passwords
         self._verified: set[bytes] = set()
+        self._unreadable: set[str] = set()  # users whose hash bcrypt refused, warned about once
         self._lock = threading.Lock()
         costs = {bcrypt_cost(hashed) or MIN_COST for hashed in self._users.values()}
         if len(costs) > 1:
@@ -175,9 +176,23 @@ class BasicAuth:
                 return True
         try:
             ok = bcrypt.checkpw(password.encode(), hashed or self._dummy) and hashed is not None
-        except ValueError:  # a malformed hash never matches
+        except ValueError as exc:  # a hash the config check let through: never matches
+            self._warn_unreadable(user, exc)
             ok = False
         if ok:
             with self._lock:
                 self._verified.add(digest)
         return ok
+
+    def _warn_unreadable(self, user: str, exc: ValueError) -> None:
+        """Say once per user why every one of its passwords is refused."""
+        with self._lock:
+            if user in self._unreadable:
+                return
+            self._unreadable.add(user)
+        log.warning(
+            "basic_auth_users.%s: bcrypt cannot check a password against its hash (%s): "
+            "every password of this user is refused",
+            user,
+            exc,
+        )
