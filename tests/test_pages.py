@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import time
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import numpy as np
 import orjson
@@ -111,4 +113,22 @@ def test_the_models_page_links_to_the_metrics_where_the_telemetry_path_serves_th
     daemon = Daemon(config, registry=CollectorRegistry(), telemetry_path="/custom")
     page = daemon._page("/models", "text/html")
     assert page is not None and page[0] == 200
-    assert b"href='/custom'" in page[2] and b"/metrics" not in page[2]
+    assert b"href='./custom'" in page[2] and b"/metrics" not in page[2]
+
+
+def test_every_link_on_the_pages_leads_to_a_page_directly_and_under_a_proxy_prefix(
+    tmp_path: Path,
+) -> None:
+    """Links were absolute (/models/...), so behind a proxy serving /mlmon/ every one 404ed."""
+    daemon = _daemon(tmp_path, shift=True)
+    pages = ["/models", "/models/", "/models/m", "/models/m/features/x1", "/models/m/features/c1"]
+    for prefix in ("", "/mlmon"):
+        for page in pages:
+            body = _get(daemon, page)[2].decode()
+            links = [html.unescape(h) for h in re.findall(r"href='([^']*)'", body)]
+            assert links, page
+            for link in links:
+                target = urlsplit(urljoin(f"http://proxy{prefix}{page}", link)).path
+                assert target.startswith(prefix + "/"), (prefix, page, link)
+                path = target.removeprefix(prefix)
+                assert path == "/metrics" or _get(daemon, path)[0] == 200, (page, link)

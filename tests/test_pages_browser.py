@@ -175,7 +175,7 @@ def test_chromium_shows_a_drifted_feature_first_with_its_histogram_and_the_pages
         top = names[0]
         assert drifted[0], f"the first feature listed, {top}, is not shown as drifted"
         assert not all(drifted), "every feature drifts: the order shows nothing"
-        assert [a.attrs["href"] for a in rows[0][0].all("a")] == [f"/models/fraud/features/{top}"]
+        assert [a.attrs["href"] for a in rows[0][0].all("a")] == [f"../models/fraud/features/{top}"]
         view = json.loads(_get(f"{base}/models/fraud", "application/json"))
         assert top in view["drifted_features"]
 

@@ -122,9 +122,9 @@ def test_hostile_names_show_as_text_in_the_body_attributes_and_svg_titles() -> N
     hrefs = [attrs["href"] for tag, attrs in model.tags if tag == "a"]
     m = quote(MODEL, safe="")
     assert hrefs == [
-        "/models",
-        f"/models/{m}/features/{quote(SCRIPT, safe='')}",
-        f"/models/{m}/features/{quote(BREAKOUT, safe='')}",
+        "../models",
+        f"../models/{m}/features/{quote(SCRIPT, safe='')}",
+        f"../models/{m}/features/{quote(BREAKOUT, safe='')}",
     ]
     # Category values as SVG bin labels and their tooltips.
     assert script.text_in("svg", "text", "title") == [SCRIPT, f"{BREAKOUT} (unseen)", QUOTE]

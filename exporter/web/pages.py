@@ -154,8 +154,14 @@ ENV.globals.update(
 )
 
 
-def _html(template: str, title: str, **view: Any) -> Response:
-    body = ENV.get_template(template).render(title=title, **view)
+def root_of(path: str) -> str:
+    """The relative way from a page at `path` back to the root, which every link starts with:
+    a proxy serving the pages under a prefix (web.external_url's path) keeps them under it."""
+    return "../" * (path.count("/") - 1) or "./"
+
+
+def _html(template: str, title: str, path: str, **view: Any) -> Response:
+    body = ENV.get_template(template).render(title=title, root=root_of(path), **view)
     return 200, HTML, body.encode("utf-8", "replace")
 
 
@@ -173,7 +179,7 @@ def render(
     telemetry: str = "/metrics",
 ) -> Response | None:
     """The page for a /models path, or None when the path is not one of ours; the models page
-    links to the metrics at `telemetry` (--web.telemetry-path)."""
+    links to the metrics at `telemetry` (--web.telemetry-path). Links are relative to `path`."""
     parts = [unquote(p) for p in path.strip("/").split("/")]
     if not parts or parts[0] != "models":
         return None
@@ -182,13 +188,13 @@ def render(
         view = models_view(store, list(names))
         if want_json:
             return _json(view)
-        return _html("models.html", "models", telemetry=telemetry, **view)
+        return _html("models.html", "models", path, telemetry=telemetry.lstrip("/"), **view)
     snapshot = store.models.get(parts[1]) if parts[1] in names else None
     if snapshot is None:
         return 404, TEXT, b"no such model, or not evaluated yet\n"
     if len(parts) == 2:
         view = {**model_view(snapshot), "multivariate": multivariate_view(snapshot)}
-        return _json(view) if want_json else _html("model.html", snapshot.model, **view)
+        return _json(view) if want_json else _html("model.html", snapshot.model, path, **view)
     feature = next(
         (
             f
@@ -201,4 +207,4 @@ def render(
         return 404, TEXT, b"no such feature\n"
     view = feature_view(store, snapshot, feature)
     title = f"{snapshot.model} / {feature.name}"
-    return _json(view) if want_json else _html("feature.html", title, **view)
+    return _json(view) if want_json else _html("feature.html", title, path, **view)

@@ -21,7 +21,8 @@ from exporter.web.webconfig import BasicAuth
 log = logging.getLogger("exporter.http")
 
 TELEMETRY_PATH = "/metrics"
-# The links are relative, so the page works behind a proxy that serves it under a prefix.
+# The links are relative, so the page works behind a proxy that serves it under a prefix (the
+# /models pages' links are too: pages.root_of).
 LANDING = """<!doctype html>
 <html><head><meta charset="utf-8"><title>ml-monitoring-exporter</title></head>
 <body><h1>ml-monitoring-exporter</h1>
