@@ -4,12 +4,16 @@ key path), and http_server_config.headers and rate_limit on a running listener."
 from __future__ import annotations
 
 import http.client
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from exporter.config import ConfigError
 from exporter.web.httpconfig import go_duration
+from tests.helpers import model_yaml, sample, write_reference
 from tests.webtls import Authority, serving
 from tests.webtls import web_file as load
 
@@ -157,16 +161,46 @@ def test_a_bad_web_config_names_the_key_path(tmp_path: Path, text: str, message:
     assert "secret-key-text" not in str(err.value)
 
 
-def test_a_key_file_that_does_not_match_the_certificate_is_refused_at_start(
+def test_certificate_files_that_do_not_load_are_named_with_their_key_path(
     tmp_path: Path,
 ) -> None:
+    """OpenSSL's "[SSL] PEM lib" named neither the key nor the file."""
     from exporter.web.webconfig import ssl_context
 
     ca = Authority(tmp_path)
     server, other = ca.issue("server"), ca.issue("other")
-    web = load(
-        tmp_path, f"tls_server_config: {{cert_file: {server.cert}, key_file: {other.key}}}\n"
+    cases = {
+        (server.key, server.cert): f"cert_file: {server.key} holds no PEM certificate",
+        (server.cert, other.key): (
+            f"key_file: {other.key} is not the key of the certificate in {server.cert}"
+        ),
+        (server.cert, server.cert): f"key_file: {server.cert} holds no unencrypted PEM private key",
+    }
+    for (cert, key), message in cases.items():
+        web = load(tmp_path, f"tls_server_config: {{cert_file: {cert}, key_file: {key}}}\n")
+        assert web.tls is not None
+        with pytest.raises(ConfigError) as err:
+            ssl_context(web.tls)
+        assert str(err.value).startswith("tls_server_config." + message), err.value
+
+
+def test_check_config_names_the_web_config_file_of_swapped_certificate_files(
+    tmp_path: Path,
+) -> None:
+    server = Authority(tmp_path).issue("server")
+    (tmp_path / "web.yml").write_text(
+        f"tls_server_config: {{cert_file: {server.key}, key_file: {server.cert}}}\n"
     )
-    assert web.tls is not None
-    with pytest.raises(ConfigError, match=r"^tls_server_config: cannot load certificates"):
-        ssl_context(web.tls)
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 200))
+    (tmp_path / "config.yaml").write_text(
+        "redis: {url: 'redis://127.0.0.1:1/0'}\nmodels:" + model_yaml("m")
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "check-config", f"--config.file={tmp_path}/config.yaml",
+         f"--web.config.file={tmp_path}/web.yml"],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent.parent,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"{tmp_path}/web.yml: tls_server_config.cert_file: {server.key} holds no" in (
+        result.stderr
+    )

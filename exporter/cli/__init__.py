@@ -76,7 +76,10 @@ def _web_security(path: str | None) -> WebSecurity | None:
         return None
     web = load_web_config(path)
     if web.tls is not None:
-        ssl_context(web.tls)
+        try:
+            ssl_context(web.tls)
+        except ConfigError as exc:  # named like load_web_config's errors: the file, the key
+            raise ConfigError(f"{path}: {exc.path}", exc.reason) from None
     return web
 
 

@@ -163,15 +163,56 @@ def ssl_context(tls: TLSServerConfig) -> ServerContext:
     do not load now."""
     try:
         material = read_material(tls)
+    except OSError as exc:
+        raise ConfigError("tls_server_config", f"cannot read certificates: {exc}") from None
+    try:
         context = build(tls, material)
-    except (ssl.SSLError, ValueError, OSError) as exc:
-        raise ConfigError("tls_server_config", f"cannot load certificates: {exc}") from None
+    except (ssl.SSLError, ValueError) as exc:
+        raise _culprit(tls, material, exc) from None
     except openssl.OpenSSLUnavailable as exc:
         raise ConfigError(
             "tls_server_config", f"this Python's ssl module cannot do {_needs(tls)}: {exc}"
         ) from None
     context.sni_callback = _Reloader(tls, material, context).on_hello
     return context
+
+
+def _source(name: str, path: str | None) -> tuple[str, str]:
+    """The key path of a PEM and how to name it: its file, or the inline value (not echoed)."""
+    return (
+        (f"tls_server_config.{name}_file", path)
+        if path
+        else (f"tls_server_config.{name}", "the inline PEM")
+    )
+
+
+def _culprit(tls: TLSServerConfig, material: Material, exc: Exception) -> ConfigError:
+    """Which PEM does not load, and why: OpenSSL's own message ("[SSL] PEM lib") names none."""
+    cert, key, cas = material
+    cert_at, cert_name = _source("cert", tls.cert_file)
+    key_at, key_name = _source("key", tls.key_file)
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        probe.load_verify_locations(cadata=cert.decode("ascii", "replace"))
+    except (ssl.SSLError, ValueError) as why:
+        return ConfigError(cert_at, f"{cert_name} holds no PEM certificate ({why})")
+    try:
+        _load(probe, (cert, key, None))
+    except ssl.SSLError as why:
+        if why.reason == "KEY_VALUES_MISMATCH":
+            return ConfigError(
+                key_at, f"{key_name} is not the key of the certificate in {cert_name}"
+            )
+        if why.reason is None or why.reason == "BAD_DECRYPT":  # "PEM lib": it did not parse
+            return ConfigError(key_at, f"{key_name} holds no unencrypted PEM private key ({why})")
+        return ConfigError(cert_at, f"{cert_name} cannot be served with {key_name}: {why}")
+    if cas is not None:
+        ca_at, ca_name = _source("client_ca", tls.client_ca_file)
+        try:
+            probe.load_verify_locations(cadata=cas.decode("ascii", "replace"))
+        except (ssl.SSLError, ValueError) as why:
+            return ConfigError(ca_at, f"{ca_name} holds no PEM certificate ({why})")
+    return ConfigError("tls_server_config", f"cannot load certificates: {exc}")
 
 
 def _needs(tls: TLSServerConfig) -> str:
