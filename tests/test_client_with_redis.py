@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -295,3 +296,46 @@ def test_retention_trims_the_stream_by_age_and_maxlen_by_length(redis_server: Re
             logger.log({"x": float(i)}, 1)
         assert logger.flush(10)
     assert 100 <= client.xlen("mlmon:{n}:predictions") < 1000
+
+
+@pytest.fixture
+def slow_link(redis_server: RedisServer) -> Iterator[str]:
+    """A URL to the server through a healthy but modest link: 10 MB/s towards Redis."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    closing = threading.Event()
+
+    def pump(src: socket.socket, dst: socket.socket, rate: float) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+                time.sleep(len(chunk) / rate)  # the throttle itself, not a wait for a state
+        for s in (src, dst):
+            s.close()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while not closing.is_set():
+                near, _ = listener.accept()
+                far = socket.create_connection(("127.0.0.1", redis_server.port))
+                for args in ((near, far, 10e6), (far, near, 1e9)):
+                    threading.Thread(target=pump, args=args, daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    closing.set()
+    listener.close()
+
+
+def test_a_burst_of_large_records_reaches_a_healthy_redis_over_a_modest_link(
+    slow_link: str, redis_server: RedisServer
+) -> None:
+    """5,000 records per round trip whatever their size: 25 MB in one write, cut by the 1 s
+    socket timeout, counted as dropped (redis_error) while Redis applied part of them."""
+    logger = PredictionLogger(slow_link, "m", flush_interval=30.0)
+    for i in range(1000):
+        logger.log({"text": "x" * 25_000}, 1, id=f"big{i}")
+    assert logger.flush(60)
+    assert logger.stats.sent["predictions"] == 1000
+    assert sum(logger.stats.dropped.values()) == logger.stats.send_failures == 0
+    logger.close()
+    assert len(_stream_ids(redis_server)) == 1000

@@ -7,6 +7,8 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import itemgetter
 
 import redis
 
@@ -17,6 +19,8 @@ log = logging.getLogger("exporter.client")
 MAX_BACKOFF_SECONDS = 2.0
 WIRE_MAX_BATCH = 10000  # records per `batch` entry the exporter accepts
 ROUND_TRIP_RECORDS = 5000  # a deep queue leaves in few round trips: each costs GIL hand-offs
+# socket_timeout bounds a round trip's whole write: keep it small enough for any healthy link
+ROUND_TRIP_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -161,10 +165,21 @@ class Sender:
         limit = size if self._down else max(size, ROUND_TRIP_RECORDS)
         items = [popleft() for _ in range(min(len(self.queue), limit))]
         records = [item for item in items if type(item) is tuple]
+        if _payload_bytes(records) > ROUND_TRIP_BYTES:
+            self._put_back_past_bytes(items)
+            records = [item for item in items if type(item) is tuple]
         if len(records) == len(items):
             return records, []
         # a marker taken with later records is still answered after every record before it
         return records, [item for item in items if isinstance(item, FlushMarker)]
+
+    def _put_back_past_bytes(self, items: list[Item]) -> None:
+        """Return what lies past ROUND_TRIP_BYTES to the head of the queue, in order."""
+        sizes = (len(item[1]) if type(item) is tuple else 0 for item in items)
+        cut = max(1, sum(1 for total in accumulate(sizes) if total <= ROUND_TRIP_BYTES))
+        if cut < len(items):
+            self.queue.extendleft(reversed(items[cut:]))
+            del items[cut:]
 
     def _send(self, records: list[tuple[str, bytes]]) -> bool:
         """One round trip of trimmed XADDs, packed here; drops and counts on error."""
@@ -219,6 +234,11 @@ class Sender:
         if s.retention_seconds is not None:
             return (b"MINID", b"~", b"%d" % int((self.clock() - s.retention_seconds) * 1000))
         return (b"MAXLEN", b"~", b"%d" % (s.stream_maxlen or 0))
+
+
+def _payload_bytes(records: list[tuple[str, bytes]]) -> int:
+    """The records' serialised size, summed without a Python loop per record."""
+    return sum(map(len, map(itemgetter(1), records)))
 
 
 def _resp(args: tuple[bytes, ...]) -> bytes:
