@@ -339,3 +339,21 @@ def test_a_burst_of_large_records_reaches_a_healthy_redis_over_a_modest_link(
     assert sum(logger.stats.dropped.values()) == logger.stats.send_failures == 0
     logger.close()
     assert len(_stream_ids(redis_server)) == 1000
+
+
+def test_an_error_reply_drops_only_the_records_of_its_own_write(
+    redis_server: RedisServer,
+) -> None:
+    """One XADD's error reply counted its whole round trip dropped, though Redis applied the
+    other XADDs: 100 predictions in Redis were reported as lost."""
+    redis_server.client().set("mlmon:{m}:labels", "not a stream")  # XADD gets WRONGTYPE
+    logger = PredictionLogger(redis_server.url, "m", flush_interval=30.0)
+    for i in range(100):
+        logger.log({"x": 1.0}, 1, id=f"tx{i}")
+    logger.log_label("tx0", 1)
+    assert logger.flush(10) is False
+    assert logger.stats.sent == {"predictions": 100, "labels": 0}
+    assert logger.stats.dropped[DropReason.REDIS_ERROR] == 1
+    assert logger.stats.send_failures == 1
+    logger.close()
+    assert len(_stream_ids(redis_server)) == 100

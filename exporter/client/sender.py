@@ -132,16 +132,18 @@ class Sender:
             )
 
     def drain(self) -> bool:
-        """Send everything queued now, batch by batch; False at the first failed round trip."""
+        """Send everything queued now, round trip by round trip; False at the first failed one."""
         while True:
-            records, markers = self._take()
-            ok = self._send(records) if records else True
-            for marker in markers:  # every failure since flush() hit a record queued before it
-                marker.delivered = self.stats.send_failures == marker.failures_before
-                marker.done.set()
+            items, records = self._take()
+            ok = self._send(items, records) if records else True
+            if len(records) != len(items):  # answered after every record before it was handled
+                for marker in [item for item in items if isinstance(item, FlushMarker)]:
+                    # every failure since flush() hit a record queued before it
+                    marker.delivered = self.stats.send_failures == marker.failures_before
+                    marker.done.set()
             if not ok:
                 return False
-            if not records and not markers:
+            if not items:
                 return True
 
     def _abandon(self) -> None:
@@ -154,8 +156,9 @@ class Sender:
             if isinstance(item, FlushMarker):
                 item.done.set()
 
-    def _take(self) -> tuple[list[tuple[str, bytes]], list[FlushMarker]]:
-        """Pop up to one round trip with comprehensions, so the GIL is held briefly.
+    def _take(self) -> tuple[list[Item], list[tuple[str, bytes]]]:
+        """Pop up to one round trip with comprehensions, so the GIL is held briefly: the items
+        in order, and their records (the same list when no flush marker is among them).
 
         While Redis is down a round trip is a probe, and a failed one drops what it took: one
         batch, as before round trips grew, rather than the whole queue.
@@ -166,67 +169,88 @@ class Sender:
         items = [popleft() for _ in range(min(len(self.queue), limit))]
         records = [item for item in items if type(item) is tuple]
         if _payload_bytes(records) > ROUND_TRIP_BYTES:
-            self._put_back_past_bytes(items)
-            records = [item for item in items if type(item) is tuple]
-        if len(records) == len(items):
-            return records, []
-        # a marker taken with later records is still answered after every record before it
-        return records, [item for item in items if isinstance(item, FlushMarker)]
+            records = self._put_back_past(items, _payload_bytes, ROUND_TRIP_BYTES)
+        return items, records
 
-    def _put_back_past_bytes(self, items: list[Item]) -> None:
-        """Return what lies past ROUND_TRIP_BYTES to the head of the queue, in order."""
-        sizes = (len(item[1]) if type(item) is tuple else 0 for item in items)
-        cut = max(1, sum(1 for total in accumulate(sizes) if total <= ROUND_TRIP_BYTES))
+    def _put_back_past(
+        self, items: list[Item], weigh: Callable[[list[tuple[str, bytes]]], int], bound: int
+    ) -> list[tuple[str, bytes]]:
+        """Return the items past `bound` (records or bytes) to the head of the queue, in order,
+        keeping at least one; the records kept."""
+        weights = (weigh([item]) if type(item) is tuple else 0 for item in items)
+        cut = max(1, sum(1 for total in accumulate(weights) if total <= bound))
         if cut < len(items):
             self.queue.extendleft(reversed(items[cut:]))
             del items[cut:]
+        return [item for item in items if type(item) is tuple]
 
-    def _send(self, records: list[tuple[str, bytes]]) -> bool:
-        """One round trip of trimmed XADDs, packed here; drops and counts on error."""
+    def _send(self, items: list[Item], records: list[tuple[str, bytes]]) -> bool:
+        """One round trip of trimmed XADDs, packed here; drops and counts what failed."""
+        try:
+            conn = self.client.connection_pool.get_connection()
+        except Exception as exc:  # nothing was written: the round trip shrinks to a probe
+            self._failed(len(self._put_back_past(items, len, self.settings.batch_size)), exc)
+            return False
+        commands = self._commands(records)
+        try:
+            failed = self._execute(conn, [packed for _, _, packed in commands])
+        except Exception as exc:  # redis errors, and anything else the client may raise
+            self._failed(len(records), exc)
+            return False
+        lost = {i: exc for i, exc in failed}
+        for kind in (PREDICTIONS, LABELS):  # an error reply loses its own XADD's records only
+            if n := sum(c[1] for i, c in enumerate(commands) if c[0] == kind and i not in lost):
+                self.stats.delivered(kind, n)
+        if failed:
+            self._failed(sum(commands[i][1] for i in lost), failed[0][1])
+            return False
+        if self._down:
+            log.warning("mlmon client writes to redis again")
+        self._down = False
+        return True
+
+    def _failed(self, records: int, exc: Exception) -> None:
+        """Count a failed round trip and the records it lost; back off from now on."""
+        self.stats.failed(records)
+        if not self._down:
+            log.warning("mlmon client cannot write to redis, dropping records: %s", exc)
+        self._down = True
+
+    def _commands(self, records: list[tuple[str, bytes]]) -> list[tuple[str, int, bytes]]:
+        """The round trip's XADDs, one per batch of each stream: kind, records, packed."""
         labels = [p for kind, p in records if kind == LABELS]
         if labels:
             by_kind = {PREDICTIONS: [p for kind, p in records if kind != LABELS], LABELS: labels}
         else:
             by_kind = {PREDICTIONS: [p for _, p in records], LABELS: []}
-        try:
-            self._execute(self._commands(by_kind))
-        except Exception as exc:  # redis errors, and anything else the client may raise
-            self.stats.failed(len(records))
-            if not self._down:
-                log.warning("mlmon client cannot write to redis, dropping records: %s", exc)
-            self._down = True
-            return False
-        if self._down:
-            log.warning("mlmon client writes to redis again")
-        self._down = False
-        for kind, payloads in by_kind.items():
-            if payloads:
-                self.stats.delivered(kind, len(payloads))
-        return True
-
-    def _commands(self, by_kind: dict[str, list[bytes]]) -> list[bytes]:
-        """The round trip's XADDs, one per batch of each stream."""
         s = self.settings
         trim = self._trim()
+        bound = min(s.batch_size, WIRE_MAX_BATCH)
         return [
-            _resp((b"XADD", stream.encode(), *trim, b"*", b"batch", b"[" + b",".join(chunk) + b"]"))
+            (kind, len(chunk), _xadd(stream, trim, chunk))
             for kind, stream in ((PREDICTIONS, s.predictions_stream), (LABELS, s.labels_stream))
-            for chunk in chunks(by_kind[kind], min(s.batch_size, WIRE_MAX_BATCH), s.max_batch_bytes)
+            for chunk in chunks(by_kind[kind], bound, s.max_batch_bytes)
         ]
 
-    def _execute(self, commands: list[bytes]) -> None:
-        """Write the packed commands at once and read every reply; an error reply raises."""
-        pool = self.client.connection_pool
-        conn = pool.get_connection()
+    def _execute(
+        self, conn: redis.connection.Connection, commands: list[bytes]
+    ) -> list[tuple[int, redis.ResponseError]]:
+        """Write the packed commands at once and read every reply: the error replies, by the
+        index of their command (the others were applied); a connection error raises."""
+        failed = []
         try:
             conn.send_packed_command([b"".join(commands)], False)  # type: ignore[no-untyped-call]
-            for _ in commands:
-                conn.read_response()
+            for i in range(len(commands)):
+                try:
+                    conn.read_response()
+                except redis.ResponseError as exc:  # read whole: the next reply follows it
+                    failed.append((i, exc))
         except BaseException:  # replies may be left unread: never reuse this connection
             conn.disconnect()  # type: ignore[no-untyped-call]
             raise
         finally:
-            pool.release(conn)
+            self.client.connection_pool.release(conn)
+        return failed
 
     def _trim(self) -> tuple[bytes, ...]:
         """MAXLEN ~ or MINID ~ arguments, so the streams never grow without bound."""
@@ -239,6 +263,11 @@ class Sender:
 def _payload_bytes(records: list[tuple[str, bytes]]) -> int:
     """The records' serialised size, summed without a Python loop per record."""
     return sum(map(len, map(itemgetter(1), records)))
+
+
+def _xadd(stream: str, trim: tuple[bytes, ...], chunk: list[bytes]) -> bytes:
+    """One batch entry's XADD."""
+    return _resp((b"XADD", stream.encode(), *trim, b"*", b"batch", b"[" + b",".join(chunk) + b"]"))
 
 
 def _resp(args: tuple[bytes, ...]) -> bytes:
