@@ -460,7 +460,7 @@ def test_each_write_redis_refuses_drops_one_batch_and_the_rest_wait_in_order() -
     settings = SendSettings("p", "l", 20, 1 << 20, 60.0, None, None)
     stats = ClientStats()
     client = redis.Redis(port=port, socket_connect_timeout=1)
-    sender = Sender(settings, client, stats, time.time)
+    sender = Sender(settings, client, stats, time.time, model="m")
     sender.queue.extend(("predictions", b"%d" % i) for i in range(30))
     marker = FlushMarker(0)
     sender.queue.append(marker)

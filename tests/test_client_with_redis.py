@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -356,4 +359,78 @@ def test_an_error_reply_drops_only_the_records_of_its_own_write(
     assert logger.stats.dropped[DropReason.REDIS_ERROR] == 1
     assert logger.stats.send_failures == 1
     logger.close()
+    assert len(_stream_ids(redis_server)) == 100
+
+
+def test_a_logger_dropped_unclosed_sends_its_last_records_even_as_the_process_exits(
+    redis_server: RedisServer,
+) -> None:
+    """A function-local logger never closed: once it went out of scope the exit flush no
+    longer saw it, and its last records were lost, uncounted."""
+    code = (
+        "from exporter.client import PredictionLogger, monitor\n"
+        "class Model:\n"
+        "    def predict(self, x): return [1] * len(x)\n"
+        "def job(url):\n"
+        "    logger = PredictionLogger(url, 'm', flush_interval=30.0)\n"
+        "    for i in range(1000): logger.log({'x': 1.0}, 1, id=f'a{i}')\n"
+        "    model = monitor(Model(), PredictionLogger(url, 'n', flush_interval=30.0))\n"
+        "    model.predict([[1.0]] * 50)\n"
+        f"job({redis_server.url!r})\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=60)
+    assert len(_stream_ids(redis_server)) == 1000
+    assert len(_stream_ids(redis_server, "mlmon:{n}:predictions")) == 50
+
+
+def test_loggers_dropped_unclosed_end_their_thread_and_connection_and_keep_their_counts(
+    redis_server: RedisServer,
+) -> None:
+    """Each logger dropped without close() left a thread and a Redis connection for the life
+    of the process, and its counters vanished from the registry."""
+    registry = CollectorRegistry()
+    client = redis_server.client()
+    threads = set(threading.enumerate())  # other tests' loggers may still be ending
+
+    def handle(request: int) -> None:
+        logger = PredictionLogger(redis_server.url, "m", registry=registry, flush_interval=30.0)
+        for i in range(100):
+            logger.log({"x": 1.0}, 1, id=f"{request}-{i}")
+
+    for request in range(5):
+        handle(request)
+    gc.collect()
+    wait_for(
+        lambda: not [t for t in set(threading.enumerate()) - threads if t.name == "mlmon-client"],
+        what="the dropped loggers' threads to end",
+    )
+    wait_for(
+        lambda: not [c for c in client.client_list() if c["cmd"] == "xadd"],
+        what="the dropped loggers' connections to close",
+    )
+    sent = {"model": "m", "kind": "predictions"}
+    assert registry.get_sample_value("mlmon_client_records_sent_total", sent) == 500
+    assert len(_stream_ids(redis_server)) == 500
+
+
+def test_a_multiprocessing_child_that_builds_its_own_logger_sends_its_records_as_it_ends(
+    redis_server: RedisServer,
+) -> None:
+    """A child whose parent never imported the client ends with os._exit, past atexit, and
+    no exit hook had been registered in it: every record of its logger was lost."""
+    code = (
+        "import multiprocessing, sys\n"
+        "def work(url):\n"
+        "    from exporter.client import PredictionLogger\n"
+        "    logger = PredictionLogger(url, 'm', flush_interval=30.0)\n"
+        "    for i in range(100): logger.log({'x': 1.0}, 1, id=f'own{i}')\n"
+        "    sys.modules['__main__'].kept = logger  # open to the end, never closed\n"
+        "child = multiprocessing.get_context('fork').Process(target=work, args=(sys.argv[1],))\n"
+        "child.start()\n"
+        "child.join()\n"
+        "assert 'exporter.client' not in sys.modules and child.exitcode == 0\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code, redis_server.url], cwd=root, check=True, timeout=60)
     assert len(_stream_ids(redis_server)) == 100

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import atexit
-import multiprocessing.util
-import os
 import random
 import time
-import weakref
 import zlib
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -20,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from exporter.client.checks import check_settings
+from exporter.client.lifecycle import track
 from exporter.client.metrics import LABELS, PREDICTIONS, ClientStats, DropReason, attach
 from exporter.client.sender import (
     ROUND_TRIP_RECORDS,
@@ -32,7 +29,6 @@ from exporter.client.values import as_dict, one_value, scores_value
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 DEFAULT_MAXLEN = 1_000_000
 _STATUSES = ("ok", "error")
-_live: weakref.WeakSet[PredictionLogger] = weakref.WeakSet()
 
 
 def _client(url: str, timeout: float) -> redis.Redis:
@@ -103,11 +99,11 @@ class PredictionLogger:
             DEFAULT_MAXLEN if retention is None and stream_maxlen is None else stream_maxlen,
             retention,
         )
-        self._stats = ClientStats()
-        self._sender = Sender(self._settings, client, self._stats, clock)
-        _live.add(self)
+        self._stats, owned = ClientStats(), self._url is not None
+        self._sender = Sender(self._settings, client, self._stats, clock, model=model, owns=owned)
+        track(self, self._sender)
         if registry is not None:
-            attach(registry, self)
+            attach(registry, self._sender)
 
     @property
     def model(self) -> str:
@@ -122,7 +118,7 @@ class PredictionLogger:
     @property
     def queue_depth(self) -> int:
         """Records waiting for the sender thread."""
-        return sum(1 for item in list(self._sender.queue) if not isinstance(item, FlushMarker))
+        return self._sender.queue_depth
 
     @property
     def streams(self) -> tuple[str, str]:
@@ -251,36 +247,11 @@ class PredictionLogger:
 
     def _after_fork(self) -> None:
         """In a forked child: a fresh queue, thread, counters and connections of its own."""
-        client = _client(self._url, self._timeout) if self._url else self._sender.client
-        self._stats = ClientStats()
-        self._sender = Sender(self._settings, client, self._stats, self._clock)
-        if self._closed:
-            self._sender.stopping = True
+        self._sender.after_fork(
+            _client(self._url, self._timeout) if self._url else self._sender.client
+        )
 
-
-def _reset_in_child() -> None:
-    for logger in list(_live):
-        logger._after_fork()
-
-
-class _ForkHook:
-    """multiprocessing clears its exit hooks in each child it starts, then runs these."""
-
-    def __call__(self, _: object) -> None:
-        # Its children end with os._exit, past atexit: only its own exit hooks run.
-        multiprocessing.util.Finalize(None, _flush_at_exit, exitpriority=10)
-
-
-_fork_hook = _ForkHook()
-
-
-def _flush_at_exit() -> None:
-    """Give queued records a short chance to leave before the interpreter stops the thread."""
-    for logger in list(_live):
-        if not logger._closed and logger._sender.thread is not None:
-            logger.flush(1.0)
-
-
-os.register_at_fork(after_in_child=_reset_in_child)
-multiprocessing.util.register_after_fork(_fork_hook, _fork_hook)
-atexit.register(_flush_at_exit)
+    def _flush_at_exit(self, timeout: float) -> None:
+        """One short flush at exit, for an open logger whose thread has records to send."""
+        if not self._closed and self._sender.thread is not None:
+            self.flush(timeout)

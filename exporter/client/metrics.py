@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -31,6 +32,10 @@ class ClientStats:
     """Counts bumped under one short lock, so threads calling log() never lose an increment."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Every count back to zero: a forked child counts its own records only."""
         self._lock = threading.Lock()
         self.sent = {PREDICTIONS: 0, LABELS: 0}
         self.dropped = dict.fromkeys(DropReason, 0)
@@ -73,14 +78,24 @@ class Source(Protocol):
 
 
 class ClientCollector(Collector):
-    """One per registry; reports every live logger attached to it, summed per model."""
+    """One per registry; reports every sender attached to it, summed per model, and keeps the
+    final counts of those that ended, so a counter never falls when a logger is dropped."""
 
     def __init__(self) -> None:
         self._sources: weakref.WeakSet[Source] = weakref.WeakSet()
+        self._ended: dict[str, list[int]] = {}
+        self._ending: list[tuple[str, ClientStats]] = []  # appended by finalizers, lock-free
+        self._lock = threading.Lock()
 
     def add(self, source: Source) -> None:
-        """Report this logger from now on (until it is garbage collected)."""
+        """Report this sender from now on, and its last counts once it is garbage collected."""
         self._sources.add(source)
+        weakref.finalize(source, self._ending.append, (source.model, source.stats))
+
+    def forget_ended(self) -> None:
+        """In a forked child: the parent's ended senders are the parent's to report."""
+        self._ended.clear()
+        self._ending.clear()
 
     def collect(self) -> Iterator[Metric]:
         """Read the counters; no I/O and no lock held for long."""
@@ -101,22 +116,7 @@ class ClientCollector(Collector):
         depth = GaugeMetricFamily(
             "mlmon_client_queue_depth", "Records waiting for the sender thread.", labels=["model"]
         )
-        totals: dict[str, list[int]] = {}
-        for src in list(self._sources):
-            s = src.stats
-            row = [
-                s.sent[PREDICTIONS],
-                s.sent[LABELS],
-                s.sampled_out,
-                s.send_failures,
-                src.queue_depth,
-                *(s.dropped[r] for r in DropReason),
-            ]
-            old = totals.get(src.model)
-            if old is not None:
-                row = [a + b for a, b in zip(old, row, strict=True)]
-            totals[src.model] = row
-        for model, row in sorted(totals.items()):
+        for model, row in sorted(self._totals().items()):
             sent.add_metric([model, PREDICTIONS], row[0])
             sent.add_metric([model, LABELS], row[1])
             sampled.add_metric([model], row[2])
@@ -125,6 +125,33 @@ class ClientCollector(Collector):
             for reason, n in zip(DropReason, row[5:], strict=True):
                 dropped.add_metric([model, reason.value], n)
         yield from (sent, dropped, sampled, failures, depth)
+
+    def _totals(self) -> dict[str, list[int]]:
+        """Per model: the live senders' counts plus the ended ones'."""
+        with self._lock:
+            while self._ending:
+                model, stats = self._ending.pop()
+                _add(self._ended, model, _row(stats, 0))
+            totals = {model: list(row) for model, row in self._ended.items()}
+        for src in list(self._sources):
+            _add(totals, src.model, _row(src.stats, src.queue_depth))
+        return totals
+
+
+def _row(s: ClientStats, depth: int) -> list[int]:
+    return [
+        s.sent[PREDICTIONS],
+        s.sent[LABELS],
+        s.sampled_out,
+        s.send_failures,
+        depth,
+        *(s.dropped[r] for r in DropReason),
+    ]
+
+
+def _add(totals: dict[str, list[int]], model: str, row: list[int]) -> None:
+    old = totals.get(model)
+    totals[model] = row if old is None else [a + b for a, b in zip(old, row, strict=True)]
 
 
 _collectors: weakref.WeakKeyDictionary[CollectorRegistry, ClientCollector] = (
@@ -142,3 +169,11 @@ def attach(registry: CollectorRegistry, source: Source) -> None:
             registry.register(collector)
             _collectors[registry] = collector
         collector.add(source)
+
+
+def _forget_ended_in_child() -> None:
+    for collector in list(_collectors.values()):
+        collector.forget_ended()
+
+
+os.register_at_fork(after_in_child=_forget_ended_in_child)

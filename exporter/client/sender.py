@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
-from operator import itemgetter
 
 import redis
 
 from exporter.client.metrics import LABELS, PREDICTIONS, ClientStats, DropReason
+from exporter.client.packing import chunks, payload_bytes, xadd
 
 log = logging.getLogger("exporter.client")
 
@@ -48,25 +48,6 @@ class FlushMarker:
 Item = tuple[str, bytes] | FlushMarker
 
 
-def chunks(payloads: list[bytes], max_records: int, max_bytes: int) -> Iterator[list[bytes]]:
-    """Split serialised records into batches under both the record and the byte bound."""
-    if not payloads:
-        return
-    if len(payloads) <= max_records and 2 + sum(map(len, payloads)) + len(payloads) <= max_bytes:
-        yield payloads  # the usual case, checked without a Python loop per record
-        return
-    chunk: list[bytes] = []
-    size = 2  # the brackets
-    for p in payloads:
-        if chunk and (len(chunk) >= max_records or size + len(p) + 1 > max_bytes):
-            yield chunk
-            chunk, size = [], 2
-        chunk.append(p)
-        size += len(p) + 1
-    if chunk:
-        yield chunk
-
-
 class Sender:
     """Owns the queue and the thread; records are sent at most once, failures are counted."""
 
@@ -76,17 +57,42 @@ class Sender:
         client: redis.Redis,
         stats: ClientStats,
         clock: Callable[[], float],
+        *,
+        model: str,
+        owns: bool = False,
     ) -> None:
-        self.settings = settings
+        self.settings, self.stats, self.clock = settings, stats, clock
+        self.model, self.owns_client = model, owns  # owns: closes the client when it ends
+        self.stopping = False
+        self.after_fork(client)
+
+    def after_fork(self, client: redis.Redis) -> None:
+        """A fresh queue, thread and connection; counters from zero, in place, so the metrics
+        collector and the exit hooks holding this sender see the child's own."""
+        self.stats.reset()
         self.client = client
-        self.stats = stats
-        self.clock = clock
         self.queue: deque[Item] = deque()
         self.wake = threading.Event()
-        self.stopping = False
         self.thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._down = False
+
+    @property
+    def queue_depth(self) -> int:
+        """Records waiting for the thread."""
+        return sum(1 for item in list(self.queue) if not isinstance(item, FlushMarker))
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread is alive: a stopping one may still be sending."""
+        return self.thread is not None and self.thread.is_alive()
+
+    def retire(self) -> None:
+        """Its logger is gone unclosed: send what is queued, close the connection, end."""
+        self.stopping = True
+        self.wake.set()
+        if self.thread is None and self.owns_client:
+            self.client.close()
 
     @property
     def down(self) -> bool:
@@ -124,6 +130,8 @@ class Sender:
                 ok = False
             if stopping:
                 self._abandon()
+                if self.owns_client:
+                    self.client.close()
                 return
             backoff = (
                 0.0
@@ -168,8 +176,8 @@ class Sender:
         limit = size if self._down else max(size, ROUND_TRIP_RECORDS)
         items = [popleft() for _ in range(min(len(self.queue), limit))]
         records = [item for item in items if type(item) is tuple]
-        if _payload_bytes(records) > ROUND_TRIP_BYTES:
-            records = self._put_back_past(items, _payload_bytes, ROUND_TRIP_BYTES)
+        if payload_bytes(records) > ROUND_TRIP_BYTES:
+            records = self._put_back_past(items, payload_bytes, ROUND_TRIP_BYTES)
         return items, records
 
     def _put_back_past(
@@ -227,7 +235,7 @@ class Sender:
         trim = self._trim()
         bound = min(s.batch_size, WIRE_MAX_BATCH)
         return [
-            (kind, len(chunk), _xadd(stream, trim, chunk))
+            (kind, len(chunk), xadd(stream, trim, chunk))
             for kind, stream in ((PREDICTIONS, s.predictions_stream), (LABELS, s.labels_stream))
             for chunk in chunks(by_kind[kind], bound, s.max_batch_bytes)
         ]
@@ -258,21 +266,3 @@ class Sender:
         if s.retention_seconds is not None:
             return (b"MINID", b"~", b"%d" % int((self.clock() - s.retention_seconds) * 1000))
         return (b"MAXLEN", b"~", b"%d" % (s.stream_maxlen or 0))
-
-
-def _payload_bytes(records: list[tuple[str, bytes]]) -> int:
-    """The records' serialised size, summed without a Python loop per record."""
-    return sum(map(len, map(itemgetter(1), records)))
-
-
-def _xadd(stream: str, trim: tuple[bytes, ...], chunk: list[bytes]) -> bytes:
-    """One batch entry's XADD."""
-    return _resp((b"XADD", stream.encode(), *trim, b"*", b"batch", b"[" + b",".join(chunk) + b"]"))
-
-
-def _resp(args: tuple[bytes, ...]) -> bytes:
-    """One command in RESP2, far cheaper than redis-py's pipeline packing of a large value."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        parts += (b"$%d\r\n" % len(arg), arg, b"\r\n")
-    return b"".join(parts)
