@@ -422,6 +422,30 @@ def test_monitor_logs_predict_proba_with_the_class_and_its_scores(
     ]
 
 
+class _SigmoidHead:
+    """A binary network's wrapper: one positive-class column, and a scalar for one dict."""
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        return np.array([[0.9], [0.8], [0.1]])
+
+    def predict(self, x: Any) -> Any:
+        return np.int64(1) if isinstance(x, dict) else np.ones(len(x), dtype=np.int64)
+
+
+def test_monitor_reads_one_probability_column_and_a_scalar_for_one_dict(
+    fake: fakeredis.FakeRedis,
+) -> None:
+    """An (n, 1) predict_proba was logged as class 0 with scores {"0": p(positive)}, and a
+    model called with one dict that returned a scalar was not logged at all (invalid)."""
+    with PredictionLogger(fake, "m") as logger:
+        model = monitor(_SigmoidHead(), logger)
+        model.predict_proba([{"x": 1.0}, {"x": 2.0}, {"x": 3.0}], ids=["a", "b", "c"])
+        model.predict({"x": 4.0}, ids=["d"])
+    got = [(r["id"], r["prediction"], r.get("scores")) for r in _records(fake)]
+    assert got == [("a", 1, 0.9), ("b", 1, 0.8), ("c", 0, 0.1), ("d", 1, None)]
+    assert sum(logger.stats.dropped.values()) == 0
+
+
 def test_a_failing_predict_is_logged_as_errors_and_its_exception_reaches_the_caller(
     monitored: tuple[Any, PredictionLogger], fake: fakeredis.FakeRedis
 ) -> None:

@@ -67,12 +67,13 @@ class Monitored(Generic[M]):
         try:
             rows = feature_rows(x, self._names)
             errored = predicted is None and proba is None
+            one_row = isinstance(x, Mapping)
             if proba is not None:
                 classes = getattr(self.model, "classes_", None)
-                pairs = [_from_proba(p, classes) for p in _as_list(proba)]
+                pairs = [_from_proba(p, classes) for p in _outputs(proba, one_row)]
             else:
                 pairs = (
-                    [(_scalar(p), None) for p in _as_list(predicted)]
+                    [(_scalar(p), None) for p in _outputs(predicted, one_row)]
                     if not errored
                     else [(None, None)] * len(rows)
                 )
@@ -119,12 +120,26 @@ def feature_rows(x: Any, names: Sequence[str] | None) -> list[Mapping[str, Any]]
 
 def _as_list(values: Any) -> list[Any]:
     """Plain Python values of an array, tensor, Series or sequence, without importing numpy."""
+    return list(_plain(values))
+
+
+def _plain(values: Any) -> Any:
+    """An array or tensor as Python lists (a 0-d one as its value); anything else as is."""
     detach = getattr(values, "detach", None)
     if callable(detach):  # a torch tensor
         values = detach().cpu()
     if callable(getattr(values, "tolist", None)):
-        return list(values.tolist())
-    return list(values)
+        return values.tolist()
+    return values
+
+
+def _outputs(out: Any, one_row: bool) -> list[Any]:
+    """The model's output per row. A call with one dict may return a scalar or one row's
+    values ([0.2, 0.8]) as well as a list of one row."""
+    values = _plain(out)
+    if not one_row or (isinstance(values, list | tuple) and len(values) == 1):
+        return list(values)
+    return [values]
 
 
 def _scalar(value: Any) -> Any:
@@ -136,8 +151,11 @@ def _scalar(value: Any) -> Any:
 
 def _from_proba(row: Any, classes: Any) -> tuple[Any, Any]:
     """The predicted class and the scores of one predict_proba row."""
+    labels = _as_list(classes) if classes is not None else None
+    if isinstance(row, list | tuple) and len(row) == 1 and (labels is None or len(labels) != 1):
+        row = row[0]  # one column: a sigmoid head's positive-class probability
     if not isinstance(row, list | tuple):  # one positive-class probability
         return int(row >= 0.5), float(row)
-    labels = _as_list(classes) if classes is not None else list(range(len(row)))
+    labels = labels if labels is not None else list(range(len(row)))
     best = max(range(len(row)), key=row.__getitem__)
     return labels[best], {c: float(p) for c, p in zip(labels, row, strict=False)}  # keyed by log()
