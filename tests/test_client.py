@@ -105,6 +105,21 @@ def test_numpy_values_are_written_as_plain_json(fake: fakeredis.FakeRedis) -> No
     assert (record["prediction"], record["scores"]) == (1, 0.25)
 
 
+def test_numpy_arrays_of_any_layout_are_written_as_lists(fake: fakeredis.FakeRedis) -> None:
+    """A row of a Fortran-ordered matrix (DataFrame.values), a column slice, a strided view,
+    a 0-d array and a string array were each dropped as unserialisable."""
+    matrix = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    with PredictionLogger(fake, "m") as logger:
+        logger.log({"row": matrix[0], "column": matrix[:, 1], "every_other": matrix[0, ::2]}, 1)
+        logger.log({"zero_d": np.array(1.5), "texts": np.array(["a", "b"])}, 0)
+    got = [r["features"] for r in _records(fake)]
+    assert got == [
+        {"row": [0.0, 1.0, 2.0, 3.0], "column": [1.0, 5.0, 9.0], "every_other": [0.0, 2.0]},
+        {"zero_d": 1.5, "texts": ["a", "b"]},
+    ]
+    assert sum(logger.stats.dropped.values()) == 0
+
+
 def test_scores_keyed_by_numpy_classes_are_sent_with_the_exporters_class_texts(
     fake: fakeredis.FakeRedis,
 ) -> None:

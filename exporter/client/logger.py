@@ -24,7 +24,7 @@ from exporter.client.sender import (
     Sender,
     SendSettings,
 )
-from exporter.client.values import as_dict, one_value, scores_value
+from exporter.client.values import as_dict, numpy_fallback, one_value, scores_value
 
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 DEFAULT_MAXLEN = 1_000_000
@@ -194,7 +194,7 @@ class PredictionLogger:
             self._stats.drop(DropReason.CLOSED)
             return
         try:
-            payload = orjson.dumps(record, option=JSON_OPTIONS)
+            payload = orjson.dumps(record, default=numpy_fallback, option=JSON_OPTIONS)
         except TypeError:  # orjson.JSONEncodeError: unknown types, huge ints, circular data
             self._stats.drop(DropReason.UNSERIALISABLE)
             return

@@ -35,3 +35,11 @@ def scores_value(scores: Any) -> Any:
             return None
         out[class_key(key.item() if hasattr(key, "item") else key)] = p
     return out
+
+
+def numpy_fallback(value: Any) -> Any:
+    """A numpy array orjson leaves to us (not C-contiguous: a Fortran row, X[:, 0], v[::2];
+    0-d; strings) as Python values; anything else stays unserialisable."""
+    if type(value).__module__ == "numpy" and callable(getattr(value, "tolist", None)):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
