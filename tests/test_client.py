@@ -120,6 +120,24 @@ def test_numpy_arrays_of_any_layout_are_written_as_lists(fake: fakeredis.FakeRed
     assert sum(logger.stats.dropped.values()) == 0
 
 
+def test_a_missing_tag_is_left_out_and_a_missing_label_is_refused(
+    fake: fakeredis.FakeRedis,
+) -> None:
+    """A NaN tag value (pandas' empty cell) or a NaN label was written as null, and the
+    exporter then rejected the whole record (bad_tags) or the label (bad_label)."""
+    with PredictionLogger(fake, "m") as logger:
+        logger.log({"x": 1.0}, 1, id="a", tags={"region": math.nan, "tier": "gold"})
+        logger.log({"x": 1.0}, 1, id="b", tags={"region": None})
+        logger.log({"x": 1.0}, 1, id="c", tags={"region": np.float32("nan"), "n": 0})
+        logger.log_label("a", math.nan)
+        logger.log_label("b", np.array([np.inf]))
+        logger.log_label("c", 0)
+    got = [(r["id"], r.get("tags")) for r in _records(fake)]
+    assert got == [("a", {"tier": "gold"}), ("b", None), ("c", {"n": 0})]
+    assert [(r["id"], r["label"]) for r in _records(fake, LABELS)] == [("c", 0)]
+    assert logger.stats.dropped[DropReason.INVALID] == 2
+
+
 def test_scores_keyed_by_numpy_classes_are_sent_with_the_exporters_class_texts(
     fake: fakeredis.FakeRedis,
 ) -> None:

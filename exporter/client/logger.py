@@ -24,7 +24,14 @@ from exporter.client.sender import (
     Sender,
     SendSettings,
 )
-from exporter.client.values import as_dict, numpy_fallback, one_value, scores_value
+from exporter.client.values import (
+    as_dict,
+    is_null,
+    known_tags,
+    numpy_fallback,
+    one_value,
+    scores_value,
+)
 
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 DEFAULT_MAXLEN = 1_000_000
@@ -168,8 +175,8 @@ class PredictionLogger:
                 record["status"] = status
             if (version := version or self._version) is not None:
                 record["version"] = version
-            if tags:
-                record["tags"] = as_dict(tags)
+            if tags and (kept := known_tags(tags)):
+                record["tags"] = kept
             if self._rate < 1.0:
                 record["sample_rate"] = self._rate
             self._put(PREDICTIONS, record)
@@ -179,12 +186,13 @@ class PredictionLogger:
     def log_label(self, id: Any, label: Any) -> None:
         """Enqueue the ground truth of an earlier prediction, sampled like that prediction."""
         try:
-            if id is None or label is None:
+            label = one_value(label)
+            if id is None or is_null(label):  # null: the exporter refuses it as bad_label
                 self._stats.drop(DropReason.INVALID)
             elif not self.sampled(id):
                 self._stats.sample_out()
             else:
-                self._put(LABELS, {"id": id, "label": one_value(label), "ts": self._clock()})
+                self._put(LABELS, {"id": id, "label": label, "ts": self._clock()})
         except Exception:
             self._stats.drop(DropReason.INTERNAL)
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from exporter.classes import class_key
 
+_INFINITIES = (float("inf"), float("-inf"))
+
 
 def as_dict(value: Mapping[str, Any]) -> dict[str, Any]:
     """A mapping as a dict: orjson writes dicts only, and drops any other Mapping whole."""
@@ -43,3 +45,24 @@ def numpy_fallback(value: Any) -> Any:
     if type(value).__module__ == "numpy" and callable(getattr(value, "tolist", None)):
         return value.tolist()
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def is_null(value: Any) -> bool:
+    """None, NaN or an infinity: what orjson writes as null."""
+    if value is None:
+        return True
+    if type(value) in (str, int, bool):
+        return False
+    try:
+        return bool(value != value or value in _INFINITIES)
+    except Exception:  # an array, or a value whose == raises: not a missing number
+        return False
+
+
+def known_tags(tags: Mapping[str, Any]) -> dict[str, Any]:
+    """Tags without the missing ones (None, NaN, pandas' empty cell): the exporter refuses a
+    null tag value, and with it the whole record (bad_tags)."""
+    kept = as_dict(tags)
+    if any(is_null(v) for v in kept.values()):
+        return {k: v for k, v in kept.items() if not is_null(v)}
+    return kept
