@@ -603,3 +603,16 @@ def test_closing_while_redis_is_down_counts_every_record_it_could_not_send() -> 
     assert sum(logger.stats.sent.values()) + sum(logger.stats.dropped.values()) == 9000
     assert logger.stats.dropped[DropReason.CLOSED] > 0
     assert registry.get_sample_value("mlmon_client_queue_depth", {"model": "m"}) == 0
+
+
+def test_a_second_close_gives_the_first_closes_answer() -> None:
+    """close() after a close() that lost records answered True, 'everything was sent'."""
+    with socket.socket() as closed:  # a port nothing listens on: every write fails at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    logger = PredictionLogger(f"redis://127.0.0.1:{port}/0", "m")
+    for i in range(100):
+        logger.log({"x": 1.0}, 1, id=i)
+    assert logger.close(1.0) is False
+    assert logger.close(1.0) is False
+    assert logger.stats.sent["predictions"] == 0

@@ -34,7 +34,7 @@ from exporter.client.values import (
 )
 
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-DEFAULT_MAXLEN = 1_000_000
+DEFAULT_MAXLEN = 1_000_000  # stream entries, each a batch of up to batch_size records
 _STATUSES = ("ok", "error")
 
 
@@ -60,6 +60,8 @@ def _connect(target: str | redis.Redis, timeout: float) -> tuple[str | None, red
 
 class PredictionLogger:
     """Feeds one model's streams; safe on a serving hot path: it never blocks and never raises."""
+
+    _all_sent = True  # what close() answered
 
     def __init__(
         self,
@@ -233,14 +235,14 @@ class PredictionLogger:
 
     def close(self, timeout: float = 5.0) -> bool:
         """Flush, stop the thread and refuse further records; True if everything was sent."""
-        if self._closed:
-            return True
-        flushed = self.flush(timeout)
+        if self._closed:  # the first close's answer: what it could not send stays unsent
+            return self._all_sent
+        self._all_sent = self.flush(timeout)
         self._closed = True
-        stopped = self._sender.stop(timeout)
+        self._all_sent = self._sender.stop(timeout) and self._all_sent
         if self._url is not None:
             self._sender.client.close()
-        return flushed and stopped
+        return self._all_sent
 
     def __enter__(self) -> PredictionLogger:
         return self
