@@ -142,7 +142,9 @@ def test_the_estimation_error_compares_the_estimate_with_realised_on_the_same_ro
     pred = np.where(scored, pred, y)  # the unscored half is always right
     scores: list[Compact] = [float(s) if k else None for s, k in zip(score, scored, strict=True)]
     model = _model(Task.BINARY, "1")
-    pairs = JoinedPairs(tuple(pred), tuple(y), tuple(scores), slices=np.zeros(ROWS, np.int64))
+    pairs = JoinedPairs(
+        tuple(pred), tuple(y), tuple(scores), slices=np.full((ROWS, 1), -1, np.int32)
+    )
     outcome = assess(model, pairs, None)
     on_scored = dict(performance(model, list(pred[scored]), list(y[scored])))
     estimated = dict(estimate(model, None, tuple(pred), tuple(scores)))

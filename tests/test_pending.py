@@ -92,19 +92,20 @@ def test_numeric_predictions_come_back_as_the_floats_they_were() -> None:
 
 
 def test_segment_codes_are_kept_once_a_record_has_one_and_survive_compaction() -> None:
-    store = Pending(100_000, numeric=True)
+    store = Pending(100_000, numeric=True, width=2)
     plain = keys_of([f"p{i}" for i in range(3000)])
-    store.add(plain, np.full(3000, 1.0), [0.5] * 3000, [None] * 3000, np.zeros(3000, np.int64))
+    absent = np.full((3000, 2), -1, np.int32)
+    store.add(plain, np.full(3000, 1.0), [0.5] * 3000, [None] * 3000, absent)
     assert store._slice is None  # no column until a record carries a segment or version
     coded = keys_of([f"c{i}" for i in range(3000)])
-    codes = np.arange(1, 3001, dtype=np.int64)
+    codes = np.stack([np.arange(3000), np.full(3000, 5)], axis=1).astype(np.int32)
     store.add(coded, np.full(3000, 2.0), [0.5] * 3000, [None] * 3000, codes)
     assert store.take(plain[:2000])[0].all()  # dead slots: the next growth compacts
     more = keys_of([f"m{i}" for i in range(2000)])
-    store.add(more, np.full(2000, 3.0), [0.5] * 2000, [None] * 2000, np.full(2000, 7, np.int64))
+    store.add(more, np.full(2000, 3.0), [0.5] * 2000, [None] * 2000, np.full((2000, 2), 7))
     found = store.take(keys_of(["p2500", "c10", "m5"]))[0]
     assert found.all()
-    assert store.taken_slices.tolist() == [0, 11, 7]
+    assert store.taken_slices.tolist() == [[-1, -1], [10, 5], [7, 7]]
 
 
 def test_waiting_predictions_take_under_a_hundred_bytes_each() -> None:

@@ -74,7 +74,7 @@ def _inputs(
     )
     slicer = Slicer(model, {})
     pairs = JoinedPairs(
-        tuple(predicted), tuple(truth), tuple(scores), slices=slicer.pack([version])
+        tuple(predicted), tuple(truth), tuple(scores), slices=slicer.stack([version])
     )
     return view, pairs
 

@@ -10,7 +10,7 @@ from exporter.config.scalars import INTEGER, PositiveInt, Text, rule
 from exporter.stats.kinds import FeatureType
 
 MAX_SEGMENT_VALUES = 100
-MAX_SEGMENTS = 4  # with the version, a record's codes pack into 64 bits for the label join
+MAX_SEGMENTS = 4  # each key: its series budget, and 4 bytes per prediction awaiting a label
 SegmentBudget = Annotated[
     int,
     Field(strict=True, ge=1, le=MAX_SEGMENT_VALUES),

@@ -23,7 +23,7 @@ from exporter.evaluate.snapshot import FeatureSnapshot, SegmentSnapshot
 from exporter.stats.kinds import Task
 from exporter.window.labels import JoinedPairs
 from exporter.window.ring import WindowView
-from exporter.window.slices import OVERFLOW, unpack
+from exporter.window.slices import column
 from exporter.window.vocab import OTHER
 
 
@@ -48,7 +48,7 @@ def groups(
     rest = present & ~np.isin(codes, top)
     pairs_rest = (pair_codes >= 0) & ~np.isin(pair_codes, top)
     if rest.any() or pairs_rest.any():
-        out.append(_Group(OTHER, rest, pairs_rest | (pair_codes == OVERFLOW)))
+        out.append(_Group(OTHER, rest, pairs_rest))
     return out
 
 
@@ -150,7 +150,7 @@ def evaluate_segments(
     raw: list[SegmentSnapshot] = []
     for index, segment in enumerate(model.segments):
         codes, values = view.segment(segment.name)
-        pair_codes = unpack(pairs.slices, index)
+        pair_codes = column(pairs.slices, index)
         for group in groups(segment, codes, values, pair_codes):
             raw.append(_raw(model, segment, fitted, view, pairs, group, calibration))
     return _corrected(model, fitted, raw)

@@ -25,7 +25,7 @@ from exporter.stats.versions import (
 )
 from exporter.window.labels import JoinedPairs
 from exporter.window.ring import WindowView
-from exporter.window.slices import unpack
+from exporter.window.slices import column
 from exporter.window.vocab import OTHER
 
 CORRECTION = "fdr_bh"
@@ -111,7 +111,7 @@ def evaluate_versions(
     champion = choose_champion(traffic, configured or kept)
     if champion is None or len(traffic) < 2:
         return None
-    pair_codes = unpack(pairs.slices, len(model.segments))
+    pair_codes = column(pairs.slices, len(model.segments))
     names = [champion, *sorted(v for v in traffic if v != champion)]
     return VersionsSnapshot(
         champion, tuple(_versions(model, view, pairs, names, values, codes, pair_codes))

@@ -20,7 +20,7 @@ from exporter.window.coverage import Coverage
 from exporter.window.early import EarlyLabels
 from exporter.window.pending import Pending, keys_of
 from exporter.window.recent import Recent
-from exporter.window.slices import folded
+from exporter.window.slices import as_bytes, folded, from_bytes
 from exporter.window.vocab import OTHER
 
 Target = float | str
@@ -37,7 +37,7 @@ class JoinedPairs:
     classes: tuple[str, ...] = ()
     window_predicted: tuple[Target, ...] = ()
     window_scores: tuple[Compact, ...] = ()
-    slices: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # packed codes
+    slices: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))  # see slices
 
     def __len__(self) -> int:
         return len(self.predicted)
@@ -75,8 +75,9 @@ class LabelJoin:
         self._duration = model.window.duration_seconds
         self._clock = clock
         self._classification = model.task.is_classification
-        self._pending = Pending(model.labels.max_pending, not self._classification)
-        self._pairs: deque[tuple[float, float, Target, Target, Compact, int]] = deque(
+        self._width = len(model.segments) + 1  # slice codes: the segment keys', the version's
+        self._pending = Pending(model.labels.max_pending, not self._classification, self._width)
+        self._pairs: deque[tuple[float, float, Target, Target, Compact, bytes]] = deque(
             maxlen=model.window.max_samples
         )
         self._recent = Recent(model.window.max_samples if self._classification else 0)
@@ -186,7 +187,7 @@ class LabelJoin:
         made: list[float] = []
         keys = keys_of([x.id for x in labels])
         found, times, predictions, scores = self._pending.take(keys)
-        taken = self._pending.taken_slices.tolist()
+        taken = as_bytes(self._pending.taken_slices)
         matches = iter(zip(times.tolist(), predictions, scores, taken, strict=True))
         for label, was_found in zip(labels, found.tolist(), strict=True):
             if not was_found:
@@ -246,22 +247,22 @@ class LabelJoin:
             coverage=coverage,
             window_predicted=tuple(window_predicted),
             window_scores=tuple(window_scores),
-            slices=np.array([p[5] for p in recent], dtype=np.int64),
+            slices=from_bytes((p[5] for p in recent), self._width),
         )
 
     def slice_codes(self, now: float, waiting: bool = True) -> np.ndarray:
-        """Packed slice codes of the joined pairs pairs(now) still returns (labelled within
-        the window's duration) and, unless waiting is False, of the waiting predictions."""
+        """Slice codes of the joined pairs pairs(now) still returns (labelled within the
+        window's duration) and, unless waiting is False, of the waiting predictions."""
         cutoff = now - self._duration
         with self._lock:
-            kept = np.fromiter((p[5] for p in self._pairs if p[0] >= cutoff), np.int64)
+            kept = from_bytes((p[5] for p in self._pairs if p[0] >= cutoff), self._width)
             return np.concatenate([self._pending.slice_codes(), kept]) if waiting else kept
 
     def fold_slices(self, index: int, codes: list[int]) -> None:
         """Count the waiting predictions whose key `index` code is among `codes` under
         __other__: those codes are about to name other values."""
         with self._lock:
-            self._pending.rewrite_slices(lambda packed: folded(packed, index, codes))
+            self._pending.rewrite_slices(lambda slices: folded(slices, index, codes))
 
     @property
     def pending(self) -> int:

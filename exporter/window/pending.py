@@ -1,8 +1,8 @@
 """Predictions waiting for their label, in numpy columns with one sorted index of id hashes.
 
 A dict of tuples holding a million waiting predictions costs about 400 bytes each; here one
-costs about 60: its id's 64-bit hash, time, prediction and score in arrays (8 more for the
-packed segment and version codes, once a record carries one), and 12 bytes of
+costs about 60: its id's 64-bit hash, time, prediction and score in arrays (4 more per
+segment key and the version for their codes, once a record carries one), and 12 bytes of
 index. Ids are compared by hash; two ids of a million colliding is a one-in-ten-million event,
 and would join one label to the wrong prediction.
 """
@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from exporter.window.slices import ABSENT
 
 CHUNK = 8192  # slots the newest, open chunk holds in a dict before the sorted index takes them
 SCAN = 1024  # slots read first from the head when looking for what to expire or evict
@@ -32,10 +34,11 @@ def keys_of(ids: Sequence[str]) -> np.ndarray:
 class Pending:
     """Arrival-ordered slots; a slot dies when joined, replaced, evicted or expired."""
 
-    def __init__(self, limit: int, numeric: bool) -> None:
+    def __init__(self, limit: int, numeric: bool, width: int = 1) -> None:
         self._limit = limit
         self._numeric = numeric
-        self._slice: np.ndarray | None = None
+        self._width = width  # slice codes a record carries: its segment keys' and version's
+        self._slice: np.ndarray | None = None  # (slots, width) int32 once a record has one
         self._tail = 0
         empty = np.empty(0, np.int64)
         self._reset(empty, np.empty(0), self._column(0), np.empty(0), None, None)
@@ -44,13 +47,13 @@ class Pending:
         return self._alive_count
 
     def slice_codes(self) -> np.ndarray:
-        """The packed slice codes of the waiting predictions (none before any record had one)."""
+        """The slice codes of the waiting predictions (none before any record had one)."""
         if self._slice is None:
-            return np.empty(0, np.int64)
+            return np.empty((0, self._width), np.int32)
         return self._slice[: self._tail][self._alive[: self._tail]]
 
     def rewrite_slices(self, rewrite: Callable[[np.ndarray], np.ndarray]) -> None:
-        """Replace the packed slice codes of every slot with `rewrite` of them."""
+        """Replace the slice codes of every slot with `rewrite` of them."""
         if self._slice is not None:
             self._slice[: self._tail] = rewrite(self._slice[: self._tail])
 
@@ -81,9 +84,9 @@ class Pending:
         Returns the times of the replaced ones (they can no longer be joined).
 
         scores: one per prediction, or an array of probabilities with NaN for none; slices:
-        each prediction's packed segment and version codes (window.slices).
+        each prediction's row of segment and version codes (window.slices).
         """
-        if slices is None or (self._slice is None and not slices.any()):
+        if slices is None or (self._slice is None and not (slices != ABSENT).any()):
             slices = None  # no segment or version yet: no column for it
         ordered = np.sort(keys)  # a quick look for repeats: ids are nearly always unique
         dropped = np.empty(0)
@@ -101,17 +104,17 @@ class Pending:
         self._append(keys, ts, predicted, scores)
         if slices is not None:
             if self._slice is None:  # the first record with a segment or version
-                self._slice = np.zeros(len(self._key), np.int64)
+                self._slice = np.full((len(self._key), self._width), ABSENT, np.int32)
             self._slice[self._tail - len(keys) : self._tail] = slices
         elif self._slice is not None:
-            self._slice[self._tail - len(keys) : self._tail] = 0
+            self._slice[self._tail - len(keys) : self._tail] = ABSENT
         self._evict_beyond_limit()
         return replaced
 
     def take(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any], list[Any]]:
         """(found, ts, predicted, scores) for each key; found ones stop waiting.
 
-        The found ones' packed slice codes are in `taken_slices` until the next take.
+        The found ones' slice codes are in `taken_slices` until the next take.
         """
         first = np.zeros(len(keys), bool)
         first[np.unique(keys, return_index=True)[1]] = True  # a repeated label finds nothing
@@ -125,7 +128,9 @@ class Pending:
         ]
         ts, predicted = self._ts[rows], self._pred[rows].tolist()
         self.taken_slices = (
-            self._slice[rows] if self._slice is not None else np.zeros(len(rows), np.int64)
+            self._slice[rows]
+            if self._slice is not None
+            else np.full((len(rows), self._width), ABSENT, np.int32)
         )
         self._kill(at)
         return found, ts, predicted, scores
@@ -166,7 +171,7 @@ class Pending:
         """Hold exactly the given live slots, indexed afresh from position 0."""
         self._key, self._ts, self._pred, self._score, self._extra = keys, ts, pred, score, extra
         self._slice = slices
-        self.taken_slices = np.empty(0, np.int64)
+        self.taken_slices = np.empty((0, self._width), np.int32)
         self._alive = np.ones(len(keys), bool)
         self._head = self._pruned_to = 0
         self._tail = self._alive_count = len(keys)
@@ -258,7 +263,7 @@ class Pending:
         for name in ("_key", "_ts", "_pred", "_score", "_slice", "_alive", "_extra"):
             old = getattr(self, name)
             if old is not None:
-                new = np.empty(size, old.dtype)
+                new = np.empty((size, *old.shape[1:]), old.dtype)
                 new[: len(old)] = old
                 setattr(self, name, new)
 

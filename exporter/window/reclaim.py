@@ -17,7 +17,7 @@ import numpy as np
 
 from exporter.window.labels import LabelJoin
 from exporter.window.ring import Window
-from exporter.window.slices import unpack
+from exporter.window.slices import column
 
 
 def reclaim_codes(window: Window, join: LabelJoin, clock: Callable[[], float]) -> None:
@@ -25,10 +25,10 @@ def reclaim_codes(window: Window, join: LabelJoin, clock: Callable[[], float]) -
     slicer = window.slicer
     slicer.versions.in_use = partial(_in_use, window, join, clock, -1, len(slicer.keys), True)
     for row, key in enumerate(slicer.tag_keys):
-        packed = slicer.keys.index(key)
+        index = slicer.keys.index(key)
         vocab = slicer.vocabulary(key)
-        vocab.in_use = partial(_in_use, window, join, clock, row, packed, False)
-        vocab.on_release = partial(join.fold_slices, packed)
+        vocab.in_use = partial(_in_use, window, join, clock, row, index, False)
+        vocab.on_release = partial(join.fold_slices, index)
 
 
 def _in_use(
@@ -36,11 +36,11 @@ def _in_use(
     join: LabelJoin,
     clock: Callable[[], float],
     row: int,
-    packed: int,
+    index: int,
     waiting: bool,
 ) -> set[int]:
     """Codes an evaluation may still see: the window's row, the joined pairs' (and the waiting
-    predictions') key at `packed`."""
+    predictions') key at `index`."""
     now = clock()
-    joined = np.unique(unpack(join.slice_codes(now, waiting), packed))
+    joined = np.unique(column(join.slice_codes(now, waiting), index))
     return window.codes_in_use(now, row) | set(joined.tolist())

@@ -95,7 +95,7 @@ class Window:
     def extend(self, batch: PredictionBatch) -> np.ndarray:
         """Append a batch column by column; the oldest rows fall out past the cap.
 
-        Returns every record's segment and version codes packed, for the label join.
+        Returns every record's segment and version codes (window.slices), for the label join.
         """
         n = len(batch)
         if not n:
@@ -129,16 +129,16 @@ class Window:
                     buffer[..., to] = values[..., at]
             self._pos = int((self._pos + kept) % len(self._ts))
             self._size = min(self._cap, self._size + kept)
-        return self._packed(cat, tags, versions)
+        return self._slices_of(cat, tags, versions)
 
-    def _packed(self, cat: np.ndarray, tags: np.ndarray, versions: np.ndarray) -> np.ndarray:
+    def _slices_of(self, cat: np.ndarray, tags: np.ndarray, versions: np.ndarray) -> np.ndarray:
         """The records' codes in the slicer's key order, the version last."""
         tag_rows = dict(zip(self.slicer.tag_keys, tags, strict=True))
         rows = [
             tag_rows[key] if key in tag_rows else cat[self._categorical.index(key)]
             for key in self.slicer.keys
         ]
-        return self.slicer.pack([*rows, versions])
+        return self.slicer.stack([*rows, versions])
 
     def codes_in_use(self, now: float, row: int = -1) -> set[int]:
         """The codes of slice `row` (a tag key's in `slicer.tag_keys` order, -1 the version's)

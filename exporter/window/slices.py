@@ -1,13 +1,16 @@
-"""Which slice of traffic a record belongs to: its segment values and version, as small codes.
+"""Which slice of traffic a record belongs to: its segment values and version, as codes.
 
 A segment key that is a categorical feature reuses that feature's codes; a tag key and the
-version get vocabularies of their own. The label join keeps all of a record's codes packed in
-one 64-bit integer, so segments cost a waiting prediction 8 bytes, not a column per key.
+version get vocabularies of their own. The label join keeps a record's codes as one int32 row
+(the keys in config order, the version last), each code whole: packed 12 bits a key into one
+int64, a feature's codes from 4,094 on (a reference of 5,000 merchants) read back as
+__other__, and those merchants lost their labelled pairs to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -15,9 +18,10 @@ from exporter.config import ModelConfig
 from exporter.decode.batch import PredictionBatch
 from exporter.window.vocab import Vocabulary
 
-BITS = 12  # per key: codes up to OVERFLOW - 1 kept; larger ones read back as OVERFLOW
-OVERFLOW = (1 << BITS) - 2  # a code past the packable range: counted under __other__
-MAX_KEYS = 64 // BITS  # segment keys and the version packed in one int64
+ABSENT = -1  # a record without the key's value (or the version)
+# A code given back while a waiting prediction held it: that prediction's label is counted
+# under __other__, since no value owns this code.
+FOLDED = np.iinfo(np.int32).max
 # Distinct values of a tag key holding a code at once; a code comes back once no window row
 # or joined pair uses it (see window.reclaim), and values past it fold into __other__. Top
 # values are picked among these, so a key with millions of values costs bounded memory.
@@ -65,28 +69,33 @@ class Slicer:
         """The segment keys read from tags, in the order of `tag_codes`' rows."""
         return tuple(self._tags)
 
-    def pack(self, codes: Sequence[np.ndarray]) -> np.ndarray:
-        """One int64 per record holding every key's code (absent: 0, else code + 1)."""
+    def stack(self, codes: Sequence[np.ndarray]) -> np.ndarray:
+        """(records, keys + version) int32 codes, whole: any number of categories stays apart."""
         n = len(codes[0]) if codes else 0
-        packed = np.zeros(n, dtype=np.int64)
-        for i, row in enumerate(codes):
-            stored = np.minimum(row.astype(np.int64), OVERFLOW) + 1
-            packed |= stored << (BITS * i)
-        return packed
+        return np.array(codes, dtype=np.int32).reshape(len(codes), n).T.copy()
 
 
-def folded(packed: np.ndarray, index: int, codes: Sequence[int]) -> np.ndarray:
-    """The packed codes with key `index`'s `codes` read back as OVERFLOW, so as __other__."""
-    shift = BITS * index
-    mask = np.int64(((1 << BITS) - 1) << shift)
-    other = np.int64((OVERFLOW + 1) << shift)
-    hit = np.isin(unpack(packed, index), codes)
-    out: np.ndarray = np.where(hit, (packed & ~mask) | other, packed)
+def folded(slices: np.ndarray, index: int, codes: Sequence[int]) -> np.ndarray:
+    """The slice rows with key `index`'s `codes` made FOLDED, so read as __other__."""
+    out = slices.copy()
+    out[np.isin(slices[:, index], codes), index] = FOLDED
     return out
 
 
-def unpack(packed: np.ndarray, index: int) -> np.ndarray:
-    """The codes of key `index` (in `pack` order), -1 where a record had none."""
-    mask = (1 << BITS) - 1
-    out: np.ndarray = ((packed >> (BITS * index)) & mask).astype(np.int32) - 1
-    return out
+def column(slices: np.ndarray, index: int) -> np.ndarray:
+    """The codes of key `index` (in `stack` order), -1 where a record had none."""
+    if slices.ndim < 2 or index >= slices.shape[1]:  # pairs made without codes
+        return np.full(len(slices), ABSENT, np.int32)
+    return slices[:, index]
+
+
+def as_bytes(slices: np.ndarray) -> list[bytes]:
+    """Each row as the bytes of its codes: a joined pair keeps 41 bytes for a key and the
+    version, where a tuple of the codes took 84."""
+    rows = np.ascontiguousarray(slices, np.int32)
+    return cast(list[bytes], rows.view(np.dtype((np.void, rows.shape[1] * 4))).ravel().tolist())
+
+
+def from_bytes(rows: Iterable[bytes], width: int) -> np.ndarray:
+    """The (rows, width) codes that `as_bytes` made."""
+    return np.frombuffer(b"".join(rows), np.int32).reshape(-1, width)
