@@ -14,6 +14,7 @@ from exporter.config import (
 )
 from exporter.stats import METHODS
 from tests.config_cases import (
+    load_doc,
     load_error,
     model_error,
     model_keys,
@@ -313,3 +314,17 @@ def test_a_positive_class_outside_the_classes_is_refused() -> None:
     """It folded into __other__: precision, recall, f1 and roc_auc were never exported."""
     error = model_error(classes=["ok", "chargeback"], positive_class="fraud")
     assert error == "models[0].positive_class: 'fraud' is not one of classes ['ok', 'chargeback']"
+
+
+def test_a_cluster_model_whose_streams_are_in_two_hash_slots_is_refused_naming_them() -> None:
+    """Accepted before: the reader's XREAD over both streams was refused by the cluster on
+    every read, the reader restarted in a loop (17 times in 40 s) and /readyz stayed 503."""
+    streams = {"predictions": "preds-bad", "labels": "labels-bad"}
+    doc = {"redis": {"url": "redis+cluster://127.0.0.1:7000"}, "models": [model_keys()]}
+    load_doc(doc)  # the default keys share the model's hash tag
+    doc["models"] = [model_keys(streams=streams)]
+    message = load_error(doc)
+    assert message.startswith("models[0].streams: 'preds-bad' and 'labels-bad' are in different")
+    load_doc({"models": [model_keys(streams=streams)]})  # one server: any keys
+    tagged = {"predictions": "p:{fraud}", "labels": "l:{fraud}"}
+    load_doc({**doc, "models": [model_keys(streams=tagged)]})

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from redis.crc import key_slot
 
 from exporter.config.keys import ConfigError, Section, describe, validate
 from exporter.config.models import DefaultsKeys, ModelConfig, ModelKeys, resolve
@@ -131,7 +132,24 @@ def load_config_text(
     )
     keys = validate(ConfigKeys, expanded, base_dir=base_dir)
     models = resolve(keys.defaults, keys.models)
+    _one_slot_per_model(keys.redis, models)
     return Config(redis=keys.redis, web=keys.web, models=models, log_level=keys.log_level)
+
+
+def _one_slot_per_model(redis: RedisConfig, models: tuple[ModelConfig, ...]) -> None:
+    """In a Redis Cluster a model's two streams are read by one XREAD, which Redis refuses
+    across hash slots: the reader then crashed in a loop and the exporter was never ready."""
+    if not redis.url.startswith(("redis+cluster://", "rediss+cluster://")):
+        return
+    for i, model in enumerate(models):
+        streams = model.streams
+        if key_slot(streams.predictions.encode()) != key_slot(streams.labels.encode()):
+            raise ConfigError(
+                f"models[{i}].streams",
+                f"{streams.predictions!r} and {streams.labels!r} are in different hash slots of "
+                "the Redis Cluster: give both the same hash tag, as the default keys do "
+                f"(mlmon:{{{model.name}}}:predictions and mlmon:{{{model.name}}}:labels)",
+            )
 
 
 def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
