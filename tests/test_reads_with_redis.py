@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 from prometheus_client import CollectorRegistry
 
 from exporter.config import ModelConfig
@@ -258,3 +259,21 @@ def test_a_huge_first_entry_does_not_make_every_stream_check_drop_its_reply(
         reader.check_streams()
     assert len(recorder.got) == 14
     assert reader._size.dropped == dropped
+
+
+def test_a_reader_with_no_stream_counts_redis_up_only_when_it_answers(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A shard owning no model sent Redis nothing: /readyz said ready and mlmon_redis_up 1
+    with nothing listening, and "redis unreachable" for its first second with Redis up."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 50))
+    config = make_config(tmp_path, redis_server.url)
+    fast = config.redis.model_copy(update={"block_seconds": 0.01})
+    up = StreamReader(make_client(fast), [], fast, LiveMetrics(CollectorRegistry(), []))
+    up.read_once()
+    assert up.redis_up
+    dead = fast.model_copy(update={"url": "redis://127.0.0.1:1/0"})
+    down = StreamReader(make_client(dead), [], dead, LiveMetrics(CollectorRegistry(), []))
+    with pytest.raises(redis.ConnectionError):
+        down.read_once()
+    assert not down.redis_up

@@ -183,9 +183,8 @@ class StreamReader:
     def check_streams(self) -> None:
         """Read each stream up to date and account for every entry, every few seconds.
 
-        Per stream a non-blocking XREAD, then XINFO STREAM. Comparing what
-        Redis says was added with what was read finds trims that happened while the connection
-        stayed up (a paused process, a silent reconnect), not only after an outage we saw.
+        Per stream a non-blocking XREAD, then XINFO STREAM. Comparing what Redis says was added
+        with what was read finds trims while the connection stayed up (a paused process).
         """
         self._gate.strict = True  # until the next XREAD, which reads both streams at once
         for key in list(self.last_ids):
@@ -253,7 +252,8 @@ class StreamReader:
             if keys := self._clashes.readable(keys):
                 replies.append(self._xread({k: self.last_ids[k] for k in keys}, block, count))
                 got = self._deliver_reply(replies[-1], count, keys) or got
-        if not replies:  # every key holds another type: the stream check looks again
+        if not replies:  # no stream (a shard with no model), or each holds another type
+            self.redis_up = bool(self._client.ping())  # up only when it answers
             self._stop.wait(self._cfg.block_seconds)
         if self._cfg.linger_seconds and caught_up(replies, count):
             self._stop.wait(self._cfg.linger_seconds)
