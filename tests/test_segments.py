@@ -40,23 +40,25 @@ class Clock:
 def _config(
     tmp: Path, segments: str = "[{feature: country, max_values: 10, min_samples: 200}]"
 ) -> ModelConfig:
-    text = f"""
+    return load_config_text(_CONFIG_TEXT.replace("SEGMENTS", segments), base_dir=str(tmp)).models[0]
+
+
+_CONFIG_TEXT = """
 models:
   - name: m
     task: binary_classification
     positive_class: "1"
-    reference: {{file: ref.csv}}
-    window: {{duration: 1d, max_samples: 20000}}
+    reference: {file: ref.csv}
+    window: {duration: 1d, max_samples: 20000}
     min_samples: 100
-    drift: {{numeric: {{method: psi}}, categorical: {{method: psi}}}}
-    performance: {{accuracy: {{min: 0.7}}}}
+    drift: {numeric: {method: psi}, categorical: {method: psi}}
+    performance: {accuracy: {min: 0.7}}
     features:
-      - {{name: amount, type: numeric}}
-      - {{name: age, type: numeric}}
-      - {{name: country, type: categorical}}
-    segments: {segments}
+      - {name: amount, type: numeric}
+      - {name: age, type: numeric}
+      - {name: country, type: categorical}
+    segments: SEGMENTS
 """
-    return load_config_text(text, base_dir=str(tmp)).models[0]
 
 
 def _rows(rng: np.random.Generator, n: int, shift_de: float = 0.0) -> list[dict[str, object]]:
@@ -411,3 +413,31 @@ def test_a_waiting_prediction_whose_tenant_left_counts_under_other_not_under_the
     assert pipeline.evaluate(None)
     new = _segment(store.models["m"], "new")
     assert dict(new.performance)["accuracy"] == 1.0
+
+
+def _uneven(rng: np.random.Generator, n: int, de_accuracy: float) -> list[dict[str, object]]:
+    """Rows whose predictions are right 90 % of the time, in DE de_accuracy of the time."""
+    rows = _rows(rng, n)
+    for row in rows:
+        right = rng.random() < (de_accuracy if row["country"] == "DE" else 0.9)
+        row["prediction"] = row["label"] if right else str(1 - int(str(row["label"])))
+    return rows
+
+
+@pytest.mark.parametrize(("de_accuracy", "broken"), [(0.7, False), (0.55, True)])
+def test_a_segment_that_always_scores_lower_breaks_max_drop_only_below_its_own_reference(
+    tmp_path: Path, de_accuracy: float, broken: bool
+) -> None:
+    """max_drop was measured from the model's reference accuracy (0.87): DE, at its usual
+    0.70, broke it in every healthy window (36 of 40 in a review's uneven segments)."""
+    _write_reference(tmp_path, _uneven(np.random.default_rng(3), 20000, 0.7))
+    model = load_config_text(
+        _CONFIG_TEXT.replace("{accuracy: {min: 0.7}}", "{accuracy: {max_drop: 0.05}}").replace(
+            "SEGMENTS", "[{feature: country, max_values: 10, min_samples: 200}]"
+        ),
+        base_dir=str(tmp_path),
+    ).models[0]
+    snapshot, _ = _evaluated(tmp_path, _uneven(np.random.default_rng(4), 8000, de_accuracy), model)
+    de = _segment(snapshot, "DE")
+    assert dict(de.out_of_bounds)["accuracy"] is broken, dict(de.performance)
+    assert not dict(_segment(snapshot, "FR").out_of_bounds)["accuracy"]

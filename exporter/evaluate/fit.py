@@ -11,6 +11,7 @@ import numpy as np
 from exporter.config import DriftSpec, FeatureConfig, ModelConfig
 from exporter.evaluate.fitpca import fit_multivariate
 from exporter.evaluate.histograms import ReferenceHistogram, SortedColumns, fit_histograms
+from exporter.evaluate.performance import baseline, error_baseline
 from exporter.evaluate.refchecks import check_reference
 from exporter.reference.load import ReferenceData, ReferenceError, categories
 from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method, resolve
@@ -45,6 +46,7 @@ class SegmentFit:
 
     columns: tuple[FittedColumn, ...]
     histograms: tuple[ReferenceHistogram, ...]
+    performance: tuple[tuple[str, float], ...] = ()  # its reference rows' own, when labelled
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ def fit_segments(model: ModelConfig, data: ReferenceData) -> dict[str, dict[str,
             out[segment.name][value] = SegmentFit(
                 tuple(_feature(model, model.features[i], rows) for i in others),
                 tuple(histograms[i] for i in others),
+                baseline(model, data, [i for i, v in enumerate(values) if v == value]),
             )
     return out
 
@@ -264,13 +267,8 @@ def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
     check_reference(model, data)
     features = tuple(_feature(model, f, data) for f in model.features)
     prediction, from_score = _prediction(model, data)
-    baseline: tuple[tuple[str, float], ...] = ()
     errors = None
-    if data.prediction is not None and data.label is not None:  # scores too, for roc_auc etc.
-        from exporter.evaluate.performance import error_baseline, performance  # labelled only
-
-        scores = () if data.score is None else [None if v != v else float(v) for v in data.score]
-        baseline = performance(model, data.prediction, data.label, scores)
+    if data.prediction is not None and data.label is not None:
         errors = error_baseline(model, data.prediction, data.label)
     pca, pca_names, pca_note = fit_multivariate(model, data)
     return FittedReference(
@@ -279,7 +277,7 @@ def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
         features,
         prediction,
         from_score,
-        baseline,
+        baseline(model, data, list(range(data.rows))),
         _target(model, data),
         pca,
         pca_names,

@@ -18,6 +18,7 @@ from exporter.evaluate.probabilities import (
     positive_scores,
     score_matrix,
 )
+from exporter.reference.data import ReferenceData
 from exporter.stats.kinds import Task
 from exporter.window.classnames import OTHER_MISMATCH, Compact
 from exporter.window.vocab import OTHER
@@ -195,6 +196,15 @@ def performance(
 ) -> Pairs:
     """The model-level metrics only, as the reference baseline needs them."""
     return realised(model, predicted, actual, scores).metrics
+
+
+def baseline(model: ModelConfig, data: ReferenceData, at: list[int]) -> Pairs:
+    """Realised metrics of the given reference rows (scores too, for roc_auc), when labelled."""
+    if data.prediction is None or data.label is None:
+        return ()
+    score = data.score
+    scores = () if score is None else [None if v != v else float(v) for v in score[at].tolist()]
+    return performance(model, [data.prediction[i] for i in at], [data.label[i] for i in at], scores)
 
 
 def error_baseline(

@@ -18,7 +18,7 @@ from exporter.evaluate.drift import correct, dataset_share
 from exporter.evaluate.estimate import Calibration, estimate
 from exporter.evaluate.features import score_features, with_histogram
 from exporter.evaluate.fit import FittedReference, SegmentFit
-from exporter.evaluate.performance import realised
+from exporter.evaluate.performance import Pairs, realised
 from exporter.evaluate.snapshot import FeatureSnapshot, SegmentSnapshot
 from exporter.stats.kinds import Task
 from exporter.window.labels import JoinedPairs
@@ -69,13 +69,15 @@ def _reference(
 
 
 def _performance(
-    model: ModelConfig, segment: SegmentConfig, fitted: FittedReference, pairs: JoinedPairs
+    model: ModelConfig, segment: SegmentConfig, baseline: Pairs, pairs: JoinedPairs
 ) -> tuple[tuple[tuple[str, float], ...], tuple[tuple[str, bool], ...]]:
-    """Realised metrics over the segment's labelled pairs, and which break the model's bounds."""
+    """Realised metrics over the segment's labelled pairs, and which break the model's bounds,
+    a `max_drop` measured from the value's own reference metrics (baseline) when it has them:
+    from the model's, a country that always scores lower broke it in 36 of 40 healthy windows."""
     if len(pairs) < segment.min_samples:
         return (), ()
     metrics = realised(model, pairs.predicted, pairs.actual, pairs.scores, pairs.classes).metrics
-    reference = dict(fitted.performance)
+    reference = dict(baseline)
     bounds = dict(model.performance)
     out = []
     for name, value in metrics:
@@ -123,7 +125,8 @@ def _raw(
         )
         or features
     )
-    performance, out_of_bounds = _performance(model, segment, fitted, pairs.subset(group.pairs))
+    baseline = reference.performance or fitted.performance
+    performance, out_of_bounds = _performance(model, segment, baseline, pairs.subset(group.pairs))
     return SegmentSnapshot(
         segment.name,
         group.value,
