@@ -8,8 +8,6 @@ here with the same message.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -19,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from exporter.config import Config, ConfigError, ModelConfig, load_config
 from exporter.files import describe_size, read_regular_file
+from exporter.reference import csvtext
 from exporter.reference.arrow import parquet_columns
 from exporter.reference.load import (
     MAX_REFERENCE_BYTES,
@@ -97,7 +96,7 @@ def columns(content: bytes, fmt: str) -> list[str]:
     if fmt == "parquet":
         return parquet_columns(content, "reference")
     if fmt == "csv":
-        return next(csv.reader(io.StringIO(content.decode("utf-8-sig"))), [])
+        return csvtext.header(content.decode("utf-8-sig"))
     seen: dict[str, None] = {}
     for line in content.splitlines():
         if line.strip():

@@ -6,13 +6,12 @@ a Parquet reference is refused with a message naming the extra.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from typing import Any
 
 import numpy as np
 
+from exporter.reference import csvtext
 from exporter.reference.columnar import Wanted, keys, spelled
 from exporter.reference.data import Inexact, ReferenceError, floats
 
@@ -126,7 +125,7 @@ def csv_table(content: bytes, wanted: Wanted) -> ArrowTable | None:
     pa = pyarrow()
     body = content[len(BOM) :] if content.startswith(BOM) else content
     prefix = body[:HEADER_PREFIX].decode("utf-8", "ignore")
-    header = next(csv.reader(io.StringIO(prefix)), None)
+    header = csvtext.header(prefix)
     if pa is None or not header or len(set(header)) != len(header):
         return None
     # pyarrow reads "nan(1)" as NaN where float() refuses it: no "(", no such text

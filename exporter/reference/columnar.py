@@ -8,7 +8,6 @@ row-by-row reader runs instead, so what is accepted and every error message stay
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 
 from exporter.classes import class_key, whole_number
 from exporter.config import ModelConfig
+from exporter.reference import csvtext
 from exporter.reference.data import (
     OPTIONAL_COLUMNS,
     Inexact,
@@ -161,10 +161,11 @@ class CsvTable:
 
     def __init__(self, text: str, wanted: Wanted) -> None:
         """Read every row once; the columns are converted per block."""
-        reader = csv.reader(io.StringIO(text))
-        header = next(reader, None)
-        if header is None:
+        reader = csvtext.reader(text)
+        first = _block(reader, 1)
+        if not first:
             raise Inexact
+        header = first[0]
         named = [name for name in header if name]  # unnamed columns are never read
         if len(set(named)) != len(named):
             raise Inexact  # a repeated column name: the row reader names it
@@ -175,7 +176,7 @@ class CsvTable:
         text_columns = {n: index[n] for n in wanted.text if n in index}
         parts: dict[str, list[np.ndarray]] = {n: [] for n in numeric}
         texts: dict[str, list[str | None]] = {n: [] for n in text_columns}
-        while raw := list(itertools.islice(reader, BLOCK_ROWS)):
+        while raw := _block(reader, BLOCK_ROWS):
             block = [r for r in raw if r]  # csv.DictReader skips blank lines
             whole = all(len(r) == len(header) for r in block)
             if not whole and any(len(r) > len(header) for r in block):
@@ -208,6 +209,14 @@ class CsvTable:
     def texts(self, name: str) -> tuple[str | None, ...]:
         """The column's texts, whole numbers as their class (see `spelled`)."""
         return spelled(self._texts[name])
+
+
+def _block(reader: Any, rows: int) -> list[list[str]]:
+    """The reader's next rows; a csv.Error (a cell too long) is for the row reader to name."""
+    try:
+        return list(itertools.islice(reader, rows))
+    except csv.Error:
+        raise Inexact from None
 
 
 def _cells(block: Sequence[list[str]], j: int, whole: bool) -> list[str | None]:

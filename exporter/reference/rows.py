@@ -6,8 +6,6 @@ one, so what is accepted and every error message stay those of the original read
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import numpy as np
@@ -16,6 +14,7 @@ import orjson
 from exporter.classes import class_key
 from exporter.config import ModelConfig
 from exporter.reference.columnar import spelled
+from exporter.reference.csvtext import records
 from exporter.reference.data import (
     OPTIONAL_COLUMNS,
     ReferenceData,
@@ -53,16 +52,16 @@ def _csv_rows(text: str, where: str) -> list[dict[str, Any]]:
     column name or a row longer than the header is an error: both were read silently, the
     first as its last column, the second with its extra cells dropped (an unquoted comma
     shifts every later cell of the row into the wrong column)."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None) or []
+    lines = records(text, where)
+    header = next(lines, (0, []))[1]
     repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         raise ReferenceError(f"{where}: the header names column {repeated[0]!r} twice")
     rows = []
-    for row in reader:
+    for line, row in lines:
         if len(row) > len(header):
             reason = f"{len(row)} fields where the header has {len(header)} (an unquoted comma?)"
-            raise ReferenceError(f"{where}: line {reader.line_num}: {reason}")
+            raise ReferenceError(f"{where}: line {line}: {reason}")
         if row:  # csv.DictReader skips blank lines
             cells = blank([*row, *[None] * (len(header) - len(row))])
             rows.append(_spelled_row(dict(zip(header, cells, strict=True))))
