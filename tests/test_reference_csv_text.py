@@ -14,7 +14,7 @@ import yaml
 from exporter.cli import main
 from exporter.config import ModelConfig, load_config_text
 from exporter.reference import arrow as arrow_reader
-from exporter.reference.load import ReferenceData, parse_reference
+from exporter.reference.load import ReferenceData, ReferenceError, parse_reference
 
 FEATURES = [{"name": "amount", "type": "numeric"}, {"name": "country", "type": "categorical"}]
 GOOD = "amount,country\n" + "".join(f"{i * 1.5},{['DE', 'FR'][i % 2]}\n" for i in range(200))
@@ -79,3 +79,57 @@ def test_check_config_accepts_a_classic_mac_csv_reference(
     status = main(["check-config", f"--config.file={tmp_path / 'c.yaml'}"])
 
     assert status == 0, capsys.readouterr().err
+
+
+def _unclosed_at_line_302() -> str:
+    """1,000 rows, one of them with a stray opening quote (a hand edit)."""
+    lines = ["amount,country"] + [f"{i * 1.5},{['DE', 'FR'][i % 2]}" for i in range(1000)]
+    lines[301] = '450.0,"DE'
+    return "\n".join(lines) + "\n"
+
+
+NEVER_CLOSED = {
+    "one row of a thousand": (_unclosed_at_line_302(), 302),
+    "in the last row, no line end": ('amount,country\n1,x\n2,"y', 3),
+    "a number's cell": ('amount,country\n1,x\n"2,y\n3,z\n', 3),
+    "in the header": ('amount,"country\n1,x\n', 1),
+}
+
+
+@pytest.mark.parametrize(("text", "line"), NEVER_CLOSED.values(), ids=NEVER_CLOSED.keys())
+@READERS
+def test_a_quote_never_closed_is_refused_with_its_line(
+    text: str, line: int, arrow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The csv module and pyarrow end the cell at the end of the file without a word: the
+    thousand rows loaded as 301, the rest of the file one category."""
+    _reader(arrow, monkeypatch)
+    with pytest.raises(ReferenceError) as error:
+        _read(text)
+    assert str(error.value) == (
+        f"ref.csv: line {line}: a quote opened in this row is never closed "
+        "(the rest of the file would be one cell)"
+    )
+
+
+@READERS
+def test_quoted_cells_closed_at_the_end_of_the_file_are_read(
+    arrow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _reader(arrow, monkeypatch)
+    for text in ('amount,country\n1,"x"\n2,"y ""z"""\n', 'amount,country\r1,"x"\r2,"y ""z"""'):
+        assert _read(text).categorical == {"country": ("x", 'y "z"')}
+
+
+def test_check_config_refuses_a_quote_never_closed_naming_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ref.csv").write_text(_unclosed_at_line_302())
+    model = {"name": "m", "task": "regression", "features": FEATURES}
+    config = {"models": [{**model, "reference": {"file": "ref.csv"}}]}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+
+    status = main(["check-config", f"--config.file={tmp_path / 'c.yaml'}"])
+
+    assert status == 2
+    assert f"{tmp_path / 'ref.csv'}: line 302: a quote opened" in capsys.readouterr().err

@@ -130,15 +130,32 @@ def csv_table(content: bytes, wanted: Wanted) -> ArrowTable | None:
         return None
     # pyarrow reads "nan(1)" as NaN where float() refuses it: no "(", no such text
     numeric = wanted.numeric - wanted.text if b"(" not in body else frozenset()
-    table = _read_csv(pa, body, header, numeric)
+    quoted = b'"' in body
+    if quoted:  # a last row of nulls, which a quote never closed swallows: see _ended
+        body = body + b"\n" + b"," * (len(header) - 1) + b'""\n'
+    table = _read_csv(pa, body, header, numeric, quoted)
     if table is None and numeric:
-        table = _read_csv(pa, body, header, frozenset())
+        table = _read_csv(pa, body, header, frozenset(), quoted)
     if table is None or table.column_names != header:
+        return None
+    if quoted and (table := _ended(table)) is None:
         return None
     return ArrowTable(pa, table.select([n for n in header if n in wanted.names]), from_csv=True)
 
 
-def _read_csv(pa: Any, body: bytes, header: list[str], numeric: frozenset[str]) -> Any | None:
+def _ended(table: Any) -> Any | None:
+    """The table without the row of nulls csv_table added, or None when a quote never closed
+    swallowed it (pyarrow reads the rest of the file into one cell without a word; the
+    stdlib reader names the line)."""
+    rows = table.num_rows
+    if rows == 0 or table.column(table.num_columns - 1)[rows - 1].is_valid:
+        return None
+    return table.slice(0, rows - 1)
+
+
+def _read_csv(
+    pa: Any, body: bytes, header: list[str], numeric: frozenset[str], quoted: bool
+) -> Any | None:
     """Every cell as text but the numeric columns' as float64, "" as null; None if refused."""
     kinds = {n: pa.float64() if n in numeric else pa.string() for n in header}
     convert = pa.csv.ConvertOptions(
@@ -151,7 +168,7 @@ def _read_csv(pa: Any, body: bytes, header: list[str], numeric: frozenset[str]) 
         return pa.csv.read_csv(
             pa.BufferReader(body),
             # a newline inside a value needs quotes; without any, pyarrow splits the file freely
-            parse_options=pa.csv.ParseOptions(newlines_in_values=b'"' in body),
+            parse_options=pa.csv.ParseOptions(newlines_in_values=quoted),
             convert_options=convert,
         )
     except (pa.ArrowException, ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Protocol
@@ -162,9 +162,10 @@ class CsvTable:
     def __init__(self, text: str, wanted: Wanted) -> None:
         """Read every row once; the columns are converted per block."""
         reader = csvtext.reader(text)
-        first = _block(reader, 1)
+        blocks = _blocks(reader)
+        first = next(blocks, [])
         if not first:
-            raise Inexact
+            raise Inexact  # no header: the row reader says there are no rows
         header = first[0]
         named = [name for name in header if name]  # unnamed columns are never read
         if len(set(named)) != len(named):
@@ -176,7 +177,7 @@ class CsvTable:
         text_columns = {n: index[n] for n in wanted.text if n in index}
         parts: dict[str, list[np.ndarray]] = {n: [] for n in numeric}
         texts: dict[str, list[str | None]] = {n: [] for n in text_columns}
-        while raw := _block(reader, BLOCK_ROWS):
+        for raw in blocks:
             block = [r for r in raw if r]  # csv.DictReader skips blank lines
             whole = all(len(r) == len(header) for r in block)
             if not whole and any(len(r) > len(header) for r in block):
@@ -209,6 +210,20 @@ class CsvTable:
     def texts(self, name: str) -> tuple[str | None, ...]:
         """The column's texts, whole numbers as their class (see `spelled`)."""
         return spelled(self._texts[name])
+
+
+def _blocks(reader: Any) -> Iterator[list[list[str]]]:
+    """The header alone, then blocks of rows without csvtext's END_ROW; Inexact (for the row
+    reader to name the line) on a csv.Error or when a quote is never closed."""
+    block = _block(reader, 1)
+    while block:
+        following = _block(reader, BLOCK_ROWS)
+        if not following:
+            if block[-1] != csvtext.END_ROW:
+                raise Inexact  # a quote never closed swallowed the end record
+            block.pop()
+        yield block
+        block = following
 
 
 def _block(reader: Any, rows: int) -> list[list[str]]:
