@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from exporter.classes import class_key, whole_number
+from exporter.classes import whole_number
 from exporter.config import ModelConfig
 from exporter.reference import csvtext
 from exporter.reference.data import (
@@ -24,6 +24,7 @@ from exporter.reference.data import (
     Inexact,
     ReferenceData,
     blank,
+    category,
     floats,
     missing,
 )
@@ -123,8 +124,12 @@ def spelled(values: tuple[str | None, ...]) -> tuple[str | None, ...]:
 
 
 def keys(values: Iterable[Any]) -> tuple[str | None, ...]:
-    """Class keys of any values, None where missing (JSON or Parquet values)."""
-    return tuple(None if missing(v) else class_key(v) for v in values)
+    """Class keys of JSON or Parquet values, None where missing; Inexact at a value that is
+    no class, for the row reader to name."""
+    try:
+        return tuple(None if missing(v) else category(v) for v in values)
+    except ValueError:
+        raise Inexact from None
 
 
 class RowTable:

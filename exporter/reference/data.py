@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from exporter.classes import class_key
+
 OPTIONAL_COLUMNS = ("prediction", "score", "label")
 
 
@@ -43,6 +45,20 @@ def missing(value: Any) -> bool:
     to write a missing value (and so no way to write the category "").
     """
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def category(value: Any) -> str:
+    """The class key of a present value; ValueError for one the wire refuses as a class.
+
+    Bytes (a Parquet string column without the UTF8 annotation, as older Hive, Impala and
+    Spark write them) are UTF-8 text; a struct, list or JSON object was read as its Python
+    repr ("{'v': 'DE'}"), a category no record can send, so every live value was unseen.
+    """
+    if isinstance(value, bytes):
+        return value.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if isinstance(value, dict | list | tuple):
+        raise ValueError("not a text, number or boolean")
+    return class_key(value)
 
 
 def blank(cells: list[str | None]) -> list[str | None]:

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import orjson
 
-from exporter.classes import class_key
 from exporter.config import ModelConfig
 from exporter.reference.columnar import spelled
 from exporter.reference.csvtext import records
@@ -20,6 +19,7 @@ from exporter.reference.data import (
     ReferenceData,
     ReferenceError,
     blank,
+    category,
     missing,
 )
 from exporter.stats.kinds import FeatureType, Task
@@ -87,6 +87,22 @@ def numeric(rows: list[dict[str, Any]], name: str, where: str) -> np.ndarray:
     return out
 
 
+def classes(rows: list[dict[str, Any]], name: str, where: str) -> tuple[str | None, ...]:
+    """A column's class keys; the first value that is no class is named with its row."""
+    out: list[str | None] = []
+    for i, row in enumerate(rows):
+        value = row.get(name)
+        try:
+            out.append(None if missing(value) else category(value))
+        except ValueError as exc:
+            shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+            reason = "not UTF-8 text" if isinstance(value, bytes) else str(exc)
+            raise ReferenceError(
+                f"{where}: row {i + 1}: column {name!r}: {shown} is {reason}"
+            ) from None
+    return tuple(out)
+
+
 def parse_rows(
     model: ModelConfig, rows: list[dict[str, Any]], where: str, digest: str
 ) -> ReferenceData:
@@ -104,7 +120,7 @@ def parse_rows(
         if f.type is FeatureType.NUMERIC
     }
     categorical = {
-        f.name: tuple(None if missing(r.get(f.name)) else class_key(r.get(f.name)) for r in rows)
+        f.name: classes(rows, f.name, where)
         for f in model.features
         if f.type is FeatureType.CATEGORICAL
     }
@@ -133,7 +149,7 @@ def _target(
     rows: list[dict[str, Any]], column: str, model: ModelConfig, where: str
 ) -> tuple[Any, ...]:
     if model.task.is_classification:
-        return tuple(None if missing(r.get(column)) else class_key(r.get(column)) for r in rows)
+        return classes(rows, column, where)
     return tuple(numeric(rows, column, where))
 
 

@@ -1,0 +1,93 @@
+"""Values a reference's format can hold that a record cannot send: read as the record's
+value would be, or refused naming the column, never kept as a Python repr."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+
+from exporter.config import ModelConfig, load_config_text
+from exporter.reference.load import ReferenceError, parse_reference
+
+FEATURES = [{"name": "amount", "type": "numeric"}, {"name": "country", "type": "categorical"}]
+COUNTRIES = ["DE", "FR", None, "DE"]
+
+
+def _model(task: str = "regression", features: Any = None) -> ModelConfig:
+    doc = {"models": [{"name": "m", "task": task, "features": features or FEATURES}]}
+    return load_config_text(yaml.safe_dump(doc), {}, base_dir="/etc/mlmon").models[0]
+
+
+def _parquet(columns: dict[str, Any]) -> bytes:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet
+
+    out = io.BytesIO()
+    pyarrow.parquet.write_table(pa.table(columns), out)
+    return out.getvalue()
+
+
+def _amounts() -> Any:
+    pa = pytest.importorskip("pyarrow")
+    return pa.array([1.0, 2.0, 3.0, 4.0])
+
+
+def test_a_parquet_binary_column_reads_as_its_utf8_text() -> None:
+    """Older Hive, Impala and Spark write strings without the UTF8 annotation: the classes
+    were "b'DE'" and every live "DE" unseen (ratio 1.0, drift detected)."""
+    pa = pytest.importorskip("pyarrow")
+    binary = [None if c is None else c.encode() for c in COUNTRIES]
+    for kind in (pa.binary(), pa.large_binary()):
+        content = _parquet({"amount": _amounts(), "country": pa.array(binary, kind)})
+        got = parse_reference(_model(), content, "parquet", "ref.parquet")
+        assert got.categorical == {"country": ("DE", "FR", None, "DE")}
+
+
+def test_parquet_binary_that_is_not_utf8_is_refused_naming_column_and_row() -> None:
+    pa = pytest.importorskip("pyarrow")
+    country = pa.array([b"DE", b"\xff\xfe", None, b"DE"], pa.binary())
+    content = _parquet({"amount": _amounts(), "country": country})
+    with pytest.raises(ReferenceError) as error:
+        parse_reference(_model(), content, "parquet", "ref.parquet")
+    message = "ref.parquet: row 2: column 'country': b'\\xff\\xfe' is not UTF-8 text"
+    assert str(error.value) == message
+
+
+def _nested(kind: str) -> tuple[bytes, str]:
+    """A categorical column of structs or lists, in Parquet or JSON Lines."""
+    if kind.startswith("JSON Lines"):
+        value = {"v": "DE"} if "object" in kind else ["DE"]
+        rows = [{"amount": 1.0, "country": "FR"}, {"amount": 2.0, "country": value}]
+        return b"".join(orjson.dumps(r) + b"\n" for r in rows), "jsonl"
+    pa = pytest.importorskip("pyarrow")
+    value = {"v": "DE"} if "struct" in kind else ["DE"]
+    column = pa.array([None, value, value, None])
+    return _parquet({"amount": _amounts(), "country": column}), "parquet"
+
+
+@pytest.mark.parametrize(
+    "kind", ["Parquet struct", "Parquet list", "JSON Lines object", "JSON Lines array"]
+)
+def test_a_categorical_column_of_structs_or_lists_is_refused_naming_column_and_row(
+    kind: str,
+) -> None:
+    """They were the categories "{'v': 'DE'}" and "['DE']", which no record can send (the
+    wire refuses them as bad_feature_value): every healthy window was flagged."""
+    content, fmt = _nested(kind)
+    with pytest.raises(ReferenceError) as error:
+        parse_reference(_model(), content, fmt, f"ref.{fmt}")
+    shown = "{'v': 'DE'}" if "struct" in kind or "object" in kind else "['DE']"
+    assert str(error.value) == (
+        f"ref.{fmt}: row 2: column 'country': {shown} is not a text, number or boolean"
+    )
+
+
+def test_a_classifiers_label_column_of_lists_is_refused_naming_it() -> None:
+    rows = [{"amount": 1, "country": "DE", "label": "a"}, {"amount": 2, "label": ["b"]}]
+    content = b"".join(orjson.dumps(r) + b"\n" for r in rows)
+    with pytest.raises(ReferenceError, match=r"row 2: column 'label': \['b'\] is not a text"):
+        parse_reference(_model("multiclass_classification"), content, "jsonl", "ref.jsonl")
