@@ -1,5 +1,5 @@
-"""Values a reference's format can hold that a record cannot send: read as the record's
-value would be, or refused naming the column, never kept as a Python repr."""
+"""Values and columns a reference's format can hold that records cannot: read as the record's
+value would be, or refused naming the column, never kept as a Python repr or chosen silently."""
 
 from __future__ import annotations
 
@@ -91,3 +91,21 @@ def test_a_classifiers_label_column_of_lists_is_refused_naming_it() -> None:
     content = b"".join(orjson.dumps(r) + b"\n" for r in rows)
     with pytest.raises(ReferenceError, match=r"row 2: column 'label': \['b'\] is not a text"):
         parse_reference(_model("multiclass_classification"), content, "jsonl", "ref.jsonl")
+
+
+def test_a_parquet_file_naming_a_column_twice_is_refused_as_a_csv_header_is() -> None:
+    """The last of the two was read: a join's leftover (cents) replaced the euros, and a
+    healthy window's KS score read 1.0."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet
+
+    euros = [100.0, 101.5, 99.0, 98.5]
+    table = pa.Table.from_arrays(
+        [pa.array(euros), pa.array([e * 100 for e in euros]), pa.array(COUNTRIES)],
+        names=["amount", "amount", "country"],
+    )
+    out = io.BytesIO()
+    pyarrow.parquet.write_table(table, out)
+    with pytest.raises(ReferenceError) as error:
+        parse_reference(_model(), out.getvalue(), "parquet", "ref.parquet")
+    assert str(error.value) == "ref.parquet: the schema names column 'amount' twice"

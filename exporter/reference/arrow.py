@@ -180,33 +180,40 @@ def _read_parquet(pa: Any, content: bytes, names: list[str]) -> Any:
     return pa.parquet.ParquetFile(pa.BufferReader(content)).read(columns=names)
 
 
-def parquet_table(content: bytes, wanted: Wanted, where: str) -> ArrowTable:
-    """The wanted columns of a Parquet file."""
-    pa = _require(where)
+def _columns(pa: Any, content: bytes, where: str) -> list[str]:
+    """The schema's column names; one named twice is refused, as a CSV header's is (pyarrow
+    reads both, and the row reader kept the last: a join's leftover replaced the column)."""
     try:
-        schema = pa.parquet.read_schema(pa.BufferReader(content))
-        names = [n for n in schema.names if n in wanted.names]
-        return ArrowTable(pa, _read_parquet(pa, content, names))
+        names: list[str] = list(pa.parquet.read_schema(pa.BufferReader(content)).names)
     except (pa.ArrowException, OSError) as exc:
         raise ReferenceError(f"{where}: not a readable Parquet file ({exc})") from None
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ReferenceError(f"{where}: the schema names column {repeated[0]!r} twice")
+    return names
+
+
+def _wanted_table(content: bytes, wanted: Wanted, where: str) -> tuple[Any, Any]:
+    """pyarrow and the wanted columns of a Parquet file."""
+    pa = _require(where)
+    names = [n for n in _columns(pa, content, where) if n in wanted.names]
+    try:
+        return pa, _read_parquet(pa, content, names)
+    except (pa.ArrowException, OSError) as exc:
+        raise ReferenceError(f"{where}: not a readable Parquet file ({exc})") from None
+
+
+def parquet_table(content: bytes, wanted: Wanted, where: str) -> ArrowTable:
+    """The wanted columns of a Parquet file."""
+    return ArrowTable(*_wanted_table(content, wanted, where))
 
 
 def parquet_rows(content: bytes, wanted: Wanted, where: str) -> list[dict[str, Any]]:
     """The wanted columns of a Parquet file as rows, for the row-by-row reader."""
-    pa = _require(where)
-    try:
-        schema = pa.parquet.read_schema(pa.BufferReader(content))
-        names = [n for n in schema.names if n in wanted.names]
-        rows: list[dict[str, Any]] = _read_parquet(pa, content, names).to_pylist()
-    except (pa.ArrowException, OSError) as exc:
-        raise ReferenceError(f"{where}: not a readable Parquet file ({exc})") from None
+    rows: list[dict[str, Any]] = _wanted_table(content, wanted, where)[1].to_pylist()
     return rows
 
 
 def parquet_columns(content: bytes, where: str) -> list[str]:
     """Every column name of a Parquet file, for `reference show`."""
-    pa = _require(where)
-    try:
-        return list(pa.parquet.read_schema(pa.BufferReader(content)).names)
-    except (pa.ArrowException, OSError) as exc:
-        raise ReferenceError(f"{where}: not a readable Parquet file ({exc})") from None
+    return _columns(_require(where), content, where)
