@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 import yaml
 
 from exporter.config import ModelConfig, load_config_text
 from exporter.reference.load import ReferenceError, parse_reference
+from tests.test_reference_csv_text import _reader
 
 FEATURES = [{"name": "amount", "type": "numeric"}, {"name": "country", "type": "categorical"}]
 COUNTRIES = ["DE", "FR", None, "DE"]
@@ -109,3 +111,33 @@ def test_a_parquet_file_naming_a_column_twice_is_refused_as_a_csv_header_is() ->
     with pytest.raises(ReferenceError) as error:
         parse_reference(_model(), out.getvalue(), "parquet", "ref.parquet")
     assert str(error.value) == "ref.parquet: the schema names column 'amount' twice"
+
+
+@pytest.mark.parametrize("arrow", [True, False], ids=["pyarrow", "stdlib"])
+def test_a_csvs_booleans_in_a_numeric_feature_read_as_1_and_0_as_in_json_lines(
+    arrow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pandas writes a bool column as True/False: the CSV was refused ("'false' is not a
+    number", a value not in the file) while the same data as JSON Lines or Parquet loaded."""
+    _reader(arrow, monkeypatch)
+    features = [{"name": "amount", "type": "numeric"}, {"name": "weekend", "type": "numeric"}]
+    model = _model(features=features)
+    flags = ["False", "True", "TRUE", "false", "", "fAlSe"]
+    csv = "amount,weekend\n" + "".join(f"{i},{f}\n" for i, f in enumerate(flags))
+    values = [False, True, True, False, None, False]
+    jsonl = b"\n".join(orjson.dumps({"amount": i, "weekend": v}) for i, v in enumerate(values))
+    got = parse_reference(model, csv.encode(), "csv", "ref.csv").numeric["weekend"]
+    want = parse_reference(model, jsonl, "jsonl", "ref.jsonl").numeric["weekend"]
+    np.testing.assert_array_equal(got, [0.0, 1.0, 1.0, 0.0, np.nan, 0.0])
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("arrow", [True, False], ids=["pyarrow", "stdlib"])
+def test_a_csv_cell_that_is_no_number_is_quoted_as_written(
+    arrow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _reader(arrow, monkeypatch)
+    csv = b"amount,country\n1.0,DE\nTrue,FR\nYes,DE\n"
+    with pytest.raises(ReferenceError) as error:
+        parse_reference(_model(), csv, "csv", "ref.csv")
+    assert str(error.value) == "ref.csv: row 3: column 'amount': 'Yes' is not a number"

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from exporter.reference import csvtext
-from exporter.reference.columnar import Wanted, keys, spelled
+from exporter.reference.columnar import Wanted, csv_floats, keys, spelled
 from exporter.reference.data import Inexact, ReferenceError, floats
 
 EXTRA = "ml-monitoring-exporter[parquet]"
@@ -89,8 +89,8 @@ class ArrowTable:
         compute = _compute(pa)
         try:  # pyarrow refuses some texts float() reads (" 1", "1_000"): those go to floats()
             cast = compute.cast(column, pa.float64())
-        except pa.ArrowInvalid:
-            return floats(column.to_pylist())
+        except pa.ArrowInvalid:  # ...and a CSV's True and False, which are 1 and 0
+            return (csv_floats if self._from_csv else floats)(column.to_pylist())
         # ...and reads "nan(1)" as NaN, which float() refuses: every NaN's text is checked
         floats(compute.filter(column, compute.is_nan(cast)).to_pylist())
         return _numpy(cast)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from exporter.classes import whole_number
+from exporter.classes import class_key, whole_number
 from exporter.config import ModelConfig
 from exporter.reference import csvtext
 from exporter.reference.data import (
@@ -108,19 +108,37 @@ def _target(model: ModelConfig, table: Table, column: str) -> tuple[Any, ...]:
     return tuple(_finite(table.numbers(column)))
 
 
-# How pandas and Python's csv module (True), and R and spreadsheets (TRUE), write booleans;
-# JSON, Parquet and the decoder of the wire spell them true and false.
-CSV_BOOLEANS = {"True": "true", "False": "false", "TRUE": "true", "FALSE": "false"}
+# How pandas and Python's csv module (True), R and spreadsheets (TRUE) and JSON (true) write
+# booleans: a CSV cell spelling one, in any case, is that boolean, as in JSON Lines and Parquet.
+BOOLEANS = {"true": True, "false": False}
+
+
+def boolean(text: str) -> bool | None:
+    """The boolean a CSV cell spells, or None."""
+    return BOOLEANS.get(text.lower()) if len(text) <= len("false") else None
 
 
 def spelled(values: tuple[str | None, ...]) -> tuple[str | None, ...]:
     """CSV texts keyed as the JSON values they spell: "1.0", how pandas writes a float column
     of whole numbers, is the class 1, and "True" the class true, as in JSON Lines, Parquet
     and on the wire."""
-    whole = {
-        v: k for v in set(values) if v and (k := CSV_BOOLEANS.get(v) or whole_number(v)) is not None
-    }
+    whole = {v: k for v in set(values) if v and (k := _class_of(v)) is not None}
     return tuple(whole.get(v, v) for v in values) if whole else values  # type: ignore[arg-type]
+
+
+def _class_of(text: str) -> str | None:
+    """The class a CSV cell spelling a boolean or a whole number is; None for other text."""
+    flag = boolean(text)
+    return whole_number(text) if flag is None else class_key(flag)
+
+
+def csv_floats(cells: Sequence[str | None]) -> np.ndarray:
+    """floats() of CSV cells, with true and false read as 1 and 0, as a numeric feature reads
+    a JSON boolean (the CSV pandas writes of a bool column was refused)."""
+    try:
+        return floats(cells)
+    except Inexact:
+        return floats([c if c is None or (b := boolean(c)) is None else float(b) for c in cells])
 
 
 def keys(values: Iterable[Any]) -> tuple[str | None, ...]:
@@ -188,7 +206,7 @@ class CsvTable:
             if not whole and any(len(r) > len(header) for r in block):
                 raise Inexact  # a row longer than the header: the row reader names it
             for name, j in numeric.items():
-                parts[name].append(floats(blank(_cells(block, j, whole))))
+                parts[name].append(csv_floats(blank(_cells(block, j, whole))))
             for name, j in text_columns.items():
                 texts[name].extend(v if v else None for v in _cells(block, j, whole))
             self._count += len(block)

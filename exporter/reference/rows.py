@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from exporter.classes import whole_number
 from exporter.config import ModelConfig
-from exporter.reference.columnar import spelled
+from exporter.reference.columnar import boolean
 from exporter.reference.csvtext import records
 from exporter.reference.data import (
     OPTIONAL_COLUMNS,
@@ -154,6 +155,15 @@ def _target(
 
 
 def _spelled_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A CSV row with whole-number texts as their class, as the columnar readers key them."""
-    names = [k for k, v in row.items() if isinstance(v, str)]
-    return {**row, **dict(zip(names, spelled(tuple(row[k] for k in names)), strict=True))}
+    """A CSV row read as the columnar readers read it: true and false (any case) booleans,
+    whole-number texts their class; other cells stay as written, for errors to quote."""
+    return {k: _cell(v) for k, v in row.items()}
+
+
+def _cell(value: str | None) -> str | bool | None:
+    if not value:
+        return value
+    flag = boolean(value)
+    if flag is not None:
+        return flag
+    return whole_number(value) or value
