@@ -141,3 +141,23 @@ def test_a_csv_cell_that_is_no_number_is_quoted_as_written(
     with pytest.raises(ReferenceError) as error:
         parse_reference(_model(), csv, "csv", "ref.csv")
     assert str(error.value) == "ref.csv: row 3: column 'amount': 'Yes' is not a number"
+
+
+def test_a_json_lines_feature_absent_from_the_first_thousand_rows_is_read() -> None:
+    """Spark's JSON writer drops null fields: a feature logged from row 1,501 on was
+    "lacks feature column 'discount'", though 1,500 rows hold it."""
+    features = [
+        {"name": "amount", "type": "numeric"},
+        {"name": "discount", "type": "numeric"},
+        {"name": "text", "type": "embedding", "dimension": 2},
+    ]
+    rows = [
+        {"amount": i % 50, **({"discount": i % 7, "text": [1.0, i]} if i >= 1500 else {})}
+        for i in range(3000)
+    ]
+    content = b"\n".join(orjson.dumps(r) for r in rows)
+    got = parse_reference(_model(features=features), content, "jsonl", "ref.jsonl")
+    assert got.rows == 3000
+    assert int(np.isnan(got.numeric["discount"]).sum()) == 1500
+    assert got.numeric["discount"][1500:].tolist() == [i % 7 for i in range(1500, 3000)]
+    assert int(np.isnan(got.embeddings["text"][:, 0]).sum()) == 1500

@@ -163,8 +163,9 @@ class RowTable:
         return len(self._rows)
 
     def has_feature(self, name: str) -> bool:
-        """In one of the first 1,000 rows, as the row-by-row reader checks."""
-        return any(name in row for row in self._rows[:1000])
+        """In any row: Spark's JSON writer drops null fields, so a feature first logged late
+        is absent from every earlier row."""
+        return any(name in row for row in self._rows)
 
     def has_optional(self, name: str) -> bool:
         """In any row: a first row without a label must not drop the label column."""

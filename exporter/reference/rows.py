@@ -111,7 +111,7 @@ def parse_rows(
     if not rows:
         raise ReferenceError(f"{where}: reference for model {model.name!r} has no rows")
     for f in model.features:
-        if not any(f.name in row for row in rows[:1000]):
+        if not any(f.name in row for row in rows):  # in any row: absent keys are missing values
             raise ReferenceError(
                 f"{where}: reference for model {model.name!r} lacks feature column {f.name!r}"
             )

@@ -50,7 +50,7 @@ def embedding_columns(
         raise ReferenceError(f"{where}: {len(table)} rows hold embeddings, {rows} rows features")
     out = {}
     for feature in model.embeddings:
-        if not any(feature.name in row for row in table[:1000]):
+        if not any(feature.name in row for row in table):  # absent keys are missing values
             raise ReferenceError(
                 f"{where}: reference for model {model.name!r} lacks embedding column "
                 f"{feature.name!r}"
