@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import subprocess
 import sys
@@ -191,3 +192,16 @@ def test_reference_load_imports_neither_the_http_server_nor_scipy_nor_pyarrow_co
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr
+
+
+@pytest.mark.integration
+def test_reference_show_of_a_key_of_an_unknown_format_exits_2_naming_key_and_format(
+    redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a bare AssertionError traceback, exit 1."""
+    content = b'{"x1": 1}\n'
+    fields = {"format": "ndjson", "content": gzip.compress(content), "sha256": "0" * 64}
+    redis.Redis.from_url(redis_server.url).hset("ref:m", mapping=fields)  # type: ignore[arg-type]
+    status, _, err = _show(_config(tmp_path, redis_server.url, "{redis_key: 'ref:m'}"), capsys)
+    assert status == 2
+    assert "redis key ref:m: unknown reference format 'ndjson'" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -312,3 +313,21 @@ def test_a_restart_over_a_million_batched_records_is_quick_and_bounded_in_memory
     assert [(e["entries"], e["records"], e["older_entries_unread"]) for e in rebuilt] == [
         (40, 200_000, True)
     ], rebuilt
+
+
+def test_a_reference_key_of_an_unknown_format_at_start_up_waits_for_a_usable_one(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A hash written by hand with format "ndjson" hit an assert: the daemon died at start-up."""
+    port = free_port()
+    client = redis_server.client()
+    content = _reference(np.random.default_rng(5))
+    fields = {"format": "ndjson", "content": gzip.compress(content), "sha256": "0" * 64}
+    client.hset("mlmon:{clf}:reference", mapping=fields)  # type: ignore[arg-type]
+    path = _config(tmp_path, redis_server.url, port, "{redis_key: 'mlmon:{clf}:reference'}")
+    with exporter(path) as proc:
+        wait_for(lambda: _get(port, "/readyz")[0] == 503, 30, 0.2, "serving")
+        wait_for(lambda: "reference not loaded: clf" in _get(port, "/readyz")[1], 30, 0.2)
+        assert proc.poll() is None
+        store_in_redis(client, "mlmon:{clf}:reference", content, "csv")
+        wait_for(lambda: _get(port, "/readyz")[0] == 200, 30, 0.2, "readiness")

@@ -28,6 +28,7 @@ MAX_REFERENCE_BYTES = 256 * MiB
 # Level 1: a 40 MB CSV compresses in a quarter of level 9's time to 7 % more bytes; ISA-L's
 # level 1 (the `isal` package) writes slightly fewer bytes than zlib's in a quarter of its time.
 GZIP_LEVEL = 1
+FORMATS = ("csv", "jsonl", "parquet")  # what format_of names, and a Redis hash's `format` holds
 
 __all__ = [
     "OPTIONAL_COLUMNS",
@@ -172,6 +173,11 @@ def unpack_from_redis(key: str, fields: Mapping[bytes, bytes]) -> tuple[str, byt
         raise ReferenceError(
             f"redis key {key}: not a reference written by `ml-monitoring-exporter reference load`"
         ) from None
+    if fmt not in FORMATS:  # the hash is anyone's to write: an `assert` later killed the daemon
+        raise ReferenceError(
+            f"redis key {key}: unknown reference format {fmt!r} (csv, jsonl or parquet, as "
+            "`ml-monitoring-exporter reference load` writes it)"
+        )
     if content is None:
         raise ReferenceError(
             f"redis key {key}: reference is larger than the "
