@@ -616,3 +616,22 @@ def test_a_second_close_gives_the_first_closes_answer() -> None:
     assert logger.close(1.0) is False
     assert logger.close(1.0) is False
     assert logger.stats.sent["predictions"] == 0
+
+
+def test_a_flush_while_redis_refuses_answers_at_the_first_refused_attempt() -> None:
+    """Since refused round trips keep the rest of the queue, a flush (and a close) behind
+    3,000 records waited out its whole timeout, 5 s at close() where it took 0.01 s before."""
+    with socket.socket() as closed:  # a port nothing listens on: every write fails at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    logger = PredictionLogger(f"redis://127.0.0.1:{port}/0", "m", max_queue=10_000)
+    try:
+        for i in range(3000):
+            logger.log({"x": float(i)}, 1)
+        assert not logger.flush(timeout=120)
+        failures = logger.stats.send_failures
+        assert failures <= 2, "it retried through the backoff instead of answering"
+        assert logger.queue_depth >= 3000 - failures * 500  # the rest still queued
+    finally:
+        assert not logger.close(timeout=120)
+    assert sum(logger.stats.dropped.values()) == 3000

@@ -198,6 +198,8 @@ class Sender:
             conn = self.client.connection_pool.get_connection()
         except Exception as exc:  # nothing was written: the round trip shrinks to a probe
             self._failed(len(self._put_back_past(items, len, self.settings.batch_size)), exc)
+            for marker in [i for i in self.queue if isinstance(i, FlushMarker)]:
+                marker.done.set()  # not all sent: a flush (a close) need not wait out the outage
             return False
         commands = self._commands(records)
         try:
