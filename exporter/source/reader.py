@@ -17,10 +17,18 @@ from exporter.config import RedisConfig
 from exporter.source.clash import Clashes, answer, unreadable
 from exporter.source.connect import RedisClient, down_because, report_failure
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds, report_trim
+from exporter.source.nodes import NodeFailures
 from exporter.source.order import LabelGate, capped
 from exporter.source.replies import caught_up, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
-from exporter.source.streams import LABELS, PREDICTIONS, Consumer, Entry, ReaderMetrics, Reply
+from exporter.source.streams import (
+    LABELS,
+    PREDICTIONS,
+    Consumer,
+    ReaderMetrics,
+    Reply,
+    deliver,
+)
 from exporter.source.tail import newest_id, reach, read_tail, split_at, stream_state
 
 log = logging.getLogger("exporter.reader")
@@ -61,7 +69,7 @@ class StreamReader:
             for p in pipelines
         ]
         self._gate = LabelGate({labels: predictions for predictions, labels in self._by_model})
-        self._clashes = Clashes()  # keys holding another type: read around them
+        self._clashes, self._nodes = Clashes(), NodeFailures()  # read around both
         self.redis_up, self.running, self.down_because = False, False, "redis unreachable"
         self.backfilled, self._stop = threading.Event(), threading.Event()
         self._gaps, self._next_check = GapTracker(), 0.0
@@ -172,7 +180,7 @@ class StreamReader:
             parts = split_at(part, self._started_ms if resume is None else None)
             for entries, replay in zip(parts, (True, False), strict=True):
                 if entries:
-                    self._deliver(pipeline, kind, entries, replay=replay)
+                    deliver(self._live, pipeline, kind, entries, replay=replay)
         extra = {"model": model.name, "stream": key.decode(), **tail.summary()}
         log.info("window rebuilt from redis", extra=extra)
         if resume is not None:
@@ -187,20 +195,22 @@ class StreamReader:
         with what was read finds trims while the connection stayed up (a paused process).
         """
         self._gate.strict = True  # until the next XREAD, which reads both streams at once
-        for key in list(self.last_ids):
-            pipeline, kind = self._routes[key]
-            before, base = self.last_ids[key], self._gaps.accounted(key)
-            state, cursor = self._probe(key)
-            if last := self._gaps.behind(key, state, cursor, pipeline.model.name):
-                self.last_ids[key] = last
-                continue
-            lost = self._gaps.skipped(key, state, before, cursor, base)
-            report_trim(lost, key, pipeline.model.name, self._warned_old_redis)
-            if lost:
-                pipeline.count_skipped(kind, lost)
-            unread = None if self._no_entries_added else self._gaps.unread(key, state, cursor)
-            export_lag(self._live, (pipeline.model.name, kind), unread, lag_seconds(state, cursor))
+        self._nodes.each(list(self.last_ids), self._check)
         self._next_check = time.monotonic() + self._cfg.check_interval_seconds
+
+    def _check(self, key: bytes) -> None:
+        pipeline, kind = self._routes[key]
+        before, base = self.last_ids[key], self._gaps.accounted(key)
+        state, cursor = self._probe(key)
+        if last := self._gaps.behind(key, state, cursor, pipeline.model.name):
+            self.last_ids[key] = last
+            return
+        lost = self._gaps.skipped(key, state, before, cursor, base)
+        report_trim(lost, key, pipeline.model.name, self._warned_old_redis)
+        if lost:
+            pipeline.count_skipped(kind, lost)
+        unread = None if self._no_entries_added else self._gaps.unread(key, state, cursor)
+        export_lag(self._live, (pipeline.model.name, kind), unread, lag_seconds(state, cursor))
 
     def _probe(self, key: bytes) -> tuple[StreamState | None, bytes]:
         """Deliver what is new on one stream, and its XINFO with the cursor it describes.
@@ -247,17 +257,20 @@ class StreamReader:
         count, self._gate.strict = self._size.count(self._cfg.read_count), False
         cluster = isinstance(self._client, RedisCluster)  # one read per model's hash tag
         block = None if cluster else self._cfg.block_ms  # a cluster's reads go node by node
-        replies, got = [], False
-        for keys in self._by_model if cluster else [list(self.last_ids)]:
+        replies, got = [], [False]
+
+        def read(keys: Sequence[bytes]) -> None:
             if keys := self._clashes.readable(keys):
                 replies.append(self._xread({k: self.last_ids[k] for k in keys}, block, count))
-                got = self._deliver_reply(replies[-1], count, keys) or got
+                got[0] = self._deliver_reply(replies[-1], count, keys) or got[0]
+
+        self._nodes.each(self._by_model if cluster else [list(self.last_ids)], read)
         if not replies:  # no stream (a shard with no model), or each holds another type
             self.redis_up = bool(self._client.ping())  # up only when it answers
             self._stop.wait(self._cfg.block_seconds)
         if self._cfg.linger_seconds and caught_up(replies, count):
             self._stop.wait(self._cfg.linger_seconds)
-        elif cluster and not got:
+        elif cluster and not got[0]:
             self._stop.wait(CLUSTER_IDLE_SECONDS)
 
     def _xread(self, ids: dict[bytes, bytes], block: int | None, count: int) -> list[Reply]:
@@ -276,25 +289,7 @@ class StreamReader:
                 got = True
                 self._size.learn(entries)
                 pipeline, kind = self._routes[key]
-                self._deliver(pipeline, kind, entries)
+                deliver(self._live, pipeline, kind, entries, False)
                 self.last_ids[key] = entries[-1][0]
                 self._gaps.read(key, len(entries))
         return got
-
-    def _deliver(
-        self, pipeline: Consumer, kind: str, entries: Sequence[Entry], replay: bool = False
-    ) -> None:
-        """Hand entries on; a replay is not counted again. What escapes the consumer's own
-        per-entry isolation loses the whole batch, which is counted rather than silent."""
-        try:
-            if kind == PREDICTIONS:
-                pipeline.ingest_predictions(entries, count=not replay)
-            else:
-                pipeline.ingest_labels(entries, count=not replay)
-        except Exception:
-            log.exception(
-                "ingest failed; entries lost",
-                extra={"model": pipeline.model.name, "stream_kind": kind, "entries": len(entries)},
-            )
-            if not replay:
-                self._live.lost.labels(pipeline.model.name, kind).inc(len(entries))

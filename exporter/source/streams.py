@@ -6,12 +6,15 @@ them as protocols here; the daemon hands it the objects that satisfy them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from prometheus_client import Counter, Gauge
 
 from exporter.config import ModelConfig
+
+log = logging.getLogger("exporter.reader")
 
 Entry = tuple[bytes, Mapping[bytes, bytes]]
 Reply = tuple[bytes, list[Entry]]  # one stream's part of an XREAD answer
@@ -52,3 +55,22 @@ class ReaderMetrics(Protocol):
     def redis_version(self, supported: bool) -> None:
         """Record whether the server's version is one we support."""
         ...
+
+
+def deliver(
+    live: ReaderMetrics, pipeline: Consumer, kind: str, entries: Sequence[Entry], replay: bool
+) -> None:
+    """Hand entries on; a replay is not counted again. What escapes the consumer's own
+    per-entry isolation loses the whole batch, which is counted rather than silent."""
+    try:
+        if kind == PREDICTIONS:
+            pipeline.ingest_predictions(entries, count=not replay)
+        else:
+            pipeline.ingest_labels(entries, count=not replay)
+    except Exception:
+        log.exception(
+            "ingest failed; entries lost",
+            extra={"model": pipeline.model.name, "stream_kind": kind, "entries": len(entries)},
+        )
+        if not replay:
+            live.lost.labels(pipeline.model.name, kind).inc(len(entries))
