@@ -441,3 +441,47 @@ def test_a_segment_that_always_scores_lower_breaks_max_drop_only_below_its_own_r
     de = _segment(snapshot, "DE")
     assert dict(de.out_of_bounds)["accuracy"] is broken, dict(de.performance)
     assert not dict(_segment(snapshot, "FR").out_of_bounds)["accuracy"]
+
+
+def _bounded(tmp: Path, bounds: str) -> ModelConfig:
+    text = _CONFIG_TEXT.replace("{accuracy: {min: 0.7}}", bounds)
+    segments = "[{feature: country, max_values: 10, min_samples: 200}]"
+    return load_config_text(text.replace("SEGMENTS", segments), base_dir=str(tmp)).models[0]
+
+
+def test_a_segment_value_with_few_labelled_reference_rows_keeps_the_models_baseline(
+    tmp_path: Path,
+) -> None:
+    """DE had 2,000 reference rows but 8 labels (all right): its own accuracy of 1.0 became
+    the baseline, and a healthy DE window (0.90) broke max_drop 0.05."""
+    reference = _uneven(np.random.default_rng(5), 20000, 0.9)
+    de = [row for row in reference if row["country"] == "DE"]
+    for i, row in enumerate(de):
+        row["label"] = row["prediction"] if i < 8 else ""
+    _write_reference(tmp_path, reference)
+    model = _bounded(tmp_path, "{accuracy: {max_drop: 0.05}}")
+    snapshot, _ = _evaluated(tmp_path, _uneven(np.random.default_rng(6), 8000, 0.9), model)
+    assert not dict(_segment(snapshot, "DE").out_of_bounds)["accuracy"]
+
+
+def test_a_segment_value_without_its_own_roc_auc_is_bounded_by_the_models(
+    tmp_path: Path,
+) -> None:
+    """DE's reference labels were all 0, so it had an accuracy but no roc_auc of its own: its
+    roc_auc lost its max_drop bound, and scores gone random in DE broke nothing."""
+    reference = _uneven(np.random.default_rng(7), 20000, 0.9)
+    for row in reference:
+        if row["country"] == "DE":
+            row["label"] = row["prediction"] = "0"
+            row["score"] = 0.2
+    _write_reference(tmp_path, reference)
+    model = _bounded(tmp_path, "{roc_auc: {max_drop: 0.05}}")
+    rng = np.random.default_rng(8)
+    window = _uneven(rng, 8000, 0.9)
+    for row in window:
+        if row["country"] == "DE":  # scores that no longer tell the classes apart
+            row["score"] = float(rng.random())
+            row["prediction"] = str(int(float(str(row["score"])) > 0.5))
+    snapshot, _ = _evaluated(tmp_path, window, model)
+    assert dict(_segment(snapshot, "DE").out_of_bounds)["roc_auc"]
+    assert not dict(_segment(snapshot, "FR").out_of_bounds)["roc_auc"]

@@ -202,7 +202,12 @@ def fit_segments(model: ModelConfig, data: ReferenceData) -> dict[str, dict[str,
             out[segment.name][value] = SegmentFit(
                 tuple(_feature(model, model.features[i], rows) for i in others),
                 tuple(histograms[i] for i in others),
-                baseline(model, data, [i for i, v in enumerate(values) if v == value]),
+                baseline(
+                    model,
+                    data,
+                    [i for i, v in enumerate(values) if v == value],
+                    count=segment.min_samples,
+                ),
             )
     return out
 

@@ -125,7 +125,7 @@ def _raw(
         )
         or features
     )
-    baseline = reference.performance or fitted.performance
+    baseline = tuple({**dict(fitted.performance), **dict(reference.performance)}.items())
     performance, out_of_bounds = _performance(model, segment, baseline, pairs.subset(group.pairs))
     return SegmentSnapshot(
         segment.name,
