@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from exporter.config import (
@@ -181,3 +182,9 @@ def test_load_config_resolves_reference_files_against_the_config_directory(
 def test_positive_class_scalars_are_stringified() -> None:
     assert load_model(positive_class=1).positive_class == "1"
     assert load_model(positive_class="yes").positive_class == "yes"
+
+
+@pytest.mark.parametrize("level", ["warn", "WARN", "warning"])
+def test_log_level_takes_the_flags_spelling_warn_as_well(level: str) -> None:
+    """`--log.level=warn` was accepted and `log_level: warn` refused."""
+    assert load_doc({"models": [model_keys()], "log_level": level}).log_level == "warning"

@@ -348,3 +348,16 @@ def test_a_rebuild_does_not_count_the_values_it_folds_again() -> None:
     live = CollectorRegistry()
     pipeline(live, m).ingest_predictions(entries)
     assert live.get_sample_value("mlmon_series_limited_total", labels) == 4
+
+
+def test_records_without_a_version_are_counted_from_zero_so_the_first_burst_is_an_increase() -> (
+    None
+):
+    """mlmon_predictions_total and _errors_total appeared with a model's first records: a first
+    burst of 200, half failing, read as increase() 0 and an error ratio of NaN, not 0.5."""
+    registry = CollectorRegistry()
+    LiveMetrics(registry, [model("fraud")])
+    unknown = {"model": "fraud", "version": "unknown"}
+    assert registry.get_sample_value("mlmon_predictions_total", unknown) == 0
+    assert registry.get_sample_value("mlmon_prediction_errors_total", unknown) == 0
+    assert registry.get_sample_value("mlmon_predictions_estimated_total", unknown) == 0

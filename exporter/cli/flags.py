@@ -92,7 +92,8 @@ def run_flags(run: argparse.ArgumentParser) -> None:
         dest="listen_address",
         type=_checked(_listen_address),
         metavar="HOST:PORT",
-        help="address to listen on (default: web.listen_address from the config, else :10135)",
+        help="address to listen on (default: web.listen_address from the config, "
+        "else 0.0.0.0:10135)",
     )
     run.add_argument(
         "--web.telemetry-path",

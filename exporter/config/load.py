@@ -15,6 +15,7 @@ from exporter.config.scalars import ExpandedWord, Text
 from exporter.yamlfile import BoolWord, NumberWord, parse_yaml, read_yaml_text
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+_LEVEL_ALIASES = {"warn": "warning"}  # --log.level's own spelling
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _REFERENCE = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
 _VARIABLE = re.compile(rf"({_NAME})(?::-(.*))?", re.DOTALL)
@@ -22,7 +23,8 @@ _VARIABLE = re.compile(rf"({_NAME})(?::-(.*))?", re.DOTALL)
 
 def read_log_level(value: str) -> str:
     """Case-insensitive, as users type it; stored in lower case."""
-    if (level := value.lower()) not in LOG_LEVELS:
+    level = _LEVEL_ALIASES.get(value.lower(), value.lower())
+    if level not in LOG_LEVELS:
         raise ConfigError("", f"must be one of: {', '.join(LOG_LEVELS)} (got {value!r})")
     return level
 
@@ -45,7 +47,9 @@ class ConfigKeys(Section):
     web: WebConfig = Field(default_factory=WebConfig)
     """Where /metrics, the health endpoints and the model pages are served."""
     log_level: Annotated[
-        Text, Field(json_schema_extra={"enum": list(LOG_LEVELS)}), AfterValidator(read_log_level)
+        Text,
+        Field(json_schema_extra={"enum": [*LOG_LEVELS, *_LEVEL_ALIASES]}),
+        AfterValidator(read_log_level),
     ] = "info"
     """Log verbosity."""
     defaults: DefaultsKeys = Field(default_factory=DefaultsKeys)

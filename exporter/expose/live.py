@@ -171,7 +171,6 @@ class LiveMetrics:
                 self.limited.labels(m.name, kind)
             self._max_versions[m.name] = m.max_versions
             self._slo_target[m.name] = m.slo.latency_target_seconds
-            self.delay.labels(m.name)
             for total in self.regression if m.task is Task.REGRESSION else ():
                 total.labels(m.name)
             classes = (*m.classes, OTHER) if m.classes else ()
@@ -179,12 +178,12 @@ class LiveMetrics:
                 for predicted in classes:
                     self.labeled.labels(m.name, actual, predicted)
             self._versions.setdefault(m.name, set())
-            self.failures.labels(m.name)
             if m.reference.redis_key is not None:
                 self.reference_lost.labels(m.name)
                 self.reference_missing.labels(m.name)
-            self.labels.labels(m.name)
-            self.unmatched.labels(m.name)
+            for labelled in (self.delay, self.failures, self.labels, self.unmatched):
+                labelled.labels(m.name)
+            self._version_series(m.name, UNVERSIONED)  # records without a version, from 0
 
     def reloaded(self, ok: bool) -> None:
         """Record a reload's outcome the way Prometheus and Alertmanager expose theirs."""
