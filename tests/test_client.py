@@ -635,3 +635,16 @@ def test_a_flush_while_redis_refuses_answers_at_the_first_refused_attempt() -> N
     finally:
         assert not logger.close(timeout=120)
     assert sum(logger.stats.dropped.values()) == 3000
+
+
+def test_a_one_element_latency_is_written_as_its_number_and_a_nan_one_left_out(
+    fake: fakeredis.FakeRedis,
+) -> None:
+    """np.array([12.5]) as latency_ms was written as a list, and the exporter rejected the
+    whole record as bad_latency."""
+    with PredictionLogger(fake, "m") as logger:
+        logger.log({"x": 1.0}, 1, latency_ms=np.array([12.5]), id="a")
+        logger.log({"x": 1.0}, 1, latency_ms=float("nan"), id="b")
+        logger.log({"x": 1.0}, 1, latency_ms=np.float32(3.0), id="c")
+    assert [r.get("latency_ms") for r in _records(fake)] == [12.5, None, 3.0]
+    assert sum(logger.stats.dropped.values()) == 0

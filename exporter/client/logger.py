@@ -171,7 +171,7 @@ class PredictionLogger:
                 record["id"] = id
             if (scores := scores_value(scores)) is not None:
                 record["scores"] = scores
-            if latency_ms is not None:
+            if not is_null(latency_ms := one_value(latency_ms)):  # as the exporter takes it
                 record["latency_ms"] = latency_ms
             if status != "ok":
                 record["status"] = status
