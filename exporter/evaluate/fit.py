@@ -196,18 +196,14 @@ def fit_segments(model: ModelConfig, data: ReferenceData) -> dict[str, dict[str,
         for value, count in Counter(v for v in values if v is not None).most_common(100):
             if count < segment.min_samples:
                 break
-            rows = _segment_rows(data, np.array([v == value for v in values]))
+            mask = np.array([v == value for v in values])
+            rows = _segment_rows(data, mask)
             others = [i for i, f in enumerate(model.features) if f.name != segment.feature]
             histograms = fit_histograms(model, rows)
             out[segment.name][value] = SegmentFit(
                 tuple(_feature(model, model.features[i], rows) for i in others),
                 tuple(histograms[i] for i in others),
-                baseline(
-                    model,
-                    data,
-                    [i for i, v in enumerate(values) if v == value],
-                    count=segment.min_samples,
-                ),
+                baseline(model, data, np.flatnonzero(mask).tolist(), segment.min_samples),
             )
     return out
 
@@ -282,7 +278,7 @@ def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
         features,
         prediction,
         from_score,
-        baseline(model, data, list(range(data.rows))),
+        baseline(model, data),
         _target(model, data),
         pca,
         pca_names,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 import numpy as np
 
@@ -199,19 +200,26 @@ def performance(
     return realised(model, predicted, actual, scores).metrics
 
 
-def baseline(model: ModelConfig, data: ReferenceData, at: list[int], count: int = 1) -> Pairs:
-    """Realised metrics of the given reference rows (scores too, for roc_auc), when at least
-    `count` of them are labelled: a segment value's baseline from 8 labelled rows of its
-    2,000 (accuracy 1.0) broke max_drop on a healthy window."""
+def baseline(
+    model: ModelConfig, data: ReferenceData, at: list[int] | None = None, count: int = 1
+) -> Pairs:
+    """Realised metrics of the reference rows `at` (None: all), scores too for roc_auc, when
+    at least `count` of them are labelled: a segment value's baseline from 8 labelled rows
+    of its 2,000 (accuracy 1.0) broke max_drop on a healthy window."""
     if data.prediction is None or data.label is None:
         return ()
-    prediction, label = data.prediction, data.label
-    labelled = (i for i in at if not missing(label[i]) and not missing(prediction[i]))
+    prediction: Sequence[Any] = data.prediction
+    label: Sequence[Any] = data.label
+    score = data.score
+    rows = range(data.rows) if at is None else at
+    labelled = (i for i in rows if not missing(label[i]) and not missing(prediction[i]))
     if next(islice(labelled, count - 1, None), None) is None:  # fewer than count
         return ()
-    score = data.score
-    scores = () if score is None else [None if v != v else float(v) for v in score[at].tolist()]
-    return performance(model, [data.prediction[i] for i in at], [data.label[i] for i in at], scores)
+    if at is not None:  # the rows' own columns; all rows need no copy
+        prediction, label = [prediction[i] for i in at], [label[i] for i in at]
+        score = None if score is None else score[at]
+    scores = () if score is None else [None if v != v else float(v) for v in score.tolist()]
+    return performance(model, prediction, label, scores)
 
 
 def error_baseline(
