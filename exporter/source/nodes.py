@@ -3,6 +3,7 @@
 In cluster mode the reader asks each model's node in turn. One master down (with
 `cluster-require-full-coverage no`, or before its failover) raised at its first model and
 ended the whole pass: no model after it was read until the node came back.
+Its reads do not block either, so between passes that found nothing the reader pauses.
 """
 
 from __future__ import annotations
@@ -45,3 +46,23 @@ class NodeFailures:
         elif not failed and self.down:
             log.info("every redis cluster node answers again")
         self.down = bool(failed)
+
+
+class IdlePause:
+    """The pause after a cluster pass: doubling while nothing arrives, shortest once it does.
+
+    A fixed 50 ms kept 10 idle models at 13 % of a core (100 at 28 %), polling twenty times a
+    second for nothing; a stream that wakes up waits at most `longest` for its first read.
+    """
+
+    def __init__(self, shortest: float = 0.05, longest: float = 0.4) -> None:
+        self.shortest, self.longest = shortest, longest
+        self.seconds = shortest
+
+    def after(self, got: bool) -> float:
+        """Seconds to wait after a pass (0 when it read something)."""
+        if got:
+            self.seconds = self.shortest
+            return 0.0
+        pause, self.seconds = self.seconds, min(self.seconds * 2, self.longest)
+        return pause

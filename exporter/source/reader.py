@@ -17,7 +17,7 @@ from exporter.config import RedisConfig
 from exporter.source.clash import Clashes, answer, unreadable
 from exporter.source.connect import RedisClient, down_because, report_failure
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds, report_trim
-from exporter.source.nodes import NodeFailures
+from exporter.source.nodes import IdlePause, NodeFailures
 from exporter.source.order import LabelGate, capped
 from exporter.source.replies import caught_up, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
@@ -35,7 +35,6 @@ log = logging.getLogger("exporter.reader")
 
 BACKOFF_START = 0.1
 HEALTHY_RUN_SECONDS = 60.0
-CLUSTER_IDLE_SECONDS = 0.05
 
 
 class StreamReader:
@@ -70,6 +69,7 @@ class StreamReader:
         ]
         self._gate = LabelGate({labels: predictions for predictions, labels in self._by_model})
         self._clashes, self._nodes = Clashes(), NodeFailures()  # read around both
+        self._idle = IdlePause()  # between a cluster's passes
         self.redis_up, self.running, self.down_because = False, False, "redis unreachable"
         self.backfilled, self._stop = threading.Event(), threading.Event()
         self._gaps, self._next_check = GapTracker(), 0.0
@@ -268,10 +268,11 @@ class StreamReader:
         if not replies:  # no stream (a shard with no model), or each holds another type
             self.redis_up = bool(self._client.ping())  # up only when it answers
             self._stop.wait(self._cfg.block_seconds)
+        pause = self._idle.after(got[0]) if cluster else 0.0
         if self._cfg.linger_seconds and caught_up(replies, count):
             self._stop.wait(self._cfg.linger_seconds)
-        elif cluster and not got[0]:
-            self._stop.wait(CLUSTER_IDLE_SECONDS)
+        elif pause:
+            self._stop.wait(pause)
 
     def _xread(self, ids: dict[bytes, bytes], block: int | None, count: int) -> list[Reply]:
         streams: dict[Any, Any] = ids
