@@ -81,6 +81,23 @@ def test_a_label_six_hours_late_is_joined_and_counted_in_the_delay_histogram() -
     assert _sample(registry, "mlmon_labeled_predictions_total", actual="1", predicted="1") == 1
 
 
+def test_a_label_a_second_late_is_told_apart_from_one_fifty_seconds_late() -> None:
+    """The lowest bucket was 60 s: labels a second late read as a 30 s median on the
+    dashboard's histogram_quantile, thirty times their delay."""
+    clock = Clock(T0)
+    pipeline, registry = _pipeline(_model(), clock)
+    pipeline.ingest_predictions(
+        [_entry(T0, {"id": i, "features": {}, "prediction": 1}) for i in ("a", "b")]
+    )
+    clock.now = T0 + 1
+    pipeline.ingest_labels([_entry(clock.now, {"id": "a", "label": 1})])
+    clock.now = T0 + 50
+    pipeline.ingest_labels([_entry(clock.now, {"id": "b", "label": 1})])
+    assert _sample(registry, "mlmon_label_delay_seconds_bucket", le="1.0") == 1
+    assert _sample(registry, "mlmon_label_delay_seconds_bucket", le="30.0") == 1
+    assert _sample(registry, "mlmon_label_delay_seconds_bucket", le="60.0") == 2
+
+
 def test_a_label_after_the_horizon_is_unmatched_and_not_joined() -> None:
     clock = Clock(T0)
     pipeline, registry = _pipeline(_model(labels=LabelsConfig(horizon_seconds=24 * HOUR)), clock)

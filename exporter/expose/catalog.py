@@ -6,9 +6,9 @@ from exporter.expose.catalog_exporter import EXPORTER
 from exporter.expose.catalog_models import MODELS
 from exporter.expose.catalog_performance import PERFORMANCE
 from exporter.expose.catalog_segments import SEGMENTS, VERSIONS
-from exporter.expose.spec import LATENCY_BUCKETS, MetricSpec
+from exporter.expose.spec import LABEL_DELAY_BUCKETS, LATENCY_BUCKETS, MetricSpec
 
-__all__ = ["BY_NAME", "CATALOG", "LATENCY_BUCKETS", "MetricSpec", "spec"]
+__all__ = ["BY_NAME", "CATALOG", "LABEL_DELAY_BUCKETS", "LATENCY_BUCKETS", "MetricSpec", "spec"]
 
 CATALOG: tuple[MetricSpec, ...] = EXPORTER + MODELS + PERFORMANCE + SEGMENTS + VERSIONS
 

@@ -22,7 +22,7 @@ from exporter.config import ModelConfig
 from exporter.decode.batch import PredictionBatch
 from exporter.decode.wire import Reason
 from exporter.expose.batches import VersionSeries, groups
-from exporter.expose.catalog import LATENCY_BUCKETS, spec
+from exporter.expose.catalog import LABEL_DELAY_BUCKETS, LATENCY_BUCKETS, spec
 from exporter.expose.change_live import ChangeMetrics
 from exporter.expose.instruments import counter, gauge
 from exporter.schedule import interval_seconds
@@ -32,23 +32,6 @@ from exporter.window.labels import JoinResult
 from exporter.window.vocab import MAX_VALUE_CHARS, OTHER
 
 UNVERSIONED = "unknown"
-LABEL_DELAY_BUCKETS = (
-    60.0,
-    300.0,
-    900.0,
-    1800.0,
-    3600.0,
-    7200.0,
-    14400.0,
-    21600.0,
-    28800.0,
-    43200.0,
-    64800.0,  # 12 h to a day: histogram_quantile read 22.8 h for labels all 13 h late
-    86400.0,
-    172800.0,
-    345600.0,
-    604800.0,
-)
 LIMITED_KINDS = ("category", "class", "version", "tag")
 # Counters only grow, so the labels' sum is kept as its positive and negative parts.
 REGRESSION_SUMS = (
