@@ -361,3 +361,24 @@ def test_records_without_a_version_are_counted_from_zero_so_the_first_burst_is_a
     assert registry.get_sample_value("mlmon_predictions_total", unknown) == 0
     assert registry.get_sample_value("mlmon_prediction_errors_total", unknown) == 0
     assert registry.get_sample_value("mlmon_predictions_estimated_total", unknown) == 0
+
+
+def test_a_rejected_record_names_its_entry_and_stream_in_the_log_once_per_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Thirty labels with a text ts were counted under bad_timestamp with no kind and no
+    log line at any level: nobody could tell which stream, let alone which entry."""
+    p = pipeline(CollectorRegistry())
+    now = time.time()
+    with caplog.at_level(logging.WARNING, logger="exporter.pipeline"):
+        p.ingest_labels(
+            [entry(now, {"id": "a", "label": 1, "ts": "2026-01-01"}, i) for i in range(3)]
+        )
+        p.ingest_predictions(
+            [entry(now, {"id": "b", "features": {"amount": "x"}, "prediction": 1})]
+        )
+    said = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert len(said) == 2
+    assert f"entry {int(now * 1000)}-0 of stream 'mlmon:{{fraud}}:labels'" in said[0]
+    assert "(bad_timestamp)" in said[0] and "a labels record" in said[0]
+    assert "'mlmon:{fraud}:predictions'" in said[1] and "(bad_feature_value)" in said[1]

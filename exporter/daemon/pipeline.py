@@ -13,6 +13,7 @@ import redis
 from exporter.config import ModelConfig
 from exporter.daemon.arrival import Arrival
 from exporter.daemon.changes import ModelChanges
+from exporter.daemon.rejections import Rejections
 from exporter.daemon.unknown import UnknownKeys
 from exporter.decode.batch import batch_of, concat
 from exporter.decode.columns import FastPredictions
@@ -72,7 +73,7 @@ class ModelPipeline:
         self.fitted: FittedReference | None = None
         self.changes = ModelChanges(model, live.changes)
         self.calibration: Calibration | None = None
-        self._unknown = UnknownKeys(model.name)
+        self._unknown, self._rejections = UnknownKeys(model.name), Rejections(model)
         self.reference_note = ""  # why the fitted reference is used without its Redis key
 
     @property
@@ -151,6 +152,8 @@ class ModelPipeline:
                     },
                 )
                 continue
+            if decoded.rejected and count:
+                self._rejections.log(kind, entry_id, decoded.rejected)
             out.records.extend(decoded.records)
             out.rejected.extend(decoded.rejected)
             out.unknown.extend(decoded.unknown)
