@@ -180,6 +180,23 @@ def test_a_reload_keeps_the_classes_named_so_new_classes_fold_into_other(
         )
 
 
+def test_a_value_a_reload_adds_to_allowed_is_allowed_though_new_values_filled_the_cap(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The new window gave the junk replayed first both new-category slots, so the value
+    now allowed but absent from the reference folded into __other__ and stayed unseen."""
+    section = model_yaml("m").replace("categorical}", "categorical, allowed: [a, b, c, d]}", 1)
+    section = section.replace("task: regression", "task: regression\n    max_new_categories: 2")
+    data = sample(np.random.default_rng(3), 50)
+    data["c1"] = np.array(["j0", "j1", "j2", *["e"] * 10, *data["c1"][13:]])
+    with _daemon(tmp_path, redis_server, section) as (daemon, path):
+        xadd_all(redis_server.client(), "mlmon:{m}:predictions", records(data))
+        unseen = partial(value, daemon, "mlmon_feature_unseen_category_ratio", model="m")
+        wait_for(lambda: unseen(feature="c1") == 13 / 50, 30, what="j0-j2 and e unseen")
+        _reload_changed(daemon, path, "allowed: [a, b, c, d]", "allowed: [a, b, c, d, e]")
+        wait_for(lambda: unseen(feature="c1") == 3 / 50, 30, what="only j0-j2 unseen")
+
+
 def _pipeline(clock: Clock) -> tuple[ModelPipeline, LiveMetrics, CollectorRegistry]:
     """A multiclass model's pipeline, as built before a reload."""
     model = ModelConfig(

@@ -72,6 +72,9 @@ class Window:
             n: Vocabulary(model.max_new_categories, lambda: fold("category"))
             for n in self._categorical
         }
+        for feature in model.features:  # allowed values are no new ones: they never fold
+            if feature.allowed is not None and feature.name in self.vocabularies:
+                self.vocabularies[feature.name].seed(feature.allowed)
         self.classes = Vocabulary(model.max_new_categories, lambda: fold("class"))
         self.slicer = Slicer(model, self.vocabularies, lambda: fold("tag"))
         self._classification = model.task.is_classification
@@ -180,7 +183,8 @@ class Window:
         )
 
     def seed(self, categories: Mapping[str, Iterable[str]], classes: Iterable[str]) -> None:
-        """Give the reference's categories and classes their codes; they never fold."""
+        """Give the reference's categories and classes their codes; they never fold (nor do a
+        feature's `allowed` values, seeded when the window is built)."""
         for name, values in categories.items():
             self.vocabularies[name].seed(values)
         self.classes.seed(classes)

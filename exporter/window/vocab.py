@@ -63,7 +63,7 @@ class Vocabulary:
         self._column: Sequence[str | None] = ()  # the values the current codes() call codes
 
     def seed(self, values: Iterable[str]) -> None:
-        """Add reference categories; they never count against the cap on new values."""
+        """Add reference or allowed categories; they never count against the cap on new values."""
         with self._lock:
             for value in values:
                 if value in self._known:
