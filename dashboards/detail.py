@@ -38,9 +38,9 @@ def per_model(metric: str) -> str:
     return once(rate(S(metric)), "namespace, model")
 
 
-def feature(metric: str) -> str:
-    """A per-feature selector of the chosen model and features."""
-    return S(metric, feature=True)
+def feature(metric: str, labels: str = "feature, method") -> str:
+    """A per-feature gauge of the chosen model and features, once across replica pods."""
+    return S.gauge(metric, labels, feature=True)
 
 
 def quantile(q: float, metric: str, labels: str = "namespace, model") -> str:
@@ -50,9 +50,16 @@ def quantile(q: float, metric: str, labels: str = "namespace, model") -> str:
 
 def compared(kind: str) -> list[Query]:
     """The value a drift method compares (p-value for tests, else score) and its threshold."""
-    p, score = S(f"mlmon_{kind}_drift_p_value"), S(f"mlmon_{kind}_drift_score")
+    p, score = (S.gauge(f"mlmon_{kind}_drift_{name}", "method") for name in ("p_value", "score"))
     return [Query(f"{p} or {score}", "{{method}}"),
-            Query(S(f"mlmon_{kind}_drift_threshold"), "threshold · {{method}}")]
+            Query(S.gauge(f"mlmon_{kind}_drift_threshold", "method"), "threshold · {{method}}")]
+
+
+def families(suffix: str, infix: str) -> str:
+    """A model-level performance series in whichever unit family holds it ("_min", "min_")."""
+    names = (f"mlmon_model_performance_{infix}ratio", f"mlmon_model_regression_error{suffix}",
+             f"mlmon_model_loss{suffix}")
+    return " or ".join(S.gauge(name, "metric") for name in names)
 
 
 def slo_burn(ratio: str, slo: str, window: str) -> Query:
@@ -108,7 +115,8 @@ def data_drift(lay: Layout) -> None:
                 f"{feature('mlmon_feature_drift_p_value')}) or "
                 f"({feature('mlmon_feature_drift_threshold')} / "
                 f"clamp_min({feature('mlmon_feature_drift_p_value')}, 1e-12)), 10)")
-    detected, by = feature("mlmon_feature_drift_detected"), "ignoring(method)"  # per target
+    detected = feature("mlmon_feature_drift_detected", "feature")
+    by = "ignoring(method)"  # the decision has no method label
     decided = (f"clamp_min({severity}, 1) * {by} {detected} + "
                f"clamp_max({severity}, 0.99) * {by} (1 - {detected})")
     lay.add(state_timeline(
@@ -126,8 +134,9 @@ def output_drift(lay: Layout) -> None:
     lay.add(timeseries(
         "Multivariate drift", "Drift of the features taken together; above the dashed "
         "threshold the joint distribution has moved even if no single feature did.", "none",
-        [Query(S("mlmon_multivariate_drift_score"), "{{method}}"),
-         Query(S("mlmon_multivariate_drift_threshold"), "threshold · {{method}}")]), w=8)
+        [Query(S.gauge("mlmon_multivariate_drift_score", "method"), "{{method}}"),
+         Query(S.gauge("mlmon_multivariate_drift_threshold", "method"),
+               "threshold · {{method}}")]), w=8)
     lay.add(timeseries(
         "Prediction drift", "Drift of the outputs: for ks/chisquare the p-value (drift below the "
         "dashed threshold), for psi the score (drift above it).", "none",
@@ -149,7 +158,8 @@ def quality(lay: Layout) -> None:
             ("Unseen categories", "unseen_category", "Share of categorical values not allowed "
              "or never seen in the reference.")):
         lay.add(timeseries(title, desc, "percentunit",
-                           [Query(feature(f"mlmon_feature_{metric}_ratio"), "{{feature}}")]),
+                           [Query(feature(f"mlmon_feature_{metric}_ratio", "feature"),
+                                  "{{feature}}")]),
                 w=8)
 
 
@@ -160,22 +170,16 @@ def performance(lay: Layout) -> None:
         "Realised and estimated performance", "Solid lines: realised (from labels) and "
         "estimated (from scores, available before labels). Dashed: configured min/max and "
         "the value on the reference data. A solid line crossing a bound is a breach.", "none",
-        [Query(f"{S('mlmon_model_performance_ratio')} or {S('mlmon_model_regression_error')}"
-               f" or {S('mlmon_model_loss')}", "realised · {{metric}}"),
-         Query(S("mlmon_model_performance_estimated_ratio"), "estimated · {{metric}}"),
-         Query(f"{S('mlmon_model_performance_reference_ratio')}"
-               f" or {S('mlmon_model_regression_error_reference')}"
-               f" or {S('mlmon_model_loss_reference')}", "reference · {{metric}}"),
-         Query(f"{S('mlmon_model_performance_min_ratio')}"
-               f" or {S('mlmon_model_regression_error_min')}"
-               f" or {S('mlmon_model_loss_min')}", "min · {{metric}}"),
-         Query(f"{S('mlmon_model_performance_max_ratio')}"
-               f" or {S('mlmon_model_regression_error_max')}"
-               f" or {S('mlmon_model_loss_max')}", "max · {{metric}}")]), w=16)
+        [Query(families("", ""), "realised · {{metric}}"),
+         Query(S.gauge("mlmon_model_performance_estimated_ratio", "metric"),
+               "estimated · {{metric}}"),
+         *(Query(families(f"_{kind}", f"{kind}_"), f"{kind} · {{{{metric}}}}")
+           for kind in ("reference", "min", "max"))]), w=16)
     lay.add(timeseries(
         "Estimation error", "Absolute gap between estimated and realised performance; when it "
         "grows, trust the estimate less until labels catch up.", "none",
-        [Query(S("mlmon_model_performance_estimation_error_ratio"), "{{metric}}")]), w=8)
+        [Query(S.gauge("mlmon_model_performance_estimation_error_ratio", "metric"),
+               "{{metric}}")]), w=8)
 
 
 def service(lay: Layout) -> None:
@@ -187,7 +191,7 @@ def service(lay: Layout) -> None:
         [Query(quantile(0.5, "mlmon_prediction_latency_seconds"), "p50"),
          Query(quantile(0.95, "mlmon_prediction_latency_seconds"), "p95"),
          Query(quantile(0.99, "mlmon_prediction_latency_seconds"), "p99"),
-         Query(S("mlmon_slo_latency_target_seconds"), "SLO target · latency")]))
+         Query(S.gauge("mlmon_slo_latency_target_seconds"), "SLO target · latency")]))
     lay.add(timeseries(
         "SLO burn rate", "How fast each SLO spends its error budget over the alerts' windows "
         "(recording rules of alerts/): 1 spends it exactly over the SLO period, 14.4 over 1h "
@@ -218,7 +222,7 @@ def labels(lay: Layout) -> None:
     lay.add(timeseries(
         "Label coverage and arrivals", "Share of predictions in the window with a label (left), "
         "labels per second and those whose prediction was unknown or expired.", "percentunit",
-        [Query(S("mlmon_label_coverage_ratio"), "coverage"),
+        [Query(S.gauge("mlmon_label_coverage_ratio"), "coverage"),
          Query(per_model("mlmon_labels_total"), "labels/s"),
          Query(per_model("mlmon_labels_unmatched_total"), "unmatched/s")],
         overrides=[{"matcher": {"id": "byRegexp", "options": ".*/s$"},
@@ -242,7 +246,8 @@ def canary(lay: Layout) -> None:
                        "the dashed SLO target.", "s",
                        [Query(quantile(0.99, "mlmon_prediction_latency_seconds",
                                        "namespace, model, version"), "{{version}}"),
-                        Query(S("mlmon_slo_latency_target_seconds"), "SLO target · latency")]),
+                        Query(S.gauge("mlmon_slo_latency_target_seconds"),
+                              "SLO target · latency")]),
             w=8)
 
 

@@ -88,12 +88,13 @@ def build() -> Json:
                         Query(counted("mlmon_stream_entries_lost_total", "model, kind"),
                               "lost · {{model}} {{kind}}")]))
     lay.add(timeseries("Evaluation duration", "Wall time of each model's last successful "
-                       "evaluation; close to the schedule interval means the exporter cannot "
-                       "keep up.", "s",
-                       [Query(S("mlmon_evaluation_duration_seconds"), "{{model}}")]), w=8)
+                       "evaluation (the slowest replica's); close to the schedule interval "
+                       "means the exporter cannot keep up.", "s",
+                       [Query(S.gauge("mlmon_evaluation_duration_seconds"), "{{model}}")]), w=8)
     lay.add(timeseries("Evaluation staleness", "Seconds since each model's last successful "
-                       "evaluation; it should saw-tooth below the schedule interval.", "s",
-                       [Query(STALENESS, "{{model}}")]), w=8)
+                       "evaluation (the stalest replica's); it should saw-tooth below the "
+                       "schedule interval.", "s",
+                       [Query(once(STALENESS, "namespace, model"), "{{model}}")]), w=8)
     lay.add(timeseries("Evaluation failures", "Evaluations that raised in each interval; the "
                        "previous values keep being served meanwhile.", "none",
                        [Query(f"sum by (model) "
@@ -101,8 +102,8 @@ def build() -> Json:
                               f"[$__rate_interval]))", "{{model}}")]), w=8)
     lay.add(timeseries("Window sizes", "Records in each model's drift window and rows in its "
                        "reference; a window below min_samples exports no drift.", "none",
-                       [Query(S("mlmon_window_samples"), "window · {{model}}"),
-                        Query(S("mlmon_reference_samples"), "reference · {{model}}")]))
+                       [Query(S.gauge("mlmon_window_samples"), "window · {{model}}"),
+                        Query(S.gauge("mlmon_reference_samples"), "reference · {{model}}")]))
     lay.add(timeseries("Labels joined", "Labels per second, and those whose prediction was "
                        "unknown or expired (a horizon too short, or ids that do not match).",
                        "reqps",

@@ -48,6 +48,13 @@ class Selectors:
             parts.append(extra)
         return f"{metric}{{{', '.join(parts)}}}"
 
+    def gauge(self, metric: str, labels: str = "", *, feature: bool = False,
+              extra: str = "") -> str:
+        """A per-model gauge once across replica pods (see once), by namespace, model and its
+        own `labels` ("feature, method"), so a panel draws each of its series once."""
+        own = ", ".join(["namespace", "model", *labels.replace(",", " ").split()])
+        return once(self(metric, feature=feature, extra=extra), own)
+
 
 def rate(selector: str) -> str:
     """A per-second rate over Grafana's scrape-aware interval."""

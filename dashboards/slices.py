@@ -20,6 +20,7 @@ S = Selectors(model_op="=")
 SLICE = 'segment=~"$segment", segment_value=~"$segment_value"'
 BY_SLICE = "max by (namespace, model, segment, segment_value)"
 SLICE_LEGEND = "{{segment}}={{segment_value}}"
+PER_SLICE = "segment, segment_value"  # the own labels of a per-slice gauge
 UNITS = ("performance_ratio", "regression_error", "loss")
 
 
@@ -28,16 +29,16 @@ def segment(metric: str, *, feature: bool = False) -> str:
     return S(metric, feature=feature, extra=SLICE)
 
 
-def performance(kind: str, select: str = "") -> str:
-    """A slice's realised metric in whichever unit family holds it."""
-    return " or ".join(S(f"mlmon_{kind}_{unit}", extra=select) for unit in UNITS)
+def performance(kind: str, labels: str, select: str = "") -> str:
+    """A slice's realised metric in whichever unit family holds it, once across replica pods."""
+    return " or ".join(S.gauge(f"mlmon_{kind}_{unit}", labels, extra=select) for unit in UNITS)
 
 
 def bounds(bound: str) -> str:
     """The model's configured bound in every unit family, drawn dashed next to the slices."""
     names = (f"mlmon_model_performance_{bound}_ratio", f"mlmon_model_regression_error_{bound}",
              f"mlmon_model_loss_{bound}")
-    return " or ".join(S(name) for name in names)
+    return " or ".join(S.gauge(name, "metric") for name in names)
 
 
 def variables() -> list[Json]:
@@ -109,19 +110,21 @@ def segments(lay: Layout) -> None:
         "scale): the lower, the stronger the evidence that the feature moved within the "
         "segment value. Whether it drifted is decided after the correction across features "
         "and segments together: the timeline beside this panel.", "none",
-        [Query(segment("mlmon_segment_feature_drift_p_value", feature=True),
+        [Query(S.gauge("mlmon_segment_feature_drift_p_value", f"{PER_SLICE}, feature, method",
+                       feature=True, extra=SLICE),
                f"{SLICE_LEGEND} · {{{{feature}}}} ({{{{method}}}})")], log=True), w=8)
     lay.add(timeseries(
         "Realised performance by segment", "Each segment value's realised metrics from its "
         "labels, against the model's dashed min/max: a segment below the model's bar while "
         "the model is above it is where the errors concentrate.", "none",
-        [Query(performance("segment", SLICE), f"{SLICE_LEGEND} · {{{{metric}}}}"),
+        [Query(performance("segment", f"{PER_SLICE}, metric", SLICE),
+               f"{SLICE_LEGEND} · {{{{metric}}}}"),
          Query(bounds("min"), "min · {{metric}}"), Query(bounds("max"), "max · {{metric}}")]),
         w=8)
     lay.add(timeseries(
         "Samples by segment", "Predictions of each segment value in the evaluated window; the "
         "values past max_values count under __other__.", "none",
-        [Query(segment("mlmon_segment_samples"), SLICE_LEGEND)]), w=8)
+        [Query(S.gauge("mlmon_segment_samples", PER_SLICE, extra=SLICE), SLICE_LEGEND)]), w=8)
 
 
 def versions(lay: Layout) -> None:
@@ -135,16 +138,17 @@ def versions(lay: Layout) -> None:
     lay.add(timeseries(
         "Realised performance by version", "Each version's realised metrics over its own "
         "labelled predictions in the same window.", "none",
-        [Query(performance("version"), "{{version}} · {{metric}}")]), w=10)
+        [Query(performance("version", "version, metric"), "{{version}} · {{metric}}")]), w=10)
     lay.add(timeseries(
         "Labelled samples by version", "Labelled predictions of each version in the window; "
         "below versions.min_labeled on either side there is no comparison.", "none",
-        [Query(S("mlmon_version_labeled_samples"), "{{version}}")]), w=10)
+        [Query(S.gauge("mlmon_version_labeled_samples", "version"), "{{version}}")]), w=10)
     lay.add(timeseries(
         "p-value: challenger worse than the champion", "One-sided p-value per challenger and "
         "metric (log scale): two-proportion z for accuracy, precision and recall, DeLong for "
         "ROC AUC, Welch for errors and losses. Below the model's versions.alpha it is worse.",
-        "none", [Query(S("mlmon_version_comparison_p_value"), "{{version}} · {{metric}}")],
+        "none", [Query(S.gauge("mlmon_version_comparison_p_value", "version, metric"),
+                       "{{version}} · {{metric}}")],
         log=True), w=8)
     lay.add(state_timeline(
         "Challenger worse", "One row per challenger and metric: red while the challenger is "
@@ -155,5 +159,7 @@ def versions(lay: Layout) -> None:
         "Prediction drift from the champion", "How far each challenger's predictions are from "
         "the champion's over the same window: for ks/chisquare the statistic, with the drift "
         "decision in the tooltip's 'drifted' series (1: drifted).", "none",
-        [Query(S("mlmon_version_prediction_drift_score"), "{{version}} ({{method}})"),
-         Query(S("mlmon_version_prediction_drift_detected"), "drifted · {{version}}")]), w=8)
+        [Query(S.gauge("mlmon_version_prediction_drift_score", "version, method"),
+               "{{version}} ({{method}})"),
+         Query(S.gauge("mlmon_version_prediction_drift_detected", "version"),
+               "drifted · {{version}}")]), w=8)

@@ -87,8 +87,10 @@ def start_prometheus(
     rule_files: Sequence[Path] = (),
     scrape_interval: str = "1s",
     alertmanager_url: str | None = None,
+    target_labels: Sequence[dict[str, str]] = ({},),
 ) -> PrometheusProcess:
-    """Prometheus scraping `targets` (host:port) and evaluating `rule_files` every interval."""
+    """Prometheus scraping `targets` (host:port) and evaluating `rule_files` every interval;
+    every target once per label set of `target_labels`, as each replica pod is scraped."""
     binary = require_tool("prometheus")
     home = tmp_path / f"prometheus-{free_port()}"
     home.mkdir(parents=True)
@@ -99,7 +101,14 @@ def start_prometheus(
             "scrape_timeout": scrape_interval,
         },
         "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [{"job_name": "mlmon", "static_configs": [{"targets": targets}]}],
+        "scrape_configs": [
+            {
+                "job_name": "mlmon",
+                "static_configs": [
+                    {"targets": targets, "labels": dict(labels)} for labels in target_labels
+                ],
+            }
+        ],
     }
     if alertmanager_url is not None:
         host = urllib.parse.urlparse(alertmanager_url).netloc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import redis
 
 from dashboards.build import DASHBOARDS
-from dashboards.lint import queries
+from dashboards.lint import PanelQuery, queries
 from exporter.config import Config, load_config_text
 from tests.conftest import RedisServer, free_port, wait_for
 from tests.helpers import running, xadd_all
@@ -38,6 +39,11 @@ VARIABLES = {
     "__rate_interval": "1m",
 }
 
+# As Kubernetes service discovery labels the two pods of replicaCount: 2.
+PODS = (
+    {"pod": "mlmon-7d9f-a", "instance": "10.0.0.1:10135"},
+    {"pod": "mlmon-7d9f-b", "instance": "10.0.0.2:10135"},
+)
 ROUNDS = 6
 PER_ROUND = 250
 
@@ -156,29 +162,73 @@ def empty_queries(prom: PrometheusProcess, exprs: list[tuple[str, str]]) -> list
     return [f"{where}: {substitute(expr)}" for where, expr in exprs if not has_data(prom, expr)]
 
 
-def test_every_panel_query_returns_data_from_prometheus(
-    redis_server: RedisServer, tmp_path: Path
-) -> None:
-    write_reference(tmp_path / "ref.csv", np.random.default_rng(7))
+@pytest.fixture(scope="module")
+def two_replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusProcess]:
+    """Prometheus scraping a fed exporter as the two pods of replicaCount: 2 (each pod reads
+    every stream, so each exports the same series under its own pod and instance)."""
+    tmp = tmp_path_factory.mktemp("two-replicas")
+    write_reference(tmp / "ref.csv", np.random.default_rng(7))
+    server = RedisServer(free_port(), tmp)
+    server.start()
     rules = [RULES] if RULES.exists() else []
-    with running(config(tmp_path, redis_server.url)) as daemon:
-        prom = start_prometheus(tmp_path, [f"127.0.0.1:{daemon.http.port}"], rule_files=rules)
-        try:
-            wait_for(lambda: prom.query('up{job="mlmon"} == 1'), 30, what="the scrape to be up")
-            feed_while_scraped(prom, redis_server.client())
-            every = [(f"{q.panel} [{q.ref}]", q.expr) for n in DASHBOARDS for q in queries(load(n))]
-            empty: list[str] = []
-
-            def every_query_has_data() -> bool:
-                empty[:] = empty_queries(prom, every)
-                return not empty
-
+    try:
+        with running(config(tmp, server.url)) as daemon:
+            target = [f"127.0.0.1:{daemon.http.port}"]
+            prom = start_prometheus(tmp, target, rule_files=rules, target_labels=PODS)
             try:
-                wait_for(every_query_has_data, 45, interval=1.0, what="panel queries' data")
-            except AssertionError:
-                pytest.fail("queries without data:\n" + "\n".join(empty))
-        finally:
-            prom.stop()
+                wait_for(lambda: len(prom.query('up{job="mlmon"} == 1')) == 2, 30, what="scrapes")
+                feed_while_scraped(prom, server.client())
+                yield prom
+            finally:
+                prom.stop()
+    finally:
+        server.stop()
+
+
+def every_query() -> list[PanelQuery]:
+    """Every panel query of every dashboard."""
+    return [q for name in DASHBOARDS for q in queries(load(name))]
+
+
+def test_every_panel_query_returns_data_from_prometheus(two_replicas: PrometheusProcess) -> None:
+    every = [(f"{q.panel} [{q.ref}]", q.expr) for q in every_query()]
+    empty: list[str] = []
+
+    def every_query_has_data() -> bool:
+        empty[:] = empty_queries(two_replicas, every)
+        return not empty
+
+    try:
+        wait_for(every_query_has_data, 45, interval=1.0, what="panel queries' data")
+    except AssertionError:
+        pytest.fail("queries without data:\n" + "\n".join(empty))
+
+
+def drawn(series: list[dict[str, Any]], legend: str) -> Counter[str]:
+    """How many lines (or table rows) a panel draws under each name: the legend with the
+    series' labels filled in, else the labels a replica does not change."""
+    if legend:
+        fill = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+        return Counter(fill.sub(lambda m, s=s: s["metric"].get(m.group(1), ""), legend)
+                       for s in series)  # fmt: skip
+    return Counter(
+        str(sorted((k, v) for k, v in s["metric"].items() if k not in PODS[0])) for s in series
+    )
+
+
+def test_every_panel_draws_each_series_once_when_two_replicas_export_it(
+    two_replicas: PrometheusProcess,
+) -> None:
+    """replicaCount: 2 drew most model panels twice under one legend ('x (ks)' twice in
+    'p-value per feature'): their queries selected gauges without taking them once across pods."""
+    every = every_query()
+    wait_for(lambda: not empty_queries(two_replicas, [("", q.expr) for q in every]), 45,
+             interval=1.0, what="panel queries' data")  # fmt: skip
+    twice = []
+    for q in every:
+        names = drawn(two_replicas.query(substitute(q.expr)), q.legend)
+        twice += [f"{q.panel} [{q.ref}]: {name!r} x{n}" for name, n in names.items() if n > 1]
+    assert twice == []
 
 
 def exporter_urls(prom: PrometheusProcess) -> list[str]:
@@ -229,19 +279,9 @@ def label_queries() -> Iterator[tuple[str, str, str]]:
             yield f"{name} variable {var['name']}", label, f"count by ({label}) ({m.group(1)})"
 
 
-def test_every_variable_query_offers_values(redis_server: RedisServer, tmp_path: Path) -> None:
-    write_reference(tmp_path / "ref.csv", np.random.default_rng(8))
-    with running(config(tmp_path, redis_server.url)) as daemon:
-        prom = start_prometheus(tmp_path, [f"127.0.0.1:{daemon.http.port}"])
-        try:
-            feed_while_scraped(prom, redis_server.client())
+def test_every_variable_query_offers_values(two_replicas: PrometheusProcess) -> None:
+    def offers(expr: str, label: str) -> bool:
+        return any(s["metric"].get(label) for s in two_replicas.query(substitute(expr)))
 
-            def offers(expr: str, label: str) -> bool:
-                return any(s["metric"].get(label) for s in prom.query(substitute(expr)))
-
-            for where, label, expr in label_queries():
-                wait_for(
-                    lambda e=expr, lb=label: offers(e, lb), 30, what=f"{where} to offer values"
-                )
-        finally:
-            prom.stop()
+    for where, label, expr in label_queries():
+        wait_for(lambda e=expr, lb=label: offers(e, lb), 30, what=f"{where} to offer values")
