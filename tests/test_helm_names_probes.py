@@ -209,12 +209,31 @@ def test_the_telemetry_path_reaches_the_exporter_the_monitors_and_the_helm_test(
     assert one(default, "ServiceMonitor")["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
-def test_the_telemetry_path_flag_in_extra_args_is_refused_for_the_value(chart: Path) -> None:
-    result = helm(
-        "template", "mlmon", str(chart), "--set", "extraArgs={--web.telemetry-path=/prom}"
-    )
+@pytest.mark.parametrize(
+    ("arg", "value"),
+    [
+        ("--web.telemetry-path=/prom", "telemetryPath"),
+        ("--web.listen-address=:9999", "service.port"),
+        ("--web.listen=:9999", "service.port"),  # the exporter takes an abbreviated flag too
+        ("--web.config.file=/etc/tls/web.yml", "webConfig.config"),
+        ("--config.file=/etc/other/config.yaml", "existingConfigMap"),
+        ("--log.format=logfmt", "logFormat"),
+        ("--shard=0/2", "shards"),
+    ],
+)
+def test_a_flag_the_chart_sets_itself_is_refused_in_extra_args_for_its_value(
+    chart: Path, arg: str, value: str
+) -> None:
+    """--web.listen-address=:9999 there was accepted: the exporter took the later flag while the
+    container port, probes, Service and ServiceMonitor stayed on 10135 (pods never ready)."""
+    result = helm("template", "mlmon", str(chart), "--set", f"extraArgs={{{arg}}}")
     assert result.returncode != 0
-    assert "telemetryPath" in result.stderr
+    assert f"extraArgs has {arg}" in result.stderr and value in result.stderr
+
+
+def test_extra_args_the_chart_leaves_alone_reach_the_exporter(chart: Path) -> None:
+    args = container(render(chart, "--set", "extraArgs={--log.level=debug,--version}"))["args"]
+    assert args[-2:] == ["--log.level=debug", "--version"]
 
 
 @pytest.mark.parametrize("path", ["metrics", "/healthz", "/models/x", "/", "/a b"])

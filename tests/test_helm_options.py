@@ -76,6 +76,22 @@ def test_runbook_base_extra_labels_and_disabled_alerts_reshape_the_rules(tmp_pat
     assert "labels" not in record and record["record"] == "model:mlmon_predictions:rate5m"
 
 
+def test_a_misspelt_disabled_alert_fails_the_install_naming_it(tmp_path: Path) -> None:
+    """prometheusRule.disabledAlerts={MLMonPredictionDrfit} was accepted and the alert it meant
+    kept firing."""
+    chart = stage_chart(tmp_path, rules=RULES)
+    result = helm(
+        "template",
+        "mlmon",
+        str(chart),
+        "--set",
+        "prometheusRule.disabledAlerts={MLPredictionDrfit}",
+    )
+    assert result.returncode != 0
+    assert "prometheusRule.disabledAlerts has MLPredictionDrfit" in result.stderr
+    assert "MLExporterRedisDown, MLFeatureDrift, MLPredictionDrift" in result.stderr
+
+
 def test_an_alerts_own_label_wins_over_an_extra_label(tmp_path: Path) -> None:
     chart = stage_chart(tmp_path, rules=RULES)
     groups = one(

@@ -56,12 +56,35 @@ The path the exporter serves its metrics at (--web.telemetry-path), which the Se
 PodMonitor and helm test scrape.
 */}}
 {{- define "mlmon.telemetryPath" -}}
-{{- range .Values.extraArgs }}
-{{- if hasPrefix "--web.telemetry-path" . }}
-{{- fail (printf "extraArgs sets %s: set the chart value telemetryPath instead, so the ServiceMonitor, PodMonitor and helm test scrape that path too" .) }}
-{{- end }}
-{{- end }}
+{{- include "mlmon.checkExtraArgs" . }}
 {{- .Values.telemetryPath }}
+{{- end }}
+
+{{/*
+Fails on an extraArgs flag the chart sets itself (or its abbreviation, which the exporter's
+parser accepts): the exporter takes the later copy, while the container port, probes, Service
+and monitors keep following the chart's value. Each names the value to set instead.
+*/}}
+{{- define "mlmon.checkExtraArgs" -}}
+{{- $owned := dict
+  "--web.listen-address" "service.port (the container port, probes, Service and monitors follow it)"
+  "--web.telemetry-path" "telemetryPath (the ServiceMonitor, PodMonitor and helm test scrape that path too)"
+  "--web.config.file" "webConfig.config or webConfig.existingSecret, with webConfig.tlsSecret (the probes and monitors switch to HTTPS with the listener)"
+  "--config.file" "config or existingConfigMap (the chart mounts it where the image reads config.yaml)"
+  "--log.format" "logFormat"
+  "--shard" "shards (a StatefulSet whose pods each take their share of the models)"
+}}
+{{- $others := list "--log.level" "--help" "--version" }}
+{{- range $arg := .Values.extraArgs }}
+{{- $name := first (splitList "=" (toString $arg)) }}
+{{- $shared := false }}
+{{- range $others }}{{ if hasPrefix $name . }}{{ $shared = true }}{{ end }}{{ end }}
+{{- range $flag, $instead := $owned }}
+{{- if and (hasPrefix "--" $name) (gt (len $name) 2) (hasPrefix $name $flag) (not $shared) }}
+{{- fail (printf "extraArgs has %s, which sets %s, a flag the chart sets itself: leave it out and set %s" $arg $flag $instead) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Labels every object carries. */}}
