@@ -76,6 +76,7 @@ class Window:
             if feature.allowed is not None and feature.name in self.vocabularies:
                 self.vocabularies[feature.name].seed(feature.allowed)
         self.classes = Vocabulary(model.max_new_categories, lambda: fold("class"))
+        self.classes.seed(model.classes or ())  # configured classes are no new ones either
         self.slicer = Slicer(model, self.vocabularies, lambda: fold("tag"))
         self._classification = model.task.is_classification
         self._positive = model.positive_class if model.task is Task.BINARY else None
@@ -184,7 +185,7 @@ class Window:
 
     def seed(self, categories: Mapping[str, Iterable[str]], classes: Iterable[str]) -> None:
         """Give the reference's categories and classes their codes; they never fold (nor do a
-        feature's `allowed` values, seeded when the window is built)."""
+        feature's `allowed` values or the configured classes, seeded when the window is built)."""
         for name, values in categories.items():
             self.vocabularies[name].seed(values)
         self.classes.seed(classes)
