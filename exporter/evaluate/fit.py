@@ -9,14 +9,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from exporter.config import DriftSpec, FeatureConfig, ModelConfig
+from exporter.config.segments import SegmentConfig
+from exporter.evaluate.fitembed import embedding_method, segment_embedding_rows
 from exporter.evaluate.fitpca import fit_multivariate
 from exporter.evaluate.histograms import ReferenceHistogram, SortedColumns, fit_histograms
 from exporter.evaluate.performance import baseline, error_baseline
 from exporter.evaluate.refchecks import check_reference
 from exporter.reference.load import ReferenceData, ReferenceError, categories
 from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method, resolve
-from exporter.stats.embedding import MIN_ROWS as MIN_EMBEDDING_ROWS
-from exporter.stats.embedding import make_embedding_method
 from exporter.stats.kinds import FeatureType, Task
 from exporter.stats.multivariate import PCAReconstruction
 from exporter.stats.thresholds import LearnedThreshold, NoiseFloor, expected_unseen, size_rules
@@ -47,6 +47,7 @@ class SegmentFit:
     columns: tuple[FittedColumn, ...]
     histograms: tuple[ReferenceHistogram, ...]
     performance: tuple[tuple[str, float], ...] = ()  # its reference rows' own, when labelled
+    embeddings: tuple[FittedColumn, ...] = ()  # on its share of the key's sample (fitembed)
 
 
 @dataclass(frozen=True)
@@ -178,32 +179,42 @@ def _segment_rows(data: ReferenceData, rows: np.ndarray) -> ReferenceData:
         rows=len(at),
         numeric={n: v[rows] for n, v in data.numeric.items()},
         categorical={n: tuple(v[i] for i in at) for n, v in data.categorical.items()},
+        embeddings={n: v[rows] for n, v in data.embeddings.items()},
     )
 
 
-def fit_segments(model: ModelConfig, data: ReferenceData) -> dict[str, dict[str, SegmentFit]]:
-    """Each feature segment's most common reference values, fitted on their own rows.
+def _own_values(segment: SegmentConfig, data: ReferenceData) -> tuple[list[str], np.ndarray]:
+    """A feature key's most common values with min_samples reference rows (fewer would fit a
+    noisier baseline than the window compared with it), and each row's index among them."""
+    values = data.categorical[segment.feature or ""]
+    counted = Counter(v for v in values if v is not None).most_common(100)
+    kept = [value for value, count in counted if count >= segment.min_samples]
+    own = {value: i for i, value in enumerate(kept)}
+    code = (-1 if v is None else own.get(v, -1) for v in values)
+    codes = np.fromiter(code, dtype=np.int32, count=len(values))
+    return kept, codes
 
-    A value needs the segment's min_samples reference rows: fewer would fit a noisier
-    baseline than the window it is compared with. Others are compared with the whole reference.
-    """
+
+def fit_segments(model: ModelConfig, data: ReferenceData) -> dict[str, dict[str, SegmentFit]]:
+    """Each feature segment's most common reference values, fitted on their own rows; others
+    are compared with the whole reference. A key's values split one embedding sample."""
     out: dict[str, dict[str, SegmentFit]] = {}
     for segment in model.segments:
         if segment.feature is None:
             continue
-        values = data.categorical[segment.feature]
+        own, codes = _own_values(segment, data)
+        kept = segment_embedding_rows(model, data.embeddings, codes, len(own))
+        others = [i for i, f in enumerate(model.features) if f.name != segment.feature]
         out[segment.name] = {}
-        for value, count in Counter(v for v in values if v is not None).most_common(100):
-            if count < segment.min_samples:
-                break
-            mask = np.array([v == value for v in values])
+        for code, (value, quota) in enumerate(zip(own, kept, strict=True)):
+            mask = codes == code
             rows = _segment_rows(data, mask)
-            others = [i for i, f in enumerate(model.features) if f.name != segment.feature]
             histograms = fit_histograms(model, rows)
             out[segment.name][value] = SegmentFit(
                 tuple(_feature(model, model.features[i], rows) for i in others),
                 tuple(histograms[i] for i in others),
                 baseline(model, data, np.flatnonzero(mask).tolist(), segment.min_samples),
+                tuple(_embedding(model, f, rows, quota[f.name]) for f in model.embeddings),
             )
     return out
 
@@ -217,20 +228,13 @@ def _feature(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> Fitte
     return _categorical_column(f.name, data.categorical[f.name], fit, f.allowed, f.importance)
 
 
-def _embedding(model: ModelConfig, f: FeatureConfig, data: ReferenceData) -> FittedColumn:
-    """An embedding's method fitted on a sample of its reference vectors; none if too few."""
+def _embedding(
+    model: ModelConfig, f: FeatureConfig, data: ReferenceData, rows: int | None = None
+) -> FittedColumn:
+    """An embedding's method fitted on a sample of (at most rows) reference vectors."""
     vectors = data.embeddings[f.name]
-    complete = np.isfinite(vectors).all(axis=1)
-    missing = share(~complete)
-    if int(complete.sum()) < MIN_EMBEDDING_ROWS:
-        return FittedColumn(
-            f.name, FeatureType.EMBEDDING, None, importance=f.importance, missing=missing
-        )
-    name = f.drift.method or DEFAULT_METHOD[FeatureType.EMBEDDING]
-    try:
-        method = make_embedding_method(name, f.drift.threshold, f.sample_rows).fit(vectors)
-    except ValueError as exc:
-        raise ReferenceError(f"model {model.name!r} feature {f.name!r}: {exc}") from None
+    method = embedding_method(model, f, vectors, rows)
+    missing = share(~np.isfinite(vectors).all(axis=1))
     return FittedColumn(
         f.name, FeatureType.EMBEDDING, method, importance=f.importance, missing=missing
     )

@@ -16,7 +16,7 @@ from exporter.config import ModelConfig
 from exporter.config.segments import SegmentConfig
 from exporter.evaluate.drift import correct, dataset_share
 from exporter.evaluate.estimate import Calibration, estimate
-from exporter.evaluate.features import score_features, with_histogram
+from exporter.evaluate.features import score_embeddings, score_features, with_histogram
 from exporter.evaluate.fit import FittedReference, SegmentFit
 from exporter.evaluate.performance import Pairs, realised
 from exporter.evaluate.snapshot import FeatureSnapshot, SegmentSnapshot
@@ -65,6 +65,7 @@ def _reference(
     return SegmentFit(
         tuple(fitted.features[i] for i in others),
         tuple(histograms[i] for i in others) if histograms else (),
+        embeddings=fitted.embeddings,
     ), False
 
 
@@ -118,13 +119,12 @@ def _raw(
     if samples < segment.min_samples:
         return SegmentSnapshot(segment.name, group.value, samples, False, own)
     rows = view.subset(group.rows)
-    features = score_features(reference.columns, rows, segment.min_samples)
-    features = (
-        tuple(
-            with_histogram(f, h, rows) for f, h in zip(features, reference.histograms, strict=False)
-        )
-        or features
+    scalar = score_features(reference.columns, rows, segment.min_samples)
+    drawn = tuple(
+        with_histogram(f, h, rows) for f, h in zip(scalar, reference.histograms, strict=False)
     )
+    features = drawn + scalar[len(drawn) :]
+    features += score_embeddings(reference.embeddings, rows, segment.min_samples)
     baseline = tuple({**dict(fitted.performance), **dict(reference.performance)}.items())
     performance, out_of_bounds = _performance(model, segment, baseline, pairs.subset(group.pairs))
     return SegmentSnapshot(
@@ -172,7 +172,7 @@ def _corrected(
             continue
         features = tuple(next(corrected) for _ in snap.features)
         reference, _ = _reference(_segment(model, snap.segment), fitted, snap.value)
-        share = dataset_share(reference.columns, features)
+        share = dataset_share(reference.columns + reference.embeddings, features)
         detected = None if share is None else share >= model.drift_share
         out.append(replace(snap, features=features, drift_share=share, drift_detected=detected))
     return tuple(out)
