@@ -16,6 +16,7 @@ from exporter.stats import METHODS
 from tests.config_cases import (
     load_doc,
     load_error,
+    load_model,
     model_error,
     model_keys,
 )
@@ -298,6 +299,20 @@ def test_a_schedule_needs_exactly_one_of_interval_and_cron(schedule: dict[str, s
     assert model_error(schedule=schedule) == (
         "models[0].schedule: must set exactly one of: interval, cron"
     )
+
+
+@pytest.mark.parametrize("schedule", [{"interval": None}, {"cron": None}])
+def test_an_interval_or_cron_set_to_null_counts_as_unset_and_is_refused(
+    schedule: dict[str, None],
+) -> None:
+    """Counted as set, it passed, then check-config, run and reloads died on an assertion."""
+    assert model_error(schedule=schedule) == (
+        "models[0].schedule: must set exactly one of: interval, cron"
+    )
+    assert load_error({"defaults": {"schedule": schedule}, "models": [model_keys()]}) == (
+        "defaults.schedule: must set exactly one of: interval, cron"
+    )
+    assert load_model(schedule={"interval": None, "cron": "0 * * * *"}).schedule.cron
 
 
 def test_a_stream_read_by_two_models_is_rejected_at_its_second_use() -> None:

@@ -52,8 +52,9 @@ class ScheduleConfig(Section):
 
     @classmethod
     def yaml_rules(cls, data: dict[str, Any]) -> dict[str, Any]:
-        """Exactly one key, so a model's schedule always replaces the default as a whole."""
-        if ("interval" in data) == ("cron" in data):
+        """Exactly one key, so a model's schedule always replaces the default as a whole; a key
+        set to null is unset (`{interval: null}` passed and then crashed every command)."""
+        if (data.get("interval") is None) == (data.get("cron") is None):
             raise ConfigError("", "must set exactly one of: interval, cron")
         return {"interval": None, "cron": None, **data}
 
@@ -61,6 +62,8 @@ class ScheduleConfig(Section):
     def _not_too_often(self) -> Self:
         """Under a second, evaluations pile up behind each other: `interval: 1ms` logged
         2,999 skipped-run warnings in 10 s and evaluated no more often."""
+        if (self.interval_seconds is None) == (self.cron is None):  # built in code, not YAML
+            raise ConfigError("", "must set exactly one of: interval, cron")
         if self.interval_seconds is not None and self.interval_seconds < 1.0:
             raise ConfigError("interval", f"must be at least 1s, got {self.interval_seconds}s")
         return self
