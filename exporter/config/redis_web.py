@@ -11,6 +11,9 @@ from exporter.config.keys import ConfigError, Section
 from exporter.config.scalars import Duration, File, OptionalText, PositiveInt, Text
 
 _SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
+# An idle XREAD BLOCK answers block after it was sent, plus a network round trip and Redis's
+# timer tick (up to 100ms at its default hz 10): within socket_timeout with this to spare.
+BLOCK_MARGIN_MS = 500
 
 
 def redis_url(url: str) -> str:
@@ -138,6 +141,10 @@ class RedisConfig(Section):
     def _consistent(self) -> Self:
         if self.block_seconds < 0.001:
             raise ConfigError("block", f"must be at least 1ms, got {self.block_seconds}s")
+        if self.block_ms + BLOCK_MARGIN_MS > round(self.socket_timeout_seconds * 1000):
+            raise ConfigError(
+                "block", _block_reason(self.block_seconds, self.socket_timeout_seconds)
+            )
         if self.linger_seconds is not None and self.linger_seconds > 5.0:
             raise ConfigError("linger", f"must be at most 5s, got {self.linger_seconds}s")
         if self.check_interval_seconds < 0.1:
@@ -149,6 +156,15 @@ class RedisConfig(Section):
         if self.password is not None and self.password_file is not None:
             raise ConfigError("password_file", "and redis.password are both set")
         return self
+
+
+def _block_reason(block: float, socket_timeout: float) -> str:
+    """redis-py times XREAD BLOCK out by socket_timeout: an idle Redis would read as down."""
+    return (
+        f"must be shorter than redis.socket_timeout by at least {BLOCK_MARGIN_MS}ms"
+        f" (block {block}s, socket_timeout {socket_timeout}s): an XREAD waits up to block for"
+        " new entries, and a command slower than socket_timeout counts as a Redis outage"
+    )
 
 
 class WebConfig(Section):
