@@ -75,6 +75,17 @@ def test_malformed_env_references_are_errors(text: str) -> None:
     assert message.startswith("redis.password: ")
 
 
+@pytest.mark.parametrize("env", [{"PW": "s3cret"}, {"FALLBACK": "fb"}, {}])
+def test_a_default_holding_another_variable_is_refused_naming_the_key(env: dict[str, str]) -> None:
+    """Unsupported nesting gave 's3cret}' (a stray brace) or the literal '${FALLBACK}', and
+    no error even with neither variable set."""
+    doc = {"models": [model_keys()], "redis": {"password": "${PW:-${FALLBACK}}"}}
+    assert load_error(doc, env) == (
+        "redis.password: the default of ${PW:-...} holds a variable reference; nesting is not "
+        "supported (give a plain default)"
+    )
+
+
 def test_environ_defaults_to_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLMON_TEST_PASSWORD", "from-os")
     text = yaml.safe_dump(

@@ -111,6 +111,9 @@ def expand_string(text: str, path: str, environ: Mapping[str, str]) -> str:
         nonlocal expanded
         expanded = True
         name, default = ref.group(1), ref.group(2)
+        if default is not None and "${" in default:  # it ended at the inner '}', silently
+            reason = "holds a variable reference; nesting is not supported (give a plain default)"
+            raise ConfigError(path, f"the default of ${{{name}:-...}} {reason}")
         current = environ.get(name)
         if default is not None:
             return current if current else default
