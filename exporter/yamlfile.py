@@ -174,6 +174,21 @@ class NumberWord(str):
         return word
 
 
+class WrittenInt(int):
+    """An unquoted integer read by the config loader, with `text` as written: a key that takes
+    a number reads the number, one that takes a version or a category the text (`010`, which
+    YAML 1.1 reads as the octal 8)."""
+
+    text: str
+
+
+class WrittenFloat(float):
+    """An unquoted float read by the config loader, with `text` as written: a version `2026.10`
+    stays 2026.10, not the number's 2026.1 (see WrittenInt)."""
+
+    text: str
+
+
 class _ConfigLoader(_StrictLoader):
     """_StrictLoader reading booleans as YAML 1.2 does: only true and false (in any of their
     spellings True, TRUE...) are booleans; YAML 1.1's other words become BoolWords."""
@@ -190,6 +205,13 @@ class _ConfigLoader(_StrictLoader):
     def construct_number(self, node: yaml.ScalarNode) -> NumberWord:
         """The number as written."""
         return NumberWord(str(self.construct_scalar(node)))
+
+    def construct_written(self, node: yaml.ScalarNode) -> WrittenInt | WrittenFloat:
+        """The int or float YAML 1.1 reads, with the text written."""
+        number = yaml.constructor.SafeConstructor.yaml_constructors[node.tag](self, node)
+        value = WrittenInt(number) if isinstance(number, int) else WrittenFloat(number)
+        value.text = str(node.value)
+        return value
 
 
 _ConfigLoader.add_implicit_resolver(
@@ -209,6 +231,8 @@ _ConfigLoader.add_implicit_resolver(
     list("-+.0123456789"),
 )
 _ConfigLoader.add_constructor(_NUMBER_TAG, _ConfigLoader.construct_number)
+for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+    _ConfigLoader.add_constructor(_tag, _ConfigLoader.construct_written)
 
 
 def _where(mark: yaml.Mark | None) -> str:

@@ -22,7 +22,7 @@ from pydantic import (
 
 from exporter.classes import class_key
 from exporter.config.keys import ConfigError, describe
-from exporter.yamlfile import BoolWord, NumberWord
+from exporter.yamlfile import BoolWord, NumberWord, WrittenFloat, WrittenInt
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+"
@@ -46,6 +46,11 @@ def text(value: object) -> str:
 _YAML12_INT = re.compile(r"[-+]?[0-9]+")
 _YAML12_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _YAML12_BOOL = {"true": True, "false": False}
+# A number as JSON (or a person) writes it: no leading zeros, no 0x, no _ or 1:30.
+_DECIMAL = re.compile(
+    r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
 
 
 class ExpandedWord(str):
@@ -72,14 +77,20 @@ class ExpandedWord(str):
 def label(value: object) -> str:
     """A class or category as the key records' values get (exporter.classes.class_key), so
     `1.0` here is the class of 1, 1.0 and "1" on the wire and in the reference; an unquoted
-    yes/no/on/off is the text written (yamlfile.BoolWord), as `NO` is Norway's code."""
+    yes/no/on/off is the text written (yamlfile.BoolWord), as `NO` is Norway's code, and so is
+    a number JSON cannot write that way (`010`, `07`): a record can only send it as text."""
+    if isinstance(value, WrittenInt | WrittenFloat) and not _DECIMAL.fullmatch(value.text):
+        return value.text
     if isinstance(value, bool | int | float | str):
         return class_key(value)
     raise ConfigError("", f"must be a string or number, got {describe(value)}")
 
 
 def version(value: object) -> str:
-    """A version name as written: `2.0` is most likely the text a producer sends as "2.0"."""
+    """A version name as written: `2.0` is most likely the text a producer sends as "2.0", and
+    `2026.10` the month after 2026.9, not the number 2026.1 (yamlfile.WrittenFloat)."""
+    if isinstance(value, WrittenInt | WrittenFloat):
+        return value.text
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int | float | str):
