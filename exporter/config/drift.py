@@ -70,7 +70,7 @@ Method = Annotated[
     str, BeforeValidator(known_method), Field(json_schema_extra={"enum": sorted(METHODS)})
 ]
 Threshold = Annotated[
-    float | Literal["learned"],
+    Annotated[float, Field(gt=0)] | Literal["learned"],
     BeforeValidator(threshold),
     Field(description="A number (a p-value, at most 1, for statistical tests), or learned."),
 ]

@@ -45,6 +45,28 @@ def describe(value: object) -> str:
     return type(value).__name__
 
 
+def _set(key: str) -> dict[str, Any]:
+    return {"required": [key], "properties": {key: {"not": {"type": "null"}}}}
+
+
+def exactly_one(*keys: str) -> dict[str, Any]:
+    """The schema of the loader's "must set exactly one of" (null is not set), for editors."""
+    return {"oneOf": [_set(key) for key in keys]}
+
+
+def at_least_one(*keys: str) -> dict[str, Any]:
+    """The schema of the loader's "must set at least one of" (null is not set), for editors."""
+    return {"anyOf": [_set(key) for key in keys]}
+
+
+def _section_schema(schema: dict[str, Any], cls: type[Any]) -> None:
+    """The section's own rules; null too, the empty mapping, where the loader takes that."""
+    rules: dict[str, Any] = getattr(cls, "schema_rules", {})
+    schema.update(rules)
+    if not rules and not schema.get("required"):
+        schema["type"] = ["object", "null"]
+
+
 class Section(BaseModel):
     """A YAML mapping: unknown keys are errors, and null stands for an empty mapping.
 
@@ -57,8 +79,10 @@ class Section(BaseModel):
         frozen=True,
         use_attribute_docstrings=os.environ.get(DOCSTRINGS) == "1",
         validate_by_name=True,
+        json_schema_extra=_section_schema,
     )
     required_hints: ClassVar[dict[str, str]] = {}
+    schema_rules: ClassVar[dict[str, Any]] = {}  # what yaml_rules or a validator checks
 
     @model_validator(mode="before")
     @classmethod

@@ -21,6 +21,18 @@ _REFERENCE = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
 _VARIABLE = re.compile(rf"({_NAME})(?::-(.*))?", re.DOTALL)
 
 
+def _any_case(words: list[str]) -> str:
+    """A schema pattern matching words in any case: JSON schema regexes take no flags."""
+    return "^(?:{})$".format("|".join("".join(f"[{c}{c.upper()}]" for c in w) for w in words))
+
+
+_LEVELS = [*LOG_LEVELS, *_LEVEL_ALIASES]
+# the names to complete, as an editor offers them; any case, or a variable, as the loader reads
+_LEVEL_SCHEMA = {
+    "anyOf": [{"enum": _LEVELS}, {"pattern": _any_case(_LEVELS)}, {"pattern": r"\$\{"}]
+}
+
+
 def read_log_level(value: str) -> str:
     """Case-insensitive, as users type it; stored in lower case."""
     level = _LEVEL_ALIASES.get(value.lower(), value.lower())
@@ -48,7 +60,7 @@ class ConfigKeys(Section):
     """Where /metrics, the health endpoints and the model pages are served."""
     log_level: Annotated[
         Text,
-        Field(json_schema_extra={"enum": [*LOG_LEVELS, *_LEVEL_ALIASES]}),
+        Field(json_schema_extra=_LEVEL_SCHEMA),
         AfterValidator(read_log_level),
     ] = "info"
     """Log verbosity."""

@@ -13,7 +13,7 @@ from exporter.config.drift import (
     FeatureKeys,
     check_method,
 )
-from exporter.config.keys import ConfigError, Section
+from exporter.config.keys import ConfigError, Section, exactly_one
 from exporter.config.performance import Bounds, Performance, metrics_for
 from exporter.config.scalars import File, Label, Labels, Text
 from exporter.config.segments import MAX_SEGMENTS, SegmentConfig, check_segment_feature
@@ -51,6 +51,8 @@ class StreamsConfig(Section):
 
 class ReferenceConfig(Section):
     """Where the reference data set comes from: exactly one of file or redis_key."""
+
+    schema_rules = exactly_one("file", "redis_key")
 
     file: File = None
     """CSV, JSON Lines or Parquet (parquet extra) file, relative to the config; read at startup."""
@@ -99,7 +101,9 @@ class ModelKeys(Layer):
     """What the model predicts; decides which performance metrics apply."""
     positive_class: Label | None = None
     """The label counted as positive by precision, recall and f1; binary_classification only."""
-    classes: Labels | None = None
+    classes: (
+        Annotated[Labels, Field(json_schema_extra={"minItems": 2, "maxItems": MAX_CLASSES})] | None
+    ) = None
     """Classes that get per-class series (classification only); others fold into __other__."""
     streams: StreamsConfig | None = None
     """Redis stream keys; default mlmon:{<name>}:predictions and mlmon:{<name>}:labels."""

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from pydantic import Field, create_model, model_validator
 
-from exporter.config.keys import ConfigError, Section
+from exporter.config.keys import ConfigError, Section, at_least_one
 from exporter.config.scalars import NonNegative, Number
 from exporter.stats.kinds import Task
 
@@ -52,6 +52,8 @@ class Bounds(Section):
     max_drop bounds the metric relative to its value on the reference data, so a config stays
     right when the reference changes: it tightens the side where the metric gets worse.
     """
+
+    schema_rules = at_least_one("min", "max", "max_drop")
 
     min: Number | None = None
     """Alert when the metric falls below this."""

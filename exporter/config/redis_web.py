@@ -8,7 +8,14 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 
 from exporter.config.keys import ConfigError, Section
-from exporter.config.scalars import Duration, File, OptionalText, PositiveInt, Text
+from exporter.config.scalars import (
+    AtMostFiveSeconds,
+    Duration,
+    File,
+    OptionalText,
+    PositiveInt,
+    Text,
+)
 
 _SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 # An idle XREAD BLOCK answers block after it was sent, plus a network round trip and Redis's
@@ -56,6 +63,10 @@ def existing_file(value: str | None, info: ValidationInfo) -> str | None:
     if value is not None and info.context is not None and not os.path.isfile(value):
         raise ConfigError("", f"no such file: {value}")
     return value
+
+
+# 0 to 65535, for the schema; read_listen_address checks it
+_PORT = r"(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 
 
 def read_listen_address(address: str) -> str:
@@ -112,7 +123,7 @@ class RedisConfig(Section):
     """Largest number of stream entries fetched per XREAD call."""
     block_seconds: Duration = Field(1.0, alias="block")
     """How long one XREAD waits for new entries (at least 1ms)."""
-    linger_seconds: Duration | None = Field(0.1, alias="linger")
+    linger_seconds: AtMostFiveSeconds | None = Field(0.1, alias="linger")
     """After a read that caught up, wait this long (at most 5s) so a trickle of records is
     read in batches: far less CPU per record, this much later on /metrics; null: read at once."""
     backoff_max_seconds: Duration = Field(30.0, alias="backoff_max")
@@ -170,7 +181,11 @@ def _block_reason(block: float, socket_timeout: float) -> str:
 class WebConfig(Section):
     """The HTTP listener for /metrics and the health endpoints."""
 
-    listen_address: Annotated[Text, AfterValidator(read_listen_address)] = "0.0.0.0:10135"
+    listen_address: Annotated[
+        Text,
+        AfterValidator(read_listen_address),
+        Field(json_schema_extra={"pattern": rf"^(?:\[.*\]|[^:]*):{_PORT}$|\$\{{"}),
+    ] = "0.0.0.0:10135"
     """HOST:PORT to listen on (port 0 picks a free port); IPv6 hosts go in brackets."""
     external_url: Annotated[str, Field(strict=True), AfterValidator(read_external_url)] = ""
     """URL under which users reach the exporter (e.g. behind an ingress), for links in alerts."""

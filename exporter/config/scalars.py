@@ -186,14 +186,32 @@ def file_path(value: str | None, info: ValidationInfo) -> str | None:
     return found if os.path.isabs(found) else os.path.normpath(os.path.join(base_dir, found))
 
 
-_DURATION_SCHEMA = {
-    "description": f"A duration: {DURATION_HINT}; at most 100 years (36525d).",
-    "anyOf": [
-        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION_SECONDS},
-        {"type": "string", "pattern": rf"^\s*({_PLAIN_NUMBER}|{_DURATION})\s*$"},
-        {"type": "string", "pattern": r"\$\{"},
-    ],
-}
+def _duration_schema(number: dict[str, float], refused: str = "") -> dict[str, Any]:
+    """A duration's JSON schema: number, the bounds of a number of seconds; refused, single
+    amounts with a unit that are out of those bounds (a sum of several is not judged). No
+    lookaheads: Helm checks the chart's copy with Go's regular expressions, which lack them."""
+    zero = r"^[^1-9]*$"  # no digit but 0: not a positive duration
+    return {
+        "description": f"A duration: {DURATION_HINT}; at most 100 years (36525d).",
+        "anyOf": [
+            {"type": "number", "maximum": MAX_DURATION_SECONDS, **number},
+            {
+                "type": "string",
+                "pattern": rf"^\s*({_PLAIN_NUMBER}|{_DURATION})\s*$",
+                "not": {"pattern": rf"{zero}|^\s*(?:{refused})\s*$" if refused else zero},
+            },
+            {"type": "string", "pattern": r"\$\{"},
+        ],
+    }
+
+
+_DURATION_SCHEMA = _duration_schema({"exclusiveMinimum": 0})
+# One amount under 1s (0.5, 0.5s, 999ms); one over 5s (6, 10s, 5.5s, 6000ms, 1m, 2h).
+_UNDER_1S = r"0*(?:\.\d+)?s?|\d{1,3}(?:\.\d+)?ms"
+_OVER_5S = (
+    r"0*(?:[6-9]|[1-9]\d+|5\.\d*[1-9]\d*)(?:\.\d+)?s?"
+    r"|0*(?:[6-9]\d{3}|[1-9]\d{4,})(?:\.\d+)?ms|0*[1-9]\d*(?:\.\d+)?[mhd]"
+)
 _LABEL_SCHEMA: dict[str, Any] = {"type": ["string", "number", "boolean"]}
 _UNSET = BeforeValidator(lambda value: None if value == "" else value)  # e.g. ${VAR:-}
 
@@ -228,4 +246,12 @@ Pending = Annotated[
     int, Field(strict=True, ge=1, le=50_000_000), INTEGER, rule("from 1 to 50,000,000")
 ]
 Duration = Annotated[Number, BeforeValidator(duration), WithJsonSchema(_DURATION_SCHEMA)]
+# For the schema only: the loader checks these bounds once the section is read.
+AtLeastOneSecond = Annotated[
+    Duration, WithJsonSchema(_duration_schema({"minimum": 1.0}, refused=_UNDER_1S))
+]
+AtMostFiveSeconds = Annotated[
+    Duration,
+    WithJsonSchema(_duration_schema({"exclusiveMinimum": 0, "maximum": 5.0}, refused=_OVER_5S)),
+]
 File = Annotated[OptionalText, AfterValidator(file_path)]

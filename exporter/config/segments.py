@@ -5,7 +5,7 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from exporter.config.drift import FeatureKeys
-from exporter.config.keys import ConfigError, Section
+from exporter.config.keys import ConfigError, Section, exactly_one
 from exporter.config.scalars import INTEGER, PositiveInt, Text, rule
 from exporter.stats.kinds import FeatureType
 
@@ -21,6 +21,8 @@ SegmentBudget = Annotated[
 
 class SegmentConfig(Section):
     """A segment key: a categorical feature or a record tag, with its budget of series."""
+
+    schema_rules = exactly_one("feature", "tag")
 
     feature: Text | None = None
     """A categorical feature of the model whose values are segments."""

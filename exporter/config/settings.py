@@ -7,6 +7,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from exporter.config.keys import ConfigError, Section
 from exporter.config.scalars import (
+    AtLeastOneSecond,
     Bins,
     Count,
     Duration,
@@ -45,7 +46,10 @@ class WindowConfig(Section):
 class ScheduleConfig(Section):
     """When a model is evaluated: exactly one of interval or cron."""
 
-    interval_seconds: Duration | None = Field(60.0, alias="interval")
+    # the keys, as yaml_rules counts them
+    schema_rules = {"oneOf": [{"required": ["interval"]}, {"required": ["cron"]}]}  # noqa: RUF012
+
+    interval_seconds: AtLeastOneSecond | None = Field(60.0, alias="interval")
     """Time between two evaluations."""
     cron: Annotated[Text, AfterValidator(cron_line)] | None = None
     """A five-field crontab line, evaluated in UTC, e.g. */5 * * * *."""
