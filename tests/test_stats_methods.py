@@ -124,10 +124,12 @@ def test_a_shift_past_the_reference_range_is_still_flagged_by_wasserstein() -> N
 
 @pytest.mark.parametrize("case", ["random", "ties", "window_outside", "constant"])
 def test_cramervonmises_anderson_and_energy_equal_scipy(case: str) -> None:
+    """CvM only where no value repeats: there scipy's mid-rank T is wrong (tests/test_cvm_ties)."""
     ref, win = NUMERIC_CASES[case]
-    cvm = stats.cramervonmises_2samp(ref, win)
-    got = make_method("cramervonmises", NUMERIC).fit(ref).score(win)
-    assert (got.score, got.p_value) == pytest.approx((cvm.statistic, cvm.pvalue), abs=1e-9)
+    if case in ("random", "window_outside"):
+        cvm = stats.cramervonmises_2samp(ref, win)
+        got = make_method("cramervonmises", NUMERIC).fit(ref).score(win)
+        assert (got.score, got.p_value) == pytest.approx((cvm.statistic, cvm.pvalue), abs=1e-9)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ad = stats.anderson_ksamp([ref, win])
