@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from exporter.config import Config, ConfigError, load_config_text
 from exporter.daemon import Daemon
 from exporter.source.connect import make_client
-from tests.conftest import free_port, require_tool, wait_for
+from tests.conftest import RedisServer, free_port, require_tool, wait_for
 from tests.helpers import model_yaml, records, sample, value, write_reference, xadd_all
 from tests.test_security_web import Pki, make_pki
 
@@ -260,3 +260,32 @@ def test_a_non_string_password_is_rejected_without_echoing_it(tmp_path: Path) ->
         load_config_text(text, base_dir=str(tmp_path))
     assert str(err.value).startswith("redis.password: must be a string")
     assert "918273645" not in str(err.value)
+
+
+def test_a_password_changed_under_a_running_exporter_is_named_in_the_log_and_so_is_the_return(
+    redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis took a new password and dropped the connections: the log said only "Connection
+    closed by server" for the whole outage, while /readyz said the credentials were refused
+    and pointed at the log."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(6), 300))
+    text = (
+        f"redis: {{url: '{redis_server.url}', backoff_max: 1s}}\n"
+        f"web: {{listen_address: '127.0.0.1:{free_port()}'}}\nmodels:" + model_yaml("m")
+    )
+    config = load_config_text(text, environ={}, base_dir=str(tmp_path))
+    caplog.set_level(logging.INFO, logger="exporter.reader")
+    admin = redis_server.client()
+    with started(config) as daemon:
+        wait_for(lambda: daemon.readiness()[0], what="ready")
+        admin.config_set("requirepass", "rotated-Pa55")
+        admin = redis.Redis(port=redis_server.port, password="rotated-Pa55", protocol=2)
+        admin.client_kill_filter(_type="normal", skipme=True)
+        wait_for(
+            lambda: "authentication failed" in caplog.text,
+            what="the refused credentials in the log",
+        )
+        assert daemon.readiness() == (False, "redis refuses the credentials (see the log)")
+        admin.config_set("requirepass", "")
+        wait_for(lambda: "redis answers again" in caplog.text, what="the return in the log")
+        assert daemon.readiness()[0]

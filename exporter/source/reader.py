@@ -71,6 +71,7 @@ class StreamReader:
         self._clashes, self._nodes = Clashes(), NodeFailures()  # read around both
         self._idle = IdlePause()  # between a cluster's passes
         self.redis_up, self.running, self.down_because = False, False, "redis unreachable"
+        self._outage = False  # a failure was logged and no read has worked since
         self.backfilled, self._stop = threading.Event(), threading.Event()
         self._gaps, self._next_check = GapTracker(), 0.0
         self._warned_old_redis: set[bytes] = set()
@@ -129,15 +130,17 @@ class StreamReader:
                 if not self.redis_up or time.monotonic() >= self._next_check:
                     self.check_streams()
                 self.read_once()
-                self.redis_up = True
-                backoff = BACKOFF_START
+                if self._outage:
+                    log.info("redis answers again; reading on")
+                self.redis_up, self._outage, backoff = True, False, BACKOFF_START
             except redis.RedisError as exc:
                 if unreadable(exc):  # a read over a key now of another type, or denied
                     self._next_check = 0.0  # the stream check finds which, and reads on
                     continue
-                if self.redis_up or backoff == BACKOFF_START:
+                because = down_because(exc)  # logged once an outage, and again if it changes
+                if not self._outage or because != self.down_because:  # (a new password...)
                     report_failure(log, exc, self._cfg)
-                self.down_because, self.redis_up = down_because(exc), False
+                self.down_because, self.redis_up, self._outage = because, False, True
                 self._gaps.cut_off()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._cfg.backoff_max_seconds)
