@@ -72,7 +72,11 @@ def _flag_rates(name: str, rows: int) -> tuple[float, float]:
     with threadpool_limits(limits=1, user_api="blas"):  # as the daemon evaluates
         for seed in range(RUNS):
             rng = np.random.default_rng(seed)
-            method = make_embedding_method(name, seed=seed, reference_rows=rows, window_rows=rows)
+            # At 0.05 every decision is the first 100 splits' (test_mmd_refined_p_values_...);
+            # refining would take 4 times as long per shifted window and change none.
+            method = make_embedding_method(
+                name, seed=seed, reference_rows=rows, window_rows=rows, max_permutations=100
+            )
             method.fit(_embeddings(rng, WEIGHTS))
             shifted += method.score(_embeddings(rng, SHIFTED)).drifted
             same += method.score(_embeddings(rng, WEIGHTS)).drifted
@@ -162,3 +166,37 @@ def test_a_fitted_method_holds_the_documented_bytes_whatever_the_reference_size(
     assert MaximumMeanDiscrepancy().fit(ref).nbytes == 1_000 * DIM * 8
     assert DomainClassifier().fit(ref).nbytes == rows * DIM * 8
     assert ProjectedKS().fit(ref).nbytes == (DIM + k * DIM + k * rows // 2) * 8
+
+
+def test_mmd_p_value_of_a_far_moved_window_goes_below_the_first_hundred_splits_floor() -> None:
+    """Before, 100 permutations floored it at 1/101: BH over 6 tests could not pass 0.05."""
+    rng = np.random.default_rng(12)
+    ref, moved = rng.normal(0, 1, (200, 16)), rng.normal(1.0, 1, (200, 16))
+    method = MaximumMeanDiscrepancy().fit(ref)
+    assert method.score(moved).p_value == 1 / 2001
+    assert method.score(moved) == method.score(moved)  # the refined draws are seeded too
+    one_stage = MaximumMeanDiscrepancy(max_permutations=100).fit(ref)
+    assert one_stage.score(moved).p_value == 1 / 101
+    with pytest.raises(ValueError, match="mmd: max_permutations must be an integer >= 1"):
+        MaximumMeanDiscrepancy(max_permutations=0)
+
+
+HEALTHY_RUNS = 2_000
+
+
+def test_mmd_refined_p_values_keep_healthy_false_alarms_within_alpha() -> None:
+    """At 0.05 every healthy window is decided as by the first 100 splits alone, and below
+    1/101, where only refined p-values reach, the rate stays within alpha + 2 SE."""
+    refined, first = np.ones(HEALTHY_RUNS), np.ones(HEALTHY_RUNS)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for seed in range(HEALTHY_RUNS):
+            rng = np.random.default_rng(seed)
+            ref, window = rng.normal(0, 1, (50, 4)), rng.normal(0, 1, (50, 4))
+            refined[seed] = MaximumMeanDiscrepancy(seed=seed).fit(ref).score(window).p_value
+            one_stage = MaximumMeanDiscrepancy(seed=seed, max_permutations=100).fit(ref)
+            first[seed] = one_stage.score(window).p_value
+    np.testing.assert_array_equal(refined <= ALPHA, first <= ALPHA)
+    assert np.all(refined <= first)
+    for alpha in (ALPHA, 0.005, 0.001):
+        bound = alpha + 2 * math.sqrt(alpha * (1 - alpha) / HEALTHY_RUNS)
+        assert np.mean(refined <= alpha) <= bound, alpha

@@ -43,7 +43,7 @@ TICK_SECONDS = 0.25
 STREAM_MAXLEN = 50000
 # Every evaluation tests the embedding again on a window that has barely moved, so a chance
 # p-value below 0.05 would stay for several evaluations: the demo asks for p < 0.001 from
-# pca_ks, whose p-values are continuous (mmd's 100 permutations cannot go below 1/101).
+# pca_ks, whose p-values are continuous and cheap (mmd's need 1,200 permutations or more).
 EMBEDDING_DRIFT = DriftSpec(method="pca_ks", threshold=0.001)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from exporter.stats.base import DriftMethod, FloatArray
-from exporter.stats.kernel import median_bandwidth, mmd2_columns, rbf_kernel, squared_distances
+from exporter.stats.kernel import median_bandwidth, permutation_test, rbf_kernel, squared_distances
 from exporter.stats.kinds import FeatureType
 from exporter.stats.lazy import scipy_stats
 
@@ -160,11 +160,14 @@ class MaximumMeanDiscrepancy(_SampledWindow):
         bins: int = 10,
         *,
         permutations: int = 100,
+        max_permutations: int = 2000,
         **rows: Any,
     ) -> None:
-        """Bounds: the kernel is (reference_rows + window_rows)^2, times permutations + 1."""
+        """Splits: permutations first, up to max_permutations while none beats the window."""
         super().__init__(threshold, bins, **rows)
         self._permutations = _positive_int(permutations, "permutations", self.name)
+        most = _positive_int(max_permutations, "max_permutations", self.name)
+        self._max_permutations = max(most, self._permutations)
 
     def _score_rows(self, window: FloatArray, rng: np.random.Generator) -> tuple[float, float]:
         """Observed MMD^2 and the share of permuted splits at least as large (plus one).
@@ -175,12 +178,8 @@ class MaximumMeanDiscrepancy(_SampledWindow):
         rows = _subsample(window, self._window_rows, rng)
         d2 = squared_distances(pooled := np.concatenate([self._sample, rows]), pooled)
         kernel = rbf_kernel(d2, median_bandwidth(d2), overwrite=True)
-        split = np.zeros(pooled.shape[0])
-        split[: self._sample.shape[0]] = 1.0
-        shuffled = rng.permuted(np.tile(split, (self._permutations, 1)), axis=1)
-        mmd2 = mmd2_columns(kernel, np.column_stack([split, shuffled.T]))
-        exceed = int(np.sum(mmd2[1:] >= mmd2[0]))
-        return float(mmd2[0]), (1 + exceed) / (1 + self._permutations)
+        m, batch = self._sample.shape[0], self._permutations
+        return permutation_test(kernel, m, rng, batch, self._max_permutations)
 
 
 class DomainClassifier(_SampledWindow):
