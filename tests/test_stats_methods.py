@@ -124,17 +124,20 @@ def test_a_shift_past_the_reference_range_is_still_flagged_by_wasserstein() -> N
 
 @pytest.mark.parametrize("case", ["random", "ties", "window_outside", "constant"])
 def test_cramervonmises_anderson_and_energy_equal_scipy(case: str) -> None:
-    """CvM only where no value repeats: there scipy's mid-rank T is wrong (tests/test_cvm_ties)."""
+    """CvM and AD only where no value repeats: scipy's CvM T and AD variance assume no ties.
+
+    tests/test_cvm_ties.py and tests/test_anderson_ties.py check the tied cases.
+    """
     ref, win = NUMERIC_CASES[case]
     if case in ("random", "window_outside"):
         cvm = stats.cramervonmises_2samp(ref, win)
         got = make_method("cramervonmises", NUMERIC).fit(ref).score(win)
         assert (got.score, got.p_value) == pytest.approx((cvm.statistic, cvm.pvalue), abs=1e-9)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ad = stats.anderson_ksamp([ref, win])
-    got = make_method("anderson", NUMERIC).fit(ref).score(win)
-    assert (got.score, got.p_value) == pytest.approx((ad.statistic, ad.pvalue), abs=1e-9)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ad = stats.anderson_ksamp([ref, win])
+        got = make_method("anderson", NUMERIC).fit(ref).score(win)
+        assert (got.score, got.p_value) == pytest.approx((ad.statistic, ad.pvalue), abs=1e-9)
     got = make_method("energy", NUMERIC).fit(ref).score(win)
     assert got.score == pytest.approx(stats.energy_distance(ref, win), abs=1e-9)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from exporter.stats.anderson import anderson_2samp
 from exporter.stats.base import DriftMethod, FloatArray
 from exporter.stats.cvm import cvm_p_value, cvm_statistic, ecdf_at_own_values, has_ties
 from exporter.stats.kinds import FeatureType
@@ -106,14 +106,11 @@ class AndersonDarling(_RawNumeric):
     default_threshold: ClassVar[float] = 0.05
 
     def _score(self, window: npt.NDArray[Any]) -> tuple[float, float | None]:
-        """scipy's statistic and p-value (floored at 0.001, capped at 0.25 by scipy)."""
+        """scipy's A²akN standardised for the ties (stats/anderson.py); p in [0.001, 0.25]."""
         win = self._as_float(window, "window")
         if np.unique(np.concatenate([self._ref[:1], self._ref[-1:], win])).size < 2:
             return 0.0, 1.0  # every value equal: scipy refuses, and nothing has drifted
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = scipy_stats().anderson_ksamp([self._ref, win])
-        return float(result.statistic), float(result.pvalue)
+        return anderson_2samp(self._ref, win)
 
 
 class Energy(_RawNumeric):
