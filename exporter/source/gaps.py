@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from exporter.source.streams import ReaderMetrics
 
 log = logging.getLogger("exporter.reader")
+T = TypeVar("T")
 
 
 def parse_id(entry_id: bytes) -> tuple[int, int]:
     """A stream ID as a comparable (milliseconds, sequence) pair."""
     ms, _, seq = entry_id.partition(b"-")
     return int(ms), int(seq or 0)
+
+
+def _only(table: Mapping[bytes, T], keys: Collection[bytes]) -> dict[bytes, T]:
+    """The streams a reload keeps; the others start over with a new baseline."""
+    return {key: value for key, value in table.items() if key in keys}
 
 
 @dataclass(frozen=True)
@@ -41,39 +48,93 @@ class StreamState:
         )
 
 
+@dataclass(frozen=True)
+class Seen:
+    """Entries-added at the last check, and the entries read since past the newest ID then:
+    a floor under entries-added for as long as the stream is the same one, whatever the
+    reader's own count says (one entry credited twice took a stream for recreated)."""
+
+    added: int
+    newest: tuple[int, int]  # the stream's last ID at the check, or the newest read since
+    read: int = 0
+
+    @classmethod
+    def of(cls, state: StreamState | None) -> Seen | None:
+        """What a check (or the baseline) saw; a stream not there yet had nothing added."""
+        if state is None:
+            return cls(0, (0, 0))
+        return None if state.added is None else cls(state.added, state.last_generated)
+
+    def after(self, ids: Sequence[bytes]) -> Seen:
+        """Count the entries read (oldest first) newer than any counted so far."""
+        past = len(ids) - bisect_right(ids, self.newest, key=parse_id)
+        return Seen(self.added, parse_id(ids[-1]), self.read + past) if past else self
+
+    def recreated(self, state: StreamState, at: tuple[int, int]) -> bool:
+        """Whether fewer entries were ever added than the same stream must have had: every
+        entry read since is newer than the check, and so is all it holds when even its first
+        entry is newer than anything read."""
+        assert state.added is not None
+        newer = state.length if state.length and state.first > max(self.newest, at) else 0
+        return state.added < self.added + self.read + newer
+
+
 class GapTracker:
     """Counts, per stream, entries added after our cursor that vanished before we read them.
 
-    Redis keeps `entries-added` (every entry ever added) and `length`. At the backfill the
-    cursor is the newest entry, so everything added so far is at or before it; from then on we
-    count what we read. When the oldest entry left is newer than our cursor, whatever was
-    added but neither read by us nor still in the stream was trimmed away unread. Redis
-    before 7.0 has no `entries-added`: a trim past the cursor is then seen but not counted.
+    Redis keeps `entries-added` (every entry ever added) and `length`. The start-up baseline
+    credits everything added up to the stream's last ID then, though the cursor may be below
+    it (the labels replay stops where the predictions replay began): entries up to that ID are
+    not credited again when read. From then on we count what we read. When the oldest entry
+    left is newer than our cursor, whatever was added but neither read by us nor still in the
+    stream was trimmed away unread. Redis before 7.0 has no `entries-added`: a trim past the
+    cursor is then seen but not counted.
     """
 
     def __init__(self) -> None:
         self._accounted: dict[bytes, int] = {}
         self._checked: dict[bytes, int] = {}  # accounted at the end of the last check
+        self._seen: dict[bytes, Seen] = {}  # what Redis said at the last check, and since
+        self._through: dict[bytes, tuple[int, int]] = {}  # credited up to here, read or not
 
     def baseline(self, key: bytes, state: StreamState | None) -> None:
-        """Everything added so far is at or before the cursor."""
+        """Everything added so far is accounted for: read, or read later but credited now."""
         self._accounted[key] = 0 if state is None or state.added is None else state.added
+        self._note(key, state)
 
     def counts(self) -> dict[bytes, int]:
-        """What has been accounted for, per stream, for a reader that continues this one."""
+        """What has been accounted for, per stream."""
         return dict(self._accounted)
 
-    def restore(self, counts: dict[bytes, int]) -> None:
-        """Continue a stopped reader's accounting (a reload)."""
-        self._accounted.update(counts)
+    def continue_from(self, old: GapTracker, keys: Collection[bytes]) -> None:
+        """Continue a stopped reader's accounting of these streams (a reload)."""
+        self._accounted.update(_only(old._accounted, keys))
+        self._checked.update(_only(old._checked, keys))
+        self._seen.update(_only(old._seen, keys))
+        self._through.update(_only(old._through, keys))
 
     def knows(self, key: bytes) -> bool:
         """Whether the stream has a baseline already."""
         return key in self._accounted
 
-    def read(self, key: bytes, entries: int) -> None:
-        """Entries the reader consumed past its cursor."""
-        self._accounted[key] = self._accounted.get(key, 0) + entries
+    def read(self, key: bytes, ids: Sequence[bytes]) -> None:
+        """Entries the reader consumed past its cursor, oldest first; those the baseline
+        credited already are not counted twice."""
+        fresh = len(ids)
+        if (through := self._through.get(key)) is not None and ids:
+            fresh -= bisect_right(ids, through, key=parse_id)
+            if parse_id(ids[-1]) > through:
+                del self._through[key]
+        self._accounted[key] = self._accounted.get(key, 0) + fresh
+        if ids and (seen := self._seen.get(key)) is not None:
+            self._seen[key] = seen.after(ids)
+
+    def _note(self, key: bytes, state: StreamState | None) -> None:
+        """What Redis says of the stream now; entries up to its last ID are accounted for."""
+        if (seen := Seen.of(state)) is not None:
+            self._seen[key] = seen
+        if state is not None:
+            self._through[key] = state.last_generated
 
     def cut_off(self) -> None:
         """Redis went away: whatever the reader reads of a stream from now on was in Redis
@@ -99,6 +160,8 @@ class GapTracker:
             return self._skipped(key, state, parse_id(before), parse_id(cursor), base)
         finally:
             self._checked[key] = self._accounted.get(key, 0)
+            if state is not None and (seen := Seen.of(state)) is not None:
+                self._seen[key] = seen  # a stream gone stays compared with what it was
 
     def _skipped(
         self,
@@ -113,8 +176,12 @@ class GapTracker:
         if state.added is None:
             return None if state.length and state.first > at else 0
         accounted = self._accounted.get(key, 0)
-        if state.added < accounted:  # deleted and recreated (e.g. Redis lost its data)
+        seen = self._seen.get(key)
+        if seen is not None and seen.recreated(state, at):  # e.g. Redis lost its data
             base, accounted = self._recreated(key, state, accounted, base)
+        elif state.added < accounted:  # read more than was added: our count is off, not Redis
+            log.debug("stream accounting ahead of entries-added", extra={"stream": key.decode()})
+            base = accounted = self._accounted[key] = state.added
         if state.last_generated <= at or state.length == 0:  # nothing left unread
             lost = state.added - accounted
         elif state.first > before:  # all that is left came after the read began
@@ -159,6 +226,7 @@ class GapTracker:
         )
         if state.added is not None:
             self._accounted[key] = state.added
+        self._note(key, state)
         return b"%d-%d" % state.last_generated
 
     def unread(self, key: bytes, state: StreamState | None, cursor: bytes) -> int | None:

@@ -84,7 +84,7 @@ class StreamReader:
         """Continue from a stopped reader's cursors and accounting (a reload); before start()."""
         self.redis_up, self.down_because = reader.redis_up, reader.down_because  # as it was
         self._resume = {k: v for k, v in reader.last_ids.items() if k in self._routes}
-        self._gaps.restore({k: v for k, v in reader._gaps.counts().items() if k in self._resume})
+        self._gaps.continue_from(reader._gaps, self._resume.keys())
 
     def start(self) -> None:
         """Run in a daemon thread until stop()."""
@@ -295,5 +295,5 @@ class StreamReader:
                 pipeline, kind = self._routes[key]
                 deliver(self._live, pipeline, kind, entries, False)
                 self.last_ids[key] = entries[-1][0]
-                self._gaps.read(key, len(entries))
+                self._gaps.read(key, [entry_id for entry_id, _ in entries])
         return got
