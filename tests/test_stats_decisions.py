@@ -118,9 +118,10 @@ def test_learned_threshold_is_mean_plus_k_sd_of_chunk_scores_carried_to_a_new_wi
     method = make_method("psi", NUMERIC).fit(reference)
     learned = LearnedThreshold(reference, lambda x: method.score(x).score, k=3.0, power=1.0)
     shuffled = np.random.default_rng(0).permutation(reference)
-    starts = np.random.default_rng(1000).integers(0, 19_001, 50)  # 50 chunks at random offsets
-    scores = [method.score(shuffled[s : s + 1000]).score for s in starts]
-    apart = (1 / 1000 + 1 / 20_000) / (1 / 1000 - 1 / 20_000)  # a window, not a part of it
+    chunk = 980  # 1,000 rounded down to sizes 2 ** (1 / 16) apart: 2 ** (159 / 16)
+    starts = np.random.default_rng(chunk).integers(0, 20_000 - chunk + 1, 50)  # random offsets
+    scores = [method.score(shuffled[s : s + chunk]).score for s in starts]
+    apart = (1 / 1000 + 1 / 20_000) / (1 / chunk - 1 / 20_000)  # a window, not a part of it
     expected = (np.mean(scores) + 3 * np.std(scores, ddof=1)) * apart
     assert learned.for_size(1000) == pytest.approx(expected)
     assert learned.for_size(5000) is None  # four chunks are too few: the fixed one applies

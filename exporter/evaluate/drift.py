@@ -32,16 +32,17 @@ def score_column(column: FittedColumn, values: np.ndarray, min_samples: int) -> 
     """Score a column (missing values included); too few usable values export nothing.
 
     The exported threshold is the one decided by: learned, or a fixed one raised to its noise
-    floor where the window is too small for it (see NoiseFloor).
+    floor where the window is too small for it (see NoiseFloor). Both are for the values the
+    method scores: the present ones unless it counts missing values in a bucket.
     """
     method = column.method
-    if method is None or method.usable(values).shape[0] < max(min_samples, 1):
+    size = method.usable(values).shape[0] if method is not None else 0
+    if method is None or size < max(min_samples, 1):
         return None
     try:
         result = method.score(values)
     except ValueError:
         return None
-    size = int(np.size(values))
     cut = column.learned.for_size(size) if column.learned else None
     if cut is not None:
         return DriftValue(

@@ -81,6 +81,11 @@ class DiscreteNumeric(DriftMethod):
             raise RuntimeError(f"{self.label}: score() called before fit()")
         return self._inner.score(self.encode(window))
 
+    @property
+    def scores_missing(self) -> bool:
+        """Whether the wrapped method counts missing values (a binned distance) or drops them."""
+        return self._inner.scores_missing
+
     def usable(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """What the wrapped method would score."""
         return self._inner.usable(self.encode(values)) if self.is_fitted else np.asarray(values)
@@ -134,6 +139,11 @@ class _Auto(DriftMethod):
     def score(self, window: npt.NDArray[Any]) -> DriftResult:
         """The chosen method's verdict."""
         return self.resolved().score(window)
+
+    @property
+    def scores_missing(self) -> bool:
+        """Whether the chosen method counts missing values."""
+        return self.resolved().scores_missing
 
     def usable(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """What the chosen method would score."""

@@ -101,6 +101,11 @@ class DriftMethod(ABC):
         """Whether drift is a p-value below the threshold (wrappers answer for what they wrap)."""
         return self.is_test
 
+    @property
+    def scores_missing(self) -> bool:
+        """Whether missing values count in the score (binned distances), so in its sample size."""
+        return self.handles_missing
+
     def usable(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """The values this method scores: all of them for binned distances, else the present."""
         array = np.asarray(values)
