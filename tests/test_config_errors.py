@@ -337,6 +337,13 @@ def test_a_redis_block_not_half_a_second_shorter_than_the_socket_timeout_is_refu
     assert load_doc({"redis": accepted, "models": [model_keys()]}).redis.block_ms == 500
 
 
+def test_a_cluster_url_takes_any_socket_timeout_its_reads_never_block() -> None:
+    """A cluster's reads ask node by node without BLOCK: the rule above refused
+    `socket_timeout: 1s` there, a config that ran fine before it."""
+    cluster = {"url": "redis+cluster://127.0.0.1:7000/0", "socket_timeout": "1s"}
+    assert load_doc({"redis": cluster, "models": [model_keys()]}).redis.socket_timeout_seconds == 1
+
+
 def test_a_stream_read_by_two_models_is_rejected_at_its_second_use() -> None:
     """Both were accepted, and at run time the stream went to the last model only."""
     shared = {"labels": "mlmon:shared:labels"}

@@ -152,7 +152,8 @@ class RedisConfig(Section):
     def _consistent(self) -> Self:
         if self.block_seconds < 0.001:
             raise ConfigError("block", f"must be at least 1ms, got {self.block_seconds}s")
-        if self.block_ms + BLOCK_MARGIN_MS > round(self.socket_timeout_seconds * 1000):
+        blocks = "+cluster://" not in self.url  # a cluster's reads never block (see reader)
+        if blocks and self.block_ms + BLOCK_MARGIN_MS > round(self.socket_timeout_seconds * 1000):
             raise ConfigError(
                 "block", _block_reason(self.block_seconds, self.socket_timeout_seconds)
             )
