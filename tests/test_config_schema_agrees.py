@@ -38,6 +38,9 @@ CASES: list[tuple[tuple[str, ...], Any]] = [
     (("model", "schedule"), {}),
     (("model", "schedule"), {"interval": "1m", "cron": _CRON}),
     (("model", "schedule"), {"cron": _CRON}),
+    (("model", "schedule"), {"interval": None, "cron": _CRON}),  # null is unset to the loader
+    (("model", "schedule"), {"interval": "1m", "cron": None}),
+    (("model", "schedule"), {"interval": None}),
     (("model", "schedule"), {"interval": "500ms"}),
     (("model", "schedule"), {"interval": 0.5}),
     (("model", "schedule"), {"interval": "0.5s"}),

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from exporter.config.keys import ConfigError, Section
+from exporter.config.keys import ConfigError, Section, exactly_one
 from exporter.config.scalars import (
     AtLeastOneSecond,
     Bins,
@@ -46,8 +46,7 @@ class WindowConfig(Section):
 class ScheduleConfig(Section):
     """When a model is evaluated: exactly one of interval or cron."""
 
-    # the keys, as yaml_rules counts them
-    schema_rules = {"oneOf": [{"required": ["interval"]}, {"required": ["cron"]}]}  # noqa: RUF012
+    schema_rules = exactly_one("interval", "cron")  # null is unset, as yaml_rules counts them
 
     interval_seconds: AtLeastOneSecond | None = Field(60.0, alias="interval")
     """Time between two evaluations."""
