@@ -149,3 +149,70 @@ def test_owed_models_catch_up_side_by_side_not_one_after_another(
     finally:
         release.set()
         scheduler.shutdown(wait=True)
+
+
+def test_a_stop_lets_the_running_evaluations_finish_and_starts_none_of_the_queued() -> None:
+    """Sixty models tick together and the pool runs ten: the shutdown also ran every queued
+    evaluation, so the clean stop passed its 10 s and the exporter exited 1."""
+    from exporter.config import ScheduleConfig
+    from exporter.daemon import scheduler as module
+
+    release = threading.Event()
+    started: list[str] = []
+
+    def evaluate(p: Any) -> None:
+        started.append(p.model.name)
+        release.wait(10)
+
+    models = []
+    for i in range(15):
+        p = _Pipeline(_Model(f"m{i}"))
+        p.model.schedule = ScheduleConfig(interval_seconds=3600)  # type: ignore[attr-defined]
+        models.append(p)
+    ticks = Ticks(lambda _: True, evaluate, lambda _: None)
+    scheduler = module.build_scheduler(models, ticks)  # type: ignore[arg-type]
+    scheduler.start()
+    wait_for(lambda: len(started) == 10, 10, what="the pool's ten evaluations running")
+    ticks.stop()
+    stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+    stopper.start()
+    release.set()
+    stopper.join(10)
+    assert not stopper.is_alive(), "scheduler.shutdown hung"
+    assert len(started) == 10
+
+
+def test_catch_ups_delayed_by_busy_evaluations_log_no_missed_run_warnings(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the pool evaluating for over a second, every model's catch-up logged "Run time of
+    job ... was missed": 500 warning lines a minute from a healthy exporter of 50 models."""
+    import logging
+
+    from exporter.config import ScheduleConfig
+    from exporter.daemon import scheduler as module
+
+    monkeypatch.setattr(module, "CATCH_UP_SECONDS", 0.1)
+    release = threading.Event()
+    started: list[str] = []
+
+    def evaluate(p: Any) -> None:
+        started.append(p.model.name)
+        release.wait(10)
+
+    models = []
+    for i in range(10):
+        p = _Pipeline(_Model(f"m{i}"))
+        p.model.schedule = ScheduleConfig(interval_seconds=3600)  # type: ignore[attr-defined]
+        models.append(p)
+    caplog.set_level(logging.WARNING, logger="apscheduler")
+    scheduler = module.build_scheduler(models, Ticks(lambda _: True, evaluate, lambda _: None))  # type: ignore[arg-type]
+    scheduler.start()
+    try:
+        wait_for(lambda: len(started) == 10, 10, what="the pool busy with ten evaluations")
+        deadline = time.monotonic() + 1.5  # catch-ups fall due every 0.1 s meanwhile
+        wait_for(lambda: time.monotonic() > deadline, 5, what="a second and a half busy")
+    finally:
+        release.set()
+        scheduler.shutdown(wait=True)
+    assert not [r for r in caplog.records if "was missed by" in r.getMessage()]

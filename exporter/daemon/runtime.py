@@ -36,6 +36,7 @@ class Runtime:
     pipelines: tuple[ModelPipeline, ...]
     reader: StreamReader
     scheduler: BackgroundScheduler
+    ticks: Ticks
     reloaded: bool = False  # built by a reload: its kept windows serve while others rebuild
 
 
@@ -87,7 +88,7 @@ def build_runtime(config: Config, old: Runtime | None, shared: Shared) -> Runtim
 
     ticks = Ticks(can_run, lambda p: p.evaluate(client), lambda p: _reference_stored(client, p))
     scheduler = build_scheduler(pipelines, ticks)
-    return Runtime(config, client, pipelines, reader, scheduler, reloaded=old is not None)
+    return Runtime(config, client, pipelines, reader, scheduler, ticks, reloaded=old is not None)
 
 
 def _reference_stored(client: RedisClient, pipeline: ModelPipeline) -> bytes | None:
@@ -145,7 +146,8 @@ def _fit_now(runtime: Runtime, pipeline: ModelPipeline) -> None:
 
 
 def stop_runtime(runtime: Runtime) -> None:
-    """Let the running evaluations finish, then stop reading."""
+    """Let the running evaluations finish (the queued ones do not start), then stop reading."""
+    runtime.ticks.stop()
     runtime.scheduler.shutdown(wait=True)
     runtime.reader.stop()
 
