@@ -119,3 +119,25 @@ def test_a_reload_that_would_drop_the_fit_of_a_key_of_another_type_is_refused(
     redis_server.client().set("ref:{m}", "oops")
     with pytest.raises(ReferenceError, match="WRONGTYPE"):
         _build_from_redis(tmp_path, redis_server, "2s", {"m": old})
+
+
+def test_start_up_fitting_references_from_redis_says_so_and_counts_redis_up(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """30 models fitting their Redis references at start-up read "redis unreachable" with
+    mlmon_redis_up 0 for 15 s, from the Redis they were fitted from (MLMonRedisUnreachable
+    would fire past 2 minutes)."""
+    from exporter.daemon import Daemon
+    from exporter.daemon.runtime import _fit_now
+
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(2), 300))
+    store_in_redis(redis_server.client(), "ref:{m}", (tmp_path / "ref.csv").read_bytes(), "csv")
+    text = _redis_keyed(tmp_path, redis_server.url, "1s")
+    registry = CollectorRegistry()
+    daemon = Daemon(load_config_text(text, {}, base_dir=str(tmp_path)), registry=registry)
+    (pipeline,) = daemon.runtime.pipelines
+    pipeline.fitted = None  # as a start-up finds it when the build could not fit it
+    assert daemon.readiness() == (False, "fitting references (0 of 1 fitted)")
+    _fit_now(daemon.runtime, pipeline)
+    assert daemon.readiness() == (False, "fitting references (1 of 1 fitted)")
+    assert registry.get_sample_value("mlmon_redis_up") == 1

@@ -65,6 +65,9 @@ def test_readiness_waits_for_redis_a_running_reader_and_references(tmp_path: Pat
         client=NoCommands(port=1),
         registry=CollectorRegistry(),
     )
+    # Not started yet: start-up fits the references first (1 of 1: a file is fitted at build).
+    assert daemon.readiness() == (False, "fitting references (1 of 1 fitted)")
+    daemon.reader.started = True
     assert daemon.readiness() == (False, "redis unreachable")
     daemon.reader.redis_up = True
     assert daemon.readiness() == (False, "stream reader not running (restarting after a crash)")
@@ -147,7 +150,7 @@ def test_while_the_start_up_rebuild_reads_redis_it_is_up_and_readyz_says_rebuild
         ingest(entries, count)
 
     pipeline.ingest_predictions = watched  # type: ignore[method-assign]
-    daemon.reader.running = True  # as its thread sets it
+    daemon.reader.running = daemon.reader.started = True  # as start() and its thread set them
     daemon.reader.backfill()
     assert seen and set(seen) == {((False, "rebuilding windows from redis"), 1.0)}
     assert daemon.readiness() == (True, "ready")

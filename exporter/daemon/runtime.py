@@ -135,6 +135,8 @@ def _fit_now(runtime: Runtime, pipeline: ModelPipeline) -> None:
     """Try once; a reference that is not there yet is fitted by the first evaluation."""
     try:
         pipeline.refresh_reference(runtime.client)
+        if pipeline.model.reference.redis_key is not None:
+            runtime.reader.redis_up = True  # it answered: mlmon_redis_up read 0 for 15 s
     except redis.RedisError as exc:
         log.warning(
             "reference not loaded yet: %s",
@@ -156,6 +158,9 @@ def readiness(runtime: Runtime, metrics_healthy: bool) -> tuple[bool, str]:
     """Ready when the reader runs, Redis answers it and every model has a fitted reference."""
     if not metrics_healthy:
         return False, "/metrics cannot be rendered (see the log)"
+    if not runtime.reader.started:  # 30 references from Redis read as "redis unreachable"
+        fitted = sum(p.reference_loaded for p in runtime.pipelines)
+        return False, f"fitting references ({fitted} of {len(runtime.pipelines)} fitted)"
     if not runtime.reader.redis_up:
         return False, runtime.reader.down_because
     if not runtime.reader.running:

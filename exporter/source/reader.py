@@ -68,10 +68,9 @@ class StreamReader:
             for p in pipelines
         ]
         self._gate = LabelGate({labels: predictions for predictions, labels in self._by_model})
-        self._clashes, self._nodes = Clashes(), NodeFailures()  # read around both
-        self._idle = IdlePause()  # between a cluster's passes
+        self._clashes, self._nodes, self._idle = Clashes(), NodeFailures(), IdlePause()
         self.redis_up, self.running, self.down_because = False, False, "redis unreachable"
-        self._outage = False  # a failure was logged and no read has worked since
+        self._outage, self.started = False, False  # _outage: logged, and no read worked since
         self.backfilled, self._stop = threading.Event(), threading.Event()
         self._gaps, self._next_check = GapTracker(), 0.0
         self._warned_old_redis: set[bytes] = set()
@@ -88,6 +87,7 @@ class StreamReader:
 
     def start(self) -> None:
         """Run in a daemon thread until stop()."""
+        self.started = True  # before, start-up fits the references (see start_runtime)
         self._thread = threading.Thread(target=self.run, name="stream-reader", daemon=True)
         self._thread.start()
 
