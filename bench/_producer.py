@@ -38,7 +38,16 @@ def records(rng: np.random.Generator, n: int, prefix: str) -> list[dict[str, Any
     return out
 
 
-def produce(port: int, streams: list[str], n: int, batch: int, seed: int) -> None:
+def columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Records as a `columns` entry's object: an array per key, one per feature."""
+    out: dict[str, Any] = {key: [r[key] for r in rows] for key in rows[0] if key != "features"}
+    out["features"] = {name: [r["features"][name] for r in rows] for name in rows[0]["features"]}
+    return out
+
+
+def produce(
+    port: int, streams: list[str], n: int, batch: int, seed: int, layout: str = "batch"
+) -> None:
     """The producer process: n records split evenly over the streams, pipelined XADD."""
     rng = np.random.default_rng(seed)
     client = redis.Redis(port=port, protocol=2)
@@ -49,6 +58,8 @@ def produce(port: int, streams: list[str], n: int, batch: int, seed: int) -> Non
         for start in range(0, each, batch):
             if batch == 1:
                 pipe.xadd(stream, {"data": orjson.dumps(rows[start])})
+            elif layout == "columns":
+                pipe.xadd(stream, {"columns": orjson.dumps(columns(rows[start : start + batch]))})
             else:
                 pipe.xadd(stream, {"batch": orjson.dumps(rows[start : start + batch])})
             if len(pipe) >= 1000:

@@ -49,7 +49,8 @@ class Case:
     key: str
     label: str
     models: int
-    batch: int  # 1: one record per `data` entry; more: `batch` entries of that many
+    batch: int  # 1: one record per `data` entry; more: entries of that many
+    layout: str = "batch"  # entries of many records: `batch` (rows) or `columns`
 
     def names(self) -> list[str]:
         """Model names, distinct per case."""
@@ -63,6 +64,7 @@ class Case:
 CASES = (
     Case("single", "single entries, 1 model", 1, 1),
     Case("batch", "batch entries of 100, 1 model", 1, 100),
+    Case("columns", "columns entries of 100, 1 model", 1, 100, "columns"),
     Case("ten", "single entries, 10 models", 10, 1),
     Case("hundred", "single entries, 100 models", 100, 1),
 )
@@ -104,12 +106,20 @@ def fetch(client: redis.Redis, streams: list[str], decode: bool) -> int:
             for _, fields in page:
                 if decode:
                     for value in fields.values():
-                        parsed = orjson.loads(value)
-                        records_seen += len(parsed) if isinstance(parsed, list) else 1
+                        records_seen += _records(orjson.loads(value))
             if len(page) < count:  # the stream's end: no round trip for an empty page
                 break
             last = "(" + page[-1][0].decode()
     return records_seen
+
+
+def _records(parsed: object) -> int:
+    """Records in a parsed field: a record, a batch's array, or a columns object's ids."""
+    if isinstance(parsed, list):
+        return len(parsed)
+    if isinstance(parsed, dict) and isinstance(parsed.get("id"), list):
+        return len(parsed["id"])
+    return 1
 
 
 def timed(fn: Callable[[], object], server: int) -> tuple[float, float]:
@@ -182,7 +192,7 @@ def repetition(setup: Setup, n: int, seed: int, got: Measured) -> None:
     os.kill(setup.daemon.proc.pid, signal.SIGSTOP)
     try:
         port = client.connection_pool.connection_kwargs["port"]
-        args = (port, streams, n, setup.case.batch, seed)
+        args = (port, streams, n, setup.case.batch, seed, setup.case.layout)
         producer = mp.get_context("fork").Process(target=produce, args=args)
         producer.start()
         producer.join()
@@ -281,11 +291,13 @@ def table(results: dict[Case, Measured], n: int, repeats: int, load: str) -> str
             f"{ratio(m.daemon, m.decoded):.2f} ({ratio(m.daemon_cpu, m.decoded_cpu):.2f}) | "
             f"{m.rss_mb:.0f} |"
         )
-    single, batch, _, hundred = (results[c] for c in CASES)
+    single, batch, columns, _, hundred = (results[c] for c in CASES)
     checks = [
         ("single entries ÷ raw XRANGE of the same stream", single, single, "raw", 0.5),
         ("batch entries ÷ XRANGE + orjson of the same stream", batch, batch, "decoded", 0.5),
         ("batch entries ÷ the daemon's own single entries", batch, single, "daemon", 3.0),
+        ("columns entries ÷ XRANGE + orjson of the same stream", columns, columns, "decoded", 0.5),
+        ("columns entries ÷ the daemon's own single entries", columns, single, "daemon", 3.0),
         ("100 models ÷ 1 model, single entries", hundred, single, "daemon", 0.8),
     ]
     lines += [

@@ -17,10 +17,12 @@ from typing import Any
 
 import msgspec
 
+from exporter.decode.columnar import rows
 from exporter.decode.reasons import MAX_BATCH_RECORDS, Invalid, Malformed, Reason
 from exporter.decode.shapes import Refused, closed
 
 _ENTRY_ERRORS = (msgspec.DecodeError, RecursionError)
+RECORD_FIELDS = (b"data", b"batch", b"columns")  # an entry holds its records in one of them
 
 
 class Reader:
@@ -38,10 +40,12 @@ class Reader:
 
     def sources(self, fields: Mapping[bytes, bytes], limit: int) -> Sequence[Any]:
         """The undecoded records of one entry: its `data`, or each element of its `batch`."""
+        if sum(key in fields for key in RECORD_FIELDS) > 1:
+            raise Malformed(Reason.DATA_AND_BATCH)
         if b"data" in fields:
-            if b"batch" in fields:
-                raise Malformed(Reason.DATA_AND_BATCH)
             return [_checked(fields[b"data"], limit)]
+        if b"columns" in fields:
+            return self._rows(_checked(fields[b"columns"], limit))
         if b"batch" not in fields:
             raise Malformed(Reason.NO_DATA_FIELD)
         payload = _checked(fields[b"batch"], limit)
@@ -54,6 +58,21 @@ class Reader:
         if not isinstance(items, list) or len(items) > MAX_BATCH_RECORDS:
             raise Malformed(Reason.BAD_BATCH)
         return items
+
+    def _rows(self, payload: bytes) -> list[Any]:
+        """A `columns` entry's records, each judged on its own as a batch's elements are.
+
+        Read by the stdlib, which takes NaN and lone surrogates, so that such a value loses
+        only its record; the fast path has already taken every entry without one.
+        """
+        try:
+            value = json.loads(payload)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise Malformed(Reason.INVALID_JSON) from None
+        return [
+            Unusable(r) if (r := _unusable(self._read(row))) else row
+            for row in rows(value, self._features)
+        ]
 
     def record(self, source: Any) -> tuple[Any, bool]:
         """One record as its typed struct, or as `Refused` when a field has the wrong type;

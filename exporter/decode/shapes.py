@@ -12,13 +12,16 @@ as a `Refused`, field by field, in the order the decoder asks for its fields.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
+from types import GenericAlias
 from typing import Annotated, Any, Literal
 
 import msgspec
 
 from exporter.decode.reasons import (
     MAX_ABS_VALUE,
+    MAX_BATCH_RECORDS,
     MAX_ID_CHARS,
     MAX_TAG_CHARS,
     MAX_TAGS,
@@ -36,6 +39,9 @@ WireId = Annotated[str, msgspec.Meta(max_length=MAX_ID_CHARS)] | int | None
 NumericFeature = float | bool | None  # a bool is 0 or 1 for a numeric feature, as before
 TagText = Annotated[str, msgspec.Meta(max_length=MAX_TAG_CHARS)]
 Tags = Annotated[dict[TagText, TagText | int | float | bool], msgspec.Meta(max_length=MAX_TAGS)]
+_RECORDS = msgspec.Meta(min_length=1, max_length=MAX_BATCH_RECORDS)
+_TAGS = msgspec.Meta(max_length=MAX_TAGS)
+_NONE = type(None)
 
 # The reason a type error under each top-level key means.
 _FIELD_REASONS = {
@@ -111,6 +117,41 @@ def prediction_shape(
         ("tags", Tags | None, None),
     ]
     return msgspec.defstruct("PredictionRecord", fields, gc=False)
+
+
+def columns_shape(record: type[Any]) -> type[Any]:
+    """A `columns` entry of a prediction record shape: each key an array of its values.
+
+    An element's null, like a whole key's, is the record without that key. The shape is
+    closed, so an unknown key sends the entry to the per-record path, which counts it.
+    """
+    fields: list[tuple[str, Any, Any]] = []
+    for info in msgspec.structs.fields(record):
+        kind: Any = info.type
+        if info.name == "features":
+            kind = _columns_of(next(t for t in typing.get_args(kind) if t is not _NONE)) | None
+        elif info.name == "tags":
+            kind = Annotated[dict[TagText, list[TagText | int | float | bool | None]], _TAGS]
+        else:
+            kind = _array(kind | None)
+        fields.append((info.name, kind | None, None))
+    return msgspec.defstruct("PredictionColumns", fields, forbid_unknown_fields=True, gc=False)
+
+
+def _array(element: Any) -> Any:
+    """An array of one value per record."""
+    return Annotated[GenericAlias(list, (element,)), _RECORDS]
+
+
+def _columns_of(features: type[Any]) -> type[Any]:
+    """The features struct with an array of values in place of each value."""
+    fields = msgspec.structs.fields(features)
+    return msgspec.defstruct(
+        "FeatureColumns",
+        [(f.name, _array(f.type) | None, None) for f in fields],
+        rename={f.name: f.encode_name for f in fields},
+        gc=False,
+    )
 
 
 def label_shape(classification: bool) -> type[Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import orjson
 import redis
@@ -52,15 +52,32 @@ class Tail:
 
 
 def records_in(fields: dict[bytes, bytes]) -> int:
-    """How many records an entry holds: 1 for `data`, the array length for `batch`."""
-    batch = fields.get(b"batch")
-    if batch is None:
+    """How many records an entry holds: 1 for `data`, the arrays' length for `batch` and
+    `columns` (a `columns` entry's longest array; the decoder judges whether they agree)."""
+    payload = fields.get(b"batch", fields.get(b"columns"))
+    if payload is None or b"data" in fields:
         return 1
     try:
-        parsed = orjson.loads(batch)
+        parsed = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return 1
-    return len(parsed) if isinstance(parsed, list) else 1
+    if isinstance(parsed, dict) and b"batch" not in fields:
+        parsed = max(_arrays(parsed), key=len, default=[])
+    return max(len(parsed), 1) if isinstance(parsed, list) else 1
+
+
+def _arrays(columns: dict[str, Any]) -> Iterator[list[Any]]:
+    """The arrays of a `columns` object, those under `features` and `tags` included."""
+    for value in columns.values():
+        if isinstance(value, list):
+            yield value
+        elif isinstance(value, dict):
+            yield from (v for v in value.values() if isinstance(v, list))
+
+
+def record_field(fields: dict[bytes, bytes]) -> bytes:
+    """The field holding an entry's records (empty when it has none), whose size is limited."""
+    return fields.get(b"data", fields.get(b"batch", fields.get(b"columns", b"")))
 
 
 def reach(model: ModelConfig, predictions: bool) -> float:
@@ -98,7 +115,7 @@ def read_tail(
         for entry in page:
             fields = cast(dict[bytes, bytes], entry[1])
             length = sum(len(v) for v in fields.values())
-            if len(fields.get(b"data", fields.get(b"batch", b""))) > max_entry_bytes:
+            if len(record_field(fields)) > max_entry_bytes:
                 oversized += 1  # as reading it live would reject it: by the field it decodes
                 continue
             kept.append(entry)
