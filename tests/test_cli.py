@@ -51,11 +51,12 @@ def test_a_broken_config_fails_check_config_and_run_with_the_key_path(tmp_path: 
         assert "models[0].features[3].type" in result.stderr
 
 
-def test_a_missing_reference_file_fails_check_config_naming_it(tmp_path: Path) -> None:
+def test_a_missing_reference_file_fails_check_config_and_run_naming_it(tmp_path: Path) -> None:
     path = _write_config(tmp_path, "redis://127.0.0.1:1/0")
-    result = _cli("check-config", f"--config.file={path}")
-    assert result.returncode == 2
-    assert "ref.csv" in result.stderr and "'m'" in result.stderr
+    for command in ("check-config", "run"):  # run fits it with its listener up, then fails
+        result = _cli(command, f"--config.file={path}")
+        assert result.returncode == 2
+        assert "ref.csv" in result.stderr and "'m'" in result.stderr
 
 
 def test_a_reference_loaded_into_redis_is_fitted_and_a_new_one_replaces_it_without_restart(

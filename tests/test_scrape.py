@@ -65,7 +65,9 @@ def test_readiness_waits_for_redis_a_running_reader_and_references(tmp_path: Pat
         client=NoCommands(port=1),
         registry=CollectorRegistry(),
     )
-    # Not started yet: start-up fits the references first (1 of 1: a file is fitted at build).
+    # Not started yet: start-up fits the references first, the listener up meanwhile.
+    assert daemon.readiness() == (False, "fitting references (0 of 1 fitted)")
+    daemon.fit_references()
     assert daemon.readiness() == (False, "fitting references (1 of 1 fitted)")
     daemon.reader.started = True
     assert daemon.readiness() == (False, "redis unreachable")
@@ -74,7 +76,7 @@ def test_readiness_waits_for_redis_a_running_reader_and_references(tmp_path: Pat
     daemon.reader.running = True
     assert daemon.readiness() == (False, "rebuilding windows from redis")
     daemon.reader.backfilled.set()
-    assert daemon.readiness() == (True, "ready")  # a file reference is fitted before start-up
+    assert daemon.readiness() == (True, "ready")  # a file reference is fitted before reading
     daemon.pipelines[0].fitted = None
     assert daemon.readiness() == (False, "reference not loaded: m")
 
@@ -150,6 +152,7 @@ def test_while_the_start_up_rebuild_reads_redis_it_is_up_and_readyz_says_rebuild
         ingest(entries, count)
 
     pipeline.ingest_predictions = watched  # type: ignore[method-assign]
+    daemon.fit_references()  # as start() does, before it starts the reader
     daemon.reader.running = daemon.reader.started = True  # as start() and its thread set them
     daemon.reader.backfill()
     assert seen and set(seen) == {((False, "rebuilding windows from redis"), 1.0)}

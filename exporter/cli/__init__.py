@@ -7,7 +7,7 @@ import signal
 import threading
 
 # `run` and `demo` take SIGHUP as a reload once their handlers are in place; until then (the
-# imports below, the reference fits: seconds) its default action ended the process, and a
+# imports below, the daemon's build: seconds) its default action ended the process, and a
 # ConfigMap reloader signalling a starting pod killed it. The config watcher compares the
 # file with the bytes that were loaded, so an edit made meanwhile is still applied.
 if threading.current_thread() is threading.main_thread():

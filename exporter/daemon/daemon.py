@@ -16,6 +16,7 @@ from exporter.daemon.pipeline import ModelPipeline
 from exporter.daemon.runtime import (
     Shared,
     build_runtime,
+    fit_references,
     readiness,
     start_runtime,
     stop_runtime,
@@ -124,14 +125,26 @@ class Daemon:
         """Whether the exporter is still useful, and if not, what to fix."""
         return readiness(self.runtime, self._exposition.healthy)
 
+    def fit_references(self) -> None:
+        """Fit the references start() would, without reading or serving; raises ReferenceError."""
+        fit_references(self.runtime, self._stopped)
+
     def start(self) -> None:
-        """Start serving at once; evaluations begin when the windows are rebuilt."""
+        """Serve at once, then fit the references; evaluations begin when windows are rebuilt.
+
+        A reference file that does not fit raises ReferenceError, with the listener closed.
+        """
         # One BLAS thread: OpenBLAS's thread per core makes an evaluation fight the reader and
         # the scrapes for a small machine's cores (0.52 s against 0.14 s on 2 busy cores).
         self._blas = threadpool_limits(limits=1, user_api="blas")
         fix_mmap_threshold()
-        self.http.start()
-        start_runtime(self.runtime, self._stopped)
+        self.http.start()  # fitting 50 models' files took a minute: probes must get answers
+        try:
+            start_runtime(self.runtime, self._stopped)
+        except ReferenceError:
+            self.http.stop()
+            self._blas.restore_original_limits()
+            raise
         log.info(
             "exporter started",
             extra={"port": self.http.port, "models": [m.name for m in self.config.models]},

@@ -34,11 +34,13 @@ def build_pipelines(
     keep: Mapping[str, ModelPipeline] | None = None,
     client: RedisClient | None = None,
     strict_redis: bool = False,
+    files: bool = True,
 ) -> tuple[ModelPipeline, ...]:
     """A fitted pipeline per model; raises ReferenceError naming the model otherwise.
 
     A pipeline in `keep` whose model section is unchanged is reused with its window; its
-    reference file is read again, and refitted when it changed. File references must fit.
+    reference file is read again, and refitted when it changed. File references must fit;
+    without `files` they are left to the caller (start-up fits them while it serves).
     A Redis-key reference is fitted when a client is given; when it is missing or Redis is
     down the model waits for it (logged), unless `strict_redis`; a missing key also fails
     when the model it replaces had fitted it: a reload must not drop that copy.
@@ -53,7 +55,8 @@ def build_pipelines(
             continue
         pipeline = ModelPipeline(model, live, store, clock)
         if model.reference.file is not None:
-            pipeline.refresh_reference(None)
+            if files:
+                pipeline.refresh_reference(None)
         elif client is not None:
             # A changed model whose key is gone would lose the copy the running one evaluates
             # with (a schedule edit made a fitted model blind): that reload is refused. With
