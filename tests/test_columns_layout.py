@@ -180,3 +180,22 @@ def test_labels_may_come_as_columns_too() -> None:
 def test_a_rebuild_counts_the_records_of_a_columns_entry() -> None:
     body = json.dumps(columns([_plain(i) for i in range(37)])).encode()
     assert records_in({b"columns": body}) == 37
+
+
+def _without_nulls(record: dict[str, Any]) -> dict[str, Any]:
+    """The record a columns entry makes of it: a null value is a key it lacks."""
+    return {k: v for k, v in record.items() if v is not None}
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(groups=st.lists(ragged, min_size=1, max_size=3), task=st.sampled_from(list(MODELS)))
+def test_any_columns_entries_are_read_as_the_batches_of_their_records(
+    groups: list[list[dict[str, Any]]], task: Task
+) -> None:
+    rows = [[_without_nulls(r) for r in group] for group in groups]
+    by_columns = _ingest(_columns_entries(groups), task, True)
+    assert _same(by_columns, _ingest(_batch_entries(rows), task, True))
