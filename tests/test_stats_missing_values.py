@@ -9,6 +9,8 @@ from exporter.config import load_config_text
 from exporter.evaluate.drift import score_column
 from exporter.evaluate.fit import FittedColumn, fit_reference
 from exporter.reference.load import ReferenceData
+from exporter.stats import make_method, resolve
+from exporter.stats.kinds import FeatureType
 
 EVALUATIONS = 400
 # Two seeded runs of 400 healthy windows each; a rate near 3 % has a standard error of 0.85
@@ -105,3 +107,24 @@ def test_a_binned_distance_still_counts_missing_values_as_a_bucket_of_their_own(
     drift = score_column(column, window, min_samples=100)
     assert drift is not None and drift.drifted
     assert drift.threshold == max(0.1, column.noise.for_size(2_000) or 0.0)
+
+
+def test_auto_chooses_by_the_present_values_so_a_half_null_reference_gets_the_small_rule() -> None:
+    """1,600 rows half null are 800 values, the rule's small reference: counted with their
+    nulls they got the distances, and jensenshannon's missing bucket then flagged every
+    healthy window of a categorical feature whose null share was 30 % instead of 50 %."""
+    rng = np.random.default_rng(12)
+    numeric = rng.normal(0, 1, 1_600)
+    numeric[rng.random(1_600) < 0.5] = np.nan
+    assert resolve(make_method("auto", FeatureType.NUMERIC).fit(numeric)).label == "ks"
+    shares = [0.4, 0.3, 0.2, 0.07, 0.03]
+    codes = rng.choice(5, 1_600, p=shares)
+    codes[rng.random(1_600) < 0.5] = -1
+    method = resolve(make_method("auto", FeatureType.CATEGORICAL).fit(codes, 5))
+    assert method.label == "chi2"
+    flagged = 0
+    for _ in range(100):
+        window = rng.choice(5, 1_000, p=shares)
+        window[rng.random(1_000) < 0.3] = -1
+        flagged += method.score(window).drifted
+    assert flagged <= 12

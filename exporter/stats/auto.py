@@ -14,7 +14,7 @@ SMALL_REFERENCE = 1000
 FEW_VALUES = 5
 
 
-def choose_method(feature_type: FeatureType, reference_rows: int, n_unique: int) -> str:
+def choose_method(feature_type: FeatureType, reference_values: int, n_unique: int) -> str:
     """Evidently's rule (tests for small references, distances for large), with one departure.
 
     Where Evidently takes its `chisquare` goodness of fit, this takes `chi2`, the homogeneity
@@ -22,7 +22,7 @@ def choose_method(feature_type: FeatureType, reference_rows: int, n_unique: int)
     300-row reference it flagged 30 % of healthy 300-row windows and 91 % of 3,000-row ones.
     """
     numeric = feature_type is FeatureType.NUMERIC and n_unique > FEW_VALUES
-    if reference_rows <= SMALL_REFERENCE:
+    if reference_values <= SMALL_REFERENCE:
         if numeric:
             return "ks"
         return "chi2" if n_unique > 2 else "z"
@@ -117,7 +117,7 @@ class _Auto(DriftMethod):
         return self._chosen
 
     def fit(self, reference: npt.NDArray[Any], n_categories: int | None = None) -> Self:
-        """Choose from the reference's size and distinct values, then fit the choice."""
+        """Choose from the reference's present values (those a method scores), then fit it."""
         from exporter.stats import make_method  # the registry imports this module
 
         values = present(np.asarray(reference))
@@ -126,7 +126,7 @@ class _Auto(DriftMethod):
         n_unique = count_distinct(values, FEW_VALUES + 1)  # choose_method asks no more
         if n_categories is not None:
             n_unique = max(n_unique, int(n_categories))
-        name = choose_method(self.feature_type, int(np.size(reference)), n_unique)
+        name = choose_method(self.feature_type, int(values.size), n_unique)
         discrete = self.feature_type is FeatureType.NUMERIC and n_unique <= FEW_VALUES
         kind = FeatureType.CATEGORICAL if discrete else self.feature_type
         chosen = make_method(name, kind, self._requested, self.bins)
