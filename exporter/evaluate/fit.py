@@ -241,7 +241,11 @@ def _embedding(
 
 
 def _prediction(model: ModelConfig, data: ReferenceData) -> tuple[FittedColumn | None, bool]:
-    """Drift on the positive-class score when both sides can have it, else on the prediction."""
+    """Drift on the positive-class score when both sides can have it, else on the prediction.
+
+    Fitted on the present values only, as the window's are scored: a binned method kept the
+    reference's null share in its missing bucket, which a window never fills.
+    """
     fit = _Fit(
         model.prediction_drift,
         model.histogram_bins,
@@ -249,12 +253,14 @@ def _prediction(model: ModelConfig, data: ReferenceData) -> tuple[FittedColumn |
         f"model {model.name!r} prediction",
     )
     if model.task is Task.BINARY and data.score is not None and model.positive_class:
-        return _numeric_column("score", data.score, fit, None), True
+        return _numeric_column("score", data.score[~np.isnan(data.score)], fit, None), True
     if data.prediction is None:
         return None, False
     if model.task.is_classification:
-        return _categorical_column("prediction", data.prediction, fit, None), False
-    return _numeric_column("prediction", np.array(data.prediction, dtype=float), fit, None), False
+        present = tuple(p for p in data.prediction if p is not None)
+        return _categorical_column("prediction", present, fit, None), False
+    values = np.array(data.prediction, dtype=float)
+    return _numeric_column("prediction", values[~np.isnan(values)], fit, None), False
 
 
 def _target(model: ModelConfig, data: ReferenceData) -> FittedColumn | None:
