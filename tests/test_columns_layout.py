@@ -89,13 +89,14 @@ ragged = st.lists(
     min_size=1,
     max_size=12,
 )
-
-
-@settings(
-    max_examples=200,
+MANY = settings(
+    max_examples=250,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+@MANY
 @given(groups=st.lists(ragged, min_size=1, max_size=4), task=st.sampled_from(list(MODELS)))
 def test_any_columns_entries_are_read_the_same_by_the_fast_path_and_record_by_record(
     groups: list[list[dict[str, Any]]], task: Task
@@ -187,11 +188,7 @@ def _without_nulls(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if v is not None}
 
 
-@settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@MANY
 @given(groups=st.lists(ragged, min_size=1, max_size=3), task=st.sampled_from(list(MODELS)))
 def test_any_columns_entries_are_read_as_the_batches_of_their_records(
     groups: list[list[dict[str, Any]]], task: Task
