@@ -30,6 +30,10 @@ def columns(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Records as one `columns` object; a key a record lacks is null in its array."""
     keys = sorted({k for r in records for k in r if k != "features"})
     out: dict[str, Any] = {k: [r.get(k) for r in records] for k in keys}
+    tags = out.get("tags", [])
+    if tags and all(isinstance(t, dict | None) for t in tags):
+        names = sorted({k for t in tags if t for k in t})
+        out["tags"] = {k: [t.get(k) if t else None for t in tags] for k in names}
     features = [r.get("features") for r in records]
     if all(isinstance(f, dict) for f in features):
         names = sorted({k for f in features for k in f})
@@ -69,6 +73,14 @@ def test_a_plain_columns_entry_is_read_without_the_per_record_decoder() -> None:
     entries = _columns_entries([[_plain(i) for i in range(j, j + 100)] for j in (0, 100, 200)])
     groups = list(FastPredictions(MODELS[Task.BINARY]).groups(entries))
     assert [len(batch) for _, batch in groups] == [300]
+
+
+def test_a_plain_columns_entry_with_tags_is_read_without_the_per_record_decoder() -> None:
+    tagged = [{**_plain(i), "tags": {"region": "eu" if i % 2 else "us"}} for i in range(100)]
+    entries = _columns_entries([tagged])
+    groups = list(FastPredictions(MODELS[Task.BINARY]).groups(entries))
+    assert [len(batch) for _, batch in groups] == [100]
+    assert groups[0][1].tags[:2] == [{"region": "us"}, {"region": "eu"}]
 
 
 def test_columns_entries_leave_the_same_window_join_and_counters_as_batches_of_rows() -> None:
@@ -196,3 +208,24 @@ def test_any_columns_entries_are_read_as_the_batches_of_their_records(
     rows = [[_without_nulls(r) for r in group] for group in groups]
     by_columns = _ingest(_columns_entries(groups), task, True)
     assert _same(by_columns, _ingest(_batch_entries(rows), task, True))
+
+
+def test_an_unconfigured_feature_named_by_a_lone_surrogate_rejects_the_records_that_have_it() -> (
+    None
+):
+    records = [_plain(0), {**_plain(1), "features": {**_plain(1)["features"], "\ud800": 1}}]
+    for field, body in (
+        (b"batch", json.dumps(records)),
+        (b"columns", json.dumps(columns(records))),
+    ):
+        got = Decoder(MODELS[Task.BINARY]).predictions(ENTRY_ID, {field: body.encode()})
+        assert len(got.records) == 1, field
+        assert [str(r) for r in got.rejected] == ["invalid_unicode"], field
+
+
+def test_a_null_features_object_is_each_record_without_features() -> None:
+    body = {**columns([_plain(0), _plain(1)]), "features": None}
+    got = Decoder(MODELS[Task.BINARY]).predictions(
+        ENTRY_ID, {b"columns": json.dumps(body).encode()}
+    )
+    assert [str(r) for r in got.rejected] == ["missing_features"] * 2

@@ -102,7 +102,7 @@ def from_columns(entries: list[Any], counts: list[int], get: Getters) -> Fields 
 
 def length(entry: Any) -> int | None:
     """An entry's record count: the length its arrays share; None when they differ."""
-    arrays = [getattr(entry, key) for key in (*_KEYS, "tags")]
+    arrays = [getattr(entry, key) for key in _KEYS]
     if entry.features is not None:
         arrays += [getattr(entry.features, f) for f in entry.features.__struct_fields__]
     if entry.tags is not None:
@@ -136,27 +136,38 @@ def rows(value: Any, features: frozenset[str] | None) -> list[dict[str, Any]]:
     """A parsed `columns` object as its records, for the per-record path that names reasons.
 
     features: the configured feature names (others are ignored whatever they hold, as in a
-    record); None for labels. An object that is not arrays of one length is `bad_batch`.
+    record, but keep their names, which are checked); None for labels. An object that is
+    not arrays of one length is `bad_batch`.
     """
     if not isinstance(value, dict):
         raise Malformed(Reason.BAD_BATCH)
     top = {k: v for k, v in value.items() if v is not None}
     inner: dict[str, dict[str, Any]] = {}
-    for key, keep in (("features", features), ("tags", None)) if features is not None else ():
-        if key in top:
-            obj = top.pop(key)
-            if not isinstance(obj, dict):
-                raise Malformed(Reason.BAD_BATCH)
-            keep = keep if keep is not None else frozenset(obj)
-            inner[key] = {k: v for k, v in obj.items() if v is not None and k in keep}
+    others: dict[str, Any] = {}  # features the config does not name
+    names = features if features is not None else frozenset()
+    for key in ("features", "tags") if features is not None else ():
+        obj = top.pop(key, {})
+        if not isinstance(obj, dict):
+            raise Malformed(Reason.BAD_BATCH)
+        kept = obj if key == "tags" else {k: v for k, v in obj.items() if k in names}
+        inner[key] = {k: v for k, v in kept.items() if v is not None}
+        if key == "features" and obj:
+            others = {k: v for k, v in obj.items() if k not in kept}
     n = _shared_length([*top.values(), *(v for obj in inner.values() for v in obj.values())])
     records = [{k: v[i] for k, v in top.items() if v[i] is not None} for i in range(n)]
     for i, record in enumerate(records):
-        if "features" in inner:
+        if features is not None and value.get("features") is not None:
             record["features"] = {k: v[i] for k, v in inner["features"].items()}
+            record["features"].update((k, None) for k, v in others.items() if _has(v, i, n))
         if tags := {k: v[i] for k, v in inner.get("tags", {}).items() if v[i] is not None}:
             record["tags"] = tags
     return records
+
+
+def _has(value: Any, i: int, n: int) -> bool:
+    """Whether record i has an unconfigured feature: its element is not null, or the value
+    is not an array of one element per record (then every record has it)."""
+    return not (isinstance(value, list) and len(value) == n) or value[i] is not None
 
 
 def _shared_length(arrays: Iterable[Any]) -> int:
