@@ -229,3 +229,10 @@ def test_a_null_features_object_is_each_record_without_features() -> None:
         ENTRY_ID, {b"columns": json.dumps(body).encode()}
     )
     assert [str(r) for r in got.rejected] == ["missing_features"] * 2
+
+
+def test_a_rebuild_counts_every_record_of_an_entry_holding_a_nan() -> None:
+    records = [_plain(i) for i in range(40)]
+    records[3]["latency_ms"] = float("nan")  # json.dumps writes NaN, orjson refuses it
+    assert records_in({b"batch": json.dumps(records).encode()}) == 40
+    assert records_in({b"columns": json.dumps(columns(records)).encode()}) == 40
