@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from exporter.config import DriftSpec, FeatureConfig, ModelConfig
-from exporter.config.segments import SegmentConfig
 from exporter.evaluate.fitembed import embedding_method, segment_embedding_rows
 from exporter.evaluate.fitpca import fit_multivariate
 from exporter.evaluate.histograms import ReferenceHistogram, SortedColumns, fit_histograms
 from exporter.evaluate.performance import baseline, error_baseline
 from exporter.evaluate.refchecks import check_reference
+from exporter.evaluate.segmentrows import Pool, reference_groups, segment_rows
 from exporter.reference.load import ReferenceData, ReferenceError, categories
 from exporter.stats import DEFAULT_METHOD, DriftMethod, make_method, resolve
 from exporter.stats.kinds import FeatureType, Task
 from exporter.stats.multivariate import PCAReconstruction
 from exporter.stats.thresholds import LearnedThreshold, NoiseFloor, expected_unseen, size_rules
+from exporter.window.vocab import OTHER
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class SegmentFit:
     histograms: tuple[ReferenceHistogram, ...]
     performance: tuple[tuple[str, float], ...] = ()  # its reference rows' own, when labelled
     embeddings: tuple[FittedColumn, ...] = ()  # on its share of the key's sample (fitembed)
+    pool: Pool | None = None  # `__other__`'s: which values its rows are of
 
 
 @dataclass(frozen=True)
@@ -171,50 +172,26 @@ def _categorical_column(
     )
 
 
-def _segment_rows(data: ReferenceData, rows: np.ndarray) -> ReferenceData:
-    """The feature columns of the given reference rows."""
-    at = np.flatnonzero(rows).tolist()
-    return replace(
-        data,
-        rows=len(at),
-        numeric={n: v[rows] for n, v in data.numeric.items()},
-        categorical={n: tuple(v[i] for i in at) for n, v in data.categorical.items()},
-        embeddings={n: v[rows] for n, v in data.embeddings.items()},
-    )
-
-
-def _own_values(segment: SegmentConfig, data: ReferenceData) -> tuple[list[str], np.ndarray]:
-    """A feature key's most common values with min_samples reference rows (fewer would fit a
-    noisier baseline than the window compared with it), and each row's index among them."""
-    values = data.categorical[segment.feature or ""]
-    counted = Counter(v for v in values if v is not None).most_common(100)
-    kept = [value for value, count in counted if count >= segment.min_samples]
-    own = {value: i for i, value in enumerate(kept)}
-    code = (-1 if v is None else own.get(v, -1) for v in values)
-    codes = np.fromiter(code, dtype=np.int32, count=len(values))
-    return kept, codes
-
-
 def fit_segments(model: ModelConfig, data: ReferenceData) -> dict[str, dict[str, SegmentFit]]:
-    """Each feature segment's most common reference values, fitted on their own rows; others
-    are compared with the whole reference. A key's values split one embedding sample."""
+    """Each feature segment's most common reference values and `__other__`, fitted on their
+    own rows; others are compared with the whole reference. They split one embedding sample."""
     out: dict[str, dict[str, SegmentFit]] = {}
     for segment in model.segments:
         if segment.feature is None:
             continue
-        own, codes = _own_values(segment, data)
-        kept = segment_embedding_rows(model, data.embeddings, codes, len(own))
+        groups = reference_groups(segment, data)
+        kept = segment_embedding_rows(model, data.embeddings, groups.masks)
         others = [i for i, f in enumerate(model.features) if f.name != segment.feature]
         out[segment.name] = {}
-        for code, (value, quota) in enumerate(zip(own, kept, strict=True)):
-            mask = codes == code
-            rows = _segment_rows(data, mask)
+        for value, mask, quota in zip(groups.values, groups.masks, kept, strict=True):
+            rows = segment_rows(data, mask)
             histograms = fit_histograms(model, rows)
             out[segment.name][value] = SegmentFit(
                 tuple(_feature(model, model.features[i], rows) for i in others),
                 tuple(histograms[i] for i in others),
                 baseline(model, data, np.flatnonzero(mask).tolist(), segment.min_samples),
                 tuple(_embedding(model, f, rows, quota[f.name]) for f in model.embeddings),
+                groups.pool if value == OTHER else None,
             )
     return out
 

@@ -60,14 +60,14 @@ def shares(counts: Sequence[int], total: int) -> list[int]:
 
 
 def segment_embedding_rows(
-    model: ModelConfig, embeddings: Mapping[str, np.ndarray], codes: np.ndarray, values: int
+    model: ModelConfig, embeddings: Mapping[str, np.ndarray], masks: Sequence[np.ndarray]
 ) -> list[dict[str, int]]:
-    """Per own segment value (codes: each reference row's value, -1 for none), the vectors
-    each embedding feature keeps."""
-    out: list[dict[str, int]] = [{} for _ in range(values)]
+    """Per segment value fitted on reference rows of its own (masks: each value's rows), the
+    vectors each embedding feature keeps."""
+    out: list[dict[str, int]] = [{} for _ in masks]
     for f in model.embeddings:
-        complete = np.isfinite(embeddings[f.name]).all(axis=1) & (codes >= 0)
-        counts = np.bincount(codes[complete], minlength=values).tolist()
+        complete = np.isfinite(embeddings[f.name]).all(axis=1)
+        counts = [int((complete & mask).sum()) for mask in masks]
         for rows, quota in zip(out, shares(counts, kept_rows(f)), strict=True):
             rows[f.name] = quota
     return out

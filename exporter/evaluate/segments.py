@@ -34,6 +34,7 @@ class _Group:
     value: str
     rows: np.ndarray
     pairs: np.ndarray
+    named: frozenset[str] = frozenset()  # `__other__`'s: the values it leaves out
 
 
 def groups(
@@ -48,16 +49,25 @@ def groups(
     rest = present & ~np.isin(codes, top)
     pairs_rest = (pair_codes >= 0) & ~np.isin(pair_codes, top)
     if rest.any() or pairs_rest.any():
-        out.append(_Group(OTHER, rest, pairs_rest))
+        out.append(_Group(OTHER, rest, pairs_rest, frozenset(values[c] for c in top)))
     return out
 
 
 def _reference(
-    segment: SegmentConfig, fitted: FittedReference, value: str
-) -> tuple[SegmentFit, bool]:
+    segment: SegmentConfig, fitted: FittedReference, group: _Group
+) -> tuple[SegmentFit | None, bool]:
     """The segment value's own fitted features if it had enough reference rows, else the
-    whole reference's; the segment's own feature is constant within it and left out."""
-    own = fitted.segments.get(segment.name, {}).get(value)
+    whole reference's; the segment's own feature is constant within it and left out.
+
+    A feature key's `__other__` has only the rows of the values it pools, and only while the
+    window names the values the reference was fitted without (Pool.fits): the whole reference,
+    mostly of the named values, flagged healthy pools drifted every time. Otherwise it gets no
+    decision.
+    """
+    own = fitted.segments.get(segment.name, {}).get(group.value)
+    if group.value == OTHER and segment.feature is not None:
+        matched = own is not None and own.pool is not None and own.pool.fits(group.named)
+        return (own, True) if matched else (None, False)
     if own is not None:
         return own, True
     others = [i for i, c in enumerate(fitted.features) if c.name != segment.feature]
@@ -112,12 +122,13 @@ def _raw(
     pairs: JoinedPairs,
     group: _Group,
     calibration: Calibration | None,
-) -> SegmentSnapshot:
-    """One segment value's verdicts before the correction across segments."""
+) -> tuple[SegmentSnapshot, SegmentFit | None]:
+    """One segment value's verdicts before the correction across segments, and the reference
+    they were measured against (None: no decision)."""
     samples = int(group.rows.sum())
-    reference, own = _reference(segment, fitted, group.value)
-    if samples < segment.min_samples:
-        return SegmentSnapshot(segment.name, group.value, samples, False, own)
+    reference, own = _reference(segment, fitted, group)
+    if samples < segment.min_samples or reference is None:
+        return SegmentSnapshot(segment.name, group.value, samples, False, own), None
     rows = view.subset(group.rows)
     scalar = score_features(reference.columns, rows, segment.min_samples)
     drawn = tuple(
@@ -139,7 +150,7 @@ def _raw(
         performance,
         out_of_bounds,
         _estimated(model, segment, rows, calibration),
-    )
+    ), reference
 
 
 def evaluate_segments(
@@ -150,33 +161,28 @@ def evaluate_segments(
     calibration: Calibration | None = None,
 ) -> tuple[SegmentSnapshot, ...]:
     """Every segment key's values, each feature's decision corrected across all of them."""
-    raw: list[SegmentSnapshot] = []
+    raw: list[tuple[SegmentSnapshot, SegmentFit | None]] = []
     for index, segment in enumerate(model.segments):
         codes, values = view.segment(segment.name)
         pair_codes = column(pairs.slices, index)
         for group in groups(segment, codes, values, pair_codes):
             raw.append(_raw(model, segment, fitted, view, pairs, group, calibration))
-    return _corrected(model, fitted, raw)
+    return _corrected(model, raw)
 
 
 def _corrected(
-    model: ModelConfig, fitted: FittedReference, raw: list[SegmentSnapshot]
+    model: ModelConfig, raw: list[tuple[SegmentSnapshot, SegmentFit | None]]
 ) -> tuple[SegmentSnapshot, ...]:
     """Decisions on p-values adjusted over every evaluated segment value's features at once."""
-    every: list[FeatureSnapshot] = [f for s in raw for f in s.features]
+    every: list[FeatureSnapshot] = [f for s, _ in raw for f in s.features]
     corrected = iter(correct(tuple(every), model.drift_correction))
     out = []
-    for snap in raw:
-        if not snap.evaluated:
+    for snap, reference in raw:
+        if reference is None:
             out.append(snap)
             continue
         features = tuple(next(corrected) for _ in snap.features)
-        reference, _ = _reference(_segment(model, snap.segment), fitted, snap.value)
         share = dataset_share(reference.columns + reference.embeddings, features)
         detected = None if share is None else share >= model.drift_share
         out.append(replace(snap, features=features, drift_share=share, drift_detected=detected))
     return tuple(out)
-
-
-def _segment(model: ModelConfig, name: str) -> SegmentConfig:
-    return next(s for s in model.segments if s.name == name)

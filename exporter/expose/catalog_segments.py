@@ -54,8 +54,9 @@ SEGMENTS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_segment_reference_own",
         "gauge",
-        "1 when the segment value is compared with its own reference rows, 0 when with the "
-        "whole reference (it is absent from it, or the segment key is a tag).",
+        "1 when the segment value is compared with its own reference rows (for a feature "
+        "key's __other__, those of the values it pools), 0 when with the whole reference (it "
+        "is absent from it, or the segment key is a tag) or, for __other__, not evaluated.",
         SEGMENT,
     ),
     MetricSpec(
