@@ -17,7 +17,7 @@ from exporter.expose.catalog_performance import (
     class_family,
     family,
 )
-from exporter.expose.catalog_segments import slice_family
+from exporter.expose.catalog_segments import bound_family, slice_family
 from exporter.expose.collector import SnapshotCollector
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
@@ -74,6 +74,8 @@ def test_no_family_mixes_units() -> None:
             units.setdefault(class_family(metric), set()).add(unit)
         for kind in ("segment", "version"):
             units.setdefault(slice_family(kind, unit), set()).add(unit)
+        for side in ("min", "max"):
+            units.setdefault(bound_family(unit, side), set()).add(unit)
         if unit == RATIO:  # estimates are of ratios only
             units.setdefault("mlmon_segment_performance_estimated_ratio", set()).add(unit)
     assert set(units) == set(_performance_families()), "declared families the split never fills"

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from exporter.config import DriftSpec, FeatureConfig, ModelConfig
+from exporter.evaluate.baselines import Baseline, measure
 from exporter.evaluate.fitembed import embedding_method, segment_embedding_rows
 from exporter.evaluate.fitpca import fit_multivariate
 from exporter.evaluate.histograms import ReferenceHistogram, SortedColumns, fit_histograms
-from exporter.evaluate.performance import baseline, error_baseline
+from exporter.evaluate.performance import error_baseline
 from exporter.evaluate.refchecks import check_reference
 from exporter.evaluate.segmentrows import Pool, reference_groups, segment_rows
 from exporter.reference.load import ReferenceData, ReferenceError, categories
@@ -46,7 +47,7 @@ class SegmentFit:
 
     columns: tuple[FittedColumn, ...]
     histograms: tuple[ReferenceHistogram, ...]
-    performance: tuple[tuple[str, float], ...] = ()  # its reference rows' own, when labelled
+    baseline: Baseline = field(default_factory=Baseline)  # its rows' own metrics, if labelled
     embeddings: tuple[FittedColumn, ...] = ()  # on its share of the key's sample (fitembed)
     pool: Pool | None = None  # `__other__`'s: which values its rows are of
 
@@ -73,6 +74,7 @@ class FittedReference:
     # measures rises of that share, whatever the errors' distribution.
     error_baseline: tuple[float, float] | None = None
     embeddings: tuple[FittedColumn, ...] = ()  # after the features in every snapshot
+    noise: Baseline = field(default_factory=Baseline)  # `performance` with its spread
 
     @property
     def categories(self) -> dict[str, tuple[str, ...]]:
@@ -189,7 +191,7 @@ def fit_segments(model: ModelConfig, data: ReferenceData) -> dict[str, dict[str,
             out[segment.name][value] = SegmentFit(
                 tuple(_feature(model, model.features[i], rows) for i in others),
                 tuple(histograms[i] for i in others),
-                baseline(model, data, np.flatnonzero(mask).tolist(), segment.min_samples),
+                measure(model, data, np.flatnonzero(mask).tolist(), segment.min_samples),
                 tuple(_embedding(model, f, rows, quota[f.name]) for f in model.embeddings),
                 groups.pool if value == OTHER else None,
             )
@@ -259,13 +261,14 @@ def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
     if data.prediction is not None and data.label is not None:
         errors = error_baseline(model, data.prediction, data.label)
     pca, pca_names, pca_note = fit_multivariate(model, data)
+    measured = measure(model, data)
     return FittedReference(
         data.rows,
         data.digest,
         features,
         prediction,
         from_score,
-        baseline(model, data),
+        measured.metrics,
         _target(model, data),
         pca,
         pca_names,
@@ -274,4 +277,5 @@ def fit_reference(model: ModelConfig, data: ReferenceData) -> FittedReference:
         fit_segments(model, data),
         errors,
         tuple(_embedding(model, f, data) for f in model.embeddings),
+        measured,
     )

@@ -14,12 +14,13 @@ import numpy as np
 
 from exporter.config import ModelConfig
 from exporter.config.segments import SegmentConfig
+from exporter.evaluate.baselines import Baseline, bound
 from exporter.evaluate.drift import correct, dataset_share
 from exporter.evaluate.estimate import Calibration, estimate
 from exporter.evaluate.features import score_embeddings, score_features, with_histogram
 from exporter.evaluate.fit import FittedReference, SegmentFit
 from exporter.evaluate.performance import Pairs, realised
-from exporter.evaluate.snapshot import FeatureSnapshot, SegmentSnapshot
+from exporter.evaluate.snapshot import Bound, FeatureSnapshot, SegmentSnapshot
 from exporter.stats.kinds import Task
 from exporter.window.labels import JoinedPairs
 from exporter.window.ring import WindowView
@@ -80,24 +81,29 @@ def _reference(
 
 
 def _performance(
-    model: ModelConfig, segment: SegmentConfig, baseline: Pairs, pairs: JoinedPairs
-) -> tuple[tuple[tuple[str, float], ...], tuple[tuple[str, bool], ...]]:
-    """Realised metrics over the segment's labelled pairs, and which break the model's bounds,
-    a `max_drop` measured from the value's own reference metrics (baseline) when it has them:
-    from the model's, a country that always scores lower broke it in 36 of 40 healthy windows."""
+    model: ModelConfig, segment: SegmentConfig, baselines: tuple[Baseline, ...], pairs: JoinedPairs
+) -> tuple[Pairs, tuple[tuple[str, bool], ...], tuple[Bound, ...]]:
+    """Realised metrics over the segment's labelled pairs, which break their bounds, and those
+    bounds: a `max_drop` measured from the first baseline that has the metric (the value's own
+    reference metrics, then the model's; from the model's, a country that always scores lower
+    broke it in 36 of 40 healthy windows), widened by the sampling error of both sides."""
     if len(pairs) < segment.min_samples:
-        return (), ()
+        return (), (), ()
     metrics = realised(model, pairs.predicted, pairs.actual, pairs.scores, pairs.classes).metrics
-    reference = dict(baseline)
-    bounds = dict(model.performance)
-    out = []
+    labelled = sum(
+        p is not None and a is not None for p, a in zip(pairs.predicted, pairs.actual, strict=True)
+    )
+    configured = dict(model.performance)
+    out, used = [], []
     for name, value in metrics:
-        if name in bounds:
-            low, high = bounds[name].resolve(name, reference.get(name))
+        if name in configured:
+            base = next((b for b in baselines if name in dict(b.metrics)), Baseline())
+            low, high = bound(configured[name], name, base, labelled)
+            used.append((name, low, high))
             out.append(
                 (name, (low is not None and value < low) or (high is not None and value > high))
             )
-    return metrics, tuple(out)
+    return metrics, tuple(out), tuple(used)
 
 
 def _estimated(
@@ -136,8 +142,10 @@ def _raw(
     )
     features = drawn + scalar[len(drawn) :]
     features += score_embeddings(reference.embeddings, rows, segment.min_samples)
-    baseline = tuple({**dict(fitted.performance), **dict(reference.performance)}.items())
-    performance, out_of_bounds = _performance(model, segment, baseline, pairs.subset(group.pairs))
+    baselines = (reference.baseline, fitted.noise)
+    performance, out_of_bounds, bounds = _performance(
+        model, segment, baselines, pairs.subset(group.pairs)
+    )
     return SegmentSnapshot(
         segment.name,
         group.value,
@@ -150,6 +158,7 @@ def _raw(
         performance,
         out_of_bounds,
         _estimated(model, segment, rows, calibration),
+        bounds,
     ), reference
 
 

@@ -38,6 +38,9 @@ class FeatureSnapshot:
     expected_unseen_category_ratio: float | None = None  # healthy share (see FittedColumn)
 
 
+Bound = tuple[str, float | None, float | None]  # a metric's (name, min, max) as applied
+
+
 @dataclass(frozen=True)
 class SegmentSnapshot:
     """One value of one segment key: how much traffic it had and, with enough, what it showed.
@@ -57,6 +60,7 @@ class SegmentSnapshot:
     performance: tuple[tuple[str, float], ...] = ()
     out_of_bounds: tuple[tuple[str, bool], ...] = ()
     estimated: tuple[tuple[str, float], ...] = ()  # from scores, before labels (binary only)
+    bounds: tuple[Bound, ...] = ()  # what out_of_bounds compared each bounded metric with
 
     @property
     def severity(self) -> float:

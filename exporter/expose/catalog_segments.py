@@ -30,6 +30,26 @@ def slice_family(kind: str, unit: str) -> str:
     return f"mlmon_{kind}_{stem}" + (f"_{prometheus_unit}" if prometheus_unit else "")
 
 
+def bound_family(unit: str, side: str) -> str:
+    """The family of a segment value's applied `min` or `max` of a metric of `unit`."""
+    stem, prometheus_unit, _ = _UNITS[unit]
+    return f"mlmon_segment_{stem}_{side}" + (f"_{prometheus_unit}" if prometheus_unit else "")
+
+
+def _bounds() -> tuple[MetricSpec, ...]:
+    about = {
+        "min": "Lower bound a segment value's metric is held to: min, or its baseline less "
+        "max_drop and a one-sided 5 % allowance for the sampling error of baseline and window",
+        "max": "Upper bound a segment value's metric is held to: max, or its baseline plus "
+        "max_drop and a one-sided 5 % allowance for the sampling error of baseline and window",
+    }
+    return tuple(
+        MetricSpec(bound_family(unit, side), "gauge", f"{text}; {words}.", SEGMENT_METRIC, prom)
+        for side, text in about.items()
+        for unit, (_, prom, words) in _UNITS.items()
+    )
+
+
 def _performance(kind: str, labels: tuple[str, ...], about: str) -> tuple[MetricSpec, ...]:
     return tuple(
         MetricSpec(slice_family(kind, unit), "gauge", f"{about}; {words}.", labels, prom_unit)
@@ -110,9 +130,10 @@ SEGMENTS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_segment_performance_out_of_bounds",
         "gauge",
-        "1 when a segment value's realised metric is outside the model's bounds for it.",
+        "1 when a segment value's realised metric is outside the bounds it is held to.",
         SEGMENT_METRIC,
     ),
+    *_bounds(),
 )
 
 VERSIONS: tuple[MetricSpec, ...] = (

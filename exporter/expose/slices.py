@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from exporter.evaluate.snapshot import ModelSnapshot, SegmentSnapshot, VersionsSnapshot
 from exporter.expose.catalog import spec
 from exporter.expose.catalog_performance import METRIC_UNITS
-from exporter.expose.catalog_segments import SEGMENTS, VERSIONS, slice_family
+from exporter.expose.catalog_segments import SEGMENTS, VERSIONS, bound_family, slice_family
 
 Families = dict[str, GaugeMetricFamily]
 
@@ -64,6 +64,11 @@ def _segment(families: Families, model: str, s: SegmentSnapshot) -> None:
         families["mlmon_segment_performance_out_of_bounds"].add_metric(
             [*labels, metric], float(bad)
         )
+    for metric, low, high in s.bounds:
+        for side, bound in (("min", low), ("max", high)):
+            if bound is not None:
+                family = bound_family(METRIC_UNITS[metric], side)
+                families[family].add_metric([*labels, metric], bound)
 
 
 def version_families(snapshots: Iterable[ModelSnapshot]) -> Iterator[Metric]:
