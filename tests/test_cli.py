@@ -59,6 +59,25 @@ def test_a_missing_reference_file_fails_check_config_and_run_naming_it(tmp_path:
         assert "ref.csv" in result.stderr and "'m'" in result.stderr
 
 
+def test_a_reference_file_with_a_bad_row_fails_check_config_and_run_naming_the_model(
+    tmp_path: Path,
+) -> None:
+    """A missing file named its model, but a bad row named only the file and the row: which
+    of the models sharing it, or of 30 models, failed was left to guess."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 50))
+    lines = (tmp_path / "ref.csv").read_text().splitlines()
+    cells = lines[30].split(",")
+    cells[2] = "oops"  # x3, a numeric feature
+    (tmp_path / "ref.csv").write_text("\n".join([*lines[:30], ",".join(cells), *lines[31:]]))
+    path = _write_config(tmp_path, "redis://127.0.0.1:1/0")
+    for command in ("check-config", "run"):
+        result = _cli(command, f"--config.file={path}")
+        assert result.returncode == 2
+        error = result.stderr.strip().splitlines()[-1]
+        assert error.startswith("error: model 'm': "), error
+        assert "ref.csv: row 30: column 'x3': 'oops' is not a number" in error
+
+
 def test_a_reference_loaded_into_redis_is_fitted_and_a_new_one_replaces_it_without_restart(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:

@@ -141,7 +141,7 @@ def test_a_gzip_bomb_in_a_redis_reference_stops_at_the_limit(
     fields = {k.encode(): v for k, v in encode_for_redis(b"0" * (2 * MiB), "csv").items()}
     with pytest.raises(
         ReferenceError,
-        match=r"^redis key k: reference is larger than the 1 MiB "
+        match=r"^model 'm': redis key k: reference is larger than the 1 MiB "
         r"limit once decompressed$",
     ):
         decode_from_redis(model, "k", fields)

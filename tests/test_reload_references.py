@@ -45,7 +45,7 @@ def test_a_reload_keeps_the_fit_of_an_unchanged_reference_file(tmp_path: Path) -
     assert new is old and new.fitted is fitted
 
 
-@pytest.mark.parametrize("broken", ["missing", "column dropped"])
+@pytest.mark.parametrize("broken", ["missing", "column dropped", "bad row"])
 def test_a_reload_fails_on_a_reference_file_a_restart_would_refuse(
     tmp_path: Path, broken: str
 ) -> None:
@@ -55,11 +55,15 @@ def test_a_reload_fails_on_a_reference_file_a_restart_would_refuse(
     fitted = old.fitted
     if broken == "missing":
         (tmp_path / "ref.csv").unlink()
+    elif broken == "bad row":  # it named the file and the row, not the model
+        lines = (tmp_path / "ref.csv").read_text().splitlines()
+        lines[5] = ",".join([*lines[5].split(",")[:2], "oops", *lines[5].split(",")[3:]])
+        (tmp_path / "ref.csv").write_text("\n".join(lines))
     else:
         data = sample(np.random.default_rng(3), 300)
         del data["x3"]
         write_reference(tmp_path / "ref.csv", data)
-    with pytest.raises(ReferenceError, match=r"ref\.csv|x3"):
+    with pytest.raises(ReferenceError, match=r"model 'm'.*(ref\.csv|x3)"):
         _pipelines(tmp_path, keep={"m": old})
     assert old.fitted is fitted  # the running model is untouched
 

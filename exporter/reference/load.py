@@ -8,7 +8,7 @@ import gzip
 import hashlib
 import sys
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -36,6 +36,7 @@ __all__ = [
     "ReferenceError",
     "categories",
     "format_of",
+    "naming",
     "parse_reference",
     "read_reference_file",
 ]
@@ -111,14 +112,25 @@ def read_reference_file(model: ModelConfig, path: str) -> ReferenceData:
     Only a regular file of at most MAX_REFERENCE_BYTES is read, opened without blocking, so
     a reference pointing at a FIFO, a device or a directory fails at once.
     """
-    fmt = format_of(path)
+    with naming(model):
+        fmt = format_of(path)
+        try:
+            content = read_regular_file(path, MAX_REFERENCE_BYTES)
+        except OSError as exc:
+            raise ReferenceError(f"cannot read reference {path}: {exc.strerror or exc}") from None
+        return parse_reference(model, content, fmt, path)
+
+
+@contextlib.contextmanager
+def naming(model: ModelConfig) -> Iterator[None]:
+    """Put the model first in a reference error: a bad row named only the file, not which of
+    the models sharing it (or of 30 models) failed."""
     try:
-        content = read_regular_file(path, MAX_REFERENCE_BYTES)
-    except OSError as exc:
-        raise ReferenceError(
-            f"model {model.name!r}: cannot read reference {path}: {exc.strerror or exc}"
-        ) from None
-    return parse_reference(model, content, fmt, path)
+        yield
+    except ReferenceError as exc:
+        if f"model {model.name!r}" in str(exc):
+            raise
+        raise ReferenceError(f"model {model.name!r}: {exc}") from None
 
 
 def gzipped(content: bytes, level: int) -> bytes:
@@ -159,9 +171,10 @@ def store_encoded(client: RedisClient, key: str, fields: Mapping[str, bytes]) ->
 
 
 def decode_from_redis(model: ModelConfig, key: str, fields: Mapping[bytes, bytes]) -> ReferenceData:
-    """Parse the hash written by `reference load`."""
-    fmt, content = unpack_from_redis(key, fields)
-    return parse_reference(model, content, fmt, f"redis key {key}")
+    """Parse the hash written by `reference load`; errors name the model and the key."""
+    with naming(model):
+        fmt, content = unpack_from_redis(key, fields)
+        return parse_reference(model, content, fmt, f"redis key {key}")
 
 
 def unpack_from_redis(key: str, fields: Mapping[bytes, bytes]) -> tuple[str, bytes]:
