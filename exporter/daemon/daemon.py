@@ -23,6 +23,7 @@ from exporter.daemon.runtime import (
 )
 from exporter.daemon.shard import Shard
 from exporter.daemon.signals import SignalEvents
+from exporter.daemon.startup import RedisProbe
 from exporter.daemon.watch import ConfigWatcher
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.catalog import spec
@@ -133,18 +134,23 @@ class Daemon:
         """Serve at once, then fit the references; evaluations begin when windows are rebuilt.
 
         A reference file that does not fit raises ReferenceError, with the listener closed.
+        A stop during start-up returns at once, and `exporter started` is not logged.
         """
         # One BLAS thread: OpenBLAS's thread per core makes an evaluation fight the reader and
         # the scrapes for a small machine's cores (0.52 s against 0.14 s on 2 busy cores).
         self._blas = threadpool_limits(limits=1, user_api="blas")
         fix_mmap_threshold()
+        probe = RedisProbe(self.client, self.reader, self.config.redis)
+        probe.check()  # so the first scrape says whether Redis answers
         self.http.start()  # fitting 50 models' files took a minute: probes must get answers
         try:
-            start_runtime(self.runtime, self._stopped)
+            started = start_runtime(self.runtime, self._stopped, probe)
         except ReferenceError:
             self.http.stop()
             self._blas.restore_original_limits()
             raise
+        if not started:  # a SIGTERM during the fits or the wait for the windows
+            return
         log.info(
             "exporter started",
             extra={"port": self.http.port, "models": [m.name for m in self.config.models]},
@@ -194,7 +200,7 @@ class Daemon:
                     p.changes.claim()
             self.store.retain({m.name for m in config.models})
             self._collector.set_models(config.models, config.web.external_url)
-            start_runtime(runtime, self._stopped, wait=False)  # changed models catch up
+            start_runtime(runtime, self._stopped)  # no wait: changed models catch up
             self._live.reloaded(True)
             log.info(
                 "config reloaded",

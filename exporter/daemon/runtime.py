@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
 import redis
@@ -15,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from exporter.config import Config
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.daemon.scheduler import Ticks, build_scheduler
+from exporter.daemon.startup import RedisProbe, fit_while_serving
 from exporter.daemon.validate import build_pipelines
 from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics
@@ -102,33 +104,30 @@ def _reference_stored(client: RedisClient, pipeline: ModelPipeline) -> bytes | N
         return None
 
 
-def start_runtime(runtime: Runtime, stopped: threading.Event, *, wait: bool = True) -> None:
+def start_runtime(
+    runtime: Runtime, stopped: threading.Event, probe: RedisProbe | None = None
+) -> bool:
     """Fit what is missing, start reading, wait (bounded) for the windows, then schedule.
 
-    Start-up fits every reference here, with the listener up; a file that does not fit
-    raises ReferenceError, and a stop (SIGTERM) ends the fits after the one in progress and
-    starts nothing. The wait is for start-up: the first tick then finds every window
-    rebuilt, rather than the catch-up job evaluating it up to CATCH_UP_SECONDS later. A
-    reload does not wait (`wait=False`): its kept models are evaluated at once and a changed
-    one is caught up once rebuilt; waiting held every model for BACKFILL_WAIT_SECONDS in a
-    Redis outage.
+    Start-up fits every reference on a worker thread, with the listener up and Redis PINGed
+    (see exporter.daemon.startup); a file that does not fit raises ReferenceError, and a stop
+    (SIGTERM) returns at once, abandoning the fit in progress. The wait is for start-up: the
+    first tick then finds every window rebuilt, rather than the catch-up job evaluating it up
+    to CATCH_UP_SECONDS later. A reload (no `probe`) does not wait: its kept models are
+    evaluated at once and a changed one is caught up once rebuilt; waiting held every model
+    for BACKFILL_WAIT_SECONDS in a Redis outage. False when a stop came first: nothing runs.
     """
-    if wait:
-        _ask_redis(runtime)
-    if not fit_references(runtime, stopped):
-        return
+    fits = partial(fit_references, runtime, stopped)
+    if probe is not None:
+        if not fit_while_serving(fits, stopped, probe):
+            return False
+    elif not fits():
+        return False
     runtime.reader.start()
-    if wait:
-        _wait_for_windows(runtime, stopped)
+    if probe is not None and not _wait_for_windows(runtime, stopped):
+        return False
     runtime.scheduler.start()
-
-
-def _ask_redis(runtime: Runtime) -> None:
-    """One PING, so mlmon_redis_up says whether Redis answers while the files fit, not 0."""
-    try:
-        runtime.reader.redis_up = bool(runtime.client.ping())
-    except (redis.RedisError, redis.exceptions.RedisClusterException):  # no node answers
-        runtime.reader.redis_up = False
+    return True
 
 
 def fit_references(runtime: Runtime, stopped: threading.Event) -> bool:
@@ -149,18 +148,21 @@ def fit_references(runtime: Runtime, stopped: threading.Event) -> bool:
     return True
 
 
-def _wait_for_windows(runtime: Runtime, stopped: threading.Event) -> None:
-    """Until the windows are rebuilt, BACKFILL_WAIT_SECONDS pass or a SIGTERM comes."""
+def _wait_for_windows(runtime: Runtime, stopped: threading.Event) -> bool:
+    """Until the windows are rebuilt or BACKFILL_WAIT_SECONDS pass; False when a stop came."""
     deadline = time.monotonic() + BACKFILL_WAIT_SECONDS
     while not runtime.reader.backfilled.wait(0.2):
         if runtime.reader.rebuilds_nothing:  # no stream at all (a shard with no model)
-            return
-        if stopped.is_set() or time.monotonic() > deadline:
+            return True
+        if stopped.is_set():
+            return False
+        if time.monotonic() > deadline:
             log.warning(
                 "windows not rebuilt yet (%s); evaluations start once they are",
                 "redis answers" if runtime.reader.redis_up else runtime.reader.down_because,
             )
-            return
+            return True
+    return not stopped.is_set()
 
 
 def _fit_now(runtime: Runtime, pipeline: ModelPipeline) -> None:
