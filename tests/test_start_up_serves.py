@@ -65,6 +65,10 @@ def test_probes_and_metrics_answer_while_start_up_fits_the_reference_files(
     """30 models' files took 14 s to fit with nothing listening: /healthz was refused, so a
     liveness probe restarted a pod fitting 50 of them, and Prometheus saw the target down."""
     path, port = _setup(tmp_path, redis_server.url)
+    with redis_server.client().pipeline(transaction=False) as pipe:
+        for _ in range(2000):  # unread while the references fit
+            pipe.xadd("mlmon:{m0}:predictions", {"data": b"{}"})
+        pipe.execute()
     with exporter(path) as proc:
         wait_for(lambda: _get(port, "/healthz")[0] == 200, 30, 0.05, "/healthz")
         fitted = _fitting(port, proc)
@@ -73,6 +77,8 @@ def test_probes_and_metrics_answer_while_start_up_fits_the_reference_files(
         assert status == 200 and "mlmon_build_info{" in body
         assert "\nmlmon_redis_up 1.0\n" in body  # Redis answers: not 0 while files fit
         assert "mlmon_window_samples{" not in body  # no model series before an evaluation
+        # Nothing read yet: not lag 0 ("caught up"), nor a reader 0 ("restarting after a crash")
+        assert "\nmlmon_stream_lag_" not in body and "\nmlmon_reader_up " not in body, body
         seen = [fitted]
 
         def ready() -> bool:
@@ -83,6 +89,9 @@ def test_probes_and_metrics_answer_while_start_up_fits_the_reference_files(
 
         wait_for(ready, 60, 0.05, "readiness")
         assert seen == sorted(seen) and len(set(seen)) > 1, seen  # counted up as they fit
+        assert _sample(port, "mlmon_reader_up") == 1.0
+        lag = '{kind="predictions",model="m0"}'
+        wait_for(lambda: _sample(port, f"mlmon_stream_lag_entries{lag}") == 0, 10, 0.05, "lag")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
 

@@ -35,7 +35,8 @@ EXPORTER: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_reader_up",
         "gauge",
-        "1 while the stream reader runs, 0 while it is restarting after a crash.",
+        "1 while the stream reader runs, 0 while it is restarting after a crash; absent "
+        "before it starts (while start-up fits the references).",
         (),
     ),
     MetricSpec(
@@ -92,14 +93,15 @@ EXPORTER: tuple[MetricSpec, ...] = (
     MetricSpec(
         "mlmon_stream_lag_entries",
         "gauge",
-        "Entries added to the stream that the reader has not read yet (Redis 7.0 and later).",
+        "Entries added to the stream that the reader has not read yet (Redis 7.0 and later); "
+        "absent until the reader has checked the stream.",
         ("model", "kind"),
     ),
     MetricSpec(
         "mlmon_stream_lag_seconds",
         "gauge",
         "Time from the oldest entry the reader has not read yet to the newest entry in "
-        "the stream; 0 when it has read everything.",
+        "the stream; 0 when it has read everything, absent until it has checked the stream.",
         ("model", "kind"),
         "seconds",
     ),

@@ -95,7 +95,7 @@ class LiveMetrics:
         self.lag_seconds = gauge("mlmon_stream_lag_seconds", registry)
         self.interval = gauge("mlmon_evaluation_interval_seconds", registry)
         self.configured_at = gauge("mlmon_model_configured_timestamp_seconds", registry)
-        self.reader_up = gauge("mlmon_reader_up", registry)
+        self._reader_up: Gauge | None = None  # registered when the reader starts
         self.reader_restarts = counter("mlmon_reader_restarts_total", registry)
         self.render_failures = counter("mlmon_exposition_failures_total", registry)
         self.reference_lost = counter("mlmon_reference_lost_total", registry)
@@ -148,8 +148,8 @@ class LiveMetrics:
             for kind in KINDS:
                 for family in (self.read, self.skipped, self.unknown_field, self.lost):
                     family.labels(m.name, kind)
-                self.lag_entries.labels(m.name, kind)
-                self.lag_seconds.labels(m.name, kind)
+                # No lag series until the reader has measured the stream: 0 read "caught up"
+                # while start-up fitted the references over 2,000 unread entries.
             for kind in LIMITED_KINDS:
                 self.limited.labels(m.name, kind)
             self._max_versions[m.name] = m.max_versions
@@ -174,6 +174,14 @@ class LiveMetrics:
         self.last_reload_ok.set(1.0 if ok else 0.0)
         if ok:
             self.last_reload_at.set(self._clock())
+
+    def reader_running(self, running: bool) -> None:
+        """mlmon_reader_up, exported once the reader has started: 0 before it, while start-up
+        fits the references, read as "restarting after a crash" and paged MLMonReaderDown."""
+        with self._lock:
+            if self._reader_up is None:
+                self._reader_up = gauge("mlmon_reader_up", self._registry)
+        self._reader_up.set(1.0 if running else 0.0)
 
     def redis_version(self, supported: bool) -> None:
         """Whether the server is new enough; the series appears once the version is known."""

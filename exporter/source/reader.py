@@ -117,7 +117,7 @@ class StreamReader:
 
     def _set_running(self, running: bool) -> None:
         self.running = running
-        self._live.reader_up.set(1.0 if running else 0.0)
+        self._live.reader_running(running)
 
     def _loop(self) -> None:
         """Backfill once, then read; on Redis errors back off exponentially up to the cap."""

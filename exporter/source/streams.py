@@ -46,7 +46,6 @@ class Consumer(Protocol):
 class ReaderMetrics(Protocol):
     """The series the reader keeps current: its own health, lag and lost entries."""
 
-    reader_up: Gauge
     reader_restarts: Counter
     lag_entries: Gauge
     lag_seconds: Gauge
@@ -54,6 +53,10 @@ class ReaderMetrics(Protocol):
 
     def redis_version(self, supported: bool) -> None:
         """Record whether the server's version is one we support."""
+        ...
+
+    def reader_running(self, running: bool) -> None:
+        """Record whether the reader runs (after it started: not before)."""
         ...
 
 
