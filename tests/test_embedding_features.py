@@ -358,5 +358,5 @@ def test_sample_rows_bounds_the_reference_rows_a_method_keeps(
     bounded, unbounded = fitted.embeddings[0].method, default.embeddings[0].method
     assert bounded is not None and unbounded is not None
     assert bounded.nbytes < unbounded.nbytes  # type: ignore[attr-defined]
-    if method == "mmd":  # the kept sample itself: sample_rows x dimension doubles
-        assert bounded.nbytes == 8 * held_rows * DIM  # type: ignore[attr-defined]
+    if method == "mmd":  # the kept pool itself: 4 x sample_rows x dimension 32-bit floats
+        assert bounded.nbytes == 4 * 4 * held_rows * DIM  # type: ignore[attr-defined]

@@ -210,8 +210,8 @@ class FeatureKeys(DriftKeys):
         ]
         | None
     ) = None
-    """Rows of the reference an embedding's method keeps, and of each window mmd and
-    domain_classifier score (10 to 2000; default 1000 for mmd, else 2000)."""
+    """Rows of each window mmd and domain_classifier score, and of the reference the method
+    keeps (mmd keeps 4 times as many; 10 to 2000; default 1000 for mmd, else 2000)."""
 
     @model_validator(mode="after")
     def _fits_type(self) -> Self:

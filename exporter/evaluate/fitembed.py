@@ -1,6 +1,6 @@
 """Embedding methods fitted on reference vectors, and the sample a segment key's values share.
 
-An embedding method keeps up to `reference_rows` reference vectors (3 MB at 384 dimensions for
+An embedding method keeps up to `reference_rows` reference vectors (6 MB at 384 dimensions for
 mmd). Fitting one per segment value at that size would multiply it by up to 100 values per
 key; instead a key's own values split one such sample between them (docs/segments.md).
 """
@@ -41,10 +41,12 @@ def embedding_method(
 
 def kept_rows(f: FeatureConfig) -> int:
     """How many reference vectors the feature's model-wide method keeps at most."""
-    if f.sample_rows is not None:
-        return f.sample_rows
     method = EMBEDDING_METHODS.get(f.drift.method or DEFAULT_METHOD[FeatureType.EMBEDDING])
-    return method.default_reference_rows if method is not None else MIN_ROWS
+    if method is None:
+        return MIN_ROWS
+    if f.sample_rows is not None:
+        return f.sample_rows * method.kept_per_sample_row
+    return method.default_reference_rows
 
 
 def shares(counts: Sequence[int], total: int) -> list[int]:

@@ -1,15 +1,14 @@
 """Embedding drift: MMD, a domain classifier and projected KS, each on bounded row subsamples.
 
 An embedding feature is a fixed-dimension vector per record, so every method takes a 2-D float
-array (rows x dimension). A fitted method keeps a seeded random subsample of the reference, never
-the whole of it; mmd and domain_classifier score a bounded subsample of the window and pca_ks,
-linear in rows, projects all of it. Memory held per feature is fixed by the settings whatever
-the reference size (docs/statistics.md, "Embedding drift", gives the formulas). The registry
-(exporter.stats.METHODS) lists them for FeatureType.EMBEDDING.
+array (rows x dimension). A fitted method keeps a seeded random subsample of the reference;
+mmd and domain_classifier score bounded subsamples, pca_ks projects the whole window. Memory
+held per feature is fixed by the settings (docs/statistics.md, "Embedding drift").
 """
 
 from __future__ import annotations
 
+import zlib
 from abc import abstractmethod
 from typing import Any, ClassVar
 
@@ -17,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from exporter.stats.base import DriftMethod, FloatArray
-from exporter.stats.kernel import median_bandwidth, permutation_test, rbf_kernel, squared_distances
+from exporter.stats.kernel import mmd_test
 from exporter.stats.kinds import FeatureType
 from exporter.stats.lazy import scipy_stats
 
@@ -57,6 +56,8 @@ class EmbeddingMethod(DriftMethod):
     is_test = True
     default_threshold = 0.05
     default_reference_rows: ClassVar[int]
+    # Reference rows kept per row a score compares (`sample_rows` sets both): mmd keeps 4.
+    kept_per_sample_row: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -148,11 +149,12 @@ class _SampledWindow(EmbeddingMethod):
 
 
 class MaximumMeanDiscrepancy(_SampledWindow):
-    """Unbiased MMD^2 with an RBF kernel; p-value from permutations of the pooled subsamples."""
+    """Unbiased MMD^2, RBF kernel, permutation p-value; each window meets a fresh reference draw."""
 
     name = "mmd"
-    default_reference_rows = 1000
+    default_reference_rows = 4000
     default_window_rows = 1000
+    kept_per_sample_row = 4
 
     def __init__(
         self,
@@ -169,17 +171,16 @@ class MaximumMeanDiscrepancy(_SampledWindow):
         most = _positive_int(max_permutations, "max_permutations", self.name)
         self._max_permutations = max(most, self._permutations)
 
-    def _score_rows(self, window: FloatArray, rng: np.random.Generator) -> tuple[float, float]:
-        """Observed MMD^2 and the share of permuted splits at least as large (plus one).
+    def _fit_rows(self, sample: FloatArray) -> None:
+        """The pool each score draws from, as float32 like the window's own ring."""
+        self._sample = sample.astype(np.float32)
 
-        The bandwidth is the median heuristic over the pooled rows, which no permutation
-        changes, so the permutation p-value is exact; one fitted on the reference alone is not.
-        """
-        rows = _subsample(window, self._window_rows, rng)
-        d2 = squared_distances(pooled := np.concatenate([self._sample, rows]), pooled)
-        kernel = rbf_kernel(d2, median_bandwidth(d2), overwrite=True)
-        m, batch = self._sample.shape[0], self._permutations
-        return permutation_test(kernel, m, rng, batch, self._max_permutations)
+    def _score_rows(self, window: FloatArray, rng: np.random.Generator) -> tuple[float, float]:
+        """MMD^2 and its p-value; reference rows drawn by the window's rows' hash: same answer."""
+        rows = np.ascontiguousarray(_subsample(window, self._window_rows, rng))
+        rng = np.random.default_rng([self._seed + 1, zlib.crc32(rows.data)])
+        sample = _subsample(self._sample, self._window_rows, rng).astype(np.float64)
+        return mmd_test(sample, rows, rng, self._permutations, self._max_permutations)
 
 
 class DomainClassifier(_SampledWindow):
@@ -292,7 +293,8 @@ def make_embedding_method(
         known = ", ".join(sorted(EMBEDDING_METHODS))
         raise ValueError(f"unknown embedding drift method '{name}' (known: {known})")
     if sample_rows is not None:
-        settings = {"reference_rows": sample_rows, **settings}
+        kept = sample_rows * method_class.kept_per_sample_row
+        settings = {"reference_rows": kept, **settings}
         if issubclass(method_class, _SampledWindow):
             settings.setdefault("window_rows", sample_rows)
     return method_class(threshold=threshold, **settings)
