@@ -19,8 +19,9 @@ LEVEL = {"DE": 0.2, "FR": 0.0, "US": 0.3, "GB": -0.1, "IT": -0.2, "LU": 0.5}
 TRIALS = 12
 
 
-def _model() -> ModelConfig:
-    text = """
+def _model(extra: str = "") -> ModelConfig:
+    text = (
+        """
 models:
   - name: m
     task: regression
@@ -30,8 +31,10 @@ models:
       - {name: amount, type: numeric, method: ks}
       - {name: age, type: numeric, method: ks}
       - {name: country, type: categorical, method: chi2}
-    segments: [{feature: country, max_values: 3, min_samples: 100}]
-"""
+    segments: [{feature: country, max_values: 3, min_samples: 100}]"""
+        + extra
+        + "\n"
+    )
     return load_config_text(text).models[0]
 
 
@@ -102,7 +105,7 @@ def test_other_shifted_in_its_own_values_is_still_flagged_drifted() -> None:
     assert other.reference_own and other.drift_detected is True
 
 
-def test_other_pooling_other_values_than_the_reference_left_out_gets_no_decision() -> None:
+def test_other_pooling_other_values_than_the_reference_left_out_gets_no_drift_decision() -> None:
     """Without US the window names GB among its top three, so `__other__` pools IT and LU
     only; the reference rows fitted for it (GB, IT and LU) are not theirs."""
     rng = np.random.default_rng(5)
@@ -110,6 +113,23 @@ def test_other_pooling_other_values_than_the_reference_left_out_gets_no_decision
     fitted = fit_reference(model, _reference(rng, 5000))
     window = _window(rng, 3000, ("DE", "FR", "GB", "IT", "LU"))
     other = _other(evaluate_segments(model, fitted, window, JoinedPairs((), ())))
-    assert other.samples >= 100
-    assert not other.evaluated and not other.reference_own
-    assert other.features == () and other.drift_detected is None
+    assert other.samples >= 100 and other.evaluated and not other.reference_own
+    assert other.drift_detected is None and other.drift_share is None
+    assert [f.name for f in other.features] == ["amount", "age"]
+    assert all(f.drift is None and f.missing_ratio == 0.0 for f in other.features)
+
+
+def test_other_pooling_other_values_still_checks_its_performance_bounds() -> None:
+    """An outside review: every IT and LU prediction far off, with no drift decision for the
+    pool, left `__other__` unevaluated, so its broken bound could never alert."""
+    rng = np.random.default_rng(6)
+    model = _model("\n    performance: {mae: {max: 1.0}}")
+    fitted = fit_reference(model, _reference(rng, 5000))
+    window = _window(rng, 3000, ("DE", "FR", "GB", "IT", "LU"))
+    codes = rng.choice([0, 1, 3, 4, 5], 600).astype(np.int32)
+    actual = rng.normal(0, 1, 600)
+    predicted = actual + np.where(np.isin(codes, [4, 5]), 10.0, 0.1)
+    pairs = JoinedPairs(tuple(predicted), tuple(actual), slices=codes[:, None])
+    segments = evaluate_segments(model, fitted, window, pairs)
+    assert dict(_other(segments).out_of_bounds) == {"mae": True}
+    assert dict(next(s for s in segments if s.value == "DE").out_of_bounds) == {"mae": False}

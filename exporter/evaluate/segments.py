@@ -71,13 +71,18 @@ def _reference(
         return (own, True) if matched else (None, False)
     if own is not None:
         return own, True
+    return _whole(segment, fitted), False
+
+
+def _whole(segment: SegmentConfig, fitted: FittedReference) -> SegmentFit:
+    """The whole reference's fitted features, but the segment's own feature."""
     others = [i for i, c in enumerate(fitted.features) if c.name != segment.feature]
     histograms = fitted.histograms
     return SegmentFit(
         tuple(fitted.features[i] for i in others),
         tuple(histograms[i] for i in others) if histograms else (),
         embeddings=fitted.embeddings,
-    ), False
+    )
 
 
 def _performance(
@@ -133,16 +138,21 @@ def _raw(
     they were measured against (None: no decision)."""
     samples = int(group.rows.sum())
     reference, own = _reference(segment, fitted, group)
-    if samples < segment.min_samples or reference is None:
+    if samples < segment.min_samples:
         return SegmentSnapshot(segment.name, group.value, samples, False, own), None
+    # An __other__ whose pool is not the reference's keeps its quality and performance
+    # checks against the whole reference; only its drift is not decided (see _reference).
+    judged = reference if reference is not None else _whole(segment, fitted)
     rows = view.subset(group.rows)
-    scalar = score_features(reference.columns, rows, segment.min_samples)
+    scalar = score_features(judged.columns, rows, segment.min_samples)
     drawn = tuple(
-        with_histogram(f, h, rows) for f, h in zip(scalar, reference.histograms, strict=False)
+        with_histogram(f, h, rows) for f, h in zip(scalar, judged.histograms, strict=False)
     )
     features = drawn + scalar[len(drawn) :]
-    features += score_embeddings(reference.embeddings, rows, segment.min_samples)
-    baselines = (reference.baseline, fitted.noise)
+    features += score_embeddings(judged.embeddings, rows, segment.min_samples)
+    if reference is None:
+        features = tuple(replace(f, drift=None) for f in features)
+    baselines = (judged.baseline, fitted.noise)
     performance, out_of_bounds, bounds = _performance(
         model, segment, baselines, pairs.subset(group.pairs)
     )
@@ -183,7 +193,7 @@ def _corrected(
     model: ModelConfig, raw: list[tuple[SegmentSnapshot, SegmentFit | None]]
 ) -> tuple[SegmentSnapshot, ...]:
     """Decisions on p-values adjusted over every evaluated segment value's features at once."""
-    every: list[FeatureSnapshot] = [f for s, _ in raw for f in s.features]
+    every: list[FeatureSnapshot] = [f for s, r in raw if r is not None for f in s.features]
     corrected = iter(correct(tuple(every), model.drift_correction))
     out = []
     for snap, reference in raw:

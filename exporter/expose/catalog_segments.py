@@ -76,7 +76,8 @@ SEGMENTS: tuple[MetricSpec, ...] = (
         "gauge",
         "1 when the segment value is compared with its own reference rows (for a feature "
         "key's __other__, those of the values it pools), 0 when with the whole reference (it "
-        "is absent from it, or the segment key is a tag) or, for __other__, not evaluated.",
+        "is absent from it, or the segment key is a tag) or, for __other__, when its pool is "
+        "not the one the reference left out (then no drift decision).",
         SEGMENT,
     ),
     MetricSpec(
