@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from exporter.config import ModelConfig, load_config_text
 from exporter.evaluate.fit import FittedReference, fit_reference
@@ -133,3 +134,12 @@ def test_a_segment_whose_labels_turned_a_quarter_wrong_is_out_of_bounds() -> Non
         broken += dict(segments["B"].out_of_bounds)["accuracy"]
         assert not dict(segments["A"].out_of_bounds)["accuracy"]
     assert broken == 10
+
+
+def test_the_bound_widens_by_students_t_of_the_jackknife_degrees_of_freedom() -> None:
+    from scipy import stats  # type: ignore[import-untyped]
+
+    from exporter.evaluate import baselines
+
+    expected = stats.t.ppf(1 - baselines.ALPHA, baselines.GROUPS - 1)
+    assert pytest.approx(expected, rel=1e-12) == baselines.T
