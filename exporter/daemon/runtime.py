@@ -200,12 +200,12 @@ def readiness(runtime: Runtime, metrics_healthy: bool) -> tuple[bool, str]:
         return False, runtime.reader.down_because
     if not runtime.reader.running:
         return False, "stream reader not running (restarting after a crash)"
+    missing = [p.model.name for p in runtime.pipelines if not p.reference_loaded]
+    if missing:  # before the rebuild: only an operator's `reference load` ends it
+        return False, "reference not loaded: " + ", ".join(missing)
     reader = runtime.reader
     if not (runtime.reloaded or reader.backfilled.is_set() or reader.rebuilds_nothing):
         return False, "rebuilding windows from redis"
-    missing = [p.model.name for p in runtime.pipelines if not p.reference_loaded]
-    if missing:
-        return False, "reference not loaded: " + ", ".join(missing)
     kept = [p.model.name for p in runtime.pipelines if p.reference_note]
     if kept:  # still useful, so still ready; the detail says what to fix
         return True, "ready; reference key missing, fitted copy in use: " + ", ".join(kept)
