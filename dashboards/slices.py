@@ -34,11 +34,12 @@ def performance(kind: str, labels: str, select: str = "") -> str:
     return " or ".join(S.gauge(f"mlmon_{kind}_{unit}", labels, extra=select) for unit in UNITS)
 
 
-def bounds(bound: str) -> str:
-    """The model's configured bound in every unit family, drawn dashed next to the slices."""
-    names = (f"mlmon_model_performance_{bound}_ratio", f"mlmon_model_regression_error_{bound}",
-             f"mlmon_model_loss_{bound}")
-    return " or ".join(S.gauge(name, "metric") for name in names)
+def segment_bounds(bound: str) -> str:
+    """The bound each segment value's metric is held to (the model's, or its own baseline's
+    widened for sampling error) in every unit family, drawn dashed next to the slices."""
+    names = (f"mlmon_segment_performance_{bound}_ratio", f"mlmon_segment_regression_error_{bound}",
+             f"mlmon_segment_loss_{bound}")
+    return " or ".join(S.gauge(name, f"{PER_SLICE}, metric", extra=SLICE) for name in names)
 
 
 def variables() -> list[Json]:
@@ -113,13 +114,19 @@ def segments(lay: Layout) -> None:
         [Query(S.gauge("mlmon_segment_feature_drift_p_value", f"{PER_SLICE}, feature, method",
                        feature=True, extra=SLICE),
                f"{SLICE_LEGEND} · {{{{feature}}}} ({{{{method}}}})")], log=True), w=8)
+    per_metric = f"{PER_SLICE}, metric"
     lay.add(timeseries(
         "Realised performance by segment", "Each segment value's realised metrics from its "
-        "labels, against the model's dashed min/max: a segment below the model's bar while "
-        "the model is above it is where the errors concentrate.", "none",
-        [Query(performance("segment", f"{PER_SLICE}, metric", SLICE),
-               f"{SLICE_LEGEND} · {{{{metric}}}}"),
-         Query(bounds("min"), "min · {{metric}}"), Query(bounds("max"), "max · {{metric}}")]),
+        "labels, against the bound it is held to (dashed): the model's min/max, or its own "
+        "baseline less max_drop and an allowance for the sampling error of a small segment. "
+        "A segment below its bar while the model is above its own is where the errors "
+        "concentrate; the bar is what MLMonSegmentPerformanceOutOfBounds compares with.",
+        "none",
+        [Query(performance("segment", per_metric, SLICE), f"{SLICE_LEGEND} · {{{{metric}}}}"),
+         Query(segment_bounds("min"),
+               f"min · {SLICE_LEGEND} · {{{{metric}}}}"),
+         Query(segment_bounds("max"),
+               f"max · {SLICE_LEGEND} · {{{{metric}}}}")]),
         w=8)
     lay.add(timeseries(
         "Samples by segment", "Predictions of each segment value in the evaluated window; the "

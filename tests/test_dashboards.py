@@ -526,3 +526,19 @@ def test_two_replicas_of_a_model_show_its_volume_once(
     check = {"expr": expr, "eval_time": "20m", "exp_samples": [{"labels": labels, "value": 1}]}
     case = {"interval": "1m", "input_series": series, "promql_expr_test": [check]}
     promtool_passes(tmp_path, case)
+
+
+def test_segment_performance_is_drawn_against_the_bound_each_segment_value_is_held_to() -> None:
+    """MLMonSegmentPerformanceOutOfBounds compares a value with its own bound (its baseline less
+    max_drop and a sampling allowance); the panel drew the model's, so an alert on a segment
+    above the model's min showed no line it had crossed."""
+    panel = next(
+        p
+        for p in panels(load("ml-model-detail.json"))
+        if p["title"] == "Realised performance by segment"
+    )
+    dashed = [t for t in panel["targets"] if t["legendFormat"].startswith(("min ", "max "))]
+    assert len(dashed) == 2
+    for target in dashed:
+        assert "mlmon_segment_performance_" in target["expr"]
+        assert "{{segment_value}}" in target["legendFormat"]
