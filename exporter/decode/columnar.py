@@ -142,25 +142,23 @@ def rows(value: Any, features: frozenset[str] | None) -> list[dict[str, Any]]:
     if not isinstance(value, dict):
         raise Malformed(Reason.BAD_BATCH)
     top = {k: v for k, v in value.items() if v is not None}
-    inner: dict[str, dict[str, Any]] = {}
-    others: dict[str, Any] = {}  # features the config does not name
-    names = features if features is not None else frozenset()
-    for key in ("features", "tags") if features is not None else ():
-        obj = top.pop(key, {})
-        if not isinstance(obj, dict):
-            raise Malformed(Reason.BAD_BATCH)
-        kept = obj if key == "tags" else {k: v for k, v in obj.items() if k in names}
-        inner[key] = {k: v for k, v in kept.items() if v is not None}
-        if key == "features" and obj:
-            others = {k: v for k, v in obj.items() if k not in kept}
-    n = _shared_length([*top.values(), *(v for obj in inner.values() for v in obj.values())])
+    given = top.pop("features", None) if features is not None else None
+    tag_arrays = top.pop("tags", {}) if features is not None else {}
+    if not isinstance(given, dict | None) or not isinstance(tag_arrays, dict):
+        raise Malformed(Reason.BAD_BATCH)
+    names = features or frozenset()  # labels have neither nested object: theirs are unknown keys
+    configured = {k: v for k, v in (given or {}).items() if k in names and v is not None}
+    others = {k: v for k, v in (given or {}).items() if k not in names}
+    tag_arrays = {k: v for k, v in tag_arrays.items() if v is not None}
+    n = _shared_length([*top.values(), *configured.values(), *tag_arrays.values()])
     records = [{k: v[i] for k, v in top.items() if v[i] is not None} for i in range(n)]
+    tags = _tag_rows(tag_arrays, n) or [None] * n
     for i, record in enumerate(records):
-        if features is not None and value.get("features") is not None:
-            record["features"] = {k: v[i] for k, v in inner["features"].items()}
+        if given is not None:
+            record["features"] = {k: v[i] for k, v in configured.items()}
             record["features"].update((k, None) for k, v in others.items() if _has(v, i, n))
-        if tags := {k: v[i] for k, v in inner.get("tags", {}).items() if v[i] is not None}:
-            record["tags"] = tags
+        if tags[i] is not None:
+            record["tags"] = tags[i]
     return records
 
 

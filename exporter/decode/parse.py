@@ -65,14 +65,7 @@ class Reader:
         Read by the stdlib, which takes NaN and lone surrogates, so that such a value loses
         only its record; the fast path has already taken every entry without one.
         """
-        try:
-            value = json.loads(payload)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise Malformed(Reason.INVALID_JSON) from None
-        return [
-            Unusable(r) if (r := _unusable(self._read(row))) else row
-            for row in rows(value, self._features)
-        ]
+        return _each(rows(_loads(payload), self._features), self._read)
 
     def record(self, source: Any) -> tuple[Any, bool]:
         """One record as its typed struct, or as `Refused` when a field has the wrong type;
@@ -188,15 +181,25 @@ def diagnose(payload: bytes, each: bool = False, read: Callable[[Any], Any] = _w
     NaN or a lone surrogate becomes an Unusable), so one bad record does not lose the rest.
     read: the part of a record that is checked (Reader._read).
     """
-    try:
-        value = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise Malformed(Reason.INVALID_JSON) from None
+    value = _loads(payload)
     if each and isinstance(value, list):
-        return [Unusable(r) if (r := _unusable(read(item))) else item for item in value]
+        return _each(value, read)
     if (reason := _unusable(read(value))) is not None:
         raise Malformed(reason)
     return value
+
+
+def _loads(payload: bytes) -> Any:
+    """The stdlib's reading of bytes msgspec refused (it takes NaN and lone surrogates)."""
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise Malformed(Reason.INVALID_JSON) from None
+
+
+def _each(records: list[Any], read: Callable[[Any], Any]) -> list[Any]:
+    """Each record, or an Unusable saying why it cannot be used: it alone is lost."""
+    return [Unusable(r) if (r := _unusable(read(record))) else record for record in records]
 
 
 def _unusable(value: Any) -> Reason | None:
