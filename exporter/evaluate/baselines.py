@@ -10,16 +10,14 @@ metric is worse than the reference's by more than max_drop.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from exporter.config import ModelConfig
 from exporter.config.performance import Bounds
-from exporter.evaluate.performance import Pairs, baseline, performance
-from exporter.reference.data import ReferenceData, missing
+from exporter.evaluate.performance import Pairs, baseline, labelled_rows, performance
+from exporter.reference.data import ReferenceData
 
 ALPHA = 0.05  # one-sided level of each segment value's max_drop test
 # Delete-a-group jackknife: each metric recomputed without one group of rows, on at most
@@ -50,7 +48,7 @@ def measure(
     if not metrics or all(b.max_drop is None for _, b in model.performance):
         return Baseline(metrics)
     label, prediction = data.label or (), data.prediction or ()
-    rows = [i for i in (range(data.rows) if at is None else at) if _labelled(label, prediction, i)]
+    rows = list(labelled_rows(data, at))
     sample = np.random.default_rng(0).permutation(rows)[:NOISE_ROWS]
     pred = np.array([prediction[i] for i in sample], dtype=object)
     true = np.array([label[i] for i in sample], dtype=object)
@@ -69,10 +67,6 @@ def measure(
             variance = (GROUPS - 1) / GROUPS * float(np.sum((jack - jack.mean()) ** 2))
             spread.append((name, math.sqrt(variance * len(sample))))
     return Baseline(metrics, tuple(spread), len(rows))
-
-
-def _labelled(label: Sequence[Any], prediction: Sequence[Any], i: int) -> bool:
-    return not missing(label[i]) and not missing(prediction[i])
 
 
 def bound(

@@ -6,7 +6,7 @@ averages over classes they are skipped, as scikit-learn does with `zero_division
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -211,8 +211,7 @@ def baseline(
     prediction: Sequence[Any] = data.prediction
     label: Sequence[Any] = data.label
     score = data.score
-    rows = range(data.rows) if at is None else at
-    labelled = (i for i in rows if not missing(label[i]) and not missing(prediction[i]))
+    labelled = labelled_rows(data, at)
     if next(islice(labelled, count - 1, None), None) is None:  # fewer than count
         return ()
     if at is not None:  # the rows' own columns; all rows need no copy
@@ -220,6 +219,13 @@ def baseline(
         score = None if score is None else score[at]
     scores = () if score is None else [None if v != v else float(v) for v in score.tolist()]
     return performance(model, prediction, label, scores)
+
+
+def labelled_rows(data: ReferenceData, at: Sequence[int] | None = None) -> Iterator[int]:
+    """The reference rows `at` (None: all) with both a prediction and a label."""
+    label, prediction = data.label or (), data.prediction or ()
+    rows = range(data.rows) if at is None else at
+    return (i for i in rows if not missing(label[i]) and not missing(prediction[i]))
 
 
 def error_baseline(
