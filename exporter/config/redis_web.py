@@ -38,6 +38,10 @@ def redis_url(url: str) -> str:
         raise ConfigError("", f"invalid port ({exc})") from None
     if not parts.hostname:
         raise ConfigError("", "must name a host, e.g. redis://localhost:6379/0")
+    database = parts.path.lstrip("/")
+    if database and not (database.isascii() and database.isdigit()):
+        # redis-py reads a path it cannot parse as database 0: /l typed for /1 read another db
+        raise ConfigError("", "invalid database: the path must be a number, e.g. /0")
     return url
 
 
