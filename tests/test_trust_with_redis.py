@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import subprocess
 import sys
@@ -269,6 +270,37 @@ def test_a_reload_applies_the_external_url_and_the_log_level(
         assert root.level == logging.ERROR
     finally:
         root.setLevel(level)
+        daemon.stop()
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_a_reload_promises_a_new_listen_address_only_when_no_flag_overrides_it(
+    redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, flag: bool
+) -> None:
+    """With --web.listen-address set, a restart still listens where the flag says."""
+    write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(17), 500))
+    path = tmp_path / "config.yaml"
+    path.write_text(_config_text(redis_server.url, free_port(), ("a",)))
+    address = f"127.0.0.1:{free_port()}" if flag else None
+    daemon = Daemon(
+        load_config(str(path)),
+        registry=CollectorRegistry(),
+        config_path=str(path),
+        listen_address=address,
+    )
+    daemon.start()
+    try:
+        moved = re.sub(
+            r"listen_address: '?127\.0\.0\.1:\d+",
+            f"listen_address: '127.0.0.1:{free_port()}",
+            path.read_text(),
+        )
+        path.write_text(moved)
+        with caplog.at_level(logging.INFO):
+            assert daemon.reload()
+        promised = "take effect after a restart" in caplog.text
+        assert promised is not flag
+    finally:
         daemon.stop()
 
 

@@ -64,7 +64,7 @@ class Daemon:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.store = SnapshotStore()
         self._config_path = config_path
-        self._log_level = log_level  # the --log.level flag, which log_level does not override
+        self._log_level, self._listen_flag = log_level, listen_address  # flags win over keys
         self._shard = shard or Shard()
         live = live_registry()  # counters, process, Python; the snapshot is rendered apart
         self._live = LiveMetrics(live, self._shard.filter(config).models, clock)
@@ -183,7 +183,7 @@ class Daemon:
                 log.error("config reload rejected; keeping the running config: %s", exc)
                 return False
             if config.web.listen_address != old.config.web.listen_address:
-                log.warning("web.listen_address changes take effect after a restart")
+                self._listen_changed()
             if self._log_level is None and config.log_level != old.config.log_level:
                 set_level(config.log_level)
             changed = {m.name for m in config.models} - {
@@ -207,6 +207,13 @@ class Daemon:
                 extra={"models": [m.name for m in config.models], "changed": sorted(changed)},
             )
             return True
+
+    def _listen_changed(self) -> None:
+        """A restart with the same flag keeps its address: promising the config's misled."""
+        if self._listen_flag is None:
+            log.warning("web.listen_address changes take effect after a restart")
+        else:
+            log.info("web.listen_address changed; --web.listen-address keeps it unused")
 
     def run_until_signalled(self) -> int:
         """Run until SIGTERM or SIGINT (SIGHUP reloads), then stop cleanly; returns 0.
