@@ -89,8 +89,8 @@ def test_score_keys_outside_the_classes_add_up_under_other() -> None:
     model = _pipeline().model.model_copy(update={"classes": ("a", "b")})
     names = ClassNames(model)
     scores = {"a": 0.2, "c": 0.25, "b": 0.3, LONG: 0.25}
-    assert names.compact(scores) == (("a", OTHER, "b"), (0.2, 0.5, 0.3))
-    assert names.compact({"b": 0.4, "a": 0.6}) == (("b", "a"), (0.4, 0.6))
+    assert dict(zip(*names.compact(scores), strict=True)) == {"a": 0.2, OTHER: 0.5, "b": 0.3}
+    assert dict(zip(*names.compact({"b": 0.4, "a": 0.6}), strict=True)) == {"a": 0.6, "b": 0.4}
 
 
 def test_two_classes_that_both_fold_into_other_are_still_a_wrong_prediction() -> None:
