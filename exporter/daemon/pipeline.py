@@ -13,6 +13,7 @@ import redis
 from exporter.config import ModelConfig
 from exporter.daemon.arrival import Arrival
 from exporter.daemon.changes import ModelChanges
+from exporter.daemon.folds import FoldedLabels
 from exporter.daemon.rejections import Rejections
 from exporter.daemon.unknown import UnknownKeys
 from exporter.decode.batch import batch_of, concat
@@ -74,6 +75,7 @@ class ModelPipeline:
         self.changes = ModelChanges(model, live.changes)
         self.calibration: Calibration | None = None
         self._unknown, self._rejections = UnknownKeys(model.name), Rejections(model)
+        self._folds = FoldedLabels(model)
         self.reference_note = ""  # why the fitted reference is used without its Redis key
 
     @property
@@ -131,6 +133,7 @@ class ModelPipeline:
         self.changes.labels(joined, count)
         if count:
             self._live.observe_labels(self.model.name, labels, joined)
+            self._folds.log(joined.folded)
 
     def _decode(
         self, entries: Sequence[Entry], decode: Callable[..., Decoded], kind: str, count: bool

@@ -263,6 +263,8 @@ class LiveMetrics:
         self.labels.labels(model).inc(count)
         if joined.unmatched:
             self.unmatched.labels(model).inc(joined.unmatched)
+        if joined.folded:  # predicted classes are counted as the window folds them
+            self.limited.labels(model, "class").inc(len(joined.folded))
         histogram = self.delay.labels(model)
         for seconds in joined.delays:
             histogram.observe(seconds)

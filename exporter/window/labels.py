@@ -64,6 +64,7 @@ class JoinResult:
     values: tuple[tuple[float, float], ...] = ()
     errors: tuple[float, ...] = ()  # per joined label, in order: a miss (0/1) or |error|
     times: tuple[float, ...] = ()  # the joined labels' times
+    folded: tuple[str, ...] = ()  # the classes of joined labels counted under __other__
 
 
 class LabelJoin:
@@ -183,8 +184,7 @@ class LabelJoin:
         classes: list[tuple[str, str]] = []
         values: list[tuple[float, float]] = []
         errors: list[float] = []
-        label_times: list[float] = []
-        made: list[float] = []
+        label_times, made, folded = [], [], []
         keys = keys_of([x.id for x in labels])
         found, times, predictions, scores = self._pending.take(keys)
         taken = as_bytes(self._pending.taken_slices)
@@ -206,6 +206,7 @@ class LabelJoin:
                 counted = OTHER if named_predicted == OTHER_MISMATCH else named_predicted
                 classes.append((actual, counted))
                 errors.append(float(kept != predicted))
+                folded += [kept] if actual != kept else []  # see ClassNames.bounded
             else:
                 self._pairs.append((label.ts, ts, predicted, label.label, score, codes))
                 values.append((float(predicted), float(label.label)))
@@ -224,6 +225,7 @@ class LabelJoin:
             tuple(values),
             tuple(errors),
             tuple(label_times),
+            tuple(folded),
         )
 
     def _kept(self, label: Label) -> Label:
