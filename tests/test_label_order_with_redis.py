@@ -212,10 +212,16 @@ def test_labels_older_than_the_replay_are_not_read_again_after_a_restart(
 
 
 def _restarted_pairs(
-    redis_server: RedisServer, tmp_path: Path, window: float, horizon: float, made: float
+    redis_server: RedisServer,
+    tmp_path: Path,
+    window: float,
+    horizon: float,
+    made: float,
+    written_at_start: bool = False,
 ) -> int:
     """Labelled pairs a fresh process rebuilds from a prediction made `made` seconds ago and
-    its label 50 s later, within the horizon (a pair counts while its label is in the window)."""
+    its label 50 s later, within the horizon (a pair counts while its label is in the window);
+    written_at_start: another prediction is added as the process starts, and is counted."""
     write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(1), 300))
     base = make_config(tmp_path, redis_server.url)
     model = base.models[0].model_copy(
@@ -232,10 +238,18 @@ def _restarted_pairs(
     )
     label = orjson.dumps({"id": "p0", "label": 5.5, "ts": now - made + 50})
     client.xadd(LABELS, {b"data": label}, id=f"{int((now - made + 50) * 1000)}-0")
-    live = LiveMetrics(CollectorRegistry(), [model])
+    registry = CollectorRegistry()
+    live = LiveMetrics(registry, [model])
     pipeline = ModelPipeline(model, live, SnapshotStore(), lambda: now)
     reader = StreamReader(make_client(base.redis), [pipeline], base.redis, live, lambda: now)
+    if written_at_start:  # as a live producer does while the new process fits its references
+        fresh = orjson.loads(_record(1)) | {"ts": now}
+        client.xadd(PREDICTIONS, {b"data": orjson.dumps(fresh)}, id=f"{int(now * 1000) + 1}-0")
     reader.backfill()  # a fresh process: the windows rebuilt from the streams
+    read = registry.get_sample_value(
+        "mlmon_records_read_total", {"model": "m", "kind": "predictions"}
+    )
+    assert read == (1 if written_at_start else 0), "the prediction added at start-up, once"
     return len(pipeline.join.pairs(now))
 
 
@@ -254,3 +268,15 @@ def test_a_restart_replays_predictions_a_horizon_before_the_window_for_its_label
     """Window 40 s, horizon 60 s, a prediction 70 s ago labelled 50 s later: the replay reached
     back max(window, horizon), so the prediction of a label inside the window was not read."""
     assert _restarted_pairs(redis_server, tmp_path, window=40, horizon=60, made=70) == 1
+
+
+def test_a_prediction_written_during_start_up_does_not_cost_the_replayed_pairs_past_the_horizon(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Window 1 h, horizon 60 s, a pair made 10 minutes ago, and one prediction added as the
+    new process starts: counted in the middle of the replay, before the labels were replayed,
+    that prediction expired the replayed ones by the clock (850 pairs: coverage 1.0 to 0)."""
+    pairs = _restarted_pairs(
+        redis_server, tmp_path, window=3600, horizon=60, made=600, written_at_start=True
+    )
+    assert pairs == 1

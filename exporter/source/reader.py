@@ -18,7 +18,8 @@ from exporter.source.clash import Clashes, answer, unreadable
 from exporter.source.connect import RedisClient, down_because, report_failure
 from exporter.source.gaps import GapTracker, StreamState, export_lag, lag_seconds, report_trim
 from exporter.source.nodes import IdlePause, NodeFailures
-from exporter.source.order import LabelGate, capped
+from exporter.source.order import LabelGate
+from exporter.source.rebuild import Rebuild
 from exporter.source.replies import caught_up, replies_of, skip_post_processing
 from exporter.source.server import ReplySize, check_version
 from exporter.source.streams import (
@@ -29,7 +30,7 @@ from exporter.source.streams import (
     Reply,
     deliver,
 )
-from exporter.source.tail import newest_id, reach, read_tail, split_at, stream_state
+from exporter.source.tail import stream_state
 
 log = logging.getLogger("exporter.reader")
 
@@ -77,7 +78,7 @@ class StreamReader:
         self._no_entries_added = False  # Redis before 7.0, or XINFO refused
         self._size = ReplySize()  # typical size of recent entries; sets the XREAD count
         self._thread: threading.Thread | None = None
-        self._started_ms = int(clock() * 1000)  # a start-up rebuild counts entries from then
+        self._replay = Rebuild(client, live, self._gate, clock)  # counts entries from now on
 
     def resume_from(self, reader: StreamReader) -> None:
         """Continue from a stopped reader's cursors and accounting (a reload); before start()."""
@@ -166,30 +167,13 @@ class StreamReader:
                     self.last_ids[key] = resume or b"0-0"  # from its start once a stream
             if not self._gaps.knows(key):
                 self._gaps.baseline(key, stream_state(self._client, key))
+        self._replay.count_held()  # only now: see Rebuild
         self.redis_up = True
         self.backfilled.set()
 
     def _rebuild(self, key: bytes, pipeline: Consumer, kind: str, resume: bytes | None) -> None:
-        """Replay the stream's tail, newest first (see `reach`), as the old process had it."""
-        model = pipeline.model
-        since = self._clock() - reach(model, kind == PREDICTIONS)
-        most = max(model.window.max_samples, model.labels.max_pending)
-        bound = self._gate.replay_upper(key)
-        if kind == PREDICTIONS:
-            self._gate.replaying(key, self._client.time())
-        upper = resume or bound or b"+"
-        tail = read_tail(self._client, key, int(since * 1000), upper, most, model.max_entry_bytes)
-        for part in tail.parts():  # entries added while this reader waited were never counted
-            parts = split_at(part, self._started_ms if resume is None else None)
-            for entries, replay in zip(parts, (True, False), strict=True):
-                if entries:
-                    deliver(self._live, pipeline, kind, entries, replay=replay)
-        extra = {"model": model.name, "stream": key.decode(), **tail.summary()}
-        log.info("window rebuilt from redis", extra=extra)
-        if resume is not None:
-            self.last_ids[key] = resume  # a reload goes on exactly where the old reader was
-        else:
-            self.last_ids[key] = tail.newest or capped(bound, newest_id(self._client, key))
+        """Replay the stream's tail as the old process had it (see Rebuild.stream)."""
+        self.last_ids[key] = self._replay.stream(key, pipeline, kind, resume)
 
     def check_streams(self) -> None:
         """Read each stream up to date and account for every entry, every few seconds.
