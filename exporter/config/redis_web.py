@@ -3,7 +3,7 @@
 import os
 import re
 from typing import Annotated, Self
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 
@@ -21,6 +21,7 @@ _SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 # An idle XREAD BLOCK answers block after it was sent, plus a network round trip and Redis's
 # timer tick (up to 100ms at its default hz 10): within socket_timeout with this to spare.
 BLOCK_MARGIN_MS = 500
+DEFAULT_PORT = 6379  # redis-py's, with TLS too
 
 
 def redis_url(url: str) -> str:
@@ -43,6 +44,18 @@ def redis_url(url: str) -> str:
         # redis-py reads a path it cannot parse as database 0: /l typed for /1 read another db
         raise ConfigError("", "invalid database: the path must be a number, e.g. /0")
     return url
+
+
+def server_of(url: str) -> tuple[object, ...]:
+    """What of a URL picks the server and db, one spelling for all: scheme and host in any
+    case, the default port and db written or not. No DNS: localhost and 127.0.0.1 stay apart."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    db = query.pop("db", [""])[-1] or parts.path.strip("/") or "0"
+    host, port = (parts.hostname or "").lower(), parts.port or DEFAULT_PORT
+    account = (parts.username, parts.password)
+    params = sorted(query.items())
+    return parts.scheme.lower(), account, host, port, int(db) if db.isdigit() else db, params
 
 
 def secret(value: object) -> str | None:
@@ -143,8 +156,9 @@ class RedisConfig(Section):
     def same_server(self, other: Self) -> bool:
         """Whether other reaches the same data: a reload then keeps the windows and the
         readers' positions, whatever read tuning (read_count, block, linger...) changed."""
-        keys = ("url", "username", "password", "password_file", "tls")
-        return all(getattr(self, key) == getattr(other, key) for key in keys)
+        keys = ("username", "password", "password_file", "tls")
+        same = all(getattr(self, key) == getattr(other, key) for key in keys)
+        return same and server_of(self.url) == server_of(other.url)
 
     def same_client(self, other: Self) -> bool:
         """Whether a client made for self serves other unchanged."""

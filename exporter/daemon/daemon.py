@@ -191,8 +191,8 @@ class Daemon:
             }
             stop_runtime(old)
             hand_over(old.pipelines, runtime.pipelines, self._live)  # before the new one reads
-            if old.config.redis.same_server(config.redis):  # on exactly where the old one stopped
-                runtime.reader.resume_from(old.reader)
+            # on exactly where the old one stopped: on another server, where it holds the same data
+            runtime.reader.resume_from(old.reader, old.config.redis.same_server(config.redis))
             self.runtime = runtime
             self._live.configure(config.models, changed)
             for p in runtime.pipelines:

@@ -62,8 +62,8 @@ class StreamReader:
             self._routes[p.model.streams.labels.encode()] = (p, LABELS)
         self.last_ids: dict[bytes, bytes] = {}
         self._resume: dict[bytes, bytes] = {}  # set by resume_from() on a reload
-        self._kept = kept
-        self.rebuilds_nothing = kept >= set(self._routes)  # all kept, or no stream at all
+        self._unsure, self._former = set[bytes](), GapTracker()  # another URL's: see _resumed
+        self._kept, self.rebuilds_nothing = kept, kept >= set(self._routes)  # all kept, or none
         self._by_model = [
             (p.model.streams.predictions.encode(), p.model.streams.labels.encode())
             for p in pipelines
@@ -80,11 +80,28 @@ class StreamReader:
         self._thread: threading.Thread | None = None
         self._replay = Rebuild(client, live, self._gate, clock)  # counts entries from now on
 
-    def resume_from(self, reader: StreamReader) -> None:
+    def resume_from(self, reader: StreamReader, same_server: bool = True) -> None:
         """Continue from a stopped reader's cursors and accounting (a reload); before start()."""
-        self.redis_up, self.down_because = reader.redis_up, reader.down_because  # as it was
         self._resume = {k: v for k, v in reader.last_ids.items() if k in self._routes}
-        self._gaps.continue_from(reader._gaps, self._resume.keys())
+        if same_server:
+            self.redis_up, self.down_because = reader.redis_up, reader.down_because  # as it was
+            self._gaps.continue_from(reader._gaps, self._resume.keys())
+        else:  # what came before now was the old reader's to count (see _resumed)
+            self._replay.started_ms = int(self._clock() * 1000)
+            self._former, self._unsure = reader._gaps, set(self._resume)
+
+    def _resumed(self, key: bytes) -> bytes | None:
+        """The old reader's cursor, after a change of redis.url only when this server holds its
+        entry: the same data under another spelling, counted on from exactly there."""
+        resume = self._resume.get(key)
+        if resume is None or key not in self._unsure:
+            return resume
+        held = answer(partial(self._client.xrange, key, resume, resume, count=1))
+        if isinstance(held, redis.ResponseError) or not held:  # another server's (or type):
+            return None  # its entries count from the reload on
+        self._unsure.discard(key)
+        self._gaps.continue_from(self._former, [key])
+        return resume
 
     def start(self) -> None:
         """Run in a daemon thread until stop()."""
@@ -154,7 +171,7 @@ class StreamReader:
         for key, (pipeline, kind) in self._routes.items():
             if key in self.last_ids:
                 continue
-            resume = self._resume.get(key)
+            resume = self._resumed(key)
             if resume is not None and key in self._kept:
                 self.last_ids[key] = resume  # the window was kept: nothing to rebuild
             else:
