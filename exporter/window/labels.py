@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
@@ -18,12 +17,13 @@ from exporter.stats.kinds import Task
 from exporter.window.classnames import OTHER_MISMATCH, ClassNames, Compact, token
 from exporter.window.coverage import Coverage
 from exporter.window.early import EarlyLabels
+from exporter.window.joined import JoinedWindow, Target
 from exporter.window.pending import Pending, keys_of
 from exporter.window.recent import Recent
 from exporter.window.slices import as_bytes, folded, from_bytes
 from exporter.window.vocab import OTHER
 
-Target = float | str
+__all__ = ["Compact", "JoinResult", "JoinedPairs", "LabelJoin", "Target"]
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,7 @@ class LabelJoin:
         self._classification = model.task.is_classification
         self._width = len(model.segments) + 1  # slice codes: the segment keys', the version's
         self._pending = Pending(model.labels.max_pending, not self._classification, self._width)
-        self._pairs: deque[tuple[float, float, Target, Target, Compact, bytes]] = deque(
-            maxlen=model.window.max_samples
-        )
+        self._pairs = JoinedWindow(self._duration, model.window.max_samples)
         self._recent = Recent(model.window.max_samples if self._classification else 0)
         self._names = ClassNames(model)
         self._positive = model.positive_class if model.task is Task.BINARY else None
@@ -202,13 +200,13 @@ class LabelJoin:
             if self._classification:  # predicted: kept (see ClassNames.kept) when remembered
                 kept = token(str(label.label))
                 named_predicted, actual = self._names.pair(predicted, kept)
-                self._pairs.append((label.ts, ts, named_predicted, actual, score, codes))
+                self._pairs.add((label.ts, ts, named_predicted, actual, score, codes), now)
                 counted = OTHER if named_predicted == OTHER_MISMATCH else named_predicted
                 classes.append((actual, counted))
                 errors.append(float(kept != predicted))
                 folded += [kept] if actual != kept else []  # see ClassNames.bounded
             else:
-                self._pairs.append((label.ts, ts, predicted, label.label, score, codes))
+                self._pairs.add((label.ts, ts, predicted, label.label, score, codes), now)
                 values.append((float(predicted), float(label.label)))
                 errors.append(abs(float(predicted) - float(label.label)))
         self._coverage.joined(np.array(made))
@@ -237,7 +235,7 @@ class LabelJoin:
         """The pairs whose label arrived within the window, coverage and the recent scores."""
         cutoff = now - self._duration
         with self._lock:
-            recent = [p for p in self._pairs if p[0] >= cutoff]
+            recent = self._pairs.since(now)
             window_predicted, window_scores = self._recent.since(cutoff)
             classes = tuple(self._names.names)
             coverage = self._coverage.share(now)
@@ -255,9 +253,8 @@ class LabelJoin:
     def slice_codes(self, now: float, waiting: bool = True) -> np.ndarray:
         """Slice codes of the joined pairs pairs(now) still returns (labelled within the
         window's duration) and, unless waiting is False, of the waiting predictions."""
-        cutoff = now - self._duration
         with self._lock:
-            kept = from_bytes((p[5] for p in self._pairs if p[0] >= cutoff), self._width)
+            kept = from_bytes((p[5] for p in self._pairs.since(now)), self._width)
             return np.concatenate([self._pending.slice_codes(), kept]) if waiting else kept
 
     def fold_slices(self, index: int, codes: list[int]) -> None:
