@@ -62,8 +62,8 @@ class JoinResult:
     delays: tuple[float, ...] = ()
     classes: tuple[tuple[str, str], ...] = ()
     values: tuple[tuple[float, float], ...] = ()
-    errors: tuple[float, ...] = ()  # per joined label, in order: a miss (0/1) or |error|
-    times: tuple[float, ...] = ()  # the joined labels' times
+    errors: tuple[float, ...] = ()  # per joined label, a miss (0/1) or |error|: see _in_made_order
+    times: tuple[float, ...] = ()  # the joined labels' times, in the errors' order
     folded: tuple[str, ...] = ()  # the classes of joined labels counted under __other__
 
 
@@ -183,18 +183,21 @@ class LabelJoin:
         values: list[tuple[float, float]] = []
         errors: list[float] = []
         label_times, made, folded = [], [], []
+        arrived: list[int] = []
         keys = keys_of([x.id for x in labels])
         found, times, predictions, scores = self._pending.take(keys)
         taken = as_bytes(self._pending.taken_slices)
-        matches = iter(zip(times.tolist(), predictions, scores, taken, strict=True))
+        rows = self._pending.taken_rows.tolist()
+        matches = iter(zip(times.tolist(), predictions, scores, taken, rows, strict=True))
         for label, was_found in zip(labels, found.tolist(), strict=True):
             if not was_found:
                 continue
-            ts, predicted, score, codes = next(matches)
+            ts, predicted, score, codes, row = next(matches)
             if label.ts - ts > self._horizon:
                 unmatched += 1
                 continue
             made.append(ts)
+            arrived.append(row)
             delays.append(max(0.0, label.ts - ts))
             label_times.append(label.ts)
             if self._classification:  # predicted: kept (see ClassNames.kept) when remembered
@@ -216,14 +219,9 @@ class LabelJoin:
         elif missing:
             held = [self._kept(labels[i]) for i in missing]
             unmatched += self._early.hold(keys[missing].tolist(), held, now, count)
+        ordered = _in_made_order(made, arrived, errors, label_times)
         return JoinResult(
-            unmatched,
-            tuple(delays),
-            tuple(classes),
-            tuple(values),
-            tuple(errors),
-            tuple(label_times),
-            tuple(folded),
+            unmatched, tuple(delays), tuple(classes), tuple(values), *ordered, tuple(folded)
         )
 
     def _kept(self, label: Label) -> Label:
@@ -275,6 +273,16 @@ class LabelJoin:
             positive = batch.positive(self._positive)
             return positive if kept is None else positive[kept]
         return [self._names.compact(s) for s in _pick(batch.scores, kept)]
+
+
+def _in_made_order(
+    made: list[float], arrived: list[int], errors: list[float], times: list[float]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Errors and label times in the order the model made the predictions (by time, then as
+    they arrived: a batch entry stamps all of its records alike), so the change detector
+    watches the model over time, not the order a label feed writes."""
+    order = np.lexsort((np.array(arrived, np.int64), np.array(made))).tolist()
+    return tuple(errors[i] for i in order), tuple(times[i] for i in order)
 
 
 def _present(values: Sequence[object]) -> list[int] | None:

@@ -114,7 +114,8 @@ class Pending:
     def take(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any], list[Any]]:
         """(found, ts, predicted, scores) for each key; found ones stop waiting.
 
-        The found ones' slice codes are in `taken_slices` until the next take.
+        The found ones' slice codes are in `taken_slices`, and their slots, which run in the
+        order the predictions arrived, in `taken_rows`, until the next take.
         """
         first = np.zeros(len(keys), bool)
         first[np.unique(keys, return_index=True)[1]] = True  # a repeated label finds nothing
@@ -126,7 +127,7 @@ class Pending:
             e if e is not None else (None if s != s else s)  # NaN: no float score
             for s, e in zip(self._score[rows].tolist(), extra, strict=True)
         ]
-        ts, predicted = self._ts[rows], self._pred[rows].tolist()
+        ts, predicted, self.taken_rows = self._ts[rows], self._pred[rows].tolist(), rows
         self.taken_slices = (
             self._slice[rows]
             if self._slice is not None
@@ -172,6 +173,7 @@ class Pending:
         self._key, self._ts, self._pred, self._score, self._extra = keys, ts, pred, score, extra
         self._slice = slices
         self.taken_slices = np.empty((0, self._width), np.int32)
+        self.taken_rows = np.empty(0, np.int64)
         self._alive = np.ones(len(keys), bool)
         self._head = self._pruned_to = 0
         self._tail = self._alive_count = len(keys)
