@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,9 +13,20 @@ import orjson
 import redis
 from prometheus_client import CollectorRegistry
 
-from exporter.config import Config, load_config_text
+from exporter.config import (
+    Config,
+    ModelConfig,
+    ReferenceConfig,
+    StreamsConfig,
+    WindowConfig,
+    load_config_text,
+)
 from exporter.daemon import Daemon
+from exporter.daemon.pipeline import ModelPipeline
 from exporter.daemon.shard import Shard
+from exporter.evaluate.snapshot import SnapshotStore
+from exporter.expose.live import LiveMetrics
+from exporter.stats.kinds import Task
 from tests.conftest import free_port, wait_for
 
 
@@ -143,3 +154,26 @@ def wait_evaluated(daemon: Daemon, model: str, samples: int, timeout: float = 60
         timeout,
         what=f"{model} evaluated with {samples} samples",
     )
+
+
+def classifier_pipeline(
+    task: Task,
+    classes: tuple[str, ...] | None,
+    max_samples: int,
+    clock: Callable[[], float],
+    positive_class: str | None = None,
+) -> tuple[ModelPipeline, CollectorRegistry]:
+    """An in-process classifier without features, and its registry: labels and scores alone."""
+    model = ModelConfig(
+        classes=classes,
+        positive_class=positive_class,
+        name="m",
+        task=task,
+        features=(),
+        streams=StreamsConfig(predictions="p", labels="l"),
+        reference=ReferenceConfig(file="x"),
+        window=WindowConfig(duration_seconds=3600, max_samples=max_samples),
+        min_samples=10,
+    )
+    registry = CollectorRegistry()
+    return ModelPipeline(model, LiveMetrics(registry, [model]), SnapshotStore(), clock), registry

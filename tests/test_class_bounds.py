@@ -6,35 +6,21 @@ from __future__ import annotations
 import tracemalloc
 
 import orjson
-from prometheus_client import CollectorRegistry
 
-from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig, WindowConfig
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.estimate import estimate
 from exporter.evaluate.performance import realised
-from exporter.evaluate.snapshot import SnapshotStore
-from exporter.expose.live import LiveMetrics
 from exporter.stats.kinds import Task
 from exporter.window.classnames import ClassNames
 from exporter.window.vocab import OTHER
+from tests.helpers import classifier_pipeline
 
 T0 = 1_700_000_000.0
 LONG = "x" * 100_000  # one record's class text; max_entry_bytes allows 512 KiB
 
 
 def _pipeline(classes: tuple[str, ...] | None = None) -> ModelPipeline:
-    model = ModelConfig(
-        classes=classes,
-        name="m",
-        task=Task.MULTICLASS,
-        features=(),
-        streams=StreamsConfig(predictions="p", labels="l"),
-        reference=ReferenceConfig(file="x"),
-        window=WindowConfig(duration_seconds=3600, max_samples=2000),
-        min_samples=10,
-    )
-    live = LiveMetrics(CollectorRegistry(), [model])
-    return ModelPipeline(model, live, SnapshotStore(), lambda: T0 + 1)
+    return classifier_pipeline(Task.MULTICLASS, classes, 2000, lambda: T0 + 1)[0]
 
 
 def _entry(seq: int, record: dict[str, object]) -> tuple[bytes, dict[bytes, bytes]]:

@@ -9,30 +9,15 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig, WindowConfig
 from exporter.daemon.pipeline import ModelPipeline
-from exporter.evaluate.snapshot import SnapshotStore
-from exporter.expose.live import LiveMetrics
 from exporter.stats.kinds import Task
+from tests.helpers import classifier_pipeline
 
 T0 = 1_700_000_000.0
 
 
 def _pipeline() -> tuple[ModelPipeline, CollectorRegistry]:
-    model = ModelConfig(
-        classes=("0", "1"),
-        positive_class="1",
-        name="m",
-        task=Task.BINARY,
-        features=(),
-        streams=StreamsConfig(predictions="p", labels="l"),
-        reference=ReferenceConfig(file="x"),
-        window=WindowConfig(duration_seconds=3600, max_samples=2000),
-        min_samples=10,
-    )
-    registry = CollectorRegistry()
-    live = LiveMetrics(registry, [model])
-    return ModelPipeline(model, live, SnapshotStore(), lambda: T0 + 1), registry
+    return classifier_pipeline(Task.BINARY, ("0", "1"), 2000, lambda: T0 + 1, "1")
 
 
 def _entry(seq: int, records: list[dict[str, object]]) -> tuple[bytes, dict[bytes, bytes]]:

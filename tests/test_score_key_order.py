@@ -6,32 +6,18 @@ from __future__ import annotations
 import numpy as np
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 from sklearn import metrics as sk
 
-from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig, WindowConfig
 from exporter.daemon.pipeline import ModelPipeline
 from exporter.evaluate.performance import realised
-from exporter.evaluate.snapshot import SnapshotStore
-from exporter.expose.live import LiveMetrics
 from exporter.stats.kinds import Task
+from tests.helpers import classifier_pipeline
 
 T0 = 1_700_000_000.0
 
 
 def _pipeline(classes: list[str]) -> ModelPipeline:
-    model = ModelConfig(
-        classes=tuple(classes),
-        name="m",
-        task=Task.MULTICLASS,
-        features=(),
-        streams=StreamsConfig(predictions="p", labels="l"),
-        reference=ReferenceConfig(file="x"),
-        window=WindowConfig(duration_seconds=3600, max_samples=20_000),
-        min_samples=10,
-    )
-    live = LiveMetrics(CollectorRegistry(), [model])
-    return ModelPipeline(model, live, SnapshotStore(), lambda: T0 + 1)
+    return classifier_pipeline(Task.MULTICLASS, tuple(classes), 20_000, lambda: T0 + 1)[0]
 
 
 def _entry(seq: int, records: list[dict[str, object]]) -> tuple[bytes, dict[bytes, bytes]]:
