@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from exporter.client.logger import PredictionLogger
 from exporter.client.metrics import DropReason
 
 M = TypeVar("M")
+log = logging.getLogger("exporter.client")
 
 
 class Monitored(Generic[M]):
@@ -26,6 +28,7 @@ class Monitored(Generic[M]):
             else getattr(model, "feature_names_in_", None)
         )
         self._names = None if names is None else [str(n) for n in _as_list(names)]
+        self._warned = False
 
     def predict(self, x: Any, *args: Any, ids: Sequence[Any] | None = None, **kwargs: Any) -> Any:
         """The model's predict; each row is logged with the call's latency."""
@@ -65,7 +68,7 @@ class Monitored(Generic[M]):
         """Log one record per row; a failure here is counted, never raised."""
         latency_ms = (time.perf_counter() - started) * 1000.0
         try:
-            rows = feature_rows(x, self._names)
+            rows = feature_rows(x, self._names, self._invented)
             errored = predicted is None and proba is None
             one_row = isinstance(x, Mapping)
             if proba is not None:
@@ -93,6 +96,20 @@ class Monitored(Generic[M]):
         except Exception:
             self.logger.stats.drop(DropReason.INVALID)
 
+    def _invented(self, width: int) -> None:
+        """Warn once: x0, x1, ... match no configured feature, so the exporter sees none."""
+        if self._warned:
+            return
+        self._warned = True
+        log.warning(
+            "mlmon monitor(%s): the input's %d columns have no names, so they are logged as "
+            "%s, which match no feature of the exporter's config; pass "
+            "monitor(model, logger, feature_names=[...]) with the configured names",
+            type(self.model).__name__,
+            width,
+            "x0" if width == 1 else f"x0..x{width - 1}",
+        )
+
 
 def monitor(
     model: M, logger: PredictionLogger, *, feature_names: Sequence[str] | None = None
@@ -101,7 +118,9 @@ def monitor(
     return Monitored(model, logger, feature_names)
 
 
-def feature_rows(x: Any, names: Sequence[str] | None) -> list[Mapping[str, Any]]:
+def feature_rows(
+    x: Any, names: Sequence[str] | None, invented: Callable[[int], None] | None = None
+) -> list[Mapping[str, Any]]:
     """One feature mapping per row of a DataFrame, array, tensor or list of rows or dicts."""
     if isinstance(x, Mapping):
         return [x]
@@ -113,6 +132,8 @@ def feature_rows(x: Any, names: Sequence[str] | None) -> list[Mapping[str, Any]]
             out.append(row)
             continue
         values = row if isinstance(row, list | tuple) else [row]
+        if names is None and invented is not None and values:  # x0, x1, ... are made up
+            invented(len(values))
         keys = names if names is not None else [f"x{i}" for i in range(len(values))]
         out.append(dict(zip(keys, values, strict=False)))
     return out
