@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from exporter.daemon.shard import Shard, owner, parse_shard
@@ -29,3 +31,19 @@ def test_shard_flags_parse_indexes_and_statefulset_ordinals() -> None:
     for bad in ("3/3", "x/2", "1", "auto/2"):
         with pytest.raises(ValueError, match="--shard"):
             parse_shard(bad, hostname="no-ordinal-here" if bad == "auto/2" else None)
+
+
+def test_auto_reads_the_machines_hostname_when_hostname_is_not_exported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under systemd, cron or `env -i` $HOSTNAME is unset: the error said hostname '' of a
+    machine named `vm`, and a machine named `exporter-1` could not find its ordinal."""
+    monkeypatch.delenv("HOSTNAME", raising=False)
+    monkeypatch.setattr(socket, "gethostname", lambda: "exporter-1")
+    assert parse_shard("auto/3") == Shard(1, 3)
+    monkeypatch.setenv("HOSTNAME", "")
+    monkeypatch.setattr(socket, "gethostname", lambda: "vm")
+    with pytest.raises(ValueError, match=r"hostname 'vm' does not end in -<ordinal>"):
+        parse_shard("auto/3")
+    monkeypatch.setenv("HOSTNAME", "mlmon-exporter-2")
+    assert parse_shard("auto/3") == Shard(2, 3)

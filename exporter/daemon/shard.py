@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 from dataclasses import dataclass
 
 from exporter.config import Config
@@ -46,7 +47,7 @@ def parse_shard(text: str, hostname: str | None = None) -> Shard:
         raise ValueError(f"--shard: expected INDEX/COUNT (e.g. 0/3 or auto/3), got {text!r}")
     count = int(match.group(2))
     if match.group(1) == "auto":
-        name = hostname if hostname is not None else os.environ.get("HOSTNAME", "")
+        name = hostname if hostname is not None else _hostname()
         ordinal = re.search(r"-(\d+)$", name)
         if ordinal is None:
             raise ValueError(f"--shard=auto/{count}: hostname {name!r} does not end in -<ordinal>")
@@ -56,3 +57,8 @@ def parse_shard(text: str, hostname: str | None = None) -> Shard:
     if count < 1 or not 0 <= index < count:
         raise ValueError(f"--shard: index must be in 0..{count - 1}, got {text!r}")
     return Shard(index, count)
+
+
+def _hostname() -> str:
+    """$HOSTNAME as Kubernetes sets it; the kernel's name where it is not exported (systemd)."""
+    return os.environ.get("HOSTNAME") or socket.gethostname()
