@@ -1,5 +1,8 @@
 """A scikit-learn fraud model served over HTTP, every prediction logged for the exporter.
 
+The exporter does not install scikit-learn; this example needs it:
+
+    pip install scikit-learn
     python examples/sklearn_server.py --redis-url redis://localhost:6379/0 --listen 127.0.0.1:8080
     curl -s localhost:8080/predict -d '{"id": "tx-1", "features":
         {"amount": 129.5, "country": "DE", "age": 41, "channel": "web"}}'
@@ -17,9 +20,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
+try:
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+except ImportError as exc:  # not an exporter dependency: say how to get it
+    raise ImportError(
+        f"{exc}; examples/sklearn_server.py needs scikit-learn: pip install scikit-learn"
+    ) from None
 
 from exporter.client import Monitored, PredictionLogger, monitor
 

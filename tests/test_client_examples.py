@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -122,3 +123,25 @@ def test_the_examples_feed_the_exporter_valid_records_and_labels_that_all_join(
         assert _invalid(daemon) == 0
     finally:
         daemon.stop()
+
+
+def test_the_sklearn_example_without_scikit_learn_says_to_install_it() -> None:
+    """The README's install has no scikit-learn: the example died with `No module named
+    'sklearn'` and no doc said to install it."""
+    hide_sklearn = (
+        "import runpy, sys; sys.modules['sklearn'] = None; "
+        "sys.argv = ['sklearn_server.py', '--help']; "
+        "runpy.run_path('examples/sklearn_server.py', run_name='__main__')"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", hide_sklearn],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert "pip install scikit-learn" in run.stderr.strip().splitlines()[-1], run.stderr
+    docs = (EXAMPLES / "sklearn_server.py").read_text().split('"""')[1]
+    for page in (docs, (ROOT / "README.md").read_text(), (ROOT / "docs/client.md").read_text()):
+        assert "pip install scikit-learn" in page
