@@ -90,6 +90,49 @@ def test_reference_show_refuses_a_reference_the_exporter_would_refuse(
     assert "lacks feature column 'x3'" in err
 
 
+def test_reference_show_refuses_a_blank_feature_column_with_the_message_check_config_gives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The column parses, the fit refuses it: `show` printed rows and sha256 and exited 0."""
+    data = sample(np.random.default_rng(11), 200)
+    data["x3"] = np.full(200, np.nan)
+    write_reference(tmp_path / "ref.csv", data)
+    config = _config(tmp_path, "redis://127.0.0.1:1/0", "{file: ref.csv}")
+
+    status, shown, err = _show(config, capsys)
+    checked = main(["check-config", f"--config.file={config}"])
+
+    reason = "the reference has no values of x3 (every row blank)"
+    assert (status, shown) == (2, {})
+    assert reason in err
+    assert checked == 2 and reason in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_reference_show_refuses_a_stored_key_once_positive_class_names_no_class_in_it(
+    redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Loaded with positive_class "1", shown after the config said "yes": exit 0 before."""
+    (tmp_path / "ref.csv").write_text(
+        "x,prediction,label\n" + "".join(f"{i % 37},{i % 2},{i % 2}\n" for i in range(300))
+    )
+    config = tmp_path / "c.yaml"
+    body = (
+        f"redis: {{url: '{redis_server.url}'}}\nmodels:\n  - name: m\n"
+        "    task: binary_classification\n    positive_class: '1'\n"
+        "    reference: {redis_key: 'ref:m'}\n    features: [{name: x, type: numeric}]\n"
+    )
+    config.write_text(body)
+    assert _load(config, tmp_path / "ref.csv") == 0
+    config.write_text(body.replace("positive_class: '1'", "positive_class: 'yes'"))
+    capsys.readouterr()
+
+    status, shown, err = _show(config, capsys)
+
+    assert (status, shown) == (2, {})
+    assert "positive_class 'yes' is not among the reference's labels or predictions" in err
+
+
 @pytest.mark.integration
 def test_a_parquet_reference_loaded_into_redis_shows_the_rows_and_columns_of_its_csv(
     redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -21,6 +21,7 @@ from exporter.reference import csvtext
 from exporter.reference.arrow import parquet_columns
 from exporter.reference.load import (
     MAX_REFERENCE_BYTES,
+    ReferenceData,
     ReferenceError,
     encode_for_redis,
     format_of,
@@ -47,14 +48,20 @@ def _read_file(path: str, flag: str) -> tuple[str, bytes]:
         raise ReferenceError(f"{flag}: cannot read {path}: {exc.strerror or exc}") from None
 
 
+def _fit(model: ModelConfig, data: ReferenceData) -> None:
+    """Fit as the daemon does, so a reference it would refuse is refused here, same message."""
+    from exporter.evaluate.fit import fit_reference  # only the commands that fit import it
+
+    with threadpool_limits(limits=1, user_api="blas"):  # as the daemon fits: threads cost
+        fit_reference(model, data)
+
+
 def reference_load(args: argparse.Namespace) -> int:
     """Parse and fit the file as the daemon would, then write it into the model's key.
 
     The content is compressed on another thread while the fit runs (the compressor releases
     the GIL): for a 40 MB CSV that hides a quarter of a second; a refused fit writes nothing.
     """
-    from exporter.evaluate.fit import fit_reference
-
     config, model = _model(args)
     key = model.reference.redis_key
     if key is None:
@@ -63,8 +70,7 @@ def reference_load(args: argparse.Namespace) -> int:
     data = parse_reference(model, content, fmt, args.file)
     with ThreadPoolExecutor(1, thread_name_prefix="compress") as compressor:
         fields = compressor.submit(encode_for_redis, content, fmt, data.digest)
-        with threadpool_limits(limits=1, user_api="blas"):  # as the daemon fits: threads cost
-            fit_reference(model, data)
+        _fit(model, data)
         encoded = fields.result()
     try:
         store_encoded(make_client(config.redis), key, encoded)
@@ -105,7 +111,8 @@ def columns(content: bytes, fmt: str) -> list[str]:
 
 
 def reference_show(args: argparse.Namespace) -> int:
-    """Print where the model's reference is, its sha256, rows, columns, format and size."""
+    """Print where the model's reference is, its sha256, rows, columns, format and size;
+    refuse, exit 2, what the daemon's fit would refuse (that printed exit 0 in a review)."""
     config, model = _model(args)
     ref = model.reference
     if ref.redis_key is not None:
@@ -117,6 +124,7 @@ def reference_show(args: argparse.Namespace) -> int:
         fmt, content = _read_file(path, f"models[{model.name}].reference.file")
         source, where, size = f"file {path}", path, describe_size(len(content))
     data = parse_reference(model, content, fmt, where)
+    _fit(model, data)  # a blank column or unseen positive_class parses, yet is refused
     print(f"model:   {model.name}")
     print(f"source:  {source}")
     print(f"format:  {fmt}")
