@@ -20,7 +20,8 @@ from exporter.config import (
     WindowConfig,
     load_config_text,
 )
-from exporter.daemon.pipeline import ModelPipeline, _log_changes
+from exporter.daemon.driftlog import log_drift_changes
+from exporter.daemon.pipeline import ModelPipeline
 from exporter.decode.wire import Decoder, Reason
 from exporter.evaluate.snapshot import DriftValue, FeatureSnapshot, ModelSnapshot, SnapshotStore
 from exporter.expose.live import LiveMetrics
@@ -317,10 +318,10 @@ def test_a_drift_decision_that_flips_is_logged_once_when_it_starts_and_when_it_e
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.INFO, logger="exporter.pipeline"):
-        _log_changes(None, _snapshot(False))
-        _log_changes(_snapshot(False), _snapshot(True))
-        _log_changes(_snapshot(True), _snapshot(True))
-        _log_changes(_snapshot(True), _snapshot(False))
+        log_drift_changes(None, _snapshot(False))
+        log_drift_changes(_snapshot(False), _snapshot(True))
+        log_drift_changes(_snapshot(True), _snapshot(True))
+        log_drift_changes(_snapshot(True), _snapshot(False))
     assert [r.getMessage() for r in caplog.records] == [
         "model fraud: feature amount drift detected",
         "model fraud: dataset drift detected",

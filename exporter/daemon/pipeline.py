@@ -12,7 +12,9 @@ import redis
 
 from exporter.config import ModelConfig
 from exporter.daemon.arrival import Arrival
+from exporter.daemon.awaited import ReferenceAwaited, Waits
 from exporter.daemon.changes import ModelChanges
+from exporter.daemon.driftlog import log_drift_changes
 from exporter.daemon.folds import FoldedLabels
 from exporter.daemon.rejections import Rejections
 from exporter.daemon.unknown import UnknownKeys
@@ -29,7 +31,7 @@ from exporter.decode.wire import (
 from exporter.evaluate.estimate import Calibration, fit_calibration
 from exporter.evaluate.evaluator import evaluate
 from exporter.evaluate.fit import FittedReference, fit_reference
-from exporter.evaluate.snapshot import ModelSnapshot, SnapshotStore
+from exporter.evaluate.snapshot import SnapshotStore
 from exporter.expose.live import LiveMetrics
 from exporter.reference.load import (
     ReferenceData,
@@ -75,7 +77,7 @@ class ModelPipeline:
         self.changes = ModelChanges(model, live.changes)
         self.calibration: Calibration | None = None
         self._unknown, self._rejections = UnknownKeys(model.name), Rejections(model)
-        self._folds = FoldedLabels(model)
+        self._folds, self._waits = FoldedLabels(model), Waits(model.name)
         self.reference_note = ""  # why the fitted reference is used without its Redis key
 
     @property
@@ -188,10 +190,7 @@ class ModelPipeline:
         missing.set(digest is None)  # also before any fit: a restart over a lost key says so
         if digest is None:
             if self.fitted is None:
-                raise ReferenceError(
-                    f"model {self.model.name!r}: reference key {ref.redis_key} "
-                    "is empty; run `ml-monitoring-exporter reference load`"
-                )
+                raise ReferenceAwaited(self.model.name, ref.redis_key)
             self._reference_lost(ref.redis_key)
             return
         if self.reference_note:
@@ -228,7 +227,8 @@ class ModelPipeline:
         release_freed_memory()
 
     def evaluate(self, client: RedisClient | None) -> bool:
-        """One scheduled run; a failure keeps the last snapshot, is counted and logged once."""
+        """One scheduled run; a failure keeps the last snapshot, is counted and logged once.
+        A reference key never loaded is no failure: the run is owed (see daemon/awaited.py)."""
         started = time.perf_counter()
         if unmatched := self.join.expire_held():  # labels whose predictions never came
             self._live.observe_labels(self.model.name, 0, JoinResult(unmatched))
@@ -257,44 +257,15 @@ class ModelPipeline:
                 reference_note=self.reference_note,
                 change=self.changes.state(),
             )
+        except ReferenceAwaited as exc:  # owed: runs within 5 s of `reference load`
+            self._waits.say(exc)
+            return False
         except Exception as exc:
             self._live.failures.labels(self.model.name).inc()
             log.error("evaluation failed: %s", exc, extra={"model": self.model.name})
             return False
-        _log_changes(previous, snapshot)
+        log_drift_changes(previous, snapshot)
         self._store.publish(snapshot)
         if self.model.embeddings:  # hand back the kernels' and copies' tens of MB at once
             release_freed_memory()
         return True
-
-
-def _drift_states(snapshot: ModelSnapshot | None) -> dict[str, bool]:
-    """What an on-call engineer sees flip: dataset, prediction and each feature's drift."""
-    if snapshot is None:
-        return {}
-    out = {f"feature {f.name}": f.drift.drifted for f in snapshot.features if f.drift is not None}
-    if snapshot.dataset_drift is not None:
-        out["dataset"] = snapshot.dataset_drift
-    if snapshot.prediction_drift is not None:
-        out["prediction"] = snapshot.prediction_drift.drifted
-    for name, value in (
-        ("multivariate", snapshot.multivariate_drift),
-        ("target", snapshot.target_drift),
-    ):
-        if value is not None:
-            out[name] = value.drifted
-    return out
-
-
-def _log_changes(old: ModelSnapshot | None, new: ModelSnapshot) -> None:
-    """One line per drift decision that changed, so the log tells when drift began and ended."""
-    before = _drift_states(old)
-    for what, drifted in _drift_states(new).items():
-        if before.get(what, False) != drifted:
-            log.info(
-                "model %s: %s drift %s",
-                new.model,
-                what,
-                "detected" if drifted else "cleared",
-                extra={"model": new.model, "drift": what, "drifted": drifted},
-            )
