@@ -146,7 +146,7 @@ def test_a_missing_required_key_says_it_is_required() -> None:
         ({"redis": {"url": "http://localhost"}}, "redis.url: must start with redis://"),
         ({"redis": {"url": "redis://:6379"}}, "redis.url: must name a host"),
         ({"redis": {"url": "redis://localhost:6379/l"}}, "redis.url: invalid database"),
-        ({"redis": {"url": "redis://localhost/1/"}}, "redis.url: invalid database"),
+        ({"redis": {"url": "redis://localhost/1?db=x"}}, "redis.url: invalid database"),
         ({"redis": {"read_count": 0}}, "redis.read_count: must be positive"),
         ({"redis": {"block": "0.1ms"}}, "redis.block: must be at least 1ms"),
         ({"redis": {"linger": "10s"}}, "redis.linger: must be at most 5s, got 10.0s"),
@@ -163,7 +163,17 @@ def test_invalid_top_level_values_are_errors_naming_their_path(
     assert load_error({"models": [model_keys()], **doc}).startswith(message)
 
 
-@pytest.mark.parametrize("url", ["redis://localhost", "redis://localhost:6379/", "redis://h/15"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://localhost",
+        "redis://localhost:6379/",
+        "redis://h/15",
+        "redis://h/1/",
+        "redis://h/%31",
+        "redis://h/l?db=2",
+    ],
+)
 def test_a_redis_url_with_no_database_or_a_numbered_one_loads(url: str) -> None:
     assert load_doc({"models": [model_keys()], "redis": {"url": url}}).redis.url == url
 

@@ -3,7 +3,7 @@
 import os
 import re
 from typing import Annotated, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 
@@ -39,9 +39,11 @@ def redis_url(url: str) -> str:
         raise ConfigError("", f"invalid port ({exc})") from None
     if not parts.hostname:
         raise ConfigError("", "must name a host, e.g. redis://localhost:6379/0")
-    database = parts.path.lstrip("/")
+    # redis-py reads a path it cannot parse as database 0 (/l typed for /1 read another db);
+    # it unquotes the path and drops its slashes, and a db in the query wins over the path
+    query = parse_qs(parts.query).get("db")
+    database = query[-1] if query else unquote(parts.path).replace("/", "")
     if database and not (database.isascii() and database.isdigit()):
-        # redis-py reads a path it cannot parse as database 0: /l typed for /1 read another db
         raise ConfigError("", "invalid database: the path must be a number, e.g. /0")
     return url
 
