@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,13 +71,14 @@ def _spread(reference: npt.NDArray[Any], score: Scorer, size: int, chunks: int, 
     chi2), up to 57 % over 100 references. Each chunk is now its own draw without
     replacement, 50 independent random parts of the reference.
     """
+    parts: Iterable[npt.NDArray[Any]]  # one at a time: 50 drawn copies are 50 windows' worth
     if chunks >= MAX_CHUNKS:
-        parts = [reference[i * size : (i + 1) * size] for i in range(MAX_CHUNKS)]
+        parts = (reference[i * size : (i + 1) * size] for i in range(MAX_CHUNKS))
     else:
         rng = np.random.default_rng(size)
-        parts = [
+        parts = (
             reference[rng.choice(len(reference), size, replace=False)] for _ in range(MAX_CHUNKS)
-        ]
+        )
     return _mean_plus_k_sd([score(part) for part in parts], k)
 
 
