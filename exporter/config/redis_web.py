@@ -3,7 +3,7 @@
 import os
 import re
 from typing import Annotated, Self
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 
@@ -39,25 +39,30 @@ def redis_url(url: str) -> str:
         raise ConfigError("", f"invalid port ({exc})") from None
     if not parts.hostname:
         raise ConfigError("", "must name a host, e.g. redis://localhost:6379/0")
-    # redis-py reads a path it cannot parse as database 0 (/l typed for /1 read another db);
-    # it unquotes the path and drops its slashes, and a db in the query wins over the path
-    query = parse_qs(parts.query).get("db")
-    database = query[-1] if query else unquote(parts.path).replace("/", "")
+    # redis-py reads a path it cannot parse as database 0: /l typed for /1 read another db
+    database = _database(parts)
     if database and not (database.isascii() and database.isdigit()):
         raise ConfigError("", "invalid database: the path must be a number, e.g. /0")
     return url
+
+
+def _database(parts: SplitResult) -> str:
+    """The database as redis-py reads it ("" when none): a db in the query wins over the path,
+    which is unquoted and stripped of its slashes."""
+    query = parse_qs(parts.query).get("db")
+    return query[-1] if query else unquote(parts.path).replace("/", "")
 
 
 def server_of(url: str) -> tuple[object, ...]:
     """What of a URL picks the server and db, one spelling for all: scheme and host in any
     case, the default port and db written or not. No DNS: localhost and 127.0.0.1 stay apart."""
     parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    db = query.pop("db", [""])[-1] or parts.path.strip("/") or "0"
+    database = _database(parts) or "0"
     host, port = (parts.hostname or "").lower(), parts.port or DEFAULT_PORT
     account = (parts.username, parts.password)
-    params = sorted(query.items())
-    return parts.scheme.lower(), account, host, port, int(db) if db.isdigit() else db, params
+    params = sorted((k, v) for k, v in parse_qs(parts.query).items() if k != "db")
+    db = int(database) if database.isdigit() else database
+    return parts.scheme.lower(), account, host, port, db, params
 
 
 def secret(value: object) -> str | None:
