@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from exporter.config import (
     ReferenceConfig,
     StreamsConfig,
     WindowConfig,
+    load_config,
     load_config_text,
 )
 from exporter.daemon import Daemon
@@ -142,6 +144,24 @@ def running(config: Config, shard: Shard | None = None) -> Iterator[Daemon]:
     daemon = Daemon(config, registry=CollectorRegistry(), shard=shard)
     daemon.start()
     try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@contextmanager
+def reloadable(path: Path, clock: Callable[[], float] | None = None) -> Iterator[Daemon]:
+    """A started daemon over the config file at path (so it can reload it), its windows
+    rebuilt; stopped afterwards."""
+    daemon = Daemon(
+        load_config(str(path)),
+        registry=CollectorRegistry(),
+        config_path=str(path),
+        clock=clock or time.time,
+    )
+    daemon.start()
+    try:
+        wait_for(daemon.reader.backfilled.is_set, 30, what="backfill")
         yield daemon
     finally:
         daemon.stop()

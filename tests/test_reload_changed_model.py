@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry
 
-from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig, WindowConfig, load_config
+from exporter.config import ModelConfig, ReferenceConfig, StreamsConfig, WindowConfig
 from exporter.daemon import Daemon
 from exporter.daemon.handover import hand_over
 from exporter.daemon.pipeline import ModelPipeline
@@ -23,7 +23,16 @@ from exporter.expose.live import LiveMetrics
 from exporter.stats.kinds import Task
 from exporter.window.early import EARLY_SECONDS
 from tests.conftest import RedisServer, free_port, settles_at, wait_for
-from tests.helpers import Clock, model_yaml, records, sample, value, write_reference, xadd_all
+from tests.helpers import (
+    Clock,
+    model_yaml,
+    records,
+    reloadable,
+    sample,
+    value,
+    write_reference,
+    xadd_all,
+)
 
 MULTICLASS = """
   - name: m
@@ -57,18 +66,8 @@ def _daemon(
     (tmp_path / "classes.csv").write_text("\n".join(["x1,prediction,label", *rows]) + "\n")
     path = tmp_path / "config.yaml"
     _write_config(path, redis_server, section)
-    daemon = Daemon(
-        load_config(str(path)),
-        registry=CollectorRegistry(),
-        config_path=str(path),
-        clock=clock or time.time,
-    )
-    daemon.start()
-    try:
-        wait_for(daemon.reader.backfilled.is_set, 30, what="backfill")
+    with reloadable(path, clock) as daemon:
         yield daemon, path
-    finally:
-        daemon.stop()
 
 
 def _reload_changed(daemon: Daemon, path: Path, old: str, new: str) -> None:

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from prometheus_client import CollectorRegistry
 
-from exporter.config import RedisConfig, load_config
+from exporter.config import RedisConfig
 from exporter.daemon import Daemon
 from tests.conftest import RedisServer, free_port, settles_at, wait_for
-from tests.helpers import model_yaml, records, sample, value, write_reference, xadd_all
+from tests.helpers import model_yaml, records, reloadable, sample, value, write_reference, xadd_all
 
 PREDICTIONS = "mlmon:{m}:predictions"
 READ = {"model": "m", "kind": "predictions"}
@@ -33,13 +32,8 @@ def _daemon(tmp_path: Path, url: str) -> Iterator[tuple[Daemon, Path]]:
     write_reference(tmp_path / "ref.csv", sample(np.random.default_rng(3), 300))
     path = tmp_path / "config.yaml"
     _write(path, url)
-    daemon = Daemon(load_config(str(path)), registry=CollectorRegistry(), config_path=str(path))
-    daemon.start()
-    try:
-        wait_for(daemon.reader.backfilled.is_set, 30, what="backfill")
+    with reloadable(path) as daemon:
         yield daemon, path
-    finally:
-        daemon.stop()
 
 
 def _read(daemon: Daemon) -> float | None:
